@@ -1,0 +1,80 @@
+"""Face embedders: aligned crops in, L2-normalised embeddings out, chosen by name in config.
+
+Every embedder has a stable ``model_id`` (name and a hash of its weights) that is stored
+beside each embedding, so embeddings of different models are never mixed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from tracker.align import Template
+from tracker.config import ModelsConfig
+
+
+class Embedder:
+    """A face-embedding network with the crop template it expects."""
+
+    def __init__(self, name: str, net: nn.Module, template: Template, threshold: float, weights_hash: str,
+                 device: torch.device, batch_size: int) -> None:
+        self.name = name
+        self.template = template
+        self.threshold = threshold  # squared L2 on unit vectors, from LFW (docs/benchmarks.md)
+        self.model_id = f"{name}:{weights_hash}"
+        self.device = device
+        self.batch_size = batch_size
+        self.net = net.to(device).eval()
+
+    def embed(self, crops: np.ndarray) -> np.ndarray:
+        """Unit embeddings ``(n, dim)`` float32 of aligned uint8 crops ``(n, size, size, 3)``."""
+        size = self.template.size
+        if crops.ndim != 4 or crops.shape[1:] != (size, size, 3) or crops.dtype != np.uint8:
+            raise ValueError(f"{self.name} takes (n, {size}, {size}, 3) uint8 crops, got {crops.dtype} {crops.shape}")
+        out = []
+        with torch.inference_mode():
+            for start in range(0, len(crops), self.batch_size):
+                batch = torch.from_numpy(crops[start : start + self.batch_size]).to(self.device)
+                out.append(torch.nn.functional.normalize(self.net(batch).float(), dim=1).cpu())
+        if not out:
+            return np.zeros((0, self.dim), np.float32)
+        return torch.cat(out).numpy()
+
+    @property
+    def dim(self) -> int:
+        return 128 if self.name.startswith("dlib") else 512
+
+
+def file_hash(path: Path) -> str:
+    """First 12 hex digits of the file's SHA-256: the weights part of a model id."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:12]
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` is CUDA when present, else the CPU; asking for CUDA without one is an error."""
+    from tracker.errors import ConfigError
+
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("models.device: 'cuda' asked for, but no CUDA device is available")
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def load_embedder(config: ModelsConfig, device: torch.device) -> Embedder:
+    """The embedder ``config.embedder`` names, with its weights loaded on ``device``."""
+    if config.embedder == "dlib-resnet-v1":
+        from tracker.embedders.dlib_resnet import load_dlib_resnet
+
+        return load_dlib_resnet(config, device)
+    from tracker.embedders.facenet import load_facenet
+
+    return load_facenet(config, device)

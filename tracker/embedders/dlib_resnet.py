@@ -11,11 +11,22 @@ smaller one zero-padded at the end, and so does this module. Global average pool
 
 from __future__ import annotations
 
+import importlib.util
+import logging
+import os
+from pathlib import Path
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tracker.embedders.dlib_format import Layer
+from tracker.align import DLIB_150
+from tracker.config import ModelsConfig
+from tracker.embedders import Embedder, file_hash
+from tracker.embedders.dlib_format import Layer, read_network
+from tracker.errors import WeightsError
+
+logger = logging.getLogger(__name__)
 
 # (channels, units, first unit down-samples), input to output.
 GROUPS = ((32, 3, False), (64, 4, True), (128, 3, True), (256, 3, True), (256, 1, True))
@@ -115,3 +126,45 @@ def state_from_layers(layers: list[Layer]) -> dict[str, torch.Tensor]:
     weights = torch.from_numpy(fc.params.reshape(fc.ints["num_inputs"], fc.ints["num_outputs"]))
     net.fc.weight.data.copy_(weights.t())
     return net.state_dict()
+
+
+NAME = "dlib-resnet-v1"
+WEIGHTS_FILE = "dlib_face_recognition_resnet_model_v1.dat"
+# Squared L2 on unit vectors: the mean 10-fold threshold of `facetrack eval lfw` (docs/benchmarks.md).
+THRESHOLD = 0.2
+
+
+def weights_path() -> Path:
+    """dlib's model file as the PyPI package ``face-recognition-models`` installs it."""
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or spec.origin is None:
+        raise WeightsError(f"{NAME}: the package face-recognition-models is not installed (it holds {WEIGHTS_FILE})")
+    path = Path(spec.origin).parent / "models" / WEIGHTS_FILE
+    if not path.is_file():
+        raise WeightsError(f"{NAME}: {path} is missing; reinstall face-recognition-models")
+    return path
+
+
+def load_dlib_resnet(config: ModelsConfig, device: torch.device) -> Embedder:
+    """The dlib ResNet, converted from dlib's file on first use and cached in ``config.cache_dir``."""
+    source = weights_path()
+    digest = file_hash(source)
+    cache = Path(config.cache_dir).expanduser() / f"{NAME}-{digest}.pt"
+    net = DlibResNet()
+    if cache.is_file():
+        net.load_state_dict(torch.load(cache, map_location="cpu", weights_only=True))
+    else:
+        state = state_from_layers(read_network(source.read_bytes(), layer_sequence(), str(source)))
+        net.load_state_dict(state)
+        _save_atomically(state, cache)
+    return Embedder(NAME, net, DLIB_150, THRESHOLD, digest, device, config.batch_size)
+
+
+def _save_atomically(state: dict[str, torch.Tensor], path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.partial")
+        torch.save(state, partial)
+        os.replace(partial, path)
+    except OSError as error:  # a read-only cache costs a conversion per start, nothing more
+        logger.warning("cannot cache converted weights in %s: %s", path.parent, error)

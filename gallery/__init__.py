@@ -1,0 +1,1 @@
+"""The enrolled identities: store, matching, calibration and enrollment (issue 3)."""

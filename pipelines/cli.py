@@ -1,0 +1,163 @@
+"""The ``facetrack`` command line. Every command takes ``--config FILE`` (default ``config.toml``).
+
+Exit codes: 0 success (for ``verify``: same person), 1 ``verify``: different people,
+2 an error, reported in one line that names the file, key or value at fault.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from tracker.config import Config, load_config
+from tracker.errors import NoFaceError, TrackerError
+
+app = typer.Typer(help="Streaming video identity tracker.", no_args_is_help=True, pretty_exceptions_enable=False,
+                  add_completion=False)
+config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
+eval_app = typer.Typer(help="Measure model quality on standard benchmarks.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+app.add_typer(eval_app, name="eval")
+
+out = Console()
+err = Console(stderr=True)
+
+ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="Configuration file.")]
+DEFAULT_CONFIG = Path("config.toml")
+
+
+def _analyzer(config: Config):
+    from tracker.analyzer import FaceAnalyzer
+
+    return FaceAnalyzer.from_config(config)
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TimeRemainingColumn(), console=err)
+
+
+@config_app.command("check")
+def config_check(
+    file: Annotated[Path | None, typer.Argument(help="File to check (default: --config)")] = None,
+    config: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Validate a config file and print the resolved settings (environment overrides applied)."""
+    resolved = load_config(file or config)
+    out.print_json(resolved.model_dump_json())
+    err.print(f"{file or config}: valid")
+
+
+@app.command()
+def detect(
+    image: Annotated[Path, typer.Argument(help="Image file")],
+    out_file: Annotated[Path | None, typer.Option("--out", help="Write an annotated copy here")] = None,
+    config: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Find the faces in an image: box, probability, size, sharpness, frontal pose."""
+    from tracker.images import read_image, write_image
+
+    settings = load_config(config)
+    rgb = read_image(image)
+    analysis = _analyzer(settings).analyze([rgb])[0]
+    if out_file:
+        from pipelines.annotate import draw_faces
+
+        write_image(out_file, draw_faces(rgb, analysis.faces))
+        err.print(f"annotated copy written to {out_file}")
+    if not len(analysis):
+        raise NoFaceError(f"{image}: no face found (min_face_size {settings.detector.min_face_size} px)")
+    table = Table(title=f"{image}: {len(analysis)} face(s)")
+    for column in ("#", "box (x1 y1 x2 y2)", "probability", "size px", "sharpness", "frontal"):
+        table.add_column(column, justify="right")
+    q = analysis.quality
+    for i, box in enumerate(analysis.faces.boxes):
+        table.add_row(str(i + 1), " ".join(f"{v:.0f}" for v in box), f"{analysis.faces.scores[i]:.3f}",
+                      f"{q.size[i]:.0f}", f"{q.sharpness[i]:.0f}", f"{q.frontal[i]:.2f}")
+    out.print(table)
+
+
+@app.command()
+def verify(
+    image_a: Annotated[Path, typer.Argument(help="First image")],
+    image_b: Annotated[Path, typer.Argument(help="Second image")],
+    config: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Are the faces in two images the same person? Exit 0 same, 1 different, 2 error."""
+    from tracker.images import read_image
+
+    settings = load_config(config)
+    images = [read_image(image_a), read_image(image_b)]
+    analyzer = _analyzer(settings)
+    analyses = analyzer.analyze(images)
+    vectors = []
+    for path, analysis in zip((image_a, image_b), analyses):
+        if not len(analysis):
+            raise NoFaceError(f"{path}: no face found")
+        largest = int(analysis.faces.sizes.argmax())
+        if len(analysis) > 1:
+            err.print(f"{path}: {len(analysis)} faces, using the largest")
+        vectors.append(analysis.embeddings[largest])
+    distance = float(((vectors[0] - vectors[1]) ** 2).sum())
+    threshold = settings.verify.threshold or analyzer.threshold
+    same = distance <= threshold
+    verdict = "same person" if same else "different people"
+    out.print(f"distance {distance:.4f} (threshold {threshold:.4f}, {analyzer.embedder.name}): {verdict}")
+    raise typer.Exit(0 if same else 1)
+
+
+@eval_app.command("lfw")
+def eval_lfw(
+    root: Annotated[Path, typer.Option("--root", help="LFW folder (holds images_deepfunneled/ and pairs files)")],
+    pairs: Annotated[Path, typer.Option("--pairs", help="Pairs file, relative to --root or absolute")] = Path("pairs.txt"),
+    model: Annotated[str | None, typer.Option("--model", help="Embedder name (default: models.embedder)")] = None,
+    json_file: Annotated[Path | None, typer.Option("--json", help="Write the report as JSON here")] = None,
+    roc: Annotated[Path, typer.Option("--roc", help="Write the ROC curve PNG here")] = Path("out/lfw-roc.png"),
+    config: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """LFW verification: 10 folds, each fold's threshold chosen on the other nine."""
+    from pipelines.evaluate import evaluate_lfw, write_json, write_roc
+    from tracker.config import parse_config
+    from tracker.lfw import read_pairs
+
+    settings = load_config(config)
+    if model:
+        data = settings.model_dump()
+        data["models"]["embedder"] = model
+        settings = parse_config(data, f"--model {model}", environ={})
+    pairs_data = read_pairs(root, pairs if pairs.is_absolute() else root / pairs)
+    analyzer = _analyzer(settings)
+    with _progress() as progress:
+        result, distances = evaluate_lfw(analyzer, pairs_data, settings.detector.batch_size, progress)
+    write_roc(roc, distances, pairs_data.same, result)
+    if json_file:
+        write_json(json_file, result)
+    r = result.report
+    table = Table(title=f"LFW, {result.pairs} pairs, {result.images} images, {result.model_id}")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("accuracy (mean ± std over folds)", f"{r.accuracy_mean:.4f} ± {r.accuracy_std:.4f}")
+    table.add_row("VAL @ FAR=1e-3", f"{r.val_mean:.4f} ± {r.val_std:.4f} (FAR {r.far_mean:.5f})")
+    table.add_row("AUC", f"{r.auc:.5f}")
+    table.add_row("threshold (squared L2, mean of folds)", f"{r.threshold:.4f}")
+    table.add_row("images without a detected face", f"{result.no_face_images} ({'aligned with median landmarks' if result.no_face_images else 'none'})")
+    table.add_row("images with several faces (central one used)", str(result.multi_face_images))
+    table.add_row("time", f"{result.seconds:.0f} s")
+    out.print(table)
+    err.print(f"ROC curve written to {roc}" + (f", report to {json_file}" if json_file else ""))
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        app()
+    except TrackerError as error:
+        err.print(f"[red]error:[/red] {error}", highlight=False)
+        sys.exit(2)

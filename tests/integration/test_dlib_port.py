@@ -1,0 +1,41 @@
+"""The torch port of dlib's ResNet against dlib itself (dlib-bin, a test-only dependency)."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from tests.conftest import LFW, needs_data
+from tracker.images import read_image
+from tracker.lfw import central_face, read_pairs
+
+dlib = pytest.importorskip("dlib", reason="dlib-bin (test extra) is not installed")
+
+pytestmark = needs_data
+
+
+def lfw_chips(analyzer, count: int) -> np.ndarray:
+    pairs = read_pairs(LFW, LFW / "pairsDevTest.txt")
+    images = [read_image(p) for p in pairs.images[: count + 8]]
+    faces = [central_face(f, *im.shape[:2]) for im, f in zip(images, analyzer.detector.detect_batch(images))]
+    found = [(im, f) for im, f in zip(images, faces) if len(f)][:count]
+    analyses = analyzer.embed_faces([im for im, _ in found], [f for _, f in found])
+    return np.concatenate([a.crops for a in analyses])
+
+
+def test_port_matches_dlib_on_real_lfw_chips(analyzer):
+    from tracker.embedders.dlib_resnet import weights_path
+
+    chips = lfw_chips(analyzer, 24)
+    assert len(chips) == 24
+    reference = dlib.face_recognition_model_v1(str(weights_path()))
+    expected = np.array([np.array(reference.compute_face_descriptor(np.ascontiguousarray(c))) for c in chips])
+    with torch.inference_mode():
+        ours = analyzer.embedder.net(torch.from_numpy(chips)).numpy()
+    assert ours.shape == (24, 128)
+    assert np.abs(ours - expected).max() < 1e-4
+    # and the embedding the rest of the system sees is dlib's descriptor, normalised
+    unit = expected / np.linalg.norm(expected, axis=1, keepdims=True)
+    np.testing.assert_allclose(analyzer.embedder.embed(chips), unit, atol=1e-4)

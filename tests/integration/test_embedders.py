@@ -1,0 +1,94 @@
+"""Embedders with real weights on real faces, and the facenet weight-loading paths."""
+
+from urllib.error import URLError
+
+import numpy as np
+import pytest
+import torch
+from facenet_pytorch import InceptionResnetV1
+
+from tests.conftest import lfw_image, needs_data
+from tracker.config import ModelsConfig
+from tracker.embedders import load_embedder
+from tracker.errors import WeightsError
+from tracker.images import read_image
+
+# Two photographs each of two people; fixed squared distances between their dlib embeddings.
+PEOPLE = [("Colin_Powell", 1), ("Colin_Powell", 2), ("Tony_Blair", 1), ("Tony_Blair", 2)]
+
+
+@needs_data
+def test_distance_matrix_of_real_faces(analyzer):
+    images = [read_image(lfw_image(name, n)) for name, n in PEOPLE]
+    analyses = analyzer.analyze(images)
+    assert all(len(a) >= 1 for a in analyses)
+    e = np.stack([a.embeddings[np.argmax(a.faces.sizes)] for a in analyses])
+    np.testing.assert_allclose(np.linalg.norm(e, axis=1), 1.0, atol=1e-5)
+    d = ((e[:, None] - e[None]) ** 2).sum(-1)
+    t = analyzer.threshold
+    assert d[0, 1] < t and d[2, 3] < t, "same person must be within the threshold"
+    assert min(d[0, 2], d[0, 3], d[1, 2], d[1, 3]) > t, "different people must be beyond it"
+
+
+def test_model_id_names_the_model_and_its_weights(analyzer):
+    name, digest = analyzer.embedder.model_id.split(":")
+    assert name == "dlib-resnet-v1" and len(digest) == 12
+    int(digest, 16)
+
+
+def test_converted_weights_are_cached_and_reused(config, cache_dir):
+    cached = list(cache_dir.glob("dlib-resnet-v1-*.pt"))
+    assert len(cached) == 1
+    again = load_embedder(config.models, torch.device("cpu"))
+    crops = np.random.default_rng(0).integers(0, 255, (3, 150, 150, 3), dtype=np.uint8)
+    first = load_embedder(config.models, torch.device("cpu"))
+    np.testing.assert_array_equal(again.embed(crops), first.embed(crops))
+
+
+def test_embed_refuses_crops_of_the_wrong_size(analyzer):
+    with pytest.raises(ValueError, match=r"\(n, 150, 150, 3\) uint8"):
+        analyzer.embedder.embed(np.zeros((1, 160, 160, 3), np.uint8))
+
+
+@pytest.fixture
+def random_facenet_weights(tmp_path):
+    torch.manual_seed(0)
+    path = tmp_path / "facenet-random.pt"
+    torch.save(InceptionResnetV1(pretrained=None).state_dict(), path)
+    return path
+
+
+def test_facenet_runs_from_a_local_weights_file(random_facenet_weights):
+    config = ModelsConfig(embedder="facenet-vggface2", facenet_weights=str(random_facenet_weights))
+    embedder = load_embedder(config, torch.device("cpu"))
+    crops = np.random.default_rng(0).integers(0, 255, (2, 160, 160, 3), dtype=np.uint8)
+    e = embedder.embed(crops)
+    assert e.shape == (2, 512)
+    np.testing.assert_allclose(np.linalg.norm(e, axis=1), 1.0, atol=1e-5)
+    assert embedder.model_id.startswith("facenet-vggface2:")
+    assert embedder.template.size == 160
+
+
+def test_facenet_offline_without_weights_says_what_to_place_where(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+
+    def offline(url, dst, *args, **kwargs):
+        raise URLError("no network")
+
+    monkeypatch.setattr("facenet_pytorch.models.inception_resnet_v1.download_url_to_file", offline)
+    with pytest.raises(WeightsError) as caught:
+        load_embedder(ModelsConfig(embedder="facenet-casia-webface"), torch.device("cpu"))
+    message = str(caught.value)
+    assert "20180408-102900-casia-webface.pt" in message
+    assert str(tmp_path / "torch" / "checkpoints") in message
+    assert "models.facenet_weights" in message
+
+
+def test_facenet_weights_file_errors_name_the_file(tmp_path):
+    missing = ModelsConfig(embedder="facenet-vggface2", facenet_weights=str(tmp_path / "none.pt"))
+    with pytest.raises(WeightsError, match="models.facenet_weights: .*none.pt does not exist"):
+        load_embedder(missing, torch.device("cpu"))
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"this is not a state dict")
+    with pytest.raises(WeightsError, match="junk.pt: not a torch state-dict file"):
+        load_embedder(ModelsConfig(embedder="facenet-vggface2", facenet_weights=str(junk)), torch.device("cpu"))

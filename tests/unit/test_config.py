@@ -1,0 +1,59 @@
+from pathlib import Path
+
+import pytest
+
+from tracker.config import load_config, parse_config
+from tracker.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    return path
+
+
+def test_shipped_config_holds_every_default():
+    from tracker.config import Config
+
+    assert load_config(ROOT / "config.toml", environ={}) == Config()
+
+
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("[models]\nembeder = 'x'\n", "models.embeder: unknown key"),
+        ("[detector]\nmin_face_size = 5\n", "detector.min_face_size: Input should be greater than or equal to 12"),
+        ("[detector]\nthresholds = [0.6, 1.5, 0.7]\n", "detector.thresholds"),
+        ("[models]\nembedder = 'arcface'\n", "models.embedder"),
+        ("[verify]\nthreshold = -1\n", "verify.threshold"),
+        ("[redis]\nurl = 'http://x'\n", "redis.url: Value error, 'http://x' is not a redis://"),
+        ("[cameras]\n", "cameras: unknown key"),
+    ],
+)
+def test_bad_values_name_the_file_and_key(tmp_path, text, fragment):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ={})
+    assert str(caught.value).startswith(f"{path}: ")
+    assert fragment in str(caught.value)
+
+
+def test_missing_file_and_bad_toml(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.toml")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(write(tmp_path, "[models\n"))
+
+
+def test_environment_overrides_file_values():
+    env = {"FACETRACK__REDIS__URL": "redis://cache:6379/1", "FACETRACK__DETECTOR__MIN_FACE_SIZE": "64"}
+    config = parse_config({"redis": {"url": ""}}, "test", env)
+    assert config.redis.url == "redis://cache:6379/1"
+    assert config.detector.min_face_size == 64
+
+
+def test_bad_environment_override_is_reported():
+    with pytest.raises(ConfigError, match="detector.scale"):
+        parse_config({}, "test", {"FACETRACK__DETECTOR__SCALE": "3"})

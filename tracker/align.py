@@ -1,0 +1,78 @@
+"""Face alignment: five landmarks onto a model's canonical template by a similarity transform.
+
+This one function cuts the crops for enrollment, live video and evaluation alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from tracker.faces import Faces
+
+
+@dataclass(frozen=True)
+class Template:
+    """Where a model expects the five landmarks on its square ``size`` crop."""
+
+    size: int
+    points: np.ndarray  # (5, 2): left eye, right eye, nose, left mouth, right mouth
+
+    def __post_init__(self) -> None:
+        if self.points.shape != (5, 2):
+            raise ValueError(f"a template has 5 (x, y) points, not {self.points.shape}")
+
+
+# MTCNN's landmarks as they fall on dlib's own 150x150 chips (get_face_chip, padding 0.25),
+# medians over 511 LFW faces: measured by scripts/derive_dlib_template.py.
+DLIB_150 = Template(
+    150, np.array([[48.50, 46.66], [102.65, 46.79], [75.29, 79.23], [51.85, 106.51], [99.36, 106.90]], np.float32)
+)
+# MTCNN's landmarks in facenet-pytorch's 160x160 box crops (margin 0), medians over LFW faces.
+FACENET_160 = Template(
+    160, np.array([[45.54, 62.49], [119.13, 60.96], [84.28, 93.74], [51.69, 121.19], [117.82, 119.64]], np.float32)
+)
+
+
+def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """The 2x3 rotation + uniform scale + translation mapping ``src`` points onto ``dst``, least squares.
+
+    Umeyama's closed form; ``src`` and ``dst`` are ``(n, 2)`` with n >= 2.
+    """
+    src, dst = src.astype(np.float64), dst.astype(np.float64)
+    mu_s, mu_d = src.mean(0), dst.mean(0)
+    s, d = src - mu_s, dst - mu_d
+    cov = d.T @ s / len(src)
+    u, sigma, vt = np.linalg.svd(cov)
+    sign = np.diag([1.0, np.sign(np.linalg.det(u @ vt)) or 1.0])
+    rotation = u @ sign @ vt
+    variance = (s**2).sum() / len(src)
+    scale = (sigma * np.diag(sign)).sum() / variance if variance > 0 else 1.0
+    matrix = np.zeros((2, 3))
+    matrix[:, :2] = scale * rotation
+    matrix[:, 2] = mu_d - matrix[:, :2] @ mu_s
+    return matrix
+
+
+def align(image: np.ndarray, landmarks: np.ndarray, template: Template) -> np.ndarray:
+    """Cut the ``template.size`` square crop that puts ``landmarks (5, 2)`` on the template's points.
+
+    Large faces are first shrunk with area averaging so the crop does not alias.
+    """
+    matrix = similarity_transform(landmarks, template.points)
+    scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
+    if scale < 0.5:
+        shrink = scale * 1.5
+        image = cv2.resize(image, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA)
+        matrix = similarity_transform(landmarks * shrink, template.points)
+    size = template.size
+    return cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+def align_faces(image: np.ndarray, faces: Faces, template: Template) -> np.ndarray:
+    """Aligned crops of every face in ``image``: ``(n, size, size, 3)`` uint8."""
+    if not len(faces):
+        return np.zeros((0, template.size, template.size, 3), np.uint8)
+    return np.stack([align(image, marks, template) for marks in faces.landmarks])

@@ -1,0 +1,129 @@
+"""The configuration schema: ``config.toml`` parsed into strict, bounded, typed settings.
+
+Every field has a description and bounds; unknown keys are errors. Any value can be
+overridden from the environment as ``FACETRACK__<SECTION>__<KEY>`` (for example
+``FACETRACK__REDIS__URL``), which is how secrets and URLs stay out of the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from tracker.errors import ConfigError
+
+ENV_PREFIX = "FACETRACK__"
+EMBEDDER_NAMES = ("dlib-resnet-v1", "facenet-vggface2", "facenet-casia-webface")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelsConfig(Strict):
+    embedder: Literal["dlib-resnet-v1", "facenet-vggface2", "facenet-casia-webface"] = Field(
+        "dlib-resnet-v1", description="Face embedder by name"
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where models run; auto picks CUDA when present")
+    threads: int = Field(0, ge=0, le=256, description="Torch CPU threads; 0 = one per core")
+    batch_size: int = Field(32, ge=1, le=1024, description="Faces per embedding batch")
+    cache_dir: str = Field("~/.cache/facetrack", min_length=1, description="Folder for converted model weights")
+    facenet_weights: str = Field(
+        "", description="Local state-dict file for the facenet embedders; empty = facenet-pytorch's own cache"
+    )
+
+
+class DetectorConfig(Strict):
+    min_face_size: int = Field(40, ge=12, le=2000, description="Smallest face to find, in full-frame pixels")
+    thresholds: tuple[float, float, float] = Field(
+        (0.6, 0.7, 0.7), description="MTCNN stage thresholds (P-Net, R-Net, O-Net)"
+    )
+    min_confidence: float = Field(0.9, ge=0.0, le=1.0, description="Faces below this detection probability are dropped")
+    scale: float = Field(1.0, gt=0.05, le=1.0, description="Detect on the frame scaled by this factor")
+    batch_size: int = Field(16, ge=1, le=256, description="Frames per detection batch")
+
+    @field_validator("thresholds")
+    @classmethod
+    def _probabilities(cls, value: tuple[float, float, float]) -> tuple[float, float, float]:
+        if not all(0.0 < t < 1.0 for t in value):
+            raise ValueError("each threshold must lie between 0 and 1")
+        return value
+
+
+class VerifyConfig(Strict):
+    threshold: float = Field(
+        0.0, ge=0.0, le=4.0, description="Squared L2 distance on unit vectors; 0 = the model's calibrated default"
+    )
+
+
+class RedisConfig(Strict):
+    url: str = Field("", description="redis:// URL of an external server; empty = start the embedded one")
+
+    @field_validator("url")
+    @classmethod
+    def _redis_url(cls, value: str) -> str:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"'{value}' is not a redis://, rediss:// or unix:// URL")
+        return value
+
+
+class Config(Strict):
+    models: ModelsConfig = Field(default_factory=ModelsConfig, description="Face models")
+    detector: DetectorConfig = Field(default_factory=DetectorConfig, description="Face detection")
+    verify: VerifyConfig = Field(default_factory=VerifyConfig, description="Face verification")
+    redis: RedisConfig = Field(default_factory=RedisConfig, description="Where events go")
+
+
+def _apply_env(data: dict[str, Any], environ: dict[str, str]) -> None:
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        keys = name[len(ENV_PREFIX) :].lower().split("__")
+        node = data
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"{name}: {'.'.join(keys)} is not a setting")
+        try:
+            node[keys[-1]] = json.loads(raw)
+        except json.JSONDecodeError:
+            node[keys[-1]] = raw
+
+
+def _describe(error: ValidationError, source: str) -> str:
+    lines = []
+    for item in error.errors():
+        where = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        message = "unknown key" if item["type"] == "extra_forbidden" else item["msg"]
+        lines.append(f"{source}: {where}: {message}")
+    return "\n".join(lines)
+
+
+def parse_config(data: dict[str, Any], source: str, environ: dict[str, str] | None = None) -> Config:
+    """Validate a parsed TOML document, after environment overrides, into a ``Config``."""
+    data = json.loads(json.dumps(data))  # a deep copy the overrides may change
+    _apply_env(data, dict(os.environ) if environ is None else environ)
+    try:
+        return Config.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(_describe(error, source)) from None
+
+
+def load_config(path: Path, environ: dict[str, str] | None = None) -> Config:
+    """Read and validate ``path``; a missing file, bad TOML or bad value is a ``ConfigError`` naming it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found (pass --config FILE)") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read config file: {error}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    return parse_config(data, str(path), environ)

@@ -1,0 +1,88 @@
+"""Verification metrics on pair distances: accuracy with k-fold thresholds, VAL at a FAR, ROC, AUC.
+
+A pair is called "same" when its squared distance is at most the threshold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def best_threshold(distances: np.ndarray, same: np.ndarray) -> float:
+    """The threshold with the highest accuracy on these pairs (midway between neighbouring distances)."""
+    order = np.argsort(distances, kind="stable")
+    d, s = distances[order], same[order]
+    # Accepting the first i pairs: correct = same among them + different among the rest.
+    correct = np.concatenate([[0], np.cumsum(s)]) + np.concatenate([[(~s).sum()], (~s).sum() - np.cumsum(~s)])
+    cut = np.concatenate([[d[0] - 1e-6], (d[:-1] + d[1:]) / 2, [d[-1] + 1e-6]])
+    valid = np.concatenate([[True], d[:-1] < d[1:], [True]])  # never split tied distances
+    best = int(np.argmax(np.where(valid, correct, -1)))
+    return float(cut[best])
+
+
+def accuracy(distances: np.ndarray, same: np.ndarray, threshold: float) -> float:
+    return float(np.mean((distances <= threshold) == same))
+
+
+def far_threshold(distances: np.ndarray, same: np.ndarray, far: float) -> float:
+    """The largest threshold whose false-accept rate on these pairs is at most ``far``."""
+    impostors = np.sort(distances[~same])
+    allowed = int(np.floor(far * len(impostors)))
+    if allowed >= len(impostors):
+        return float(impostors[-1])
+    return float(np.nextafter(impostors[allowed], -np.inf))
+
+
+def roc_curve(distances: np.ndarray, same: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """False- and true-accept rates as the threshold sweeps over every distance."""
+    order = np.argsort(distances, kind="stable")
+    s = same[order]
+    tar = np.concatenate([[0.0], np.cumsum(s) / max(s.sum(), 1)])
+    far = np.concatenate([[0.0], np.cumsum(~s) / max((~s).sum(), 1)])
+    return far, tar
+
+
+def auc(distances: np.ndarray, same: np.ndarray) -> float:
+    """Area under the ROC: the chance a same pair is closer than a different pair (ties count half)."""
+    genuine, impostor = distances[same], np.sort(distances[~same])
+    below = np.searchsorted(impostor, genuine, side="left")
+    ties = np.searchsorted(impostor, genuine, side="right") - below
+    wins = len(impostor) - below - ties
+    return float((wins + ties / 2).sum() / (len(genuine) * len(impostor)))
+
+
+@dataclass(frozen=True)
+class FoldReport:
+    accuracy_mean: float
+    accuracy_std: float
+    threshold: float  # mean of the fold thresholds
+    val_mean: float
+    val_std: float
+    far_mean: float
+    auc: float
+    fold_accuracies: list[float]
+    fold_thresholds: list[float]
+
+
+def evaluate_folds(distances: np.ndarray, same: np.ndarray, fold: np.ndarray, far: float = 1e-3) -> FoldReport:
+    """Each fold's threshold chosen on the other folds, then scored on it (LFW's View 2 protocol).
+
+    With a single fold, thresholds are chosen and scored on the same pairs.
+    """
+    accs, thresholds, vals, fars = [], [], [], []
+    for k in np.unique(fold):
+        test = fold == k
+        train = ~test if (~test).any() else test
+        t = best_threshold(distances[train], same[train])
+        accs.append(accuracy(distances[test], same[test], t))
+        thresholds.append(t)
+        t_far = far_threshold(distances[train], same[train], far)
+        accepted = distances[test] <= t_far
+        vals.append(float(accepted[same[test]].mean()))
+        fars.append(float(accepted[~same[test]].mean()))
+    return FoldReport(
+        float(np.mean(accs)), float(np.std(accs)), float(np.mean(thresholds)),
+        float(np.mean(vals)), float(np.std(vals)), float(np.mean(fars)), auc(distances, same), accs, thresholds,
+    )
