@@ -45,48 +45,52 @@ class LfwResult:
         }
 
 
-def _detect_all(analyzer: FaceAnalyzer, paths: list[Path], batch: int, progress: Progress):
-    images, faces, multi = [], [], 0
-    task = progress.add_task("detecting faces", total=len(paths))
+def _embed_all(analyzer: FaceAnalyzer, paths: list[Path], batch: int, progress: Progress):
+    """Each image's embedding (its central face), streaming: only faceless images are kept for later."""
+    embeddings: list[np.ndarray | None] = []
+    found: list[Faces] = []
+    faceless: list[tuple[int, np.ndarray]] = []
+    multi = 0
+    task = progress.add_task("detecting and embedding", total=len(paths))
     for start in range(0, len(paths), batch):
-        chunk = [read_image(p) for p in paths[start : start + batch]]
-        for image, found in zip(chunk, analyzer.detector.detect_batch(chunk)):
-            multi += len(found) > 1
-            faces.append(central_face(found, *image.shape[:2]))
-        images += chunk
-        progress.advance(task, len(chunk))
-    return images, faces, multi
+        images = [read_image(p) for p in paths[start : start + batch]]
+        faces = []
+        for offset, (image, detected) in enumerate(zip(images, analyzer.detector.detect_batch(images))):
+            multi += len(detected) > 1
+            faces.append(central_face(detected, *image.shape[:2]))
+            if not len(detected):
+                faceless.append((start + offset, image))
+        for analysis in analyzer.embed_faces(images, faces):
+            embeddings.append(analysis.embeddings[0] if len(analysis) else None)
+            found += [analysis.faces] if len(analysis) else []
+        progress.advance(task, len(images))
+    _embed_faceless(analyzer, faceless, found, embeddings)
+    return np.stack(embeddings), len(faceless), multi
 
 
-def _fill_missing(faces: list[Faces]) -> int:
-    found = [f for f in faces if len(f)]
+def _embed_faceless(analyzer: FaceAnalyzer, faceless: list, found: list[Faces], embeddings: list) -> None:
+    if not faceless:
+        return
     if not found:
         raise ImageError("no face was found in any LFW image; check the detector settings")
-    median_box = np.median(np.concatenate([f.boxes for f in found]), axis=0)
-    median_marks = np.median(np.concatenate([f.landmarks for f in found]), axis=0)
-    stand_in = Faces(median_box[None], np.zeros(1, np.float32), median_marks[None])
-    missing = [i for i, f in enumerate(faces) if not len(f)]
-    for i in missing:
-        faces[i] = stand_in
-    return len(missing)
+    stand_in = Faces(
+        np.median(np.concatenate([f.boxes for f in found]), axis=0)[None],
+        np.zeros(1, np.float32),
+        np.median(np.concatenate([f.landmarks for f in found]), axis=0)[None],
+    )
+    images = [image for _, image in faceless]
+    for (index, _), analysis in zip(faceless, analyzer.embed_faces(images, [stand_in] * len(images))):
+        embeddings[index] = analysis.embeddings[0]
 
 
 def evaluate_lfw(analyzer: FaceAnalyzer, pairs: Pairs, batch: int, progress: Progress) -> tuple[LfwResult, np.ndarray]:
     """Run the protocol; returns the result and each pair's squared distance."""
     started = time.monotonic()
-    images, faces, multi = _detect_all(analyzer, pairs.images, batch, progress)
-    no_face = _fill_missing(faces)
-    task = progress.add_task("embedding faces", total=len(images))
-    embeddings = []
-    for start in range(0, len(images), batch):
-        chunk = analyzer.embed_faces(images[start : start + batch], faces[start : start + batch])
-        embeddings += [a.embeddings[0] for a in chunk]
-        progress.advance(task, len(chunk))
-    e = np.stack(embeddings)
+    e, no_face, multi = _embed_all(analyzer, pairs.images, batch, progress)
     distances = ((e[pairs.first] - e[pairs.second]) ** 2).sum(axis=1)
     report = evaluate_folds(distances, pairs.same, pairs.fold, FAR_TARGET)
-    result = LfwResult(analyzer.embedder.name, analyzer.embedder.model_id, len(pairs), len(images), no_face, multi,
-                       report, time.monotonic() - started)
+    result = LfwResult(analyzer.embedder.name, analyzer.embedder.model_id, len(pairs), len(pairs.images), no_face,
+                       multi, report, time.monotonic() - started)
     return result, distances
 
 

@@ -32,6 +32,7 @@ class ModelsConfig(Strict):
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where models run; auto picks CUDA when present")
     threads: int = Field(0, ge=0, le=256, description="Torch CPU threads; 0 = one per core")
     batch_size: int = Field(32, ge=1, le=1024, description="Faces per embedding batch")
+    flip: bool = Field(True, description="Average each face's embedding with its mirror image's")
     cache_dir: str = Field("~/.cache/facetrack", min_length=1, description="Folder for converted model weights")
     facenet_weights: str = Field(
         "", description="Local state-dict file for the facenet embedders; empty = facenet-pytorch's own cache"

@@ -36,6 +36,11 @@ def test_port_matches_dlib_on_real_lfw_chips(analyzer):
         ours = analyzer.embedder.net(torch.from_numpy(chips)).numpy()
     assert ours.shape == (24, 128)
     assert np.abs(ours - expected).max() < 1e-4
-    # and the embedding the rest of the system sees is dlib's descriptor, normalised
+    # The embedding the rest of the system sees: dlib's descriptors of the chip and of its
+    # mirror image, each normalised, averaged and normalised again.
+    mirrored = np.array([np.array(reference.compute_face_descriptor(np.ascontiguousarray(c[:, ::-1]))) for c in chips])
     unit = expected / np.linalg.norm(expected, axis=1, keepdims=True)
-    np.testing.assert_allclose(analyzer.embedder.embed(chips), unit, atol=1e-4)
+    unit_mirrored = mirrored / np.linalg.norm(mirrored, axis=1, keepdims=True)
+    both = unit + unit_mirrored
+    assert analyzer.embedder.flip
+    np.testing.assert_allclose(analyzer.embedder.embed(chips), both / np.linalg.norm(both, axis=1, keepdims=True), atol=1e-4)

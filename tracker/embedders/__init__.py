@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from tracker.align import Template
@@ -21,17 +22,22 @@ class Embedder:
     """A face-embedding network with the crop template it expects."""
 
     def __init__(self, name: str, net: nn.Module, template: Template, threshold: float, weights_hash: str,
-                 device: torch.device, batch_size: int) -> None:
+                 device: torch.device, config: ModelsConfig) -> None:
         self.name = name
         self.template = template
         self.threshold = threshold  # squared L2 on unit vectors, from LFW (docs/benchmarks.md)
         self.model_id = f"{name}:{weights_hash}"
         self.device = device
-        self.batch_size = batch_size
+        self.batch_size = config.batch_size
+        self.flip = config.flip
         self.net = net.to(device).eval()
 
     def embed(self, crops: np.ndarray) -> np.ndarray:
-        """Unit embeddings ``(n, dim)`` float32 of aligned uint8 crops ``(n, size, size, 3)``."""
+        """Unit embeddings ``(n, dim)`` float32 of aligned uint8 crops ``(n, size, size, 3)``.
+
+        With ``flip``, each crop and its mirror image are embedded and their unit vectors
+        averaged (then normalised again): the same face seen both ways.
+        """
         size = self.template.size
         if crops.ndim != 4 or crops.shape[1:] != (size, size, 3) or crops.dtype != np.uint8:
             raise ValueError(f"{self.name} takes (n, {size}, {size}, 3) uint8 crops, got {crops.dtype} {crops.shape}")
@@ -39,10 +45,16 @@ class Embedder:
         with torch.inference_mode():
             for start in range(0, len(crops), self.batch_size):
                 batch = torch.from_numpy(crops[start : start + self.batch_size]).to(self.device)
-                out.append(torch.nn.functional.normalize(self.net(batch).float(), dim=1).cpu())
+                out.append(self._forward(batch).cpu())
         if not out:
             return np.zeros((0, self.dim), np.float32)
         return torch.cat(out).numpy()
+
+    def _forward(self, batch: torch.Tensor) -> torch.Tensor:
+        if not self.flip:
+            return F.normalize(self.net(batch).float(), dim=1)
+        both = F.normalize(self.net(torch.cat([batch, batch.flip(2)])).float(), dim=1)
+        return F.normalize(both[: len(batch)] + both[len(batch) :], dim=1)
 
     @property
     def dim(self) -> int:

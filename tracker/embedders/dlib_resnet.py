@@ -131,7 +131,7 @@ def state_from_layers(layers: list[Layer]) -> dict[str, torch.Tensor]:
 NAME = "dlib-resnet-v1"
 WEIGHTS_FILE = "dlib_face_recognition_resnet_model_v1.dat"
 # Squared L2 on unit vectors: the mean 10-fold threshold of `facetrack eval lfw` (docs/benchmarks.md).
-THRESHOLD = 0.2
+THRESHOLD = 0.177
 
 
 def weights_path() -> Path:
@@ -157,7 +157,7 @@ def load_dlib_resnet(config: ModelsConfig, device: torch.device) -> Embedder:
         state = state_from_layers(read_network(source.read_bytes(), layer_sequence(), str(source)))
         net.load_state_dict(state)
         _save_atomically(state, cache)
-    return Embedder(NAME, net, DLIB_150, THRESHOLD, digest, device, config.batch_size)
+    return Embedder(NAME, net, DLIB_150, THRESHOLD, digest, device, config)
 
 
 def _save_atomically(state: dict[str, torch.Tensor], path: Path) -> None:
