@@ -18,5 +18,6 @@ def draw_faces(rgb: np.ndarray, faces: Faces, labels: list[str] | None = None) -
         for x, y in marks:
             cv2.circle(out, (int(round(x)), int(round(y))), thickness + 1, (255, 0, 0), -1)
         label = labels[i] if labels else f"{faces.scores[i]:.2f}"
-        cv2.putText(out, label, (x1, max(12, y1 - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.4 * thickness, (0, 255, 0), thickness)
+        origin = (x1, max(12, y1 - 4))
+        cv2.putText(out, label, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.4 * thickness, (0, 255, 0), thickness)
     return out

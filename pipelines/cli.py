@@ -117,7 +117,9 @@ def verify(
 @eval_app.command("lfw")
 def eval_lfw(
     root: Annotated[Path, typer.Option("--root", help="LFW folder (holds images_deepfunneled/ and pairs files)")],
-    pairs: Annotated[Path, typer.Option("--pairs", help="Pairs file, relative to --root or absolute")] = Path("pairs.txt"),
+    pairs: Annotated[Path, typer.Option("--pairs", help="Pairs file, relative to --root or absolute")] = Path(
+        "pairs.txt"
+    ),
     model: Annotated[str | None, typer.Option("--model", help="Embedder name (default: models.embedder)")] = None,
     json_file: Annotated[Path | None, typer.Option("--json", help="Write the report as JSON here")] = None,
     roc: Annotated[Path, typer.Option("--roc", help="Write the ROC curve PNG here")] = Path("out/lfw-roc.png"),
@@ -148,7 +150,8 @@ def eval_lfw(
     table.add_row("VAL @ FAR=1e-3", f"{r.val_mean:.4f} ± {r.val_std:.4f} (FAR {r.far_mean:.5f})")
     table.add_row("AUC", f"{r.auc:.5f}")
     table.add_row("threshold (squared L2, mean of folds)", f"{r.threshold:.4f}")
-    table.add_row("images without a detected face", f"{result.no_face_images} ({'aligned with median landmarks' if result.no_face_images else 'none'})")
+    handling = "aligned with the median landmarks" if result.no_face_images else "none"
+    table.add_row("images without a detected face", f"{result.no_face_images} ({handling})")
     table.add_row("images with several faces (central one used)", str(result.multi_face_images))
     table.add_row("time", f"{result.seconds:.0f} s")
     out.print(table)

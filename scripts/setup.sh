@@ -15,11 +15,12 @@ if [ ! -x .venv/bin/python ]; then
     echo "creating .venv/"
     "$python" -m venv .venv
 fi
-stamp=.venv/.facetrack-installed
-want="$(sha256sum pyproject.toml | cut -d' ' -f1) ${extra}"
+want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+stamp=".venv/.installed-${extra:-base}"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "installing facetrack${extra:+ with the $extra extra} into .venv/ (the first time takes a few minutes)"
-    .venv/bin/python -m pip install --quiet --upgrade 'pip>=24' 'setuptools<81' wheel
-    .venv/bin/python -m pip install --quiet --editable ".${extra:+[$extra]}"
+    .venv/bin/python -m pip install -qq --upgrade 'pip>=24' 'setuptools<81' wheel
+    .venv/bin/python -m pip install -qq --editable ".${extra:+[$extra]}"
     echo "$want" > "$stamp"
+    echo "$want" > .venv/.installed-base  # an extra includes the base install
 fi

@@ -68,7 +68,9 @@ def align(image: np.ndarray, landmarks: np.ndarray, template: Template) -> np.nd
         image = cv2.resize(image, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA)
         matrix = similarity_transform(landmarks * shrink, template.points)
     size = template.size
-    return cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return cv2.warpAffine(
+        image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+    )
 
 
 def align_faces(image: np.ndarray, faces: Faces, template: Template) -> np.ndarray:

@@ -51,8 +51,10 @@ class FaceAnalyzer:
 
     def embed_faces(self, images: list[np.ndarray], faces: list[Faces]) -> list[Analysis]:
         """Align, measure and embed already-detected ``faces`` of each image."""
+        if not images:
+            return []
         crops = [align_faces(image, f, self.embedder.template) for image, f in zip(images, faces)]
         counts = [len(f) for f in faces]
-        embeddings = self.embedder.embed(np.concatenate(crops)) if sum(counts) else np.zeros((0, self.embedder.dim), np.float32)
+        embeddings = self.embedder.embed(np.concatenate(crops))
         parts = np.split(embeddings, np.cumsum(counts)[:-1])
         return [Analysis(f, c, measure(f, c), e) for f, c, e in zip(faces, crops, parts)]

@@ -1,7 +1,5 @@
 """The torch port of dlib's ResNet against dlib itself (dlib-bin, a test-only dependency)."""
 
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -43,4 +41,5 @@ def test_port_matches_dlib_on_real_lfw_chips(analyzer):
     unit_mirrored = mirrored / np.linalg.norm(mirrored, axis=1, keepdims=True)
     both = unit + unit_mirrored
     assert analyzer.embedder.flip
-    np.testing.assert_allclose(analyzer.embedder.embed(chips), both / np.linalg.norm(both, axis=1, keepdims=True), atol=1e-4)
+    expected_embeddings = both / np.linalg.norm(both, axis=1, keepdims=True)
+    np.testing.assert_allclose(analyzer.embedder.embed(chips), expected_embeddings, atol=1e-4)

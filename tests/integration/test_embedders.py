@@ -92,3 +92,12 @@ def test_facenet_weights_file_errors_name_the_file(tmp_path):
     junk.write_bytes(b"this is not a state dict")
     with pytest.raises(WeightsError, match="junk.pt: not a torch state-dict file"):
         load_embedder(ModelsConfig(embedder="facenet-vggface2", facenet_weights=str(junk)), torch.device("cpu"))
+
+
+def test_images_without_faces_give_empty_analyses(analyzer):
+    assert analyzer.analyze([]) == []
+    [analysis] = analyzer.analyze([np.full((120, 160, 3), 90, np.uint8)])
+    assert len(analysis) == 0
+    assert analysis.embeddings.shape == (0, 128)
+    assert analysis.crops.shape == (0, 150, 150, 3)
+    assert analysis.quality.sharpness.shape == (0,)

@@ -21,9 +21,10 @@ from tracker.config import ModelsConfig
 class Embedder:
     """A face-embedding network with the crop template it expects."""
 
-    def __init__(self, name: str, net: nn.Module, template: Template, threshold: float, weights_hash: str,
+    def __init__(self, name: str, net: nn.Module, dim: int, template: Template, threshold: float, weights_hash: str,
                  device: torch.device, config: ModelsConfig) -> None:
         self.name = name
+        self.dim = dim
         self.template = template
         self.threshold = threshold  # squared L2 on unit vectors, from LFW (docs/benchmarks.md)
         self.model_id = f"{name}:{weights_hash}"
@@ -55,10 +56,6 @@ class Embedder:
             return F.normalize(self.net(batch).float(), dim=1)
         both = F.normalize(self.net(torch.cat([batch, batch.flip(2)])).float(), dim=1)
         return F.normalize(both[: len(batch)] + both[len(batch) :], dim=1)
-
-    @property
-    def dim(self) -> int:
-        return 128 if self.name.startswith("dlib") else 512
 
 
 def file_hash(path: Path) -> str:

@@ -114,7 +114,8 @@ def state_from_layers(layers: list[Layer]) -> dict[str, torch.Tensor]:
     """Build a ``DlibResNet`` state dict from the layers ``read_network`` returned."""
     net = DlibResNet()
     inp = layers[0]
-    net.mean.copy_(torch.tensor([inp.floats["avg_red"], inp.floats["avg_green"], inp.floats["avg_blue"]]).view(1, 3, 1, 1))
+    mean = [inp.floats["avg_red"], inp.floats["avg_green"], inp.floats["avg_blue"]]
+    net.mean.copy_(torch.tensor(mean).view(1, 3, 1, 1))
     cons = [x for x in layers if x.kind == "con"]
     affines = [x for x in layers if x.kind == "affine"]
     convs = net.convs()
@@ -157,7 +158,7 @@ def load_dlib_resnet(config: ModelsConfig, device: torch.device) -> Embedder:
         state = state_from_layers(read_network(source.read_bytes(), layer_sequence(), str(source)))
         net.load_state_dict(state)
         _save_atomically(state, cache)
-    return Embedder(NAME, net, DLIB_150, THRESHOLD, digest, device, config)
+    return Embedder(NAME, net, 128, DLIB_150, THRESHOLD, digest, device, config)
 
 
 def _save_atomically(state: dict[str, torch.Tensor], path: Path) -> None:

@@ -69,4 +69,4 @@ def load_facenet(config: ModelsConfig, device: torch.device) -> Embedder:
         net.load_state_dict(state)
     except RuntimeError as error:
         raise WeightsError(f"{path}: does not hold InceptionResnetV1 weights: {str(error)[:300]}") from None
-    return Embedder(config.embedder, _Standardised(net), FACENET_160, THRESHOLD, file_hash(path), device, config)
+    return Embedder(config.embedder, _Standardised(net), 512, FACENET_160, THRESHOLD, file_hash(path), device, config)
