@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from tracker.config import Config, load_config
+from pipelines.console import DEFAULT_CONFIG, ConfigOption, analyzer, err, out, progress
+from pipelines.gallery_commands import enroll, gallery_app, identify
+from tracker.config import load_config
 from tracker.errors import NoFaceError, TrackerError
 
 app = typer.Typer(help="Streaming video identity tracker.", no_args_is_help=True, pretty_exceptions_enable=False,
@@ -26,24 +26,9 @@ config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True
 eval_app = typer.Typer(help="Measure model quality on standard benchmarks.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(eval_app, name="eval")
-
-out = Console()
-err = Console(stderr=True)
-
-ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="Configuration file.")]
-DEFAULT_CONFIG = Path("config.toml")
-
-
-def _analyzer(config: Config):
-    from tracker.analyzer import FaceAnalyzer
-
-    return FaceAnalyzer.from_config(config)
-
-
-def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    TimeRemainingColumn(), console=err)
-
+app.add_typer(gallery_app, name="gallery")
+app.command()(enroll)
+app.command()(identify)
 
 @config_app.command("check")
 def config_check(
@@ -67,7 +52,7 @@ def detect(
 
     settings = load_config(config)
     rgb = read_image(image)
-    analysis = _analyzer(settings).analyze([rgb])[0]
+    analysis = analyzer(settings).analyze([rgb])[0]
     if out_file:
         from pipelines.annotate import draw_faces
 
@@ -96,8 +81,8 @@ def verify(
 
     settings = load_config(config)
     images = [read_image(image_a), read_image(image_b)]
-    analyzer = _analyzer(settings)
-    analyses = analyzer.analyze(images)
+    face_path = analyzer(settings)
+    analyses = face_path.analyze(images)
     vectors = []
     for path, analysis in zip((image_a, image_b), analyses):
         if not len(analysis):
@@ -107,10 +92,10 @@ def verify(
             err.print(f"{path}: {len(analysis)} faces, using the largest")
         vectors.append(analysis.embeddings[largest])
     distance = float(((vectors[0] - vectors[1]) ** 2).sum())
-    threshold = settings.verify.threshold or analyzer.threshold
+    threshold = settings.verify.threshold or face_path.threshold
     same = distance <= threshold
     verdict = "same person" if same else "different people"
-    out.print(f"distance {distance:.4f} (threshold {threshold:.4f}, {analyzer.embedder.name}): {verdict}")
+    out.print(f"distance {distance:.4f} (threshold {threshold:.4f}, {face_path.embedder.name}): {verdict}")
     raise typer.Exit(0 if same else 1)
 
 
@@ -136,9 +121,9 @@ def eval_lfw(
         data["models"]["embedder"] = model
         settings = parse_config(data, f"--model {model}", environ={})
     pairs_data = read_pairs(root, pairs if pairs.is_absolute() else root / pairs)
-    analyzer = _analyzer(settings)
-    with _progress() as progress:
-        result, distances = evaluate_lfw(analyzer, pairs_data, settings.detector.batch_size, progress)
+    face_path = analyzer(settings)
+    with progress() as bar:
+        result, distances = evaluate_lfw(face_path, pairs_data, settings.detector.batch_size, bar)
     write_roc(roc, distances, pairs_data.same, result)
     if json_file:
         write_json(json_file, result)
@@ -156,6 +141,45 @@ def eval_lfw(
     table.add_row("time", f"{result.seconds:.0f} s")
     out.print(table)
     err.print(f"ROC curve written to {roc}" + (f", report to {json_file}" if json_file else ""))
+
+
+@eval_app.command("openset")
+def eval_openset(
+    root: Annotated[Path, typer.Option("--root", help="LFW folder (holds images_deepfunneled/)")],
+    gallery: Annotated[Path, typer.Option("--gallery", help="Gallery file to build (must not exist)")] = Path(
+        "out/openset-gallery.db"
+    ),
+    far: Annotated[float, typer.Option("--far", help="Target false-accept rate for the threshold")] = 1e-3,
+    json_file: Annotated[Path | None, typer.Option("--json", help="Write the report as JSON here")] = None,
+    config: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Open-set identification on LFW: enroll 5 images of each person with 10+, probe known and unknown."""
+    import json
+
+    from pipelines.openset import evaluate_openset
+
+    settings = load_config(config)
+    if gallery.exists():
+        raise TrackerError(f"{gallery}: exists; eval openset builds a new gallery (remove it or pass --gallery)")
+    face_path = analyzer(settings)
+    with progress() as bar:
+        r = evaluate_openset(face_path, settings, root, gallery, bar, far=far)
+    table = Table(title=f"LFW open-set identification, {r.model_id}")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("enrolled people / faces", f"{r.enrolled_people} / {r.enrolled_faces}")
+    table.add_row("known / unknown probes", f"{r.known_probes} / {r.unknown_probes}")
+    table.add_row(f"threshold (FAR {r.far_target:g}, {r.calibration_impostors} calibration impostors)",
+                  f"{r.threshold:.4f}, margin {r.margin}")
+    table.add_row("known probes named correctly (rank-1 at threshold)", f"{r.rank1_named:.4f}")
+    table.add_row("known probes whose nearest identity is right", f"{r.rank1_nearest:.4f}")
+    table.add_row("known probes named as someone else", f"{r.known_wrongly_named:.4f}")
+    table.add_row("unknown probes wrongly named", f"{r.unknown_named:.4f}")
+    table.add_row("time", f"{r.seconds:.0f} s")
+    out.print(table)
+    if json_file:
+        json_file.parent.mkdir(parents=True, exist_ok=True)
+        json_file.write_text(json.dumps(r.as_json(), indent=2) + "\n")
 
 
 def main() -> None:

@@ -36,6 +36,11 @@ FACENET_160 = Template(
 )
 
 
+# The canonical crop a gallery stores: dlib's chip geometry with a 37 px margin all round, large
+# enough that every model's template can be cut from it again (see ``landmarks_on_crop``).
+STORE_224 = Template(224, DLIB_150.points + np.float32(37.0))
+
+
 def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """The 2x3 rotation + uniform scale + translation mapping ``src`` points onto ``dst``, least squares.
 
@@ -71,6 +76,13 @@ def align(image: np.ndarray, landmarks: np.ndarray, template: Template) -> np.nd
     return cv2.warpAffine(
         image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
     )
+
+
+def landmarks_on_crop(landmarks: np.ndarray, template: Template) -> np.ndarray:
+    """Where ``landmarks`` land on the crop ``align`` cuts for ``template``: a crop can be re-aligned
+    to another model's template with ``align(crop, landmarks_on_crop(...), other)``."""
+    matrix = similarity_transform(landmarks, template.points)
+    return (landmarks @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32)
 
 
 def align_faces(image: np.ndarray, faces: Faces, template: Template) -> np.ndarray:

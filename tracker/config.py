@@ -62,6 +62,29 @@ class VerifyConfig(Strict):
     )
 
 
+class GalleryConfig(Strict):
+    path: str = Field("data/gallery.db", min_length=1, description="The gallery file (SQLite); --gallery overrides it")
+
+
+class EnrollConfig(Strict):
+    min_face_size: int = Field(50, ge=12, le=4000, description="Smaller enrollment faces are refused, in pixels")
+    min_sharpness: float = Field(8.0, ge=0.0, le=10000.0, description="Blurrier faces are refused (Laplacian variance)")
+    min_frontal: float = Field(0.25, ge=0.0, le=1.0, description="Faces turned further away are refused (0-1)")
+    duplicate_distance: float = Field(
+        0.01, ge=0.0, le=1.0, description="A face this close (squared L2) to one the person has is skipped"
+    )
+    max_faces_per_person: int = Field(10, ge=1, le=1000, description="Cap per person; the most varied faces stay")
+    video_samples: int = Field(60, ge=1, le=10000, description="Frames looked at when enrolling from a video")
+
+
+class MatchConfig(Strict):
+    threshold: float = Field(
+        0.0, ge=0.0, le=4.0, description="Name a face only within this score (squared L2); 0 = the model's default"
+    )
+    margin: float = Field(0.03, ge=0.0, le=4.0, description="...and only this far ahead of the runner-up identity")
+    top_k: int = Field(1, ge=1, le=100, description="An identity's score is the mean of its k nearest faces")
+
+
 class RedisConfig(Strict):
     url: str = Field("", description="redis:// URL of an external server; empty = start the embedded one")
 
@@ -77,6 +100,9 @@ class Config(Strict):
     models: ModelsConfig = Field(default_factory=ModelsConfig, description="Face models")
     detector: DetectorConfig = Field(default_factory=DetectorConfig, description="Face detection")
     verify: VerifyConfig = Field(default_factory=VerifyConfig, description="Face verification")
+    gallery: GalleryConfig = Field(default_factory=GalleryConfig, description="The enrolled identities")
+    enroll: EnrollConfig = Field(default_factory=EnrollConfig, description="What enrollment accepts")
+    match: MatchConfig = Field(default_factory=MatchConfig, description="Naming faces")
     redis: RedisConfig = Field(default_factory=RedisConfig, description="Where events go")
 
 

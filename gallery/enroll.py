@@ -1,0 +1,192 @@
+"""Enrollment through the live face path: images or a video of one person into the gallery.
+
+Each source goes through the same detector, alignment and embedder as live video. An image
+must hold exactly one face; low-quality faces are refused with the reason; faces too close
+to one the person already has are skipped; a per-person cap keeps the most varied faces.
+Every person is saved in one transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from gallery.store import GalleryStore, NewFace
+from tracker.align import STORE_224, align, landmarks_on_crop
+from tracker.analyzer import Analysis, FaceAnalyzer
+from tracker.config import EnrollConfig
+from tracker.errors import ImageError
+from tracker.images import read_image
+
+ENROLLED, REFUSED, SKIPPED, DROPPED = "enrolled", "refused", "skipped", "dropped"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    source: str
+    status: str  # enrolled | refused | skipped | dropped
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class PersonResult:
+    name: str
+    outcomes: list[Outcome]
+    faces_total: int  # the person's faces of the active model after enrollment
+
+    def count(self, status: str) -> int:
+        return sum(o.status == status for o in self.outcomes)
+
+
+def _candidate(image: np.ndarray, analysis: Analysis, index: int, source: str) -> NewFace:
+    landmarks = analysis.faces.landmarks[index]
+    q = analysis.quality
+    return NewFace(
+        crop=align(image, landmarks, STORE_224),
+        landmarks=landmarks_on_crop(landmarks, STORE_224),
+        quality={"size": float(q.size[index]), "sharpness": float(q.sharpness[index]),
+                 "frontal": float(q.frontal[index])},
+        source=source,
+        embedding=analysis.embeddings[index],
+    )
+
+
+def most_varied(vectors: np.ndarray, keep: int, first: int = 0) -> list[int]:
+    """Greedy farthest-point choice of ``keep`` rows, starting from row ``first``."""
+    chosen = [first]
+    nearest = ((vectors - vectors[first]) ** 2).sum(axis=1)
+    while len(chosen) < min(keep, len(vectors)):
+        pick = int(np.argmax(nearest))
+        chosen.append(pick)
+        nearest = np.minimum(nearest, ((vectors - vectors[pick]) ** 2).sum(axis=1))
+    return chosen
+
+
+class Enroller:
+    def __init__(self, analyzer: FaceAnalyzer, store: GalleryStore, policy: EnrollConfig) -> None:
+        self.analyzer = analyzer
+        self.store = store
+        self.policy = policy
+
+    @property
+    def model_id(self) -> str:
+        return self.analyzer.embedder.model_id
+
+    def from_images(self, paths: list[Path]) -> tuple[list[NewFace], list[Outcome]]:
+        """One candidate face per image; images that cannot be read or hold 0 or 2+ faces are refused."""
+        candidates, outcomes = [], []
+        for path in paths:
+            try:
+                image = read_image(path)
+            except ImageError as error:
+                outcomes.append(Outcome(str(path), REFUSED, str(error).removeprefix(f"{path}: ")))
+                continue
+            analysis = self.analyzer.analyze([image])[0]
+            if len(analysis) != 1:
+                what = "no face" if not len(analysis) else f"{len(analysis)} faces"
+                outcomes.append(Outcome(str(path), REFUSED, f"{what}; an enrollment image must hold exactly one"))
+                continue
+            candidates.append(_candidate(image, analysis, 0, str(path)))
+        return candidates, outcomes
+
+    def from_video(self, path: Path) -> tuple[list[NewFace], list[Outcome]]:
+        """Candidate faces from evenly spaced frames that hold exactly one face."""
+        capture = cv2.VideoCapture(str(path))
+        total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        if not capture.isOpened() or total <= 0:
+            capture.release()
+            raise ImageError(f"{path}: not a video this program can read")
+        candidates, empty, crowded = [], 0, 0
+        for number in np.unique(np.linspace(0, total - 1, self.policy.video_samples).astype(int)):
+            capture.set(cv2.CAP_PROP_POS_FRAMES, int(number))
+            ok, bgr = capture.read()
+            if not ok:
+                continue
+            image = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            analysis = self.analyzer.analyze([image])[0]
+            empty += len(analysis) == 0
+            crowded += len(analysis) > 1
+            if len(analysis) == 1:
+                candidates.append(_candidate(image, analysis, 0, f"{path}#frame={number}"))
+        capture.release()
+        outcomes = []
+        if empty or crowded:
+            reason = f"{empty} sampled frames without a face, {crowded} with several"
+            outcomes.append(Outcome(str(path), SKIPPED, reason))
+        return candidates, outcomes
+
+    def enroll(self, name: str, candidates: list[NewFace], outcomes: list[Outcome]) -> PersonResult:
+        """Filter, de-duplicate and cap ``candidates``, then save them for ``name`` in one transaction."""
+        outcomes = list(outcomes)
+        good = []
+        for face in candidates:
+            reason = self._quality_problem(face)
+            if reason:
+                outcomes.append(Outcome(face.source, REFUSED, reason))
+            else:
+                good.append(face)
+        existing = self.store.find(name)
+        dim = self.analyzer.embedder.dim
+        ids, vectors = np.zeros(0, np.int64), np.zeros((0, dim), np.float32)
+        if existing:
+            ids, _, found = self.store.embeddings(self.model_id, existing.id)
+            vectors = found.reshape(-1, dim)
+        fresh = self._distinct(good, vectors, outcomes)
+        keep, drop = self._cap(list(ids), vectors, fresh)
+        for i, face in enumerate(fresh):
+            if i in keep:
+                outcomes.append(Outcome(face.source, ENROLLED))
+            else:
+                cap = self.policy.max_faces_per_person
+                outcomes.append(Outcome(face.source, DROPPED, f"the cap of {cap} keeps the most varied faces"))
+        kept = [face for i, face in enumerate(fresh) if i in keep]
+        if kept or drop:
+            self.store.save_person(name, kept, self.model_id, drop)
+        return PersonResult(name, outcomes, len(ids) - len(drop) + len(kept))
+
+    def _distinct(self, faces: list[NewFace], stored: np.ndarray, outcomes: list[Outcome]) -> list[NewFace]:
+        """The faces not within ``duplicate_distance`` of a stored face or of an earlier one here."""
+        have = list(stored)
+        sources = ["a face already enrolled"] * len(have)
+        fresh = []
+        for face in faces:
+            if have:
+                distances = ((np.stack(have) - face.embedding) ** 2).sum(axis=1)
+                closest = int(np.argmin(distances))
+                if distances[closest] < self.policy.duplicate_distance:
+                    outcomes.append(Outcome(face.source, SKIPPED, f"near-duplicate of {sources[closest]}"))
+                    continue
+            have.append(face.embedding)
+            sources.append(face.source)
+            fresh.append(face)
+        return fresh
+
+    def _quality_problem(self, face: NewFace) -> str:
+        q, p = face.quality, self.policy
+        if q["size"] < p.min_face_size:
+            return f"face too small ({q['size']:.0f} px < {p.min_face_size} px)"
+        if q["sharpness"] < p.min_sharpness:
+            return f"face too blurred (sharpness {q['sharpness']:.1f} < {p.min_sharpness})"
+        if q["frontal"] < p.min_frontal:
+            return f"face turned away (frontal {q['frontal']:.2f} < {p.min_frontal})"
+        return ""
+
+    def _cap(self, stored_ids: list[int], stored: np.ndarray, fresh: list[NewFace]) -> tuple[set[int], list[int]]:
+        """Indices of ``fresh`` to keep and stored face ids to drop, so the person holds at most the cap."""
+        cap = self.policy.max_faces_per_person
+        if len(stored_ids) + len(fresh) <= cap:
+            return set(range(len(fresh))), []
+        vectors = np.concatenate([stored, np.stack([f.embedding for f in fresh])]) if fresh else stored
+        first = 0 if stored_ids else int(np.argmax([_score(f) for f in fresh]))
+        chosen = set(most_varied(vectors, cap, first))
+        n = len(stored_ids)
+        return {i - n for i in chosen if i >= n}, [face_id for i, face_id in enumerate(stored_ids) if i not in chosen]
+
+
+def _score(face: NewFace) -> float:
+    """How good a face is to start the varied selection from: large, sharp and frontal."""
+    q = face.quality
+    return min(q["size"], 200.0) * min(q["sharpness"], 200.0) * q["frontal"]

@@ -1,0 +1,52 @@
+"""Naming the faces of an image against the gallery, with the active model's embeddings only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from gallery.matching import UNKNOWN, GalleryIndex
+from gallery.store import GalleryStore
+from tracker.analyzer import FaceAnalyzer
+from tracker.config import MatchConfig
+
+
+@dataclass(frozen=True)
+class IdentifiedFace:
+    box: tuple[float, float, float, float]
+    name: str | None  # None: unknown
+    distance: float
+    margin: float
+    nearest: str | None  # the closest identity whatever the decision
+
+    def label(self) -> str:
+        return self.name or "unknown"
+
+    def as_json(self) -> dict:
+        return {"box": [round(v, 1) for v in self.box], "name": self.name, "distance": round(self.distance, 4),
+                "margin": round(self.margin, 4)}
+
+
+class Identifier:
+    """The gallery of the analyzer's model, loaded once, and the decision rule from config."""
+
+    def __init__(self, analyzer: FaceAnalyzer, store: GalleryStore, match: MatchConfig) -> None:
+        self.analyzer = analyzer
+        self.model_id = analyzer.embedder.model_id
+        _, identity_ids, vectors = store.embeddings(self.model_id)
+        self.index = GalleryIndex(identity_ids, vectors.reshape(-1, analyzer.embedder.dim))
+        self.names = {i.id: i.name for i in store.identities()}
+        self.missing = len(store.faces_missing(self.model_id))
+        self.threshold = match.threshold or analyzer.threshold
+        self.margin = match.margin
+        self.top_k = match.top_k
+
+    def identify(self, rgb: np.ndarray) -> list[IdentifiedFace]:
+        analysis = self.analyzer.analyze([rgb])[0]
+        m = self.index.search(analysis.embeddings, self.threshold, self.margin, self.top_k)
+        return [
+            IdentifiedFace(tuple(float(v) for v in box), self.names.get(int(who)) if who != UNKNOWN else None,
+                           float(d), float(g), self.names.get(int(near)))
+            for box, who, d, g, near in zip(analysis.faces.boxes, m.identity, m.distance, m.margin, m.nearest)
+        ]

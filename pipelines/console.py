@@ -1,0 +1,31 @@
+"""What every command shares: the consoles, the --config and --gallery options, progress bars."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from tracker.config import Config
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+DEFAULT_CONFIG = Path("config.toml")
+ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="Configuration file.")]
+GalleryOption = Annotated[Path | None, typer.Option("--gallery", "-g", help="Gallery file (default: gallery.path).")]
+
+
+def progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TimeRemainingColumn(), console=err)
+
+
+def analyzer(config: Config):
+    """The face path for ``config``, loaded on demand (model loading takes seconds)."""
+    from tracker.analyzer import FaceAnalyzer
+
+    return FaceAnalyzer.from_config(config)

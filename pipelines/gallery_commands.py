@@ -1,0 +1,283 @@
+"""The gallery side of the CLI: ``enroll``, ``identify`` and ``gallery ...``."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from gallery.enroll import DROPPED, ENROLLED, REFUSED, SKIPPED, Enroller, PersonResult
+from gallery.store import GalleryError, GalleryStore
+from pipelines.console import DEFAULT_CONFIG, ConfigOption, GalleryOption, analyzer, err, out, progress
+from tracker.config import Config, load_config, parse_config
+from tracker.errors import TrackerError
+
+gallery_app = typer.Typer(help="Manage the enrolled identities.", no_args_is_help=True)
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+
+
+def _open(settings: Config, gallery: Path | None) -> GalleryStore:
+    return GalleryStore(Path(gallery or settings.gallery.path).expanduser())
+
+
+def _report(outcome_source: str, status: str, reason: str) -> None:
+    colour = {REFUSED: "red", SKIPPED: "yellow", DROPPED: "yellow"}.get(status)
+    if colour:
+        err.print(f"[{colour}]{status}[/{colour}] {outcome_source}: {reason}", highlight=False, soft_wrap=True)
+
+
+def _summary(results: list[PersonResult]) -> None:
+    table = Table(title="enrollment")
+    for column in ("person", "enrolled", "refused", "skipped", "dropped", "faces now"):
+        table.add_column(column, justify="left" if column == "person" else "right")
+    for r in results:
+        table.add_row(r.name, *(str(r.count(s)) for s in (ENROLLED, REFUSED, SKIPPED, DROPPED)), str(r.faces_total))
+    out.print(table)
+
+
+def _folders(root: Path) -> list[tuple[str, list[Path]]]:
+    if not root.is_dir():
+        raise TrackerError(f"{root}: not a folder (enroll --dir takes a folder with one sub-folder per person)")
+    people = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+        people.append((folder.name, files))
+    if not people:
+        raise TrackerError(f"{root}: no sub-folders; enroll --dir takes one sub-folder per person")
+    return people
+
+
+def enroll(
+    name: Annotated[str | None, typer.Argument(help="The person's name")] = None,
+    images: Annotated[list[Path] | None, typer.Argument(help="Images of the person, one face each")] = None,
+    folder: Annotated[Path | None, typer.Option("--dir", help="One sub-folder per person, named for them")] = None,
+    video: Annotated[Path | None, typer.Option("--video", help="A video of the one person in view")] = None,
+    gallery: GalleryOption = None,
+    config: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Enroll people from images, a folder of folders, or a video. Exit 0 all in, 1 some refused, 2 error."""
+    settings = load_config(config)
+    modes = [bool(images), folder is not None, video is not None]
+    if sum(modes) != 1 or (folder is not None) == (name is not None):
+        raise TrackerError("enroll: give NAME IMAGE..., or NAME --video FILE, or --dir DIR")
+    with _open(settings, gallery) as store:
+        enroller = Enroller(analyzer(settings), store, settings.enroll)
+        results = []
+        if folder:
+            people = _folders(folder)
+            with progress() as bar:
+                task = bar.add_task("enrolling", total=sum(len(files) for _, files in people))
+                for person, files in people:
+                    results.append(enroller.enroll(person, *enroller.from_images(files)))
+                    bar.advance(task, len(files))
+        elif video:
+            results.append(enroller.enroll(name, *enroller.from_video(video)))
+        else:
+            results.append(enroller.enroll(name, *enroller.from_images(images)))
+    for result in results:
+        for outcome in result.outcomes:
+            _report(outcome.source, outcome.status, outcome.reason)
+    _summary(results)
+    raise typer.Exit(1 if any(r.count(REFUSED) for r in results) else 0)
+
+
+def identify(
+    images: Annotated[list[Path], typer.Argument(help="Images to name the faces of")],
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Write annotated copies into this folder")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON Lines: one object per image")] = False,
+    gallery: GalleryOption = None,
+    config: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Name every face in each image, with its distance and margin (models load once for all images)."""
+    from gallery.identify import Identifier
+    from tracker.images import read_image, write_image
+
+    settings = load_config(config)
+    with _open(settings, gallery) as store:
+        identifier = Identifier(analyzer(settings), store, settings.match)
+        if identifier.missing:
+            err.print(f"warning: {identifier.missing} stored faces have no {identifier.model_id} embedding; "
+                      "run `facetrack gallery reembed`", highlight=False, soft_wrap=True)
+        for path in images:
+            try:
+                rgb = read_image(path)
+            except TrackerError as error:
+                err.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
+                continue
+            faces = identifier.identify(rgb)
+            if as_json:
+                out.print_json(json.dumps({"image": str(path), "faces": [f.as_json() for f in faces]}), indent=None)
+            else:
+                out.print(f"{path}: {len(faces)} face(s)", highlight=False)
+                for f in faces:
+                    out.print(f"  {f.label():24s} distance {f.distance:.3f}  margin {f.margin:.3f}  box "
+                              + " ".join(f"{v:.0f}" for v in f.box), highlight=False)
+            if out_dir:
+                from pipelines.annotate import draw_labelled
+
+                write_image(out_dir / f"{path.stem}.jpg", draw_labelled(rgb, faces))
+
+
+@gallery_app.command("list")
+def list_people(gallery: GalleryOption = None, config: ConfigOption = DEFAULT_CONFIG) -> None:
+    """Everyone enrolled, with their face counts."""
+    settings = load_config(config)
+    with _open(settings, gallery) as store:
+        table = Table(title=str(store.path))
+        for column in ("name", "faces", "enrolled"):
+            table.add_column(column)
+        for identity in store.identities():
+            when = datetime.datetime.fromtimestamp(identity.created_at).strftime("%Y-%m-%d %H:%M")
+            table.add_row(identity.name, str(identity.faces), when)
+        out.print(table)
+
+
+@gallery_app.command("show")
+def show(name: str, gallery: GalleryOption = None, config: ConfigOption = DEFAULT_CONFIG) -> None:
+    """One person's faces: source, quality, and which models embedded them."""
+    settings = load_config(config)
+    with _open(settings, gallery) as store:
+        identity = store.identity(name)
+        models = store.face_models(identity.id)
+        table = Table(title=f"{identity.name} ({identity.faces} faces) {json.dumps(identity.metadata)}")
+        for column in ("face", "source", "size", "sharpness", "frontal", "models", "added"):
+            table.add_column(column)
+        for face in store.faces(identity.id):
+            q = face.quality
+            added = datetime.datetime.fromtimestamp(face.added_at).strftime("%Y-%m-%d %H:%M")
+            table.add_row(str(face.id), face.source, f"{q['size']:.0f}", f"{q['sharpness']:.0f}", f"{q['frontal']:.2f}",
+                          ", ".join(models.get(face.id, [])), added)
+        out.print(table)
+
+
+@gallery_app.command("rename")
+def rename(old: str, new: str, gallery: GalleryOption = None, config: ConfigOption = DEFAULT_CONFIG) -> None:
+    """Give a person another name."""
+    with _open(load_config(config), gallery) as store:
+        store.rename(old, new)
+    out.print(f"renamed {old} to {new}", highlight=False)
+
+
+@gallery_app.command("remove")
+def remove(name: str, gallery: GalleryOption = None, config: ConfigOption = DEFAULT_CONFIG) -> None:
+    """Erase a person: their faces, crops and embeddings are overwritten and gone for good."""
+    with _open(load_config(config), gallery) as store:
+        faces = store.remove(name)
+    out.print(f"removed {name} and {faces} face(s)", highlight=False)
+
+
+@gallery_app.command("export")
+def export(file: Path, gallery: GalleryOption = None, config: ConfigOption = DEFAULT_CONFIG) -> None:
+    """Write the whole gallery into one portable file (a consistent snapshot)."""
+    if file.exists():
+        raise TrackerError(f"{file}: exists; export does not overwrite")
+    with _open(load_config(config), gallery) as store:
+        store.export(file)
+    out.print(f"exported to {file}", highlight=False)
+
+
+@gallery_app.command("import")
+def import_(file: Path, gallery: GalleryOption = None, config: ConfigOption = DEFAULT_CONFIG) -> None:
+    """Add every person of an exported file; refused whole if a name is already enrolled."""
+    if not file.is_file():
+        raise TrackerError(f"{file}: no such file")
+    with _open(load_config(config), gallery) as store:
+        people, faces = store.import_from(file)
+    out.print(f"imported {people} people and {faces} faces from {file}", highlight=False)
+
+
+@gallery_app.command("stats")
+def stats(gallery: GalleryOption = None, config: ConfigOption = DEFAULT_CONFIG) -> None:
+    """Counts, embeddings per model, and what the active model still lacks."""
+    settings = load_config(config)
+    with _open(settings, gallery) as store:
+        identities = store.identities()
+        table = Table(title=str(store.path))
+        table.add_column("measure")
+        table.add_column("value", justify="right")
+        table.add_row("people", str(len(identities)))
+        table.add_row("faces", str(sum(i.faces for i in identities)))
+        for model_id, count in sorted(store.model_counts().items()):
+            table.add_row(f"embeddings by {model_id}", str(count))
+        table.add_row("file size", f"{store.path.stat().st_size / 1e6:.2f} MB")
+        out.print(table)
+
+
+@gallery_app.command("reembed")
+def reembed_command(gallery: GalleryOption = None, config: ConfigOption = DEFAULT_CONFIG) -> None:
+    """Embed every stored face crop with the active model (resumable: done batches stay done)."""
+    from gallery.reembed import reembed
+    from tracker.embedders import load_embedder, resolve_device
+
+    settings = load_config(config)
+    with _open(settings, gallery) as store:
+        embedder = load_embedder(settings.models, resolve_device(settings.models.device))
+        missing = len(store.faces_missing(embedder.model_id))
+        with progress() as bar:
+            task = bar.add_task(f"re-embedding with {embedder.model_id}", total=missing)
+            done = reembed(store, embedder, advance=lambda n: bar.advance(task, n))
+    out.print(f"{done} face(s) embedded with {embedder.model_id}", highlight=False)
+
+
+@gallery_app.command("calibrate")
+def calibrate_command(
+    far: Annotated[float, typer.Option("--far", help="Target false-accept rate", min=1e-6, max=0.5)] = 1e-3,
+    lfw: Annotated[Path | None, typer.Option("--lfw", help="LFW folder: its faces become extra impostors")] = None,
+    lfw_count: Annotated[int, typer.Option("--lfw-count", help="How many LFW images to use", min=1)] = 2000,
+    write: Annotated[bool, typer.Option("--write", help="Write the threshold into the config file")] = False,
+    gallery: GalleryOption = None,
+    config: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Leave-one-out threshold for a target false-accept rate, and the most confusable people."""
+    from gallery.calibrate import calibrate
+    from pipelines.impostors import lfw_impostors
+
+    settings = load_config(config)
+    with _open(settings, gallery) as store:
+        face_path = analyzer(settings)
+        _, identity_ids, vectors = store.embeddings(face_path.embedder.model_id)
+        if len(set(identity_ids.tolist())) < 2:
+            raise GalleryError(f"{store.path}: calibration needs at least two enrolled people with faces")
+        names = {i.id: i.name for i in store.identities()}
+        extra = None
+        if lfw:
+            with progress() as bar:
+                extra = lfw_impostors(face_path, lfw, set(names.values()), lfw_count, bar)
+        result = calibrate(identity_ids, vectors, far, settings.match.top_k, extra)
+    table = Table(title=f"calibration of {store.path} ({face_path.embedder.model_id})")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row(f"threshold for FAR {far:g}", f"{result.threshold:.4f}")
+    table.add_row("measured FAR", f"{result.far_measured:.5f} of {result.impostors} impostor probes")
+    table.add_row("expected TAR (known faces named)", f"{result.tar:.4f} of {result.genuine} genuine probes")
+    for a, b, d in result.confusable:
+        table.add_row(f"confusable: {names[a]} / {names[b]}", f"{d:.4f}")
+    out.print(table)
+    if not result.far_resolvable:
+        err.print(f"warning: {result.impostors} impostor probes cannot measure a FAR of {far:g}; "
+                  "add impostors with --lfw", highlight=False, soft_wrap=True)
+    if write:
+        _write_threshold(config, result.threshold)
+        out.print(f"match.threshold = {result.threshold:.4f} written to {config}", highlight=False)
+
+
+def _write_threshold(config: Path, threshold: float) -> None:
+    """Set ``[match] threshold`` in the config file, keeping everything else as it is."""
+    text = config.read_text()
+    section = re.search(r"^\[match\][^\[]*", text, flags=re.M)
+    line = f"threshold = {threshold:.4f}"
+    if section is None:
+        text = text.rstrip("\n") + f"\n\n[match]\n{line}\n"
+    elif re.search(r"^threshold\s*=", section.group(0), flags=re.M):
+        body = re.sub(r"^threshold\s*=\s*[0-9.eE+-]+", line, section.group(0), count=1, flags=re.M)
+        text = text[: section.start()] + body + text[section.end() :]
+    else:
+        text = text[: section.end()].rstrip("\n") + f"\n{line}\n" + text[section.end() :]
+    parse_config(tomllib.loads(text), str(config), environ={})  # never write a config that would not load
+    config.write_text(text)
