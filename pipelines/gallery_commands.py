@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from gallery.enroll import DROPPED, ENROLLED, REFUSED, SKIPPED, Enroller, PersonResult
 from gallery.store import GalleryError, GalleryStore
 from pipelines.console import DEFAULT_CONFIG, ConfigOption, GalleryOption, analyzer, err, out, progress
 from tracker.config import Config, load_config, parse_config
@@ -26,13 +26,18 @@ def _open(settings: Config, gallery: Path | None) -> GalleryStore:
     return GalleryStore(Path(gallery or settings.gallery.path).expanduser())
 
 
-def _report(outcome_source: str, status: str, reason: str) -> None:
-    colour = {REFUSED: "red", SKIPPED: "yellow", DROPPED: "yellow"}.get(status)
-    if colour:
-        err.print(f"[{colour}]{status}[/{colour}] {outcome_source}: {reason}", highlight=False, soft_wrap=True)
+def _report(result) -> None:
+    """Each refused, skipped or dropped source of a person's enrollment, one line each."""
+    colours = {"refused": "red", "skipped": "yellow", "dropped": "yellow"}
+    for o in result.outcomes:
+        if o.status in colours:
+            colour = colours[o.status]
+            err.print(f"[{colour}]{o.status}[/{colour}] {escape(o.source)}: {escape(o.reason)}", highlight=False)
 
 
-def _summary(results: list[PersonResult]) -> None:
+def _summary(results) -> None:
+    from gallery.enroll import DROPPED, ENROLLED, REFUSED, SKIPPED
+
     table = Table(title="enrollment")
     for column in ("person", "enrolled", "refused", "skipped", "dropped", "faces now"):
         table.add_column(column, justify="left" if column == "person" else "right")
@@ -62,6 +67,8 @@ def enroll(
     config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """Enroll people from images, a folder of folders, or a video. Exit 0 all in, 1 some refused, 2 error."""
+    from gallery.enroll import REFUSED, Enroller
+
     settings = load_config(config)
     modes = [bool(images), folder is not None, video is not None]
     if sum(modes) != 1 or (folder is not None) == (name is not None):
@@ -75,14 +82,12 @@ def enroll(
                 task = bar.add_task("enrolling", total=sum(len(files) for _, files in people))
                 for person, files in people:
                     results.append(enroller.enroll(person, *enroller.from_images(files)))
+                    _report(results[-1])
                     bar.advance(task, len(files))
-        elif video:
-            results.append(enroller.enroll(name, *enroller.from_video(video)))
         else:
-            results.append(enroller.enroll(name, *enroller.from_images(images)))
-    for result in results:
-        for outcome in result.outcomes:
-            _report(outcome.source, outcome.status, outcome.reason)
+            candidates = enroller.from_video(video) if video else enroller.from_images(images)
+            results.append(enroller.enroll(name, *candidates))
+            _report(results[-1])
     _summary(results)
     raise typer.Exit(1 if any(r.count(REFUSED) for r in results) else 0)
 
