@@ -118,8 +118,12 @@ class Enroller:
             outcomes.append(Outcome(str(path), SKIPPED, reason))
         return candidates, outcomes
 
-    def enroll(self, name: str, candidates: list[NewFace], outcomes: list[Outcome]) -> PersonResult:
-        """Filter, de-duplicate and cap ``candidates``, then save them for ``name`` in one transaction."""
+    def enroll(self, name: str, candidates: list[NewFace], outcomes: list[Outcome],
+               metadata: dict | None = None) -> PersonResult:
+        """Filter, de-duplicate and cap ``candidates``, then save them for ``name`` in one transaction.
+
+        ``metadata``, when given, replaces the person's stored metadata.
+        """
         outcomes = list(outcomes)
         good = []
         for face in candidates:
@@ -143,8 +147,8 @@ class Enroller:
                 cap = self.policy.max_faces_per_person
                 outcomes.append(Outcome(face.source, DROPPED, f"the cap of {cap} keeps the most varied faces"))
         kept = [face for i, face in enumerate(fresh) if i in keep]
-        if kept or drop:
-            self.store.save_person(name, kept, self.model_id, drop)
+        if kept or drop or (metadata is not None and existing):
+            self.store.save_person(name, kept, self.model_id, drop, metadata)
         return PersonResult(name, outcomes, len(ids) - len(drop) + len(kept))
 
     def _distinct(self, faces: list[NewFace], stored: np.ndarray, outcomes: list[Outcome]) -> list[NewFace]:

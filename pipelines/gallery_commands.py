@@ -46,6 +46,15 @@ def _summary(results) -> None:
     out.print(table)
 
 
+def _metadata(pairs: list[str]) -> dict[str, str] | None:
+    if not pairs:
+        return None
+    bad = [p for p in pairs if "=" not in p or not p.split("=", 1)[0]]
+    if bad:
+        raise TrackerError(f"--meta {bad[0]}: expected KEY=VALUE")
+    return dict(p.split("=", 1) for p in pairs)
+
+
 def _folders(root: Path) -> list[tuple[str, list[Path]]]:
     if not root.is_dir():
         raise TrackerError(f"{root}: not a folder (enroll --dir takes a folder with one sub-folder per person)")
@@ -63,6 +72,9 @@ def enroll(
     images: Annotated[list[Path] | None, typer.Argument(help="Images of the person, one face each")] = None,
     folder: Annotated[Path | None, typer.Option("--dir", help="One sub-folder per person, named for them")] = None,
     video: Annotated[Path | None, typer.Option("--video", help="A video of the one person in view")] = None,
+    meta: Annotated[
+        list[str] | None, typer.Option("--meta", help="KEY=VALUE stored with the person (repeatable)")
+    ] = None,
     gallery: GalleryOption = None,
     config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
@@ -73,6 +85,7 @@ def enroll(
     modes = [bool(images), folder is not None, video is not None]
     if sum(modes) != 1 or (folder is not None) == (name is not None):
         raise TrackerError("enroll: give NAME IMAGE..., or NAME --video FILE, or --dir DIR")
+    metadata = _metadata(meta or [])
     with _open(settings, gallery) as store:
         enroller = Enroller(analyzer(settings), store, settings.enroll)
         results = []
@@ -86,7 +99,7 @@ def enroll(
                     bar.advance(task, len(files))
         else:
             candidates = enroller.from_video(video) if video else enroller.from_images(images)
-            results.append(enroller.enroll(name, *candidates))
+            results.append(enroller.enroll(name, *candidates, metadata=metadata))
             _report(results[-1])
     _summary(results)
     raise typer.Exit(1 if any(r.count(REFUSED) for r in results) else 0)

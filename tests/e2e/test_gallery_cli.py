@@ -19,7 +19,8 @@ pytestmark = needs_data
 @pytest.fixture(scope="module")
 def config_file(tmp_path_factory, cache_dir):
     path = tmp_path_factory.mktemp("gallery-cli") / "config.toml"
-    path.write_text(f'[models]\ncache_dir = "{cache_dir}"\ndevice = "cpu"\n\n[match]\nthreshold = 0.0 # from calibration\n')
+    settings = f'[models]\ncache_dir = "{cache_dir}"\ndevice = "cpu"\n\n[match]\nthreshold = 0.0 # from calibration\n'
+    path.write_text(settings)
     return path
 
 

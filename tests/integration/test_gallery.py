@@ -158,3 +158,33 @@ def test_a_file_that_is_not_a_gallery_is_refused(tmp_path):
     junk.write_bytes(b"hello, not sqlite" * 100)
     with pytest.raises(GalleryError, match="junk.db: not a facetrack gallery"):
         GalleryStore(junk)
+
+
+def test_enroll_from_a_video_keeps_distinct_faces_of_the_one_person(analyzer, store, tmp_path):
+    import cv2
+
+    from tracker.images import read_image
+
+    video = tmp_path / "colin.mp4"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 10, (250, 250))
+    for i in (1, 2, 3, 4):  # four photographs, each held for 10 frames
+        frame = cv2.cvtColor(read_image(lfw_image("Colin_Powell", i)), cv2.COLOR_RGB2BGR)
+        for _ in range(10):
+            writer.write(frame)
+    writer.release()
+    enroller = Enroller(analyzer, store, EnrollConfig(video_samples=20))
+    result = enroller.enroll("Colin Powell", *enroller.from_video(video), metadata={"team": "state"})
+    enrolled = [o.source for o in result.outcomes if o.status == ENROLLED]
+    assert 3 <= len(enrolled) <= 4, result.outcomes  # one face per photograph, repeats skipped
+    assert all("#frame=" in source for source in enrolled)
+    assert result.count(SKIPPED) >= 14
+    assert store.identity("Colin Powell").metadata == {"team": "state"}
+
+
+def test_a_file_that_is_not_a_video_is_an_error(analyzer, store, tmp_path):
+    from tracker.errors import ImageError
+
+    fake = tmp_path / "clip.mp4"
+    fake.write_text("no video here")
+    with pytest.raises(ImageError, match="clip.mp4: not a video"):
+        Enroller(analyzer, store, EnrollConfig()).from_video(fake)
