@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gallery.matching import UNKNOWN, GalleryIndex
+from gallery.matching import UNKNOWN, GalleryIndex, Matches
 from gallery.store import GalleryStore
 from tracker.analyzer import FaceAnalyzer
 from tracker.config import MatchConfig
@@ -37,14 +37,19 @@ class Identifier:
         _, identity_ids, vectors = store.embeddings(self.model_id)
         self.index = GalleryIndex(identity_ids, vectors.reshape(-1, analyzer.embedder.dim))
         self.names = {i.id: i.name for i in store.identities()}
+        self.index_dim = analyzer.embedder.dim
         self.missing = len(store.faces_missing(self.model_id))
         self.threshold = match.threshold or analyzer.threshold
         self.margin = match.margin
         self.top_k = match.top_k
 
+    def match(self, embeddings: np.ndarray) -> Matches:
+        """The gallery's verdict on each unit embedding, by the configured rule."""
+        return self.index.search(embeddings, self.threshold, self.margin, self.top_k)
+
     def identify(self, rgb: np.ndarray) -> list[IdentifiedFace]:
         analysis = self.analyzer.analyze([rgb])[0]
-        m = self.index.search(analysis.embeddings, self.threshold, self.margin, self.top_k)
+        m = self.match(analysis.embeddings)
         return [
             IdentifiedFace(tuple(float(v) for v in box), self.names.get(int(who)) if who != UNKNOWN else None,
                            float(d), float(g), self.names.get(int(near)))

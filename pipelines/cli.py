@@ -17,6 +17,7 @@ from rich.table import Table
 
 from pipelines.console import DEFAULT_CONFIG, ConfigOption, analyzer, err, out, progress
 from pipelines.gallery_commands import enroll, gallery_app, identify
+from pipelines.live_commands import register as register_live
 from tracker.config import load_config
 from tracker.errors import NoFaceError, TrackerError
 
@@ -29,6 +30,7 @@ app.add_typer(eval_app, name="eval")
 app.add_typer(gallery_app, name="gallery")
 app.command()(enroll)
 app.command()(identify)
+register_live(app)
 
 @config_app.command("check")
 def config_check(

@@ -85,8 +85,44 @@ class MatchConfig(Strict):
     top_k: int = Field(1, ge=1, le=100, description="An identity's score is the mean of its k nearest faces")
 
 
+class CameraConfig(Strict):
+    id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Camera id: letters, digits, _ . -")
+    url: str = Field(min_length=1, description="rtsp://, http(s):// (MJPEG), a video file path, or a device number")
+    fps: float = Field(5.0, gt=0.0, le=60.0, description="Frames analysed per second at most")
+    realtime: bool = Field(True, description="Video files: play at their own speed (false: every frame, fast)")
+
+
+class TrackingConfig(Strict):
+    min_iou: float = Field(0.2, gt=0.0, le=1.0, description="A face continues a track when the boxes overlap this much")
+    max_age: float = Field(1.5, gt=0.0, le=60.0, description="Seconds a track survives without a face")
+    reid_distance: float = Field(0.25, ge=0.0, le=4.0, description="A lost track is re-joined by a face this close")
+    resolve: float = Field(0.5, gt=0.0, le=100.0, description="Evidence needed to name a track")
+    dominance: float = Field(2.0, ge=1.0, le=100.0, description="Lead over any other identity to name or rename")
+    reembed_gain: float = Field(
+        1.2, ge=1.0, le=10.0, description="A named track is re-embedded only when its face beats its best by this"
+    )
+
+
+class PipelineConfig(Strict):
+    batch_size: int = Field(8, ge=1, le=256, description="Requests per model batch, across cameras")
+    max_wait_ms: float = Field(5.0, ge=0.0, le=1000.0, description="How long a batch waits for more requests")
+    stall_seconds: float = Field(10.0, gt=0.0, le=600.0, description="A camera with no frame this long is reopened")
+    max_backoff: float = Field(30.0, gt=0.0, le=3600.0, description="Longest wait between reconnection attempts")
+    status_interval: float = Field(5.0, gt=0.0, le=3600.0, description="Seconds between status lines per camera")
+    grace_seconds: float = Field(5.0, ge=0.0, le=600.0, description="On shutdown, how long queues may drain")
+
+
+class EventsConfig(Strict):
+    prefix: str = Field("facetrack", pattern=r"^[A-Za-z0-9_.:-]{1,64}$", description="Redis key and channel prefix")
+    stream_maxlen: int = Field(10000, ge=10, le=10_000_000, description="Events kept in the replay stream (about)")
+    buffer_size: int = Field(10000, ge=1, le=10_000_000, description="Events held while Redis is away")
+    crop_max_bytes: int = Field(20000, ge=0, le=1_000_000, description="Largest face crop JPEG in an event; 0 = none")
+
+
 class RedisConfig(Strict):
     url: str = Field("", description="redis:// URL of an external server; empty = start the embedded one")
+    data_dir: str = Field("data/redis", min_length=1, description="The embedded server's data folder")
+    port: int = Field(6390, ge=0, le=65535, description="The embedded server's loopback port; 0 = any free port")
 
     @field_validator("url")
     @classmethod
@@ -104,6 +140,20 @@ class Config(Strict):
     enroll: EnrollConfig = Field(default_factory=EnrollConfig, description="What enrollment accepts")
     match: MatchConfig = Field(default_factory=MatchConfig, description="Naming faces")
     redis: RedisConfig = Field(default_factory=RedisConfig, description="Where events go")
+    cameras: list[CameraConfig] = Field(default_factory=list, description="The cameras facetrack run watches")
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="Tracks and their identities")
+    pipeline: PipelineConfig = Field(default_factory=PipelineConfig, description="The live pipeline")
+    events: EventsConfig = Field(default_factory=EventsConfig, description="Identity events")
+
+    @field_validator("cameras")
+    @classmethod
+    def _unique_ids(cls, cameras: list[CameraConfig]) -> list[CameraConfig]:
+        seen: set[str] = set()
+        for camera in cameras:
+            if camera.id in seen:
+                raise ValueError(f"camera id '{camera.id}' is used twice")
+            seen.add(camera.id)
+        return cameras
 
 
 def _apply_env(data: dict[str, Any], environ: dict[str, str]) -> None:
@@ -125,7 +175,8 @@ def _apply_env(data: dict[str, Any], environ: dict[str, str]) -> None:
 def _describe(error: ValidationError, source: str) -> str:
     lines = []
     for item in error.errors():
-        where = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in item["loc"]).lstrip(".")
+        where = where or "(top level)"
         message = "unknown key" if item["type"] == "extra_forbidden" else item["msg"]
         lines.append(f"{source}: {where}: {message}")
     return "\n".join(lines)

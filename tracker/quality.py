@@ -47,3 +47,11 @@ def sharpness(crops: np.ndarray) -> np.ndarray:
 def measure(faces: Faces, crops: np.ndarray) -> Quality:
     """Quality of ``faces`` given their aligned ``crops``."""
     return Quality(faces.sizes.astype(np.float32), sharpness(crops), frontal_score(faces.landmarks))
+
+
+def face_weight(size: np.ndarray, frontal: np.ndarray, sharp: np.ndarray | None = None) -> np.ndarray:
+    """How much a face counts as evidence, 0-1: large (80 px and up), frontal and (if known) sharp (40 and up)."""
+    weight = np.clip(size / 80.0, 0.0, 1.0) * frontal
+    if sharp is not None:
+        weight = weight * np.clip(sharp / 40.0, 0.0, 1.0)
+    return weight.astype(np.float32)

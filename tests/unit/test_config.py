@@ -29,7 +29,7 @@ def test_shipped_config_holds_every_default():
         ("[models]\nembedder = 'arcface'\n", "models.embedder"),
         ("[verify]\nthreshold = -1\n", "verify.threshold"),
         ("[redis]\nurl = 'http://x'\n", "redis.url: Value error, 'http://x' is not a redis://"),
-        ("[cameras]\n", "cameras: unknown key"),
+        ("[camera]\n", "camera: unknown key"),
     ],
 )
 def test_bad_values_name_the_file_and_key(tmp_path, text, fragment):
@@ -57,3 +57,12 @@ def test_environment_overrides_file_values():
 def test_bad_environment_override_is_reported():
     with pytest.raises(ConfigError, match="detector.scale"):
         parse_config({}, "test", {"FACETRACK__DETECTOR__SCALE": "3"})
+
+
+def test_camera_errors_name_the_camera_by_position():
+    with pytest.raises(ConfigError, match=r"c.toml: cameras\[1\].fps: Input should be greater than 0"):
+        parse_config({"cameras": [{"id": "a", "url": "x.mp4"}, {"id": "b", "url": "y", "fps": 0}]}, "c.toml", {})
+    with pytest.raises(ConfigError, match="camera id 'a' is used twice"):
+        parse_config({"cameras": [{"id": "a", "url": "x.mp4"}, {"id": "a", "url": "y"}]}, "c.toml", {})
+    with pytest.raises(ConfigError, match=r"cameras\[0\].id"):
+        parse_config({"cameras": [{"id": "front door", "url": "x.mp4"}]}, "c.toml", {})

@@ -1,0 +1,182 @@
+"""One camera's analysis loop on the event loop: frames in, tracks, identities and events out.
+
+Per analysed frame: detect (model executor) -> match boxes to tracks -> embed only the faces
+that need it (new tracks, unnamed tracks, or a named track whose face beats its best by
+``reembed_gain``) -> update the tracker -> the gallery's verdict on each embedded face ->
+each track's identity evidence -> events.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from gallery.identify import Identifier
+from pipelines.executor import ModelExecutor
+from pipelines.publisher import EventPublisher
+from pipelines.sources import Frame, Mailbox
+from tracker.config import CameraConfig, EventsConfig, TrackingConfig
+from tracker.events import Event
+from tracker.identity import UNKNOWN, Observation, TrackIdentity
+from tracker.quality import face_weight, frontal_score
+from tracker.tracking import FaceTracker, Track
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class _TrackState:
+    identity: TrackIdentity
+    crop: str | None = None  # best face crop, JPEG base64
+    crop_weight: float = -1.0
+    box: list[float] = field(default_factory=list)
+
+
+@dataclass
+class CameraStats:
+    analysed: int = 0
+    faces: int = 0
+    embedded: int = 0
+    skipped: int = 0  # frames over the analysis rate
+    tracks: int = 0
+    latency: list[float] = field(default_factory=list)  # capture to decision, seconds
+
+
+class CameraWorker:
+    def __init__(self, camera: CameraConfig, mailbox: Mailbox, executor: ModelExecutor, identifier: Identifier,
+                 tracking: TrackingConfig, events: EventsConfig, publisher: EventPublisher) -> None:
+        self.camera = camera
+        self.mailbox = mailbox
+        self.executor = executor
+        self.identifier = identifier
+        self.tracking = tracking
+        self.events = events
+        self.publisher = publisher
+        self.tracker = FaceTracker(tracking.min_iou, tracking.max_age, tracking.reid_distance)
+        self.states: dict[int, _TrackState] = {}
+        self.present: dict[int, dict[int, float]] = {}  # identity -> {track id: since}
+        self.stats = CameraStats()
+        self._last_time = 0.0
+
+    async def run(self) -> None:
+        next_due = -1.0
+        while (frame := await self.mailbox.get()) is not None:
+            if frame.video_time < next_due:
+                self.stats.skipped += 1
+                continue
+            next_due = frame.video_time + 1.0 / self.camera.fps - 1e-6
+            await self.process(frame)
+        self.finish()
+
+    def finish(self) -> None:
+        """The camera stopped: every open track ends."""
+        for track in self.tracker.end_all():
+            self._ended(track, self._last_time)
+
+    async def process(self, frame: Frame) -> None:
+        t = frame.video_time
+        self._last_time = frame.time
+        faces = await self.executor.detect(frame.image)
+        known = self.tracker.match(t, faces.boxes)
+        proxy = face_weight(faces.sizes, frontal_score(faces.landmarks))
+        need = [d for d in range(len(faces)) if self._wants_embedding(known.get(d), float(proxy[d]))]
+        embeddings = np.full((len(faces), self.identifier.index_dim), np.nan, np.float32)
+        analysis = None
+        if need:
+            analysis = await self.executor.embed(frame.image, faces.select(need))
+            embeddings[need] = analysis.embeddings
+        step = self.tracker.update(t, faces, embeddings, proxy)
+        for track in step.started:
+            self.stats.tracks += 1
+            self.states[track.id] = _TrackState(TrackIdentity(self.identifier.threshold, self.identifier.margin,
+                                                              self.tracking.resolve, self.tracking.dominance))
+            self._publish("track.started", track.id, frame.time, box=track.box.tolist())
+        if analysis is not None:
+            self._observe(frame, analysis, [int(step.track_ids[d]) for d in need])
+        for track in step.ended:
+            self._ended(track, frame.time)
+        self.stats.analysed += 1
+        self.stats.faces += len(faces)
+        self.stats.embedded += len(need)
+        self.stats.latency.append(time.time() - frame.time)
+
+    def _wants_embedding(self, track_id: int | None, proxy: float) -> bool:
+        if track_id is None:
+            return True
+        track = self.tracker.tracks[track_id]
+        named = self.states[track_id].identity.identity != UNKNOWN
+        return not named or proxy > track.best_quality * self.tracking.reembed_gain
+
+    def _observe(self, frame: Frame, analysis, track_ids: list[int]) -> None:
+        matches = self.identifier.match(analysis.embeddings)
+        q = analysis.quality
+        weights = face_weight(q.size, q.frontal, q.sharpness)
+        for i, track_id in enumerate(track_ids):
+            state = self.states[track_id]
+            state.box = [round(float(v), 1) for v in analysis.faces.boxes[i]]
+            if weights[i] > state.crop_weight:
+                state.crop_weight = float(weights[i])
+                state.crop = self._jpeg(analysis.crops[i])
+            previous = state.identity.identity
+            decision = state.identity.observe(Observation(int(matches.nearest[i]), float(matches.distance[i]),
+                                                          float(matches.margin[i]), float(weights[i])))
+            if decision:
+                self._publish(f"identity.{decision}", track_id, frame.time, box=state.box,
+                              distance=float(matches.distance[i]), margin=float(matches.margin[i]))
+                self._leave(previous, track_id, frame.time)
+                self._enter(state.identity.identity, track_id, frame.time)
+
+    def _ended(self, track: Track, now: float) -> None:
+        state = self.states.pop(track.id, None)
+        if state is None:
+            return
+        identity = state.identity.identity
+        best = state.identity.best_score if identity != UNKNOWN else None
+        self._publish("track.ended", track.id, now, state=state, box=track.box.tolist(),
+                      dwell_seconds=round(track.last_seen - track.first_seen, 3), best_distance=best)
+        self._leave(identity, track.id, now)
+
+    def _enter(self, identity: int, track_id: int, now: float) -> None:
+        if identity == UNKNOWN:
+            return
+        tracks = self.present.setdefault(identity, {})
+        if not tracks:
+            self._publish("person.entered", track_id, now, identity=identity)
+        tracks[track_id] = now
+
+    def _leave(self, identity: int, track_id: int, now: float) -> None:
+        tracks = self.present.get(identity)
+        if identity == UNKNOWN or not tracks or track_id not in tracks:
+            return
+        since = min(tracks.values())
+        del tracks[track_id]
+        if not tracks:
+            del self.present[identity]
+            self._publish("person.left", track_id, now, identity=identity, dwell_seconds=round(now - since, 3))
+
+    def _publish(self, kind: str, track_id: int, frame_time: float, state: _TrackState | None = None,
+                 identity: int | None = None, **fields) -> None:
+        state = state or self.states.get(track_id)
+        if identity is None and state is not None:
+            identity = state.identity.identity
+        named = identity is not None and identity != UNKNOWN
+        self.publisher.publish(Event(
+            type=kind, camera=self.camera.id, track_id=track_id, frame_time=frame_time,
+            identity_id=identity if named else None,
+            name=self.identifier.names.get(identity, "unknown") if named else "unknown",
+            model_id=self.identifier.model_id, crop_jpeg=state.crop if state else None, **fields,
+        ))
+
+    def _jpeg(self, rgb: np.ndarray) -> str | None:
+        if not self.events.crop_max_bytes:
+            return None
+        for quality in (90, 75, 50):
+            ok, data = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+            if ok and len(data) <= self.events.crop_max_bytes:
+                return base64.b64encode(data.tobytes()).decode()
+        return None

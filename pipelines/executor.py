@@ -1,0 +1,128 @@
+"""The model executor: one thread owns the models and serves every camera in shared batches.
+
+Requests wait in a bounded queue. The thread takes what is waiting, up to ``batch_size``
+requests, or waits at most ``max_wait_ms`` for more after the first; detection requests of
+one batch run as one MTCNN batch (frames of one size), embedding requests as one embedder
+batch. Results come back to the event loop as futures. No locks: only this thread touches
+the models.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from tracker.analyzer import Analysis, FaceAnalyzer
+from tracker.faces import Faces
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class _Request:
+    kind: str  # "detect" | "embed"
+    image: np.ndarray
+    faces: Faces | None
+    future: asyncio.Future
+    loop: asyncio.AbstractEventLoop
+
+
+class ModelExecutor:
+    def __init__(self, analyzer: FaceAnalyzer, batch_size: int, max_wait_ms: float, queue_size: int = 64) -> None:
+        self.analyzer = analyzer
+        self.batch_size = batch_size
+        self.max_wait = max_wait_ms / 1000.0
+        self._queue: queue.Queue[_Request | None] = queue.Queue(maxsize=queue_size)
+        self._thread = threading.Thread(target=self._serve, name="models", daemon=True)
+        self.batches = 0
+        self.batched_requests = 0
+        self.error: BaseException | None = None
+
+    def start(self) -> ModelExecutor:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=30)
+
+    @property
+    def depth(self) -> int:
+        return self._queue.qsize()
+
+    async def detect(self, image: np.ndarray) -> Faces:
+        return await self._submit("detect", image, None)
+
+    async def embed(self, image: np.ndarray, faces: Faces) -> Analysis:
+        return await self._submit("embed", image, faces)
+
+    async def _submit(self, kind: str, image: np.ndarray, faces: Faces | None):
+        if self.error is not None:
+            raise RuntimeError("the model executor has failed") from self.error
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        request = _Request(kind, image, faces, future, loop)
+        while True:
+            try:
+                self._queue.put_nowait(request)
+                break
+            except queue.Full:
+                await asyncio.sleep(0.005)
+        return await future
+
+    def _take(self) -> list[_Request] | None:
+        first = self._queue.get()
+        if first is None:
+            return None
+        batch = [first]
+        deadline = time.monotonic() + self.max_wait
+        while len(batch) < self.batch_size:
+            try:
+                item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if item is None:
+                self._queue.put(None)
+                break
+            batch.append(item)
+        return batch
+
+    def _serve(self) -> None:
+        while (batch := self._take()) is not None:
+            self.batches += 1
+            self.batched_requests += len(batch)
+            try:
+                self._run(batch)
+            except BaseException as error:  # reported to every waiter and to the runner
+                logger.exception("model executor failed")
+                self.error = error
+                for r in batch:
+                    r.loop.call_soon_threadsafe(_fail, r.future, error)
+                return
+
+    def _run(self, batch: list[_Request]) -> None:
+        detects = [r for r in batch if r.kind == "detect"]
+        embeds = [r for r in batch if r.kind == "embed"]
+        if detects:
+            for r, faces in zip(detects, self.analyzer.detector.detect_batch([r.image for r in detects])):
+                r.loop.call_soon_threadsafe(_resolve, r.future, faces)
+        if embeds:
+            analyses = self.analyzer.embed_faces([r.image for r in embeds], [r.faces for r in embeds])
+            for r, analysis in zip(embeds, analyses):
+                r.loop.call_soon_threadsafe(_resolve, r.future, analysis)
+
+
+def _resolve(future: asyncio.Future, value: object) -> None:
+    if not future.done():
+        future.set_result(value)
+
+
+def _fail(future: asyncio.Future, error: BaseException) -> None:
+    if not future.done():
+        future.set_exception(RuntimeError(f"model executor failed: {error}"))

@@ -1,0 +1,103 @@
+"""The live side of the CLI: ``run`` (the tracker) and ``events`` (watch what it publishes)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from pipelines.console import DEFAULT_CONFIG, ConfigOption, GalleryOption, err, out
+from tracker.config import Config, load_config, parse_config
+from tracker.errors import TrackerError
+
+
+def _with_cameras(settings: Config, cameras: list[str]) -> Config:
+    """``--camera ID=URL`` options replace the configured cameras (validated the same way)."""
+    if not cameras:
+        return settings
+    bad = [c for c in cameras if "=" not in c]
+    if bad:
+        raise TrackerError(f"--camera {bad[0]}: expected ID=URL, e.g. door=rtsp://192.168.1.20/stream1")
+    data = settings.model_dump()
+    data["cameras"] = [{"id": c.split("=", 1)[0], "url": c.split("=", 1)[1]} for c in cameras]
+    return parse_config(data, "--camera", environ={})
+
+
+def run(
+    gallery: GalleryOption = None,
+    camera: Annotated[
+        list[str] | None, typer.Option("--camera", help="ID=URL; replaces the configured cameras")
+    ] = None,
+    config: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Watch every camera and publish identity events to Redis until Ctrl-C (or every video file ended)."""
+    from pipelines.live import run as run_live
+
+    settings = _with_cameras(load_config(config), camera or [])
+    workers = run_live(settings, Path(gallery or settings.gallery.path).expanduser())
+    for worker in workers.values():
+        s = worker.stats
+        err.print(f"camera {worker.camera.id}: {s.analysed} frames analysed, {s.faces} faces, {s.embedded} embedded, "
+                  f"{s.tracks} tracks", highlight=False)
+
+
+def events(
+    camera: Annotated[str | None, typer.Option("--camera", help="Only this camera's events")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="Replay the stream from this event stream id "
+                                              "(0 = from the oldest kept), then follow")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One event per line as JSON")] = False,
+    count: Annotated[int | None, typer.Option("--count", help="Stop after this many events")] = None,
+    config: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Print identity events as they are published (Ctrl-C to stop)."""
+    from pipelines.subscriber import read_events
+
+    settings = load_config(config)
+    url = settings.redis.url or f"redis://127.0.0.1:{settings.redis.port}/0"
+    if not settings.redis.url and not settings.redis.port:
+        raise TrackerError("redis.port is 0 (any free port): set redis.url to the URL facetrack run printed")
+
+    async def follow() -> None:
+        seen = 0
+        async for stream_id, event in read_events(url, settings.events.prefix, camera, since, waiting=_waiting):
+            if as_json:
+                out.print(json.dumps({"stream_id": stream_id, **event.model_dump(exclude={"crop_jpeg"})}),
+                          highlight=False, markup=False)
+            else:
+                out.print(_line(stream_id, event), highlight=False)
+            seen += 1
+            if count and seen >= count:
+                return
+
+    try:
+        asyncio.run(follow())
+    except KeyboardInterrupt:
+        pass
+
+
+def _waiting(url: str, error: Exception) -> None:
+    err.print(f"waiting for Redis at {url} ({escape(str(error))}); is facetrack run started?", highlight=False)
+
+
+def _line(stream_id: str | None, event) -> str:
+    import time
+
+    clock = time.strftime("%H:%M:%S", time.localtime(event.frame_time))
+    parts = [clock, f"[bold]{event.type:<17}[/bold]", f"{event.camera}", f"track {event.track_id}",
+             escape(event.name)]
+    if event.distance is not None:
+        parts.append(f"distance {event.distance:.3f} margin {event.margin:.3f}")
+    if event.dwell_seconds is not None:
+        parts.append(f"dwell {event.dwell_seconds:.1f} s")
+    if stream_id:
+        parts.append(f"[dim]{stream_id}[/dim]")
+    return "  ".join(parts)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(run)
+    app.command()(events)

@@ -1,0 +1,109 @@
+"""Publishing events to Redis: pub/sub for the live feed and a bounded Stream for replay.
+
+Every event goes to ``<prefix>:events:<camera>`` (pub/sub; subscribe to one camera or to
+the pattern ``<prefix>:events:*``) and is appended to the Stream ``<prefix>:events``
+(trimmed to about ``stream_maxlen`` entries), the record a subscriber that was away
+replays from. Events wait in a bounded in-order buffer: when Redis is away they are held
+and delivered, in order, once it returns; when the buffer is full the oldest is dropped and
+counted. Publishing never blocks the pipeline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from tracker.events import Event
+
+logger = logging.getLogger(__name__)
+
+
+def stream_key(prefix: str) -> str:
+    return f"{prefix}:events"
+
+
+def channel(prefix: str, camera: str) -> str:
+    return f"{prefix}:events:{camera}"
+
+
+class EventPublisher:
+    def __init__(self, url: str, prefix: str, stream_maxlen: int, buffer_size: int) -> None:
+        self.url = url
+        self.prefix = prefix
+        self.stream_maxlen = stream_maxlen
+        self._buffer: deque[Event] = deque()
+        self._buffer_size = buffer_size
+        self._wake = asyncio.Event()
+        self.published = 0
+        self.dropped = 0
+        self._connected: bool | None = None
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buffer)
+
+    def publish(self, event: Event) -> None:
+        """Queue an event; never blocks. A full buffer drops its oldest event."""
+        if len(self._buffer) >= self._buffer_size:
+            self._buffer.popleft()
+            self.dropped += 1
+            logger.warning("event buffer full (%d): dropped the oldest event (%d dropped so far)",
+                           self._buffer_size, self.dropped)
+        self._buffer.append(event)
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver buffered events until ``stop`` is set and the buffer is empty (or Redis is away)."""
+        client = aioredis.Redis.from_url(self.url, socket_timeout=5, socket_connect_timeout=2)
+        backoff = 0.2
+        try:
+            while not (stop.is_set() and (not self._buffer or not self._connected)):
+                if not self._buffer:
+                    self._wake.clear()
+                    await _wait_any(self._wake, stop)
+                    continue
+                try:
+                    await self._send(client, self._buffer[0])
+                    self._buffer.popleft()
+                    self._state(True)
+                    backoff = 0.2
+                except (RedisConnectionError, RedisTimeoutError, OSError) as error:
+                    self._state(False, error)
+                    await _wait_any(stop, timeout=backoff)
+                    backoff = min(backoff * 2, 5.0)
+        finally:
+            await client.aclose()
+            if self._buffer:
+                logger.warning("%d events were not delivered: Redis at %s is unreachable", len(self._buffer), self.url)
+
+    async def _send(self, client: aioredis.Redis, event: Event) -> None:
+        payload = event.model_dump_json()
+        async with client.pipeline(transaction=True) as pipe:
+            pipe.xadd(stream_key(self.prefix), {"event": payload}, maxlen=self.stream_maxlen, approximate=True)
+            pipe.publish(channel(self.prefix, event.camera), payload)
+            await pipe.execute()
+        self.published += 1
+
+    def _state(self, connected: bool, error: Exception | None = None) -> None:
+        if connected == self._connected:
+            return
+        self._connected = connected
+        if connected:
+            logger.info("publishing events to %s", self.url)
+        else:
+            logger.warning("Redis at %s unreachable (%s); holding events (up to %d)", self.url, error,
+                           self._buffer_size)
+
+
+async def _wait_any(*events: asyncio.Event, timeout: float | None = None) -> None:
+    waiters = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()

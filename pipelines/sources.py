@@ -1,0 +1,169 @@
+"""Camera sources: one decode thread per camera hands the newest frame to the event loop.
+
+A reader writes into a one-slot mailbox: the newest frame wins and a frame nobody took is
+dropped and counted, so latency never builds up. A file played "as fast as possible" waits
+for the slot instead (every frame is analysed). A camera that fails or stalls is reopened
+with exponential backoff; its state (connecting, live, stalled, failed, ended) is logged
+once per change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+CONNECTING, LIVE, STALLED, FAILED, ENDED = "connecting", "live", "stalled", "failed", "ended"
+
+
+@dataclass(frozen=True)
+class Frame:
+    camera: str
+    number: int
+    time: float  # capture time, Unix seconds
+    image: np.ndarray  # RGB uint8
+    video_time: float  # seconds into a video file (frame number / fps); the capture time for live sources
+
+
+class Mailbox:
+    """One slot between a reader thread and the event loop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._lock = threading.Lock()
+        self._frame: Frame | None = None
+        self._ready = asyncio.Event()
+        self._taken = threading.Event()
+        self._taken.set()
+        self.dropped = 0
+        self.closed = False
+
+    def put(self, frame: Frame, wait: bool = False, stop: threading.Event | None = None) -> None:
+        """Offer a frame. ``wait``: block until the previous frame was taken (no drops)."""
+        while wait and not self._taken.wait(0.1):
+            if stop is not None and stop.is_set():
+                return
+        with self._lock:
+            if self._frame is not None:
+                self.dropped += 1
+            self._frame = frame
+            self._taken.clear()
+        self._loop.call_soon_threadsafe(self._ready.set)
+
+    def close(self) -> None:
+        self.closed = True
+        self._loop.call_soon_threadsafe(self._ready.set)
+
+    async def get(self) -> Frame | None:
+        """The newest frame, or None once the source has closed and nothing is left."""
+        while True:
+            with self._lock:
+                frame, self._frame = self._frame, None
+                if frame is not None:
+                    self._taken.set()
+                    return frame
+                if self.closed:
+                    return None
+                self._ready.clear()
+            await self._ready.wait()
+
+
+def is_file(url: str) -> bool:
+    return "://" not in url and not url.isdigit()
+
+
+class CameraReader(threading.Thread):
+    """Decodes one camera's stream off the event loop."""
+
+    def __init__(self, camera: str, url: str, mailbox: Mailbox, realtime: bool, stall_seconds: float,
+                 max_backoff: float) -> None:
+        super().__init__(name=f"camera-{camera}", daemon=True)
+        self.camera = camera
+        self.url = url
+        self.mailbox = mailbox
+        self.realtime = realtime
+        self.stall_seconds = stall_seconds
+        self.max_backoff = max_backoff
+        self.state = CONNECTING
+        self.frames = 0
+        self.reconnects = 0
+        self._halt = threading.Event()
+
+    def stop(self) -> None:
+        self._halt.set()
+
+    def _set_state(self, state: str, detail: str = "") -> None:
+        if state != self.state:
+            self.state = state
+            level = logging.WARNING if state in (STALLED, FAILED) else logging.INFO
+            logger.log(level, "camera %s: %s%s", self.camera, state, f" ({detail})" if detail else "")
+
+    def _open(self) -> cv2.VideoCapture:
+        if self.url.isdigit():
+            return cv2.VideoCapture(int(self.url))
+        if "://" in self.url:  # RTSP over TCP unless the environment says otherwise; reads time out on a stall
+            os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp")
+            timeout = int(self.stall_seconds * 1000)
+            params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout, cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout]
+            return cv2.VideoCapture(self.url, cv2.CAP_FFMPEG, params)
+        return cv2.VideoCapture(self.url)
+
+    def run(self) -> None:
+        backoff = 0.5
+        try:
+            while not self._halt.is_set():
+                if is_file(self.url) and not Path(self.url).is_file():
+                    self._set_state(FAILED, f"{self.url}: no such file")
+                    break
+                capture = self._open()
+                if not capture.isOpened():
+                    capture.release()
+                    self._set_state(FAILED, f"cannot open {self.url}; retrying, at most every {self.max_backoff:.0f} s")
+                else:
+                    frames = self._read(capture)
+                    capture.release()
+                    if self._halt.is_set():
+                        break
+                    if is_file(self.url):
+                        self._set_state(ENDED, f"end of file after {frames} frames")
+                        break
+                    self._set_state(STALLED, f"the stream ended or sent nothing for {self.stall_seconds:.0f} s; "
+                                             "reconnecting")
+                    if frames:
+                        backoff = 0.5
+                self.reconnects += 1
+                self._halt.wait(backoff)
+                backoff = min(backoff * 2, self.max_backoff)
+        finally:
+            self.mailbox.close()
+
+    def _read(self, capture: cv2.VideoCapture) -> int:
+        """Read until the stream ends, breaks or stalls, or we stop; returns the frames read."""
+        file = is_file(self.url)
+        fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
+        started = time.monotonic()
+        number = 0
+        while not self._halt.is_set():
+            ok, bgr = capture.read()
+            if not ok:
+                break
+            self._set_state(LIVE)
+            if self.realtime and file:
+                delay = started + number / fps - time.monotonic()
+                if delay > 0:
+                    self._halt.wait(delay)
+            now = time.time()
+            frame = Frame(self.camera, number, now, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), number / fps if file else now)
+            self.mailbox.put(frame, wait=file and not self.realtime, stop=self._halt)
+            number += 1
+            self.frames += 1
+        return number

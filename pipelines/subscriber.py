@@ -1,0 +1,70 @@
+"""Reading identity events back from Redis: live from pub/sub, or replayed from the Stream.
+
+``read_events`` yields ``(stream_id, Event)``: with ``since`` it reads the Stream from that id
+on and keeps following it (``stream_id`` is the entry id to resume from); without, it
+subscribes to the live channels (``stream_id`` is None). While Redis is unreachable it calls
+``waiting`` once and retries, resuming the Stream where it left off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from pipelines.publisher import channel, stream_key
+from tracker.events import Event
+
+RETRY_SECONDS = 0.5
+
+
+async def read_events(
+    url: str, prefix: str, camera: str | None = None, since: str | None = None,
+    waiting: Callable[[str, Exception], None] | None = None,
+) -> AsyncIterator[tuple[str | None, Event]]:
+    told = False
+    while True:
+        client = aioredis.Redis.from_url(url, socket_connect_timeout=2)
+        try:
+            if since is None:
+                async for event in _live(client, prefix, camera):
+                    yield None, event
+            else:
+                async for stream_id, event in _replay(client, prefix, camera, since):
+                    since = stream_id
+                    yield stream_id, event
+            return
+        except (RedisConnectionError, RedisTimeoutError, OSError) as error:
+            if waiting and not told:
+                waiting(url, error)
+                told = True
+        finally:
+            await client.aclose()
+        await asyncio.sleep(RETRY_SECONDS)
+
+
+async def _live(client: aioredis.Redis, prefix: str, camera: str | None) -> AsyncIterator[Event]:
+    async with client.pubsub() as pubsub:
+        if camera:
+            await pubsub.subscribe(channel(prefix, camera))
+        else:
+            await pubsub.psubscribe(channel(prefix, "*"))
+        async for message in pubsub.listen():
+            if message["type"] in ("message", "pmessage"):
+                yield Event.model_validate_json(message["data"])
+
+
+async def _replay(client: aioredis.Redis, prefix: str, camera: str | None,
+                  since: str) -> AsyncIterator[tuple[str, Event]]:
+    key = stream_key(prefix)
+    while True:
+        reply = await client.xread({key: since}, count=100, block=1000)
+        for _, entries in reply:
+            for entry_id, fields in entries:
+                since = entry_id.decode()
+                event = Event.model_validate_json(fields[b"event"])
+                if camera is None or event.camera == camera:
+                    yield since, event

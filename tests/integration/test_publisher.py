@@ -1,0 +1,102 @@
+"""Events reach a real Redis (the embedded server) on pub/sub and the Stream, and survive an outage."""
+
+import asyncio
+
+from pipelines.publisher import EventPublisher, stream_key
+from pipelines.redis_server import EmbeddedRedis, free_port
+from pipelines.subscriber import read_events
+from tracker.events import Event
+
+
+def event(n: int, camera: str = "door") -> Event:
+    return Event(type="track.started", camera=camera, track_id=n, frame_time=float(n), model_id="m")
+
+
+async def until(condition, timeout: float = 20.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.05)
+
+
+def test_events_go_to_the_camera_channel_and_the_stream(tmp_path):
+    async def scenario():
+        with EmbeddedRedis(tmp_path / "redis", free_port()) as server:
+            received = []
+
+            async def subscribe():
+                async for _, e in read_events(server.url, "ft", camera="door"):
+                    received.append(e)
+
+            listener = asyncio.create_task(subscribe())
+            await asyncio.sleep(0.5)  # subscribed
+            publisher, stop = EventPublisher(server.url, "ft", 1000, 100), asyncio.Event()
+            running = asyncio.create_task(publisher.run(stop))
+            for e in (event(1), event(2, camera="yard"), event(3)):
+                publisher.publish(e)
+            await until(lambda: len(received) == 2)
+            stop.set()
+            await running
+            listener.cancel()
+            replay = []
+            async for stream_id, e in read_events(server.url, "ft", since="0"):
+                replay.append((stream_id, e.track_id, e.camera))
+                if len(replay) == 3:
+                    break
+            return received, replay
+
+    received, replay = asyncio.run(scenario())
+    assert [e.track_id for e in received] == [1, 3]  # only camera "door", in order
+    assert [(t, c) for _, t, c in replay] == [(1, "door"), (2, "yard"), (3, "door")]
+    assert replay[0][0] < replay[1][0] < replay[2][0]
+
+
+def test_events_wait_out_a_redis_outage_in_order(tmp_path):
+    port = free_port()
+
+    async def scenario():
+        server = EmbeddedRedis(tmp_path / "redis", port).start()
+        publisher, stop = EventPublisher(server.url, "ft", 1000, 100), asyncio.Event()
+        running = asyncio.create_task(publisher.run(stop))
+        for n in range(1, 4):
+            publisher.publish(event(n))
+        await until(lambda: publisher.published == 3)
+        server.stop()
+        for n in range(4, 9):
+            publisher.publish(event(n))
+        await asyncio.sleep(1.0)
+        held = publisher.buffered
+        server = EmbeddedRedis(tmp_path / "redis", port).start()  # same data: the stream comes back
+        try:
+            await until(lambda: publisher.published == 8)
+            stop.set()
+            await running
+            import redis
+
+            client = redis.Redis.from_url(server.url)
+            entries = client.xrange(stream_key("ft"))
+            client.close()
+        finally:
+            server.stop()
+        return held, [Event.model_validate_json(fields[b"event"]).track_id for _, fields in entries]
+
+    held, stored = asyncio.run(scenario())
+    assert held == 5
+    assert stored == list(range(1, 9))
+
+
+def test_a_full_buffer_drops_the_oldest_and_counts_it():
+    publisher = EventPublisher("redis://127.0.0.1:1/0", "ft", 1000, 3)
+    for n in range(1, 6):
+        publisher.publish(event(n))
+    assert publisher.buffered == 3 and publisher.dropped == 2
+
+
+def test_the_embedded_server_refuses_a_port_in_use(tmp_path):
+    import pytest
+
+    from tracker.errors import TrackerError
+
+    with EmbeddedRedis(tmp_path / "a", free_port()) as first:
+        with pytest.raises(TrackerError, match=f"port {first.port} is already in use"):
+            EmbeddedRedis(tmp_path / "b", first.port).start()

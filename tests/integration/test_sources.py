@@ -1,0 +1,86 @@
+"""Camera sources: files frame by frame, and a real RTSP camera that goes away and comes back."""
+
+import asyncio
+import logging
+import time
+
+import cv2
+import pytest
+
+from pipelines.redis_server import free_port
+from pipelines.sources import ENDED, FAILED, LIVE, STALLED, CameraReader, Mailbox
+from pipelines.synthetic import background
+from tests.rtsp import RtspServer, needs_rtsp
+
+
+def write_video(path, seconds: float, fps: float = 10.0):
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (320, 240))
+    frame = background(320, 240)
+    for n in range(int(seconds * fps)):
+        cv2.putText(frame, str(n), (10, 30), cv2.FONT_HERSHEY_SIMPLEX, 1, (255, 255, 255), 2)
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def wait_for(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def test_a_file_played_as_fast_as_possible_hands_on_every_frame_then_ends(tmp_path):
+    video = write_video(tmp_path / "v.avi", 3.0)
+
+    async def consume():
+        mailbox = Mailbox(asyncio.get_running_loop())
+        reader = CameraReader("cam", str(video), mailbox, realtime=False, stall_seconds=5, max_backoff=1)
+        reader.start()
+        numbers = []
+        while (frame := await mailbox.get()) is not None:
+            numbers.append(frame.number)
+            await asyncio.sleep(0.01)  # a slow consumer
+        reader.join(5)
+        return numbers, reader, mailbox
+
+    numbers, reader, mailbox = asyncio.run(consume())
+    assert numbers == list(range(30))
+    assert mailbox.dropped == 0 and reader.state == ENDED
+
+
+def test_a_missing_file_fails_and_says_which(tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+    async def consume():
+        mailbox = Mailbox(asyncio.get_running_loop())
+        reader = CameraReader("cam", str(tmp_path / "nope.mp4"), mailbox, True, 5, 1)
+        reader.start()
+        assert await mailbox.get() is None
+        return reader
+
+    assert asyncio.run(consume()).state == FAILED
+    assert "nope.mp4: no such file" in caplog.text
+
+
+@needs_rtsp
+def test_an_rtsp_camera_reconnects_after_its_server_goes_away(tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+    server = RtspServer(write_video(tmp_path / "v.avi", 60.0), free_port()).start()
+    loop = asyncio.new_event_loop()  # the mailbox's loop; frames are counted by the reader itself
+    reader = CameraReader("cam", server.url, Mailbox(loop), realtime=True, stall_seconds=3, max_backoff=1)
+    try:
+        reader.start()
+        wait_for(lambda: reader.state == LIVE and reader.frames > 10, 30, "frames from the RTSP camera")
+        server.stop()
+        wait_for(lambda: reader.state in (STALLED, FAILED), 20, "the camera to notice its server is gone")
+        before = reader.frames
+        server.start()
+        wait_for(lambda: reader.state == LIVE and reader.frames > before + 10, 30, "the camera to come back")
+    finally:
+        reader.stop()
+        reader.join(10)
+        server.stop()
+        loop.close()
+    assert reader.reconnects >= 1
+    assert "camera cam: live" in caplog.text and "camera cam: stalled" in caplog.text

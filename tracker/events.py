@@ -1,0 +1,37 @@
+"""Identity events: the versioned JSON that other apps receive (a pydantic schema)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+EventType = Literal[
+    "track.started", "identity.resolved", "identity.changed", "track.ended", "person.entered", "person.left"
+]
+
+
+class Event(BaseModel):
+    """One thing that happened on one camera. ``name`` is ``"unknown"`` until a track is named."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: int = Field(SCHEMA_VERSION, description="Bumped on any incompatible change")
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex, description="Unique event id")
+    type: EventType
+    camera: str = Field(description="Camera id from the config")
+    track_id: int | None = Field(None, description="Track number, unique per camera and run")
+    frame_time: float = Field(description="Capture time of the frame, Unix seconds")
+    wall_time: float = Field(default_factory=time.time, description="When the event was made, Unix seconds")
+    box: list[float] | None = Field(None, description="x1 y1 x2 y2 in frame pixels")
+    identity_id: int | None = Field(None, description="Gallery identity id, null when unknown")
+    name: str = Field("unknown", description="Display name, or 'unknown'")
+    distance: float | None = Field(None, description="Score of the named identity (squared L2)")
+    margin: float | None = Field(None, description="How far ahead of the runner-up identity")
+    model_id: str = Field(description="Embedder that produced the decision")
+    crop_jpeg: str | None = Field(None, description="Best face crop so far, JPEG, base64")
+    dwell_seconds: float | None = Field(None, description="track.ended / person.left: time in view")
+    best_distance: float | None = Field(None, description="track.ended: best score seen for its identity")
