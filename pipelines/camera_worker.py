@@ -35,6 +35,8 @@ class _TrackState:
     crop: str | None = None  # best face crop, JPEG base64
     crop_weight: float = -1.0
     box: list[float] = field(default_factory=list)
+    first_time: float = 0.0  # capture time of the track's first and latest face
+    last_time: float = 0.0
 
 
 @dataclass
@@ -57,11 +59,11 @@ class CameraWorker:
         self.tracking = tracking
         self.events = events
         self.publisher = publisher
-        self.tracker = FaceTracker(tracking.min_iou, tracking.max_age, tracking.reid_distance)
+        self.tracker = FaceTracker(tracking.min_iou, tracking.max_age,
+                                   tracking.reid_share * identifier.threshold)
         self.states: dict[int, _TrackState] = {}
         self.present: dict[int, dict[int, float]] = {}  # identity -> {track id: since}
         self.stats = CameraStats()
-        self._last_time = 0.0
 
     async def run(self) -> None:
         next_due = -1.0
@@ -76,11 +78,10 @@ class CameraWorker:
     def finish(self) -> None:
         """The camera stopped: every open track ends."""
         for track in self.tracker.end_all():
-            self._ended(track, self._last_time)
+            self._ended(track)
 
     async def process(self, frame: Frame) -> None:
         t = frame.video_time
-        self._last_time = frame.time
         faces = await self.executor.detect(frame.image)
         known = self.tracker.match(t, faces.boxes)
         proxy = face_weight(faces.sizes, frontal_score(faces.landmarks))
@@ -94,12 +95,15 @@ class CameraWorker:
         for track in step.started:
             self.stats.tracks += 1
             self.states[track.id] = _TrackState(TrackIdentity(self.identifier.threshold, self.identifier.margin,
-                                                              self.tracking.resolve, self.tracking.dominance))
+                                                              self.tracking.resolve, self.tracking.dominance),
+                                                first_time=frame.time)
             self._publish("track.started", track.id, frame.time, box=track.box.tolist())
+        for track_id in step.track_ids:
+            self.states[int(track_id)].last_time = frame.time
         if analysis is not None:
             self._observe(frame, analysis, [int(step.track_ids[d]) for d in need])
         for track in step.ended:
-            self._ended(track, frame.time)
+            self._ended(track)
         self.stats.analysed += 1
         self.stats.faces += len(faces)
         self.stats.embedded += len(need)
@@ -129,25 +133,27 @@ class CameraWorker:
                 self._publish(f"identity.{decision}", track_id, frame.time, box=state.box,
                               distance=float(matches.distance[i]), margin=float(matches.margin[i]))
                 self._leave(previous, track_id, frame.time)
-                self._enter(state.identity.identity, track_id, frame.time)
+                self._enter(state.identity.identity, track_id, frame.time, since=state.first_time)
 
-    def _ended(self, track: Track, now: float) -> None:
+    def _ended(self, track: Track) -> None:
+        """A track ends: its event carries the time it was last seen and how long it was in view."""
         state = self.states.pop(track.id, None)
         if state is None:
             return
         identity = state.identity.identity
         best = state.identity.best_score if identity != UNKNOWN else None
-        self._publish("track.ended", track.id, now, state=state, box=track.box.tolist(),
-                      dwell_seconds=round(track.last_seen - track.first_seen, 3), best_distance=best)
-        self._leave(identity, track.id, now)
+        self._publish("track.ended", track.id, state.last_time, state=state, box=track.box.tolist(),
+                      dwell_seconds=round(state.last_time - state.first_time, 3), best_distance=best)
+        self._leave(identity, track.id, state.last_time)
 
-    def _enter(self, identity: int, track_id: int, now: float) -> None:
+    def _enter(self, identity: int, track_id: int, now: float, since: float) -> None:
+        """``identity`` is in view on ``track_id`` (seen since ``since``); the first such track is an entry."""
         if identity == UNKNOWN:
             return
         tracks = self.present.setdefault(identity, {})
         if not tracks:
             self._publish("person.entered", track_id, now, identity=identity)
-        tracks[track_id] = now
+        tracks[track_id] = since
 
     def _leave(self, identity: int, track_id: int, now: float) -> None:
         tracks = self.present.get(identity)

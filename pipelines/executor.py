@@ -74,6 +74,8 @@ class ModelExecutor:
                 break
             except queue.Full:
                 await asyncio.sleep(0.005)
+        if self.error is not None:  # failed while we queued: nobody will serve the request
+            raise RuntimeError("the model executor has failed") from self.error
         return await future
 
     def _take(self) -> list[_Request] | None:
@@ -102,9 +104,14 @@ class ModelExecutor:
             except BaseException as error:  # reported to every waiter and to the runner
                 logger.exception("model executor failed")
                 self.error = error
-                for r in batch:
-                    r.loop.call_soon_threadsafe(_fail, r.future, error)
-                return
+                while True:  # this batch and everything still queued
+                    for r in batch:
+                        if r is not None:
+                            r.loop.call_soon_threadsafe(_fail, r.future, error)
+                    try:
+                        batch = [self._queue.get_nowait()]
+                    except queue.Empty:
+                        return
 
     def _run(self, batch: list[_Request]) -> None:
         detects = [r for r in batch if r.kind == "detect"]

@@ -26,7 +26,7 @@ from pipelines.redis_server import EmbeddedRedis
 from pipelines.sources import CameraReader, Mailbox
 from tracker.analyzer import FaceAnalyzer
 from tracker.config import Config
-from tracker.errors import ConfigError
+from tracker.errors import ConfigError, TrackerError
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +74,12 @@ async def run_live(config: Config, gallery: Path, redis_url: str) -> dict[str, C
         identifier = Identifier(analyzer, store, config.match)
     logger.info("gallery %s: %d people, %d faces of %s", gallery, len(identifier.names), len(identifier.index),
                 identifier.model_id)
+    if not identifier.names:
+        logger.warning("gallery %s is empty: every face will be 'unknown' (enroll people with facetrack enroll)",
+                       gallery)
+    if identifier.missing:
+        logger.warning("%d gallery faces have no %s embedding and are not matched: run facetrack gallery reembed",
+                       identifier.missing, identifier.model_id)
     executor = ModelExecutor(analyzer, config.pipeline.batch_size, config.pipeline.max_wait_ms).start()
     publisher = EventPublisher(redis_url, config.events.prefix, config.events.stream_maxlen,
                                config.events.buffer_size)
@@ -109,6 +115,13 @@ async def run_live(config: Config, gallery: Path, redis_url: str) -> dict[str, C
     return {w.camera.id: w for w in workers}
 
 
+def _first(error: BaseException) -> BaseException:
+    """The first real exception inside (nested) exception groups."""
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    return error
+
+
 def start_redis(config: Config) -> tuple[str, EmbeddedRedis | None]:
     """The configured Redis URL, or a freshly started embedded server and its URL."""
     if config.redis.url:
@@ -125,6 +138,12 @@ def run(config: Config, gallery: Path) -> dict[str, CameraWorker]:
     started = time.monotonic()
     try:
         return asyncio.run(run_live(config, gallery, url))
+    except TrackerError:
+        raise
+    except Exception as error:  # a stage crashed: one clear line, then a non-zero exit
+        cause = _first(error)
+        logger.critical("the live pipeline stopped: %s: %s", type(cause).__name__, cause, exc_info=cause)
+        raise TrackerError(f"the live pipeline stopped: {type(cause).__name__}: {cause}") from error
     finally:
         if server:
             server.stop()

@@ -38,7 +38,11 @@ def run(
     from pipelines.live import run as run_live
 
     settings = _with_cameras(load_config(config), camera or [])
-    workers = run_live(settings, Path(gallery or settings.gallery.path).expanduser())
+    try:
+        workers = run_live(settings, Path(gallery or settings.gallery.path).expanduser())
+    except KeyboardInterrupt:  # before the pipeline started (it handles Ctrl-C itself once running)
+        err.print("interrupted while starting")
+        raise typer.Exit(130) from None
     for worker in workers.values():
         s = worker.stats
         err.print(f"camera {worker.camera.id}: {s.analysed} frames analysed, {s.faces} faces, {s.embedded} embedded, "

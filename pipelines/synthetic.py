@@ -66,9 +66,11 @@ def _photos(lfw: Path, name: str) -> list[Path]:
 
 
 def make_plan(lfw: Path, order: tuple[str, ...] = ORDER, enrolled: tuple[str, ...] = ENROLLED,
-              enroll_images: int = 3, duration: float = 3.0, gap: float = 1.0, tail: float = 2.0,
-              size: tuple[int, int] = (640, 360), fps: float = 10.0) -> Plan:
-    appearances, enroll, t = [], {}, gap
+              enroll_images: int = 3, duration: float = 3.0, gap: float = 1.0, lead: float = 1.0,
+              tail: float = 2.0, size: tuple[int, int] = (640, 360), fps: float = 10.0) -> Plan:
+    """``lead`` seconds of background, then each person in ``order`` for ``duration`` seconds,
+    ``gap`` seconds apart, then ``tail`` seconds of background."""
+    appearances, enroll, t = [], {}, lead
     for i, name in enumerate(order):
         photos = _photos(lfw, name)
         known = name in enrolled
