@@ -6,6 +6,7 @@ beside each embedding, so embeddings of different models are never mixed.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from pathlib import Path
 
@@ -43,7 +44,9 @@ class Embedder:
         if crops.ndim != 4 or crops.shape[1:] != (size, size, 3) or crops.dtype != np.uint8:
             raise ValueError(f"{self.name} takes (n, {size}, {size}, 3) uint8 crops, got {crops.dtype} {crops.shape}")
         out = []
-        with torch.inference_mode():
+        # CUDA: half precision (autocast); the CPU stays in float32 (bf16 is far slower on CPUs like ours)
+        half = torch.autocast("cuda", dtype=torch.float16) if self.device.type == "cuda" else contextlib.nullcontext()
+        with torch.inference_mode(), half:
             for start in range(0, len(crops), self.batch_size):
                 batch = torch.from_numpy(crops[start : start + self.batch_size]).to(self.device)
                 out.append(self._forward(batch).cpu())
