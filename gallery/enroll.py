@@ -77,19 +77,25 @@ class Enroller:
 
     def from_images(self, paths: list[Path]) -> tuple[list[NewFace], list[Outcome]]:
         """One candidate face per image; images that cannot be read or hold 0 or 2+ faces are refused."""
-        candidates, outcomes = [], []
+        images, refused = [], []
         for path in paths:
             try:
-                image = read_image(path)
+                images.append((str(path), read_image(path)))
             except ImageError as error:
-                outcomes.append(Outcome(str(path), REFUSED, str(error).removeprefix(f"{path}: ")))
-                continue
+                refused.append(Outcome(str(path), REFUSED, str(error).removeprefix(f"{path}: ")))
+        candidates, outcomes = self.from_arrays(images)
+        return candidates, refused + outcomes
+
+    def from_arrays(self, images: list[tuple[str, np.ndarray]]) -> tuple[list[NewFace], list[Outcome]]:
+        """One candidate face per ``(source, RGB image)``; images with 0 or 2+ faces are refused."""
+        candidates, outcomes = [], []
+        for source, image in images:
             analysis = self.analyzer.analyze([image])[0]
             if len(analysis) != 1:
                 what = "no face" if not len(analysis) else f"{len(analysis)} faces"
-                outcomes.append(Outcome(str(path), REFUSED, f"{what}; an enrollment image must hold exactly one"))
+                outcomes.append(Outcome(source, REFUSED, f"{what}; an enrollment image must hold exactly one"))
                 continue
-            candidates.append(_candidate(image, analysis, 0, str(path)))
+            candidates.append(_candidate(image, analysis, 0, source))
         return candidates, outcomes
 
     def from_video(self, path: Path) -> tuple[list[NewFace], list[Outcome]]:

@@ -34,14 +34,18 @@ class Identifier:
     def __init__(self, analyzer: FaceAnalyzer, store: GalleryStore, match: MatchConfig) -> None:
         self.analyzer = analyzer
         self.model_id = analyzer.embedder.model_id
-        _, identity_ids, vectors = store.embeddings(self.model_id)
-        self.index = GalleryIndex(identity_ids, vectors.reshape(-1, analyzer.embedder.dim))
-        self.names = {i.id: i.name for i in store.identities()}
         self.index_dim = analyzer.embedder.dim
-        self.missing = len(store.faces_missing(self.model_id))
         self.threshold = match.threshold or analyzer.threshold
         self.margin = match.margin
         self.top_k = match.top_k
+        self.reload(store)
+
+    def reload(self, store: GalleryStore) -> None:
+        """Read the gallery again (after it changed); the new index replaces the old one whole."""
+        _, identity_ids, vectors = store.embeddings(self.model_id)
+        index = GalleryIndex(identity_ids, vectors.reshape(-1, self.index_dim))
+        self.names, self.index = {i.id: i.name for i in store.identities()}, index
+        self.missing = len(store.faces_missing(self.model_id))
 
     def match(self, embeddings: np.ndarray) -> Matches:
         """The gallery's verdict on each unit embedding, by the configured rule."""

@@ -25,12 +25,16 @@ def draw_faces(rgb: np.ndarray, faces: Faces, labels: list[str] | None = None) -
 
 def draw_labelled(rgb: np.ndarray, faces) -> np.ndarray:
     """A copy of ``rgb`` with each identified face's box and name (or "unknown") drawn on it."""
+    return draw_boxes(rgb, [(f.box, f"{f.label()} {f.distance:.2f}", f.name is not None) for f in faces])
+
+
+def draw_boxes(rgb: np.ndarray, boxes: list[tuple]) -> np.ndarray:
+    """A copy of ``rgb`` with each ``(box, label, known)`` drawn: green when known, orange when not."""
     out = rgb.copy()
     thickness = max(1, round(max(rgb.shape[:2]) / 400))
-    for face in faces:
-        x1, y1, x2, y2 = (int(round(v)) for v in face.box)
-        colour = (0, 200, 0) if face.name else (230, 160, 0)
+    for box, label, known in boxes:
+        x1, y1, x2, y2 = (int(round(v)) for v in box)
+        colour = (0, 200, 0) if known else (230, 160, 0)
         cv2.rectangle(out, (x1, y1), (x2, y2), colour, thickness)
-        label = f"{face.label()} {face.distance:.2f}"
         cv2.putText(out, label, (x1, max(12, y1 - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.4 * thickness, colour, thickness)
     return out

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import logging
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 import cv2
@@ -18,6 +19,7 @@ import numpy as np
 
 from gallery.identify import Identifier
 from pipelines.executor import ModelExecutor
+from pipelines.metrics import Metrics
 from pipelines.publisher import EventPublisher
 from pipelines.sources import Frame, Mailbox
 from tracker.config import CameraConfig, EventsConfig, TrackingConfig
@@ -46,12 +48,46 @@ class CameraStats:
     embedded: int = 0
     skipped: int = 0  # frames over the analysis rate
     tracks: int = 0
-    latency: list[float] = field(default_factory=list)  # capture to decision, seconds
+    latency: deque[float] = field(default_factory=lambda: deque(maxlen=50))  # capture to decision, seconds
+    done_at: deque[float] = field(default_factory=lambda: deque(maxlen=50))  # monotonic time of recent frames
+
+    def lag(self) -> float:
+        """Median capture-to-decision seconds of the recent frames."""
+        return float(np.median(self.latency)) if self.latency else 0.0
+
+    def fps(self, window: float = 5.0) -> float:
+        """Frames analysed per second over the last ``window`` seconds."""
+        now = time.monotonic()
+        return sum(1 for t in self.done_at if now - t <= window) / window
+
+
+@dataclass(frozen=True)
+class TrackView:
+    """A track as the HTTP side shows it."""
+
+    id: int
+    box: list[float]
+    name: str
+    identity_id: int | None
+    since: float
+    last_seen: float
+    crop_jpeg: str | None
+
+
+def face_region(image: np.ndarray, box: np.ndarray, margin: float = 0.4) -> np.ndarray:
+    """The face's box grown by ``margin`` of its size on every side, clipped to the image."""
+    x1, y1, x2, y2 = box
+    dx, dy = (x2 - x1) * margin, (y2 - y1) * margin
+    h, w = image.shape[:2]
+    left, top = max(0, int(x1 - dx)), max(0, int(y1 - dy))
+    right, bottom = min(w, int(x2 + dx) + 1), min(h, int(y2 + dy) + 1)
+    return image[top:bottom, left:right]
 
 
 class CameraWorker:
     def __init__(self, camera: CameraConfig, mailbox: Mailbox, executor: ModelExecutor, identifier: Identifier,
-                 tracking: TrackingConfig, events: EventsConfig, publisher: EventPublisher) -> None:
+                 tracking: TrackingConfig, events: EventsConfig, publisher: EventPublisher,
+                 metrics: Metrics | None = None) -> None:
         self.camera = camera
         self.mailbox = mailbox
         self.executor = executor
@@ -64,6 +100,9 @@ class CameraWorker:
         self.states: dict[int, _TrackState] = {}
         self.present: dict[int, dict[int, float]] = {}  # identity -> {track id: since}
         self.stats = CameraStats()
+        self.metrics = metrics
+        self.latest: Frame | None = None  # the newest analysed frame and its faces' tracks, for the live view
+        self.latest_tracks: list[tuple[np.ndarray, int]] = []
 
     async def run(self) -> None:
         next_due = -1.0
@@ -82,7 +121,9 @@ class CameraWorker:
 
     async def process(self, frame: Frame) -> None:
         t = frame.video_time
+        started = time.perf_counter()
         faces = await self.executor.detect(frame.image)
+        detected = time.perf_counter()
         known = self.tracker.match(t, faces.boxes)
         proxy = face_weight(faces.sizes, frontal_score(faces.landmarks))
         need = [d for d in range(len(faces)) if self._wants_embedding(known.get(d), float(proxy[d]))]
@@ -91,6 +132,7 @@ class CameraWorker:
         if need:
             analysis = await self.executor.embed(frame.image, faces.select(need))
             embeddings[need] = analysis.embeddings
+        embedded = time.perf_counter()
         step = self.tracker.update(t, faces, embeddings, proxy)
         for track in step.started:
             self.stats.tracks += 1
@@ -108,6 +150,44 @@ class CameraWorker:
         self.stats.faces += len(faces)
         self.stats.embedded += len(need)
         self.stats.latency.append(time.time() - frame.time)
+        self.stats.done_at.append(time.monotonic())
+        self.latest = frame
+        self.latest_tracks = [(faces.boxes[d], int(step.track_ids[d])) for d in range(len(faces))]
+        if self.metrics:
+            for stage, seconds in (("detect", detected - started), ("embed", embedded - detected),
+                                   ("frame", time.perf_counter() - started)):
+                self.metrics.stage_seconds.labels(self.camera.id, stage).observe(seconds)
+
+    def tracks(self) -> list[TrackView]:
+        """The open tracks, as last seen."""
+        views = []
+        for track in self.tracker.tracks.values():
+            state = self.states.get(track.id)
+            if state is None:
+                continue
+            who = state.identity.identity
+            views.append(TrackView(track.id, [round(float(v), 1) for v in track.box], self._name(who),
+                                   who if who != UNKNOWN else None, state.first_time, state.last_time, state.crop))
+        return views
+
+    def view(self) -> np.ndarray | None:
+        """The newest analysed frame with its faces' boxes, track ids and names drawn (RGB)."""
+        from pipelines.annotate import draw_boxes
+
+        frame, tracks = self.latest, self.latest_tracks
+        if frame is None:
+            return None
+        labels = []
+        for box, track_id in tracks:
+            state = self.states.get(track_id)
+            who = state.identity.identity if state else UNKNOWN
+            labels.append((box, f"#{track_id} {self._name(who)}", who != UNKNOWN))
+        return draw_boxes(frame.image, labels)
+
+    def _name(self, identity: int | None) -> str:
+        if identity is None or identity == UNKNOWN:
+            return "unknown"
+        return self.identifier.names.get(identity, "unknown")
 
     def _wants_embedding(self, track_id: int | None, proxy: float) -> bool:
         if track_id is None:
@@ -125,7 +205,7 @@ class CameraWorker:
             state.box = [round(float(v), 1) for v in analysis.faces.boxes[i]]
             if weights[i] > state.crop_weight:
                 state.crop_weight = float(weights[i])
-                state.crop = self._jpeg(analysis.crops[i])
+                state.crop = self._jpeg(face_region(frame.image, analysis.faces.boxes[i]))
             previous = state.identity.identity
             decision = state.identity.observe(Observation(int(matches.nearest[i]), float(matches.distance[i]),
                                                           float(matches.margin[i]), float(weights[i])))
@@ -174,7 +254,7 @@ class CameraWorker:
         self.publisher.publish(Event(
             type=kind, camera=self.camera.id, track_id=track_id, frame_time=frame_time,
             identity_id=identity if named else None,
-            name=self.identifier.names.get(identity, "unknown") if named else "unknown",
+            name=self._name(identity),
             model_id=self.identifier.model_id, crop_jpeg=state.crop if state else None, **fields,
         ))
 

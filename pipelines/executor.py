@@ -14,7 +14,9 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -26,16 +28,19 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class _Request:
-    kind: str  # "detect" | "embed"
-    image: np.ndarray
+    kind: str  # "detect" | "embed" | "call"
+    image: np.ndarray | None
     faces: Faces | None
     future: asyncio.Future
     loop: asyncio.AbstractEventLoop
+    function: Callable[[FaceAnalyzer], Any] | None = None
 
 
 class ModelExecutor:
-    def __init__(self, analyzer: FaceAnalyzer, batch_size: int, max_wait_ms: float, queue_size: int = 64) -> None:
+    def __init__(self, analyzer: FaceAnalyzer, batch_size: int, max_wait_ms: float, queue_size: int = 64,
+                 on_batch: Callable[[str, int], None] | None = None) -> None:
         self.analyzer = analyzer
+        self.on_batch = on_batch
         self.batch_size = batch_size
         self.max_wait = max_wait_ms / 1000.0
         self._queue: queue.Queue[_Request | None] = queue.Queue(maxsize=queue_size)
@@ -62,12 +67,17 @@ class ModelExecutor:
     async def embed(self, image: np.ndarray, faces: Faces) -> Analysis:
         return await self._submit("embed", image, faces)
 
-    async def _submit(self, kind: str, image: np.ndarray, faces: Faces | None):
+    async def call(self, function: Callable[[FaceAnalyzer], Any]) -> Any:
+        """Run ``function(analyzer)`` on the model thread (enrollment, recognition); its errors are its own."""
+        return await self._submit("call", None, None, function)
+
+    async def _submit(self, kind: str, image: np.ndarray | None, faces: Faces | None,
+                      function: Callable[[FaceAnalyzer], Any] | None = None):
         if self.error is not None:
             raise RuntimeError("the model executor has failed") from self.error
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        request = _Request(kind, image, faces, future, loop)
+        request = _Request(kind, image, faces, future, loop, function)
         while True:
             try:
                 self._queue.put_nowait(request)
@@ -116,6 +126,15 @@ class ModelExecutor:
     def _run(self, batch: list[_Request]) -> None:
         detects = [r for r in batch if r.kind == "detect"]
         embeds = [r for r in batch if r.kind == "embed"]
+        for r in batch:
+            if r.kind == "call":
+                try:
+                    r.loop.call_soon_threadsafe(_resolve, r.future, r.function(self.analyzer))
+                except Exception as error:  # the caller's problem (a bad upload, say), not the executor's
+                    r.loop.call_soon_threadsafe(_reject, r.future, error)
+        for kind, requests in (("detect", detects), ("embed", embeds)):
+            if requests and self.on_batch:
+                self.on_batch(kind, len(requests))
         if detects:
             for r, faces in zip(detects, self.analyzer.detector.detect_batch([r.image for r in detects])):
                 r.loop.call_soon_threadsafe(_resolve, r.future, faces)
@@ -128,6 +147,11 @@ class ModelExecutor:
 def _resolve(future: asyncio.Future, value: object) -> None:
     if not future.done():
         future.set_result(value)
+
+
+def _reject(future: asyncio.Future, error: BaseException) -> None:
+    if not future.done():
+        future.set_exception(error)
 
 
 def _fail(future: asyncio.Future, error: BaseException) -> None:

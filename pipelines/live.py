@@ -1,10 +1,12 @@
-"""``facetrack run``: every camera, one model executor, one publisher, in one TaskGroup.
+"""``facetrack run``: every camera, one model executor, one publisher, the HTTP side, in one TaskGroup.
 
 Start-up: Redis (the configured URL, or the embedded server), the face path, the gallery of
-the active model, the executor thread, a reader thread and a worker per camera. Shutdown
-(Ctrl-C, SIGTERM, or every camera ended): readers stop, workers finish their frame and end
-their open tracks (``track.ended``), the publisher drains within ``grace_seconds``, then
-everything closes. A task that crashes stops the process with a non-zero exit.
+the active model, the executor thread, the HTTP server (when ``http.port`` is set), and a
+reader thread and a worker task per camera; cameras can be added and removed while running.
+Shutdown (Ctrl-C, SIGTERM, or every camera ended by itself): readers stop, workers finish
+their frame and end their open tracks (``track.ended``), the publisher drains within
+``grace_seconds``, then everything closes. A task that crashes stops the process with a
+non-zero exit.
 """
 
 from __future__ import annotations
@@ -13,62 +15,132 @@ import asyncio
 import logging
 import signal
 import time
+from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
 
 from gallery.identify import Identifier
 from gallery.store import GalleryStore
 from pipelines.camera_worker import CameraWorker
 from pipelines.executor import ModelExecutor
+from pipelines.metrics import Metrics
 from pipelines.publisher import EventPublisher, channel, stream_key
 from pipelines.redis_server import EmbeddedRedis
-from pipelines.sources import CameraReader, Mailbox
+from pipelines.sources import ENDED, CameraReader, Mailbox
 from tracker.analyzer import FaceAnalyzer
-from tracker.config import Config
+from tracker.config import CameraConfig, Config
 from tracker.errors import ConfigError, TrackerError
 
 logger = logging.getLogger(__name__)
 
 
-async def _status(workers: list[CameraWorker], readers: list[CameraReader], publisher: EventPublisher,
-                  executor: ModelExecutor, interval: float) -> None:
-    previous = {w.camera.id: 0 for w in workers}
-    while True:
-        await asyncio.sleep(interval)
-        for worker, reader in zip(workers, readers):
-            s = worker.stats
-            fps = (s.analysed - previous[worker.camera.id]) / interval
-            previous[worker.camera.id] = s.analysed
-            latency = np.median(s.latency[-50:]) * 1000 if s.latency else 0.0
-            logger.info("camera %s: %s, %.1f fps analysed, %d faces, %d tracks, %d dropped, %d over rate, "
-                        "latency %.0f ms", worker.camera.id, reader.state, fps, s.faces, len(worker.tracker.tracks),
-                        worker.mailbox.dropped, s.skipped, latency)
-        logger.info("events: %d published, %d buffered, %d dropped; model queue %d",
-                    publisher.published, publisher.buffered, publisher.dropped, executor.depth)
+@dataclass
+class Camera:
+    config: CameraConfig
+    reader: CameraReader
+    worker: CameraWorker
+    task: asyncio.Task
 
 
-async def _stop_on_signal(stop: asyncio.Event) -> None:
+class LiveTracker:
+    """The running system: the model executor, the gallery, the publisher and the cameras."""
+
+    def __init__(self, config: Config, gallery: Path, identifier: Identifier, executor: ModelExecutor,
+                 publisher: EventPublisher, metrics: Metrics) -> None:
+        self.config = config
+        self.gallery = gallery
+        self.identifier = identifier
+        self.executor = executor
+        self.publisher = publisher
+        self.metrics = metrics
+        self.cameras: dict[str, Camera] = {}
+        self.redis_url = publisher.url
+        self._group: asyncio.TaskGroup | None = None
+
+    def add_camera(self, camera: CameraConfig) -> Camera:
+        """Start watching ``camera`` (while running)."""
+        if self._group is None:
+            raise RuntimeError("the tracker is not running")
+        if camera.id in self.cameras:
+            raise TrackerError(f"camera '{camera.id}' exists already")
+        mailbox = Mailbox(asyncio.get_running_loop())
+        pipeline = self.config.pipeline
+        reader = CameraReader(camera.id, camera.url, mailbox, camera.realtime, pipeline.stall_seconds,
+                              pipeline.max_backoff)
+        worker = CameraWorker(camera, mailbox, self.executor, self.identifier, self.config.tracking,
+                              self.config.events, self.publisher, self.metrics)
+        reader.start()
+        task = self._group.create_task(worker.run(), name=f"camera {camera.id}")
+        self.cameras[camera.id] = Camera(camera, reader, worker, task)
+        logger.info("camera %s: added (%s, %.1f fps analysed)", camera.id, camera.url, camera.fps)
+        return self.cameras[camera.id]
+
+    async def remove_camera(self, camera_id: str) -> None:
+        """Stop watching a camera: its open tracks end (``track.ended``) before this returns."""
+        camera = self.cameras.pop(camera_id)
+        camera.reader.stop()
+        await camera.task
+        logger.info("camera %s: removed", camera_id)
+
+    def reload_gallery(self) -> None:
+        with GalleryStore(self.gallery) as store:
+            self.identifier.reload(store)
+
+    def all_ended(self) -> bool:
+        return bool(self.cameras) and all(c.task.done() and c.reader.state == ENDED for c in self.cameras.values())
+
+    async def run(self, stop: asyncio.Event, until_ended: bool) -> None:
+        """Run the cameras until ``stop`` is set (or, with ``until_ended``, every camera ended by itself)."""
+        publisher_stop = asyncio.Event()
+        grace = self.config.pipeline.grace_seconds
+        async with asyncio.TaskGroup() as group:
+            self._group = group
+            publishing = group.create_task(self.publisher.run(publisher_stop), name="publisher")
+            status = group.create_task(self._status(), name="status")
+            for camera in self.config.cameras:
+                self.add_camera(camera)
+            while not stop.is_set() and not (until_ended and self.all_ended()):
+                try:
+                    await asyncio.wait_for(stop.wait(), 0.25)
+                except TimeoutError:
+                    pass
+            for camera in self.cameras.values():
+                camera.reader.stop()
+            await asyncio.gather(*(c.task for c in self.cameras.values()))
+            status.cancel()
+            publisher_stop.set()
+            try:
+                await asyncio.wait_for(asyncio.shield(publishing), grace)
+            except TimeoutError:
+                logger.warning("%d events still buffered after %.0f s; giving up on them",
+                               self.publisher.buffered, grace)
+                publishing.cancel()
+
+    async def _status(self) -> None:
+        interval = self.config.pipeline.status_interval
+        while True:
+            await asyncio.sleep(interval)
+            for camera in list(self.cameras.values()):
+                s = camera.worker.stats
+                logger.info("camera %s: %s, %.1f fps analysed, %d faces, %d tracks, %d dropped, %d over rate, "
+                            "latency %.0f ms", camera.config.id, camera.reader.state, s.fps(interval), s.faces,
+                            len(camera.worker.tracker.tracks), camera.worker.mailbox.dropped, s.skipped,
+                            s.lag() * 1000)
+            logger.info("events: %d published, %d buffered, %d dropped; model queue %d", self.publisher.published,
+                        self.publisher.buffered, self.publisher.dropped, self.executor.depth)
+
+
+def _stop_on_signal(stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
 
 
-async def _watch(stop: asyncio.Event, readers: list[CameraReader], worker_tasks: list[asyncio.Task]) -> None:
-    """Stop the readers when asked to; report when every camera has ended by itself."""
-    done = asyncio.ensure_future(asyncio.gather(*worker_tasks, return_exceptions=True))
-    stopper = asyncio.ensure_future(stop.wait())
-    await asyncio.wait([done, stopper], return_when=asyncio.FIRST_COMPLETED)
-    stopper.cancel()
-    for reader in readers:
-        reader.stop()
-    await done
-
-
-async def run_live(config: Config, gallery: Path, redis_url: str) -> dict[str, CameraWorker]:
-    """Run until stopped or every camera ended; returns the workers (their stats)."""
-    if not config.cameras:
-        raise ConfigError("cameras: none configured; add a [[cameras]] table with an id and a url")
+async def run_live(config: Config, gallery: Path, redis_url: str) -> LiveTracker:
+    """Run until stopped (or, without an HTTP server, every camera ended); returns the tracker (its stats)."""
+    serving = config.http.port != 0
+    if not config.cameras and not serving:
+        raise ConfigError("cameras: none configured; add a [[cameras]] table with an id and a url "
+                          "(or set http.port to add cameras over HTTP)")
     analyzer = FaceAnalyzer.from_config(config)
     with GalleryStore(gallery) as store:
         identifier = Identifier(analyzer, store, config.match)
@@ -80,39 +152,28 @@ async def run_live(config: Config, gallery: Path, redis_url: str) -> dict[str, C
     if identifier.missing:
         logger.warning("%d gallery faces have no %s embedding and are not matched: run facetrack gallery reembed",
                        identifier.missing, identifier.model_id)
-    executor = ModelExecutor(analyzer, config.pipeline.batch_size, config.pipeline.max_wait_ms).start()
+    metrics = Metrics()
+    executor = ModelExecutor(analyzer, config.pipeline.batch_size, config.pipeline.max_wait_ms,
+                             on_batch=lambda kind, n: metrics.batch_size.labels(kind).observe(n)).start()
     publisher = EventPublisher(redis_url, config.events.prefix, config.events.stream_maxlen,
                                config.events.buffer_size)
-    loop = asyncio.get_running_loop()
-    stop, publisher_stop = asyncio.Event(), asyncio.Event()
-    await _stop_on_signal(stop)
-    readers, workers = [], []
-    for camera in config.cameras:
-        mailbox = Mailbox(loop)
-        readers.append(CameraReader(camera.id, camera.url, mailbox, camera.realtime, config.pipeline.stall_seconds,
-                                    config.pipeline.max_backoff))
-        workers.append(CameraWorker(camera, mailbox, executor, identifier, config.tracking, config.events, publisher))
+    tracker = LiveTracker(config, gallery, identifier, executor, publisher, metrics)
+    stop = asyncio.Event()
+    _stop_on_signal(stop)
+    web = None
     try:
-        async with asyncio.TaskGroup() as group:
-            publishing = group.create_task(publisher.run(publisher_stop))
-            status = group.create_task(_status(workers, readers, publisher, executor, config.pipeline.status_interval))
-            for reader in readers:
-                reader.start()
-            worker_tasks = [group.create_task(w.run()) for w in workers]
-            await _watch(stop, readers, worker_tasks)
-            status.cancel()
-            publisher_stop.set()
-            try:
-                await asyncio.wait_for(asyncio.shield(publishing), config.pipeline.grace_seconds)
-            except TimeoutError:
-                logger.warning("%d events still buffered after %.0f s; giving up on them",
-                               publisher.buffered, config.pipeline.grace_seconds)
-                publishing.cancel()
+        if serving:
+            from pipelines.web.server import start_web
+
+            web = await start_web(config, tracker)
+        await tracker.run(stop, until_ended=bool(config.cameras))
     finally:
-        for reader in readers:
-            reader.stop()
+        for camera in tracker.cameras.values():
+            camera.reader.stop()
+        if web is not None:
+            await web.cleanup()
         executor.stop()
-    return {w.camera.id: w for w in workers}
+    return tracker
 
 
 def _first(error: BaseException) -> BaseException:
@@ -133,7 +194,7 @@ def start_redis(config: Config) -> tuple[str, EmbeddedRedis | None]:
     return server.url, server
 
 
-def run(config: Config, gallery: Path) -> dict[str, CameraWorker]:
+def run(config: Config, gallery: Path) -> LiveTracker:
     url, server = start_redis(config)
     started = time.monotonic()
     try:

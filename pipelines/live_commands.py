@@ -39,14 +39,31 @@ def run(
 
     settings = _with_cameras(load_config(config), camera or [])
     try:
-        workers = run_live(settings, Path(gallery or settings.gallery.path).expanduser())
+        tracker = run_live(settings, Path(gallery or settings.gallery.path).expanduser())
     except KeyboardInterrupt:  # before the pipeline started (it handles Ctrl-C itself once running)
         err.print("interrupted while starting")
         raise typer.Exit(130) from None
-    for worker in workers.values():
+    for camera in tracker.cameras.values():
+        worker = camera.worker
         s = worker.stats
         err.print(f"camera {worker.camera.id}: {s.analysed} frames analysed, {s.faces} faces, {s.embedded} embedded, "
                   f"{s.tracks} tracks", highlight=False)
+
+
+def serve(
+    gallery: GalleryOption = None,
+    config: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Serve the HTTP API and dashboard for the gallery alone (no cameras), until Ctrl-C."""
+    from pipelines.web.server import serve_gallery
+
+    settings = load_config(config)
+    if not settings.http.port:
+        raise TrackerError("http.port is 0: facetrack serve needs a port")
+    try:
+        asyncio.run(serve_gallery(settings, Path(gallery or settings.gallery.path).expanduser()))
+    except KeyboardInterrupt:
+        pass
 
 
 def events(
@@ -67,7 +84,8 @@ def events(
 
     async def follow() -> None:
         seen = 0
-        async for stream_id, event in read_events(url, settings.events.prefix, camera, since, waiting=_waiting):
+        async for stream_id, event in read_events(url, settings.events.prefix, [camera] if camera else None, since,
+                                                    waiting=_waiting):
             if as_json:
                 out.print(json.dumps({"stream_id": stream_id, **event.model_dump(exclude={"crop_jpeg"})}),
                           highlight=False, markup=False)
@@ -104,4 +122,5 @@ def _line(stream_id: str | None, event) -> str:
 
 def register(app: typer.Typer) -> None:
     app.command()(run)
+    app.command()(serve)
     app.command()(events)

@@ -1,15 +1,23 @@
-"""Reading identity events back from Redis: live from pub/sub, or replayed from the Stream.
+"""The subscriber kit: identity events back from Redis, as typed ``Event`` objects.
+
+For apps::
+
+    from pipelines.subscriber import subscribe
+
+    async for event in subscribe("redis://127.0.0.1:6390/0", cameras={"door"}, types={"identity.resolved"}):
+        print(event.name, event.camera)
 
 ``read_events`` yields ``(stream_id, Event)``: with ``since`` it reads the Stream from that id
-on and keeps following it (``stream_id`` is the entry id to resume from); without, it
-subscribes to the live channels (``stream_id`` is None). While Redis is unreachable it calls
-``waiting`` once and retries, resuming the Stream where it left off.
+on (``"0"``: the oldest kept; ``"$"``: from now) and keeps following it (``stream_id`` is the
+entry id to resume from); without, it subscribes to the live channels (``stream_id`` is
+None). While Redis is unreachable it calls ``waiting`` once and retries, resuming the Stream
+where it left off.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -21,8 +29,16 @@ from tracker.events import Event
 RETRY_SECONDS = 0.5
 
 
+async def subscribe(url: str, cameras: Collection[str] | None = None, types: Collection[str] | None = None,
+                    since: str | None = None, prefix: str = "facetrack") -> AsyncIterator[Event]:
+    """Events of ``cameras`` (default all) and ``types`` (default all): live, or from the stream id ``since``."""
+    async for _, event in read_events(url, prefix, cameras, since):
+        if not types or event.type in types:
+            yield event
+
+
 async def read_events(
-    url: str, prefix: str, camera: str | None = None, since: str | None = None,
+    url: str, prefix: str, cameras: Collection[str] | None = None, since: str | None = None,
     waiting: Callable[[str, Exception], None] | None = None,
 ) -> AsyncIterator[tuple[str | None, Event]]:
     told = False
@@ -30,10 +46,10 @@ async def read_events(
         client = aioredis.Redis.from_url(url, socket_connect_timeout=2)
         try:
             if since is None:
-                async for event in _live(client, prefix, camera):
+                async for event in _live(client, prefix, cameras):
                     yield None, event
             else:
-                async for stream_id, event in _replay(client, prefix, camera, since):
+                async for stream_id, event in _replay(client, prefix, cameras, since):
                     since = stream_id
                     yield stream_id, event
             return
@@ -46,10 +62,10 @@ async def read_events(
         await asyncio.sleep(RETRY_SECONDS)
 
 
-async def _live(client: aioredis.Redis, prefix: str, camera: str | None) -> AsyncIterator[Event]:
+async def _live(client: aioredis.Redis, prefix: str, cameras: Collection[str] | None) -> AsyncIterator[Event]:
     async with client.pubsub() as pubsub:
-        if camera:
-            await pubsub.subscribe(channel(prefix, camera))
+        if cameras:
+            await pubsub.subscribe(*(channel(prefix, c) for c in cameras))
         else:
             await pubsub.psubscribe(channel(prefix, "*"))
         async for message in pubsub.listen():
@@ -57,14 +73,17 @@ async def _live(client: aioredis.Redis, prefix: str, camera: str | None) -> Asyn
                 yield Event.model_validate_json(message["data"])
 
 
-async def _replay(client: aioredis.Redis, prefix: str, camera: str | None,
+async def _replay(client: aioredis.Redis, prefix: str, cameras: Collection[str] | None,
                   since: str) -> AsyncIterator[tuple[str, Event]]:
     key = stream_key(prefix)
+    if since == "$":  # "from now" as a concrete id, so nothing slips between two reads
+        newest = await client.xrevrange(key, count=1)
+        since = newest[0][0].decode() if newest else "0"
     while True:
         reply = await client.xread({key: since}, count=100, block=1000)
         for _, entries in reply:
             for entry_id, fields in entries:
                 since = entry_id.decode()
                 event = Event.model_validate_json(fields[b"event"])
-                if camera is None or event.camera == camera:
+                if not cameras or event.camera in cameras:
                     yield since, event

@@ -134,6 +134,16 @@ class RedisConfig(Strict):
         return value
 
 
+class HttpConfig(Strict):
+    host: str = Field("127.0.0.1", min_length=1, description="Address the HTTP server listens on")
+    port: int = Field(8080, ge=0, le=65535, description="HTTP port for the API, dashboard and metrics; 0 = off")
+    token: str = Field("", description="Bearer token for changes; empty = a random one, printed at start")
+    protect_all: bool = Field(False, description="Require the token on every endpoint, reads included")
+    max_upload_bytes: int = Field(10_000_000, ge=1000, le=1_000_000_000, description="Largest request body")
+    max_image_pixels: int = Field(40_000_000, ge=10_000, le=1_000_000_000, description="Largest uploaded image")
+    live_fps: float = Field(5.0, gt=0.0, le=30.0, description="Frames per second of the live MJPEG view, at most")
+
+
 class Config(Strict):
     models: ModelsConfig = Field(default_factory=ModelsConfig, description="Face models")
     detector: DetectorConfig = Field(default_factory=DetectorConfig, description="Face detection")
@@ -146,6 +156,7 @@ class Config(Strict):
     tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="Tracks and their identities")
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig, description="The live pipeline")
     events: EventsConfig = Field(default_factory=EventsConfig, description="Identity events")
+    http: HttpConfig = Field(default_factory=HttpConfig, description="The HTTP side")
 
     @field_validator("cameras")
     @classmethod

@@ -32,6 +32,12 @@ class Event(BaseModel):
     distance: float | None = Field(None, description="Score of the named identity (squared L2)")
     margin: float | None = Field(None, description="How far ahead of the runner-up identity")
     model_id: str = Field(description="Embedder that produced the decision")
-    crop_jpeg: str | None = Field(None, description="Best face crop so far, JPEG, base64")
+    crop_jpeg: str | None = Field(None, description="Best face so far (its box grown by 40% each side), JPEG, base64")
     dwell_seconds: float | None = Field(None, description="track.ended / person.left: time in view")
     best_distance: float | None = Field(None, description="track.ended: best score seen for its identity")
+
+
+if __name__ == "__main__":  # the JSON Schema for apps in other languages: docs/event.schema.json
+    import json
+
+    print(json.dumps(Event.model_json_schema(), indent=2))

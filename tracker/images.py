@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image
 
 from tracker.errors import ImageError
 
@@ -20,11 +22,24 @@ def read_image(path: Path) -> np.ndarray:
         raise ImageError(f"{path}: is a folder, not an image") from None
     except OSError as error:
         raise ImageError(f"{path}: cannot read: {error.strerror or error}") from None
-    if data.size == 0:
-        raise ImageError(f"{path}: file is empty")
-    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    return decode_image(data.tobytes(), str(path))
+
+
+def decode_image(data: bytes, source: str, max_pixels: int | None = None) -> np.ndarray:
+    """Decode image bytes (from ``source``) to RGB, refusing images over ``max_pixels`` before decoding."""
+    if not data:
+        raise ImageError(f"{source}: file is empty")
+    if max_pixels is not None:
+        try:
+            with Image.open(io.BytesIO(data)) as header:  # reads the header only
+                width, height = header.size
+        except (OSError, Image.DecompressionBombError, ValueError):
+            width = height = 0  # not an image PIL knows; OpenCV below has the last word
+        if width * height > max_pixels:
+            raise ImageError(f"{source}: {width}x{height} is over the limit of {max_pixels:,} pixels")
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if bgr is None:
-        raise ImageError(f"{path}: not an image this program can decode (JPEG, PNG, BMP, WebP, TIFF)")
+        raise ImageError(f"{source}: not an image this program can decode (JPEG, PNG, BMP, WebP, TIFF)")
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 

@@ -4,6 +4,7 @@
 import json
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from gallery.store import GalleryStore
 from pipelines.publisher import stream_key
 from pipelines.redis_server import EmbeddedRedis, free_port
 from pipelines.synthetic import make_plan, write_demo
-from tests.conftest import LFW, needs_data
+from tests.conftest import LFW, ROOT, needs_data
 from tests.e2e.test_cli import FACETRACK
 from tests.rtsp import RtspServer, needs_rtsp
 
@@ -59,11 +60,13 @@ def test_people_crossing_an_rtsp_camera_become_one_named_track_each(scene, cache
         config = tmp_path / "config.toml"
         config.write_text(
             f'[models]\ncache_dir = "{cache_dir}"\ndevice = "cpu"\n\n[gallery]\npath = "{gallery}"\n\n'
-            f'[redis]\nurl = "{server.url}"\n\n[pipeline]\nstatus_interval = 2.0\n\n'
+            f'[redis]\nurl = "{server.url}"\n\n[pipeline]\nstatus_interval = 2.0\n\n[http]\nport = 0\n\n'
             f'[[cameras]]\nid = "lobby"\nurl = "{camera.url}"\nfps = 5.0\n'
         )
         client = redis.Redis.from_url(server.url)
         subscriber = listen(client)
+        example = subprocess.Popen([sys.executable, str(ROOT / "examples" / "on_identity.py"), server.url],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
         log = (tmp_path / "run.log").open("w+")  # closed below
         tracker = subprocess.Popen([str(FACETRACK), "run", "--config", str(config)], stderr=log, text=True)
         events: list[dict] = []
@@ -81,6 +84,8 @@ def test_people_crossing_an_rtsp_camera_become_one_named_track_each(scene, cache
             replay = subprocess.run([str(FACETRACK), "events", "--since", "0", "--json", "--count", str(len(events)),
                                      "--config", str(config)], capture_output=True, text=True, timeout=60)
         finally:
+            example.terminate()
+            printed, example_errors = example.communicate(timeout=30)
             if tracker.poll() is None:
                 tracker.kill()
             camera.stop()
@@ -109,3 +114,5 @@ def test_people_crossing_an_rtsp_camera_become_one_named_track_each(scene, cache
     assert sum(e["type"] == "person.left" for e in events) == len(entered)
     assert stored == [e["id"] for e in events]  # the stream holds the same events, in the same order
     assert [json.loads(line)["id"] for line in replay.stdout.splitlines()] == stored, replay.stderr
+    # the example subscriber (examples/on_identity.py) printed each recognised person, in order
+    assert [line.split(" is at camera lobby")[0] for line in printed.splitlines()] == entered, example_errors

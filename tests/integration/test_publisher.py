@@ -25,7 +25,7 @@ def test_events_go_to_the_camera_channel_and_the_stream(tmp_path):
             received = []
 
             async def subscribe():
-                async for _, e in read_events(server.url, "ft", camera="door"):
+                async for _, e in read_events(server.url, "ft", cameras=["door"]):
                     received.append(e)
 
             listener = asyncio.create_task(subscribe())

@@ -1,0 +1,100 @@
+"""Events over HTTP: pages of recent events from the Redis stream, and a live WebSocket feed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import redis.asyncio as aioredis
+from aiohttp import WSMsgType, web
+
+from pipelines.publisher import stream_key
+from pipelines.subscriber import read_events
+from pipelines.web.server import STATE
+
+routes = web.RouteTableDef()
+STREAM_ID = r"^(\d+-\d+|\d+)$"
+
+
+def _redis(request: web.Request) -> str:
+    url = request.app[STATE].redis_url
+    if not url:
+        raise web.HTTPServiceUnavailable(text="no Redis configured here (redis.url); events live in Redis")
+    return url
+
+
+def _filters(request: web.Request) -> tuple[set[str], set[str]]:
+    split = lambda key: {v for v in request.query.get(key, "").split(",") if v}  # noqa: E731
+    return split("camera"), split("type")
+
+
+def _stream_id(request: web.Request, key: str) -> str | None:
+    import re
+
+    value = request.query.get(key)
+    if value is not None and not re.match(STREAM_ID, value):
+        raise web.HTTPBadRequest(text=f"{key}: '{value}' is not a stream id (like 1795771551431-0)")
+    return value
+
+
+@routes.get("/api/events")
+async def recent_events(request: web.Request) -> web.Response:
+    """Newest first; ``?camera=a,b&type=t1,t2&limit=50&before=<stream id>`` (the previous page's ``next``)."""
+    url = _redis(request)
+    cameras, types = _filters(request)
+    before = _stream_id(request, "before")
+    try:
+        limit = int(request.query.get("limit", "50"))
+    except ValueError:
+        raise web.HTTPBadRequest(text="limit: must be a whole number 1-1000") from None
+    if not 1 <= limit <= 1000:
+        raise web.HTTPBadRequest(text="limit: must be a whole number 1-1000")
+    key = stream_key(request.app[STATE].config.events.prefix)
+    client = aioredis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+    events, next_id = [], None
+    try:
+        high = f"({before}" if before else "+"
+        while len(events) < limit:
+            entries = await client.xrevrange(key, max=high, min="-", count=limit)
+            if not entries:
+                next_id = None
+                break
+            for entry_id, fields in entries:
+                next_id = entry_id.decode()
+                event = json.loads(fields[b"event"])
+                if (not cameras or event["camera"] in cameras) and (not types or event["type"] in types):
+                    events.append({"stream_id": next_id, **event})
+                    if len(events) == limit:
+                        break
+            high = f"({next_id}"
+    except (OSError, aioredis.RedisError) as error:
+        raise web.HTTPServiceUnavailable(text=f"Redis at {url} unreachable: {error}") from None
+    finally:
+        await client.aclose()
+    return web.json_response({"events": events, "next": next_id if len(events) == limit else None})
+
+
+@routes.get("/ws/events")
+async def live_events(request: web.Request) -> web.WebSocketResponse:
+    """WebSocket: one JSON message per event, ``{"stream_id": ..., **event}``, from ``?since=<stream id>``
+    (0 = the oldest kept) or from now; ``?camera=a,b&type=t1,t2`` filter."""
+    url = _redis(request)
+    cameras, types = _filters(request)
+    since = _stream_id(request, "since") or "$"
+    prefix = request.app[STATE].config.events.prefix
+    ws = web.WebSocketResponse(heartbeat=20)
+    await ws.prepare(request)
+
+    async def forward() -> None:
+        async for stream_id, event in read_events(url, prefix, cameras, since):
+            if not types or event.type in types:
+                await ws.send_str(json.dumps({"stream_id": stream_id, **event.model_dump()}))
+
+    sender = asyncio.create_task(forward())
+    try:
+        async for message in ws:  # until the client goes
+            if message.type == WSMsgType.ERROR:
+                break
+    finally:
+        sender.cancel()
+    return ws

@@ -1,0 +1,212 @@
+"""The gallery over HTTP: people, their faces, enrollment by upload or from a track, recognition.
+
+Enrollment and recognition run on the model executor's thread (the one owner of the models)
+with the same rules and messages as ``facetrack enroll`` and ``facetrack identify``; after a
+change the live pipeline's gallery is reloaded.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+
+import cv2
+from aiohttp import BodyPartReader, web
+
+from gallery.enroll import ENROLLED, Enroller
+from gallery.store import GalleryError, GalleryStore
+from pipelines.web.server import STATE
+from tracker.errors import ImageError
+from tracker.images import decode_image
+
+routes = web.RouteTableDef()
+
+
+def _store(request: web.Request) -> GalleryStore:
+    return GalleryStore(request.app[STATE].gallery)
+
+
+def _identity(store: GalleryStore, name: str):
+    identity = store.find(name)
+    if identity is None:
+        raise web.HTTPNotFound(text=f"no identity named '{name}'")
+    return identity
+
+
+def _reload(request: web.Request) -> None:
+    state = request.app[STATE]
+    with GalleryStore(state.gallery) as store:
+        state.identifier.reload(store)
+
+
+@routes.get("/api/identities")
+async def list_identities(request: web.Request) -> web.Response:
+    with _store(request) as store:
+        return web.json_response([dataclasses.asdict(i) for i in store.identities()])
+
+
+@routes.get("/api/identities/{name}")
+async def show_identity(request: web.Request) -> web.Response:
+    with _store(request) as store:
+        identity = _identity(store, request.match_info["name"])
+        faces = [{"id": f.id, "quality": f.quality, "source": f.source, "added_at": f.added_at}
+                 for f in store.faces(identity.id)]
+    return web.json_response({**dataclasses.asdict(identity), "face_list": faces})
+
+
+@routes.get("/api/identities/{name}/faces/{face}/crop.jpg")
+async def face_crop(request: web.Request) -> web.Response:
+    with _store(request) as store:
+        identity = _identity(store, request.match_info["name"])
+        face = next((f for f in store.faces(identity.id) if str(f.id) == request.match_info["face"]), None)
+        if face is None:
+            raise web.HTTPNotFound(text=f"'{identity.name}' has no face {request.match_info['face']}")
+    ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(face.crop, cv2.COLOR_RGB2BGR))
+    return web.Response(body=jpeg.tobytes(), content_type="image/jpeg")
+
+
+async def _uploads(request: web.Request) -> tuple[dict[str, str], list[tuple[str, bytes]]]:
+    """The form fields and the uploaded files of a multipart request."""
+    if not request.content_type.startswith("multipart/"):
+        raise web.HTTPBadRequest(text="send multipart/form-data: a 'name' field and one or more 'image' files")
+    limit = request.app[STATE].config.http.max_upload_bytes
+    if (request.content_length or 0) > limit:
+        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
+    fields, files, total = {}, [], 0
+    reader = await request.multipart()
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader):
+            raise web.HTTPBadRequest(text="nested multipart bodies are not accepted")
+        data = bytearray()
+        while chunk := await part.read_chunk():
+            total += len(chunk)
+            if total > limit:
+                raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=total)
+            data.extend(chunk)
+        if part.filename is not None:
+            files.append((part.filename or f"upload {len(files) + 1}", bytes(data)))
+        elif part.name:
+            fields[part.name] = data.decode(errors="replace")
+    return fields, files
+
+
+def _prepare(request: web.Request, name: str, files: list[tuple[str, bytes]], metadata: dict | None):
+    """The decoded images, the refused files, and the enrollment to run on the model thread."""
+    state = request.app[STATE]
+    images, refused = [], []
+    for source, data in files:
+        try:
+            images.append((source, decode_image(data, source, state.config.http.max_image_pixels)))
+        except ImageError as error:
+            refused.append({"source": source, "status": "refused", "reason": str(error).removeprefix(f"{source}: ")})
+
+    def work(analyzer):
+        with GalleryStore(state.gallery) as store:
+            enroller = Enroller(analyzer, store, state.config.enroll)
+            candidates, outcomes = enroller.from_arrays(images)
+            return enroller.enroll(name, candidates, outcomes, metadata=metadata)
+
+    return images, refused, work
+
+
+async def _run_enroll(request: web.Request, name: str, files: list[tuple[str, bytes]],
+                      metadata: dict | None) -> web.Response:
+    images, refused, work = _prepare(request, name, files, metadata)
+    result = await request.app[STATE].executor.call(work) if images else None
+    outcomes = refused + ([dataclasses.asdict(o) for o in result.outcomes] if result else [])
+    enrolled = sum(o["status"] == ENROLLED for o in outcomes)
+    if enrolled:
+        _reload(request)
+    body = {"name": name, "enrolled": enrolled, "faces": result.faces_total if result else 0, "outcomes": outcomes}
+    if not enrolled:
+        body.update(error=f"nothing enrolled for '{name}': every image was refused or skipped", status=422)
+    return web.json_response(body, status=201 if enrolled else 422)
+
+
+@routes.post("/api/identities")
+async def create_identity(request: web.Request) -> web.Response:
+    """multipart/form-data: ``name``, optional ``metadata`` (a JSON object), one or more ``image`` files."""
+    fields, files = await _uploads(request)
+    name = fields.get("name", "").strip()
+    if not name:
+        raise web.HTTPBadRequest(text="a 'name' field is needed")
+    if not files:
+        raise web.HTTPBadRequest(text="no image files in the upload")
+    metadata = None
+    if "metadata" in fields:
+        import json
+
+        try:
+            metadata = json.loads(fields["metadata"])
+        except ValueError:
+            metadata = None
+        if not isinstance(metadata, dict):
+            raise web.HTTPBadRequest(text="metadata: must be a JSON object")
+    return await _run_enroll(request, name, files, metadata)
+
+
+@routes.post("/api/identities/{name}/from-track")
+async def enroll_from_track(request: web.Request) -> web.Response:
+    """JSON ``{"camera": ID, "track": N}``: enroll the open track's best face crop under ``name``."""
+    state = request.app[STATE]
+    if state.tracker is None:
+        raise web.HTTPServiceUnavailable(text="no live pipeline here: tracks exist under facetrack run")
+    try:
+        body = await request.json()
+        camera_id, track_id = str(body["camera"]), int(body["track"])
+    except (ValueError, KeyError, TypeError):
+        raise web.HTTPBadRequest(text='send JSON {"camera": "<id>", "track": <number>}') from None
+    camera = state.tracker.cameras.get(camera_id)
+    if camera is None:
+        raise web.HTTPNotFound(text=f"no camera '{camera_id}'")
+    view = next((v for v in camera.worker.tracks() if v.id == track_id), None)
+    if view is None or view.crop_jpeg is None:
+        raise web.HTTPNotFound(text=f"camera '{camera_id}' has no open track {track_id} with a face crop")
+    source = f"camera {camera_id} track {track_id}"
+    return await _run_enroll(request, request.match_info["name"], [(source, base64.b64decode(view.crop_jpeg))], None)
+
+
+@routes.patch("/api/identities/{name}")
+async def rename_identity(request: web.Request) -> web.Response:
+    """JSON ``{"name": NEW}``."""
+    try:
+        new = str((await request.json())["name"]).strip()
+    except (ValueError, KeyError, TypeError):
+        raise web.HTTPBadRequest(text='send JSON {"name": "<new name>"}') from None
+    if not new:
+        raise web.HTTPBadRequest(text="name: must not be empty")
+    with _store(request) as store:
+        _identity(store, request.match_info["name"])
+        try:
+            store.rename(request.match_info["name"], new)
+        except GalleryError as error:
+            raise web.HTTPConflict(text=str(error).split(": ", 1)[-1]) from None
+        identity = store.identity(new)
+    _reload(request)
+    return web.json_response(dataclasses.asdict(identity))
+
+
+@routes.delete("/api/identities/{name}")
+async def delete_identity(request: web.Request) -> web.Response:
+    """Erase the person, their faces, crops and embeddings for good."""
+    with _store(request) as store:
+        _identity(store, request.match_info["name"])
+        store.remove(request.match_info["name"])
+    _reload(request)
+    return web.Response(status=204)
+
+
+@routes.post("/api/recognize")
+async def recognize(request: web.Request) -> web.Response:
+    """An image (multipart ``image`` file, or the raw body) in; its faces with boxes and names out."""
+    state = request.app[STATE]
+    if request.content_type.startswith("multipart/"):
+        _, files = await _uploads(request)
+        if len(files) != 1:
+            raise web.HTTPBadRequest(text="send exactly one image file")
+        source, data = files[0]
+    else:
+        source, data = "the request body", await request.read()
+    image = decode_image(data, source, state.config.http.max_image_pixels)
+    faces = await state.executor.call(lambda _: state.identifier.identify(image))
+    return web.json_response({"faces": [f.as_json() for f in faces]})

@@ -1,0 +1,163 @@
+"""The OpenAPI document of the HTTP API, served at ``/api/openapi.json``."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from tracker.config import CameraConfig
+from tracker.events import Event
+
+routes = web.RouteTableDef()
+
+
+def _error(description: str) -> dict:
+    schema = {"$ref": "#/components/schemas/Error"}
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _json(description: str, schema: dict | None = None) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema or {"type": "object"}}}}
+
+
+NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+CAMERA = {"name": "camera", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+TRACK = {"name": "track", "in": "path", "required": True, "schema": {"type": "integer"}}
+FILTERS = [
+    {"name": "camera", "in": "query", "schema": {"type": "string"}, "description": "Camera ids, comma-separated"},
+    {"name": "type", "in": "query", "schema": {"type": "string"}, "description": "Event types, comma-separated"},
+]
+AUTH = [{"bearer": []}]
+UNAUTHORISED = {"401": _error("No bearer token"), "403": _error("Wrong token")}
+UPLOAD = {"content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["name", "image"],
+    "properties": {"name": {"type": "string"}, "metadata": {"type": "string", "description": "A JSON object"},
+                   "image": {"type": "array", "items": {"type": "string", "format": "binary"}}}}}}}
+
+
+def document() -> dict:
+    paths = {
+        "/health": {"get": {"summary": "The process is alive", "responses": {"200": _json("Alive")}}},
+        "/ready": {"get": {"summary": "Models loaded, Redis reachable, camera states",
+                           "responses": {"200": _json("Ready"), "503": _json("Not ready, with the problems")}}},
+        "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "Text format"}}}},
+        "/api/cameras": {
+            "get": {"summary": "Cameras with live status", "responses": {"200": _json("Cameras", {"type": "array"}),
+                                                                       "503": _error("No live pipeline")}},
+            "post": {"summary": "Add a camera while running", "security": AUTH,
+                     "requestBody": {"required": True, "content": {"application/json": {
+                         "schema": {"$ref": "#/components/schemas/Camera"}}}},
+                     "responses": {"201": _json("Added"), "400": _error("Invalid camera"),
+                                   "409": _error("The id is taken"), "503": _error("No live pipeline"),
+                                   **UNAUTHORISED}},
+        },
+        "/api/cameras/{camera}": {"delete": {
+            "summary": "Remove a camera (its open tracks end)", "security": AUTH, "parameters": [CAMERA],
+            "responses": {"204": {"description": "Removed"}, "404": _error("No such camera"),
+                          "503": _error("No live pipeline"), **UNAUTHORISED}}},
+        "/api/cameras/{camera}/tracks": {"get": {
+            "summary": "The camera's open tracks", "parameters": [CAMERA],
+            "responses": {"200": _json("Tracks", {"type": "array"}), "404": _error("No such camera"),
+                          "503": _error("No live pipeline")}}},
+        "/api/cameras/{camera}/tracks/{track}/crop.jpg": {"get": {
+            "summary": "A track's best face crop", "parameters": [CAMERA, TRACK],
+            "responses": {"200": {"description": "JPEG", "content": {"image/jpeg": {}}},
+                          "400": _error("Bad track number"), "404": _error("No such camera or track"),
+                          "503": _error("No live pipeline")}}},
+        "/cameras/{camera}/live.mjpg": {"get": {
+            "summary": "Live view: analysed frames with boxes, track ids and names (multipart MJPEG)",
+            "parameters": [CAMERA], "responses": {"200": {"description": "multipart/x-mixed-replace"},
+                                                  "404": _error("No such camera"), "503": _error("No live pipeline")}}},
+        "/api/identities": {
+            "get": {"summary": "Enrolled people", "responses": {"200": _json("People", {"type": "array"})}},
+            "post": {"summary": "Enroll a person from uploaded images", "security": AUTH, "requestBody": UPLOAD,
+                     "responses": {"201": _json("Enrolled, with a per-file outcome"), "400": _error("Bad request"),
+                                   "413": _error("Upload too large"),
+                                   "422": _json("Nothing enrolled, per-file reasons"),
+                                   **UNAUTHORISED}},
+        },
+        "/api/identities/{name}": {
+            "get": {"summary": "A person and their faces", "parameters": [NAME],
+                    "responses": {"200": _json("The person"), "404": _error("No such person")}},
+            "patch": {"summary": "Rename", "security": AUTH, "parameters": [NAME],
+                      "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                          "type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}}}}},
+                      "responses": {"200": _json("Renamed"), "400": _error("Bad request"),
+                                    "404": _error("No such person"), "409": _error("The name is taken"),
+                                    **UNAUTHORISED}},
+            "delete": {"summary": "Erase a person, their faces and embeddings for good", "security": AUTH,
+                       "parameters": [NAME], "responses": {"204": {"description": "Erased"},
+                                                           "404": _error("No such person"), **UNAUTHORISED}},
+        },
+        "/api/identities/{name}/faces/{face}/crop.jpg": {"get": {
+            "summary": "A stored face crop", "parameters": [NAME, {**TRACK, "name": "face"}],
+            "responses": {"200": {"description": "JPEG", "content": {"image/jpeg": {}}},
+                          "404": _error("No such person or face")}}},
+        "/api/identities/{name}/from-track": {"post": {
+            "summary": "Enroll an open track's best face crop", "security": AUTH, "parameters": [NAME],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["camera", "track"],
+                "properties": {"camera": {"type": "string"}, "track": {"type": "integer"}}}}}},
+            "responses": {"201": _json("Enrolled"), "400": _error("Bad request"), "404": _error("No such track"),
+                          "422": _json("Refused"), "503": _error("No live pipeline"), **UNAUTHORISED}}},
+        "/api/recognize": {"post": {
+            "summary": "Name the faces of an uploaded image", "security": AUTH,
+            "requestBody": {"required": True, "content": {
+                "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+                "multipart/form-data": {"schema": {"type": "object", "required": ["image"], "properties": {
+                    "image": {"type": "string", "format": "binary"}}}}}},
+            "responses": {"200": _json("Faces with boxes and names"), "400": _error("Not an image"),
+                          "413": _error("Too large"), **UNAUTHORISED}}},
+        "/api/events": {"get": {
+            "summary": "Recent events, newest first, from the Redis stream",
+            "parameters": [*FILTERS,
+                           {"name": "limit", "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+                           {"name": "before", "in": "query", "schema": {"type": "string"},
+                            "description": "A stream id: the previous page's `next`"}],
+            "responses": {"200": _json("A page of events and the `next` cursor"), "400": _error("Bad parameter"),
+                          "503": _error("No Redis")}}},
+        "/ws/events": {"get": {
+            "summary": "WebSocket: live events, filterable, resumable from a stream id",
+            "parameters": [*FILTERS, {"name": "since", "in": "query", "schema": {"type": "string"}}],
+            "responses": {"101": {"description": "Switching to WebSocket"}, "400": _error("Bad parameter"),
+                          "503": _error("No Redis")}}},
+    }
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "facetrack", "version": "1",
+                 "description": "Streaming video identity tracker: cameras, gallery, recognition and events."},
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Error": {"type": "object", "required": ["error", "status"],
+                          "properties": {"error": {"type": "string"}, "status": {"type": "integer"}}},
+                "Camera": _inline(CameraConfig.model_json_schema()),
+                "Event": _inline(Event.model_json_schema()),
+            },
+        },
+    }
+
+
+def _inline(schema: dict) -> dict:
+    """pydantic's JSON Schema as an OpenAPI 3.0 schema (no nullable unions, no $defs here)."""
+    schema = dict(schema)
+    schema.pop("title", None)
+    props = {}
+    for key, value in schema.get("properties", {}).items():
+        value = dict(value)
+        value.pop("title", None)
+        if "anyOf" in value:  # X | None
+            kinds = [v for v in value.pop("anyOf") if v.get("type") != "null"]
+            value.update(kinds[0] if len(kinds) == 1 else {"anyOf": kinds})
+            value["nullable"] = True
+        if "const" in value:
+            value["enum"] = [value.pop("const")]
+        props[key] = value
+    schema["properties"] = props
+    return schema
+
+
+@routes.get("/api/openapi.json")
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(document())

@@ -1,0 +1,149 @@
+"""The HTTP side: one aiohttp application for ``facetrack run`` (with the live pipeline) and
+``facetrack serve`` (the gallery alone).
+
+Every error is JSON, ``{"error": "...", "status": N}``, never a traceback. Requests that
+change something (POST, PATCH, PUT, DELETE) need ``Authorization: Bearer <http.token>``;
+with ``http.protect_all`` every request does (``/health`` excepted).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from gallery.identify import Identifier
+from pipelines.executor import ModelExecutor
+from pipelines.metrics import Metrics
+from tracker.config import Config
+from tracker.errors import TrackerError
+
+logger = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
+READ_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+@dataclass
+class State:
+    config: Config
+    gallery: Path
+    identifier: Identifier
+    executor: ModelExecutor
+    metrics: Metrics
+    token: str
+    tracker: object | None = None  # pipelines.live.LiveTracker under `facetrack run`
+    redis_url: str | None = None
+
+
+STATE = web.AppKey("state", State)
+
+
+def json_error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message, "status": status}, status=status)
+
+
+@web.middleware
+async def errors(request: web.Request, handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except web.HTTPException as error:
+        if error.status < 400:
+            raise
+        reason = error.text if error.text and not error.text.startswith(f"{error.status}:") else error.reason
+        return json_error(error.status, reason)
+    except TrackerError as error:
+        return json_error(400, str(error))
+    except (asyncio.CancelledError, ConnectionResetError):
+        raise
+    except Exception:
+        logger.exception("%s %s failed", request.method, request.path)
+        return json_error(500, "internal error; the server log has the details")
+
+
+@web.middleware
+async def auth(request: web.Request, handler) -> web.StreamResponse:
+    state = request.app[STATE]
+    protected = request.method not in READ_METHODS or (state.config.http.protect_all and request.path != "/health")
+    if protected:
+        given = request.headers.get("Authorization", "")
+        if not given.startswith("Bearer "):
+            return json_error(401, "this endpoint needs 'Authorization: Bearer <token>' (http.token)")
+        if not hmac.compare_digest(given[7:].encode(), state.token.encode()):
+            return json_error(403, "wrong token")
+    return await handler(request)
+
+
+def build_app(state: State) -> web.Application:
+    from pipelines.web import cameras, events, identities, openapi, ops
+
+    app = web.Application(middlewares=[errors, auth], client_max_size=state.config.http.max_upload_bytes)
+    app[STATE] = state
+    for module in (ops, cameras, identities, events, openapi):
+        app.router.add_routes(module.routes)
+    app.router.add_get("/", dashboard)
+    app.router.add_static("/static", STATIC)
+    return app
+
+
+async def dashboard(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "index.html")
+
+
+def token_for(config: Config) -> str:
+    if config.http.token:
+        return config.http.token
+    token = secrets.token_urlsafe(16)
+    logger.warning("http.token is not set: changes over HTTP need this token for this run: %s", token)
+    return token
+
+
+async def start_web(config: Config, tracker) -> web.AppRunner:
+    """Serve the app for a running ``LiveTracker`` (``facetrack run``)."""
+    metrics = tracker.metrics
+    metrics.watch(lambda: tracker)
+    state = State(config, tracker.gallery, tracker.identifier, tracker.executor, metrics, token_for(config),
+                  tracker, tracker.redis_url)
+    return await serve_app(build_app(state), config)
+
+
+async def serve_app(app: web.Application, config: Config) -> web.AppRunner:
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, config.http.host, config.http.port)
+    try:
+        await site.start()
+    except OSError as error:
+        await runner.cleanup()
+        raise TrackerError(f"http: cannot listen on {config.http.host}:{config.http.port} ({error.strerror}); "
+                           "set http.port to a free port, or 0 for no HTTP server") from None
+    logger.info("HTTP on http://%s:%d/ (dashboard), /api, /metrics", config.http.host, config.http.port)
+    return runner
+
+
+async def serve_gallery(config: Config, gallery: Path) -> None:
+    """``facetrack serve``: the API and dashboard for the gallery alone, until Ctrl-C or SIGTERM."""
+    import signal
+
+    from gallery.store import GalleryStore
+    from tracker.analyzer import FaceAnalyzer
+
+    analyzer = FaceAnalyzer.from_config(config)
+    with GalleryStore(gallery) as store:
+        identifier = Identifier(analyzer, store, config.match)
+    metrics = Metrics()
+    executor = ModelExecutor(analyzer, config.pipeline.batch_size, config.pipeline.max_wait_ms).start()
+    state = State(config, gallery, identifier, executor, metrics, token_for(config), None, config.redis.url or None)
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    runner = await serve_app(build_app(state), config)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+        executor.stop()

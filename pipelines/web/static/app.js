@@ -1,0 +1,133 @@
+// The facetrack dashboard: cameras, live events, the gallery. Plain JavaScript, no build step.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const tokenInput = $("token");
+tokenInput.value = localStorage.getItem("facetrack-token") || "";
+tokenInput.addEventListener("change", () => localStorage.setItem("facetrack-token", tokenInput.value));
+
+function headers() {
+  return tokenInput.value ? { Authorization: "Bearer " + tokenInput.value } : {};
+}
+
+async function api(path, options = {}) {
+  const response = await fetch(path, { ...options, headers: { ...headers(), ...(options.headers || {}) } });
+  const body = response.status === 204 ? null : await response.json();
+  if (!response.ok && !(body && body.outcomes)) throw new Error(body ? body.error : response.statusText);
+  return body;
+}
+
+function element(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  Object.assign(node, attributes);
+  node.append(...children);
+  return node;
+}
+
+function say(text) { $("message").textContent = text; }
+
+async function refreshReady() {
+  try {
+    const response = await fetch("/ready", { headers: headers() });
+    const body = await response.json();
+    $("ready").textContent = body.ready ? "ready" : "not ready";
+    $("ready").className = "badge " + (body.ready ? "ok" : "bad");
+  } catch (error) { $("ready").textContent = "offline"; $("ready").className = "badge bad"; }
+}
+
+async function refreshCameras() {
+  let cameras = [];
+  try { cameras = await api("/api/cameras"); } catch (error) { $("cameras").textContent = error.message; return; }
+  const box = $("cameras");
+  for (const camera of cameras) {
+    let tile = document.querySelector(`[data-camera="${CSS.escape(camera.id)}"]`);
+    if (!tile) {
+      tile = element("div", { className: "tile" },
+        element("img", { src: `/cameras/${encodeURIComponent(camera.id)}/live.mjpg`, alt: camera.id }),
+        element("div", { className: "state" }));
+      tile.dataset.camera = camera.id;
+      box.append(tile);
+    }
+    tile.querySelector(".state").textContent =
+      `${camera.id}: ${camera.state}, ${camera.fps_analysed} fps, ${camera.tracks} tracks, ${camera.lag_ms} ms`;
+  }
+  for (const tile of box.querySelectorAll("[data-camera]")) {
+    if (!cameras.some((c) => c.id === tile.dataset.camera)) tile.remove();
+  }
+}
+
+function showEvent(event) {
+  const crop = event.crop_jpeg ? element("img", { src: "data:image/jpeg;base64," + event.crop_jpeg, alt: "" }) : "";
+  const time = new Date(event.frame_time * 1000).toLocaleTimeString();
+  const item = element("li", { className: "event" }, crop,
+    element("span", {}, `${time} ${event.type} · ${event.camera} #${event.track_id} · ${event.name}`));
+  if (event.type === "track.started" || event.type === "identity.resolved") {
+    const button = element("button", { type: "button", textContent: "enroll…" });
+    button.addEventListener("click", () => enrollTrack(event.camera, event.track_id));
+    item.append(button);
+  }
+  $("events").prepend(item);
+  while ($("events").children.length > 200) $("events").lastChild.remove();
+}
+
+function followEvents() {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  let since = "";
+  const connect = () => {
+    const socket = new WebSocket(`${scheme}://${location.host}/ws/events${since ? "?since=" + since : ""}`);
+    socket.onmessage = (message) => { const event = JSON.parse(message.data); since = event.stream_id; showEvent(event); };
+    socket.onclose = () => setTimeout(connect, 2000);
+  };
+  connect();
+}
+
+async function refreshPeople() {
+  const people = await api("/api/identities");
+  const list = $("people");
+  list.replaceChildren();
+  for (const person of people) {
+    const detail = await api(`/api/identities/${encodeURIComponent(person.name)}`);
+    const faces = detail.face_list.slice(0, 5).map((face) => element("img", {
+      src: `/api/identities/${encodeURIComponent(person.name)}/faces/${face.id}/crop.jpg`, alt: "" }));
+    const remove = element("button", { type: "button", textContent: "delete" });
+    remove.addEventListener("click", async () => {
+      if (!confirm(`Erase ${person.name} and all their faces?`)) return;
+      try { await api(`/api/identities/${encodeURIComponent(person.name)}`, { method: "DELETE" }); say(`${person.name} erased`); }
+      catch (error) { say(error.message); }
+      refreshPeople();
+    });
+    const item = element("li", { className: "person" }, element("span", { className: "name", textContent: person.name }),
+      ...faces, element("span", { textContent: `${person.faces} faces` }), remove);
+    item.dataset.name = person.name;
+    list.append(item);
+  }
+}
+
+function report(body) {
+  const refused = (body.outcomes || []).filter((o) => o.status !== "enrolled").map((o) => `${o.source}: ${o.reason}`);
+  say(`${body.name}: ${body.enrolled} enrolled` + (refused.length ? "; " + refused.join("; ") : ""));
+}
+
+async function enrollTrack(camera, track) {
+  const name = prompt(`Name for track ${track} of ${camera}:`);
+  if (!name) return;
+  try {
+    report(await api(`/api/identities/${encodeURIComponent(name)}/from-track`, {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ camera, track }) }));
+  } catch (error) { say(error.message); }
+  refreshPeople();
+}
+
+$("enroll").addEventListener("submit", async (submit) => {
+  submit.preventDefault();
+  const form = new FormData();
+  form.append("name", $("enroll-name").value);
+  for (const file of $("enroll-files").files) form.append("image", file, file.name);
+  say("enrolling…");
+  try { report(await api("/api/identities", { method: "POST", body: form })); } catch (error) { say(error.message); }
+  refreshPeople();
+});
+
+refreshReady(); refreshCameras(); refreshPeople(); followEvents();
+setInterval(refreshReady, 5000);
+setInterval(refreshCameras, 3000);

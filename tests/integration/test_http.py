@@ -1,0 +1,254 @@
+"""The HTTP side through aiohttp's test client, against the real pipeline: real models, a real
+gallery, a real Redis, a live camera playing a video of LFW faces."""
+
+import asyncio
+import contextlib
+import json
+from pathlib import Path
+
+import aiohttp
+import cv2
+import numpy as np
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from gallery.enroll import Enroller
+from gallery.identify import Identifier
+from gallery.store import GalleryStore
+from pipelines.executor import ModelExecutor
+from pipelines.live import LiveTracker
+from pipelines.metrics import Metrics
+from pipelines.publisher import EventPublisher
+from pipelines.redis_server import EmbeddedRedis, free_port
+from pipelines.synthetic import make_plan, write_video
+from pipelines.web.server import State, build_app
+from tests.conftest import LFW, lfw_image, needs_data
+
+pytestmark = needs_data
+TOKEN = "s3cret"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory):
+    with EmbeddedRedis(tmp_path_factory.mktemp("redis"), free_port()) as server:
+        yield server.url
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory):
+    plan = make_plan(LFW, order=("Colin_Powell", "Aaron_Eckhart"), lead=0.5, duration=4.0, tail=30.0)
+    return write_video(plan, tmp_path_factory.mktemp("video") / "v.avi")
+
+
+@pytest.fixture
+def gallery(tmp_path, analyzer, config):
+    path = tmp_path / "gallery.db"
+    with GalleryStore(path) as store:
+        enroller = Enroller(analyzer, store, config.enroll)
+        enroller.enroll("Colin Powell", *enroller.from_images([lfw_image("Colin_Powell", i) for i in (1, 2, 3)]))
+    return path
+
+
+def settings(config, **http):
+    data = config.model_dump()
+    data["http"].update(http)
+    return type(config).model_validate(data)
+
+
+@contextlib.asynccontextmanager
+async def live_app(analyzer, config, gallery: Path, redis_url: str | None, pipeline: bool = True):
+    """A running LiveTracker (no cameras yet) and a test client for its app; or, without ``pipeline``,
+    the gallery alone as ``facetrack serve`` has it."""
+    with GalleryStore(gallery) as store:
+        identifier = Identifier(analyzer, store, config.match)
+    executor = ModelExecutor(analyzer, 4, 5.0).start()
+    metrics = Metrics()
+    tracker, running, stop = None, None, asyncio.Event()
+    if pipeline:
+        publisher = EventPublisher(redis_url, config.events.prefix, 1000, 1000)
+        tracker = LiveTracker(config, gallery, identifier, executor, publisher, metrics)
+        metrics.watch(lambda: tracker)
+        running = asyncio.create_task(tracker.run(stop, until_ended=False))
+        await asyncio.sleep(0.1)
+    state = State(config, gallery, identifier, executor, metrics, TOKEN, tracker, redis_url)
+    try:
+        async with TestClient(TestServer(build_app(state))) as client:
+            yield client, tracker
+    finally:
+        stop.set()
+        if running:
+            await running
+        executor.stop()
+
+
+def upload(name: str | None, *files: tuple[str, bytes]) -> aiohttp.FormData:
+    form = aiohttp.FormData()
+    if name is not None:
+        form.add_field("name", name)
+    for filename, data in files:
+        form.add_field("image", data, filename=filename, content_type="application/octet-stream")
+    return form
+
+
+async def until(condition, timeout: float = 60.0, what: str = "") -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await condition():
+        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.2)
+
+
+def test_health_ready_metrics_and_openapi(analyzer, config, gallery, redis_url):
+    async def scenario():
+        async with live_app(analyzer, config, gallery, redis_url) as (client, _):
+            assert (await client.get("/health")).status == 200
+            ready = await client.get("/ready")
+            body = await ready.json()
+            assert ready.status == 200 and body["redis"] is True and body["models"] is True
+            metrics = await (await client.get("/metrics")).text()
+            assert "facetrack_events_published_total" in metrics and "facetrack_model_queue_depth" in metrics
+            document = await (await client.get("/api/openapi.json")).json()
+            assert document["openapi"].startswith("3.") and "/api/recognize" in document["paths"]
+            page = await client.get("/")
+            assert page.status == 200 and "facetrack" in await page.text()
+            script = await client.get("/static/app.js")
+            assert script.status == 200
+
+    asyncio.run(scenario())
+
+
+def test_ready_says_when_redis_is_unreachable(analyzer, config, gallery):
+    async def scenario():
+        async with live_app(analyzer, config, gallery, f"redis://127.0.0.1:{free_port()}/0") as (client, _):
+            response = await client.get("/ready")
+            return response.status, await response.json()
+
+    status, body = asyncio.run(scenario())
+    assert status == 503 and body["redis"] is False and "unreachable" in body["problems"][0]
+
+
+def test_identities_enroll_show_rename_delete_with_the_cli_rules(analyzer, config, gallery, redis_url, tmp_path):
+    blair = [lfw_image("Tony_Blair", i).read_bytes() for i in (1, 2)]
+
+    async def scenario():
+        async with live_app(analyzer, config, gallery, redis_url, pipeline=False) as (client, _):
+            created = await client.post("/api/identities", headers=AUTH, data=upload(
+                "Tony Blair", ("a.jpg", blair[0]), ("b.jpg", blair[1]), ("notes.txt", b"not an image")))
+            body = await created.json()
+            assert created.status == 201 and body["enrolled"] == 2, body
+            assert {o["source"]: o["status"] for o in body["outcomes"]}["notes.txt"] == "refused"
+            people = await (await client.get("/api/identities")).json()
+            assert sorted(p["name"] for p in people) == ["Colin Powell", "Tony Blair"]
+            shown = await (await client.get("/api/identities/Tony Blair")).json()
+            assert len(shown["face_list"]) == 2
+            crop = await client.get(f"/api/identities/Tony Blair/faces/{shown['face_list'][0]['id']}/crop.jpg")
+            assert crop.status == 200 and (await crop.read())[:2] == b"\xff\xd8"
+            # a recognised face: another photograph of Tony Blair, raw body, then as multipart
+            photo = lfw_image("Tony_Blair", 5).read_bytes()
+            faces = (await (await client.post("/api/recognize", headers=AUTH, data=photo)).json())["faces"]
+            assert [f["name"] for f in faces] == ["Tony Blair"]
+            form = upload(None, ("p.jpg", photo))
+            assert (await (await client.post("/api/recognize", headers=AUTH, data=form)).json())["faces"]
+            renamed = await client.patch("/api/identities/Tony Blair", headers=AUTH, json={"name": "T. Blair"})
+            assert renamed.status == 200 and (await renamed.json())["name"] == "T. Blair"
+            taken = await client.patch("/api/identities/T. Blair", headers=AUTH, json={"name": "Colin Powell"})
+            assert taken.status == 409 and "taken" in (await taken.json())["error"]
+            assert (await client.delete("/api/identities/T. Blair", headers=AUTH)).status == 204
+            gone = await client.get("/api/identities/T. Blair")
+            assert gone.status == 404 and (await gone.json())["error"] == "no identity named 'T. Blair'"
+            after = (await (await client.post("/api/recognize", headers=AUTH, data=photo)).json())["faces"]
+            assert [f["name"] for f in after] == [None]  # erased from matching too
+
+    asyncio.run(scenario())
+
+
+def test_bad_requests_get_json_errors_that_say_why(analyzer, config, gallery, redis_url):
+    small = settings(config, max_upload_bytes=100_000, max_image_pixels=100_000)
+    wide = cv2.imencode(".png", np.zeros((300, 500, 3), np.uint8))[1].tobytes()  # small file, 150,000 pixels
+
+    async def scenario():
+        async with live_app(analyzer, small, gallery, redis_url, pipeline=False) as (client, _):
+            results = {}
+            results["no token"] = await client.delete("/api/identities/Colin Powell")
+            results["bad token"] = await client.delete("/api/identities/Colin Powell",
+                                                       headers={"Authorization": "Bearer nope"})
+            results["oversize"] = await client.post("/api/identities", headers=AUTH,
+                                                    data=upload("X", ("big.jpg", b"\xff" * 200_000)))
+            results["oversize raw"] = await client.post("/api/recognize", headers=AUTH, data=b"\xff" * 200_000)
+            results["non-image"] = await client.post("/api/recognize", headers=AUTH, data=b"hello")
+            results["too many pixels"] = await client.post("/api/recognize", headers=AUTH, data=wide)
+            results["nothing enrolled"] = await client.post("/api/identities", headers=AUTH,
+                                                            data=upload("X", ("x.txt", b"text")))
+            results["no name"] = await client.post("/api/identities", headers=AUTH, data=upload(None, ("a", b"1")))
+            results["not multipart"] = await client.post("/api/identities", headers=AUTH, json={"name": "x"})
+            results["bad rename"] = await client.patch("/api/identities/Colin Powell", headers=AUTH, data=b"{")
+            results["no pipeline"] = await client.get("/api/cameras")
+            return {k: (r.status, await r.json()) for k, r in results.items()}
+
+    r = asyncio.run(scenario())
+    assert r["no token"][0] == 401 and "Bearer" in r["no token"][1]["error"]
+    assert r["bad token"] == (403, {"error": "wrong token", "status": 403})
+    assert r["oversize"][0] == 413 and r["oversize raw"][0] == 413
+    assert r["non-image"][0] == 400 and "not an image" in r["non-image"][1]["error"]
+    assert r["too many pixels"][0] == 400 and "500x300 is over the limit" in r["too many pixels"][1]["error"]
+    assert r["nothing enrolled"][0] == 422 and r["nothing enrolled"][1]["outcomes"][0]["source"] == "x.txt"
+    assert r["no name"][0] == 400 and "name" in r["no name"][1]["error"]
+    assert r["not multipart"][0] == 400 and r["bad rename"][0] == 400
+    assert r["no pipeline"][0] == 503
+    assert all(set(body) >= {"error", "status"} for _, body in r.values())
+
+
+def test_cameras_tracks_live_view_and_events_over_http(analyzer, config, gallery, redis_url, video):
+    async def scenario():
+        async with live_app(analyzer, config, gallery, redis_url) as (client, tracker):
+            camera = {"id": "hall", "url": str(video), "fps": 5.0}
+            added = await client.post("/api/cameras", headers=AUTH, json=camera)
+            assert added.status == 201 and (await added.json())["id"] == "hall"
+            assert (await client.post("/api/cameras", headers=AUTH, json=camera)).status == 409
+            invalid = await client.post("/api/cameras", headers=AUTH, json={"id": "x y", "url": "v", "fps": 0})
+            assert invalid.status == 400 and "fps" in (await invalid.json())["error"]
+            listed = await (await client.get("/api/cameras")).json()
+            assert [c["id"] for c in listed] == ["hall"] and listed[0]["state"] in ("connecting", "live")
+
+            async def named_track():
+                tracks = await (await client.get("/api/cameras/hall/tracks")).json()
+                return [t for t in tracks if t["name"] == "Colin Powell" and t["has_crop"]]
+
+            await until(named_track, what="a named track")
+            track = (await named_track())[0]
+            crop = await client.get(f"/api/cameras/hall/tracks/{track['id']}/crop.jpg")
+            assert crop.status == 200 and (await crop.read())[:2] == b"\xff\xd8"
+            assert (await client.get("/api/cameras/hall/tracks/999/crop.jpg")).status == 404
+            async with client.get("/cameras/hall/live.mjpg") as live:
+                assert live.headers["Content-Type"].startswith("multipart/x-mixed-replace")
+                first = await live.content.readuntil(b"\r\n\r\n")
+                assert first.startswith(b"--frame") and b"image/jpeg" in first
+            enrolled = await client.post("/api/identities/Colin Powell/from-track", headers=AUTH,
+                                         json={"camera": "hall", "track": track["id"]})
+            assert enrolled.status in (201, 422), await enrolled.text()  # 422: a near-duplicate, skipped
+            for path in ("/api/cameras/nope/tracks", "/cameras/nope/live.mjpg"):
+                assert (await client.get(path)).status == 404
+            assert (await client.delete("/api/cameras/nope", headers=AUTH)).status == 404
+
+            # events: a page from the stream, then the WebSocket replaying from the start, filtered
+            async def resolved():
+                page = await (await client.get("/api/events?camera=hall&type=identity.resolved")).json()
+                return page["events"]
+
+            await until(resolved, what="identity.resolved in the stream")
+            page = await (await client.get("/api/events?camera=hall&limit=1")).json()
+            assert len(page["events"]) == 1 and page["next"]
+            older = await (await client.get(f"/api/events?camera=hall&limit=1&before={page['next']}")).json()
+            assert older["events"][0]["stream_id"] < page["events"][0]["stream_id"]
+            assert (await client.get("/api/events?before=yesterday")).status == 400
+            async with client.ws_connect("/ws/events?since=0&type=track.started,identity.resolved") as ws:
+                seen = [json.loads((await ws.receive(timeout=10)).data) for _ in range(2)]
+            assert [e["type"] for e in seen] == ["track.started", "identity.resolved"]
+            assert seen[1]["name"] == "Colin Powell"
+            metrics = await (await client.get("/metrics")).text()
+            assert 'facetrack_camera_frames_analysed_total{camera="hall"}' in metrics
+            assert 'facetrack_stage_seconds_count{camera="hall",stage="detect"}' in metrics
+            removed = await client.delete("/api/cameras/hall", headers=AUTH)
+            assert removed.status == 204 and not tracker.cameras
+
+    asyncio.run(scenario())
