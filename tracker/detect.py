@@ -21,9 +21,10 @@ class FaceDetector:
     def __init__(self, config: DetectorConfig, device: torch.device) -> None:
         self.config = config
         self.device = device
+        self._min_side = max(12, int(round(config.min_face_size * config.scale)))
         self._mtcnn = MTCNN(
             keep_all=True,
-            min_face_size=max(12, int(round(config.min_face_size * config.scale))),
+            min_face_size=self._min_side,
             thresholds=list(config.thresholds),
             device=device,
         )
@@ -37,6 +38,10 @@ class FaceDetector:
         if not frames:
             return []
         scaled = [self._downscale(frame) for frame in frames]
+        small = [min(f.shape[:2]) < self._min_side for f in scaled]
+        if any(small):  # smaller than the smallest face: nothing to find (and MTCNN would fail on it)
+            found = iter(self.detect_batch([frame for frame, s in zip(frames, small) if not s]))
+            return [Faces.empty() if s else next(found) for s in small]
         if len({f.shape for f in scaled}) == 1:
             results = self._run(scaled)
         else:

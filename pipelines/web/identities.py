@@ -73,7 +73,10 @@ async def _uploads(request: web.Request) -> tuple[dict[str, str], list[tuple[str
     if (request.content_length or 0) > limit:
         raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
     fields, files, total = {}, [], 0
-    reader = await request.multipart()
+    try:
+        reader = await request.multipart()
+    except (ValueError, AssertionError):
+        raise web.HTTPBadRequest(text="malformed multipart body (no boundary?)") from None
     while (part := await reader.next()) is not None:
         if not isinstance(part, BodyPartReader):
             raise web.HTTPBadRequest(text="nested multipart bodies are not accepted")

@@ -140,7 +140,7 @@ def document() -> dict:
 
 
 def _inline(schema: dict) -> dict:
-    """pydantic's JSON Schema as an OpenAPI 3.0 schema (no nullable unions, no $defs here)."""
+    """pydantic's JSON Schema as an OpenAPI 3.0 schema (nullable instead of null unions, boolean bounds)."""
     schema = dict(schema)
     schema.pop("title", None)
     props = {}
@@ -153,6 +153,9 @@ def _inline(schema: dict) -> dict:
             value["nullable"] = True
         if "const" in value:
             value["enum"] = [value.pop("const")]
+        for bound, limit in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+            if isinstance(value.get(bound), int | float) and not isinstance(value[bound], bool):
+                value[limit], value[bound] = value[bound], True  # JSON Schema 2020 -> OpenAPI 3.0
         props[key] = value
     schema["properties"] = props
     return schema

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from gallery.identify import Identifier
 from pipelines.executor import ModelExecutor
@@ -58,6 +59,8 @@ async def errors(request: web.Request, handler) -> web.StreamResponse:
         return json_error(error.status, reason)
     except TrackerError as error:
         return json_error(400, str(error))
+    except HttpProcessingError as error:  # a malformed body (multipart headers, say)
+        return json_error(400, f"malformed request: {error.message}".strip())
     except (asyncio.CancelledError, ConnectionResetError):
         raise
     except Exception:

@@ -64,3 +64,9 @@ def test_finds_faces_in_the_street_video(analyzer):
     counts = [len(f) for f in analyzer.detector.detect_batch(frames)]
     assert all(c >= 1 for c in counts), counts
     assert max(counts) >= 2, counts
+
+
+def test_an_image_smaller_than_the_smallest_face_has_no_faces(analyzer):
+    tiny = np.zeros((8, 30, 3), np.uint8)
+    faces = analyzer.detector.detect_batch([tiny, read_image(STILLS / "group_six.jpg"), tiny])
+    assert [len(f) for f in faces] == [0, 6, 0]
