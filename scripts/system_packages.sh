@@ -1,22 +1,23 @@
 #!/usr/bin/env bash
 # Debian packages the tests need: GStreamer's RTSP server, run by Debian's Python, is the real
-# RTSP camera of the live-tracker tests. Installs what is missing (as root, or with sudo).
-# Without apt-get (not Debian) it says so and the RTSP tests skip with that reason.
+# RTSP camera of the live-tracker tests; Chromium and its driver run the dashboard test.
+# Installs what is missing (as root, or with sudo). Without apt-get (not Debian) it says so
+# and those tests skip with that reason.
 set -euo pipefail
 packages=(gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-base gstreamer1.0-plugins-good
-          gstreamer1.0-plugins-ugly)
+          gstreamer1.0-plugins-ugly chromium chromium-driver)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 if ! command -v apt-get >/dev/null; then
-    echo "no apt-get: cannot install ${missing[*]}; the RTSP tests will be skipped" >&2
+    echo "no apt-get: cannot install ${missing[*]}; the RTSP and browser tests will be skipped" >&2
     exit 0
 fi
 sudo=""
 [ "$(id -u)" -ne 0 ] && sudo="sudo -n"
-echo "installing the Debian packages for the RTSP tests: ${missing[*]}"
+echo "installing the Debian packages for the RTSP and browser tests: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 install() { $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" > /tmp/facetrack-apt.log 2>&1; }
 if ! install; then

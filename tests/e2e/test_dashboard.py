@@ -1,0 +1,119 @@
+"""The dashboard in headless Chromium (Debian's chromium and chromedriver, driven by Selenium)
+against a running ``facetrack run`` watching the street video over RTSP."""
+
+import shutil
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from pipelines.redis_server import EmbeddedRedis, free_port
+from tests.conftest import STILLS, VIDEO, needs_data
+from tests.e2e.test_cli import FACETRACK
+from tests.rtsp import RtspServer, needs_rtsp
+
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+needs_chromium = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="Debian's chromium and chromium-driver "
+                                    "are not installed (scripts/test.sh installs them)")
+pytestmark = [needs_data, needs_rtsp, needs_chromium]
+TOKEN = "dashboard-token"
+
+
+def as_mjpeg_avi(video: Path, out: Path) -> Path:
+    """The test RTSP server serves MJPEG AVI files; the street video is H.264 MP4."""
+    capture = cv2.VideoCapture(str(video))
+    fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
+    writer = None
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        if writer is None:
+            writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"MJPG"), fps, (frame.shape[1], frame.shape[0]))
+        writer.write(frame)
+    capture.release()
+    writer.release()
+    return out
+
+
+def wait_until(condition, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            result = condition()
+            if result:
+                return result
+        except Exception:  # not there yet
+            pass
+        time.sleep(0.25)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def tracker(tmp_path, cache_dir):
+    """``facetrack run`` on the street video over RTSP, with its HTTP side; yields the base URL."""
+    http_port = free_port()
+    with EmbeddedRedis(tmp_path / "redis", free_port()) as redis_server:
+        camera = RtspServer(as_mjpeg_avi(VIDEO, tmp_path / "street.avi"), free_port()).start()
+        config = tmp_path / "config.toml"
+        config.write_text(
+            f'[models]\ncache_dir = "{cache_dir}"\ndevice = "cpu"\n\n[gallery]\npath = "{tmp_path / "g.db"}"\n\n'
+            f'[redis]\nurl = "{redis_server.url}"\n\n[http]\nport = {http_port}\ntoken = "{TOKEN}"\n\n'
+            f'[[cameras]]\nid = "street"\nurl = "{camera.url}"\nfps = 3.0\n'
+        )
+        log = (tmp_path / "run.log").open("w")
+        process = subprocess.Popen([str(FACETRACK), "run", "--config", str(config)], stderr=log)
+        base = f"http://127.0.0.1:{http_port}"
+        try:
+            wait_until(lambda: urllib.request.urlopen(f"{base}/ready", timeout=2).status == 200, 120,
+                       f"the tracker to be ready: {(tmp_path / 'run.log').read_text()[-2000:]}")
+            yield base
+        finally:
+            process.terminate()
+            process.wait(60)
+            camera.stop()
+            log.close()
+
+
+def test_the_dashboard_shows_cameras_and_live_events_and_enrolls_by_upload(tracker, tmp_path):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--window-size=1400,900", f"--user-data-dir={tmp_path / 'chromium'}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        driver.get(tracker)
+        driver.execute_script("localStorage.setItem('facetrack-token', arguments[0])", TOKEN)
+        driver.refresh()
+        state = wait_until(lambda: driver.find_element(By.CSS_SELECTOR, '[data-camera="street"] .state').text, 30,
+                           "the street camera's tile")
+        assert state.startswith("street:")
+        events = wait_until(lambda: driver.find_elements(By.CSS_SELECTOR, "#events li"), 90, "live events")
+        assert "street" in events[0].text
+        driver.find_element(By.ID, "enroll-name").send_keys("Angelina Jolie")
+        driver.find_element(By.ID, "enroll-files").send_keys(str(STILLS / "people" / "angelina_jolie" / "1.jpg"))
+        driver.find_element(By.CSS_SELECTOR, "#enroll button").click()
+        wait_until(lambda: driver.find_elements(By.CSS_SELECTOR, '#people li[data-name="Angelina Jolie"]'), 60,
+                   "the new person in the gallery list")
+        assert "1 enrolled" in driver.find_element(By.ID, "message").text
+        wait_until(lambda: driver.execute_script(
+            "const i = document.querySelector('[data-camera=\"street\"] img'); return i.complete && i.naturalWidth"),
+            30, "the live view to show a frame")
+        shot = tmp_path / "dashboard.png"
+        driver.save_screenshot(str(shot))
+    finally:
+        driver.quit()
+    image = cv2.imread(str(shot))
+    assert image is not None and image.shape[1] >= 1000
+    assert float(np.std(image)) > 20  # not blank: text, tiles, a camera frame
+    assert len(np.unique(image.reshape(-1, 3), axis=0)) > 500
