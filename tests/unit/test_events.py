@@ -24,3 +24,10 @@ def test_unknown_types_and_fields_are_rejected():
     with pytest.raises(ValidationError, match="colour"):
         Event.model_validate({"type": "track.started", "camera": "c", "frame_time": 0, "model_id": "m",
                               "colour": "red"})
+
+
+def test_the_published_json_schema_is_the_current_one():
+    from pathlib import Path
+
+    shipped = json.loads((Path(__file__).parents[2] / "docs" / "event.schema.json").read_text())
+    assert shipped == Event.model_json_schema(), "run: python -m tracker.events > docs/event.schema.json"

@@ -1,0 +1,41 @@
+"""``facetrack serve``: the HTTP API for the gallery alone, started and stopped as a user would."""
+
+import json
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from pipelines.redis_server import free_port
+from tests.e2e.test_cli import FACETRACK
+
+
+def test_serve_answers_and_stops_cleanly_on_sigterm(tmp_path, cache_dir):
+    port = free_port()
+    config = tmp_path / "config.toml"
+    config.write_text(f'[models]\ncache_dir = "{cache_dir}"\ndevice = "cpu"\n\n[http]\nport = {port}\n')
+    server = subprocess.Popen([str(FACETRACK), "serve", "--config", str(config), "--gallery", str(tmp_path / "g.db")],
+                              stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                health = json.load(urllib.request.urlopen(f"{base}/health", timeout=2))
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, "facetrack serve did not come up"
+                time.sleep(0.3)
+        assert health == {"status": "ok"}
+        assert json.load(urllib.request.urlopen(f"{base}/api/identities", timeout=5)) == []
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{base}/api/cameras", timeout=5)
+        assert refused.value.code == 503 and "facetrack run" in json.load(refused.value)["error"]
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _, log = server.communicate(timeout=60)
+    assert server.returncode == 0, log
+    assert "changes over HTTP need this token" in log  # no http.token configured: a random one, logged
