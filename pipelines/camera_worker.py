@@ -12,6 +12,7 @@ import base64
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import cv2
@@ -39,6 +40,7 @@ class _TrackState:
     box: list[float] = field(default_factory=list)
     first_time: float = 0.0  # capture time of the track's first and latest face
     last_time: float = 0.0
+    embedded_at: float = -1e9  # frame time (tracker clock) of its latest embedding
 
 
 @dataclass
@@ -48,6 +50,7 @@ class CameraStats:
     embedded: int = 0
     skipped: int = 0  # frames over the analysis rate
     tracks: int = 0
+    followed: int = 0  # frames between detections (pipeline.detect_every)
     latency: deque[float] = field(default_factory=lambda: deque(maxlen=50))  # capture to decision, seconds
     done_at: deque[float] = field(default_factory=lambda: deque(maxlen=50))  # monotonic time of recent frames
 
@@ -87,7 +90,7 @@ def face_region(image: np.ndarray, box: np.ndarray, margin: float = 0.4) -> np.n
 class CameraWorker:
     def __init__(self, camera: CameraConfig, mailbox: Mailbox, executor: ModelExecutor, identifier: Identifier,
                  tracking: TrackingConfig, events: EventsConfig, publisher: EventPublisher,
-                 metrics: Metrics | None = None) -> None:
+                 metrics: Metrics | None = None, detect_every: int = 1) -> None:
         self.camera = camera
         self.mailbox = mailbox
         self.executor = executor
@@ -101,6 +104,9 @@ class CameraWorker:
         self.present: dict[int, dict[int, float]] = {}  # identity -> {track id: since}
         self.stats = CameraStats()
         self.metrics = metrics
+        self.detect_every = detect_every
+        self.on_frame: Callable[[Frame, np.ndarray, float], None] | None = None  # (frame, face boxes, latency)
+        self._frames = 0
         self.latest: Frame | None = None  # the newest analysed frame and its faces' tracks, for the live view
         self.latest_tracks: list[tuple[np.ndarray, int]] = []
 
@@ -121,12 +127,16 @@ class CameraWorker:
 
     async def process(self, frame: Frame) -> None:
         t = frame.video_time
+        self._frames += 1
+        if self._frames % self.detect_every != 1 % self.detect_every and self.tracker.tracks:
+            self._follow(frame)
+            return
         started = time.perf_counter()
         faces = await self.executor.detect(frame.image)
         detected = time.perf_counter()
         known = self.tracker.match(t, faces.boxes)
         proxy = face_weight(faces.sizes, frontal_score(faces.landmarks))
-        need = [d for d in range(len(faces)) if self._wants_embedding(known.get(d), float(proxy[d]))]
+        need = [d for d in range(len(faces)) if self._wants_embedding(known.get(d), float(proxy[d]), t)]
         embeddings = np.full((len(faces), self.identifier.index_dim), np.nan, np.float32)
         analysis = None
         if need:
@@ -143,20 +153,32 @@ class CameraWorker:
         for track_id in step.track_ids:
             self.states[int(track_id)].last_time = frame.time
         if analysis is not None:
+            for d in need:
+                self.states[int(step.track_ids[d])].embedded_at = t
             self._observe(frame, analysis, [int(step.track_ids[d]) for d in need])
         for track in step.ended:
             self._ended(track)
         self.stats.analysed += 1
         self.stats.faces += len(faces)
         self.stats.embedded += len(need)
-        self.stats.latency.append(time.time() - frame.time)
-        self.stats.done_at.append(time.monotonic())
-        self.latest = frame
-        self.latest_tracks = [(faces.boxes[d], int(step.track_ids[d])) for d in range(len(faces))]
+        self._done(frame, [(faces.boxes[d], int(step.track_ids[d])) for d in range(len(faces))])
         if self.metrics:
             for stage, seconds in (("detect", detected - started), ("embed", embedded - detected),
                                    ("frame", time.perf_counter() - started)):
                 self.metrics.stage_seconds.labels(self.camera.id, stage).observe(seconds)
+
+    def _follow(self, frame: Frame) -> None:
+        """A frame between detections: the open tracks move on at their velocity, nothing is detected."""
+        self.stats.followed += 1
+        self._done(frame, [(track.predicted(frame.video_time), track.id) for track in self.tracker.tracks.values()])
+
+    def _done(self, frame: Frame, tracks: list[tuple[np.ndarray, int]]) -> None:
+        latency = time.time() - frame.time
+        self.stats.latency.append(latency)
+        self.stats.done_at.append(time.monotonic())
+        self.latest, self.latest_tracks = frame, tracks
+        if self.on_frame:
+            self.on_frame(frame, np.array([box for box, _ in tracks], np.float32).reshape(-1, 4), latency)
 
     def tracks(self) -> list[TrackView]:
         """The open tracks, as last seen."""
@@ -189,12 +211,17 @@ class CameraWorker:
             return "unknown"
         return self.identifier.names.get(identity, "unknown")
 
-    def _wants_embedding(self, track_id: int | None, proxy: float) -> bool:
+    def _wants_embedding(self, track_id: int | None, proxy: float, t: float) -> bool:
+        """Which faces to embed: new tracks; unnamed tracks with some evidence for someone (every frame, to name
+        them soon); unnamed tracks that matched no one (every ``unknown_interval``); any track whose face improves."""
         if track_id is None:
             return True
-        track = self.tracker.tracks[track_id]
-        named = self.states[track_id].identity.identity != UNKNOWN
-        return not named or proxy > track.best_quality * self.tracking.reembed_gain
+        track, state = self.tracker.tracks[track_id], self.states[track_id]
+        if proxy > track.best_quality * self.tracking.reembed_gain:
+            return True
+        if state.identity.identity != UNKNOWN:
+            return False
+        return bool(state.identity.evidence) or t - state.embedded_at >= self.tracking.unknown_interval
 
     def _observe(self, frame: Frame, analysis, track_ids: list[int]) -> None:
         matches = self.identifier.match(analysis.embeddings)

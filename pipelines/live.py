@@ -67,7 +67,7 @@ class LiveTracker:
         reader = CameraReader(camera.id, camera.url, mailbox, camera.realtime, pipeline.stall_seconds,
                               pipeline.max_backoff)
         worker = CameraWorker(camera, mailbox, self.executor, self.identifier, self.config.tracking,
-                              self.config.events, self.publisher, self.metrics)
+                              self.config.events, self.publisher, self.metrics, pipeline.detect_every)
         reader.start()
         task = self._group.create_task(worker.run(), name=f"camera {camera.id}")
         self.cameras[camera.id] = Camera(camera, reader, worker, task)

@@ -120,7 +120,52 @@ def _line(stream_id: str | None, event) -> str:
     return "  ".join(parts)
 
 
+def bench(
+    video: Annotated[Path, typer.Option("--video", help="Video to run on")] = Path(
+        "../shared/data/video/street_1080p.mp4"
+    ),
+    cameras: Annotated[int, typer.Option("--cameras", min=1, max=64, help="Parallel copies as cameras")] = 4,
+    runs: Annotated[int, typer.Option("--runs", min=1, max=20, help="Runs per method; medians are quoted")] = 3,
+    peers: Annotated[
+        bool, typer.Option("--peers/--no-peers", help="Also run facenet-pytorch and face_recognition")
+    ] = True,
+    json_file: Annotated[Path | None, typer.Option("--json", help="Write the results as JSON here")] = None,
+    config: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Us and the peers on the same video, same machine, same run: fps, latency, CPU, memory, recall."""
+    from rich.table import Table
+
+    from pipelines.bench import bench as run_bench
+    from pipelines.console import progress
+
+    if not video.is_file():
+        raise TrackerError(f"{video}: no such video")
+    load_config(config)  # fail early on a bad config
+    with progress() as bar:
+        report = run_bench(video, cameras, runs, config, peers, bar)
+    table = Table(title=f"{video.name}, {report['runs']} run(s) each, medians; {report['machine']}")
+    columns = ("method", "fps per camera", "faces/s", "latency p50 / p99 ms", "CPU cores", "peak MB", "faces",
+               "tracks", "recall")
+    for column in columns:
+        table.add_column(column, justify="left" if column == "method" else "right", no_wrap=column == "method")
+    for name, r in report["results"].items():
+        n = int(name.rsplit("x", 1)[1])
+        latency = f"{r['latency_p50_ms']:.0f} / {r['latency_p99_ms']:.0f}" if r.get("latency_p50_ms") else "-"
+        table.add_row(name, f"{r['fps'] / n:.2f}", f"{r['faces_per_second']:.1f}", latency, f"{r['cpu_cores']:.2f}",
+                      f"{r['peak_memory_mb']:.0f}", str(int(r["faces"])), str(int(r["tracks"])) if "tracks" in r
+                      else "-", f"{r['recall']:.3f}" if r["recall"] == r["recall"] and r["recall"] is not None
+                      else "-")
+    out.print(table)
+    if report["reference_faces"] is not None:
+        err.print(f"recall: share of {report['reference_faces']} faces found by at least two methods "
+                  "(ours: faces of our tracks on each analysed frame)")
+    if json_file:
+        json_file.parent.mkdir(parents=True, exist_ok=True)
+        json_file.write_text(json.dumps(report, indent=2) + "\n")
+
+
 def register(app: typer.Typer) -> None:
     app.command()(run)
     app.command()(serve)
     app.command()(events)
+    app.command()(bench)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up facetrack in .venv/ at the repository root: `scripts/setup.sh` for the tool,
-# `scripts/setup.sh test` for the tool and its test dependencies. Safe to run again: it
+# `scripts/setup.sh test` for the tool and its test dependencies, `scripts/setup.sh bench`
+# for the benchmark's peers (face_recognition, dlib-bin). Safe to run again: it
 # reinstalls only when pyproject.toml changed since the last run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +22,9 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "installing facetrack${extra:+ with the $extra extra} into .venv/ (the first time takes a few minutes)"
     .venv/bin/python -m pip install -qq --upgrade 'pip>=24' 'setuptools<81' wheel
     .venv/bin/python -m pip install -qq --editable ".${extra:+[$extra]}"
+    if [ "$extra" = bench ]; then  # the face_recognition peer: its own deps would build dlib from source
+        .venv/bin/python -m pip install -qq --no-deps face_recognition==1.3.0
+    fi
     echo "$want" > "$stamp"
     echo "$want" > .venv/.installed-base  # an extra includes the base install
 fi

@@ -100,6 +100,9 @@ class TrackingConfig(Strict):
     )
     resolve: float = Field(0.5, gt=0.0, le=100.0, description="Evidence needed to name a track")
     dominance: float = Field(2.0, ge=1.0, le=100.0, description="Lead over any other identity to name or rename")
+    unknown_interval: float = Field(
+        0.5, ge=0.0, le=60.0, description="A track that matched no one is re-embedded at most this often (s)"
+    )
     reembed_gain: float = Field(
         1.2, ge=1.0, le=10.0, description="A named track is re-embedded only when its face beats its best by this"
     )
@@ -107,6 +110,7 @@ class TrackingConfig(Strict):
 
 class PipelineConfig(Strict):
     batch_size: int = Field(8, ge=1, le=256, description="Requests per model batch, across cameras")
+    detect_every: int = Field(1, ge=1, le=10, description="Detect on every k-th analysed frame; follow tracks between")
     max_wait_ms: float = Field(5.0, ge=0.0, le=1000.0, description="How long a batch waits for more requests")
     stall_seconds: float = Field(10.0, gt=0.0, le=600.0, description="A camera with no frame this long is reopened")
     max_backoff: float = Field(30.0, gt=0.0, le=3600.0, description="Longest wait between reconnection attempts")

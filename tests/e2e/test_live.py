@@ -116,3 +116,21 @@ def test_people_crossing_an_rtsp_camera_become_one_named_track_each(scene, cache
     assert [json.loads(line)["id"] for line in replay.stdout.splitlines()] == stored, replay.stderr
     # the example subscriber (examples/on_identity.py) printed each recognised person, in order
     assert [line.split(" is at camera lobby")[0] for line in printed.splitlines()] == entered, example_errors
+
+
+def test_bench_measures_our_pipeline_and_prints_the_table(cache_dir, tmp_path):
+    plan = make_plan(LFW, order=("Colin_Powell",), lead=0.5, duration=2.0, tail=0.5)
+    video = write_demo(plan, tmp_path / "bench")
+    config = tmp_path / "config.toml"
+    config.write_text(f'[models]\ncache_dir = "{cache_dir}"\ndevice = "cpu"\n')
+    report = tmp_path / "bench.json"
+    done = subprocess.run([str(FACETRACK), "bench", "--video", str(video), "--cameras", "2", "--runs", "1",
+                           "--no-peers", "--json", str(report), "--config", str(config)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(report.read_text())["results"]
+    assert set(results) == {"ours x1", "ours x2", "ours-live x1", "ours-live x2"}
+    frames = int(plan.seconds * plan.fps)
+    assert results["ours x1"]["frames"] == frames and results["ours x2"]["frames"] == 2 * frames
+    assert results["ours x1"]["tracks"] == 1 and results["ours-live x1"]["latency_p50_ms"] > 0
+    assert "ours-live x2" in done.stdout

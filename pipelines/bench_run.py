@@ -1,0 +1,173 @@
+"""One benchmark run of one method, in a process of its own (so memory and CPU figures are its
+own): ``python -m pipelines.bench_run METHOD VIDEO CAMERAS CONFIG``; prints one JSON object.
+
+Methods:
+- ``ours``: ``facetrack run``'s pipeline (LiveTracker, embedded Redis) on CAMERAS copies of the
+  video, every frame analysed as fast as it can (sustained fps);
+- ``ours-live``: the same, the video played in real time, 5 frames per second analysed per
+  camera (capture-to-event latency);
+- ``facenet-pytorch``: the loop of facenet-pytorch's README: MTCNN, then InceptionResnetV1 on
+  every face of every frame (random weights: the speed is the same);
+- ``face_recognition``: ageitgey's library: HOG detector and dlib encodings on every frame.
+
+Every method decodes the video itself. Boxes per frame (of the first camera) come back for recall.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+
+def _frames(video: str):
+    capture = cv2.VideoCapture(video)
+    while True:
+        ok, bgr = capture.read()
+        if not ok:
+            break
+        yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    capture.release()
+
+
+def _usage() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_facenet(video: str) -> dict:
+    import torch
+    from facenet_pytorch import MTCNN, InceptionResnetV1
+
+    mtcnn = MTCNN(keep_all=True, device="cpu")
+    resnet = InceptionResnetV1(pretrained=None).eval()
+    boxes_per_frame, faces = [], 0
+    started, cpu = time.perf_counter(), _usage()
+    with torch.inference_mode():
+        for rgb in _frames(video):
+            boxes, _ = mtcnn.detect(rgb)
+            boxes = np.zeros((0, 4)) if boxes is None else boxes
+            if len(boxes):
+                crops = mtcnn.extract(rgb, boxes, None)
+                resnet(crops)
+            faces += len(boxes)
+            boxes_per_frame.append(np.asarray(boxes, float).tolist())
+    return _result(boxes_per_frame, faces, started, cpu)
+
+
+def run_face_recognition(video: str) -> dict:
+    import warnings
+
+    with warnings.catch_warnings():  # face_recognition_models imports the deprecated pkg_resources
+        warnings.simplefilter("ignore")
+        try:
+            import face_recognition
+        except ImportError as error:
+            sys.exit(f"face_recognition is not installed ({error}): scripts/setup.sh bench installs it")
+
+    boxes_per_frame, faces = [], 0
+    started, cpu = time.perf_counter(), _usage()
+    for rgb in _frames(video):
+        locations = face_recognition.face_locations(rgb)
+        face_recognition.face_encodings(rgb, locations)
+        faces += len(locations)
+        boxes_per_frame.append([[left, top, right, bottom] for top, right, bottom, left in locations])
+    return _result(boxes_per_frame, faces, started, cpu)
+
+
+def run_ours(video: str, cameras: int, config_path: str, live: bool) -> dict:
+    import asyncio
+    import tempfile
+
+    from gallery.identify import Identifier
+    from gallery.store import GalleryStore
+    from pipelines.executor import ModelExecutor
+    from pipelines.live import LiveTracker
+    from pipelines.metrics import Metrics
+    from pipelines.publisher import EventPublisher
+    from pipelines.redis_server import EmbeddedRedis, free_port
+    from tracker.analyzer import FaceAnalyzer
+    from tracker.config import load_config, parse_config
+
+    base = load_config(Path(config_path))
+    data = base.model_dump()
+    data["cameras"] = [{"id": f"cam{i}", "url": video, "fps": 5.0 if live else 60.0, "realtime": live}
+                       for i in range(cameras)]
+    data["pipeline"]["status_interval"] = 3600.0
+    config = parse_config(data, config_path, environ={})
+    analyzer = FaceAnalyzer.from_config(config)
+    boxes_per_frame: dict[int, list] = {}
+    latencies: list[float] = []
+    with tempfile.TemporaryDirectory() as scratch, EmbeddedRedis(Path(scratch) / "redis", free_port()) as redis:
+        gallery = Path(scratch) / "gallery.db"
+        with GalleryStore(gallery) as store:
+            identifier = Identifier(analyzer, store, config.match)
+
+        async def main() -> LiveTracker:
+            executor = ModelExecutor(analyzer, config.pipeline.batch_size, config.pipeline.max_wait_ms).start()
+            publisher = EventPublisher(redis.url, config.events.prefix, config.events.stream_maxlen,
+                                       config.events.buffer_size)
+            tracker = LiveTracker(config, gallery, identifier, executor, publisher, Metrics())
+            original = tracker.add_camera
+
+            def add_camera(camera):
+                added = original(camera)
+
+                def record(frame, boxes, latency):
+                    latencies.append(latency)
+                    if camera.id == "cam0":
+                        boxes_per_frame[frame.number] = boxes.tolist()
+
+                added.worker.on_frame = record
+                return added
+
+            tracker.add_camera = add_camera
+            try:
+                await tracker.run(asyncio.Event(), until_ended=True)
+            finally:
+                executor.stop()
+            return tracker
+
+        started, cpu = time.perf_counter(), _usage()
+        tracker = asyncio.run(main())
+    frames = max(boxes_per_frame) + 1 if boxes_per_frame else 0
+    ordered = [boxes_per_frame.get(n) for n in range(frames)]  # None: a frame not analysed
+    result = _result(ordered, sum(c.worker.stats.faces for c in tracker.cameras.values()), started, cpu,
+                     frames_done=sum(c.worker.stats.analysed + c.worker.stats.followed
+                                     for c in tracker.cameras.values()))
+    result.update(tracks=sum(c.worker.stats.tracks for c in tracker.cameras.values()),
+                  embedded=sum(c.worker.stats.embedded for c in tracker.cameras.values()),
+                  latency_p50_ms=float(np.percentile(latencies, 50) * 1000) if latencies else None,
+                  latency_p99_ms=float(np.percentile(latencies, 99) * 1000) if latencies else None)
+    return result
+
+
+def _result(boxes_per_frame: list, faces: int, started: float, cpu: float, frames_done: int | None = None) -> dict:
+    seconds = time.perf_counter() - started
+    frames = frames_done if frames_done is not None else len(boxes_per_frame)
+    return {"seconds": seconds, "frames": frames, "fps": frames / seconds, "faces": faces,
+            "faces_per_second": faces / seconds, "cpu_cores": (_usage() - cpu) / seconds,
+            "peak_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "boxes": boxes_per_frame}
+
+
+def main() -> None:
+    method, video, cameras, config = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+    if method == "facenet-pytorch":
+        result = run_facenet(video)
+    elif method == "face_recognition":
+        result = run_face_recognition(video)
+    elif method in ("ours", "ours-live"):
+        result = run_ours(video, cameras, config, live=method == "ours-live")
+    else:
+        sys.exit(f"unknown method {method}")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
