@@ -3,7 +3,9 @@
 
 Every error is JSON, ``{"error": "...", "status": N}``, never a traceback. Requests that
 change something (POST, PATCH, PUT, DELETE) need ``Authorization: Bearer <http.token>``;
-with ``http.protect_all`` every request does (``/health`` excepted).
+with ``http.protect_all`` every request does (``/health`` excepted); GET requests may carry
+it as ``?token=`` instead, for the dashboard's live views and WebSocket, which cannot send
+headers.
 """
 
 from __future__ import annotations
@@ -74,6 +76,8 @@ async def auth(request: web.Request, handler) -> web.StreamResponse:
     protected = request.method not in READ_METHODS or (state.config.http.protect_all and request.path != "/health")
     if protected:
         given = request.headers.get("Authorization", "")
+        if not given and request.method == "GET" and "token" in request.query:  # <img> and WebSocket can't send headers
+            given = f"Bearer {request.query['token']}"
         if not given.startswith("Bearer "):
             return json_error(401, "this endpoint needs 'Authorization: Bearer <token>' (http.token)")
         if not hmac.compare_digest(given[7:].encode(), state.token.encode()):

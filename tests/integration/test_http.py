@@ -252,3 +252,15 @@ def test_cameras_tracks_live_view_and_events_over_http(analyzer, config, gallery
             assert removed.status == 204 and not tracker.cameras
 
     asyncio.run(scenario())
+
+
+def test_protect_all_guards_reads_too_with_the_token_as_header_or_query(analyzer, config, gallery, redis_url):
+    guarded = settings(config, protect_all=True)
+
+    async def scenario():
+        async with live_app(analyzer, guarded, gallery, redis_url, pipeline=False) as (client, _):
+            return [(await client.get(path, headers=headers)).status for path, headers in (
+                ("/api/identities", {}), ("/api/identities", AUTH), (f"/api/identities?token={TOKEN}", {}),
+                ("/api/identities?token=wrong", {}), ("/health", {}))]
+
+    assert asyncio.run(scenario()) == [401, 200, 200, 403, 200]

@@ -6,6 +6,10 @@ const tokenInput = $("token");
 tokenInput.value = localStorage.getItem("facetrack-token") || "";
 tokenInput.addEventListener("change", () => localStorage.setItem("facetrack-token", tokenInput.value));
 
+function withToken(url) {
+  return tokenInput.value ? url + (url.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(tokenInput.value) : url;
+}
+
 function headers() {
   return tokenInput.value ? { Authorization: "Bearer " + tokenInput.value } : {};
 }
@@ -43,7 +47,7 @@ async function refreshCameras() {
     let tile = document.querySelector(`[data-camera="${CSS.escape(camera.id)}"]`);
     if (!tile) {
       tile = element("div", { className: "tile" },
-        element("img", { src: `/cameras/${encodeURIComponent(camera.id)}/live.mjpg`, alt: camera.id }),
+        element("img", { src: withToken(`/cameras/${encodeURIComponent(camera.id)}/live.mjpg`), alt: camera.id }),
         element("div", { className: "state" }));
       tile.dataset.camera = camera.id;
       box.append(tile);
@@ -74,7 +78,7 @@ function followEvents() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   let since = "";
   const connect = () => {
-    const socket = new WebSocket(`${scheme}://${location.host}/ws/events${since ? "?since=" + since : ""}`);
+    const socket = new WebSocket(withToken(`${scheme}://${location.host}/ws/events${since ? "?since=" + since : ""}`));
     socket.onmessage = (message) => { const event = JSON.parse(message.data); since = event.stream_id; showEvent(event); };
     socket.onclose = () => setTimeout(connect, 2000);
   };
@@ -88,7 +92,7 @@ async function refreshPeople() {
   for (const person of people) {
     const detail = await api(`/api/identities/${encodeURIComponent(person.name)}`);
     const faces = detail.face_list.slice(0, 5).map((face) => element("img", {
-      src: `/api/identities/${encodeURIComponent(person.name)}/faces/${face.id}/crop.jpg`, alt: "" }));
+      src: withToken(`/api/identities/${encodeURIComponent(person.name)}/faces/${face.id}/crop.jpg`), alt: "" }));
     const remove = element("button", { type: "button", textContent: "delete" });
     remove.addEventListener("click", async () => {
       if (!confirm(`Erase ${person.name} and all their faces?`)) return;
