@@ -92,6 +92,15 @@ class LiveTracker:
         """Run the cameras until ``stop`` is set (or, with ``until_ended``, every camera ended by itself)."""
         publisher_stop = asyncio.Event()
         grace = self.config.pipeline.grace_seconds
+        try:
+            await self._run(stop, until_ended, publisher_stop, grace)
+        finally:  # a crash included: no reader outlives the run
+            for camera in self.cameras.values():
+                camera.reader.stop()
+            for camera in self.cameras.values():
+                await asyncio.to_thread(camera.reader.join, 10)
+
+    async def _run(self, stop: asyncio.Event, until_ended: bool, publisher_stop: asyncio.Event, grace: float) -> None:
         async with asyncio.TaskGroup() as group:
             self._group = group
             publishing = group.create_task(self.publisher.run(publisher_stop), name="publisher")

@@ -57,11 +57,17 @@ class Mailbox:
                 self.dropped += 1
             self._frame = frame
             self._taken.clear()
-        self._loop.call_soon_threadsafe(self._ready.set)
+        self._wake()
 
     def close(self) -> None:
         self.closed = True
-        self._loop.call_soon_threadsafe(self._ready.set)
+        self._wake()
+
+    def _wake(self) -> None:
+        try:
+            self._loop.call_soon_threadsafe(self._ready.set)
+        except RuntimeError:  # the event loop has closed: nobody is waiting any more
+            pass
 
     async def get(self) -> Frame | None:
         """The newest frame, or None once the source has closed and nothing is left."""
