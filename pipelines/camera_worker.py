@@ -37,7 +37,6 @@ class _TrackState:
     identity: TrackIdentity
     crop: str | None = None  # best face crop, JPEG base64
     crop_weight: float = -1.0
-    box: list[float] = field(default_factory=list)
     first_time: float = 0.0  # capture time of the track's first and latest face
     last_time: float = 0.0
     embedded_at: float = -1e9  # frame time (tracker clock) of its latest embedding
@@ -229,7 +228,6 @@ class CameraWorker:
         weights = face_weight(q.size, q.frontal, q.sharpness)
         for i, track_id in enumerate(track_ids):
             state = self.states[track_id]
-            state.box = [round(float(v), 1) for v in analysis.faces.boxes[i]]
             if weights[i] > state.crop_weight:
                 state.crop_weight = float(weights[i])
                 state.crop = self._jpeg(face_region(frame.image, analysis.faces.boxes[i]))
@@ -237,7 +235,8 @@ class CameraWorker:
             decision = state.identity.observe(Observation(int(matches.nearest[i]), float(matches.distance[i]),
                                                           float(matches.margin[i]), float(weights[i])))
             if decision:
-                self._publish(f"identity.{decision}", track_id, frame.time, box=state.box,
+                box = [round(float(v), 1) for v in analysis.faces.boxes[i]]
+                self._publish(f"identity.{decision}", track_id, frame.time, box=box,
                               distance=float(matches.distance[i]), margin=float(matches.margin[i]))
                 self._leave(previous, track_id, frame.time)
                 self._enter(state.identity.identity, track_id, frame.time, since=state.first_time)

@@ -45,8 +45,6 @@ class ModelExecutor:
         self.max_wait = max_wait_ms / 1000.0
         self._queue: queue.Queue[_Request | None] = queue.Queue(maxsize=queue_size)
         self._thread = threading.Thread(target=self._serve, name="models", daemon=True)
-        self.batches = 0
-        self.batched_requests = 0
         self.error: BaseException | None = None
 
     def start(self) -> ModelExecutor:
@@ -107,8 +105,6 @@ class ModelExecutor:
 
     def _serve(self) -> None:
         while (batch := self._take()) is not None:
-            self.batches += 1
-            self.batched_requests += len(batch)
             try:
                 self._run(batch)
             except BaseException as error:  # reported to every waiter and to the runner

@@ -25,12 +25,14 @@ from pipelines.executor import ModelExecutor
 from pipelines.metrics import Metrics
 from pipelines.publisher import EventPublisher, channel, stream_key
 from pipelines.redis_server import EmbeddedRedis
-from pipelines.sources import ENDED, CameraReader, Mailbox
+from pipelines.sources import CameraReader, Mailbox
 from tracker.analyzer import FaceAnalyzer
 from tracker.config import CameraConfig, Config
 from tracker.errors import ConfigError, TrackerError
 
 logger = logging.getLogger(__name__)
+STATUS_LINE = ("camera {id}: {state}, {fps_analysed:.1f} fps analysed, {faces} faces, {tracks} tracks, "
+               "{dropped} dropped, {over_rate} over rate, latency {lag_ms:.0f} ms")
 
 
 @dataclass
@@ -39,6 +41,13 @@ class Camera:
     reader: CameraReader
     worker: CameraWorker
     task: asyncio.Task
+
+    def status(self, window: float = 5.0) -> dict:
+        """What the status log, the REST API and the metrics report of this camera (fps over ``window`` s)."""
+        s = self.worker.stats
+        return {"state": self.reader.state, "fps_analysed": round(s.fps(window), 2), "frames_analysed": s.analysed,
+                "faces": s.faces, "tracks": len(self.worker.tracker.tracks), "dropped": self.worker.mailbox.dropped,
+                "over_rate": s.skipped, "reconnects": self.reader.reconnects, "lag_ms": round(s.lag() * 1000, 1)}
 
 
 class LiveTracker:
@@ -81,12 +90,9 @@ class LiveTracker:
         await camera.task
         logger.info("camera %s: removed", camera_id)
 
-    def reload_gallery(self) -> None:
-        with GalleryStore(self.gallery) as store:
-            self.identifier.reload(store)
-
     def all_ended(self) -> bool:
-        return bool(self.cameras) and all(c.task.done() and c.reader.state == ENDED for c in self.cameras.values())
+        """Every camera stopped by itself (a file ended, or could not be opened)."""
+        return bool(self.cameras) and all(c.task.done() for c in self.cameras.values())
 
     async def run(self, stop: asyncio.Event, until_ended: bool) -> None:
         """Run the cameras until ``stop`` is set (or, with ``until_ended``, every camera ended by itself)."""
@@ -129,11 +135,7 @@ class LiveTracker:
         while True:
             await asyncio.sleep(interval)
             for camera in list(self.cameras.values()):
-                s = camera.worker.stats
-                logger.info("camera %s: %s, %.1f fps analysed, %d faces, %d tracks, %d dropped, %d over rate, "
-                            "latency %.0f ms", camera.config.id, camera.reader.state, s.fps(interval), s.faces,
-                            len(camera.worker.tracker.tracks), camera.worker.mailbox.dropped, s.skipped,
-                            s.lag() * 1000)
+                logger.info(STATUS_LINE.format(id=camera.config.id, **camera.status(interval)))
             logger.info("events: %d published, %d buffered, %d dropped; model queue %d", self.publisher.published,
                         self.publisher.buffered, self.publisher.dropped, self.executor.depth)
 
@@ -145,7 +147,7 @@ def _stop_on_signal(stop: asyncio.Event) -> None:
 
 
 async def run_live(config: Config, gallery: Path, redis_url: str) -> LiveTracker:
-    """Run until stopped (or, without an HTTP server, every camera ended); returns the tracker (its stats)."""
+    """Run until stopped, or until every configured camera stopped by itself; returns the tracker (its stats)."""
     serving = config.http.port != 0
     if not config.cameras and not serving:
         raise ConfigError("cameras: none configured; add a [[cameras]] table with an id and a url "
@@ -176,9 +178,7 @@ async def run_live(config: Config, gallery: Path, redis_url: str) -> LiveTracker
 
             web = await start_web(config, tracker)
         await tracker.run(stop, until_ended=bool(config.cameras))
-    finally:
-        for camera in tracker.cameras.values():
-            camera.reader.stop()
+    finally:  # tracker.run has stopped and joined the readers
         if web is not None:
             await web.cleanup()
         executor.stop()

@@ -32,11 +32,7 @@ def _camera(request: web.Request):
 
 
 def describe(camera) -> dict:
-    s, reader, worker = camera.worker.stats, camera.reader, camera.worker
-    return {**camera.config.model_dump(), "state": reader.state, "fps_analysed": round(s.fps(), 2),
-            "frames_analysed": s.analysed, "faces": s.faces, "tracks": len(worker.tracker.tracks),
-            "dropped": worker.mailbox.dropped, "over_rate": s.skipped, "reconnects": reader.reconnects,
-            "lag_ms": round(s.lag() * 1000, 1)}
+    return {**camera.config.model_dump(), **camera.status()}
 
 
 @routes.get("/api/cameras")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 
 import redis.asyncio as aioredis
 from aiohttp import WSMsgType, web
@@ -24,13 +25,11 @@ def _redis(request: web.Request) -> str:
 
 
 def _filters(request: web.Request) -> tuple[set[str], set[str]]:
-    split = lambda key: {v for v in request.query.get(key, "").split(",") if v}  # noqa: E731
-    return split("camera"), split("type")
+    """The ``camera`` and ``type`` query parameters, each a comma-separated set (empty: all)."""
+    return tuple({v for v in request.query.get(key, "").split(",") if v} for key in ("camera", "type"))
 
 
 def _stream_id(request: web.Request, key: str) -> str | None:
-    import re
-
     value = request.query.get(key)
     if value is not None and not re.match(STREAM_ID, value):
         raise web.HTTPBadRequest(text=f"{key}: '{value}' is not a stream id (like 1795771551431-0)")

@@ -13,7 +13,7 @@ import dataclasses
 import cv2
 from aiohttp import BodyPartReader, web
 
-from gallery.enroll import ENROLLED, Enroller
+from gallery.enroll import ENROLLED, REFUSED, Enroller, Outcome
 from gallery.store import GalleryError, GalleryStore
 from pipelines.web.server import STATE
 from tracker.errors import ImageError
@@ -93,30 +93,24 @@ async def _uploads(request: web.Request) -> tuple[dict[str, str], list[tuple[str
     return fields, files
 
 
-def _prepare(request: web.Request, name: str, files: list[tuple[str, bytes]], metadata: dict | None):
-    """The decoded images, the refused files, and the enrollment to run on the model thread."""
+async def _run_enroll(request: web.Request, name: str, files: list[tuple[str, bytes]],
+                      metadata: dict | None) -> web.Response:
+    """Decode the files (refusing what cannot be), then enroll on the model thread, as ``facetrack enroll`` does."""
     state = request.app[STATE]
     images, refused = [], []
     for source, data in files:
         try:
             images.append((source, decode_image(data, source, state.config.http.max_image_pixels)))
         except ImageError as error:
-            refused.append({"source": source, "status": "refused", "reason": str(error).removeprefix(f"{source}: ")})
+            refused.append(Outcome(source, REFUSED, str(error).removeprefix(f"{source}: ")))
 
     def work(analyzer):
         with GalleryStore(state.gallery) as store:
             enroller = Enroller(analyzer, store, state.config.enroll)
-            candidates, outcomes = enroller.from_arrays(images)
-            return enroller.enroll(name, candidates, outcomes, metadata=metadata)
+            return enroller.enroll(name, *enroller.from_arrays(images), metadata=metadata)
 
-    return images, refused, work
-
-
-async def _run_enroll(request: web.Request, name: str, files: list[tuple[str, bytes]],
-                      metadata: dict | None) -> web.Response:
-    images, refused, work = _prepare(request, name, files, metadata)
-    result = await request.app[STATE].executor.call(work) if images else None
-    outcomes = refused + ([dataclasses.asdict(o) for o in result.outcomes] if result else [])
+    result = await state.executor.call(work) if images else None
+    outcomes = [dataclasses.asdict(o) for o in refused + (result.outcomes if result else [])]
     enrolled = sum(o["status"] == ENROLLED for o in outcomes)
     if enrolled:
         _reload(request)
