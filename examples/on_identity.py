@@ -9,7 +9,7 @@ REDIS_URL defaults to the embedded server of ``facetrack run`` (redis://127.0.0.
 import asyncio
 import sys
 
-from pipelines.subscriber import subscribe
+from pipelines.events.subscriber import subscribe
 
 
 async def main(url: str, replay: bool) -> None:

@@ -15,10 +15,10 @@ import cv2
 import numpy as np
 
 from gallery.store import GalleryStore, NewFace
-from tracker.align import STORE_224, align, landmarks_on_crop
-from tracker.analyzer import Analysis, FaceAnalyzer
 from tracker.config import EnrollConfig
 from tracker.errors import ImageError
+from tracker.face.align import STORE_224, align, landmarks_on_crop
+from tracker.face.analyzer import Analysis, FaceAnalyzer
 from tracker.images import read_image
 
 ENROLLED, REFUSED, SKIPPED, DROPPED = "enrolled", "refused", "skipped", "dropped"

@@ -8,8 +8,8 @@ import numpy as np
 
 from gallery.matching import UNKNOWN, GalleryIndex, Matches
 from gallery.store import GalleryStore
-from tracker.analyzer import FaceAnalyzer
 from tracker.config import MatchConfig
+from tracker.face.analyzer import FaceAnalyzer
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ from collections.abc import Callable
 import numpy as np
 
 from gallery.store import GalleryStore
-from tracker.align import align
-from tracker.embedders import Embedder
+from tracker.face.align import align
+from tracker.face.embedders import Embedder
 
 
 def reembed(store: GalleryStore, embedder: Embedder, batch: int = 64,

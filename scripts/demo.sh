@@ -17,7 +17,7 @@ export FACETRACK__REDIS__DATA_DIR=$demo/redis  # a fresh event stream for the de
 
 echo "== the demo video: LFW faces crossing a background"
 rm -rf "$demo"
-.venv/bin/python -m pipelines.synthetic --lfw "$data/lfw" --out "$demo"
+.venv/bin/python -m pipelines.eval.synthetic --lfw "$data/lfw" --out "$demo"
 
 echo "== facetrack enroll: four people, three other photographs each"
 $ft enroll --dir "$demo/enroll" --gallery "$demo/gallery.db"

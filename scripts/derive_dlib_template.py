@@ -6,7 +6,7 @@ dlib's descriptor model was trained on chips cut by ``get_face_chip`` from its o
 chip (HOG detector + 5-point predictor, as dlib does), recovers the chip's exact image to
 chip transform by cutting the same chip from a coordinate image (red = x, green = y),
 maps MTCNN's landmarks of the original image through it, and prints their median
-positions: the template ``tracker/align.py`` uses for ``dlib-resnet-v1``.
+positions: the template ``tracker/face/align.py`` uses for ``dlib-resnet-v1``.
 Needs the test extra (dlib-bin). Usage:
     .venv/bin/python scripts/derive_dlib_template.py ../shared/data/lfw 600
 """

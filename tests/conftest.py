@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tracker.config import load_config, with_changes
+
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,17 +32,12 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def config(cache_dir: Path):
-    from tracker.config import load_config
-
     base = load_config(ROOT / "config.toml", environ={})
-    data = base.model_dump()
-    data["models"]["cache_dir"] = str(cache_dir)
-    data["models"]["device"] = "cpu"
-    return type(base).model_validate(data)
+    return with_changes(base, "test", models={"cache_dir": str(cache_dir), "device": "cpu"})
 
 
 @pytest.fixture(scope="session")
 def analyzer(config):
-    from tracker.analyzer import FaceAnalyzer
+    from tracker.face.analyzer import FaceAnalyzer
 
     return FaceAnalyzer.from_config(config)

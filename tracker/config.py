@@ -18,7 +18,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from tracker.errors import ConfigError
 
 ENV_PREFIX = "FACETRACK__"
-EMBEDDER_NAMES = ("dlib-resnet-v1", "facenet-vggface2", "facenet-casia-webface")
 
 
 class Strict(BaseModel):
@@ -222,3 +221,17 @@ def load_config(path: Path, environ: dict[str, str] | None = None) -> Config:
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: not valid TOML: {error}") from None
     return parse_config(data, str(path), environ)
+
+
+def with_changes(config: Config, source: str, **sections: dict[str, Any] | list) -> Config:
+    """``config`` with some settings replaced, validated like the file (errors name ``source``).
+
+    Each keyword is a section: a dict updates that section's keys, a list (``cameras``) replaces it.
+    """
+    data = config.model_dump()
+    for section, value in sections.items():
+        if isinstance(value, dict):
+            data[section].update(value)
+        else:
+            data[section] = value
+    return parse_config(data, source, environ={})

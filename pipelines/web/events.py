@@ -9,8 +9,8 @@ import re
 import redis.asyncio as aioredis
 from aiohttp import WSMsgType, web
 
-from pipelines.publisher import stream_key
-from pipelines.subscriber import read_events
+from pipelines.events.publisher import stream_key
+from pipelines.events.subscriber import read_events
 from pipelines.web.server import STATE
 
 routes = web.RouteTableDef()

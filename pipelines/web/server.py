@@ -21,8 +21,8 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from gallery.identify import Identifier
-from pipelines.executor import ModelExecutor
-from pipelines.metrics import Metrics
+from pipelines.live.executor import ModelExecutor
+from pipelines.prometheus import Metrics
 from tracker.config import Config
 from tracker.errors import TrackerError
 
@@ -39,7 +39,7 @@ class State:
     executor: ModelExecutor
     metrics: Metrics
     token: str
-    tracker: object | None = None  # pipelines.live.LiveTracker under `facetrack run`
+    tracker: object | None = None  # pipelines.live.runtime.LiveTracker under `facetrack run`
     redis_url: str | None = None
 
 
@@ -111,7 +111,7 @@ def token_for(config: Config) -> str:
 
 async def start_web(config: Config, tracker) -> web.AppRunner:
     """Serve the app for a running ``LiveTracker`` (``facetrack run``)."""
-    metrics = tracker.metrics
+    metrics = tracker.verification
     metrics.watch(lambda: tracker)
     state = State(config, tracker.gallery, tracker.identifier, tracker.executor, metrics, token_for(config),
                   tracker, tracker.redis_url)
@@ -137,7 +137,7 @@ async def serve_gallery(config: Config, gallery: Path) -> None:
     import signal
 
     from gallery.store import GalleryStore
-    from tracker.analyzer import FaceAnalyzer
+    from tracker.face.analyzer import FaceAnalyzer
 
     analyzer = FaceAnalyzer.from_config(config)
     with GalleryStore(gallery) as store:

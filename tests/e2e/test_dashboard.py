@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from pipelines.redis_server import EmbeddedRedis, free_port
+from pipelines.events.redis_server import EmbeddedRedis, free_port
 from tests.conftest import STILLS, VIDEO, needs_data
 from tests.e2e.test_cli import FACETRACK
 from tests.rtsp import RtspServer, needs_rtsp

@@ -13,9 +13,9 @@ import redis
 
 from gallery.enroll import Enroller
 from gallery.store import GalleryStore
-from pipelines.publisher import stream_key
-from pipelines.redis_server import EmbeddedRedis, free_port
-from pipelines.synthetic import make_plan, write_demo
+from pipelines.eval.synthetic import make_plan, write_demo
+from pipelines.events.publisher import stream_key
+from pipelines.events.redis_server import EmbeddedRedis, free_port
 from tests.conftest import LFW, ROOT, needs_data
 from tests.e2e.test_cli import FACETRACK
 from tests.rtsp import RtspServer, needs_rtsp

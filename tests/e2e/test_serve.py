@@ -9,7 +9,7 @@ import urllib.request
 
 import pytest
 
-from pipelines.redis_server import free_port
+from pipelines.events.redis_server import free_port
 from tests.e2e.test_cli import FACETRACK
 
 

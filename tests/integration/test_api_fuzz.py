@@ -13,6 +13,7 @@ from tests.conftest import needs_data
 from tests.integration.test_http import AUTH, live_app
 from tests.integration.test_http import gallery as gallery  # noqa: F401 (a fixture)
 from tests.integration.test_http import redis_url as redis_url  # noqa: F401 (a fixture)
+from tracker.config import with_changes
 
 pytestmark = needs_data
 
@@ -24,9 +25,7 @@ def server(analyzer, config, tmp_path_factory, redis_url):  # noqa: F811
 
     gallery = tmp_path_factory.mktemp("fuzz") / "gallery.db"
     GalleryStore(gallery).close()
-    data = config.model_dump()
-    data["pipeline"]["stall_seconds"] = 2.0
-    quick = type(config).model_validate(data)
+    quick = with_changes(config, "test", pipeline={"stall_seconds": 2.0})
     started, stop, holder = threading.Event(), None, {}
 
     def serve():

@@ -7,7 +7,7 @@ import torch
 
 from tests.conftest import STILLS, VIDEO, needs_data
 from tracker.config import DetectorConfig
-from tracker.detect import FaceDetector
+from tracker.face.detect import FaceDetector
 from tracker.images import read_image
 
 pytestmark = needs_data

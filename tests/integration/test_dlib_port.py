@@ -24,7 +24,7 @@ def lfw_chips(analyzer, count: int) -> np.ndarray:
 
 
 def test_port_matches_dlib_on_real_lfw_chips(analyzer):
-    from tracker.embedders.dlib_resnet import weights_path
+    from tracker.face.embedders.dlib_resnet import weights_path
 
     chips = lfw_chips(analyzer, 24)
     assert len(chips) == 24

@@ -9,8 +9,8 @@ from facenet_pytorch import InceptionResnetV1
 
 from tests.conftest import lfw_image, needs_data
 from tracker.config import ModelsConfig
-from tracker.embedders import load_embedder
 from tracker.errors import WeightsError
+from tracker.face.embedders import load_embedder
 from tracker.images import read_image
 
 # Two photographs each of two people; fixed squared distances between their dlib embeddings.

@@ -14,7 +14,7 @@ from gallery.reembed import reembed
 from gallery.store import GalleryError, GalleryStore
 from tests.conftest import STILLS, lfw_image, needs_data
 from tracker.config import EnrollConfig, MatchConfig, ModelsConfig
-from tracker.embedders import load_embedder
+from tracker.face.embedders import load_embedder
 
 pytestmark = needs_data
 

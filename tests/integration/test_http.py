@@ -15,14 +15,15 @@ from aiohttp.test_utils import TestClient, TestServer
 from gallery.enroll import Enroller
 from gallery.identify import Identifier
 from gallery.store import GalleryStore
-from pipelines.executor import ModelExecutor
-from pipelines.live import LiveTracker
-from pipelines.metrics import Metrics
-from pipelines.publisher import EventPublisher
-from pipelines.redis_server import EmbeddedRedis, free_port
-from pipelines.synthetic import make_plan, write_video
+from pipelines.eval.synthetic import make_plan, write_video
+from pipelines.events.publisher import EventPublisher
+from pipelines.events.redis_server import EmbeddedRedis, free_port
+from pipelines.live.executor import ModelExecutor
+from pipelines.live.runtime import LiveTracker
+from pipelines.prometheus import Metrics
 from pipelines.web.server import State, build_app
 from tests.conftest import LFW, lfw_image, needs_data
+from tracker.config import with_changes
 
 pytestmark = needs_data
 TOKEN = "s3cret"
@@ -51,9 +52,7 @@ def gallery(tmp_path, analyzer, config):
 
 
 def settings(config, **http):
-    data = config.model_dump()
-    data["http"].update(http)
-    return type(config).model_validate(data)
+    return with_changes(config, "test", http=http)
 
 
 @contextlib.asynccontextmanager

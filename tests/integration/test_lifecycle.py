@@ -7,11 +7,11 @@ import pytest
 
 from gallery.identify import Identifier
 from gallery.store import GalleryStore
-from pipelines.executor import ModelExecutor
-from pipelines.live import LiveTracker, _first
-from pipelines.metrics import Metrics
-from pipelines.publisher import EventPublisher
-from pipelines.redis_server import free_port
+from pipelines.events.publisher import EventPublisher
+from pipelines.events.redis_server import free_port
+from pipelines.live.executor import ModelExecutor
+from pipelines.live.runtime import LiveTracker, _first
+from pipelines.prometheus import Metrics
 from tests.integration.test_sources import write_video
 from tests.unit.test_executor import CountingDetector
 from tracker.config import Config

@@ -2,9 +2,9 @@
 
 import asyncio
 
-from pipelines.publisher import EventPublisher, stream_key
-from pipelines.redis_server import EmbeddedRedis, free_port
-from pipelines.subscriber import read_events
+from pipelines.events.publisher import EventPublisher, stream_key
+from pipelines.events.redis_server import EmbeddedRedis, free_port
+from pipelines.events.subscriber import read_events
 from tracker.events import Event
 
 

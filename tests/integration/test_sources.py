@@ -7,9 +7,9 @@ import time
 import cv2
 import pytest
 
-from pipelines.redis_server import free_port
-from pipelines.sources import ENDED, FAILED, LIVE, STALLED, CameraReader, Mailbox
-from pipelines.synthetic import background
+from pipelines.eval.synthetic import background
+from pipelines.events.redis_server import free_port
+from pipelines.live.sources import ENDED, FAILED, LIVE, STALLED, CameraReader, Mailbox
 from tests.rtsp import RtspServer, needs_rtsp
 
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from tracker.align import DLIB_150, Template, align, similarity_transform
+from tracker.face.align import DLIB_150, Template, align, similarity_transform
 
 
 @pytest.mark.parametrize("angle, scale, shift", [(0.0, 1.0, (0, 0)), (0.3, 0.5, (10, -4)), (-1.2, 2.5, (-30, 7))])

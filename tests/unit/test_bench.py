@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from pipelines.bench import consensus, recall, summarise
+from pipelines.eval.bench import consensus, recall, summarise
 
 A = [0, 0, 50, 50]
 B = [100, 100, 150, 150]

@@ -1,8 +1,8 @@
 import pytest
 
-from tracker.embedders.dlib_format import _Stream, read_network
-from tracker.embedders.dlib_resnet import layer_sequence
 from tracker.errors import WeightsError
+from tracker.face.embedders.dlib_format import _Stream, read_network
+from tracker.face.embedders.dlib_resnet import layer_sequence
 
 
 @pytest.mark.parametrize(

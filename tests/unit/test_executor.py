@@ -6,7 +6,7 @@ import asyncio
 import numpy as np
 import pytest
 
-from pipelines.executor import ModelExecutor
+from pipelines.live.executor import ModelExecutor
 from tracker.faces import Faces
 
 

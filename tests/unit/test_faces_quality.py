@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from tracker.align import DLIB_150
+from tracker.face.align import DLIB_150
+from tracker.face.quality import frontal_score, sharpness
 from tracker.faces import Faces
-from tracker.quality import frontal_score, sharpness
 
 
 def test_empty_faces_are_an_ordinary_value():

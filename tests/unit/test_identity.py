@@ -1,6 +1,6 @@
 """A track's identity: named on clear evidence, sticky through weak frames, renamed only on strong evidence."""
 
-from tracker.identity import UNKNOWN, Observation, TrackIdentity
+from tracker.track.identity import UNKNOWN, Observation, TrackIdentity
 
 THRESHOLD, MARGIN = 0.1, 0.03
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from tracker.metrics import accuracy, auc, best_threshold, evaluate_folds, far_threshold, roc_curve
+from tracker.verification import accuracy, auc, best_threshold, evaluate_folds, far_threshold, roc_curve
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,7 @@
 import numpy as np
 
 from tracker.faces import Faces
-from tracker.tracking import FaceTracker, iou
+from tracker.track.tracking import FaceTracker, iou
 
 
 def faces(*boxes) -> Faces:

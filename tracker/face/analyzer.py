@@ -8,12 +8,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from tracker.align import align_faces
 from tracker.config import Config
-from tracker.detect import FaceDetector
-from tracker.embedders import Embedder, load_embedder, resolve_device
+from tracker.face.align import align_faces
+from tracker.face.detect import FaceDetector
+from tracker.face.embedders import Embedder, load_embedder, resolve_device
+from tracker.face.quality import Quality, measure
 from tracker.faces import Faces
-from tracker.quality import Quality, measure
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 from rich.progress import Progress
 
-from tracker.analyzer import FaceAnalyzer
 from tracker.errors import ImageError
+from tracker.face.analyzer import FaceAnalyzer
 from tracker.faces import Faces
 from tracker.images import read_image
 from tracker.lfw import Pairs, central_face
-from tracker.metrics import FoldReport, evaluate_folds, roc_curve
+from tracker.verification import FoldReport, evaluate_folds, roc_curve
 
 FAR_TARGET = 1e-3
 NO_FACE_HANDLING = "aligned with the median landmarks of the faces found in the other images"

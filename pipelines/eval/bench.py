@@ -1,6 +1,6 @@
 """``facetrack bench``: us and the peers on the same video, on this machine, in one run.
 
-Each method runs in a process of its own (``pipelines/bench_run.py``), ``runs`` times; the
+Each method runs in a process of its own (``pipelines/eval/bench_run.py``), ``runs`` times; the
 table quotes the median. Recall is measured against a consensus reference built from the
 methods' own detections on every frame: a face counts when at least two of the three
 methods (ours, facenet-pytorch's MTCNN, dlib's HOG) found it (boxes overlapping by IoU 0.3),
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from tracker.errors import TrackerError
-from tracker.tracking import iou
+from tracker.track.tracking import iou
 
 PEERS = ("facenet-pytorch", "face_recognition")
 MATCH_IOU = 0.3
@@ -29,7 +29,7 @@ MATCH_IOU = 0.3
 
 def run_method(method: str, video: Path, cameras: int, config: Path) -> dict:
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
-    done = subprocess.run([sys.executable, "-m", "pipelines.bench_run", method, str(video), str(cameras),
+    done = subprocess.run([sys.executable, "-m", "pipelines.eval.bench_run", method, str(video), str(cameras),
                            str(config)], capture_output=True, text=True, env=env)
     if done.returncode != 0:
         raise TrackerError(f"bench: {method} failed: {done.stderr.strip()[-1500:]}")

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from tracker.analyzer import Analysis, FaceAnalyzer
+from tracker.face.analyzer import Analysis, FaceAnalyzer
 from tracker.faces import Faces
 
 logger = logging.getLogger(__name__)

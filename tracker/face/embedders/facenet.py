@@ -13,10 +13,10 @@ import torch
 from facenet_pytorch import InceptionResnetV1
 from facenet_pytorch.models.inception_resnet_v1 import get_torch_home
 
-from tracker.align import FACENET_160
 from tracker.config import ModelsConfig
-from tracker.embedders import Embedder, file_hash
 from tracker.errors import WeightsError
+from tracker.face.align import FACENET_160
+from tracker.face.embedders import Embedder, file_hash
 
 WEIGHTS = {
     "facenet-vggface2": ("vggface2", "20180402-114759-vggface2.pt"),

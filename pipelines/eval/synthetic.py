@@ -7,7 +7,7 @@ little (walking towards the camera), with a gap of empty background between appe
 so every appearance should become exactly one track. The video is written as MJPEG AVI
 (readable by OpenCV and by GStreamer, which the RTSP tests re-encode to H.264), beside a
 ``plan.json`` and an ``enroll/<name>/`` folder of links to the enrollment photographs
-(``facetrack enroll --dir``). Run ``python -m pipelines.synthetic --help``.
+(``facetrack enroll --dir``). Run ``python -m pipelines.eval.synthetic --help``.
 """
 
 from __future__ import annotations

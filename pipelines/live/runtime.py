@@ -20,15 +20,15 @@ from pathlib import Path
 
 from gallery.identify import Identifier
 from gallery.store import GalleryStore
-from pipelines.camera_worker import CameraWorker
-from pipelines.executor import ModelExecutor
-from pipelines.metrics import Metrics
-from pipelines.publisher import EventPublisher, channel, stream_key
-from pipelines.redis_server import EmbeddedRedis
-from pipelines.sources import CameraReader, Mailbox
-from tracker.analyzer import FaceAnalyzer
+from pipelines.events.publisher import EventPublisher, channel, stream_key
+from pipelines.events.redis_server import EmbeddedRedis
+from pipelines.live.executor import ModelExecutor
+from pipelines.live.sources import CameraReader, Mailbox
+from pipelines.live.worker import CameraWorker
+from pipelines.prometheus import Metrics
 from tracker.config import CameraConfig, Config
 from tracker.errors import ConfigError, TrackerError
+from tracker.face.analyzer import FaceAnalyzer
 
 logger = logging.getLogger(__name__)
 STATUS_LINE = ("camera {id}: {state}, {fps_analysed:.1f} fps analysed, {faces} faces, {tracks} tracks, "

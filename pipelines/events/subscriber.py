@@ -2,7 +2,7 @@
 
 For apps::
 
-    from pipelines.subscriber import subscribe
+    from pipelines.events.subscriber import subscribe
 
     async for event in subscribe("redis://127.0.0.1:6390/0", cameras={"door"}, types={"identity.resolved"}):
         print(event.name, event.camera)
@@ -23,7 +23,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from pipelines.publisher import channel, stream_key
+from pipelines.events.publisher import channel, stream_key
 from tracker.events import Event
 
 RETRY_SECONDS = 0.5

@@ -26,6 +26,6 @@ def progress() -> Progress:
 
 def analyzer(config: Config):
     """The face path for ``config``, loaded on demand (model loading takes seconds)."""
-    from tracker.analyzer import FaceAnalyzer
+    from tracker.face.analyzer import FaceAnalyzer
 
     return FaceAnalyzer.from_config(config)

@@ -19,15 +19,15 @@ import cv2
 import numpy as np
 
 from gallery.identify import Identifier
-from pipelines.executor import ModelExecutor
-from pipelines.metrics import Metrics
-from pipelines.publisher import EventPublisher
-from pipelines.sources import Frame, Mailbox
+from pipelines.events.publisher import EventPublisher
+from pipelines.live.executor import ModelExecutor
+from pipelines.live.sources import Frame, Mailbox
+from pipelines.prometheus import Metrics
 from tracker.config import CameraConfig, EventsConfig, TrackingConfig
 from tracker.events import Event
-from tracker.identity import UNKNOWN, Observation, TrackIdentity
-from tracker.quality import face_weight, frontal_score
-from tracker.tracking import FaceTracker, Track
+from tracker.face.quality import face_weight, frontal_score
+from tracker.track.identity import UNKNOWN, Observation, TrackIdentity
+from tracker.track.tracking import FaceTracker, Track
 
 logger = logging.getLogger(__name__)
 

@@ -15,10 +15,10 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from pipelines.console import DEFAULT_CONFIG, ConfigOption, analyzer, err, out, progress
-from pipelines.gallery_commands import enroll, gallery_app, identify
-from pipelines.live_commands import register as register_live
-from tracker.config import load_config
+from pipelines.cli.console import DEFAULT_CONFIG, ConfigOption, analyzer, err, out, progress
+from pipelines.cli.gallery import enroll, gallery_app, identify
+from pipelines.cli.live import register as register_live
+from tracker.config import load_config, with_changes
 from tracker.errors import NoFaceError, TrackerError
 
 app = typer.Typer(help="Streaming video identity tracker.", no_args_is_help=True, pretty_exceptions_enable=False,
@@ -113,15 +113,12 @@ def eval_lfw(
     config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """LFW verification: 10 folds, each fold's threshold chosen on the other nine."""
-    from pipelines.evaluate import evaluate_lfw, write_json, write_roc
-    from tracker.config import parse_config
+    from pipelines.eval.lfw import evaluate_lfw, write_json, write_roc
     from tracker.lfw import read_pairs
 
     settings = load_config(config)
     if model:
-        data = settings.model_dump()
-        data["models"]["embedder"] = model
-        settings = parse_config(data, f"--model {model}", environ={})
+        settings = with_changes(settings, f"--model {model}", models={"embedder": model})
     pairs_data = read_pairs(root, pairs if pairs.is_absolute() else root / pairs)
     face_path = analyzer(settings)
     with progress() as bar:
@@ -158,7 +155,7 @@ def eval_openset(
     """Open-set identification on LFW: enroll 5 images of each person with 10+, probe known and unknown."""
     import json
 
-    from pipelines.openset import evaluate_openset
+    from pipelines.eval.openset import evaluate_openset
 
     settings = load_config(config)
     if gallery.exists():

@@ -1,5 +1,5 @@
 """One benchmark run of one method, in a process of its own (so memory and CPU figures are its
-own): ``python -m pipelines.bench_run METHOD VIDEO CAMERAS CONFIG``; prints one JSON object.
+own): ``python -m pipelines.eval.bench_run METHOD VIDEO CAMERAS CONFIG``; prints one JSON object.
 
 Methods:
 - ``ours``: ``facetrack run``'s pipeline (LiveTracker, embedded Redis) on CAMERAS copies of the
@@ -86,13 +86,13 @@ def run_ours(video: str, cameras: int, config_path: str, live: bool) -> dict:
 
     from gallery.identify import Identifier
     from gallery.store import GalleryStore
-    from pipelines.executor import ModelExecutor
-    from pipelines.live import LiveTracker
-    from pipelines.metrics import Metrics
-    from pipelines.publisher import EventPublisher
-    from pipelines.redis_server import EmbeddedRedis, free_port
-    from tracker.analyzer import FaceAnalyzer
+    from pipelines.events.publisher import EventPublisher
+    from pipelines.events.redis_server import EmbeddedRedis, free_port
+    from pipelines.live.executor import ModelExecutor
+    from pipelines.live.runtime import LiveTracker
+    from pipelines.prometheus import Metrics
     from tracker.config import load_config, parse_config
+    from tracker.face.analyzer import FaceAnalyzer
 
     base = load_config(Path(config_path))
     data = base.model_dump()

@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tracker.align import Template
 from tracker.config import ModelsConfig
+from tracker.face.align import Template
 
 
 class Embedder:
@@ -84,9 +84,9 @@ def resolve_device(name: str) -> torch.device:
 def load_embedder(config: ModelsConfig, device: torch.device) -> Embedder:
     """The embedder ``config.embedder`` names, with its weights loaded on ``device``."""
     if config.embedder == "dlib-resnet-v1":
-        from tracker.embedders.dlib_resnet import load_dlib_resnet
+        from tracker.face.embedders.dlib_resnet import load_dlib_resnet
 
         return load_dlib_resnet(config, device)
-    from tracker.embedders.facenet import load_facenet
+    from tracker.face.embedders.facenet import load_facenet
 
     return load_facenet(config, device)

@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from gallery.store import GalleryError, GalleryStore
-from pipelines.console import DEFAULT_CONFIG, ConfigOption, GalleryOption, analyzer, err, out, progress
+from pipelines.cli.console import DEFAULT_CONFIG, ConfigOption, GalleryOption, analyzer, err, out, progress
 from tracker.config import Config, load_config, parse_config
 from tracker.errors import TrackerError
 
@@ -231,7 +231,7 @@ def stats(gallery: GalleryOption = None, config: ConfigOption = DEFAULT_CONFIG) 
 def reembed_command(gallery: GalleryOption = None, config: ConfigOption = DEFAULT_CONFIG) -> None:
     """Embed every stored face crop with the active model (resumable: done batches stay done)."""
     from gallery.reembed import reembed
-    from tracker.embedders import load_embedder, resolve_device
+    from tracker.face.embedders import load_embedder, resolve_device
 
     settings = load_config(config)
     with _open(settings, gallery) as store:
@@ -254,7 +254,7 @@ def calibrate_command(
 ) -> None:
     """Leave-one-out threshold for a target false-accept rate, and the most confusable people."""
     from gallery.calibrate import calibrate
-    from pipelines.impostors import lfw_impostors
+    from pipelines.eval.impostors import lfw_impostors
 
     settings = load_config(config)
     with _open(settings, gallery) as store:

@@ -20,11 +20,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tracker.align import DLIB_150
 from tracker.config import ModelsConfig
-from tracker.embedders import Embedder, file_hash
-from tracker.embedders.dlib_format import Layer, read_network
 from tracker.errors import WeightsError
+from tracker.face.align import DLIB_150
+from tracker.face.embedders import Embedder, file_hash
+from tracker.face.embedders.dlib_format import Layer, read_network
 
 logger = logging.getLogger(__name__)
 

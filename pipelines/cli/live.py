@@ -10,8 +10,8 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from pipelines.console import DEFAULT_CONFIG, ConfigOption, GalleryOption, err, out
-from tracker.config import Config, load_config, parse_config
+from pipelines.cli.console import DEFAULT_CONFIG, ConfigOption, GalleryOption, err, out
+from tracker.config import Config, load_config, with_changes
 from tracker.errors import TrackerError
 
 
@@ -22,9 +22,8 @@ def _with_cameras(settings: Config, cameras: list[str]) -> Config:
     bad = [c for c in cameras if "=" not in c]
     if bad:
         raise TrackerError(f"--camera {bad[0]}: expected ID=URL, e.g. door=rtsp://192.168.1.20/stream1")
-    data = settings.model_dump()
-    data["cameras"] = [{"id": c.split("=", 1)[0], "url": c.split("=", 1)[1]} for c in cameras]
-    return parse_config(data, "--camera", environ={})
+    return with_changes(settings, "--camera",
+                        cameras=[{"id": c.split("=", 1)[0], "url": c.split("=", 1)[1]} for c in cameras])
 
 
 def run(
@@ -35,7 +34,7 @@ def run(
     config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """Watch every camera and publish identity events to Redis until Ctrl-C (or every video file ended)."""
-    from pipelines.live import run as run_live
+    from pipelines.live.runtime import run as run_live
 
     settings = _with_cameras(load_config(config), camera or [])
     try:
@@ -75,7 +74,7 @@ def events(
     config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """Print identity events as they are published (Ctrl-C to stop)."""
-    from pipelines.subscriber import read_events
+    from pipelines.events.subscriber import read_events
 
     settings = load_config(config)
     url = settings.redis.url or f"redis://127.0.0.1:{settings.redis.port}/0"
@@ -135,8 +134,8 @@ def bench(
     """Us and the peers on the same video, same machine, same run: fps, latency, CPU, memory, recall."""
     from rich.table import Table
 
-    from pipelines.bench import bench as run_bench
-    from pipelines.console import progress
+    from pipelines.cli.console import progress
+    from pipelines.eval.bench import bench as run_bench
 
     if not video.is_file():
         raise TrackerError(f"{video}: no such video")

@@ -22,8 +22,8 @@ from gallery.calibrate import calibrate
 from gallery.enroll import Enroller
 from gallery.matching import UNKNOWN, GalleryIndex
 from gallery.store import GalleryStore
-from tracker.analyzer import FaceAnalyzer
 from tracker.config import Config
+from tracker.face.analyzer import FaceAnalyzer
 from tracker.images import read_image
 from tracker.lfw import central_face, image_dir
 

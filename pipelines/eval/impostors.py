@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from rich.progress import Progress
 
-from tracker.analyzer import FaceAnalyzer
+from tracker.face.analyzer import FaceAnalyzer
 from tracker.images import read_image
 from tracker.lfw import central_face, image_dir
 
