@@ -6,10 +6,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gallery.matching import UNKNOWN, GalleryIndex, Matches
+from gallery.matching import GalleryIndex, Matches
 from gallery.store import GalleryStore
 from tracker.config import MatchConfig
 from tracker.face.analyzer import FaceAnalyzer
+from tracker.track.identity import UNKNOWN
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,10 @@ class Identifier:
         index = GalleryIndex(identity_ids, vectors.reshape(-1, self.index_dim))
         self.names, self.index = {i.id: i.name for i in store.identities()}, index
         self.missing = len(store.faces_missing(self.model_id))
+
+    def name_of(self, identity: int) -> str:
+        """An identity's name; "unknown" for one no longer in the gallery."""
+        return self.names.get(identity, "unknown")
 
     def match(self, embeddings: np.ndarray) -> Matches:
         """The gallery's verdict on each unit embedding, by the configured rule."""

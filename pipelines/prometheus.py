@@ -1,23 +1,31 @@
-"""Prometheus metrics of the running tracker.
+"""Prometheus metrics of the running system.
 
 Latencies and batch sizes are histograms observed where the work happens; everything else
 (frames, drops, reconnects, lag, tracks, events, queue depth, camera state) is read from
-the running parts when ``/metrics`` is scraped, so the hot path pays nothing for it.
+``Runtime.status()`` when ``/metrics`` is scraped, so the hot path pays nothing for it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-if TYPE_CHECKING:
-    from pipelines.live.runtime import LiveTracker
+from pipelines.live.runtime import RuntimeStatus
 
 STAGE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+# (name, help, kind, CameraStatus field)
+CAMERA_FIGURES = (
+    ("facetrack_camera_fps", "Frames analysed per second, recent", GaugeMetricFamily, "fps_analysed"),
+    ("facetrack_camera_frames_analysed", "Frames analysed", CounterMetricFamily, "frames_analysed"),
+    ("facetrack_camera_frames_dropped", "Frames replaced before analysis", CounterMetricFamily, "dropped"),
+    ("facetrack_camera_frames_over_rate", "Frames over the analysis rate", CounterMetricFamily, "over_rate"),
+    ("facetrack_camera_reconnects", "Reconnection attempts", CounterMetricFamily, "reconnects"),
+    ("facetrack_camera_tracks", "Open tracks", GaugeMetricFamily, "tracks"),
+    ("facetrack_camera_tracks_started", "Tracks started", CounterMetricFamily, "tracks_started"),
+)
 
 
 class Metrics:
@@ -28,52 +36,43 @@ class Metrics:
         self.batch_size = Histogram("facetrack_batch_requests", "Requests per model batch", ["kind"],
                                     buckets=BATCH_BUCKETS, registry=self.registry)
 
-    def watch(self, tracker: Callable[[], LiveTracker | None]) -> None:
-        """Report the tracker that ``tracker()`` returns at each scrape (None: no live pipeline)."""
-        self.registry.register(_LiveCollector(tracker))
+    def observe_batch(self, kind: str, requests: int) -> None:
+        self.batch_size.labels(kind).observe(requests)
+
+    def watch(self, status: Callable[[], RuntimeStatus]) -> None:
+        """Report ``status()`` at each scrape."""
+        self.registry.register(_StatusCollector(status))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
 
 
-class _LiveCollector:
-    def __init__(self, tracker: Callable[[], LiveTracker | None]) -> None:
-        self._tracker = tracker
+class _StatusCollector:
+    def __init__(self, status: Callable[[], RuntimeStatus]) -> None:
+        self._status = status
 
     def collect(self) -> Iterator[Metric]:
-        tracker = self._tracker()
-        if tracker is None:
-            return
-        label = ["camera"]
-        fps = GaugeMetricFamily("facetrack_camera_fps", "Frames analysed per second, recent", labels=label)
-        analysed = CounterMetricFamily("facetrack_camera_frames_analysed", "Frames analysed", labels=label)
-        dropped = CounterMetricFamily("facetrack_camera_frames_dropped", "Frames replaced before analysis",
-                                      labels=label)
-        skipped = CounterMetricFamily("facetrack_camera_frames_over_rate", "Frames over the analysis rate",
-                                      labels=label)
-        reconnects = CounterMetricFamily("facetrack_camera_reconnects", "Reconnection attempts", labels=label)
+        status = self._status()
+        for name, text, kind, field in CAMERA_FIGURES:
+            family = kind(name, text, labels=["camera"])
+            for cid, camera in status.cameras.items():
+                family.add_metric([cid], getattr(camera, field))
+            yield family
         lag = GaugeMetricFamily("facetrack_camera_lag_seconds", "Capture to decision, median of recent frames",
-                                labels=label)
-        tracks = GaugeMetricFamily("facetrack_camera_tracks", "Open tracks", labels=label)
+                                labels=["camera"])
         state = GaugeMetricFamily("facetrack_camera_state", "1 for the camera's current state",
                                   labels=["camera", "state"])
-        for camera in tracker.cameras.values():
-            s = camera.worker.stats
-            cid = [camera.config.id]
-            fps.add_metric(cid, s.fps())
-            analysed.add_metric(cid, s.analysed)
-            dropped.add_metric(cid, camera.worker.mailbox.dropped)
-            skipped.add_metric(cid, s.skipped)
-            reconnects.add_metric(cid, camera.reader.reconnects)
-            lag.add_metric(cid, s.lag())
-            tracks.add_metric(cid, len(camera.worker.tracker.tracks))
-            state.add_metric([camera.config.id, camera.reader.state], 1)
-        yield from (fps, analysed, dropped, skipped, reconnects, lag, tracks, state)
-        publisher = tracker.publisher
-        yield CounterMetricFamily("facetrack_events_published", "Events delivered to Redis",
-                                  value=publisher.published)
-        yield GaugeMetricFamily("facetrack_events_buffered", "Events waiting for Redis", value=publisher.buffered)
-        yield CounterMetricFamily("facetrack_events_dropped", "Events dropped from a full buffer",
-                                  value=publisher.dropped)
-        yield GaugeMetricFamily("facetrack_model_queue_depth", "Requests waiting for the model executor",
-                                value=tracker.executor.depth)
+        for cid, camera in status.cameras.items():
+            lag.add_metric([cid], camera.lag_ms / 1000)
+            state.add_metric([cid, camera.state], 1)
+        yield from (lag, state)
+        yield from _event_figures(status)
+
+
+def _event_figures(status: RuntimeStatus) -> Iterator[Metric]:
+    events = status.events
+    yield CounterMetricFamily("facetrack_events_published", "Events delivered to Redis", value=events.published)
+    yield GaugeMetricFamily("facetrack_events_buffered", "Events waiting for Redis", value=events.buffered)
+    yield CounterMetricFamily("facetrack_events_dropped", "Events dropped from a full buffer", value=events.dropped)
+    yield GaugeMetricFamily("facetrack_model_queue_depth", "Requests waiting for the model executor",
+                            value=status.model_queue)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 from pathlib import Path
 
@@ -53,3 +54,22 @@ def write_image(path: Path, rgb: np.ndarray) -> None:
         encoded.tofile(path)
     except OSError as error:
         raise ImageError(f"{path}: cannot write: {error.strerror or error}") from None
+
+
+def face_region(image: np.ndarray, box: np.ndarray, margin: float = 0.4) -> np.ndarray:
+    """The face's box grown by ``margin`` of its size on every side, clipped to the image."""
+    x1, y1, x2, y2 = box
+    dx, dy = (x2 - x1) * margin, (y2 - y1) * margin
+    h, w = image.shape[:2]
+    left, top = max(0, int(x1 - dx)), max(0, int(y1 - dy))
+    right, bottom = min(w, int(x2 + dx) + 1), min(h, int(y2 + dy) + 1)
+    return image[top:bottom, left:right]
+
+
+def jpeg_base64(rgb: np.ndarray, max_bytes: int) -> str | None:
+    """``rgb`` as base64 JPEG of at most ``max_bytes`` (lower qualities tried in turn); None when it won't fit."""
+    for quality in (90, 75, 50):
+        ok, data = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+        if ok and len(data) <= max_bytes:
+            return base64.b64encode(data.tobytes()).decode()
+    return None

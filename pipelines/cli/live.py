@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.markup import escape
+from rich.table import Table
 
-from pipelines.cli.console import DEFAULT_CONFIG, ConfigOption, GalleryOption, err, out
+from pipelines.cli.console import DEFAULT_CONFIG, ConfigOption, GalleryOption, err, out, progress
+from pipelines.eval.bench import bench as run_bench
+from pipelines.events.subscriber import read_events
 from tracker.config import Config, load_config, with_changes
 from tracker.errors import TrackerError
 
@@ -34,19 +38,18 @@ def run(
     config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """Watch every camera and publish identity events to Redis until Ctrl-C (or every video file ended)."""
-    from pipelines.live.runtime import run as run_live
+    from pipelines import app  # torch and the models: only the commands that need them pay for the import
 
     settings = _with_cameras(load_config(config), camera or [])
     try:
-        tracker = run_live(settings, Path(gallery or settings.gallery.path).expanduser())
+        runtime = app.run(settings, Path(gallery or settings.gallery.path).expanduser())
     except KeyboardInterrupt:  # before the pipeline started (it handles Ctrl-C itself once running)
         err.print("interrupted while starting")
         raise typer.Exit(130) from None
-    for camera in tracker.cameras.values():
-        worker = camera.worker
-        s = worker.stats
-        err.print(f"camera {worker.camera.id}: {s.analysed} frames analysed, {s.faces} faces, {s.embedded} embedded, "
-                  f"{s.tracks} tracks", highlight=False)
+    for camera_id, camera in runtime.cameras.items():
+        s, status = camera.worker.stats, camera.status()
+        err.print(f"camera {camera_id}: {s.analysed} frames analysed, {s.faces} faces, {s.embedded} embedded, "
+                  f"{status.tracks_started} tracks", highlight=False)
 
 
 def serve(
@@ -54,13 +57,13 @@ def serve(
     config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """Serve the HTTP API and dashboard for the gallery alone (no cameras), until Ctrl-C."""
-    from pipelines.web.server import serve_gallery
+    from pipelines import app  # torch and the models: only the commands that need them pay for the import
 
     settings = load_config(config)
     if not settings.http.port:
         raise TrackerError("http.port is 0: facetrack serve needs a port")
     try:
-        asyncio.run(serve_gallery(settings, Path(gallery or settings.gallery.path).expanduser()))
+        asyncio.run(app.serve(settings, Path(gallery or settings.gallery.path).expanduser()))
     except KeyboardInterrupt:
         pass
 
@@ -74,8 +77,6 @@ def events(
     config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """Print identity events as they are published (Ctrl-C to stop)."""
-    from pipelines.events.subscriber import read_events
-
     settings = load_config(config)
     url = settings.redis.url or f"redis://127.0.0.1:{settings.redis.port}/0"
     if not settings.redis.url and not settings.redis.port:
@@ -105,8 +106,6 @@ def _waiting(url: str, error: Exception) -> None:
 
 
 def _line(stream_id: str | None, event) -> str:
-    import time
-
     clock = time.strftime("%H:%M:%S", time.localtime(event.frame_time))
     parts = [clock, f"[bold]{event.type:<17}[/bold]", f"{event.camera}", f"track {event.track_id}",
              escape(event.name)]
@@ -132,11 +131,6 @@ def bench(
     config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """Us and the peers on the same video, same machine, same run: fps, latency, CPU, memory, recall."""
-    from rich.table import Table
-
-    from pipelines.cli.console import progress
-    from pipelines.eval.bench import bench as run_bench
-
     if not video.is_file():
         raise TrackerError(f"{video}: no such video")
     load_config(config)  # fail early on a bad config

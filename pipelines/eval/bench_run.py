@@ -2,7 +2,7 @@
 own): ``python -m pipelines.eval.bench_run METHOD VIDEO CAMERAS CONFIG``; prints one JSON object.
 
 Methods:
-- ``ours``: ``facetrack run``'s pipeline (LiveTracker, embedded Redis) on CAMERAS copies of the
+- ``ours``: ``facetrack run``'s pipeline (``pipelines.app``'s runtime, embedded Redis) on CAMERAS copies of the
   video, every frame analysed as fast as it can (sustained fps);
 - ``ours-live``: the same, the video played in real time, 5 frames per second analysed per
   camera (capture-to-event latency);
@@ -15,14 +15,24 @@ Every method decodes the video itself. Boxes per frame (of the first camera) com
 
 from __future__ import annotations
 
+import asyncio
 import json
 import resource
 import sys
+import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
+from facenet_pytorch import MTCNN, InceptionResnetV1
+
+from pipelines import app
+from pipelines.events.redis_server import EmbeddedRedis, free_port
+from tracker.config import load_config, with_changes
+from tracker.face.analyzer import FaceAnalyzer
 
 
 def _frames(video: str):
@@ -41,9 +51,6 @@ def _usage() -> float:
 
 
 def run_facenet(video: str) -> dict:
-    import torch
-    from facenet_pytorch import MTCNN, InceptionResnetV1
-
     mtcnn = MTCNN(keep_all=True, device="cpu")
     resnet = InceptionResnetV1(pretrained=None).eval()
     boxes_per_frame, faces = [], 0
@@ -61,12 +68,10 @@ def run_facenet(video: str) -> dict:
 
 
 def run_face_recognition(video: str) -> dict:
-    import warnings
-
     with warnings.catch_warnings():  # face_recognition_models imports the deprecated pkg_resources
         warnings.simplefilter("ignore")
         try:
-            import face_recognition
+            import face_recognition  # the optional peer (scripts/setup.sh bench)
         except ImportError as error:
             sys.exit(f"face_recognition is not installed ({error}): scripts/setup.sh bench installs it")
 
@@ -81,67 +86,30 @@ def run_face_recognition(video: str) -> dict:
 
 
 def run_ours(video: str, cameras: int, config_path: str, live: bool) -> dict:
-    import asyncio
-    import tempfile
-
-    from gallery.identify import Identifier
-    from gallery.store import GalleryStore
-    from pipelines.events.publisher import EventPublisher
-    from pipelines.events.redis_server import EmbeddedRedis, free_port
-    from pipelines.live.executor import ModelExecutor
-    from pipelines.live.runtime import LiveTracker
-    from pipelines.prometheus import Metrics
-    from tracker.config import load_config, parse_config
-    from tracker.face.analyzer import FaceAnalyzer
-
-    base = load_config(Path(config_path))
-    data = base.model_dump()
-    data["cameras"] = [{"id": f"cam{i}", "url": video, "fps": 5.0 if live else 60.0, "realtime": live}
-                       for i in range(cameras)]
-    data["pipeline"]["status_interval"] = 3600.0
-    config = parse_config(data, config_path, environ={})
+    cameras_config = [{"id": f"cam{i}", "url": video, "fps": 5.0 if live else 60.0, "realtime": live}
+                      for i in range(cameras)]
+    config = with_changes(load_config(Path(config_path)), config_path, cameras=cameras_config,
+                          pipeline={"status_interval": 3600.0})
     analyzer = FaceAnalyzer.from_config(config)
     boxes_per_frame: dict[int, list] = {}
     latencies: list[float] = []
+
+    def record(camera: str, frame, boxes: np.ndarray, latency: float) -> None:
+        latencies.append(latency)
+        if camera == "cam0":
+            boxes_per_frame[frame.number] = boxes.tolist()
+
     with tempfile.TemporaryDirectory() as scratch, EmbeddedRedis(Path(scratch) / "redis", free_port()) as redis:
-        gallery = Path(scratch) / "gallery.db"
-        with GalleryStore(gallery) as store:
-            identifier = Identifier(analyzer, store, config.match)
-
-        async def main() -> LiveTracker:
-            executor = ModelExecutor(analyzer, config.pipeline.batch_size, config.pipeline.max_wait_ms).start()
-            publisher = EventPublisher(redis.url, config.events.prefix, config.events.stream_maxlen,
-                                       config.events.buffer_size)
-            tracker = LiveTracker(config, gallery, identifier, executor, publisher, Metrics())
-            original = tracker.add_camera
-
-            def add_camera(camera):
-                added = original(camera)
-
-                def record(frame, boxes, latency):
-                    latencies.append(latency)
-                    if camera.id == "cam0":
-                        boxes_per_frame[frame.number] = boxes.tolist()
-
-                added.worker.on_frame = record
-                return added
-
-            tracker.add_camera = add_camera
-            try:
-                await tracker.run(asyncio.Event(), until_ended=True)
-            finally:
-                executor.stop()
-            return tracker
-
         started, cpu = time.perf_counter(), _usage()
-        tracker = asyncio.run(main())
+        with app.build(config, Path(scratch) / "gallery.db", redis.url, analyzer) as services:
+            runtime = app.start_runtime(services, observers=(record,))
+            asyncio.run(runtime.run(asyncio.Event(), until_ended=True))
     frames = max(boxes_per_frame) + 1 if boxes_per_frame else 0
     ordered = [boxes_per_frame.get(n) for n in range(frames)]  # None: a frame not analysed
-    result = _result(ordered, sum(c.worker.stats.faces for c in tracker.cameras.values()), started, cpu,
-                     frames_done=sum(c.worker.stats.analysed + c.worker.stats.followed
-                                     for c in tracker.cameras.values()))
-    result.update(tracks=sum(c.worker.stats.tracks for c in tracker.cameras.values()),
-                  embedded=sum(c.worker.stats.embedded for c in tracker.cameras.values()),
+    workers = [c.worker for c in runtime.cameras.values()]
+    result = _result(ordered, sum(w.stats.faces for w in workers), started, cpu,
+                     frames_done=sum(w.stats.analysed for w in workers))
+    result.update(tracks=sum(w.tracks.started for w in workers), embedded=sum(w.stats.embedded for w in workers),
                   latency_p50_ms=float(np.percentile(latencies, 50) * 1000) if latencies else None,
                   latency_p99_ms=float(np.percentile(latencies, 99) * 1000) if latencies else None)
     return result

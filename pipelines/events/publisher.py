@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -31,6 +32,13 @@ def channel(prefix: str, camera: str) -> str:
     return f"{prefix}:events:{camera}"
 
 
+@dataclass(frozen=True)
+class PublisherStatus:
+    published: int  # events delivered to Redis
+    buffered: int  # waiting for Redis
+    dropped: int  # dropped from a full buffer
+
+
 class EventPublisher:
     def __init__(self, url: str, prefix: str, stream_maxlen: int, buffer_size: int) -> None:
         self.url = url
@@ -43,9 +51,8 @@ class EventPublisher:
         self.dropped = 0
         self._connected: bool | None = None
 
-    @property
-    def buffered(self) -> int:
-        return len(self._buffer)
+    def status(self) -> PublisherStatus:
+        return PublisherStatus(self.published, len(self._buffer), self.dropped)
 
     def publish(self, event: Event) -> None:
         """Queue an event; never blocks. A full buffer drops its oldest event."""

@@ -10,60 +10,70 @@ import cv2
 from aiohttp import web
 from pydantic import ValidationError
 
-from pipelines.web.server import STATE
+from pipelines.annotate import draw_boxes
+from pipelines.live.runtime import Camera, Runtime
+from pipelines.web.keys import RUNTIME, SERVICES
 from tracker.config import CameraConfig
 
 routes = web.RouteTableDef()
 
 
-def _tracker(request: web.Request):
-    tracker = request.app[STATE].tracker
-    if tracker is None:
+def _runtime(request: web.Request) -> Runtime:
+    if RUNTIME not in request.app:
         raise web.HTTPServiceUnavailable(text="no live pipeline here: cameras are served by facetrack run")
-    return tracker
+    return request.app[RUNTIME]
 
 
-def _camera(request: web.Request):
-    tracker = _tracker(request)
-    camera = tracker.cameras.get(request.match_info["camera"])
+def _camera(request: web.Request) -> Camera:
+    camera = _runtime(request).cameras.get(request.match_info["camera"])
     if camera is None:
         raise web.HTTPNotFound(text=f"no camera '{request.match_info['camera']}'")
     return camera
 
 
-def describe(camera) -> dict:
-    return {**camera.config.model_dump(), **camera.status()}
+def describe(camera: Camera) -> dict:
+    return {**camera.config.model_dump(), **asdict(camera.status())}
+
+
+def view(camera: Camera) -> bytes | None:
+    """The newest analysed frame with its faces' boxes, track ids and names drawn, as JPEG."""
+    if camera.worker.latest is None:
+        return None
+    frame, tracks = camera.worker.latest
+    image = draw_boxes(frame.image, [(box, *camera.worker.tracks.label(track_id)) for box, track_id in tracks])
+    ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 75])
+    return jpeg.tobytes() if ok else None
 
 
 @routes.get("/api/cameras")
 async def list_cameras(request: web.Request) -> web.Response:
-    return web.json_response([describe(c) for c in _tracker(request).cameras.values()])
+    return web.json_response([describe(c) for c in _runtime(request).cameras.values()])
 
 
 @routes.post("/api/cameras")
 async def add_camera(request: web.Request) -> web.Response:
-    tracker = _tracker(request)
+    runtime = _runtime(request)
     try:
         camera = CameraConfig.model_validate(await request.json())
     except ValueError as error:  # bad JSON or a field out of range
         detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()) \
             if isinstance(error, ValidationError) else "the body must be a JSON object"
         raise web.HTTPBadRequest(text=f"camera: {detail}") from None
-    if camera.id in tracker.cameras:
+    if camera.id in runtime.cameras:
         raise web.HTTPConflict(text=f"camera '{camera.id}' exists already")
-    return web.json_response(describe(tracker.add_camera(camera)), status=201)
+    return web.json_response(describe(runtime.add_camera(camera)), status=201)
 
 
 @routes.delete("/api/cameras/{camera}")
 async def remove_camera(request: web.Request) -> web.Response:
     camera = _camera(request)
-    await _tracker(request).remove_camera(camera.config.id)
+    await _runtime(request).remove_camera(camera.config.id)
     return web.Response(status=204)
 
 
 @routes.get("/api/cameras/{camera}/tracks")
 async def tracks(request: web.Request) -> web.Response:
-    views = _camera(request).worker.tracks()
+    views = _camera(request).worker.tracks.views()
     return web.json_response([{**asdict(v), "crop_jpeg": None, "has_crop": v.crop_jpeg is not None} for v in views])
 
 
@@ -74,7 +84,7 @@ async def track_crop(request: web.Request) -> web.Response:
         track_id = int(request.match_info["track"])
     except ValueError:
         raise web.HTTPBadRequest(text=f"track '{request.match_info['track']}' is not a number") from None
-    view = next((v for v in camera.worker.tracks() if v.id == track_id), None)
+    view = next((v for v in camera.worker.tracks.views() if v.id == track_id), None)
     if view is None or view.crop_jpeg is None:
         raise web.HTTPNotFound(text=f"camera '{camera.config.id}' has no open track {track_id} with a face crop")
     return web.Response(body=base64.b64decode(view.crop_jpeg), content_type="image/jpeg")
@@ -87,19 +97,18 @@ async def live(request: web.Request) -> web.StreamResponse:
     Frames are drawn and encoded only for connected viewers, at most ``http.live_fps`` per second.
     """
     camera = _camera(request)
-    interval = 1.0 / request.app[STATE].config.http.live_fps
+    interval = 1.0 / request.app[SERVICES].config.http.live_fps
     response = web.StreamResponse(headers={"Content-Type": "multipart/x-mixed-replace; boundary=frame",
                                            "Cache-Control": "no-store"})
     await response.prepare(request)
     sent = None
-    while camera.config.id in _tracker(request).cameras:
-        frame = camera.worker.latest
-        if frame is not None and frame is not sent:
-            sent = frame
-            image = camera.worker.view()
-            ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 75])
-            if ok:
+    while camera.config.id in _runtime(request).cameras:
+        latest = camera.worker.latest
+        if latest is not None and latest is not sent:
+            sent = latest
+            jpeg = view(camera)
+            if jpeg:
                 await response.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
-                                     + str(len(jpeg)).encode() + b"\r\n\r\n" + jpeg.tobytes() + b"\r\n")
+                                     + str(len(jpeg)).encode() + b"\r\n\r\n" + jpeg + b"\r\n")
         await asyncio.sleep(interval)
     return response

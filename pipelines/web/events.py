@@ -11,14 +11,14 @@ from aiohttp import WSMsgType, web
 
 from pipelines.events.publisher import stream_key
 from pipelines.events.subscriber import read_events
-from pipelines.web.server import STATE
+from pipelines.web.keys import SERVICES
 
 routes = web.RouteTableDef()
 STREAM_ID = r"^(\d+-\d+|\d+)$"
 
 
 def _redis(request: web.Request) -> str:
-    url = request.app[STATE].redis_url
+    url = request.app[SERVICES].redis_url
     if not url:
         raise web.HTTPServiceUnavailable(text="no Redis configured here (redis.url); events live in Redis")
     return url
@@ -48,7 +48,7 @@ async def recent_events(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(text="limit: must be a whole number 1-1000") from None
     if not 1 <= limit <= 1000:
         raise web.HTTPBadRequest(text="limit: must be a whole number 1-1000")
-    key = stream_key(request.app[STATE].config.events.prefix)
+    key = stream_key(request.app[SERVICES].config.events.prefix)
     client = aioredis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
     events, next_id = [], None
     try:
@@ -80,7 +80,7 @@ async def live_events(request: web.Request) -> web.WebSocketResponse:
     url = _redis(request)
     cameras, types = _filters(request)
     since = _stream_id(request, "since") or "$"
-    prefix = request.app[STATE].config.events.prefix
+    prefix = request.app[SERVICES].config.events.prefix
     ws = web.WebSocketResponse(heartbeat=20)
     await ws.prepare(request)
 

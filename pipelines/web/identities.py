@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import json
 
 import cv2
 from aiohttp import BodyPartReader, web
 
 from gallery.enroll import ENROLLED, REFUSED, Enroller, Outcome
 from gallery.store import GalleryError, GalleryStore
-from pipelines.web.server import STATE
+from pipelines.web.keys import RUNTIME, SERVICES
 from tracker.errors import ImageError
 from tracker.images import decode_image
 
@@ -23,7 +24,7 @@ routes = web.RouteTableDef()
 
 
 def _store(request: web.Request) -> GalleryStore:
-    return GalleryStore(request.app[STATE].gallery)
+    return GalleryStore(request.app[SERVICES].gallery)
 
 
 def _identity(store: GalleryStore, name: str):
@@ -34,9 +35,9 @@ def _identity(store: GalleryStore, name: str):
 
 
 def _reload(request: web.Request) -> None:
-    state = request.app[STATE]
-    with GalleryStore(state.gallery) as store:
-        state.identifier.reload(store)
+    services = request.app[SERVICES]
+    with GalleryStore(services.gallery) as store:
+        services.identifier.reload(store)
 
 
 @routes.get("/api/identities")
@@ -69,7 +70,7 @@ async def _uploads(request: web.Request) -> tuple[dict[str, str], list[tuple[str
     """The form fields and the uploaded files of a multipart request."""
     if not request.content_type.startswith("multipart/"):
         raise web.HTTPBadRequest(text="send multipart/form-data: a 'name' field and one or more 'image' files")
-    limit = request.app[STATE].config.http.max_upload_bytes
+    limit = request.app[SERVICES].config.http.max_upload_bytes
     if (request.content_length or 0) > limit:
         raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
     fields, files, total = {}, [], 0
@@ -96,20 +97,20 @@ async def _uploads(request: web.Request) -> tuple[dict[str, str], list[tuple[str
 async def _run_enroll(request: web.Request, name: str, files: list[tuple[str, bytes]],
                       metadata: dict | None) -> web.Response:
     """Decode the files (refusing what cannot be), then enroll on the model thread, as ``facetrack enroll`` does."""
-    state = request.app[STATE]
+    services = request.app[SERVICES]
     images, refused = [], []
     for source, data in files:
         try:
-            images.append((source, decode_image(data, source, state.config.http.max_image_pixels)))
+            images.append((source, decode_image(data, source, services.config.http.max_image_pixels)))
         except ImageError as error:
             refused.append(Outcome(source, REFUSED, str(error).removeprefix(f"{source}: ")))
 
     def work(analyzer):
-        with GalleryStore(state.gallery) as store:
-            enroller = Enroller(analyzer, store, state.config.enroll)
+        with GalleryStore(services.gallery) as store:
+            enroller = Enroller(analyzer, store, services.config.enroll)
             return enroller.enroll(name, *enroller.from_arrays(images), metadata=metadata)
 
-    result = await state.executor.call(work) if images else None
+    result = await services.executor.call(work) if images else None
     outcomes = [dataclasses.asdict(o) for o in refused + (result.outcomes if result else [])]
     enrolled = sum(o["status"] == ENROLLED for o in outcomes)
     if enrolled:
@@ -131,8 +132,6 @@ async def create_identity(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(text="no image files in the upload")
     metadata = None
     if "metadata" in fields:
-        import json
-
         try:
             metadata = json.loads(fields["metadata"])
         except ValueError:
@@ -145,18 +144,17 @@ async def create_identity(request: web.Request) -> web.Response:
 @routes.post("/api/identities/{name}/from-track")
 async def enroll_from_track(request: web.Request) -> web.Response:
     """JSON ``{"camera": ID, "track": N}``: enroll the open track's best face crop under ``name``."""
-    state = request.app[STATE]
-    if state.tracker is None:
+    if RUNTIME not in request.app:
         raise web.HTTPServiceUnavailable(text="no live pipeline here: tracks exist under facetrack run")
     try:
         body = await request.json()
         camera_id, track_id = str(body["camera"]), int(body["track"])
     except (ValueError, KeyError, TypeError):
         raise web.HTTPBadRequest(text='send JSON {"camera": "<id>", "track": <number>}') from None
-    camera = state.tracker.cameras.get(camera_id)
+    camera = request.app[RUNTIME].cameras.get(camera_id)
     if camera is None:
         raise web.HTTPNotFound(text=f"no camera '{camera_id}'")
-    view = next((v for v in camera.worker.tracks() if v.id == track_id), None)
+    view = next((v for v in camera.worker.tracks.views() if v.id == track_id), None)
     if view is None or view.crop_jpeg is None:
         raise web.HTTPNotFound(text=f"camera '{camera_id}' has no open track {track_id} with a face crop")
     source = f"camera {camera_id} track {track_id}"
@@ -196,7 +194,7 @@ async def delete_identity(request: web.Request) -> web.Response:
 @routes.post("/api/recognize")
 async def recognize(request: web.Request) -> web.Response:
     """An image (multipart ``image`` file, or the raw body) in; its faces with boxes and names out."""
-    state = request.app[STATE]
+    services = request.app[SERVICES]
     if request.content_type.startswith("multipart/"):
         _, files = await _uploads(request)
         if len(files) != 1:
@@ -204,6 +202,6 @@ async def recognize(request: web.Request) -> web.Response:
         source, data = files[0]
     else:
         source, data = "the request body", await request.read()
-    image = decode_image(data, source, state.config.http.max_image_pixels)
-    faces = await state.executor.call(lambda _: state.identifier.identify(image))
+    image = decode_image(data, source, services.config.http.max_image_pixels)
+    faces = await services.executor.call(lambda _: services.identifier.identify(image))
     return web.json_response({"faces": [f.as_json() for f in faces]})

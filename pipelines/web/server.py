@@ -1,4 +1,4 @@
-"""The HTTP side: one aiohttp application for ``facetrack run`` (with the live pipeline) and
+"""The HTTP side: one aiohttp application for ``facetrack run`` (with the running cameras) and
 ``facetrack serve`` (the gallery alone).
 
 Every error is JSON, ``{"error": "...", "status": N}``, never a traceback. Requests that
@@ -14,36 +14,21 @@ import asyncio
 import hmac
 import logging
 import secrets
-from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from gallery.identify import Identifier
-from pipelines.live.executor import ModelExecutor
-from pipelines.prometheus import Metrics
+from pipelines.live.runtime import Runtime
+from pipelines.services import Services
+from pipelines.web import cameras, events, identities, openapi, ops
+from pipelines.web.keys import RUNTIME, SERVICES, TOKEN
 from tracker.config import Config
 from tracker.errors import TrackerError
 
 logger = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
-
-
-@dataclass
-class State:
-    config: Config
-    gallery: Path
-    identifier: Identifier
-    executor: ModelExecutor
-    metrics: Metrics
-    token: str
-    tracker: object | None = None  # pipelines.live.runtime.LiveTracker under `facetrack run`
-    redis_url: str | None = None
-
-
-STATE = web.AppKey("state", State)
 
 
 def json_error(status: int, message: str) -> web.Response:
@@ -72,24 +57,26 @@ async def errors(request: web.Request, handler) -> web.StreamResponse:
 
 @web.middleware
 async def auth(request: web.Request, handler) -> web.StreamResponse:
-    state = request.app[STATE]
-    protected = request.method not in READ_METHODS or (state.config.http.protect_all and request.path != "/health")
+    protect_all = request.app[SERVICES].config.http.protect_all
+    protected = request.method not in READ_METHODS or (protect_all and request.path != "/health")
     if protected:
         given = request.headers.get("Authorization", "")
         if not given and request.method == "GET" and "token" in request.query:  # <img> and WebSocket can't send headers
             given = f"Bearer {request.query['token']}"
         if not given.startswith("Bearer "):
             return json_error(401, "this endpoint needs 'Authorization: Bearer <token>' (http.token)")
-        if not hmac.compare_digest(given[7:].encode(), state.token.encode()):
+        if not hmac.compare_digest(given[7:].encode(), request.app[TOKEN].encode()):
             return json_error(403, "wrong token")
     return await handler(request)
 
 
-def build_app(state: State) -> web.Application:
-    from pipelines.web import cameras, events, identities, openapi, ops
-
-    app = web.Application(middlewares=[errors, auth], client_max_size=state.config.http.max_upload_bytes)
-    app[STATE] = state
+def build_app(services: Services, token: str, runtime: Runtime | None = None) -> web.Application:
+    """The application for ``services`` (and the running cameras, under ``facetrack run``)."""
+    app = web.Application(middlewares=[errors, auth], client_max_size=services.config.http.max_upload_bytes)
+    app[SERVICES] = services
+    app[TOKEN] = token
+    if runtime is not None:
+        app[RUNTIME] = runtime
     for module in (ops, cameras, identities, events, openapi):
         app.router.add_routes(module.routes)
     app.router.add_get("/", dashboard)
@@ -109,15 +96,6 @@ def token_for(config: Config) -> str:
     return token
 
 
-async def start_web(config: Config, tracker) -> web.AppRunner:
-    """Serve the app for a running ``LiveTracker`` (``facetrack run``)."""
-    metrics = tracker.verification
-    metrics.watch(lambda: tracker)
-    state = State(config, tracker.gallery, tracker.identifier, tracker.executor, metrics, token_for(config),
-                  tracker, tracker.redis_url)
-    return await serve_app(build_app(state), config)
-
-
 async def serve_app(app: web.Application, config: Config) -> web.AppRunner:
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
@@ -130,27 +108,3 @@ async def serve_app(app: web.Application, config: Config) -> web.AppRunner:
                            "set http.port to a free port, or 0 for no HTTP server") from None
     logger.info("HTTP on http://%s:%d/ (dashboard), /api, /metrics", config.http.host, config.http.port)
     return runner
-
-
-async def serve_gallery(config: Config, gallery: Path) -> None:
-    """``facetrack serve``: the API and dashboard for the gallery alone, until Ctrl-C or SIGTERM."""
-    import signal
-
-    from gallery.store import GalleryStore
-    from tracker.face.analyzer import FaceAnalyzer
-
-    analyzer = FaceAnalyzer.from_config(config)
-    with GalleryStore(gallery) as store:
-        identifier = Identifier(analyzer, store, config.match)
-    metrics = Metrics()
-    executor = ModelExecutor(analyzer, config.pipeline.batch_size, config.pipeline.max_wait_ms).start()
-    state = State(config, gallery, identifier, executor, metrics, token_for(config), None, config.redis.url or None)
-    stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-    runner = await serve_app(build_app(state), config)
-    try:
-        await stop.wait()
-    finally:
-        await runner.cleanup()
-        executor.stop()

@@ -1,15 +1,11 @@
 """The ``facetrack`` command as a user runs it."""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import LFW, STILLS, lfw_image, needs_data
-
-FACETRACK = Path(sys.executable).parent / "facetrack"
+from tests.support.cli import run
 
 
 @pytest.fixture(scope="module")
@@ -17,13 +13,6 @@ def config_file(tmp_path_factory, cache_dir):
     path = tmp_path_factory.mktemp("cli") / "config.toml"
     path.write_text(f'[models]\ncache_dir = "{cache_dir}"\ndevice = "cpu"\n')
     return path
-
-
-def run(*args, config=None):
-    command = [str(FACETRACK), *map(str, args)]
-    if config:
-        command += ["--config", str(config)]
-    return subprocess.run(command, capture_output=True, text=True, timeout=600)
 
 
 @needs_data

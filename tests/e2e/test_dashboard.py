@@ -13,8 +13,8 @@ import pytest
 
 from pipelines.events.redis_server import EmbeddedRedis, free_port
 from tests.conftest import STILLS, VIDEO, needs_data
-from tests.e2e.test_cli import FACETRACK
-from tests.rtsp import RtspServer, needs_rtsp
+from tests.support.cli import FACETRACK
+from tests.support.rtsp import RtspServer, needs_rtsp
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 needs_chromium = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="Debian's chromium and chromium-driver "

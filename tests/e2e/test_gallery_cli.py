@@ -11,7 +11,7 @@ import pytest
 from gallery.enroll import Enroller
 from gallery.store import GalleryStore
 from tests.conftest import LFW, STILLS, lfw_image, needs_data
-from tests.e2e.test_cli import FACETRACK, run
+from tests.support.cli import FACETRACK, run
 
 pytestmark = needs_data
 

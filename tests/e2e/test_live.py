@@ -17,8 +17,8 @@ from pipelines.eval.synthetic import make_plan, write_demo
 from pipelines.events.publisher import stream_key
 from pipelines.events.redis_server import EmbeddedRedis, free_port
 from tests.conftest import LFW, ROOT, needs_data
-from tests.e2e.test_cli import FACETRACK
-from tests.rtsp import RtspServer, needs_rtsp
+from tests.support.cli import FACETRACK
+from tests.support.rtsp import RtspServer, needs_rtsp
 
 pytestmark = [needs_data, needs_rtsp]
 

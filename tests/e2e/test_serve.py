@@ -10,7 +10,7 @@ import urllib.request
 import pytest
 
 from pipelines.events.redis_server import free_port
-from tests.e2e.test_cli import FACETRACK
+from tests.support.cli import FACETRACK
 
 
 def test_serve_answers_and_stops_cleanly_on_sigterm(tmp_path, cache_dir):

@@ -9,20 +9,17 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
+from gallery.store import GalleryStore
 from tests.conftest import needs_data
-from tests.integration.test_http import AUTH, live_app
-from tests.integration.test_http import gallery as gallery  # noqa: F401 (a fixture)
-from tests.integration.test_http import redis_url as redis_url  # noqa: F401 (a fixture)
+from tests.support.http import AUTH, live_app
 from tracker.config import with_changes
 
 pytestmark = needs_data
 
 
 @pytest.fixture(scope="module")
-def server(analyzer, config, tmp_path_factory, redis_url):  # noqa: F811
+def server(analyzer, config, tmp_path_factory, redis_url):
     """The app on a real port, served from a thread of its own until the module's tests end."""
-    from gallery.store import GalleryStore
-
     gallery = tmp_path_factory.mktemp("fuzz") / "gallery.db"
     GalleryStore(gallery).close()
     quick = with_changes(config, "test", pipeline={"stall_seconds": 2.0})

@@ -60,15 +60,15 @@ def test_events_wait_out_a_redis_outage_in_order(tmp_path):
         running = asyncio.create_task(publisher.run(stop))
         for n in range(1, 4):
             publisher.publish(event(n))
-        await until(lambda: publisher.published == 3)
+        await until(lambda: publisher.status().published == 3)
         server.stop()
         for n in range(4, 9):
             publisher.publish(event(n))
         await asyncio.sleep(1.0)
-        held = publisher.buffered
+        held = publisher.status().buffered
         server = EmbeddedRedis(tmp_path / "redis", port).start()  # same data: the stream comes back
         try:
-            await until(lambda: publisher.published == 8)
+            await until(lambda: publisher.status().published == 8)
             stop.set()
             await running
             import redis
@@ -89,7 +89,7 @@ def test_a_full_buffer_drops_the_oldest_and_counts_it():
     publisher = EventPublisher("redis://127.0.0.1:1/0", "ft", 1000, 3)
     for n in range(1, 6):
         publisher.publish(event(n))
-    assert publisher.buffered == 3 and publisher.dropped == 2
+    assert (publisher.status().buffered, publisher.status().dropped) == (3, 2)
 
 
 def test_the_embedded_server_refuses_a_port_in_use(tmp_path):

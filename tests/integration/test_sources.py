@@ -4,23 +4,12 @@ import asyncio
 import logging
 import time
 
-import cv2
 import pytest
 
-from pipelines.eval.synthetic import background
 from pipelines.events.redis_server import free_port
 from pipelines.live.sources import ENDED, FAILED, LIVE, STALLED, CameraReader, Mailbox
-from tests.rtsp import RtspServer, needs_rtsp
-
-
-def write_video(path, seconds: float, fps: float = 10.0):
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (320, 240))
-    frame = background(320, 240)
-    for n in range(int(seconds * fps)):
-        cv2.putText(frame, str(n), (10, 30), cv2.FONT_HERSHEY_SIMPLEX, 1, (255, 255, 255), 2)
-        writer.write(frame)
-    writer.release()
-    return path
+from tests.support.rtsp import RtspServer, needs_rtsp
+from tests.support.videos import write_video
 
 
 def wait_for(condition, timeout: float, what: str) -> None:

@@ -7,24 +7,8 @@ import numpy as np
 import pytest
 
 from pipelines.live.executor import ModelExecutor
-from tracker.faces import Faces
-
-
-class CountingDetector:
-    def __init__(self, fail: bool = False) -> None:
-        self.batches: list[int] = []
-        self.fail = fail
-
-    def detect_batch(self, frames):
-        if self.fail:
-            raise MemoryError("out of memory")
-        self.batches.append(len(frames))
-        return [Faces.empty() for _ in frames]
-
-
-class Analyzer:
-    def __init__(self, detector) -> None:
-        self.detector = detector
+from tests.support.stand_ins import CountingDetector
+from tests.support.stand_ins import StandInAnalyzer as Analyzer
 
 
 def frame() -> np.ndarray:

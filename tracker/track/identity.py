@@ -1,8 +1,8 @@
 """Who a track is: quality-weighted evidence over its frames, sticky once decided.
 
 Each observation is the gallery's verdict on one face of the track: the nearest identity,
-its score and margin, and the face's quality weight. An observation within the threshold
-and margin adds ``weight * (1 - score / threshold)`` to that identity; any other adds
+its distance and margin, and the face's quality weight. An observation within the threshold
+and margin adds ``weight * (1 - distance / threshold)`` to that identity; any other adds
 ``weight`` to "unknown". The track is named as soon as one identity's evidence reaches
 ``resolve`` and is at least ``dominance`` times every other identity's (at the calibrated
 threshold one good frame is strong evidence, so frames that match no one do not hold a
@@ -21,7 +21,7 @@ UNKNOWN = -1
 @dataclass(frozen=True)
 class Observation:
     identity: int  # nearest identity id, UNKNOWN when the gallery is empty
-    score: float
+    distance: float  # the identity's distance (squared L2, mean of its top-k faces)
     margin: float
     weight: float  # face quality, 0-1
 
@@ -35,17 +35,17 @@ class TrackIdentity:
     evidence: dict[int, float] = field(default_factory=dict)
     unknown: float = 0.0
     identity: int = UNKNOWN
-    best_score: float = 4.0  # the best score seen for the named identity
+    best_distance: float = 4.0  # the best distance seen for the named identity
 
     def observe(self, o: Observation) -> str | None:
         """Add one observation; returns "resolved" or "changed" when the decision moves, else None."""
-        if o.identity != UNKNOWN and o.score <= self.threshold and o.margin >= self.margin:
-            gain = o.weight * (1.0 - o.score / max(self.threshold, 1e-9))
+        if o.identity != UNKNOWN and o.distance <= self.threshold and o.margin >= self.margin:
+            gain = o.weight * (1.0 - o.distance / max(self.threshold, 1e-9))
             self.evidence[o.identity] = self.evidence.get(o.identity, 0.0) + gain
         else:
             self.unknown += o.weight
         if o.identity == self.identity:
-            self.best_score = min(self.best_score, o.score)
+            self.best_distance = min(self.best_distance, o.distance)
         return self._decide(o)
 
     def _decide(self, o: Observation) -> str | None:
@@ -57,10 +57,10 @@ class TrackIdentity:
         if self.identity == UNKNOWN:
             if lead >= self.resolve and lead >= self.dominance * others:
                 self.identity = leader
-                self.best_score = o.score if o.identity == leader else self.best_score
+                self.best_distance = o.distance if o.identity == leader else self.best_distance
                 return "resolved"
         elif leader != self.identity and lead >= self.dominance * self.evidence.get(self.identity, 0.0):
             self.identity = leader
-            self.best_score = o.score if o.identity == leader else 4.0
+            self.best_distance = o.distance if o.identity == leader else 4.0
             return "changed"
         return None

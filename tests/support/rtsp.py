@@ -1,4 +1,4 @@
-"""The tests' real RTSP server: GStreamer's gst-rtsp-server run by Debian's Python (see support/rtsp_server.py)."""
+"""The tests' real RTSP server: GStreamer's gst-rtsp-server run by Debian's Python (see rtsp_server.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 SYSTEM_PYTHON = "/usr/bin/python3"
-SCRIPT = Path(__file__).parent / "support" / "rtsp_server.py"
+SCRIPT = Path(__file__).parent / "rtsp_server.py"
 
 
 def rtsp_available() -> bool:

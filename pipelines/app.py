@@ -1,0 +1,147 @@
+"""The composition root: every entry point (``facetrack run``, ``serve``, ``bench``, the tests)
+builds the running system here, and only here.
+
+- ``build``: the face path on its executor thread, the gallery, the metrics (``Services``);
+- ``start_runtime``: the cameras' runtime over those services, publishing to Redis;
+- ``run``: ``facetrack run`` (Redis, the runtime, the HTTP side, signals, the exit);
+- ``serve``: ``facetrack serve`` (the HTTP side for the gallery alone).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from gallery.identify import Identifier
+from gallery.store import GalleryStore
+from pipelines.events.publisher import EventPublisher, channel, stream_key
+from pipelines.events.redis_server import EmbeddedRedis
+from pipelines.live.executor import ModelExecutor
+from pipelines.live.runtime import Runtime
+from pipelines.live.worker import FrameObserver
+from pipelines.prometheus import Metrics
+from pipelines.services import Services
+from pipelines.web.server import build_app, serve_app, token_for
+from tracker.config import Config
+from tracker.errors import ConfigError, TrackerError
+from tracker.face.analyzer import FaceAnalyzer
+
+logger = logging.getLogger(__name__)
+
+
+@contextmanager
+def build(config: Config, gallery: Path, redis_url: str | None = None,
+          analyzer: FaceAnalyzer | None = None) -> Iterator[Services]:
+    """Load the face path (or use ``analyzer``) and the gallery, start the model executor; stop it on exit."""
+    analyzer = analyzer or FaceAnalyzer.from_config(config)
+    with GalleryStore(gallery) as store:
+        identifier = Identifier(analyzer, store, config.match)
+    _log_gallery(gallery, identifier)
+    metrics = Metrics()
+    executor = ModelExecutor(analyzer, config.pipeline.batch_size, config.pipeline.max_wait_ms,
+                             on_batch=metrics.observe_batch).start()
+    try:
+        yield Services(config, gallery, identifier, executor, metrics, redis_url)
+    finally:
+        executor.stop()
+
+
+def _log_gallery(gallery: Path, identifier: Identifier) -> None:
+    logger.info("gallery %s: %d people, %d faces of %s", gallery, len(identifier.names), len(identifier.index),
+                identifier.model_id)
+    if not identifier.names:
+        logger.warning("gallery %s is empty: every face will be 'unknown' (enroll people with facetrack enroll)",
+                       gallery)
+    if identifier.missing:
+        logger.warning("%d gallery faces have no %s embedding and are not matched: run facetrack gallery reembed",
+                       identifier.missing, identifier.model_id)
+
+
+def start_runtime(services: Services, observers: tuple[FrameObserver, ...] = ()) -> Runtime:
+    """The cameras' runtime over ``services``, publishing to their Redis; ``/metrics`` reports it."""
+    if not services.redis_url:
+        raise ConfigError("redis.url: the live pipeline publishes to Redis; none is configured")
+    events = services.config.events
+    publisher = EventPublisher(services.redis_url, events.prefix, events.stream_maxlen, events.buffer_size)
+    runtime = Runtime(services.config, services.identifier, services.executor, publisher,
+                      services.metrics.stage_seconds, observers)
+    services.metrics.watch(runtime.status)
+    return runtime
+
+
+def start_redis(config: Config) -> tuple[str, EmbeddedRedis | None]:
+    """The configured Redis URL, or a freshly started embedded server and its URL."""
+    if config.redis.url:
+        return config.redis.url, None
+    server = EmbeddedRedis(Path(config.redis.data_dir).expanduser(), config.redis.port).start()
+    prefix = config.events.prefix
+    logger.info("embedded Redis at %s: events stream %s, channels %s (pattern %s)", server.url,
+                stream_key(prefix), channel(prefix, "<camera>"), channel(prefix, "*"))
+    return server.url, server
+
+
+def _stop_on_signal() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def run_live(config: Config, gallery: Path, redis_url: str) -> Runtime:
+    """Run until stopped, or until every configured camera stopped by itself; returns the runtime (its stats)."""
+    serving = config.http.port != 0
+    if not config.cameras and not serving:
+        raise ConfigError("cameras: none configured; add a [[cameras]] table with an id and a url "
+                          "(or set http.port to add cameras over HTTP)")
+    with build(config, gallery, redis_url) as services:
+        runtime = start_runtime(services)
+        stop = _stop_on_signal()
+        web = await serve_app(build_app(services, token_for(config), runtime), config) if serving else None
+        try:
+            await runtime.run(stop, until_ended=bool(config.cameras))
+        finally:  # runtime.run has stopped and joined the readers
+            if web is not None:
+                await web.cleanup()
+    return runtime
+
+
+def first_cause(error: BaseException) -> BaseException:
+    """The first real exception inside (nested) exception groups."""
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    return error
+
+
+def run(config: Config, gallery: Path) -> Runtime:
+    """``facetrack run``: a stage that crashes becomes one CRITICAL line and a ``TrackerError``."""
+    url, server = start_redis(config)
+    started = time.monotonic()
+    try:
+        return asyncio.run(run_live(config, gallery, url))
+    except TrackerError:
+        raise
+    except Exception as error:  # a stage crashed: one clear line, then a non-zero exit
+        cause = first_cause(error)
+        logger.critical("the live pipeline stopped: %s: %s", type(cause).__name__, cause, exc_info=cause)
+        raise TrackerError(f"the live pipeline stopped: {type(cause).__name__}: {cause}") from error
+    finally:
+        if server:
+            server.stop()
+        logger.info("stopped after %.0f s", time.monotonic() - started)
+
+
+async def serve(config: Config, gallery: Path) -> None:
+    """``facetrack serve``: the API and dashboard for the gallery alone, until Ctrl-C or SIGTERM."""
+    with build(config, gallery, config.redis.url or None) as services:
+        stop = _stop_on_signal()
+        runner = await serve_app(build_app(services, token_for(config)), config)
+        try:
+            await stop.wait()
+        finally:
+            await runner.cleanup()

@@ -1,0 +1,12 @@
+"""The application's state, as typed aiohttp keys (set once by ``server.build_app``)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from pipelines.live.runtime import Runtime
+from pipelines.services import Services
+
+SERVICES = web.AppKey("services", Services)
+TOKEN = web.AppKey("token", str)  # the bearer token for changes
+RUNTIME = web.AppKey("runtime", Runtime)  # the running cameras; absent under facetrack serve

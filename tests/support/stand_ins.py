@@ -1,0 +1,30 @@
+"""Stand-in models that isolate a unit from the real ones (the e2e tests use the real models)."""
+
+from tracker.faces import Faces
+
+
+class CountingDetector:
+    """Finds no face; records each batch's size; or fails like a GPU out of memory."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.batches: list[int] = []
+        self.fail = fail
+
+    def detect_batch(self, frames):
+        if self.fail:
+            raise MemoryError("out of memory")
+        self.batches.append(len(frames))
+        return [Faces.empty() for _ in frames]
+
+
+class Embedder:
+    model_id, dim, threshold = "stand-in:0", 128, 0.2
+
+
+class StandInAnalyzer:
+    """A face path with a stand-in detector and no real embedder."""
+
+    embedder, threshold = Embedder(), 0.2
+
+    def __init__(self, detector) -> None:
+        self.detector = detector

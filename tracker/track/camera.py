@@ -1,0 +1,252 @@
+"""One camera's rules, pure and synchronous: which faces to embed, and what events a frame makes.
+
+``CameraTracks`` owns the camera's tracks (``FaceTracker``), each track's identity evidence
+(``TrackIdentity``), its best face crop, and who is in view. It reads no clock and does no
+I/O: the caller awaits the models, then hands the results in and publishes the events that
+come out. Per analysed frame:
+
+1. ``plan(t, faces)``: match the detected boxes to tracks and choose the faces to embed:
+   new tracks; unnamed tracks with some evidence for someone (every frame, to name them
+   soon); unnamed tracks that matched no one (every ``unknown_interval``); any track whose
+   face beats its best by ``reembed_gain``.
+2. ``update(frame, faces, plan, analysis, observations)``: the tracks move on; the gallery's
+   verdict on each embedded face adds evidence; events come back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from tracker.config import TrackingConfig
+from tracker.events import Event
+from tracker.face.analyzer import Analysis
+from tracker.face.quality import face_weight, frontal_score
+from tracker.faces import Faces
+from tracker.images import face_region, jpeg_base64
+from tracker.track.identity import UNKNOWN, Observation, TrackIdentity
+from tracker.track.tracking import FaceTracker, Track
+
+
+@dataclass
+class TrackState:
+    """What the camera keeps of one open track besides its box."""
+
+    identity: TrackIdentity
+    crop: str | None = None  # best face crop, JPEG base64
+    crop_weight: float = -1.0
+    first_time: float = 0.0  # capture time of the track's first and latest face
+    last_time: float = 0.0
+    embedded_at: float = -1e9  # frame time (tracker clock) of its latest embedding
+
+
+@dataclass(frozen=True)
+class TrackView:
+    """An open track as the HTTP side shows it."""
+
+    id: int
+    box: list[float]
+    name: str
+    identity_id: int | None
+    since: float
+    last_seen: float
+    crop_jpeg: str | None
+
+
+@dataclass(frozen=True)
+class FramePlan:
+    """What ``plan`` decided for one frame's faces."""
+
+    quality: np.ndarray  # (n,) quality proxy from box size and pose
+    embed: list[int]  # indices of the faces to embed
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The gallery's verdict on one face: the nearest identity (``UNKNOWN`` with an empty gallery), its
+    distance, and its margin over the runner-up."""
+
+    identity: int
+    distance: float
+    margin: float
+
+
+@dataclass(frozen=True)
+class FrameInfo:
+    """The parts of a frame the rules need: its capture time, its tracker clock, its pixels (RGB)."""
+
+    time: float
+    clock: float
+    image: np.ndarray
+
+
+class CameraTracks:
+    def __init__(self, camera_id: str, tracking: TrackingConfig, threshold: float, margin: float, model_id: str,
+                 name_of: Callable[[int], str], crop_max_bytes: int) -> None:
+        self.camera_id = camera_id
+        self.tracking = tracking
+        self.threshold = threshold
+        self.margin = margin
+        self.model_id = model_id
+        self.name_of = name_of
+        self.crop_max_bytes = crop_max_bytes
+        self.tracker = FaceTracker(tracking.min_iou, tracking.max_age, tracking.reid_share * threshold)
+        self.states: dict[int, TrackState] = {}
+        self.present: dict[int, dict[int, float]] = {}  # identity -> {track id: since}
+        self.started = 0  # tracks started since the camera started
+        self._events: list[Event] = []
+
+    @property
+    def open(self) -> int:
+        return len(self.tracker.tracks)
+
+    def plan(self, t: float, faces: Faces) -> FramePlan:
+        """Which of this frame's faces to embed (nothing changes)."""
+        known = self.tracker.match(t, faces.boxes)
+        proxy = face_weight(faces.sizes, frontal_score(faces.landmarks))
+        embed = [d for d in range(len(faces)) if self._wants_embedding(known.get(d), float(proxy[d]), t)]
+        return FramePlan(proxy, embed)
+
+    def update(self, frame: FrameInfo, faces: Faces, plan: FramePlan, analysis: Analysis | None,
+               verdicts: list[Verdict]) -> tuple[list[tuple[np.ndarray, int]], list[Event]]:
+        """Advance by one analysed frame; returns each face's (box, track id) and the events it made.
+
+        ``analysis`` holds the faces ``plan.embed`` chose (None: none), ``verdicts`` the gallery's on each.
+        """
+        embeddings = None  # (n, d), NaN rows for the faces not embedded
+        if analysis is not None:
+            embeddings = np.full((len(faces), analysis.embeddings.shape[1]), np.nan, np.float32)
+            embeddings[plan.embed] = analysis.embeddings
+        step = self.tracker.update(frame.clock, faces, embeddings, plan.quality)
+        for track in step.started:
+            self._start(track, frame.time)
+        for track_id in step.track_ids:
+            self.states[int(track_id)].last_time = frame.time
+        if analysis is not None:
+            track_ids = [int(step.track_ids[d]) for d in plan.embed]
+            for track_id in track_ids:
+                self.states[track_id].embedded_at = frame.clock
+            self._observe(frame, analysis, track_ids, verdicts)
+        for track in step.ended:
+            self._ended(track)
+        return [(faces.boxes[d], int(step.track_ids[d])) for d in range(len(faces))], self._take_events()
+
+    def follow(self, t: float) -> list[tuple[np.ndarray, int]]:
+        """A frame between detections: each open track's box moved on at its velocity to ``t``."""
+        return [(track.predicted(t), track.id) for track in self.tracker.tracks.values()]
+
+    def finish(self) -> list[Event]:
+        """The camera stopped: every open track ends."""
+        for track in self.tracker.end_all():
+            self._ended(track)
+        return self._take_events()
+
+    def views(self) -> list[TrackView]:
+        """The open tracks, as last seen."""
+        views = []
+        for track in self.tracker.tracks.values():
+            state = self.states.get(track.id)
+            if state is None:
+                continue
+            who = state.identity.identity
+            views.append(TrackView(track.id, [round(float(v), 1) for v in track.box], self._name(who),
+                                   who if who != UNKNOWN else None, state.first_time, state.last_time, state.crop))
+        return views
+
+    def label(self, track_id: int) -> tuple[str, bool]:
+        """``#id name`` for drawing, and whether the track is named."""
+        state = self.states.get(track_id)
+        who = state.identity.identity if state else UNKNOWN
+        return f"#{track_id} {self._name(who)}", who != UNKNOWN
+
+    def _name(self, identity: int | None) -> str:
+        if identity is None or identity == UNKNOWN:
+            return "unknown"
+        return self.name_of(identity)
+
+    def _wants_embedding(self, track_id: int | None, proxy: float, t: float) -> bool:
+        if track_id is None:
+            return True
+        track, state = self.tracker.tracks[track_id], self.states[track_id]
+        if proxy > track.best_quality * self.tracking.reembed_gain:
+            return True
+        if state.identity.identity != UNKNOWN:
+            return False
+        return bool(state.identity.evidence) or t - state.embedded_at >= self.tracking.unknown_interval
+
+    def _start(self, track: Track, now: float) -> None:
+        self.started += 1
+        identity = TrackIdentity(self.threshold, self.margin, self.tracking.resolve, self.tracking.dominance)
+        self.states[track.id] = TrackState(identity, first_time=now)
+        self._event("track.started", track.id, now, box=track.box.tolist())
+
+    def _observe(self, frame: FrameInfo, analysis: Analysis, track_ids: list[int], verdicts: list[Verdict]) -> None:
+        q = analysis.quality
+        weights = face_weight(q.size, q.frontal, q.sharpness)
+        for i, (track_id, seen) in enumerate(zip(track_ids, verdicts, strict=True)):
+            state = self.states[track_id]
+            if weights[i] > state.crop_weight:
+                state.crop_weight = float(weights[i])
+                state.crop = self._crop(frame.image, analysis.faces.boxes[i])
+            previous = state.identity.identity
+            decision = state.identity.observe(Observation(seen.identity, seen.distance, seen.margin,
+                                                          float(weights[i])))
+            if decision:
+                box = [round(float(v), 1) for v in analysis.faces.boxes[i]]
+                self._event(f"identity.{decision}", track_id, frame.time, box=box, distance=seen.distance,
+                            margin=seen.margin)
+                self._leave(previous, track_id, frame.time)
+                self._enter(state.identity.identity, track_id, frame.time, since=state.first_time)
+
+    def _crop(self, image: np.ndarray, box: np.ndarray) -> str | None:
+        if not self.crop_max_bytes:
+            return None
+        return jpeg_base64(face_region(image, box), self.crop_max_bytes)
+
+    def _ended(self, track: Track) -> None:
+        """A track ends: its event carries the time it was last seen and how long it was in view."""
+        state = self.states.pop(track.id, None)
+        if state is None:
+            return
+        identity = state.identity.identity
+        best = state.identity.best_distance if identity != UNKNOWN else None
+        self._event("track.ended", track.id, state.last_time, state=state, box=track.box.tolist(),
+                    dwell_seconds=round(state.last_time - state.first_time, 3), best_distance=best)
+        self._leave(identity, track.id, state.last_time)
+
+    def _enter(self, identity: int, track_id: int, now: float, since: float) -> None:
+        """``identity`` is in view on ``track_id`` (seen since ``since``); the first such track is an entry."""
+        if identity == UNKNOWN:
+            return
+        tracks = self.present.setdefault(identity, {})
+        if not tracks:
+            self._event("person.entered", track_id, now, identity=identity)
+        tracks[track_id] = since
+
+    def _leave(self, identity: int, track_id: int, now: float) -> None:
+        tracks = self.present.get(identity)
+        if identity == UNKNOWN or not tracks or track_id not in tracks:
+            return
+        since = min(tracks.values())
+        del tracks[track_id]
+        if not tracks:
+            del self.present[identity]
+            self._event("person.left", track_id, now, identity=identity, dwell_seconds=round(now - since, 3))
+
+    def _event(self, kind: str, track_id: int, frame_time: float, state: TrackState | None = None,
+               identity: int | None = None, **fields) -> None:
+        state = state or self.states.get(track_id)
+        if identity is None and state is not None:
+            identity = state.identity.identity
+        named = identity is not None and identity != UNKNOWN
+        self._events.append(Event(
+            type=kind, camera=self.camera_id, track_id=track_id, frame_time=frame_time,
+            identity_id=identity if named else None, name=self._name(identity), model_id=self.model_id,
+            crop_jpeg=state.crop if state else None, **fields,
+        ))
+
+    def _take_events(self) -> list[Event]:
+        events, self._events = self._events, []
+        return events
