@@ -1,0 +1,103 @@
+"""One camera's rules without models or I/O: which faces are embedded, and which events a frame makes."""
+
+import numpy as np
+
+from tracker.config import TrackingConfig
+from tracker.face.analyzer import Analysis
+from tracker.face.quality import Quality
+from tracker.faces import Faces
+from tracker.track.camera import CameraTracks, FrameInfo, Verdict
+from tracker.track.identity import UNKNOWN
+
+THRESHOLD, MARGIN = 0.2, 0.03
+IMAGE = np.full((480, 640, 3), 120, np.uint8)
+NAMES = {7: "Ann Lee", 8: "Bo Chen"}
+
+
+def cam(**tracking) -> CameraTracks:
+    return CameraTracks("door", TrackingConfig(**tracking), THRESHOLD, MARGIN, "test:0",
+                        lambda i: NAMES.get(i, "unknown"), crop_max_bytes=20_000)
+
+
+def faces(*lefts: float, size: float = 100.0) -> Faces:
+    """Frontal faces of ``size`` px whose boxes start at x = ``lefts``."""
+    boxes = np.array([[x, 100, x + size, 100 + size] for x in lefts], np.float32).reshape(-1, 4)
+    marks = np.array([[0.3, 0.4], [0.7, 0.4], [0.5, 0.6], [0.35, 0.8], [0.65, 0.8]], np.float32)
+    landmarks = boxes[:, None, :2] + marks[None] * size
+    return Faces(boxes, np.ones(len(boxes), np.float32), landmarks.reshape(-1, 5, 2))
+
+
+def analysis_of(found: Faces, embed: list[int]) -> Analysis:
+    chosen = found.select(embed)
+    n = len(chosen)
+    vectors = np.eye(n, 128, dtype=np.float32)
+    quality = Quality(chosen.sizes, np.full(n, 100.0, np.float32), np.ones(n, np.float32))
+    return Analysis(chosen, np.zeros((n, 150, 150, 3), np.uint8), quality, vectors)
+
+
+def step(tracks: CameraTracks, t: float, found: Faces, verdicts: dict[int, Verdict]):
+    """One analysed frame at time ``t``; ``verdicts`` gives the gallery's answer per face index."""
+    plan = tracks.plan(t, found)
+    analysis = analysis_of(found, plan.embed) if plan.embed else None
+    given = [verdicts.get(d, Verdict(UNKNOWN, 4.0, 0.0)) for d in plan.embed]
+    boxes, events = tracks.update(FrameInfo(1000.0 + t, t, IMAGE), found, plan, analysis, given)
+    return plan, boxes, events
+
+
+def kinds(events) -> list[str]:
+    return [e.type for e in events]
+
+
+def test_a_known_face_starts_a_track_is_named_and_enters_with_a_crop():
+    tracks = cam()
+    plan, boxes, events = step(tracks, 0.0, faces(50), {0: Verdict(7, 0.05, 0.2)})
+    assert plan.embed == [0]
+    assert kinds(events) == ["track.started", "identity.resolved", "person.entered"]
+    resolved = events[1]
+    assert (resolved.name, resolved.identity_id, resolved.camera, resolved.frame_time) == ("Ann Lee", 7, "door", 1000.0)
+    assert resolved.crop_jpeg and resolved.distance == 0.05
+    assert [track for _, track in boxes] == [resolved.track_id]
+    assert [v.name for v in tracks.views()] == ["Ann Lee"]
+
+
+def test_a_named_track_is_not_embedded_again_unless_its_face_gets_better():
+    tracks = cam(reembed_gain=1.2)
+    step(tracks, 0.0, faces(50, size=50), {0: Verdict(7, 0.05, 0.2)})
+    same, _, events = step(tracks, 0.2, faces(50, size=50), {})
+    assert same.embed == [] and events == []
+    closer, _, events = step(tracks, 0.4, faces(50, size=80), {0: Verdict(7, 0.04, 0.2)})
+    assert closer.embed == [0] and events == []  # embedded again, still the same person: nothing to say
+
+
+def test_a_stranger_is_re_embedded_only_every_unknown_interval():
+    tracks = cam(unknown_interval=0.5)
+    embedded = [bool(step(tracks, t, faces(50), {})[0].embed) for t in (0.0, 0.2, 0.4, 0.6, 0.8, 1.2)]
+    assert embedded == [True, False, False, True, False, True]
+    assert [v.name for v in tracks.views()] == ["unknown"]
+
+
+def test_a_track_unseen_for_max_age_ends_with_its_dwell_and_the_person_leaves():
+    tracks = cam(max_age=1.0)
+    step(tracks, 0.0, faces(50), {0: Verdict(7, 0.05, 0.2)})
+    step(tracks, 0.5, faces(50), {})
+    _, _, events = step(tracks, 2.0, faces(), {})
+    assert kinds(events) == ["track.ended", "person.left"]
+    ended, left = events
+    assert ended.frame_time == 1000.5 and ended.dwell_seconds == 0.5 and ended.best_distance == 0.05
+    assert left.name == "Ann Lee" and left.dwell_seconds == 0.5
+
+
+def test_two_people_at_once_get_two_tracks_and_each_their_name():
+    tracks = cam()
+    _, _, events = step(tracks, 0.0, faces(50, 400), {0: Verdict(7, 0.05, 0.2), 1: Verdict(8, 0.06, 0.2)})
+    named = {e.track_id: e.name for e in events if e.type == "identity.resolved"}
+    assert sorted(named.values()) == ["Ann Lee", "Bo Chen"] and len(named) == 2
+    assert kinds(tracks.finish()).count("track.ended") == 2
+    assert tracks.open == 0 and tracks.started == 2
+
+
+def test_an_ambiguous_face_stays_unknown_and_names_no_one():
+    tracks = cam()
+    _, _, events = step(tracks, 0.0, faces(50), {0: Verdict(7, 0.05, 0.01)})  # no margin over the runner-up
+    assert kinds(events) == ["track.started"]
+    assert tracks.label(events[0].track_id) == (f"#{events[0].track_id} unknown", False)
