@@ -62,7 +62,7 @@ def test_a_known_face_starts_a_track_is_named_and_enters_with_a_crop():
 
 def test_a_named_track_is_not_embedded_again_unless_its_face_gets_better():
     tracks = cam(reembed_gain=1.2)
-    step(tracks, 0.0, faces(50, size=50), {0: Verdict(7, 0.05, 0.2)})
+    step(tracks, 0.0, faces(50, size=50), {0: Verdict(7, 0.02, 0.2)})  # a small face, but a clear match
     same, _, events = step(tracks, 0.2, faces(50, size=50), {})
     assert same.embed == [] and events == []
     closer, _, events = step(tracks, 0.4, faces(50, size=80), {0: Verdict(7, 0.04, 0.2)})
