@@ -1,10 +1,11 @@
 """Threshold calibration on the enrolled faces, leave-one-out.
 
-Each enrolled face is a probe twice over. As a known face: its own identity's score without
-it (genuine). As an unknown face: the best score among the *other* identities, as if its
-identity were not enrolled (impostor). Extra impostor probes (for example LFW faces of
-people not enrolled) can be added. The threshold for a target false-accept rate is read off
-the impostor scores; the true-accept rate it buys off the genuine ones.
+Each enrolled face is a probe twice over. As a known face: its own identity's distance without
+it (genuine). As an unknown face: the nearest of the *other* identities, as if its identity
+were not enrolled (impostor). Extra impostor probes (for example LFW faces of people not
+enrolled) can be added. The threshold for a target false-accept rate is read off the impostor
+distances (``tracker.verification.impostor_threshold``); the true-accept rate it buys off the
+genuine ones. Identity distances follow ``gallery.scoring``, the rule live matching uses.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from gallery.scoring import face_table, identity_distances
+from tracker.verification import impostor_threshold
 
 CHUNK = 256
 
@@ -32,62 +36,55 @@ class Calibration:
         return self.impostors * self.far_target >= 1
 
 
-def _padded(identity_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Identities, their faces' row numbers padded with -1 to ``(m, most)``, and face counts."""
-    identities, inverse, counts = np.unique(identity_ids, return_inverse=True, return_counts=True)
-    table = np.full((len(identities), counts.max()), -1)
-    order = np.argsort(inverse, kind="stable")
-    slot = np.arange(len(order)) - np.repeat(np.cumsum(counts) - counts, counts)
-    table[inverse[order], slot] = order
-    return identities, table, counts
-
-
-def identity_scores(distances: np.ndarray, table: np.ndarray, top_k: int) -> np.ndarray:
-    """``(q, m)`` scores: per identity the mean of its ``top_k`` smallest distances (inf ignored).
-
-    ``distances`` is ``(q, n)``; ``table`` maps identities to face rows (-1 = none).
-    """
-    padded = np.where(table[None] >= 0, distances[:, np.maximum(table, 0)], np.inf)
-    nearest = np.sort(padded, axis=2)[:, :, :top_k]
-    finite = np.isfinite(nearest)
-    counts = finite.sum(axis=2)
-    total = np.where(finite, nearest, 0.0).sum(axis=2)
-    return np.where(counts > 0, total / np.maximum(counts, 1), np.inf)
-
-
 def calibrate(identity_ids: np.ndarray, vectors: np.ndarray, far: float, top_k: int,
               extra_impostors: np.ndarray | None = None, most_confusable: int = 5) -> Calibration:
     """Leave-one-out calibration of the gallery ``vectors`` (unit rows) grouped by ``identity_ids``."""
-    identities, table, _ = _padded(identity_ids)
+    identities, table = face_table(identity_ids)
     own = np.searchsorted(identities, identity_ids)
+    genuine, impostor, confusion = _leave_one_out(vectors, own, table, top_k)
+    if extra_impostors is not None and len(extra_impostors):
+        impostor = np.concatenate([impostor, _nearest_identity(extra_impostors, vectors, table, top_k)])
+    impostor = impostor[np.isfinite(impostor)]
+    threshold = impostor_threshold(impostor, far)
+    return Calibration(
+        threshold=threshold, far_target=far,
+        far_measured=float((impostor <= threshold).mean()) if len(impostor) else 0.0,
+        tar=float((genuine <= threshold).mean()) if len(genuine) else 0.0,
+        genuine=len(genuine), impostors=len(impostor),
+        confusable=_most_confusable(confusion, identities, most_confusable),
+    )
+
+
+def _leave_one_out(vectors: np.ndarray, own: np.ndarray, table: np.ndarray,
+                   top_k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each face without itself: its own identity's distance (genuine; none for a lone face), the
+    nearest other identity's distance (impostor), and per identity pair the nearest cross-face distance."""
     genuine, impostor = [], []
-    confusion = np.full((len(identities), len(identities)), np.inf)
+    confusion = np.full((len(table), len(table)), np.inf)
     for start in range(0, len(vectors), CHUNK):
         rows = np.arange(start, min(start + CHUNK, len(vectors)))
         d = np.maximum(2.0 - 2.0 * vectors[rows] @ vectors.T, 0.0)
         d[np.arange(len(rows)), rows] = np.inf  # leave the probe out
-        scores = identity_scores(d, table, top_k)
-        mine = scores[np.arange(len(rows)), own[rows]]
+        to_identity = identity_distances(d, table, top_k)
+        mine = to_identity[np.arange(len(rows)), own[rows]]
         genuine.append(mine[np.isfinite(mine)])
-        scores[np.arange(len(rows)), own[rows]] = np.inf
-        impostor.append(scores.min(axis=1))
-        nearest_face = identity_scores(d, table, 1)
-        np.minimum.at(confusion, own[rows], nearest_face)
-    if extra_impostors is not None and len(extra_impostors):
-        for start in range(0, len(extra_impostors), CHUNK):
-            d = np.maximum(2.0 - 2.0 * extra_impostors[start : start + CHUNK] @ vectors.T, 0.0)
-            impostor.append(identity_scores(d, table, top_k).min(axis=1))
-    genuine_all, impostor_all = np.concatenate(genuine), np.sort(np.concatenate(impostor))
-    impostor_all = impostor_all[np.isfinite(impostor_all)]
-    allowed = int(np.floor(far * len(impostor_all)))
-    threshold = float(np.nextafter(impostor_all[allowed], -np.inf)) if allowed < len(impostor_all) else 4.0
-    confusion = np.minimum(confusion, confusion.T)
+        to_identity[np.arange(len(rows)), own[rows]] = np.inf
+        impostor.append(to_identity.min(axis=1))
+        np.minimum.at(confusion, own[rows], identity_distances(d, table, 1))
+    return np.concatenate(genuine), np.concatenate(impostor), np.minimum(confusion, confusion.T)
+
+
+def _nearest_identity(probes: np.ndarray, vectors: np.ndarray, table: np.ndarray, top_k: int) -> np.ndarray:
+    """Each probe's distance to its nearest identity."""
+    nearest = []
+    for start in range(0, len(probes), CHUNK):
+        d = np.maximum(2.0 - 2.0 * probes[start : start + CHUNK] @ vectors.T, 0.0)
+        nearest.append(identity_distances(d, table, top_k).min(axis=1))
+    return np.concatenate(nearest)
+
+
+def _most_confusable(confusion: np.ndarray, identities: np.ndarray, count: int) -> list[tuple[int, int, float]]:
+    """The ``count`` identity pairs with the nearest cross distance, closest first."""
     a, b = np.triu_indices(len(identities), k=1)
-    closest = np.argsort(confusion[a, b])[:most_confusable]
-    pairs = [(int(identities[a[i]]), int(identities[b[i]]), float(confusion[a[i], b[i]])) for i in closest]
-    return Calibration(
-        threshold=threshold, far_target=far,
-        far_measured=float((impostor_all <= threshold).mean()) if len(impostor_all) else 0.0,
-        tar=float((genuine_all <= threshold).mean()) if len(genuine_all) else 0.0,
-        genuine=len(genuine_all), impostors=len(impostor_all), confusable=pairs,
-    )
+    closest = np.argsort(confusion[a, b])[:count]
+    return [(int(identities[a[i]]), int(identities[b[i]]), float(confusion[a[i], b[i]])) for i in closest]

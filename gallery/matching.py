@@ -1,9 +1,9 @@
 """Open-set matching: which enrolled identity, if any, each face belongs to.
 
-Distances are squared L2 between unit vectors (``2 - 2 cos``). An identity's score is the
-mean of its ``top_k`` nearest faces' distances; a face is named only when its best identity
-scores within ``threshold`` **and** the second-best identity scores at least ``margin``
-further away. Anything else is unknown: no decision on a near tie.
+Distances are squared L2 between unit vectors (``2 - 2 cos``). An identity's distance is the
+mean of its ``top_k`` nearest faces' distances (``gallery.scoring``, shared with calibration);
+a face is named only when its best identity is within ``threshold`` **and** the second-best
+identity is at least ``margin`` further away. Anything else is unknown: no decision on a near tie.
 
 The search is exact: one matrix product over every stored face of the active model (torch,
 all cores), then the nearest ``candidates`` faces per query are grouped by identity.
@@ -16,7 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-UNKNOWN = -1
+from gallery.scoring import candidate_distances
+from tracker.track.identity import UNKNOWN
+from tracker.verification import MAX_DISTANCE
 
 
 @dataclass(frozen=True)
@@ -26,8 +28,8 @@ class Matches:
 
     identity: np.ndarray  # (q,) int
     nearest: np.ndarray  # (q,) int, -1 with an empty gallery
-    distance: np.ndarray  # (q,) float32, the best identity's score; 4.0 with an empty gallery
-    margin: np.ndarray  # (q,) float32, runner-up's score minus the best's
+    distance: np.ndarray  # (q,) float32, the best identity's distance; 4.0 with an empty gallery
+    margin: np.ndarray  # (q,) float32, runner-up's distance minus the best's
 
     def __len__(self) -> int:
         return len(self.identity)
@@ -53,46 +55,30 @@ class GalleryIndex:
         q = len(queries)
         if not len(self) or not q:
             empty = np.full(q, UNKNOWN)
-            return Matches(empty, empty.copy(), np.full(q, 4.0, np.float32), np.zeros(q, np.float32))
+            return Matches(empty, empty.copy(), np.full(q, MAX_DISTANCE, np.float32), np.zeros(q, np.float32))
         with torch.inference_mode():
             similarity = torch.from_numpy(np.ascontiguousarray(queries, np.float32)) @ self._columns
             best, index = torch.topk(similarity, min(self.candidates, len(self)), dim=1)
         distances = np.maximum(2.0 - 2.0 * best.numpy(), 0.0)
         owners = self.identity_ids[index.numpy()]
-        nearest, score, runner_up = self._score(distances, owners, top_k)
-        gap = runner_up - score
-        named = (score <= threshold) & (gap >= margin)
-        return Matches(np.where(named, nearest, UNKNOWN), nearest, score.astype(np.float32), gap.astype(np.float32))
+        nearest, distance, runner_up = self._best_two(distances, owners, top_k)
+        gap = runner_up - distance
+        named = (distance <= threshold) & (gap >= margin)
+        return Matches(np.where(named, nearest, UNKNOWN), nearest, distance.astype(np.float32),
+                       gap.astype(np.float32))
 
-    def _score(self, distances: np.ndarray, owners: np.ndarray, top_k: int):
-        """Per query: best identity, its score, and the runner-up identity's score.
+    def _best_two(self, distances: np.ndarray, owners: np.ndarray, top_k: int):
+        """Per query: best identity, its distance, and the runner-up identity's distance.
 
-        Distances come sorted ascending per row. An identity's faces beyond the candidate
-        list count as the last candidate's distance (a lower bound for them); with no
-        runner-up among the candidates, the last candidate's distance stands in (4.0, the
-        largest possible, when the gallery holds one identity).
+        Distances come sorted ascending per row. With no runner-up among the candidates, the
+        last candidate's distance stands in (4.0, the largest possible, when the gallery holds
+        one identity).
         """
-        rows_n, cols = distances.shape
-        rows = np.repeat(np.arange(rows_n), cols)
-        flat_owner, flat_d = owners.ravel(), distances.ravel()
-        order = np.lexsort((flat_d, flat_owner, rows))
-        rows, flat_owner, flat_d = rows[order], flat_owner[order], flat_d[order]
-        start = np.ones(len(rows), bool)
-        start[1:] = (rows[1:] != rows[:-1]) | (flat_owner[1:] != flat_owner[:-1])
-        group = np.cumsum(start) - 1
-        starts = np.flatnonzero(start)
-        rank = np.arange(len(rows)) - starts[group]
-        k = np.minimum(top_k, self._face_counts[flat_owner])
-        keep = rank < k
-        sums = np.bincount(group, weights=flat_d * keep)
-        found = np.bincount(group, weights=keep.astype(float))
-        g_rows, g_owner, g_k = rows[starts], flat_owner[starts], k[starts]
-        floor = distances[:, -1]
-        g_score = (sums + (g_k - found) * floor[g_rows]) / g_k
-        by_score = np.lexsort((g_score, g_rows))
-        g_rows, g_owner, g_score = g_rows[by_score], g_owner[by_score], g_score[by_score]
+        g_rows, g_owner, g_distance = candidate_distances(distances, owners, self._face_counts, top_k)
+        by_distance = np.lexsort((g_distance, g_rows))
+        g_rows, g_owner, g_distance = g_rows[by_distance], g_owner[by_distance], g_distance[by_distance]
         first = np.flatnonzero(np.r_[True, g_rows[1:] != g_rows[:-1]])
-        runner_up = np.where(self._identities > 1, floor, 4.0).astype(float)
+        runner_up = np.where(self._identities > 1, distances[:, -1], MAX_DISTANCE).astype(float)
         has_second = np.r_[first[1:], len(g_rows)] - first > 1
-        runner_up[has_second] = g_score[first[has_second] + 1]
-        return g_owner[first], g_score[first], runner_up
+        runner_up[has_second] = g_distance[first[has_second] + 1]
+        return g_owner[first], g_distance[first], runner_up

@@ -1,4 +1,7 @@
-"""Labeled Faces in the Wild: the pairs protocol files and which face of an image is the subject."""
+"""Labeled Faces in the Wild: the pairs protocol files and the image folder.
+
+Which face of an image is its subject: ``tracker.face.analyzer.central_face``.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,6 @@ from pathlib import Path
 import numpy as np
 
 from tracker.errors import DatasetError
-from tracker.faces import Faces
 
 IMAGE_DIRS = ("images_deepfunneled", "lfw-deepfunneled", "lfw")
 
@@ -72,11 +74,3 @@ def read_pairs(root: Path, pairs_file: Path) -> Pairs:
     fold = np.repeat(np.arange(folds), per_class * 2)
     return Pairs(list(index), np.array(first), np.array(second), np.array(same), fold)
 
-
-def central_face(faces: Faces, height: int, width: int) -> Faces:
-    """The face LFW is about: the one nearest the image centre, large faces preferred."""
-    if len(faces) <= 1:
-        return faces
-    centres = (faces.boxes[:, :2] + faces.boxes[:, 2:]) / 2
-    offset = np.linalg.norm(centres - np.array([width / 2, height / 2]), axis=1)
-    return faces.select([int(np.argmin(offset / np.maximum(faces.sizes, 1.0)))])

@@ -1,6 +1,7 @@
 """Verification metrics on pair distances: accuracy with k-fold thresholds, VAL at a FAR, ROC, AUC.
 
-A pair is called "same" when its squared distance is at most the threshold.
+A pair is called "same" when its squared distance (of unit embeddings: 0 to ``MAX_DISTANCE``) is at most
+the threshold.
 """
 
 from __future__ import annotations
@@ -8,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+MAX_DISTANCE = 4.0  # the largest squared L2 distance between unit vectors
 
 
 def best_threshold(distances: np.ndarray, same: np.ndarray) -> float:
@@ -28,11 +31,20 @@ def accuracy(distances: np.ndarray, same: np.ndarray, threshold: float) -> float
 
 def far_threshold(distances: np.ndarray, same: np.ndarray, far: float) -> float:
     """The largest threshold whose false-accept rate on these pairs is at most ``far``."""
-    impostors = np.sort(distances[~same])
-    allowed = int(np.floor(far * len(impostors)))
-    if allowed >= len(impostors):
-        return float(impostors[-1])
-    return float(np.nextafter(impostors[allowed], -np.inf))
+    return impostor_threshold(distances[~same], far)
+
+
+def impostor_threshold(impostors: np.ndarray, far: float) -> float:
+    """The largest threshold that accepts at most a ``far`` share of these impostor distances.
+
+    Just below the impostor distance the share does not allow. Where it allows them all (``far`` >= 1, or
+    no impostors), every pair is accepted: ``MAX_DISTANCE``, not the largest impostor distance.
+    """
+    ordered = np.sort(impostors)
+    allowed = int(np.floor(far * len(ordered)))
+    if allowed >= len(ordered):
+        return MAX_DISTANCE
+    return float(np.nextafter(ordered[allowed], -np.inf))
 
 
 def roc_curve(distances: np.ndarray, same: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -26,6 +26,6 @@ def progress() -> Progress:
 
 def analyzer(config: Config):
     """The face path for ``config``, loaded on demand (model loading takes seconds)."""
-    from tracker.face.analyzer import FaceAnalyzer
+    from tracker.face.analyzer import FaceAnalyzer  # torch: only the commands that need models pay for it
 
     return FaceAnalyzer.from_config(config)

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 from rich.progress import Progress
 
+from pipelines.eval.embedding import embed_paths
 from tracker.face.analyzer import FaceAnalyzer
-from tracker.images import read_image
-from tracker.lfw import central_face, image_dir
+from tracker.lfw import image_dir
 
 
 def lfw_impostors(analyzer: FaceAnalyzer, root: Path, enrolled: set[str], count: int, bar: Progress) -> np.ndarray:
@@ -22,11 +22,4 @@ def lfw_impostors(analyzer: FaceAnalyzer, root: Path, enrolled: set[str], count:
     folders = sorted(p for p in image_dir(root).iterdir() if p.is_dir() and p.name.lower() not in excluded)
     random.Random(0).shuffle(folders)
     paths = [min(folder.glob("*.jpg")) for folder in folders[:count] if any(folder.glob("*.jpg"))]
-    task = bar.add_task("embedding LFW impostors", total=len(paths))
-    vectors = []
-    for start in range(0, len(paths), 16):
-        images = [read_image(p) for p in paths[start : start + 16]]
-        faces = [central_face(f, *im.shape[:2]) for im, f in zip(images, analyzer.detector.detect_batch(images))]
-        vectors += [a.embeddings[0] for a in analyzer.embed_faces(images, faces) if len(a)]
-        bar.advance(task, len(images))
-    return np.stack(vectors) if vectors else np.zeros((0, analyzer.embedder.dim), np.float32)
+    return embed_paths(analyzer, paths, bar, "embedding LFW impostors").vectors

@@ -10,11 +10,12 @@ from pathlib import Path
 import numpy as np
 from rich.progress import Progress
 
+from pipelines.eval.embedding import embed_paths
 from tracker.errors import ImageError
 from tracker.face.analyzer import FaceAnalyzer
 from tracker.faces import Faces
 from tracker.images import read_image
-from tracker.lfw import Pairs, central_face
+from tracker.lfw import Pairs
 from tracker.verification import FoldReport, evaluate_folds, roc_curve
 
 FAR_TARGET = 1e-3
@@ -46,41 +47,25 @@ class LfwResult:
 
 
 def _embed_all(analyzer: FaceAnalyzer, paths: list[Path], batch: int, progress: Progress):
-    """Each image's embedding (its central face), streaming: only faceless images are kept for later."""
-    embeddings: list[np.ndarray | None] = []
-    found: list[Faces] = []
-    faceless: list[tuple[int, np.ndarray]] = []
-    multi = 0
-    task = progress.add_task("detecting and embedding", total=len(paths))
-    for start in range(0, len(paths), batch):
-        images = [read_image(p) for p in paths[start : start + batch]]
-        faces = []
-        for offset, (image, detected) in enumerate(zip(images, analyzer.detector.detect_batch(images))):
-            multi += len(detected) > 1
-            faces.append(central_face(detected, *image.shape[:2]))
-            if not len(detected):
-                faceless.append((start + offset, image))
-        for analysis in analyzer.embed_faces(images, faces):
-            embeddings.append(analysis.embeddings[0] if len(analysis) else None)
-            found += [analysis.faces] if len(analysis) else []
-        progress.advance(task, len(images))
-    _embed_faceless(analyzer, faceless, found, embeddings)
-    return np.stack(embeddings), len(faceless), multi
+    """Each image's embedding (its central face), how many images had no face and how many several."""
+    central = embed_paths(analyzer, paths, progress, "detecting and embedding", batch)
+    embeddings = np.empty((len(paths), central.vectors.shape[1]), central.vectors.dtype)
+    embeddings[central.found] = central.vectors
+    faceless = np.flatnonzero(~central.found)
+    embeddings[faceless] = _embed_faceless(analyzer, [paths[i] for i in faceless], central.faces)
+    return embeddings, len(faceless), central.multi
 
 
-def _embed_faceless(analyzer: FaceAnalyzer, faceless: list, found: list[Faces], embeddings: list) -> None:
-    if not faceless:
-        return
-    if not found:
+def _embed_faceless(analyzer: FaceAnalyzer, paths: list[Path], found: Faces) -> np.ndarray:
+    """Images without a detected face, embedded as if they held the median of the faces ``found`` elsewhere."""
+    if not paths:
+        return np.zeros((0, analyzer.embedder.dim), np.float32)
+    if not len(found):
         raise ImageError("no face was found in any LFW image; check the detector settings")
-    stand_in = Faces(
-        np.median(np.concatenate([f.boxes for f in found]), axis=0)[None],
-        np.zeros(1, np.float32),
-        np.median(np.concatenate([f.landmarks for f in found]), axis=0)[None],
-    )
-    images = [image for _, image in faceless]
-    for (index, _), analysis in zip(faceless, analyzer.embed_faces(images, [stand_in] * len(images))):
-        embeddings[index] = analysis.embeddings[0]
+    stand_in = Faces(np.median(found.boxes, axis=0)[None], np.zeros(1, np.float32),
+                     np.median(found.landmarks, axis=0)[None])
+    images = [read_image(p) for p in paths]
+    return np.concatenate([a.embeddings for a in analyzer.embed_faces(images, [stand_in] * len(images))])
 
 
 def evaluate_lfw(analyzer: FaceAnalyzer, pairs: Pairs, batch: int, progress: Progress) -> tuple[LfwResult, np.ndarray]:
@@ -96,10 +81,12 @@ def evaluate_lfw(analyzer: FaceAnalyzer, pairs: Pairs, batch: int, progress: Pro
 
 def write_roc(path: Path, distances: np.ndarray, same: np.ndarray, result: LfwResult) -> None:
     """The ROC curve as a PNG, false-accept rate on a log axis."""
+    # Here, not at the top: matplotlib takes a second to load, only the ROC needs it, and the Agg
+    # backend (no display) must be chosen before pyplot is imported.
     import matplotlib
 
     matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
+    from matplotlib import pyplot as plt  # after the backend is chosen
 
     far, tar = roc_curve(distances, same)
     fig, ax = plt.subplots(figsize=(6, 4.5), dpi=100)

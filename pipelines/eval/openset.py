@@ -20,12 +20,13 @@ from rich.progress import Progress
 
 from gallery.calibrate import calibrate
 from gallery.enroll import Enroller
-from gallery.matching import UNKNOWN, GalleryIndex
+from gallery.matching import GalleryIndex
 from gallery.store import GalleryStore
+from pipelines.eval.embedding import embed_paths
 from tracker.config import Config
 from tracker.face.analyzer import FaceAnalyzer
-from tracker.images import read_image
-from tracker.lfw import central_face, image_dir
+from tracker.lfw import image_dir
+from tracker.track.identity import UNKNOWN
 
 
 @dataclass(frozen=True)
@@ -49,16 +50,17 @@ class OpenSetResult:
         return asdict(self)
 
 
-def _embed(analyzer: FaceAnalyzer, paths: list[Path], bar: Progress, label: str) -> np.ndarray:
-    """The central face's embedding of each image; images without a face are left out."""
-    task = bar.add_task(label, total=len(paths))
-    vectors = []
-    for start in range(0, len(paths), 16):
-        images = [read_image(p) for p in paths[start : start + 16]]
-        faces = [central_face(f, *im.shape[:2]) for im, f in zip(images, analyzer.detector.detect_batch(images))]
-        vectors += [a.embeddings[0] for a in analyzer.embed_faces(images, faces) if len(a)]
-        bar.advance(task, len(images))
-    return np.stack(vectors)
+def _enroll(analyzer: FaceAnalyzer, config: Config, gallery: Path, people: dict[str, list[Path]],
+            bar: Progress) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
+    """Enroll each person's images into the gallery file; its identity ids, vectors and names."""
+    with GalleryStore(gallery) as store:
+        enroller = Enroller(analyzer, store, config.enroll)
+        task = bar.add_task("enrolling", total=len(people))
+        for name, paths in people.items():
+            enroller.enroll(name, *enroller.from_images(paths))
+            bar.advance(task)
+        _, identity_ids, vectors = store.embeddings(analyzer.embedder.model_id)
+        return identity_ids, vectors, {i.id: i.name for i in store.identities()}
 
 
 def evaluate_openset(analyzer: FaceAnalyzer, config: Config, root: Path, gallery: Path, bar: Progress, *,
@@ -70,14 +72,8 @@ def evaluate_openset(analyzer: FaceAnalyzer, config: Config, root: Path, gallery
     known = [name for name, paths in files.items() if len(paths) >= min_images]
     others = [name for name, paths in files.items() if len(paths) < min_images]
     random.Random(0).shuffle(others)
-    with GalleryStore(gallery) as store:
-        enroller = Enroller(analyzer, store, config.enroll)
-        task = bar.add_task("enrolling", total=len(known))
-        for name in known:
-            enroller.enroll(name, *enroller.from_images(files[name][:enroll_images]))
-            bar.advance(task)
-        _, identity_ids, vectors = store.embeddings(analyzer.embedder.model_id)
-        names = {i.id: i.name for i in store.identities()}
+    people = {name: files[name][:enroll_images] for name in known}
+    identity_ids, vectors, names = _enroll(analyzer, config, gallery, people, bar)
     index = GalleryIndex(identity_ids, vectors)
     by_name = {v: k for k, v in names.items()}
     probe_paths, truth = [], []
@@ -86,24 +82,14 @@ def evaluate_openset(analyzer: FaceAnalyzer, config: Config, root: Path, gallery
         probe_paths += extra
         truth += [by_name.get(name, UNKNOWN)] * len(extra)
     impostor_paths = [files[n][0] for n in others[unknown : unknown + calibration_impostors]]
-    impostors = _embed(analyzer, impostor_paths, bar, "calibration impostors")
+    impostors = embed_paths(analyzer, impostor_paths, bar, "calibration impostors").vectors
     cal = calibrate(identity_ids, vectors, far, config.match.top_k, impostors)
-    known_vectors = []
-    task = bar.add_task("known probes", total=len(probe_paths))
-    kept_truth = []
-    for start in range(0, len(probe_paths), 16):
-        images = [read_image(p) for p in probe_paths[start : start + 16]]
-        faces = [central_face(f, *im.shape[:2]) for im, f in zip(images, analyzer.detector.detect_batch(images))]
-        for a, t in zip(analyzer.embed_faces(images, faces), truth[start : start + 16]):
-            if len(a):
-                known_vectors.append(a.embeddings[0])
-                kept_truth.append(t)
-        bar.advance(task, len(images))
-    unknown_vectors = _embed(analyzer, [files[n][0] for n in others[:unknown]], bar, "unknown probes")
+    known_probes = embed_paths(analyzer, probe_paths, bar, "known probes")
+    kept = np.array(truth)[known_probes.found]  # probes without a face are left out
+    unknown_vectors = embed_paths(analyzer, [files[n][0] for n in others[:unknown]], bar, "unknown probes").vectors
     margin = config.match.margin
-    k = index.search(np.stack(known_vectors), cal.threshold, margin, config.match.top_k)
+    k = index.search(known_probes.vectors, cal.threshold, margin, config.match.top_k)
     u = index.search(unknown_vectors, cal.threshold, margin, config.match.top_k)
-    kept = np.array(kept_truth)
     return OpenSetResult(
         analyzer.embedder.model_id, len(names), len(identity_ids), len(kept), len(unknown_vectors), len(impostor_paths),
         cal.threshold, margin, far,

@@ -7,7 +7,7 @@ import torch
 
 from tests.conftest import LFW, needs_data
 from tracker.images import read_image
-from tracker.lfw import central_face, read_pairs
+from tracker.lfw import read_pairs
 
 dlib = pytest.importorskip("dlib", reason="dlib-bin (test extra) is not installed")
 
@@ -17,10 +17,8 @@ pytestmark = needs_data
 def lfw_chips(analyzer, count: int) -> np.ndarray:
     pairs = read_pairs(LFW, LFW / "pairsDevTest.txt")
     images = [read_image(p) for p in pairs.images[: count + 8]]
-    faces = [central_face(f, *im.shape[:2]) for im, f in zip(images, analyzer.detector.detect_batch(images))]
-    found = [(im, f) for im, f in zip(images, faces) if len(f)][:count]
-    analyses = analyzer.embed_faces([im for im, _ in found], [f for _, f in found])
-    return np.concatenate([a.crops for a in analyses])
+    analyses, _ = analyzer.embed_central(images)
+    return np.concatenate([a.crops for a in analyses if len(a)][:count])
 
 
 def test_port_matches_dlib_on_real_lfw_chips(analyzer):

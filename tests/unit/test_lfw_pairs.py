@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 
 from tracker.errors import DatasetError
+from tracker.face.analyzer import central_face
 from tracker.faces import Faces
-from tracker.lfw import central_face, read_pairs
+from tracker.lfw import read_pairs
 
 
 def make_root(tmp_path):

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from gallery.matching import UNKNOWN, GalleryIndex
+from gallery.matching import GalleryIndex
+from tracker.track.identity import UNKNOWN
 
 
 def unit(v):
@@ -36,7 +37,7 @@ def test_a_near_tie_is_never_decided():
     assert m.margin[0] < 0.05 and m.identity[0] == UNKNOWN
 
 
-def test_score_is_the_mean_of_the_best_k_faces():
+def test_identity_distance_is_the_mean_of_the_best_k_faces():
     rows = [(7, [1, 0]), (7, [0, 1]), (8, [1, 0.3])]
     q = unit([[1, 0]])
     one = index_of(rows).search(q, threshold=4, margin=0, top_k=1)

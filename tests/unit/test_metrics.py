@@ -1,7 +1,16 @@
 import numpy as np
 import pytest
 
-from tracker.verification import accuracy, auc, best_threshold, evaluate_folds, far_threshold, roc_curve
+from tracker.verification import (
+    MAX_DISTANCE,
+    accuracy,
+    auc,
+    best_threshold,
+    evaluate_folds,
+    far_threshold,
+    impostor_threshold,
+    roc_curve,
+)
 
 
 @pytest.mark.parametrize(
@@ -54,3 +63,9 @@ def test_folds_choose_thresholds_on_the_other_folds():
     assert 0.4 < report.threshold < 0.9
     assert report.auc > 0.999
     assert report.far_mean <= 0.01
+
+
+def test_a_rate_that_allows_every_impostor_accepts_every_distance():
+    d, s = np.array([0.1, 0.5, 0.7]), np.array([True, False, False])
+    assert far_threshold(d, s, 1.0) == MAX_DISTANCE
+    assert impostor_threshold(np.zeros(0), 0.01) == MAX_DISTANCE

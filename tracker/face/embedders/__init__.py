@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tracker.config import ModelsConfig
+from tracker.errors import ConfigError
 from tracker.face.align import Template
 
 
@@ -72,8 +73,6 @@ def file_hash(path: Path) -> str:
 
 def resolve_device(name: str) -> torch.device:
     """``auto`` is CUDA when present, else the CPU; asking for CUDA without one is an error."""
-    from tracker.errors import ConfigError
-
     if name == "cuda" and not torch.cuda.is_available():
         raise ConfigError("models.device: 'cuda' asked for, but no CUDA device is available")
     if name == "auto":
@@ -83,10 +82,11 @@ def resolve_device(name: str) -> torch.device:
 
 def load_embedder(config: ModelsConfig, device: torch.device) -> Embedder:
     """The embedder ``config.embedder`` names, with its weights loaded on ``device``."""
+    # Each model's module imports this one (``Embedder``), and only the chosen model's code is loaded.
     if config.embedder == "dlib-resnet-v1":
-        from tracker.face.embedders.dlib_resnet import load_dlib_resnet
+        from tracker.face.embedders.dlib_resnet import load_dlib_resnet  # see above
 
         return load_dlib_resnet(config, device)
-    from tracker.face.embedders.facenet import load_facenet
+    from tracker.face.embedders.facenet import load_facenet  # see above
 
     return load_facenet(config, device)

@@ -30,7 +30,6 @@ logger = logging.getLogger(__name__)
 
 # (channels, units, first unit down-samples), input to output.
 GROUPS = ((32, 3, False), (64, 4, True), (128, 3, True), (256, 3, True), (256, 1, True))
-CHIP_SIZE = 150
 
 
 def layer_sequence() -> list[str]:

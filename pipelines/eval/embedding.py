@@ -1,0 +1,54 @@
+"""Image files to embeddings for the evaluations: the central face of each, read in batches with a progress bar."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from rich.progress import Progress
+
+from tracker.face.analyzer import FaceAnalyzer
+from tracker.faces import Faces
+from tracker.images import read_image
+
+BATCH = 16
+
+
+@dataclass(frozen=True)
+class CentralFaces:
+    """The central face of each image that has one, in input order."""
+
+    vectors: np.ndarray  # (found, dim) unit float32 embeddings
+    faces: Faces  # (found,) the faces embedded
+    found: np.ndarray  # (n,) bool: which inputs had a face
+    multi: int  # how many inputs had more than one face (their central one was used)
+
+
+def embed_paths(analyzer: FaceAnalyzer, paths: list[Path], bar: Progress, label: str,
+                batch: int = BATCH) -> CentralFaces:
+    """Read, detect and embed the central face of each image in ``paths``, ``batch`` images at a time.
+
+    Only the faces and embeddings are kept, never the images or crops."""
+    task = bar.add_task(label, total=len(paths))
+    vectors: list[np.ndarray] = []
+    faces: list[Faces] = []
+    multi = 0
+    for start in range(0, len(paths), batch):
+        images = [read_image(p) for p in paths[start : start + batch]]
+        analyses, detected = analyzer.embed_central(images)
+        vectors += [a.embeddings for a in analyses]
+        faces += [a.faces for a in analyses]
+        multi += sum(n > 1 for n in detected)
+        bar.advance(task, len(images))
+    return _collect(vectors, faces, analyzer.embedder.dim, multi)
+
+
+def _collect(vectors: list[np.ndarray], faces: list[Faces], dim: int, multi: int) -> CentralFaces:
+    """One row per image with a face, from each image's zero or one face and embedding."""
+    found = np.array([len(f) > 0 for f in faces], bool)
+    if not found.any():
+        return CentralFaces(np.zeros((0, dim), np.float32), Faces.empty(), found, multi)
+    kept = [f for f in faces if len(f)]
+    joined = Faces(*(np.concatenate([getattr(f, k) for f in kept]) for k in ("boxes", "scores", "landmarks")))
+    return CentralFaces(np.concatenate(vectors), joined, found, multi)
