@@ -6,6 +6,7 @@ Exit codes: 0 success (for ``verify``: same person), 1 ``verify``: different peo
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from pathlib import Path
@@ -15,11 +16,14 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from pipelines.annotate import draw_faces
 from pipelines.cli.console import DEFAULT_CONFIG, ConfigOption, analyzer, err, out, progress
 from pipelines.cli.gallery import enroll, gallery_app, identify
 from pipelines.cli.live import register as register_live
 from tracker.config import load_config, with_changes
 from tracker.errors import NoFaceError, TrackerError
+from tracker.images import read_image, write_image
+from tracker.lfw import read_pairs
 
 app = typer.Typer(help="Streaming video identity tracker.", no_args_is_help=True, pretty_exceptions_enable=False,
                   add_completion=False)
@@ -50,14 +54,10 @@ def detect(
     config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """Find the faces in an image: box, probability, size, sharpness, frontal pose."""
-    from tracker.images import read_image, write_image
-
     settings = load_config(config)
     rgb = read_image(image)
     analysis = analyzer(settings).analyze([rgb])[0]
     if out_file:
-        from pipelines.annotate import draw_faces
-
         write_image(out_file, draw_faces(rgb, analysis.faces))
         err.print(f"annotated copy written to {out_file}")
     if not len(analysis):
@@ -79,8 +79,6 @@ def verify(
     config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """Are the faces in two images the same person? Exit 0 same, 1 different, 2 error."""
-    from tracker.images import read_image
-
     settings = load_config(config)
     images = [read_image(image_a), read_image(image_b)]
     face_path = analyzer(settings)
@@ -113,8 +111,7 @@ def eval_lfw(
     config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """LFW verification: 10 folds, each fold's threshold chosen on the other nine."""
-    from pipelines.eval.lfw import evaluate_lfw, write_json, write_roc
-    from tracker.lfw import read_pairs
+    from pipelines.eval.lfw import evaluate_lfw, write_json, write_roc  # torch and matplotlib: for this command only
 
     settings = load_config(config)
     if model:
@@ -153,9 +150,7 @@ def eval_openset(
     config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """Open-set identification on LFW: enroll 5 images of each person with 10+, probe known and unknown."""
-    import json
-
-    from pipelines.eval.openset import evaluate_openset
+    from pipelines.eval.openset import evaluate_openset  # torch: for this command only
 
     settings = load_config(config)
     if gallery.exists():
