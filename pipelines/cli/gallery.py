@@ -13,10 +13,13 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from gallery.calibrate import calibrate
 from gallery.store import GalleryError, GalleryStore
+from pipelines.annotate import draw_labelled
 from pipelines.cli.console import DEFAULT_CONFIG, ConfigOption, GalleryOption, analyzer, err, out, progress
 from tracker.config import Config, load_config, parse_config
 from tracker.errors import TrackerError
+from tracker.images import read_image, write_image
 
 gallery_app = typer.Typer(help="Manage the enrolled identities.", no_args_is_help=True)
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
@@ -36,7 +39,12 @@ def _report(result) -> None:
 
 
 def _summary(results) -> None:
-    from gallery.enroll import DROPPED, ENROLLED, REFUSED, SKIPPED
+    from gallery.enroll import (  # torch: only the commands that need models pay for the import
+        DROPPED,
+        ENROLLED,
+        REFUSED,
+        SKIPPED,
+    )
 
     table = Table(title="enrollment")
     for column in ("person", "enrolled", "refused", "skipped", "dropped", "faces now"):
@@ -56,11 +64,13 @@ def _metadata(pairs: list[str]) -> dict[str, str] | None:
 
 
 def _folders(root: Path) -> list[tuple[str, list[Path]]]:
+    """Each sub-folder of ``root`` (the person's name) with its image files (by suffix, any case), sorted."""
     if not root.is_dir():
         raise TrackerError(f"{root}: not a folder (enroll --dir takes a folder with one sub-folder per person)")
     people = []
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-        files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+        files = sorted(p for p in folder.iterdir()
+                       if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES)
         people.append((folder.name, files))
     if not people:
         raise TrackerError(f"{root}: no sub-folders; enroll --dir takes one sub-folder per person")
@@ -79,7 +89,7 @@ def enroll(
     config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """Enroll people from images, a folder of folders, or a video. Exit 0 all in, 1 some refused, 2 error."""
-    from gallery.enroll import REFUSED, Enroller
+    from gallery.enroll import REFUSED, Enroller  # torch: only the commands that need models pay for the import
 
     settings = load_config(config)
     modes = [bool(images), folder is not None, video is not None]
@@ -113,8 +123,7 @@ def identify(
     config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """Name every face in each image, with its distance and margin (models load once for all images)."""
-    from gallery.identify import Identifier
-    from tracker.images import read_image, write_image
+    from gallery.identify import Identifier  # torch: only the commands that need models pay for the import
 
     settings = load_config(config)
     with _open(settings, gallery) as store:
@@ -137,8 +146,6 @@ def identify(
                     out.print(f"  {f.label():24s} distance {f.distance:.3f}  margin {f.margin:.3f}  box "
                               + " ".join(f"{v:.0f}" for v in f.box), highlight=False)
             if out_dir:
-                from pipelines.annotate import draw_labelled
-
                 write_image(out_dir / f"{path.stem}.jpg", draw_labelled(rgb, faces))
 
 
@@ -230,8 +237,9 @@ def stats(gallery: GalleryOption = None, config: ConfigOption = DEFAULT_CONFIG) 
 @gallery_app.command("reembed")
 def reembed_command(gallery: GalleryOption = None, config: ConfigOption = DEFAULT_CONFIG) -> None:
     """Embed every stored face crop with the active model (resumable: done batches stay done)."""
+    # torch: only the commands that need models pay for the import
     from gallery.reembed import reembed
-    from tracker.face.embedders import load_embedder, resolve_device
+    from tracker.face.embedders import load_embedder, resolve_device  # (the same)
 
     settings = load_config(config)
     with _open(settings, gallery) as store:
@@ -253,8 +261,7 @@ def calibrate_command(
     config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """Leave-one-out threshold for a target false-accept rate, and the most confusable people."""
-    from gallery.calibrate import calibrate
-    from pipelines.eval.impostors import lfw_impostors
+    from pipelines.eval.impostors import lfw_impostors  # torch: only the commands that need models pay for the import
 
     settings = load_config(config)
     with _open(settings, gallery) as store:

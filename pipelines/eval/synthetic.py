@@ -24,7 +24,6 @@ import typer
 from tracker.errors import DatasetError
 
 ENROLLED = ("Colin_Powell", "Tony_Blair", "Donald_Rumsfeld", "Gerhard_Schroeder")
-STRANGERS = ("Aaron_Eckhart", "Adam_Sandler")
 ORDER = ("Colin_Powell", "Aaron_Eckhart", "Tony_Blair", "Donald_Rumsfeld", "Adam_Sandler", "Gerhard_Schroeder")
 
 
@@ -49,12 +48,6 @@ class Plan:
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
-
-    @classmethod
-    def from_json(cls, text: str) -> Plan:
-        data = json.loads(text)
-        data["appearances"] = [Appearance(**a) for a in data["appearances"]]
-        return cls(**data)
 
 
 def _photos(lfw: Path, name: str) -> list[Path]:

@@ -7,27 +7,42 @@ import pytest
 import torch
 from facenet_pytorch import InceptionResnetV1
 
-from tests.conftest import lfw_image, needs_data
+from tests.conftest import STILLS, lfw_image, needs_data
 from tracker.config import ModelsConfig
 from tracker.errors import WeightsError
 from tracker.face.embedders import load_embedder
 from tracker.images import read_image
 
-# Two photographs each of two people; fixed squared distances between their dlib embeddings.
-PEOPLE = [("Colin_Powell", 1), ("Colin_Powell", 2), ("Tony_Blair", 1), ("Tony_Blair", 2)]
+# Two LFW photographs each of two people, then the four facenet-pytorch test stills (four more people).
+LFW_FACES = [("Colin_Powell", 1), ("Colin_Powell", 2), ("Tony_Blair", 1), ("Tony_Blair", 2)]
+STILL_PEOPLE = ("angelina_jolie", "kate_siegel", "paul_rudd", "shea_whigham")
+FACES = [lfw_image(name, n) for name, n in LFW_FACES] + [STILLS / "people" / p / "1.jpg" for p in STILL_PEOPLE]
+# Squared L2 between their dlib-resnet-v1 embeddings (config.toml defaults, CPU), measured once with this code.
+# Angelina Jolie and Kate Siegel (0.139) are two people closer than the threshold (0.177), so the threshold
+# checks below cover the LFW pairs only.
+DISTANCES = np.array([
+    [0.0000, 0.0591, 0.2113, 0.1941, 0.4258, 0.4498, 0.3378, 0.3296],
+    [0.0591, 0.0000, 0.2633, 0.2044, 0.4206, 0.4403, 0.3375, 0.3525],
+    [0.2113, 0.2633, 0.0000, 0.1238, 0.3601, 0.4044, 0.2927, 0.2843],
+    [0.1941, 0.2044, 0.1238, 0.0000, 0.3444, 0.3704, 0.2339, 0.2581],
+    [0.4258, 0.4206, 0.3601, 0.3444, 0.0000, 0.1391, 0.3736, 0.3694],
+    [0.4498, 0.4403, 0.4044, 0.3704, 0.1391, 0.0000, 0.3526, 0.3506],
+    [0.3378, 0.3375, 0.2927, 0.2339, 0.3736, 0.3526, 0.0000, 0.2260],
+    [0.3296, 0.3525, 0.2843, 0.2581, 0.3694, 0.3506, 0.2260, 0.0000],
+])
 
 
 @needs_data
 def test_distance_matrix_of_real_faces(analyzer):
-    images = [read_image(lfw_image(name, n)) for name, n in PEOPLE]
-    analyses = analyzer.analyze(images)
-    assert all(len(a) >= 1 for a in analyses)
-    e = np.stack([a.embeddings[np.argmax(a.faces.sizes)] for a in analyses])
+    analyses = analyzer.analyze([read_image(path) for path in FACES])
+    assert [len(a) for a in analyses] == [1] * len(FACES)
+    e = np.stack([a.embeddings[0] for a in analyses])
     np.testing.assert_allclose(np.linalg.norm(e, axis=1), 1.0, atol=1e-5)
     d = ((e[:, None] - e[None]) ** 2).sum(-1)
+    np.testing.assert_allclose(d, DISTANCES, atol=0.01)
     t = analyzer.threshold
-    assert d[0, 1] < t and d[2, 3] < t, "same person must be within the threshold"
-    assert min(d[0, 2], d[0, 3], d[1, 2], d[1, 3]) > t, "different people must be beyond it"
+    assert d[0, 1] < t and d[2, 3] < t, "the same LFW person must be within the threshold"
+    assert min(d[0, 2], d[0, 3], d[1, 2], d[1, 3]) > t, "different LFW people must be beyond it"
 
 
 def test_model_id_names_the_model_and_its_weights(analyzer):
@@ -36,13 +51,20 @@ def test_model_id_names_the_model_and_its_weights(analyzer):
     int(digest, 16)
 
 
-def test_converted_weights_are_cached_and_reused(config, cache_dir):
-    cached = list(cache_dir.glob("dlib-resnet-v1-*.pt"))
-    assert len(cached) == 1
-    again = load_embedder(config.models, torch.device("cpu"))
+def test_converted_weights_are_cached_and_reused(config, tmp_path):
+    models = config.models.model_copy(update={"cache_dir": str(tmp_path / "cache")})
     crops = np.random.default_rng(0).integers(0, 255, (3, 150, 150, 3), dtype=np.uint8)
-    first = load_embedder(config.models, torch.device("cpu"))
-    np.testing.assert_array_equal(again.embed(crops), first.embed(crops))
+    converted = load_embedder(models, torch.device("cpu"))
+    cached = tmp_path / "cache" / f"dlib-resnet-v1-{converted.model_id.split(':')[1]}.pt"
+    assert list((tmp_path / "cache").glob("*")) == [cached], "the converted weights were not cached"
+    reloaded = load_embedder(models, torch.device("cpu"))
+    np.testing.assert_array_equal(reloaded.embed(crops), converted.embed(crops))
+    # Read back, not converted again: a cache whose last layer is negated gives negated embeddings.
+    state = torch.load(cached, weights_only=True)
+    torch.save({**state, "fc.weight": -state["fc.weight"]}, cached)
+    tampered = load_embedder(models, torch.device("cpu"))
+    np.testing.assert_allclose(tampered.embed(crops), -converted.embed(crops), atol=1e-6,
+                               err_msg="the cached weights were not read back")
 
 
 def test_embed_refuses_crops_of_the_wrong_size(analyzer):

@@ -21,9 +21,7 @@ class Track:
     id: int
     box: np.ndarray  # (4,) x1 y1 x2 y2 at last_seen
     velocity: np.ndarray  # (4,) pixels per second
-    first_seen: float
     last_seen: float
-    hits: int = 1
     embedding: np.ndarray | None = None  # running unit mean of its faces
     best_quality: float = 0.0
 
@@ -98,7 +96,7 @@ class FaceTracker:
             if d in pairs:
                 self._observe(self.tracks[pairs[d]], t, faces.boxes[d], vector, float(quality[d]))
             else:
-                track = Track(self._next_id, faces.boxes[d].astype(np.float64), np.zeros(4), t, t,
+                track = Track(self._next_id, faces.boxes[d].astype(np.float64), np.zeros(4), t,
                               embedding=vector, best_quality=float(quality[d]))
                 self._next_id += 1
                 self.tracks[track.id] = track
@@ -137,7 +135,6 @@ class FaceTracker:
             track.velocity = self.smoothing * track.velocity + (1 - self.smoothing) * velocity
         track.box = box.astype(np.float64)
         track.last_seen = t
-        track.hits += 1
         if vector is not None:
             mean = vector if track.embedding is None else track.embedding + vector
             track.embedding = mean / np.linalg.norm(mean)
