@@ -44,17 +44,9 @@ def analyzer(config):
 
 
 # Per-test time limits in seconds by kind, about 4x the slowest test of each kind as measured on 2 CPU cores
-# (unit 0.2 s, integration 15 s, e2e 37 s) and at least 10 s. A test's own @pytest.mark.timeout wins, and so
-# does --timeout on the command line; pyproject.toml's timeout covers anything not placed here.
-TIMEOUTS = {
-    "unit": 10,
-    "integration": 60,
-    "e2e": 180,
-    # not measured yet (live video over RTSP, a served API, a browser): the former limit of every test
-    "e2e/test_live.py": 600,
-    "e2e/test_serve.py": 600,
-    "e2e/test_dashboard.py": 600,
-}
+# (unit 0.2 s, integration 15 s, e2e 37 s: the live tracker over RTSP) and at least 10 s. A test's own
+# @pytest.mark.timeout wins, and so does --timeout on the command line; pyproject.toml's timeout covers the rest.
+TIMEOUTS = {"unit": 10, "integration": 60, "e2e": 180}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

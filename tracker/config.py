@@ -78,10 +78,10 @@ class EnrollConfig(Strict):
 
 class MatchConfig(Strict):
     threshold: float = Field(
-        0.0, ge=0.0, le=4.0, description="Name a face only within this score (squared L2); 0 = the model's default"
+        0.0, ge=0.0, le=4.0, description="Name a face only within this distance (squared L2); 0 = the model's default"
     )
     margin: float = Field(0.03, ge=0.0, le=4.0, description="...and only this far ahead of the runner-up identity")
-    top_k: int = Field(1, ge=1, le=100, description="An identity's score is the mean of its k nearest faces")
+    top_k: int = Field(1, ge=1, le=100, description="An identity's distance is the mean of its k nearest faces' distances")
 
 
 class CameraConfig(Strict):

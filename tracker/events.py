@@ -29,12 +29,12 @@ class Event(BaseModel):
     box: list[float] | None = Field(None, description="x1 y1 x2 y2 in frame pixels")
     identity_id: int | None = Field(None, description="Gallery identity id, null when unknown")
     name: str = Field("unknown", description="Display name, or 'unknown'")
-    distance: float | None = Field(None, description="Score of the named identity (squared L2)")
+    distance: float | None = Field(None, description="Distance of the named identity (squared L2, mean of its top_k nearest faces)")
     margin: float | None = Field(None, description="How far ahead of the runner-up identity")
     model_id: str = Field(description="Embedder that produced the decision")
     crop_jpeg: str | None = Field(None, description="Best face so far (its box grown by 40% each side), JPEG, base64")
     dwell_seconds: float | None = Field(None, description="track.ended / person.left: time in view")
-    best_distance: float | None = Field(None, description="track.ended: best score seen for its identity")
+    best_distance: float | None = Field(None, description="track.ended: best distance seen for its identity")
 
 
 if __name__ == "__main__":  # the JSON Schema for apps in other languages: docs/event.schema.json

@@ -46,10 +46,9 @@ def run(
     except KeyboardInterrupt:  # before the pipeline started (it handles Ctrl-C itself once running)
         err.print("interrupted while starting")
         raise typer.Exit(130) from None
-    for camera_id, camera in runtime.cameras.items():
-        s, status = camera.worker.stats, camera.status()
-        err.print(f"camera {camera_id}: {s.analysed} frames analysed, {s.faces} faces, {s.embedded} embedded, "
-                  f"{status.tracks_started} tracks", highlight=False)
+    for camera_id, s in runtime.status().cameras.items():
+        err.print(f"camera {camera_id}: {s.frames_analysed} frames analysed, {s.faces} faces, {s.embedded} embedded, "
+                  f"{s.tracks_started} tracks", highlight=False)
 
 
 def serve(

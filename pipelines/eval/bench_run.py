@@ -106,10 +106,10 @@ def run_ours(video: str, cameras: int, config_path: str, live: bool) -> dict:
             asyncio.run(runtime.run(asyncio.Event(), until_ended=True))
     frames = max(boxes_per_frame) + 1 if boxes_per_frame else 0
     ordered = [boxes_per_frame.get(n) for n in range(frames)]  # None: a frame not analysed
-    workers = [c.worker for c in runtime.cameras.values()]
-    result = _result(ordered, sum(w.stats.faces for w in workers), started, cpu,
-                     frames_done=sum(w.stats.analysed for w in workers))
-    result.update(tracks=sum(w.tracks.started for w in workers), embedded=sum(w.stats.embedded for w in workers),
+    cameras = runtime.status().cameras.values()
+    result = _result(ordered, sum(c.faces for c in cameras), started, cpu,
+                     frames_done=sum(c.frames_analysed for c in cameras))
+    result.update(tracks=sum(c.tracks_started for c in cameras), embedded=sum(c.embedded for c in cameras),
                   latency_p50_ms=float(np.percentile(latencies, 50) * 1000) if latencies else None,
                   latency_p99_ms=float(np.percentile(latencies, 99) * 1000) if latencies else None)
     return result

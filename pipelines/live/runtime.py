@@ -12,16 +12,17 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
+import numpy as np
 from prometheus_client import Histogram
 
 from gallery.identify import Identifier
 from pipelines.events.publisher import EventPublisher, PublisherStatus
 from pipelines.live.executor import ModelExecutor
-from pipelines.live.sources import CameraReader, Mailbox
+from pipelines.live.sources import CameraReader, Frame, Mailbox
 from pipelines.live.worker import CameraWorker, FrameObserver
 from tracker.config import CameraConfig, Config
 from tracker.errors import TrackerError
-from tracker.track.camera import CameraTracks
+from tracker.track.camera import CameraTracks, TrackView
 
 logger = logging.getLogger(__name__)
 STATUS_LINE = ("camera %s: %s, %.1f fps analysed, %d faces, %d tracks open, %d dropped, %d over rate, "
@@ -36,6 +37,7 @@ class CameraStatus:
     fps_analysed: float  # over the last few seconds
     frames_analysed: int
     faces: int  # faces detected
+    embedded: int  # faces embedded
     tracks: int  # open now
     tracks_started: int
     dropped: int  # frames replaced in the mailbox before analysis
@@ -51,6 +53,14 @@ class RuntimeStatus:
     model_queue: int  # requests waiting for the model executor
 
 
+@dataclass(frozen=True)
+class LatestFrame:
+    """The newest analysed frame and its faces as ``(box, "#track name", named)``, for the live view."""
+
+    frame: Frame
+    faces: list[tuple[np.ndarray, str, bool]]
+
+
 @dataclass
 class Camera:
     config: CameraConfig
@@ -61,9 +71,22 @@ class Camera:
     def status(self, window: float = 5.0) -> CameraStatus:
         """The camera's figures (fps over the last ``window`` seconds)."""
         s, tracks = self.worker.stats, self.worker.tracks
-        return CameraStatus(self.reader.state, round(s.fps(window), 2), s.analysed, s.faces, tracks.open,
+        return CameraStatus(self.reader.state, round(s.fps(window), 2), s.analysed, s.faces, s.embedded, tracks.open,
                             tracks.started, self.worker.mailbox.dropped, s.over_rate, self.reader.reconnects,
                             round(s.lag() * 1000, 1))
+
+    def tracks(self) -> list[TrackView]:
+        """The open tracks, as last seen."""
+        return self.worker.tracks.views()
+
+    def track(self, track_id: int) -> TrackView | None:
+        return next((v for v in self.tracks() if v.id == track_id), None)
+
+    def latest(self) -> LatestFrame | None:
+        if self.worker.latest is None:
+            return None
+        frame, faces = self.worker.latest
+        return LatestFrame(frame, [(box, *self.worker.tracks.label(track_id)) for box, track_id in faces])
 
 
 class Runtime:

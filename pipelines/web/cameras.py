@@ -11,7 +11,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from pipelines.annotate import draw_boxes
-from pipelines.live.runtime import Camera, Runtime
+from pipelines.live.runtime import Camera, LatestFrame, Runtime
 from pipelines.web.keys import RUNTIME, SERVICES
 from tracker.config import CameraConfig
 
@@ -35,12 +35,9 @@ def describe(camera: Camera) -> dict:
     return {**camera.config.model_dump(), **asdict(camera.status())}
 
 
-def view(camera: Camera) -> bytes | None:
-    """The newest analysed frame with its faces' boxes, track ids and names drawn, as JPEG."""
-    if camera.worker.latest is None:
-        return None
-    frame, tracks = camera.worker.latest
-    image = draw_boxes(frame.image, [(box, *camera.worker.tracks.label(track_id)) for box, track_id in tracks])
+def view(latest: LatestFrame) -> bytes | None:
+    """The frame with its faces' boxes, track ids and names drawn, as JPEG."""
+    image = draw_boxes(latest.frame.image, latest.faces)
     ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 75])
     return jpeg.tobytes() if ok else None
 
@@ -73,7 +70,7 @@ async def remove_camera(request: web.Request) -> web.Response:
 
 @routes.get("/api/cameras/{camera}/tracks")
 async def tracks(request: web.Request) -> web.Response:
-    views = _camera(request).worker.tracks.views()
+    views = _camera(request).tracks()
     return web.json_response([{**asdict(v), "crop_jpeg": None, "has_crop": v.crop_jpeg is not None} for v in views])
 
 
@@ -84,7 +81,7 @@ async def track_crop(request: web.Request) -> web.Response:
         track_id = int(request.match_info["track"])
     except ValueError:
         raise web.HTTPBadRequest(text=f"track '{request.match_info['track']}' is not a number") from None
-    view = next((v for v in camera.worker.tracks.views() if v.id == track_id), None)
+    view = camera.track(track_id)
     if view is None or view.crop_jpeg is None:
         raise web.HTTPNotFound(text=f"camera '{camera.config.id}' has no open track {track_id} with a face crop")
     return web.Response(body=base64.b64decode(view.crop_jpeg), content_type="image/jpeg")
@@ -103,10 +100,10 @@ async def live(request: web.Request) -> web.StreamResponse:
     await response.prepare(request)
     sent = None
     while camera.config.id in _runtime(request).cameras:
-        latest = camera.worker.latest
-        if latest is not None and latest is not sent:
-            sent = latest
-            jpeg = view(camera)
+        latest = camera.latest()
+        if latest is not None and latest.frame is not sent:
+            sent = latest.frame
+            jpeg = view(latest)
             if jpeg:
                 await response.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
                                      + str(len(jpeg)).encode() + b"\r\n\r\n" + jpeg + b"\r\n")

@@ -154,7 +154,7 @@ async def enroll_from_track(request: web.Request) -> web.Response:
     camera = request.app[RUNTIME].cameras.get(camera_id)
     if camera is None:
         raise web.HTTPNotFound(text=f"no camera '{camera_id}'")
-    view = next((v for v in camera.worker.tracks.views() if v.id == track_id), None)
+    view = camera.track(track_id)
     if view is None or view.crop_jpeg is None:
         raise web.HTTPNotFound(text=f"camera '{camera_id}' has no open track {track_id} with a face crop")
     source = f"camera {camera_id} track {track_id}"
