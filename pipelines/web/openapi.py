@@ -34,99 +34,113 @@ UPLOAD = {"content": {"multipart/form-data": {"schema": {
                    "image": {"type": "array", "items": {"type": "string", "format": "binary"}}}}}}}
 
 
+OPS_PATHS = {
+    "/health": {"get": {"summary": "The process is alive", "responses": {"200": _json("Alive")}}},
+    "/ready": {"get": {"summary": "Models loaded, Redis reachable, camera states",
+                       "responses": {"200": _json("Ready"), "503": _json("Not ready, with the problems")}}},
+    "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "Text format"}}}},
+}
+
+
+CAMERAS_PATHS = {
+    "/api/cameras": {
+        "get": {"summary": "Cameras with live status", "responses": {"200": _json("Cameras", {"type": "array"}),
+                                                                   "503": _error("No live pipeline")}},
+        "post": {"summary": "Add a camera while running", "security": AUTH,
+                 "requestBody": {"required": True, "content": {"application/json": {
+                     "schema": {"$ref": "#/components/schemas/Camera"}}}},
+                 "responses": {"201": _json("Added"), "400": _error("Invalid camera"),
+                               "409": _error("The id is taken"), "503": _error("No live pipeline"),
+                               **UNAUTHORISED}},
+    },
+    "/api/cameras/{camera}": {"delete": {
+        "summary": "Remove a camera (its open tracks end)", "security": AUTH, "parameters": [CAMERA],
+        "responses": {"204": {"description": "Removed"}, "404": _error("No such camera"),
+                      "503": _error("No live pipeline"), **UNAUTHORISED}}},
+    "/api/cameras/{camera}/tracks": {"get": {
+        "summary": "The camera's open tracks", "parameters": [CAMERA],
+        "responses": {"200": _json("Tracks", {"type": "array"}), "404": _error("No such camera"),
+                      "503": _error("No live pipeline")}}},
+    "/api/cameras/{camera}/tracks/{track}/crop.jpg": {"get": {
+        "summary": "A track's best face crop", "parameters": [CAMERA, TRACK],
+        "responses": {"200": {"description": "JPEG", "content": {"image/jpeg": {}}},
+                      "400": _error("Bad track number"), "404": _error("No such camera or track"),
+                      "503": _error("No live pipeline")}}},
+    "/cameras/{camera}/live.mjpg": {"get": {
+        "summary": "Live view: analysed frames with boxes, track ids and names (multipart MJPEG)",
+        "parameters": [CAMERA], "responses": {"200": {"description": "multipart/x-mixed-replace"},
+                                              "404": _error("No such camera"), "503": _error("No live pipeline")}}},
+}
+
+
+IDENTITIES_PATHS = {
+    "/api/identities": {
+        "get": {"summary": "Enrolled people", "responses": {"200": _json("People", {"type": "array"})}},
+        "post": {"summary": "Enroll a person from uploaded images", "security": AUTH, "requestBody": UPLOAD,
+                 "responses": {"201": _json("Enrolled, with a per-file outcome"), "400": _error("Bad request"),
+                               "413": _error("Upload too large"),
+                               "422": _json("Nothing enrolled, per-file reasons"),
+                               **UNAUTHORISED}},
+    },
+    "/api/identities/{name}": {
+        "get": {"summary": "A person and their faces", "parameters": [NAME],
+                "responses": {"200": _json("The person"), "404": _error("No such person")}},
+        "patch": {"summary": "Rename", "security": AUTH, "parameters": [NAME],
+                  "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                      "type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}}}}},
+                  "responses": {"200": _json("Renamed"), "400": _error("Bad request"),
+                                "404": _error("No such person"), "409": _error("The name is taken"),
+                                **UNAUTHORISED}},
+        "delete": {"summary": "Erase a person, their faces and embeddings for good", "security": AUTH,
+                   "parameters": [NAME], "responses": {"204": {"description": "Erased"},
+                                                       "404": _error("No such person"), **UNAUTHORISED}},
+    },
+    "/api/identities/{name}/faces/{face}/crop.jpg": {"get": {
+        "summary": "A stored face crop", "parameters": [NAME, {**TRACK, "name": "face"}],
+        "responses": {"200": {"description": "JPEG", "content": {"image/jpeg": {}}},
+                      "404": _error("No such person or face")}}},
+    "/api/identities/{name}/from-track": {"post": {
+        "summary": "Enroll an open track's best face crop", "security": AUTH, "parameters": [NAME],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["camera", "track"],
+            "properties": {"camera": {"type": "string"}, "track": {"type": "integer"}}}}}},
+        "responses": {"201": _json("Enrolled"), "400": _error("Bad request"), "404": _error("No such track"),
+                      "422": _json("Refused"), "503": _error("No live pipeline"), **UNAUTHORISED}}},
+    "/api/recognize": {"post": {
+        "summary": "Name the faces of an uploaded image", "security": AUTH,
+        "requestBody": {"required": True, "content": {
+            "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+            "multipart/form-data": {"schema": {"type": "object", "required": ["image"], "properties": {
+                "image": {"type": "string", "format": "binary"}}}}}},
+        "responses": {"200": _json("Faces with boxes and names"), "400": _error("Not an image"),
+                      "413": _error("Too large"), **UNAUTHORISED}}},
+}
+
+
+EVENTS_PATHS = {
+    "/api/events": {"get": {
+        "summary": "Recent events, newest first, from the Redis stream",
+        "parameters": [*FILTERS,
+                       {"name": "limit", "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+                       {"name": "before", "in": "query", "schema": {"type": "string"},
+                        "description": "A stream id: the previous page's `next`"}],
+        "responses": {"200": _json("A page of events and the `next` cursor"), "400": _error("Bad parameter"),
+                      "503": _error("No Redis")}}},
+    "/ws/events": {"get": {
+        "summary": "WebSocket: live events, filterable, resumable from a stream id",
+        "parameters": [*FILTERS, {"name": "since", "in": "query", "schema": {"type": "string"}}],
+        "responses": {"101": {"description": "Switching to WebSocket"}, "400": _error("Bad parameter"),
+                      "503": _error("No Redis")}}},
+}
+
+
 def document() -> dict:
-    paths = {
-        "/health": {"get": {"summary": "The process is alive", "responses": {"200": _json("Alive")}}},
-        "/ready": {"get": {"summary": "Models loaded, Redis reachable, camera states",
-                           "responses": {"200": _json("Ready"), "503": _json("Not ready, with the problems")}}},
-        "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "Text format"}}}},
-        "/api/cameras": {
-            "get": {"summary": "Cameras with live status", "responses": {"200": _json("Cameras", {"type": "array"}),
-                                                                       "503": _error("No live pipeline")}},
-            "post": {"summary": "Add a camera while running", "security": AUTH,
-                     "requestBody": {"required": True, "content": {"application/json": {
-                         "schema": {"$ref": "#/components/schemas/Camera"}}}},
-                     "responses": {"201": _json("Added"), "400": _error("Invalid camera"),
-                                   "409": _error("The id is taken"), "503": _error("No live pipeline"),
-                                   **UNAUTHORISED}},
-        },
-        "/api/cameras/{camera}": {"delete": {
-            "summary": "Remove a camera (its open tracks end)", "security": AUTH, "parameters": [CAMERA],
-            "responses": {"204": {"description": "Removed"}, "404": _error("No such camera"),
-                          "503": _error("No live pipeline"), **UNAUTHORISED}}},
-        "/api/cameras/{camera}/tracks": {"get": {
-            "summary": "The camera's open tracks", "parameters": [CAMERA],
-            "responses": {"200": _json("Tracks", {"type": "array"}), "404": _error("No such camera"),
-                          "503": _error("No live pipeline")}}},
-        "/api/cameras/{camera}/tracks/{track}/crop.jpg": {"get": {
-            "summary": "A track's best face crop", "parameters": [CAMERA, TRACK],
-            "responses": {"200": {"description": "JPEG", "content": {"image/jpeg": {}}},
-                          "400": _error("Bad track number"), "404": _error("No such camera or track"),
-                          "503": _error("No live pipeline")}}},
-        "/cameras/{camera}/live.mjpg": {"get": {
-            "summary": "Live view: analysed frames with boxes, track ids and names (multipart MJPEG)",
-            "parameters": [CAMERA], "responses": {"200": {"description": "multipart/x-mixed-replace"},
-                                                  "404": _error("No such camera"), "503": _error("No live pipeline")}}},
-        "/api/identities": {
-            "get": {"summary": "Enrolled people", "responses": {"200": _json("People", {"type": "array"})}},
-            "post": {"summary": "Enroll a person from uploaded images", "security": AUTH, "requestBody": UPLOAD,
-                     "responses": {"201": _json("Enrolled, with a per-file outcome"), "400": _error("Bad request"),
-                                   "413": _error("Upload too large"),
-                                   "422": _json("Nothing enrolled, per-file reasons"),
-                                   **UNAUTHORISED}},
-        },
-        "/api/identities/{name}": {
-            "get": {"summary": "A person and their faces", "parameters": [NAME],
-                    "responses": {"200": _json("The person"), "404": _error("No such person")}},
-            "patch": {"summary": "Rename", "security": AUTH, "parameters": [NAME],
-                      "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                          "type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}}}}},
-                      "responses": {"200": _json("Renamed"), "400": _error("Bad request"),
-                                    "404": _error("No such person"), "409": _error("The name is taken"),
-                                    **UNAUTHORISED}},
-            "delete": {"summary": "Erase a person, their faces and embeddings for good", "security": AUTH,
-                       "parameters": [NAME], "responses": {"204": {"description": "Erased"},
-                                                           "404": _error("No such person"), **UNAUTHORISED}},
-        },
-        "/api/identities/{name}/faces/{face}/crop.jpg": {"get": {
-            "summary": "A stored face crop", "parameters": [NAME, {**TRACK, "name": "face"}],
-            "responses": {"200": {"description": "JPEG", "content": {"image/jpeg": {}}},
-                          "404": _error("No such person or face")}}},
-        "/api/identities/{name}/from-track": {"post": {
-            "summary": "Enroll an open track's best face crop", "security": AUTH, "parameters": [NAME],
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                "type": "object", "required": ["camera", "track"],
-                "properties": {"camera": {"type": "string"}, "track": {"type": "integer"}}}}}},
-            "responses": {"201": _json("Enrolled"), "400": _error("Bad request"), "404": _error("No such track"),
-                          "422": _json("Refused"), "503": _error("No live pipeline"), **UNAUTHORISED}}},
-        "/api/recognize": {"post": {
-            "summary": "Name the faces of an uploaded image", "security": AUTH,
-            "requestBody": {"required": True, "content": {
-                "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
-                "multipart/form-data": {"schema": {"type": "object", "required": ["image"], "properties": {
-                    "image": {"type": "string", "format": "binary"}}}}}},
-            "responses": {"200": _json("Faces with boxes and names"), "400": _error("Not an image"),
-                          "413": _error("Too large"), **UNAUTHORISED}}},
-        "/api/events": {"get": {
-            "summary": "Recent events, newest first, from the Redis stream",
-            "parameters": [*FILTERS,
-                           {"name": "limit", "in": "query",
-                            "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
-                           {"name": "before", "in": "query", "schema": {"type": "string"},
-                            "description": "A stream id: the previous page's `next`"}],
-            "responses": {"200": _json("A page of events and the `next` cursor"), "400": _error("Bad parameter"),
-                          "503": _error("No Redis")}}},
-        "/ws/events": {"get": {
-            "summary": "WebSocket: live events, filterable, resumable from a stream id",
-            "parameters": [*FILTERS, {"name": "since", "in": "query", "schema": {"type": "string"}}],
-            "responses": {"101": {"description": "Switching to WebSocket"}, "400": _error("Bad parameter"),
-                          "503": _error("No Redis")}}},
-    }
     return {
         "openapi": "3.0.3",
         "info": {"title": "facetrack", "version": "1",
                  "description": "Streaming video identity tracker: cameras, gallery, recognition and events."},
-        "paths": paths,
+        "paths": {**OPS_PATHS, **CAMERAS_PATHS, **IDENTITIES_PATHS, **EVENTS_PATHS},
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {
