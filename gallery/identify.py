@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
 
 from gallery.matching import GalleryIndex, Matches
 from gallery.store import GalleryStore
+from gallery.threshold import threshold_in_force
 from tracker.config import MatchConfig
 from tracker.face.analyzer import FaceAnalyzer
 from tracker.track.identity import UNKNOWN
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -36,7 +40,7 @@ class Identifier:
         self.analyzer = analyzer
         self.model_id = analyzer.embedder.model_id
         self.index_dim = analyzer.embedder.dim
-        self.threshold = match.threshold or analyzer.threshold
+        self.match_config = match
         self.margin = match.margin
         self.top_k = match.top_k
         self.reload(store)
@@ -47,6 +51,15 @@ class Identifier:
         index = GalleryIndex(identity_ids, vectors.reshape(-1, self.index_dim))
         self.names, self.index = {i.id: i.name for i in store.identities()}, index
         self.missing = len(store.faces_missing(self.model_id))
+        self.rule = threshold_in_force(self.match_config, self.model_id, self.analyzer.threshold,
+                                       len(np.unique(identity_ids)), len(identity_ids))
+        if warning := self.rule.warning():
+            logger.warning("%s", warning)
+
+    @property
+    def threshold(self) -> float:
+        """The threshold in force for the gallery as it is now (``rule`` says why)."""
+        return self.rule.value
 
     def name_of(self, identity: int) -> str:
         """An identity's name; "unknown" for one no longer in the gallery."""

@@ -54,6 +54,7 @@ def build(config: Config, gallery: Path, redis_url: str | None = None,
 def _log_gallery(gallery: Path, identifier: Identifier) -> None:
     logger.info("gallery %s: %d people, %d faces of %s", gallery, len(identifier.names), len(identifier.index),
                 identifier.model_id)
+    logger.info("match threshold in force: %s", identifier.rule.describe())
     if not identifier.names:
         logger.warning("gallery %s is empty: every face will be 'unknown' (enroll people with facetrack enroll)",
                        gallery)

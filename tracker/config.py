@@ -77,11 +77,18 @@ class EnrollConfig(Strict):
 
 
 class MatchConfig(Strict):
+    far: float = Field(
+        1e-3, gt=0.0, le=0.1, description="Share of strangers you accept being named; sets the threshold when it is 0"
+    )
     threshold: float = Field(
-        0.0, ge=0.0, le=4.0, description="Name a face only within this distance (squared L2); 0 = the model's default"
+        0.0, ge=0.0, le=4.0,
+        description="Name a face only within this distance (squared L2); 0 = follow match.far for this gallery",
+    )
+    calibrated_far: float = Field(
+        0.0, ge=0.0, le=0.5, description="The FAR gallery calibrate --write measured the threshold for; 0 = by hand"
     )
     margin: float = Field(0.03, ge=0.0, le=4.0, description="...and only this far ahead of the runner-up identity")
-    top_k: int = Field(1, ge=1, le=100, description="An identity's distance is the mean of its k nearest faces' distances")
+    top_k: int = Field(1, ge=1, le=100, description="An identity's distance: the mean of its k nearest faces'")
 
 
 class CameraConfig(Strict):

@@ -29,7 +29,9 @@ class Event(BaseModel):
     box: list[float] | None = Field(None, description="x1 y1 x2 y2 in frame pixels")
     identity_id: int | None = Field(None, description="Gallery identity id, null when unknown")
     name: str = Field("unknown", description="Display name, or 'unknown'")
-    distance: float | None = Field(None, description="Distance of the named identity (squared L2, mean of its top_k nearest faces)")
+    distance: float | None = Field(
+        None, description="Distance of the named identity (squared L2, mean of its top_k nearest faces)"
+    )
     margin: float | None = Field(None, description="How far ahead of the runner-up identity")
     model_id: str = Field(description="Embedder that produced the decision")
     crop_jpeg: str | None = Field(None, description="Best face so far (its box grown by 40% each side), JPEG, base64")

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from gallery.calibrate import calibrate
 from gallery.store import GalleryError, GalleryStore
+from gallery.threshold import AUTO, stored_threshold
 from pipelines.annotate import draw_labelled
 from pipelines.cli.console import DEFAULT_CONFIG, ConfigOption, GalleryOption, analyzer, err, out, progress
 from tracker.config import Config, load_config, parse_config
@@ -228,10 +229,21 @@ def stats(gallery: GalleryOption = None, config: ConfigOption = DEFAULT_CONFIG) 
         table.add_column("value", justify="right")
         table.add_row("people", str(len(identities)))
         table.add_row("faces", str(sum(i.faces for i in identities)))
-        for model_id, count in sorted(store.model_counts().items()):
+        counts = store.model_counts()
+        for model_id, count in sorted(counts.items()):
             table.add_row(f"embeddings by {model_id}", str(count))
         table.add_row("file size", f"{store.path.stat().st_size / 1e6:.2f} MB")
+        active = next((m for m in sorted(counts) if m.startswith(f"{settings.models.embedder}:")), None)
+        if active:
+            rule = stored_threshold(store, settings.match, active, None)
+            table.add_row(f"match threshold in force ({settings.models.embedder})", f"{rule.value:.4f}")
+            table.add_row("its source", rule.source + (f" (match.far {settings.match.far:g})" if rule.source == AUTO
+                                                       else ""))
+            table.add_row("expected share of strangers named", "unknown" if rule.expected_far is None
+                          else f"{rule.expected_far:.3%}")
         out.print(table)
+        if active and (warning := rule.warning()):
+            err.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
 
 
 @gallery_app.command("reembed")
@@ -288,21 +300,26 @@ def calibrate_command(
         err.print(f"warning: {result.impostors} impostor probes cannot measure a FAR of {far:g}; "
                   "add impostors with --lfw", highlight=False, soft_wrap=True)
     if write:
-        _write_threshold(config, result.threshold)
-        out.print(f"match.threshold = {result.threshold:.4f} written to {config}", highlight=False)
+        _write_threshold(config, result.threshold, far)
+        out.print(f"match.threshold = {result.threshold:.4f} (calibrated_far = {far:g}) written to {config}",
+                  highlight=False)
 
 
-def _write_threshold(config: Path, threshold: float) -> None:
-    """Set ``[match] threshold`` in the config file, keeping everything else as it is."""
+def _write_threshold(config: Path, threshold: float, far: float) -> None:
+    """Set ``[match] threshold`` (and ``calibrated_far``) in the config file, keeping everything else as it is."""
     text = config.read_text()
-    section = re.search(r"^\[match\][^\[]*", text, flags=re.M)
-    line = f"threshold = {threshold:.4f}"
-    if section is None:
-        text = text.rstrip("\n") + f"\n\n[match]\n{line}\n"
-    elif re.search(r"^threshold\s*=", section.group(0), flags=re.M):
-        body = re.sub(r"^threshold\s*=\s*[0-9.eE+-]+", line, section.group(0), count=1, flags=re.M)
-        text = text[: section.start()] + body + text[section.end() :]
-    else:
-        text = text[: section.end()].rstrip("\n") + f"\n{line}\n" + text[section.end() :]
+    for key, value in (("threshold", f"{threshold:.4f}"), ("calibrated_far", f"{far:g}")):
+        text = _set_match_key(text, key, value)
     parse_config(tomllib.loads(text), str(config), environ={})  # never write a config that would not load
     config.write_text(text)
+
+
+def _set_match_key(text: str, key: str, value: str) -> str:
+    section = re.search(r"^\[match\][^\[]*", text, flags=re.M)
+    line = f"{key} = {value}"
+    if section is None:
+        return text.rstrip("\n") + f"\n\n[match]\n{line}\n"
+    if re.search(rf"^{key}\s*=", section.group(0), flags=re.M):
+        body = re.sub(rf"^{key}\s*=\s*[0-9.eE+-]+", line, section.group(0), count=1, flags=re.M)
+        return text[: section.start()] + body + text[section.end() :]
+    return text[: section.end()].rstrip("\n") + f"\n{line}\n" + text[section.end() :]

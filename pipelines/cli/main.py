@@ -20,7 +20,7 @@ from pipelines.annotate import draw_faces
 from pipelines.cli.console import DEFAULT_CONFIG, ConfigOption, analyzer, err, out, progress
 from pipelines.cli.gallery import enroll, gallery_app, identify
 from pipelines.cli.live import register as register_live
-from tracker.config import load_config, with_changes
+from tracker.config import Config, load_config, with_changes
 from tracker.errors import NoFaceError, TrackerError
 from tracker.images import read_image, write_image
 from tracker.lfw import read_pairs
@@ -139,6 +139,22 @@ def eval_lfw(
     err.print(f"ROC curve written to {roc}" + (f", report to {json_file}" if json_file else ""))
 
 
+@eval_app.command("far-table")
+def eval_far_table(
+    root: Annotated[Path, typer.Option("--root", help="LFW folder (holds images_deepfunneled/)")],
+    config: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """The model's impostor distances on all of LFW, as the quantile table for gallery/far_tables.py."""
+    from pipelines.eval.far_table import impostor_quantiles, lfw_faces, python_table  # torch: this command only
+
+    settings = load_config(config)
+    face_path = analyzer(settings)
+    with progress() as bar:
+        vectors, people = lfw_faces(face_path, root, bar)
+        table, pairs = impostor_quantiles(vectors, people, bar=bar)
+    out.print(python_table(face_path.embedder.model_id, table, pairs, len(vectors)), highlight=False, markup=False)
+
+
 @eval_app.command("openset")
 def eval_openset(
     root: Annotated[Path, typer.Option("--root", help="LFW folder (holds images_deepfunneled/)")],
@@ -146,6 +162,9 @@ def eval_openset(
         "out/openset-gallery.db"
     ),
     far: Annotated[float, typer.Option("--far", help="Target false-accept rate for the threshold")] = 1e-3,
+    sizes: Annotated[str | None, typer.Option("--sizes", help="Instead of calibrating: the default threshold "
+                                              "for galleries of these many people, e.g. 10,30,100,158")] = None,
+    grid: Annotated[bool, typer.Option("--grid", help="With --sizes: also top_k 1/3 x margin 0/0.03")] = False,
     json_file: Annotated[Path | None, typer.Option("--json", help="Write the report as JSON here")] = None,
     config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
@@ -156,6 +175,9 @@ def eval_openset(
     if gallery.exists():
         raise TrackerError(f"{gallery}: exists; eval openset builds a new gallery (remove it or pass --gallery)")
     face_path = analyzer(settings)
+    if sizes:
+        _openset_sizes(face_path, settings, root, gallery, _sizes(sizes), grid, json_file)
+        return
     with progress() as bar:
         r = evaluate_openset(face_path, settings, root, gallery, bar, far=far)
     table = Table(title=f"LFW open-set identification, {r.model_id}")
@@ -174,6 +196,40 @@ def eval_openset(
     if json_file:
         json_file.parent.mkdir(parents=True, exist_ok=True)
         json_file.write_text(json.dumps(r.as_json(), indent=2) + "\n")
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise TrackerError(f"--sizes {text}: expected numbers of people separated by commas, e.g. 10,30,100") from None
+    if not sizes or min(sizes) < 1:
+        raise TrackerError(f"--sizes {text}: each size must be at least 1")
+    return sizes
+
+
+def _openset_sizes(face_path, settings: Config, root: Path, gallery: Path, sizes: list[int], grid: bool,
+                   json_file: Path | None) -> None:
+    from pipelines.eval.openset import evaluate_sizes  # torch: for this command only
+
+    m = settings.match
+    variants = [(k, g) for k in (1, 3) for g in (0.0, 0.03)] if grid else [(m.top_k, m.margin)]
+    with progress() as bar:
+        rows = evaluate_sizes(face_path, settings, root, gallery, bar, sizes, variants)
+    table = Table(title=f"LFW open-set, default threshold (match.far {m.far:g}, no calibration), "
+                        f"{face_path.embedder.model_id}")
+    for column in ("people", "faces", "top_k", "margin", "threshold", "source", "expected FAR", "known named",
+                   "known wrong", "strangers named"):
+        table.add_column(column, justify="right")
+    for r in rows:
+        expected = "-" if r.expected_far is None else f"{r.expected_far:.4f}"
+        table.add_row(str(r.people), str(r.faces), str(r.top_k), f"{r.margin:g}", f"{r.threshold:.4f}", r.source,
+                      expected, f"{r.known_named:.1%} of {r.known_probes}", f"{r.known_wrong:.1%}",
+                      f"{r.strangers_named:.2%} of {r.strangers}")
+    out.print(table)
+    if json_file:
+        json_file.parent.mkdir(parents=True, exist_ok=True)
+        json_file.write_text(json.dumps([r.as_json() for r in rows], indent=2) + "\n")
 
 
 def main() -> None:

@@ -6,6 +6,9 @@ each (through ``Enroller``, into a real gallery file); their other images (up to
 images, never enrolled, are unknown probes. The threshold comes from ``calibrate`` at the
 target FAR, leave-one-out over the enrolled faces plus ``calibration_impostors`` further LFW
 people, disjoint from the unknown probes.
+
+``evaluate_sizes`` measures the defaults instead: no calibration, the threshold in force for
+galleries of growing size (``match.far``, ``gallery/threshold.py``), on the same probes.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from gallery.calibrate import calibrate
 from gallery.enroll import Enroller
 from gallery.matching import GalleryIndex
 from gallery.store import GalleryStore
+from gallery.threshold import threshold_in_force
 from pipelines.eval.embedding import embed_paths
 from tracker.config import Config
 from tracker.face.analyzer import FaceAnalyzer
@@ -63,32 +67,49 @@ def _enroll(analyzer: FaceAnalyzer, config: Config, gallery: Path, people: dict[
         return identity_ids, vectors, {i.id: i.name for i in store.identities()}
 
 
-def evaluate_openset(analyzer: FaceAnalyzer, config: Config, root: Path, gallery: Path, bar: Progress, *,
-                     min_images: int = 10, enroll_images: int = 5, probes_per_person: int = 10,
-                     unknown: int = 1000, calibration_impostors: int = 2000, far: float = 1e-3) -> OpenSetResult:
-    started = time.monotonic()
+@dataclass(frozen=True)
+class Split:
+    """LFW people split for open-set identification: who is enrolled with which images, and the probes."""
+
+    enroll: dict[str, list[Path]]  # person -> enrollment images
+    probes: dict[str, list[Path]]  # person -> held-out images (known probes)
+    strangers: list[Path]  # one image each of people never enrolled (unknown probes)
+    spare: list[str]  # further never-enrolled people (calibration impostors)
+
+
+def split_lfw(root: Path, min_images: int = 10, enroll_images: int = 5, probes_per_person: int = 10,
+              unknown: int = 1000) -> Split:
     folders = sorted(p for p in image_dir(root).iterdir() if p.is_dir())
     files = {f.name: sorted(f.glob("*.jpg")) for f in folders}
     known = [name for name, paths in files.items() if len(paths) >= min_images]
     others = [name for name, paths in files.items() if len(paths) < min_images]
     random.Random(0).shuffle(others)
-    people = {name: files[name][:enroll_images] for name in known}
-    identity_ids, vectors, names = _enroll(analyzer, config, gallery, people, bar)
+    return Split({name: files[name][:enroll_images] for name in known},
+                 {name: files[name][enroll_images : enroll_images + probes_per_person] for name in known},
+                 [files[n][0] for n in others[:unknown]], [files[n][0] for n in others[unknown:]])
+
+
+def _known_probes(analyzer: FaceAnalyzer, split: Split, by_name: dict[str, int], bar: Progress):
+    """The known probes' embeddings and each one's true identity id."""
+    paths = [p for name in split.enroll for p in split.probes[name]]
+    truth = np.array([by_name.get(name, UNKNOWN) for name in split.enroll for _ in split.probes[name]])
+    probes = embed_paths(analyzer, paths, bar, "known probes")
+    return probes.vectors, truth[probes.found]  # probes without a face are left out
+
+
+def evaluate_openset(analyzer: FaceAnalyzer, config: Config, root: Path, gallery: Path, bar: Progress, *,
+                     calibration_impostors: int = 2000, far: float = 1e-3) -> OpenSetResult:
+    started = time.monotonic()
+    split = split_lfw(root)
+    identity_ids, vectors, names = _enroll(analyzer, config, gallery, split.enroll, bar)
     index = GalleryIndex(identity_ids, vectors)
-    by_name = {v: k for k, v in names.items()}
-    probe_paths, truth = [], []
-    for name in known:
-        extra = files[name][enroll_images : enroll_images + probes_per_person]
-        probe_paths += extra
-        truth += [by_name.get(name, UNKNOWN)] * len(extra)
-    impostor_paths = [files[n][0] for n in others[unknown : unknown + calibration_impostors]]
+    impostor_paths = split.spare[:calibration_impostors]
     impostors = embed_paths(analyzer, impostor_paths, bar, "calibration impostors").vectors
     cal = calibrate(identity_ids, vectors, far, config.match.top_k, impostors)
-    known_probes = embed_paths(analyzer, probe_paths, bar, "known probes")
-    kept = np.array(truth)[known_probes.found]  # probes without a face are left out
-    unknown_vectors = embed_paths(analyzer, [files[n][0] for n in others[:unknown]], bar, "unknown probes").vectors
+    known_vectors, kept = _known_probes(analyzer, split, {v: k for k, v in names.items()}, bar)
+    unknown_vectors = embed_paths(analyzer, split.strangers, bar, "unknown probes").vectors
     margin = config.match.margin
-    k = index.search(known_probes.vectors, cal.threshold, margin, config.match.top_k)
+    k = index.search(known_vectors, cal.threshold, margin, config.match.top_k)
     u = index.search(unknown_vectors, cal.threshold, margin, config.match.top_k)
     return OpenSetResult(
         analyzer.embedder.model_id, len(names), len(identity_ids), len(kept), len(unknown_vectors), len(impostor_paths),
@@ -97,3 +118,59 @@ def evaluate_openset(analyzer: FaceAnalyzer, config: Config, root: Path, gallery
         float(((k.identity != UNKNOWN) & (k.identity != kept)).mean()), float((u.identity != UNKNOWN).mean()),
         time.monotonic() - started,
     )
+
+
+@dataclass(frozen=True)
+class SizeRow:
+    """The threshold in force (no calibration) for a gallery of ``people``, and what it named."""
+
+    people: int
+    faces: int
+    top_k: int
+    margin: float
+    threshold: float
+    source: str
+    expected_far: float | None
+    known_probes: int
+    known_named: float  # named correctly
+    known_wrong: float  # named as someone else
+    strangers: int
+    strangers_named: float
+
+    def as_json(self) -> dict:
+        return asdict(self)
+
+
+def evaluate_sizes(analyzer: FaceAnalyzer, config: Config, root: Path, gallery: Path, bar: Progress,
+                   sizes: list[int], variants: list[tuple[int, float]]) -> list[SizeRow]:
+    """The default threshold (``match.far``, no calibration) for galleries of the first ``sizes`` people
+    (a fixed shuffle of LFW's people with 10+ images), for each ``(top_k, margin)`` variant."""
+    split = split_lfw(root)
+    identity_ids, vectors, names = _enroll(analyzer, config, gallery, split.enroll, bar)
+    known_vectors, truth = _known_probes(analyzer, split, {v: k for k, v in names.items()}, bar)
+    strangers = embed_paths(analyzer, split.strangers, bar, "unknown probes").vectors
+    order = sorted(names)
+    random.Random(1).shuffle(order)
+    rows = []
+    for size in sizes:
+        members = np.isin(identity_ids, order[:size])
+        for top_k, margin in variants:
+            match = config.match.model_copy(update={"top_k": top_k, "margin": margin})
+            rows.append(_size_row(analyzer, match, identity_ids[members], vectors[members], known_vectors, truth,
+                                  strangers))
+    return rows
+
+
+def _size_row(analyzer: FaceAnalyzer, match, identity_ids: np.ndarray, vectors: np.ndarray,
+              known_vectors: np.ndarray, truth: np.ndarray, strangers: np.ndarray) -> SizeRow:
+    people = len(np.unique(identity_ids))
+    rule = threshold_in_force(match, analyzer.embedder.model_id, analyzer.threshold, people, len(identity_ids))
+    index = GalleryIndex(identity_ids, vectors)
+    enrolled = np.isin(truth, identity_ids)
+    k = index.search(known_vectors[enrolled], rule.value, match.margin, match.top_k)
+    u = index.search(strangers, rule.value, match.margin, match.top_k)
+    named = k.identity != UNKNOWN
+    return SizeRow(people, len(identity_ids), match.top_k, match.margin, rule.value, rule.source, rule.expected_far,
+                   int(enrolled.sum()), float((k.identity == truth[enrolled]).mean()),
+                   float((named & (k.identity != truth[enrolled])).mean()), len(strangers),
+                   float((u.identity != UNKNOWN).mean()))

@@ -96,8 +96,8 @@ class CameraWorker:
     def _verdicts(self, analysis: Analysis | None) -> list[Verdict]:
         if analysis is None:
             return []
-        m = self.identifier.match(analysis.embeddings)
-        return [Verdict(int(n), float(d), float(g)) for n, d, g in zip(m.nearest, m.distance, m.margin)]
+        m, threshold = self.identifier.match(analysis.embeddings), self.identifier.threshold
+        return [Verdict(int(n), float(d), float(g), threshold) for n, d, g in zip(m.nearest, m.distance, m.margin)]
 
     def _publish(self, events) -> None:
         for event in events:

@@ -42,8 +42,12 @@ def _reload(request: web.Request) -> None:
 
 @routes.get("/api/identities")
 async def list_identities(request: web.Request) -> web.Response:
+    rule = request.app[SERVICES].identifier.rule
+    headers = {"X-Match-Threshold": f"{rule.value:.4f}", "X-Match-Threshold-Source": rule.source,
+               "X-Match-Expected-FAR": "unknown" if rule.expected_far is None else f"{rule.expected_far:.6f}",
+               "X-Gallery-People": str(rule.identities), "X-Gallery-Faces": str(rule.faces)}
     with _store(request) as store:
-        return web.json_response([dataclasses.asdict(i) for i in store.identities()])
+        return web.json_response([dataclasses.asdict(i) for i in store.identities()], headers=headers)
 
 
 @routes.get("/api/identities/{name}")

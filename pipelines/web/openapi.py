@@ -28,6 +28,13 @@ FILTERS = [
 ]
 AUTH = [{"bearer": []}]
 UNAUTHORISED = {"401": _error("No bearer token"), "403": _error("Wrong token")}
+MATCH_HEADERS = {name: {"description": text, "schema": {"type": "string"}} for name, text in (
+    ("X-Match-Threshold", "The threshold in force (squared L2)"),
+    ("X-Match-Threshold-Source", "auto (from match.far), calibrated, set, or model default"),
+    ("X-Match-Expected-FAR", "The expected share of strangers named, for this gallery"),
+    ("X-Gallery-People", "People with faces of the active model"),
+    ("X-Gallery-Faces", "Their faces"),
+)}
 UPLOAD = {"content": {"multipart/form-data": {"schema": {
     "type": "object", "required": ["name", "image"],
     "properties": {"name": {"type": "string"}, "metadata": {"type": "string", "description": "A JSON object"},
@@ -75,7 +82,8 @@ CAMERAS_PATHS = {
 
 IDENTITIES_PATHS = {
     "/api/identities": {
-        "get": {"summary": "Enrolled people", "responses": {"200": _json("People", {"type": "array"})}},
+        "get": {"summary": "Enrolled people; the headers say which match threshold is in force",
+                "responses": {"200": {**_json("People", {"type": "array"}), "headers": MATCH_HEADERS}}},
         "post": {"summary": "Enroll a person from uploaded images", "security": AUTH, "requestBody": UPLOAD,
                  "responses": {"201": _json("Enrolled, with a per-file outcome"), "400": _error("Bad request"),
                                "413": _error("Upload too large"),

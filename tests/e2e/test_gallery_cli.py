@@ -47,6 +47,9 @@ def test_enroll_identify_and_manage_a_gallery(config_file, tmp_path):
 
     listed = run("gallery", "list", "--gallery", gallery, config=config_file)
     assert "Colin_Powell" in listed.stdout and "Tony_Blair" in listed.stdout
+    stats = run("gallery", "stats", "--gallery", gallery, config=config_file)
+    assert "match threshold in force" in stats.stdout and "auto (match.far 0.001)" in stats.stdout
+    assert "0.100%" in stats.stdout  # the expected share of strangers named: match.far
 
     probe = lfw_image("Colin_Powell", 10)
     named = run("identify", probe, "--json", "--gallery", gallery, "--out", tmp_path / "ann", config=config_file)

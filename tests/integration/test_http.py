@@ -61,13 +61,21 @@ def test_identities_enroll_show_rename_delete_with_the_cli_rules(analyzer, confi
 
     async def scenario():
         async with live_app(analyzer, config, gallery, redis_url, pipeline=False) as (client, _):
+            before = (await client.get("/api/identities")).headers
+            assert before["X-Match-Threshold-Source"] == "auto" and before["X-Gallery-People"] == "1"
             created = await client.post("/api/identities", headers=AUTH, data=upload(
                 "Tony Blair", ("a.jpg", blair[0]), ("b.jpg", blair[1]), ("notes.txt", b"not an image")))
             body = await created.json()
             assert created.status == 201 and body["enrolled"] == 2, body
             assert {o["source"]: o["status"] for o in body["outcomes"]}["notes.txt"] == "refused"
-            people = await (await client.get("/api/identities")).json()
+            listing = await client.get("/api/identities")
+            people = await listing.json()
             assert sorted(p["name"] for p in people) == ["Colin Powell", "Tony Blair"]
+            after = listing.headers  # more faces to pass: a stricter threshold, the same expected false accepts
+            assert after["X-Gallery-People"] == "2"
+            assert int(after["X-Gallery-Faces"]) == int(before["X-Gallery-Faces"]) + 2
+            assert float(after["X-Match-Threshold"]) < float(before["X-Match-Threshold"])
+            assert abs(float(after["X-Match-Expected-FAR"]) - config.match.far) < 1e-4
             shown = await (await client.get("/api/identities/Tony Blair")).json()
             assert len(shown["face_list"]) == 2
             crop = await client.get(f"/api/identities/Tony Blair/faces/{shown['face_list'][0]['id']}/crop.jpg")

@@ -39,7 +39,7 @@ def step(tracks: CameraTracks, t: float, found: Faces, verdicts: dict[int, Verdi
     """One analysed frame at time ``t``; ``verdicts`` gives the gallery's answer per face index."""
     plan = tracks.plan(t, found)
     analysis = analysis_of(found, plan.embed) if plan.embed else None
-    given = [verdicts.get(d, Verdict(UNKNOWN, 4.0, 0.0)) for d in plan.embed]
+    given = [verdicts.get(d, Verdict(UNKNOWN, 4.0, 0.0, THRESHOLD)) for d in plan.embed]
     boxes, events = tracks.update(FrameInfo(1000.0 + t, t, IMAGE), found, plan, analysis, given)
     return plan, boxes, events
 
@@ -50,7 +50,7 @@ def kinds(events) -> list[str]:
 
 def test_a_known_face_starts_a_track_is_named_and_enters_with_a_crop():
     tracks = cam()
-    plan, boxes, events = step(tracks, 0.0, faces(50), {0: Verdict(7, 0.05, 0.2)})
+    plan, boxes, events = step(tracks, 0.0, faces(50), {0: Verdict(7, 0.05, 0.2, THRESHOLD)})
     assert plan.embed == [0]
     assert kinds(events) == ["track.started", "identity.resolved", "person.entered"]
     resolved = events[1]
@@ -62,10 +62,10 @@ def test_a_known_face_starts_a_track_is_named_and_enters_with_a_crop():
 
 def test_a_named_track_is_not_embedded_again_unless_its_face_gets_better():
     tracks = cam(reembed_gain=1.2)
-    step(tracks, 0.0, faces(50, size=50), {0: Verdict(7, 0.02, 0.2)})  # a small face, but a clear match
+    step(tracks, 0.0, faces(50, size=50), {0: Verdict(7, 0.02, 0.2, THRESHOLD)})  # a small face, but a clear match
     same, _, events = step(tracks, 0.2, faces(50, size=50), {})
     assert same.embed == [] and events == []
-    closer, _, events = step(tracks, 0.4, faces(50, size=80), {0: Verdict(7, 0.04, 0.2)})
+    closer, _, events = step(tracks, 0.4, faces(50, size=80), {0: Verdict(7, 0.04, 0.2, THRESHOLD)})
     assert closer.embed == [0] and events == []  # embedded again, still the same person: nothing to say
 
 
@@ -78,7 +78,7 @@ def test_a_stranger_is_re_embedded_only_every_unknown_interval():
 
 def test_a_track_unseen_for_max_age_ends_with_its_dwell_and_the_person_leaves():
     tracks = cam(max_age=1.0)
-    step(tracks, 0.0, faces(50), {0: Verdict(7, 0.05, 0.2)})
+    step(tracks, 0.0, faces(50), {0: Verdict(7, 0.05, 0.2, THRESHOLD)})
     step(tracks, 0.5, faces(50), {})
     _, _, events = step(tracks, 2.0, faces(), {})
     assert kinds(events) == ["track.ended", "person.left"]
@@ -89,7 +89,8 @@ def test_a_track_unseen_for_max_age_ends_with_its_dwell_and_the_person_leaves():
 
 def test_two_people_at_once_get_two_tracks_and_each_their_name():
     tracks = cam()
-    _, _, events = step(tracks, 0.0, faces(50, 400), {0: Verdict(7, 0.05, 0.2), 1: Verdict(8, 0.06, 0.2)})
+    verdicts = {0: Verdict(7, 0.05, 0.2, THRESHOLD), 1: Verdict(8, 0.06, 0.2, THRESHOLD)}
+    _, _, events = step(tracks, 0.0, faces(50, 400), verdicts)
     named = {e.track_id: e.name for e in events if e.type == "identity.resolved"}
     assert sorted(named.values()) == ["Ann Lee", "Bo Chen"] and len(named) == 2
     assert kinds(tracks.finish()).count("track.ended") == 2
@@ -98,6 +99,6 @@ def test_two_people_at_once_get_two_tracks_and_each_their_name():
 
 def test_an_ambiguous_face_stays_unknown_and_names_no_one():
     tracks = cam()
-    _, _, events = step(tracks, 0.0, faces(50), {0: Verdict(7, 0.05, 0.01)})  # no margin over the runner-up
+    _, _, events = step(tracks, 0.0, faces(50), {0: Verdict(7, 0.05, 0.01, THRESHOLD)})  # no margin over the runner-up
     assert kinds(events) == ["track.started"]
     assert tracks.label(events[0].track_id) == (f"#{events[0].track_id} unknown", False)

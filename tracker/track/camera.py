@@ -71,6 +71,7 @@ class Verdict:
     identity: int
     distance: float
     margin: float
+    threshold: float  # the threshold in force for the gallery that gave the verdict
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,6 @@ class CameraTracks:
                  name_of: Callable[[int], str], crop_max_bytes: int) -> None:
         self.camera_id = camera_id
         self.tracking = tracking
-        self.threshold = threshold
         self.margin = margin
         self.model_id = model_id
         self.name_of = name_of
@@ -119,6 +119,8 @@ class CameraTracks:
         if analysis is not None:
             embeddings = np.full((len(faces), analysis.embeddings.shape[1]), np.nan, np.float32)
             embeddings[plan.embed] = analysis.embeddings
+        if verdicts:  # a lost track is re-joined within a share of the threshold in force
+            self.tracker.reid_distance = self.tracking.reid_share * verdicts[0].threshold
         step = self.tracker.update(frame.clock, faces, embeddings, plan.quality)
         for track in step.started:
             self._start(track, frame.time)
@@ -178,7 +180,7 @@ class CameraTracks:
 
     def _start(self, track: Track, now: float) -> None:
         self.started += 1
-        identity = TrackIdentity(self.threshold, self.margin, self.tracking.resolve, self.tracking.dominance)
+        identity = TrackIdentity(self.margin, self.tracking.resolve, self.tracking.dominance)
         self.states[track.id] = TrackState(identity, first_time=now)
         self._event("track.started", track.id, now, box=track.box.tolist())
 
@@ -192,7 +194,7 @@ class CameraTracks:
                 state.crop = self._crop(frame.image, analysis.faces.boxes[i])
             previous = state.identity.identity
             decision = state.identity.observe(Observation(seen.identity, seen.distance, seen.margin,
-                                                          float(weights[i])))
+                                                          float(weights[i]), seen.threshold))
             if decision:
                 box = [round(float(v), 1) for v in analysis.faces.boxes[i]]
                 self._event(f"identity.{decision}", track_id, frame.time, box=box, distance=seen.distance,

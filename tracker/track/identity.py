@@ -24,11 +24,11 @@ class Observation:
     distance: float  # the identity's distance (squared L2, mean of its top-k faces)
     margin: float
     weight: float  # face quality, 0-1
+    threshold: float  # the gallery's threshold in force when the face was matched
 
 
 @dataclass
 class TrackIdentity:
-    threshold: float
     margin: float
     resolve: float = 0.5
     dominance: float = 2.0
@@ -39,8 +39,8 @@ class TrackIdentity:
 
     def observe(self, o: Observation) -> str | None:
         """Add one observation; returns "resolved" or "changed" when the decision moves, else None."""
-        if o.identity != UNKNOWN and o.distance <= self.threshold and o.margin >= self.margin:
-            gain = o.weight * (1.0 - o.distance / max(self.threshold, 1e-9))
+        if o.identity != UNKNOWN and o.distance <= o.threshold and o.margin >= self.margin:
+            gain = o.weight * (1.0 - o.distance / max(o.threshold, 1e-9))
             self.evidence[o.identity] = self.evidence.get(o.identity, 0.0) + gain
         else:
             self.unknown += o.weight

@@ -1,0 +1,71 @@
+"""``facetrack eval far-table``: the model's impostor distance distribution on LFW, as the quantile
+table that ``gallery/far_tables.py`` keeps per model id.
+
+Every LFW image's central face goes through our own detector, alignment and embedder (the
+configured ones: the table belongs to that model and its ``models.flip``); then every pair of
+faces of two different people is an impostor pair (about 87 million). The table gives, for
+false-accept rates from 1e-8 to 0.5, the distance at or below which that share of impostor
+pairs fall (below about 1e-7 a rate rests on a handful of pairs). ``gallery/threshold.py``
+turns it into the default threshold of a gallery.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from rich.progress import Progress
+
+from pipelines.eval.embedding import embed_paths
+from tracker.face.analyzer import FaceAnalyzer
+from tracker.lfw import image_dir
+
+RATES = tuple(float(f"{m}e{e}") for e in range(-8, 0) for m in (1, 2, 5))  # 1e-8 ... 0.5
+CHUNK = 512
+
+
+def lfw_faces(analyzer: FaceAnalyzer, root: Path, bar: Progress) -> tuple[np.ndarray, np.ndarray]:
+    """Every LFW image's central-face embedding, and the person (folder) number of each."""
+    folders = sorted(p for p in image_dir(root).iterdir() if p.is_dir())
+    paths, people = [], []
+    for number, folder in enumerate(folders):
+        files = sorted(folder.glob("*.jpg"))
+        paths += files
+        people += [number] * len(files)
+    central = embed_paths(analyzer, paths, bar, "embedding every LFW image")
+    return central.vectors, np.asarray(people)[central.found]
+
+
+def impostor_quantiles(vectors: np.ndarray, people: np.ndarray, rates: tuple[float, ...] = RATES,
+                       bar: Progress | None = None) -> tuple[list[tuple[float, float]], int]:
+    """``(rate, distance)`` for each rate: that share of different-person pairs lie at or below the distance.
+
+    Only distances up to the largest needed are kept, so memory stays small; returns the pair count too.
+    """
+    task = bar.add_task("impostor pairs", total=len(vectors)) if bar else None
+    kept, pairs = [], 0
+    cap = 1.0  # far above any distance the largest rate below 0.5 needs (checked below)
+    for start in range(0, len(vectors), CHUNK):
+        block = vectors[start : start + CHUNK]
+        d = np.maximum(2.0 - 2.0 * block @ vectors[start:].T, 0.0)
+        upper = np.arange(start, len(vectors))[None] > np.arange(start, start + len(block))[:, None]  # pairs once
+        impostor = upper & (people[start : start + CHUNK, None] != people[None, start:])
+        pairs += int(impostor.sum())
+        kept.append(d[impostor & (d <= cap)].astype(np.float32))
+        if bar:
+            bar.advance(task, len(block))
+    below = np.sort(np.concatenate(kept))
+    table = []
+    for rate in rates:
+        rank = int(np.ceil(rate * pairs)) - 1
+        if rank >= len(below):
+            raise ValueError(f"rate {rate}: beyond the distances kept (cap {cap}); raise the cap")
+        table.append((rate, float(below[max(rank, 0)])))
+    return table, pairs
+
+
+def python_table(model_id: str, table: list[tuple[float, float]], pairs: int, images: int) -> str:
+    """The table as the entry of ``gallery/far_tables.py``."""
+    rows = "\n".join(f"        ({rate:.0e}, {distance:.5f})," for rate, distance in table)
+    return (f'    # {images} LFW images, {pairs:,} impostor pairs\n'
+            f'    "{model_id}": (\n{rows}\n    ),')
