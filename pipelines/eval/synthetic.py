@@ -23,8 +23,9 @@ import typer
 
 from tracker.errors import DatasetError
 
-ENROLLED = ("Colin_Powell", "Tony_Blair", "Donald_Rumsfeld", "Gerhard_Schroeder")
-ORDER = ("Colin_Powell", "Aaron_Eckhart", "Tony_Blair", "Donald_Rumsfeld", "Adam_Sandler", "Gerhard_Schroeder")
+ENROLLED = ("Colin_Powell", "Junichiro_Koizumi", "Donald_Rumsfeld", "Gerhard_Schroeder")
+ORDER = ("Colin_Powell", "Aaron_Eckhart", "Junichiro_Koizumi", "Donald_Rumsfeld", "Adam_Sandler",
+         "Gerhard_Schroeder")
 
 
 @dataclass(frozen=True)

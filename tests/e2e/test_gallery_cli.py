@@ -84,7 +84,10 @@ def test_calibrate_writes_the_threshold_into_the_config(config_file, tmp_path):
     written = [line for line in config.read_text().splitlines() if line.startswith("threshold")]
     assert len(written) == 1 and float(written[0].split("=")[1].split("#")[0]) > 0
     assert "# from calibration" in written[0], "the comment on the line stays"
+    assert "calibrated_far = 0.01" in config.read_text()
     assert run("config", "check", config).returncode == 0
+    stats = run("gallery", "stats", "--gallery", gallery, config=config)
+    assert "calibrated" in stats.stdout and f"{float(written[0].split('=')[1].split('#')[0]):.4f}" in stats.stdout
 
 
 def test_kill_9_during_enrollment_leaves_no_partial_person(config_file, tmp_path, analyzer):
