@@ -20,6 +20,7 @@ from pipelines.annotate import draw_faces
 from pipelines.cli.console import DEFAULT_CONFIG, ConfigOption, analyzer, err, out, progress
 from pipelines.cli.gallery import enroll, gallery_app, identify
 from pipelines.cli.live import register as register_live
+from pipelines.cli.video import eval_scenarios, eval_video
 from tracker.config import Config, load_config, with_changes
 from tracker.errors import NoFaceError, TrackerError
 from tracker.images import read_image, write_image
@@ -35,6 +36,8 @@ app.add_typer(gallery_app, name="gallery")
 app.command()(enroll)
 app.command()(identify)
 register_live(app)
+eval_app.command("video")(eval_video)
+eval_app.command("scenarios")(eval_scenarios)
 
 @config_app.command("check")
 def config_check(

@@ -94,10 +94,10 @@ def run_ours(video: str, cameras: int, config_path: str, live: bool) -> dict:
     boxes_per_frame: dict[int, list] = {}
     latencies: list[float] = []
 
-    def record(camera: str, frame, boxes: np.ndarray, latency: float) -> None:
+    def record(camera: str, frame, faces, latency: float) -> None:
         latencies.append(latency)
         if camera == "cam0":
-            boxes_per_frame[frame.number] = boxes.tolist()
+            boxes_per_frame[frame.number] = [[float(v) for v in f.box] for f in faces]
 
     with tempfile.TemporaryDirectory() as scratch, EmbeddedRedis(Path(scratch) / "redis", free_port()) as redis:
         started, cpu = time.perf_counter(), _usage()

@@ -87,7 +87,7 @@ def background(width: int, height: int, seed: int = 7) -> np.ndarray:
     return np.clip(image + noise, 0, 255).astype(np.uint8)
 
 
-def _face_patch(photo: str) -> tuple[np.ndarray, np.ndarray]:
+def face_patch(photo: str) -> tuple[np.ndarray, np.ndarray]:
     """The face region of an LFW photograph (RGB) and a feathered elliptical mask (0-1)."""
     bgr = cv2.imread(photo)
     if bgr is None:
@@ -99,7 +99,7 @@ def _face_patch(photo: str) -> tuple[np.ndarray, np.ndarray]:
     return patch, cv2.GaussianBlur(mask, (0, 0), 5)[..., None]
 
 
-def _paste(frame: np.ndarray, patch: np.ndarray, mask: np.ndarray, cx: float, cy: float, scale: float) -> None:
+def paste(frame: np.ndarray, patch: np.ndarray, mask: np.ndarray, cx: float, cy: float, scale: float) -> None:
     patch = cv2.resize(patch, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
     mask = cv2.resize(mask, (patch.shape[1], patch.shape[0]), interpolation=cv2.INTER_LINEAR)[..., None]
     h, w = patch.shape[:2]
@@ -121,7 +121,7 @@ def render_frame(plan: Plan, t: float, backdrop: np.ndarray, patches: dict[str, 
         if 0.0 <= progress < 1.0:
             cx = plan.width * (0.2 + 0.6 * progress)
             cy = plan.height * a.lane
-            _paste(frame, *patches[a.image], cx, cy, 0.9 + 0.25 * progress)
+            paste(frame, *patches[a.image], cx, cy, 0.9 + 0.25 * progress)
     return frame
 
 
@@ -132,7 +132,7 @@ def write_video(plan: Plan, path: Path) -> Path:
     if not writer.isOpened():
         raise DatasetError(f"{path}: cannot write an MJPEG AVI video here")
     backdrop = background(plan.width, plan.height)
-    patches = {a.image: _face_patch(a.image) for a in plan.appearances}
+    patches = {a.image: face_patch(a.image) for a in plan.appearances}
     try:
         for number in range(int(round(plan.seconds * plan.fps))):
             frame = render_frame(plan, number / plan.fps, backdrop, patches)

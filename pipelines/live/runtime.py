@@ -12,7 +12,6 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-import numpy as np
 from prometheus_client import Histogram
 
 from gallery.identify import Identifier
@@ -22,7 +21,7 @@ from pipelines.live.sources import CameraReader, Frame, Mailbox
 from pipelines.live.worker import CameraWorker, FrameObserver
 from tracker.config import CameraConfig, Config
 from tracker.errors import TrackerError
-from tracker.track.camera import CameraTracks, TrackView
+from tracker.track.camera import CameraTracks, TrackedFace, TrackView
 
 logger = logging.getLogger(__name__)
 STATUS_LINE = ("camera %s: %s, %.1f fps analysed, %d faces, %d tracks open, %d dropped, %d over rate, "
@@ -53,14 +52,6 @@ class RuntimeStatus:
     model_queue: int  # requests waiting for the model executor
 
 
-@dataclass(frozen=True)
-class LatestFrame:
-    """The newest analysed frame and its faces as ``(box, "#track name", named)``, for the live view."""
-
-    frame: Frame
-    faces: list[tuple[np.ndarray, str, bool]]
-
-
 @dataclass
 class Camera:
     config: CameraConfig
@@ -82,11 +73,9 @@ class Camera:
     def track(self, track_id: int) -> TrackView | None:
         return next((v for v in self.tracks() if v.id == track_id), None)
 
-    def latest(self) -> LatestFrame | None:
-        if self.worker.latest is None:
-            return None
-        frame, faces = self.worker.latest
-        return LatestFrame(frame, [(box, *self.worker.tracks.label(track_id)) for box, track_id in faces])
+    def latest(self) -> tuple[Frame, list[TrackedFace]] | None:
+        """The newest analysed frame and its faces, for the live view."""
+        return self.worker.latest
 
 
 class Runtime:

@@ -21,10 +21,10 @@ from pipelines.live.executor import ModelExecutor
 from pipelines.live.sources import Frame, Mailbox
 from tracker.config import CameraConfig
 from tracker.face.analyzer import Analysis
-from tracker.track.camera import CameraTracks, FrameInfo, Verdict
+from tracker.track.camera import CameraTracks, FrameInfo, TrackedFace, Verdict
 
-FrameObserver = Callable[[str, Frame, np.ndarray, float], None]
-"""Called after every analysed frame: camera id, the frame, its tracks' boxes ``(n, 4)``, capture-to-decision s."""
+FrameObserver = Callable[[str, Frame, list[TrackedFace], float], None]
+"""Called after every analysed frame: camera id, the frame, its faces with tracks and names, capture-to-decision s."""
 
 
 @dataclass
@@ -61,7 +61,7 @@ class CameraWorker:
         self.detect_every = detect_every
         self.observers = observers
         self.stats = CameraStats()
-        self.latest: tuple[Frame, list[tuple[np.ndarray, int]]] | None = None  # for the live view
+        self.latest: tuple[Frame, list[TrackedFace]] | None = None  # for the live view
 
     async def run(self) -> None:
         next_due = -1.0
@@ -83,13 +83,13 @@ class CameraWorker:
         plan = self.tracks.plan(frame.video_time, faces)
         analysis = await self.executor.embed(frame.image, faces.select(plan.embed)) if plan.embed else None
         embedded = time.perf_counter()
-        boxes, events = self.tracks.update(FrameInfo(frame.time, frame.video_time, frame.image), faces, plan,
-                                           analysis, self._verdicts(analysis))
+        tracked, events = self.tracks.update(FrameInfo(frame.time, frame.video_time, frame.image), faces, plan,
+                                             analysis, self._verdicts(analysis))
         self._publish(events)
         self.stats.detected += 1
         self.stats.faces += len(faces)
         self.stats.embedded += len(plan.embed)
-        self._done(frame, boxes)
+        self._done(frame, tracked)
         self._time(("detect", detected - started), ("embed", embedded - detected),
                    ("frame", time.perf_counter() - started))
 
@@ -103,15 +103,14 @@ class CameraWorker:
         for event in events:
             self.publisher.publish(event)
 
-    def _done(self, frame: Frame, tracks: list[tuple[np.ndarray, int]]) -> None:
+    def _done(self, frame: Frame, faces: list[TrackedFace]) -> None:
         latency = time.time() - frame.time
         self.stats.analysed += 1
         self.stats.latency.append(latency)
         self.stats.done_at.append(time.monotonic())
-        self.latest = frame, tracks
-        boxes = np.array([box for box, _ in tracks], np.float32).reshape(-1, 4)
+        self.latest = frame, faces
         for observer in self.observers:
-            observer(self.camera.id, frame, boxes, latency)
+            observer(self.camera.id, frame, faces, latency)
 
     def _time(self, *stages: tuple[str, float]) -> None:
         if self.stage_seconds is not None:

@@ -11,9 +11,11 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from pipelines.annotate import draw_boxes
-from pipelines.live.runtime import Camera, LatestFrame, Runtime
+from pipelines.live.runtime import Camera, Runtime
+from pipelines.live.sources import Frame
 from pipelines.web.keys import RUNTIME, SERVICES
 from tracker.config import CameraConfig
+from tracker.track.camera import TrackedFace
 
 routes = web.RouteTableDef()
 
@@ -35,9 +37,9 @@ def describe(camera: Camera) -> dict:
     return {**camera.config.model_dump(), **asdict(camera.status())}
 
 
-def view(latest: LatestFrame) -> bytes | None:
+def view(frame: Frame, faces: list[TrackedFace]) -> bytes | None:
     """The frame with its faces' boxes, track ids and names drawn, as JPEG."""
-    image = draw_boxes(latest.frame.image, latest.faces)
+    image = draw_boxes(frame.image, [(f.box, f.label(), f.name is not None) for f in faces])
     ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 75])
     return jpeg.tobytes() if ok else None
 
@@ -101,9 +103,9 @@ async def live(request: web.Request) -> web.StreamResponse:
     sent = None
     while camera.config.id in _runtime(request).cameras:
         latest = camera.latest()
-        if latest is not None and latest.frame is not sent:
-            sent = latest.frame
-            jpeg = view(latest)
+        if latest is not None and latest[0] is not sent:
+            sent = latest[0]
+            jpeg = view(*latest)
             if jpeg:
                 await response.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
                                      + str(len(jpeg)).encode() + b"\r\n\r\n" + jpeg + b"\r\n")

@@ -40,8 +40,8 @@ def step(tracks: CameraTracks, t: float, found: Faces, verdicts: dict[int, Verdi
     plan = tracks.plan(t, found)
     analysis = analysis_of(found, plan.embed) if plan.embed else None
     given = [verdicts.get(d, Verdict(UNKNOWN, 4.0, 0.0, THRESHOLD)) for d in plan.embed]
-    boxes, events = tracks.update(FrameInfo(1000.0 + t, t, IMAGE), found, plan, analysis, given)
-    return plan, boxes, events
+    tracked, events = tracks.update(FrameInfo(1000.0 + t, t, IMAGE), found, plan, analysis, given)
+    return plan, tracked, events
 
 
 def kinds(events) -> list[str]:
@@ -50,13 +50,13 @@ def kinds(events) -> list[str]:
 
 def test_a_known_face_starts_a_track_is_named_and_enters_with_a_crop():
     tracks = cam()
-    plan, boxes, events = step(tracks, 0.0, faces(50), {0: Verdict(7, 0.05, 0.2, THRESHOLD)})
+    plan, tracked, events = step(tracks, 0.0, faces(50), {0: Verdict(7, 0.05, 0.2, THRESHOLD)})
     assert plan.embed == [0]
     assert kinds(events) == ["track.started", "identity.resolved", "person.entered"]
     resolved = events[1]
     assert (resolved.name, resolved.identity_id, resolved.camera, resolved.frame_time) == ("Ann Lee", 7, "door", 1000.0)
     assert resolved.crop_jpeg and resolved.distance == 0.05
-    assert [track for _, track in boxes] == [resolved.track_id]
+    assert [(f.track_id, f.name) for f in tracked] == [(resolved.track_id, "Ann Lee")]
     assert [v.name for v in tracks.views()] == ["Ann Lee"]
 
 
@@ -101,4 +101,4 @@ def test_an_ambiguous_face_stays_unknown_and_names_no_one():
     tracks = cam()
     _, _, events = step(tracks, 0.0, faces(50), {0: Verdict(7, 0.05, 0.01, THRESHOLD)})  # no margin over the runner-up
     assert kinds(events) == ["track.started"]
-    assert tracks.label(events[0].track_id) == (f"#{events[0].track_id} unknown", False)
+    assert [f.label() for f in tracks.follow(0.1)] == [f"#{events[0].track_id} unknown"]

@@ -56,6 +56,18 @@ class TrackView:
 
 
 @dataclass(frozen=True)
+class TrackedFace:
+    """A face of an analysed frame: its box, its track, and the track's name (None: unknown)."""
+
+    box: np.ndarray  # (4,) x1 y1 x2 y2, frame pixels
+    track_id: int
+    name: str | None
+
+    def label(self) -> str:
+        return f"#{self.track_id} {self.name or 'unknown'}"
+
+
+@dataclass(frozen=True)
 class FramePlan:
     """What ``plan`` decided for one frame's faces."""
 
@@ -110,8 +122,8 @@ class CameraTracks:
         return FramePlan(proxy, embed)
 
     def update(self, frame: FrameInfo, faces: Faces, plan: FramePlan, analysis: Analysis | None,
-               verdicts: list[Verdict]) -> tuple[list[tuple[np.ndarray, int]], list[Event]]:
-        """Advance by one analysed frame; returns each face's (box, track id) and the events it made.
+               verdicts: list[Verdict]) -> tuple[list[TrackedFace], list[Event]]:
+        """Advance by one analysed frame; returns its faces with their tracks and names, and the events it made.
 
         ``analysis`` holds the faces ``plan.embed`` chose (None: none), ``verdicts`` the gallery's on each.
         """
@@ -133,11 +145,16 @@ class CameraTracks:
             self._observe(frame, analysis, track_ids, verdicts)
         for track in step.ended:
             self._ended(track)
-        return [(faces.boxes[d], int(step.track_ids[d])) for d in range(len(faces))], self._take_events()
+        return [self._tracked(faces.boxes[d], int(step.track_ids[d])) for d in range(len(faces))], self._take_events()
 
-    def follow(self, t: float) -> list[tuple[np.ndarray, int]]:
+    def follow(self, t: float) -> list[TrackedFace]:
         """A frame between detections: each open track's box moved on at its velocity to ``t``."""
-        return [(track.predicted(t), track.id) for track in self.tracker.tracks.values()]
+        return [self._tracked(track.predicted(t), track.id) for track in self.tracker.tracks.values()]
+
+    def _tracked(self, box: np.ndarray, track_id: int) -> TrackedFace:
+        state = self.states.get(track_id)
+        who = state.identity.identity if state else UNKNOWN
+        return TrackedFace(box, track_id, None if who == UNKNOWN else self._name(who))
 
     def finish(self) -> list[Event]:
         """The camera stopped: every open track ends."""
@@ -156,12 +173,6 @@ class CameraTracks:
             views.append(TrackView(track.id, [round(float(v), 1) for v in track.box], self._name(who),
                                    who if who != UNKNOWN else None, state.first_time, state.last_time, state.crop))
         return views
-
-    def label(self, track_id: int) -> tuple[str, bool]:
-        """``#id name`` for drawing, and whether the track is named."""
-        state = self.states.get(track_id)
-        who = state.identity.identity if state else UNKNOWN
-        return f"#{track_id} {self._name(who)}", who != UNKNOWN
 
     def _name(self, identity: int | None) -> str:
         if identity is None or identity == UNKNOWN:

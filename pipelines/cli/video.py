@@ -1,0 +1,96 @@
+"""The video identity benchmark on the command line: ``eval video`` (one video against its ground
+truth) and ``eval scenarios`` (the hard LFW scenarios, each generated, enrolled and scored)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from gallery.store import GalleryStore
+from pipelines.cli.console import DEFAULT_CONFIG, ConfigOption, analyzer, err, out
+from pipelines.eval.scenarios import RECIPES, write_scenario
+from pipelines.eval.video_metrics import VideoScore
+from tracker.config import load_config
+from tracker.errors import TrackerError
+
+COLUMNS = ("video", "IDF1", "ID switches", "wrong-name s", "absent named s", "unknowns named s", "named coverage",
+           "first name s (mean / max)", "never named")
+
+
+def eval_video(
+    video: Annotated[Path, typer.Argument(help="The video, played as one camera")],
+    truth: Annotated[Path, typer.Option("--truth", help="Ground truth JSON (as eval scenarios writes it)")],
+    gallery: Annotated[Path, typer.Option("--gallery", help="The gallery of the enrolled people")],
+    fps: Annotated[float, typer.Option("--fps", help="Frames analysed per video second", min=0.1, max=60)] = 5.0,
+    json_file: Annotated[Path | None, typer.Option("--json", help="Write the scores as JSON here")] = None,
+    config: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Play a video through the live pipeline and score its tracks and names against ground truth."""
+    from pipelines.eval.video import evaluate_video  # torch: for this command only
+
+    result = evaluate_video(load_config(config), video, truth, gallery, fps)
+    _print({video.name: result}, json_file)
+
+
+def eval_scenarios(
+    lfw: Annotated[Path, typer.Option("--lfw", help="LFW folder (holds images_deepfunneled/)")] = Path(
+        "../shared/data/lfw"
+    ),
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for each scenario's video, truth and gallery")] = Path(
+        "out/scenarios"
+    ),
+    only: Annotated[str | None, typer.Option("--only", help=f"Some of: {', '.join(RECIPES)}")] = None,
+    fps: Annotated[float, typer.Option("--fps", help="Frames analysed per video second", min=0.1, max=60)] = 5.0,
+    json_file: Annotated[Path | None, typer.Option("--json", help="Write the scores as JSON here")] = None,
+    config: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Generate each hard scenario from LFW, enroll its people, play it and score it."""
+    from gallery.enroll import Enroller  # torch: for this command only
+    from pipelines.eval.video import evaluate_video  # (the same)
+
+    names = only.split(",") if only else list(RECIPES)
+    unknown = [n for n in names if n not in RECIPES]
+    if unknown:
+        raise TrackerError(f"--only {unknown[0]}: no such scenario (there are {', '.join(RECIPES)})")
+    settings = load_config(config)
+    face_path = analyzer(settings)
+    results = {}
+    for name in names:
+        scenario = RECIPES[name](lfw)
+        folder = out_dir / name
+        video = write_scenario(scenario, folder)
+        gallery = folder / "gallery.db"
+        gallery.unlink(missing_ok=True)
+        with GalleryStore(gallery) as store:
+            enroller = Enroller(face_path, store, settings.enroll)
+            for person, photos in scenario.enroll:
+                enroller.enroll(person, *enroller.from_images([Path(p) for p in photos]))
+        results[name] = evaluate_video(settings, video, folder / "truth.json", gallery, fps, face_path)
+        err.print(f"{name}: done", highlight=False)
+    _print(results, json_file)
+
+
+def _print(results: dict[str, VideoScore], json_file: Path | None) -> None:
+    table = Table(title="video identity benchmark (analysed frames scored against ground truth)")
+    for column in COLUMNS:
+        table.add_column(column, justify="left" if column == "video" else "right")
+    for name, r in results.items():
+        table.add_row(name, *_cells(r))
+    out.print(table)
+    if json_file:
+        json_file.parent.mkdir(parents=True, exist_ok=True)
+        json_file.write_text(json.dumps({k: v.as_json() for k, v in results.items()}, indent=2) + "\n")
+
+
+def _cells(r: VideoScore) -> list[str]:
+    firsts = [v for v in r.first_name_seconds.values() if v is not None]
+    first = f"{sum(firsts) / len(firsts):.1f} / {max(firsts):.1f}" if firsts else "-"
+    never = sum(v is None for v in r.first_name_seconds.values())
+    coverage = "-" if math.isnan(r.named_coverage) else f"{r.named_coverage:.1%}"
+    return [f"{r.idf1:.3f}", str(r.id_switches), f"{r.wrong_name_seconds:.1f}", f"{r.absent_named_seconds:.1f}",
+            f"{r.unknown_named_seconds:.1f}", coverage, first, str(never)]
