@@ -110,7 +110,20 @@ class TrackingConfig(Strict):
         0.5, ge=0.0, le=60.0, description="A track that matched no one is re-embedded at most this often (s)"
     )
     reembed_gain: float = Field(
-        1.2, ge=1.0, le=10.0, description="A named track is re-embedded only when its face beats its best by this"
+        1.2, ge=1.0, le=10.0, description="A track is re-embedded whenever its face beats its best by this"
+    )
+    split_distance: float = Field(
+        0.2, gt=0.0, le=4.0, description="A face this far (squared L2) from its track's look starts a new track"
+    )
+    verify_interval: float = Field(
+        1.0, ge=0.0, le=60.0, description="A named track is embedded again at least this often (s); 0 = never"
+    )
+    cut_difference: float = Field(
+        0.12, ge=0.0, le=1.0,
+        description="Frame change (mean absolute difference, 0-1) taken for a cut: every track is verified; 0 = off",
+    )
+    jump: float = Field(
+        0.5, gt=0.0, le=10.0, description="A box this far from where its motion puts it (share of its size) is verified"
     )
 
 

@@ -185,7 +185,8 @@ def _conditions(scenario: Scenario, t: float, frame: np.ndarray) -> np.ndarray:
 def write_scenario(scenario: Scenario, folder: Path) -> Path:
     """``folder``/video.avi, truth.json, scenario.json and enroll/<name>/; returns the video's path."""
     folder.mkdir(parents=True, exist_ok=True)
-    backdrops = [background(scenario.width, scenario.height, seed=7 + i) for i in range(len(scenario.cuts) + 1)]
+    shots = range(len(scenario.cuts) + 1)
+    backdrops = [_shot(background(scenario.width, scenario.height, seed=7 + i), i) for i in shots]
     patches = {a.image: face_patch(a.image) for a in scenario.actors}
     video = folder / "video.avi"
     writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), scenario.fps,
@@ -204,6 +205,11 @@ def write_scenario(scenario: Scenario, folder: Path) -> Path:
     (folder / "scenario.json").write_text(json.dumps(asdict(scenario), indent=2) + "\n")
     _enroll_folder(scenario, folder / "enroll")
     return video
+
+
+def _shot(backdrop: np.ndarray, number: int) -> np.ndarray:
+    """Each shot of a scenario its own look, as a cut to another camera gives: colours turned, upside down."""
+    return np.ascontiguousarray(np.roll(backdrop, number, axis=2)[:: (-1) ** number])
 
 
 def _enroll_folder(scenario: Scenario, root: Path) -> None:

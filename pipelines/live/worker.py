@@ -80,11 +80,11 @@ class CameraWorker:
         started = time.perf_counter()
         faces = await self.executor.detect(frame.image)
         detected = time.perf_counter()
-        plan = self.tracks.plan(frame.video_time, faces)
+        info = FrameInfo(frame.time, frame.video_time, frame.image)
+        plan = self.tracks.plan(info, faces)
         analysis = await self.executor.embed(frame.image, faces.select(plan.embed)) if plan.embed else None
         embedded = time.perf_counter()
-        tracked, events = self.tracks.update(FrameInfo(frame.time, frame.video_time, frame.image), faces, plan,
-                                             analysis, self._verdicts(analysis))
+        tracked, events = self.tracks.update(info, faces, plan, analysis, self._verdicts(analysis))
         self._publish(events)
         self.stats.detected += 1
         self.stats.faces += len(faces)

@@ -27,20 +27,28 @@ def faces(*lefts: float, size: float = 100.0) -> Faces:
     return Faces(boxes, np.ones(len(boxes), np.float32), landmarks.reshape(-1, 5, 2))
 
 
-def analysis_of(found: Faces, embed: list[int]) -> Analysis:
+def look(k: int) -> np.ndarray:
+    """The k-th of orthogonal unit embeddings: different looks are 2.0 apart (squared L2)."""
+    return np.eye(128, dtype=np.float32)[k]
+
+
+def analysis_of(found: Faces, embed: list[int], looks: dict[int, int]) -> Analysis:
+    """Face ``d`` looks like ``look(looks.get(d, d))``."""
     chosen = found.select(embed)
     n = len(chosen)
-    vectors = np.eye(n, 128, dtype=np.float32)
+    vectors = np.stack([look(looks.get(d, d)) for d in embed])
     quality = Quality(chosen.sizes, np.full(n, 100.0, np.float32), np.ones(n, np.float32))
     return Analysis(chosen, np.zeros((n, 150, 150, 3), np.uint8), quality, vectors)
 
 
-def step(tracks: CameraTracks, t: float, found: Faces, verdicts: dict[int, Verdict]):
+def step(tracks: CameraTracks, t: float, found: Faces, verdicts: dict[int, Verdict],
+         looks: dict[int, int] | None = None, image: np.ndarray = IMAGE):
     """One analysed frame at time ``t``; ``verdicts`` gives the gallery's answer per face index."""
-    plan = tracks.plan(t, found)
-    analysis = analysis_of(found, plan.embed) if plan.embed else None
+    frame = FrameInfo(1000.0 + t, t, image)
+    plan = tracks.plan(frame, found)
+    analysis = analysis_of(found, plan.embed, looks or {}) if plan.embed else None
     given = [verdicts.get(d, Verdict(UNKNOWN, 4.0, 0.0, THRESHOLD)) for d in plan.embed]
-    tracked, events = tracks.update(FrameInfo(1000.0 + t, t, IMAGE), found, plan, analysis, given)
+    tracked, events = tracks.update(frame, found, plan, analysis, given)
     return plan, tracked, events
 
 
@@ -102,3 +110,62 @@ def test_an_ambiguous_face_stays_unknown_and_names_no_one():
     _, _, events = step(tracks, 0.0, faces(50), {0: Verdict(7, 0.05, 0.01, THRESHOLD)})  # no margin over the runner-up
     assert kinds(events) == ["track.started"]
     assert [f.label() for f in tracks.follow(0.1)] == [f"#{events[0].track_id} unknown"]
+
+
+def named_ann(**tracking) -> CameraTracks:
+    tracks = cam(**tracking)
+    step(tracks, 0.0, faces(50), {0: Verdict(7, 0.02, 0.2, THRESHOLD)})
+    return tracks
+
+
+def test_a_different_look_in_a_tracks_box_ends_it_and_a_new_unnamed_track_takes_the_face():
+    tracks = named_ann(verify_interval=0.2)
+    plan, tracked, events = step(tracks, 0.2, faces(50), {}, looks={0: 5})  # due for verification: someone else
+    assert plan.embed == [0]
+    assert kinds(events) == ["track.ended", "person.left", "track.started"]
+    ended, _, started = events
+    assert ended.name == "Ann Lee" and ended.frame_time == 1000.0 and ended.dwell_seconds == 0.0
+    assert started.track_id != ended.track_id and started.name == "unknown"
+    assert [(f.track_id, f.name) for f in tracked] == [(started.track_id, None)]  # no name carried over
+    assert tracks.splits == 1
+
+
+def test_a_face_clearly_named_as_someone_else_ends_a_named_track_even_when_it_looks_alike():
+    tracks = named_ann(verify_interval=0.2)
+    _, tracked, events = step(tracks, 0.2, faces(50), {0: Verdict(8, 0.02, 0.2, THRESHOLD)})
+    assert kinds(events) == ["track.ended", "person.left", "track.started", "identity.resolved", "person.entered"]
+    assert [f.name for f in tracked] == ["Bo Chen"]
+
+
+def test_the_same_face_verified_keeps_its_track_and_name():
+    tracks = named_ann(verify_interval=0.2)
+    plan, tracked, events = step(tracks, 0.2, faces(52), {0: Verdict(7, 0.03, 0.2, THRESHOLD)})
+    assert plan.embed == [0] and events == [] and [f.name for f in tracked] == ["Ann Lee"]
+
+
+def test_a_named_track_is_verified_every_verify_interval():
+    tracks = named_ann(verify_interval=0.5)
+    embedded = [bool(step(tracks, t, faces(50), {0: Verdict(7, 0.02, 0.2, THRESHOLD)})[0].embed)
+                for t in (0.2, 0.4, 0.6, 0.8, 1.0, 1.2)]
+    assert embedded == [False, False, True, False, False, True]
+
+
+def test_a_box_that_jumps_in_size_is_verified_at_once():
+    tracks = named_ann(verify_interval=0.0)
+    assert step(tracks, 0.2, faces(50), {})[0].embed == []
+    assert step(tracks, 0.4, faces(50, size=160), {})[0].embed == [0]  # the same place, three times as big
+
+
+def test_a_shot_cut_verifies_every_track_and_a_new_person_in_the_same_place_gets_a_new_track():
+    tracks = named_ann(verify_interval=0.0)
+    other_shot = np.zeros_like(IMAGE)
+    plan, tracked, events = step(tracks, 0.2, faces(50), {}, looks={0: 5}, image=other_shot)
+    assert plan.cut and plan.embed == [0] and tracks.cuts == 1
+    assert kinds(events)[:2] == ["track.ended", "person.left"] and [f.name for f in tracked] == [None]
+    assert not step(tracks, 0.4, faces(50), {}, looks={0: 5}, image=other_shot)[0].cut  # the same shot goes on
+
+
+def test_cut_detection_can_be_turned_off():
+    tracks = named_ann(verify_interval=0.0, cut_difference=0.0)
+    plan, tracked, _ = step(tracks, 0.2, faces(50), {}, looks={0: 5}, image=np.zeros_like(IMAGE))
+    assert not plan.cut and plan.embed == [] and [f.name for f in tracked] == ["Ann Lee"]

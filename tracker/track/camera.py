@@ -16,8 +16,9 @@ come out. Per analysed frame:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from tracker.config import TrackingConfig
@@ -73,6 +74,8 @@ class FramePlan:
 
     quality: np.ndarray  # (n,) quality proxy from box size and pose
     embed: list[int]  # indices of the faces to embed
+    known: dict[int, int] = field(default_factory=dict)  # face index -> the open track its box continues
+    cut: bool = False  # the frame changed like a shot cut: every track is verified
 
 
 @dataclass(frozen=True)
@@ -108,18 +111,33 @@ class CameraTracks:
         self.states: dict[int, TrackState] = {}
         self.present: dict[int, dict[int, float]] = {}  # identity -> {track id: since}
         self.started = 0  # tracks started since the camera started
+        self.splits = 0  # tracks ended because a face did not agree with them
+        self.cuts = 0
         self._events: list[Event] = []
+        self._thumb: np.ndarray | None = None  # the previous detected frame, small and grey
 
     @property
     def open(self) -> int:
         return len(self.tracker.tracks)
 
-    def plan(self, t: float, faces: Faces) -> FramePlan:
-        """Which of this frame's faces to embed (nothing changes)."""
+    def plan(self, frame: FrameInfo, faces: Faces) -> FramePlan:
+        """Which of this frame's faces to embed; notes a shot cut."""
+        t, cut = frame.clock, self._cut(frame.image)
         known = self.tracker.match(t, faces.boxes)
         proxy = face_weight(faces.sizes, frontal_score(faces.landmarks))
-        embed = [d for d in range(len(faces)) if self._wants_embedding(known.get(d), float(proxy[d]), t)]
-        return FramePlan(proxy, embed)
+        embed = [d for d in range(len(faces)) if cut or self._wants_embedding(known.get(d), faces.boxes[d],
+                                                                                 float(proxy[d]), t)]
+        return FramePlan(proxy, embed, known, cut)
+
+    def _cut(self, image: np.ndarray) -> bool:
+        """Whether the frame changed like a shot cut since the last detected frame (cheap: 32x18 grey)."""
+        if not self.tracking.cut_difference:
+            return False
+        thumb = cv2.resize(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), (32, 18), interpolation=cv2.INTER_AREA)
+        previous, self._thumb = self._thumb, thumb.astype(np.float32) / 255.0
+        cut = previous is not None and float(np.abs(self._thumb - previous).mean()) >= self.tracking.cut_difference
+        self.cuts += cut
+        return cut
 
     def update(self, frame: FrameInfo, faces: Faces, plan: FramePlan, analysis: Analysis | None,
                verdicts: list[Verdict]) -> tuple[list[TrackedFace], list[Event]]:
@@ -133,6 +151,8 @@ class CameraTracks:
             embeddings[plan.embed] = analysis.embeddings
         if verdicts:  # a lost track is re-joined within a share of the threshold in force
             self.tracker.reid_distance = self.tracking.reid_share * verdicts[0].threshold
+        if analysis is not None:
+            self._split(plan, analysis, verdicts)
         step = self.tracker.update(frame.clock, faces, embeddings, plan.quality)
         for track in step.started:
             self._start(track, frame.time)
@@ -179,15 +199,43 @@ class CameraTracks:
             return "unknown"
         return self.name_of(identity)
 
-    def _wants_embedding(self, track_id: int | None, proxy: float, t: float) -> bool:
+    def _wants_embedding(self, track_id: int | None, box: np.ndarray, proxy: float, t: float) -> bool:
         if track_id is None:
             return True
         track, state = self.tracker.tracks[track_id], self.states[track_id]
-        if proxy > track.best_quality * self.tracking.reembed_gain:
+        if proxy > track.best_quality * self.tracking.reembed_gain or self._jumped(track, box, t):
             return True
         if state.identity.identity != UNKNOWN:
-            return False
+            interval = self.tracking.verify_interval
+            return bool(interval) and t - state.embedded_at >= interval
         return bool(state.identity.evidence) or t - state.embedded_at >= self.tracking.unknown_interval
+
+    def _jumped(self, track: Track, box: np.ndarray, t: float) -> bool:
+        """The box is not where the track's motion puts it (position or size), by ``jump`` of its size."""
+        predicted = track.predicted(t)
+        size = max(float(predicted[2] - predicted[0]), 1.0)
+        moved = np.abs((box[:2] + box[2:]) / 2 - (predicted[:2] + predicted[2:]) / 2).max()
+        grown = abs(float(box[2] - box[0]) - size)
+        return max(moved, grown) > self.tracking.jump * size
+
+    def _split(self, plan: FramePlan, analysis: Analysis, verdicts: list[Verdict]) -> None:
+        """End every track whose embedded face does not agree with it: a new track takes the face."""
+        for i, d in enumerate(plan.embed):
+            track_id = plan.known.get(d)
+            if track_id is None or track_id not in self.tracker.tracks:
+                continue
+            if self._disagrees(self.tracker.tracks[track_id], analysis.embeddings[i], verdicts[i]):
+                self.splits += 1
+                self._ended(self.tracker.end(track_id))
+
+    def _disagrees(self, track: Track, embedding: np.ndarray, verdict: Verdict) -> bool:
+        """The face looks unlike the track, or is named as someone other than the track's name."""
+        if track.embedding is not None and float(((track.embedding - embedding) ** 2).sum()) > \
+                self.tracking.split_distance:
+            return True
+        named = self.states[track.id].identity.identity
+        clearly = verdict.distance <= verdict.threshold and verdict.margin >= self.margin
+        return named != UNKNOWN and clearly and verdict.identity != named
 
     def _start(self, track: Track, now: float) -> None:
         self.started += 1

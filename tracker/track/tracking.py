@@ -108,6 +108,10 @@ class FaceTracker:
             del self.tracks[tr.id]
         return Step(ids, started, ended)
 
+    def end(self, track_id: int) -> Track:
+        """End one track now (its face turned out to be someone else's)."""
+        return self.tracks.pop(track_id)
+
     def end_all(self) -> list[Track]:
         """End every open track (the camera stops)."""
         ended = list(self.tracks.values())
