@@ -1,8 +1,9 @@
 """Enrollment through the live face path: images or a video of one person into the gallery.
 
 Each source goes through the same detector, alignment and embedder as live video. An image
-must hold exactly one face; low-quality faces are refused with the reason; faces too close
-to one the person already has are skipped; a per-person cap keeps the most varied faces.
+must hold exactly one face (faces too small to enroll, behind the subject, do not count);
+low-quality faces are refused with the reason; faces too close to one the person already has
+are skipped; a per-person cap keeps the most varied faces.
 Every person is saved in one transaction.
 """
 
@@ -87,16 +88,28 @@ class Enroller:
         return candidates, refused + outcomes
 
     def from_arrays(self, images: list[tuple[str, np.ndarray]]) -> tuple[list[NewFace], list[Outcome]]:
-        """One candidate face per ``(source, RGB image)``; images with 0 or 2+ faces are refused."""
+        """One candidate face per ``(source, RGB image)``; images with 0 or 2+ faces are refused.
+
+        Faces smaller than ``enroll.min_face_size`` beside a large one (people far behind the subject)
+        do not count: they could not be enrolled anyway.
+        """
         candidates, outcomes = [], []
         for source, image in images:
             analysis = self.analyzer.analyze([image])[0]
-            if len(analysis) != 1:
+            index = self._subject(analysis)
+            if index is None:
                 what = "no face" if not len(analysis) else f"{len(analysis)} faces"
                 outcomes.append(Outcome(source, REFUSED, f"{what}; an enrollment image must hold exactly one"))
                 continue
-            candidates.append(_candidate(image, analysis, 0, source))
+            candidates.append(_candidate(image, analysis, index, source))
         return candidates, outcomes
+
+    def _subject(self, analysis: Analysis) -> int | None:
+        """The image's one face, if it has one: its only face, or its only face large enough to enroll."""
+        if len(analysis) == 1:
+            return 0
+        large = np.flatnonzero(analysis.quality.size >= self.policy.min_face_size)
+        return int(large[0]) if len(large) == 1 else None
 
     def from_video(self, path: Path) -> tuple[list[NewFace], list[Outcome]]:
         """Candidate faces from evenly spaced frames that hold exactly one face."""

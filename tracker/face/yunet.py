@@ -1,0 +1,58 @@
+"""The YuNet detector (libfacedetection, Apache-2.0), run by OpenCV's ``FaceDetectorYN``.
+
+Its quirks end here: it wants **BGR** (our frames are RGB; fed RGB it silently loses faces),
+gives ``x, y, w, h`` boxes, and is trained for faces of about 10 to 300 px, so each frame is
+scaled to at most ``LONG_SIDE`` px on its long side (a close-up then still gives one box, and
+a 1080p frame costs a quarter), but never so far that a face of ``detector.min_face_size``
+would fall under ``SMALLEST`` px. Its landmarks come in MTCNN's order already. One network
+object serves every frame size (``setInputSize`` per frame); it is used by one thread only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from tracker.config import DetectorConfig
+from tracker.face.detect import Detector
+from tracker.faces import Faces
+
+MODEL = Path(__file__).parent / "models" / "yunet" / "yunet_n_dynamic.onnx"
+LONG_SIDE = 1024
+SMALLEST = 12  # px: the smallest face YuNet finds reliably
+NMS = 0.3
+
+
+class YunetDetector(Detector):
+    """YuNet: ``detector.min_confidence`` is its face score (default 0.7); ``thresholds`` do not apply."""
+
+    default_confidence = 0.7
+
+    def __init__(self, config: DetectorConfig) -> None:
+        super().__init__(config)
+        self._net = cv2.FaceDetectorYN.create(str(MODEL), "", (320, 320), 0.3, NMS, 5000)
+
+    def _detect(self, frames: list[np.ndarray]) -> list[Faces]:
+        return [self._one(frame) for frame in frames]
+
+    def scale_for(self, height: int, width: int) -> float:
+        """The factor a frame of this size is scaled by before detection."""
+        scale = min(self.config.scale, LONG_SIDE / max(height, width))
+        return min(1.0, max(scale, SMALLEST / self.config.min_face_size))
+
+    def _one(self, frame: np.ndarray) -> Faces:
+        scale = self.scale_for(*frame.shape[:2])
+        bgr = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
+        if scale != 1.0:
+            bgr = cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        self._net.setInputSize((bgr.shape[1], bgr.shape[0]))
+        _, found = self._net.detect(bgr)
+        if found is None or not len(found):
+            return Faces.empty()
+        found = np.asarray(found, np.float32).reshape(-1, 15)
+        boxes = np.concatenate([found[:, :2], found[:, :2] + found[:, 2:4]], axis=1)
+        faces = Faces(boxes, found[:, 14].copy(), found[:, 4:14].reshape(-1, 5, 2).copy())
+        faces = faces.scaled(1.0 / scale) if scale != 1.0 else faces
+        return faces.select(faces.sizes >= self.config.min_face_size)
