@@ -40,7 +40,7 @@ class ModelsConfig(Strict):
 
 class DetectorConfig(Strict):
     model: Literal["yunet", "mtcnn"] = Field("yunet", description="Face detector: yunet (fast, small faces) or mtcnn")
-    min_face_size: int = Field(40, ge=12, le=2000, description="Smallest face to find, in full-frame pixels")
+    min_face_size: int = Field(24, ge=12, le=2000, description="Smallest face to find, in full-frame pixels")
     thresholds: tuple[float, float, float] = Field(
         (0.6, 0.7, 0.7), description="MTCNN stage thresholds (P-Net, R-Net, O-Net); not used by yunet"
     )

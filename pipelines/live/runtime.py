@@ -63,7 +63,8 @@ class Camera:
         """The camera's figures (fps over the last ``window`` seconds)."""
         s, tracks = self.worker.stats, self.worker.tracks
         return CameraStatus(self.reader.state, round(s.fps(window), 2), s.analysed, s.faces, s.embedded, tracks.open,
-                            tracks.started, self.worker.mailbox.dropped, s.over_rate, self.reader.reconnects,
+                            tracks.started, self.worker.mailbox.dropped, s.over_rate + self.reader.skipped,
+                            self.reader.reconnects,
                             round(s.lag() * 1000, 1))
 
     def tracks(self) -> list[TrackView]:
@@ -105,7 +106,7 @@ class Runtime:
         mailbox = Mailbox(asyncio.get_running_loop())
         pipeline = self.config.pipeline
         reader = CameraReader(camera.id, camera.url, mailbox, camera.realtime, pipeline.stall_seconds,
-                              pipeline.max_backoff)
+                              pipeline.max_backoff, camera.fps)
         worker = CameraWorker(camera, mailbox, self.executor, self.identifier, self._tracks(camera),
                               self.publisher, self.stage_seconds, pipeline.detect_every, self.observers)
         reader.start()

@@ -91,7 +91,7 @@ class CameraReader(threading.Thread):
     """Decodes one camera's stream off the event loop."""
 
     def __init__(self, camera: str, url: str, mailbox: Mailbox, realtime: bool, stall_seconds: float,
-                 max_backoff: float) -> None:
+                 max_backoff: float, rate: float = 0.0) -> None:
         super().__init__(name=f"camera-{camera}", daemon=True)
         self.camera = camera
         self.url = url
@@ -101,6 +101,8 @@ class CameraReader(threading.Thread):
         self.max_backoff = max_backoff
         self.state = CONNECTING
         self.frames = 0
+        self.skipped = 0  # frames over ``rate``, decoded but never converted or handed on
+        self.rate = rate  # frames per second the camera is analysed at; 0 = every frame
         self.reconnects = 0
         self._halt = threading.Event()
 
@@ -157,10 +159,9 @@ class CameraReader(threading.Thread):
         file = is_file(self.url)
         fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
         started = time.monotonic()
-        number = 0
+        number, next_due = 0, -1.0
         while not self._halt.is_set():
-            ok, bgr = capture.read()
-            if not ok:
+            if not capture.grab():
                 break
             self._set_state(LIVE)
             if self.realtime and file:
@@ -168,8 +169,15 @@ class CameraReader(threading.Thread):
                 if delay > 0:
                     self._halt.wait(delay)
             now = time.time()
-            frame = Frame(self.camera, number, now, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), number / fps if file else now)
-            self.mailbox.put(frame, wait=file and not self.realtime, stop=self._halt)
+            clock = number / fps if file else now
             number += 1
             self.frames += 1
+            if clock < next_due:  # over the analysis rate: skip the conversion, the costly part after decoding
+                self.skipped += 1
+                continue
+            next_due = clock + 1.0 / self.rate - 1e-6 if self.rate else -1.0
+            ok, bgr = capture.retrieve()
+            if ok:
+                frame = Frame(self.camera, number - 1, now, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), clock)
+                self.mailbox.put(frame, wait=file and not self.realtime, stop=self._halt)
         return number

@@ -86,7 +86,7 @@ def test_config_check_prints_the_resolved_config(tmp_path):
     assert result.returncode == 0, result.stderr
     resolved = json.loads(result.stdout)
     assert resolved["models"]["threads"] == 1
-    assert resolved["detector"]["min_face_size"] == 40
+    assert resolved["detector"]["min_face_size"] == 24 and resolved["detector"]["model"] == "yunet"
 
 
 @needs_data
