@@ -9,7 +9,7 @@ import numpy as np
 
 from gallery.matching import GalleryIndex, Matches
 from gallery.store import GalleryStore
-from gallery.threshold import threshold_in_force
+from gallery.threshold import threshold_for_faces
 from tracker.config import MatchConfig
 from tracker.face.analyzer import FaceAnalyzer
 from tracker.track.identity import UNKNOWN
@@ -51,8 +51,7 @@ class Identifier:
         index = GalleryIndex(identity_ids, vectors.reshape(-1, self.index_dim))
         self.names, self.index = {i.id: i.name for i in store.identities()}, index
         self.missing = len(store.faces_missing(self.model_id))
-        self.rule = threshold_in_force(self.match_config, self.model_id, self.analyzer.threshold,
-                                       len(np.unique(identity_ids)), len(identity_ids))
+        self.rule = threshold_for_faces(self.match_config, self.model_id, self.analyzer.threshold, identity_ids)
         if warning := self.rule.warning():
             logger.warning("%s", warning)
 

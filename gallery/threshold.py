@@ -94,7 +94,13 @@ def threshold_in_force(match: MatchConfig, model_id: str, model_default: float |
     return Threshold(value, source, identities, faces, gallery_far(model_id, value, faces))
 
 
+def threshold_for_faces(match: MatchConfig, model_id: str, model_default: float | None,
+                        identity_ids: np.ndarray) -> Threshold:
+    """The threshold in force for a gallery whose faces belong to ``identity_ids`` (one id per face)."""
+    return threshold_in_force(match, model_id, model_default, len(np.unique(identity_ids)), len(identity_ids))
+
+
 def stored_threshold(store: GalleryStore, match: MatchConfig, model_id: str, model_default: float | None) -> Threshold:
     """The threshold in force for the faces ``store`` holds of ``model_id``."""
     _, identity_ids, _ = store.embeddings(model_id)
-    return threshold_in_force(match, model_id, model_default, len(np.unique(identity_ids)), len(identity_ids))
+    return threshold_for_faces(match, model_id, model_default, identity_ids)

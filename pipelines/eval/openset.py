@@ -25,7 +25,7 @@ from gallery.calibrate import calibrate
 from gallery.enroll import Enroller
 from gallery.matching import GalleryIndex
 from gallery.store import GalleryStore
-from gallery.threshold import threshold_in_force
+from gallery.threshold import threshold_for_faces
 from pipelines.eval.embedding import embed_paths
 from tracker.config import Config
 from tracker.face.analyzer import FaceAnalyzer
@@ -163,14 +163,13 @@ def evaluate_sizes(analyzer: FaceAnalyzer, config: Config, root: Path, gallery: 
 
 def _size_row(analyzer: FaceAnalyzer, match, identity_ids: np.ndarray, vectors: np.ndarray,
               known_vectors: np.ndarray, truth: np.ndarray, strangers: np.ndarray) -> SizeRow:
-    people = len(np.unique(identity_ids))
-    rule = threshold_in_force(match, analyzer.embedder.model_id, analyzer.threshold, people, len(identity_ids))
+    rule = threshold_for_faces(match, analyzer.embedder.model_id, analyzer.threshold, identity_ids)
     index = GalleryIndex(identity_ids, vectors)
     enrolled = np.isin(truth, identity_ids)
     k = index.search(known_vectors[enrolled], rule.value, match.margin, match.top_k)
     u = index.search(strangers, rule.value, match.margin, match.top_k)
     named = k.identity != UNKNOWN
-    return SizeRow(people, len(identity_ids), match.top_k, match.margin, rule.value, rule.source, rule.expected_far,
+    return SizeRow(rule.identities, rule.faces, match.top_k, match.margin, rule.value, rule.source, rule.expected_far,
                    int(enrolled.sum()), float((k.identity == truth[enrolled]).mean()),
                    float((named & (k.identity != truth[enrolled])).mean()), len(strangers),
                    float((u.identity != UNKNOWN).mean()))

@@ -30,7 +30,6 @@ FrameObserver = Callable[[str, Frame, list[TrackedFace], float], None]
 @dataclass
 class CameraStats:
     analysed: int = 0  # frames analysed (detected, or followed between detections)
-    detected: int = 0  # frames run through the detector
     faces: int = 0
     embedded: int = 0
     over_rate: int = 0  # frames over the analysis rate
@@ -86,7 +85,6 @@ class CameraWorker:
         embedded = time.perf_counter()
         tracked, events = self.tracks.update(info, faces, plan, analysis, self._verdicts(analysis))
         self._publish(events)
-        self.stats.detected += 1
         self.stats.faces += len(faces)
         self.stats.embedded += len(plan.embed)
         self._done(frame, tracked)

@@ -5,12 +5,14 @@
 I/O: the caller awaits the models, then hands the results in and publishes the events that
 come out. Per analysed frame:
 
-1. ``plan(t, faces)``: match the detected boxes to tracks and choose the faces to embed:
-   new tracks; unnamed tracks with some evidence for someone (every frame, to name them
-   soon); unnamed tracks that matched no one (every ``unknown_interval``); any track whose
-   face beats its best by ``reembed_gain``.
-2. ``update(frame, faces, plan, analysis, observations)``: the tracks move on; the gallery's
-   verdict on each embedded face adds evidence; events come back.
+1. ``plan(frame, faces)``: note a shot cut, match the detected boxes to tracks and choose the
+   faces to embed: new tracks; unnamed tracks with some evidence for someone (every frame, to
+   name them soon); unnamed tracks that matched no one (every ``unknown_interval``); named
+   tracks due for verification (``verify_interval``) or whose box jumped; any track whose face
+   beats its best by ``reembed_gain``; every face after a cut.
+2. ``update(frame, faces, plan, analysis, verdicts)``: a track whose embedded face disagrees
+   with it ends and a new track takes the face; the tracks move on; the gallery's verdict on
+   each embedded face adds evidence; events come back.
 """
 
 from __future__ import annotations
