@@ -26,13 +26,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
-from facenet_pytorch import MTCNN, InceptionResnetV1
-
-from pipelines import app
-from pipelines.events.redis_server import EmbeddedRedis, free_port
-from tracker.config import load_config, with_changes
-from tracker.face.analyzer import FaceAnalyzer
 
 
 def _frames(video: str):
@@ -51,6 +44,10 @@ def _usage() -> float:
 
 
 def run_facenet(video: str) -> dict:
+    # Each method's process loads only its own code, so its memory and CPU figures are its own.
+    import torch  # (as above)
+    from facenet_pytorch import MTCNN, InceptionResnetV1  # (as above)
+
     mtcnn = MTCNN(keep_all=True, device="cpu")
     resnet = InceptionResnetV1(pretrained=None).eval()
     boxes_per_frame, faces = [], 0
@@ -86,6 +83,12 @@ def run_face_recognition(video: str) -> dict:
 
 
 def run_ours(video: str, cameras: int, config_path: str, live: bool) -> dict:
+    # Each method's process loads only its own code, so its memory and CPU figures are its own.
+    from pipelines import app  # (as above)
+    from pipelines.events.redis_server import EmbeddedRedis, free_port  # (as above)
+    from tracker.config import load_config, with_changes  # (as above)
+    from tracker.face.analyzer import FaceAnalyzer  # (as above)
+
     cameras_config = [{"id": f"cam{i}", "url": video, "fps": 5.0 if live else 60.0, "realtime": live}
                       for i in range(cameras)]
     config = with_changes(load_config(Path(config_path)), config_path, cameras=cameras_config,
