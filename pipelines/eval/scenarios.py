@@ -7,10 +7,11 @@ scenario instead of storing a video. ``write_scenario`` writes ``video.avi`` (MJ
 ``truth.json`` (every frame's faces: person, enrolled or not, box) and ``enroll/<name>/`` (links
 to the enrollment photographs, for ``facetrack enroll --dir``).
 
-The recipes: ``group`` (four people in view at once), ``crossing`` (two people cross, one
-passing in front of the other), ``cut`` (hard cuts put a different person where the last one
-stood), ``zoom`` (a face grows from 40 to 200 px and shrinks again), ``small`` (faces of 30 to
-40 px), ``blur_light`` (focus blur, then dim and bright light).
+The recipes: ``group`` (four people in view at once), ``crossing`` (two people of one size at
+one height pass each other, then meet and turn back, while a stranger crosses them), ``cut``
+(hard cuts put a different person where the last one stood), ``zoom`` (a face grows from 40 to
+200 px and shrinks again), ``small`` (faces of 30 to 40 px), ``blur_light`` (focus blur, then
+dim and bright light), ``turned`` (three-quarter views).
 """
 
 from __future__ import annotations
@@ -86,11 +87,15 @@ def group(lfw: Path, seed: int = 1) -> Scenario:
 
 
 def crossing(lfw: Path, seed: int = 2) -> Scenario:
+    """Two enrolled people of one size at one height pass each other (one hides the other), then meet,
+    stand together with one hidden for a second, and turn back the way they came; a stranger crosses both."""
     cast, enroll = _cast(lfw, seed, 2, 1)
-    actors = (_actor(cast[0], (0.0, 0.1, 0.5, 90), (6.0, 0.9, 0.5, 90)),
-              _actor(cast[1], (0.0, 0.9, 0.52, 95), (6.0, 0.1, 0.52, 95), layer=1),
-              _actor(cast[2], (1.0, 0.85, 0.25, 60), (6.0, 0.5, 0.25, 60)))
-    return Scenario("crossing", seed, 640, 360, 10.0, 6.0, actors, enroll=enroll)
+    actors = (_actor(cast[0], (0.0, 0.1, 0.5, 90), (2.5, 0.9, 0.5, 90), (4.0, 0.53, 0.5, 90), (5.0, 0.53, 0.5, 90),
+                     (7.0, 0.9, 0.5, 90)),
+              _actor(cast[1], (0.0, 0.9, 0.5, 90), (2.5, 0.1, 0.5, 90), (4.0, 0.47, 0.5, 90), (5.0, 0.47, 0.5, 90),
+                     (7.0, 0.1, 0.5, 90), layer=1),
+              _actor(cast[2], (1.0, 0.5, 0.15, 70), (7.0, 0.5, 0.85, 70), layer=2))
+    return Scenario("crossing", seed, 640, 360, 10.0, 7.0, actors, enroll=enroll)
 
 
 def cut(lfw: Path, seed: int = 3) -> Scenario:
@@ -123,7 +128,24 @@ def blur_light(lfw: Path, seed: int = 6) -> Scenario:
                     light=((4.0, 6.0, 0.45), (6.0, 8.0, 1.5)), enroll=enroll)
 
 
-RECIPES = {f.__name__: f for f in (group, crossing, cut, zoom, small, blur_light)}
+# LFW photographs in which the face is turned about 30-45 degrees (YuNet's landmarks: the nose sits 0.25-0.35
+# eye distances off the eyes' midpoint), each person's fifth photograph: the one these scenarios show.
+TURNED = ("Hugh_Grant", "Michael_Schumacher", "John_Snow")
+
+
+def turned(lfw: Path, seed: int = 7) -> Scenario:
+    """Three enrolled people in three-quarter view (enrolled from their own, mostly frontal, photographs), and a
+    stranger, at 60 to 80 px."""
+    known, unknown = _people(lfw, seed, 0, 1)
+    photos = {n: sorted((lfw / "images_deepfunneled" / n).glob("*.jpg")) for n in TURNED}
+    cast = [(n, True, str(photos[n][ENROLL_IMAGES + 1])) for n in TURNED] + [(n, False, str(p[0])) for n, p in unknown]
+    enroll = tuple((n, tuple(str(x) for x in photos[n][:ENROLL_IMAGES])) for n in TURNED)
+    actors = tuple(_actor(c, (0.0, 0.14 + 0.24 * i, 0.45 + 0.1 * (i % 2), 60 + 5 * i),
+                          (6.0, 0.18 + 0.24 * i, 0.5, 66 + 5 * i)) for i, c in enumerate(cast))
+    return Scenario("turned", seed, 640, 360, 10.0, 6.0, actors, enroll=enroll)
+
+
+RECIPES = {f.__name__: f for f in (group, crossing, cut, zoom, small, blur_light, turned)}
 
 
 def position(actor: Actor, t: float) -> tuple[float, float, float] | None:
@@ -160,9 +182,18 @@ def render(scenario: Scenario, number: int, backdrops: list[np.ndarray], patches
         scale = where[2] / (patch.shape[0] * (FACE_IN_PATCH[3] - FACE_IN_PATCH[1]))
         paste(frame, patch, mask, where[0] * scenario.width, where[1] * scenario.height, scale)
         box = face_box(scenario, *where, patch.shape[:2])
-        faces = [f for f in faces if not _hidden(f["box"], box)]  # mostly covered by the face in front
+        cover = _cover(scenario, where, patch.shape[:2], scale)
+        faces = [f for f in faces if not _hidden(f["box"], cover)]  # mostly covered by the head in front
         faces.append({"person": actor.person, "enrolled": actor.enrolled, "box": [round(v, 1) for v in box]})
     return _conditions(scenario, t, frame), faces
+
+
+def _cover(scenario: Scenario, where: tuple[float, float, float], patch_shape: tuple[int, int],
+           scale: float) -> tuple[float, float, float, float]:
+    """What a pasted patch covers: its feathered ellipse's box (the head and hair, not only the face)."""
+    cx, cy = where[0] * scenario.width, where[1] * scenario.height
+    half_w, half_h = patch_shape[1] * scale * 0.44, patch_shape[0] * scale * 0.46
+    return (cx - half_w, cy - half_h, cx + half_w, cy + half_h)
 
 
 def _hidden(behind: list[float], front: tuple) -> bool:

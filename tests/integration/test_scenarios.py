@@ -4,8 +4,14 @@ import json
 
 import cv2
 import pytest
+import torch
 
 from pipelines.eval.scenarios import RECIPES, write_scenario
+from tracker.config import DetectorConfig
+from tracker.face.analyzer import central_face
+from tracker.face.detect import load_detector
+from tracker.face.quality import frontal_score
+from tracker.images import read_image
 from tests.conftest import LFW, needs_data
 
 pytestmark = needs_data
@@ -39,3 +45,21 @@ def test_the_scenarios_hold_what_the_benchmark_promises():
                                                                                for k in a.keys)
     assert by_name["blur_light"].blur and by_name["blur_light"].light
     assert any(a.layer for a in by_name["crossing"].actors)
+
+
+def test_the_crossing_hides_one_enrolled_person_behind_the_other_at_one_height(tmp_path):
+    scenario = RECIPES["crossing"](LFW)
+    walkers = [a for a in scenario.actors if a.enrolled]
+    assert {k[2] for a in walkers for k in a.keys} == {0.5} and len({k[3] for a in walkers for k in a.keys}) == 1
+    write_scenario(scenario, tmp_path)
+    frames = json.loads((tmp_path / "truth.json").read_text())["frames"]
+    seen = [{f["person"] for f in frame["faces"]} for frame in frames]
+    assert any(walkers[0].person not in s and walkers[1].person in s for s in seen), "one hides the other"
+
+
+def test_the_turned_scenario_shows_three_quarter_views():
+    detector = load_detector(DetectorConfig(), torch.device("cpu"))
+    for actor in (a for a in RECIPES["turned"](LFW).actors if a.enrolled):
+        image = read_image(actor.image)
+        face = central_face(detector.detect(image), *image.shape[:2])
+        assert float(frontal_score(face.landmarks)[0]) < 0.5, actor.image

@@ -61,34 +61,38 @@ class FaceTracker:
         self.tracks: dict[int, Track] = {}
         self._next_id = 1
 
-    def match(self, t: float, boxes: np.ndarray) -> dict[int, int]:
-        """Detection index -> track id by predicted overlap, without changing any state."""
-        live = list(self.tracks.values())
+    def match(self, t: float, boxes: np.ndarray, fixed: dict[int, int | None] | None = None) -> dict[int, int]:
+        """Detection index -> track id by predicted overlap, without changing any state.
+
+        ``fixed`` detections keep the track the caller gave them (None: a new track) and take no other."""
+        fixed = fixed or {}
+        pairs = {d: k for d, k in fixed.items() if k is not None}
+        live = [tr for tr in self.tracks.values() if tr.id not in pairs.values()]
         if not live or not len(boxes):
-            return {}
+            return pairs
         overlap = iou(boxes, np.stack([tr.predicted(t) for tr in live]))
-        pairs: dict[int, int] = {}
         used: set[int] = set()
         for flat in np.argsort(-overlap, axis=None):
             d, k = np.unravel_index(flat, overlap.shape)
             if overlap[d, k] < self.min_iou:
                 break
-            if d not in pairs and k not in used:
+            if d not in pairs and d not in fixed and k not in used:
                 pairs[int(d)] = live[k].id
                 used.add(k)
         return pairs
 
     def update(self, t: float, faces: Faces, embeddings: np.ndarray | None = None,
-               quality: np.ndarray | None = None) -> Step:
+               quality: np.ndarray | None = None, fixed: dict[int, int | None] | None = None) -> Step:
         """Advance to frame time ``t`` with this frame's ``faces``.
 
         ``embeddings (n, d)`` may hold NaN rows for faces not embedded this frame;
-        ``quality (n,)`` is each face's quality score (higher is better).
+        ``quality (n,)`` is each face's quality score (higher is better); ``fixed`` gives some
+        detections their track (None: a new one) whatever the overlaps say.
         """
         n = len(faces)
         quality = np.zeros(n) if quality is None else quality
-        pairs = self.match(t, faces.boxes)
-        self._relink(t, faces, embeddings, pairs)
+        pairs = self.match(t, faces.boxes, fixed)
+        self._relink(t, faces, embeddings, pairs, set(fixed or ()))
         started = []
         ids = np.zeros(n, np.int64)
         for d in range(n):
@@ -118,14 +122,15 @@ class FaceTracker:
         self.tracks.clear()
         return ended
 
-    def _relink(self, t: float, faces: Faces, embeddings: np.ndarray | None, pairs: dict[int, int]) -> None:
+    def _relink(self, t: float, faces: Faces, embeddings: np.ndarray | None, pairs: dict[int, int],
+                fixed: set[int]) -> None:
         if embeddings is None:
             return
         taken = set(pairs.values())
         missing = [tr for tr in self.tracks.values()
                    if tr.id not in taken and tr.last_seen < t and tr.embedding is not None]
         for d in range(len(faces)):
-            if d in pairs or not missing or np.isnan(embeddings[d]).any():
+            if d in pairs or d in fixed or not missing or np.isnan(embeddings[d]).any():
                 continue
             distances = [float(((tr.embedding - embeddings[d]) ** 2).sum()) for tr in missing]
             best = int(np.argmin(distances))
