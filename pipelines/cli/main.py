@@ -168,6 +168,8 @@ def eval_openset(
     sizes: Annotated[str | None, typer.Option("--sizes", help="Instead of calibrating: the default threshold "
                                               "for galleries of these many people, e.g. 10,30,100,158")] = None,
     grid: Annotated[bool, typer.Option("--grid", help="With --sizes: also top_k 1/3 x margin 0/0.03")] = False,
+    probe_face: Annotated[str | None, typer.Option("--probe-face", help="With --sizes: also probes shrunk to these "
+                                                   "face sizes in px (camera-sized faces), e.g. 48,32,26")] = None,
     json_file: Annotated[Path | None, typer.Option("--json", help="Write the report as JSON here")] = None,
     config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
@@ -179,7 +181,8 @@ def eval_openset(
         raise TrackerError(f"{gallery}: exists; eval openset builds a new gallery (remove it or pass --gallery)")
     face_path = analyzer(settings)
     if sizes:
-        _openset_sizes(face_path, settings, root, gallery, _sizes(sizes), grid, json_file)
+        faces = [None] + _sizes(probe_face, "--probe-face", "face sizes in px, e.g. 48,32") if probe_face else [None]
+        _openset_sizes(face_path, settings, root, gallery, _sizes(sizes), grid, json_file, faces)
         return
     with progress() as bar:
         r = evaluate_openset(face_path, settings, root, gallery, bar, far=far)
@@ -201,32 +204,33 @@ def eval_openset(
         json_file.write_text(json.dumps(r.as_json(), indent=2) + "\n")
 
 
-def _sizes(text: str) -> list[int]:
+def _sizes(text: str, option: str = "--sizes", what: str = "numbers of people, e.g. 10,30,100") -> list[int]:
     try:
         sizes = [int(v) for v in text.split(",")]
     except ValueError:
-        raise TrackerError(f"--sizes {text}: expected numbers of people separated by commas, e.g. 10,30,100") from None
+        raise TrackerError(f"{option} {text}: expected {what} separated by commas") from None
     if not sizes or min(sizes) < 1:
-        raise TrackerError(f"--sizes {text}: each size must be at least 1")
+        raise TrackerError(f"{option} {text}: each must be at least 1")
     return sizes
 
 
 def _openset_sizes(face_path, settings: Config, root: Path, gallery: Path, sizes: list[int], grid: bool,
-                   json_file: Path | None) -> None:
+                   json_file: Path | None, faces: list[int | None]) -> None:
     from pipelines.eval.openset import evaluate_sizes  # torch: for this command only
 
     m = settings.match
     variants = [(k, g) for k in (1, 3) for g in (0.0, 0.03)] if grid else [(m.top_k, m.margin)]
     with progress() as bar:
-        rows = evaluate_sizes(face_path, settings, root, gallery, bar, sizes, variants)
+        rows = evaluate_sizes(face_path, settings, root, gallery, bar, sizes, variants, faces)
     table = Table(title=f"LFW open-set, default threshold (match.far {m.far:g}, no calibration), "
                         f"{face_path.embedder.model_id}")
-    for column in ("people", "faces", "top_k", "margin", "threshold", "source", "expected FAR", "known named",
-                   "known wrong", "strangers named"):
+    for column in ("probe face", "people", "faces", "top_k", "margin", "threshold", "source", "expected FAR",
+                   "known named", "known wrong", "strangers named"):
         table.add_column(column, justify="right")
     for r in rows:
         expected = "-" if r.expected_far is None else f"{r.expected_far:.4f}"
-        table.add_row(str(r.people), str(r.faces), str(r.top_k), f"{r.margin:g}", f"{r.threshold:.4f}", r.source,
+        face = "LFW" if r.probe_face is None else f"{r.probe_face} px"
+        table.add_row(face, str(r.people), str(r.faces), str(r.top_k), f"{r.margin:g}", f"{r.threshold:.4f}", r.source,
                       expected, f"{r.known_named:.1%} of {r.known_probes}", f"{r.known_wrong:.1%}",
                       f"{r.strangers_named:.2%} of {r.strangers}")
     out.print(table)

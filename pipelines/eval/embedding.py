@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 from rich.progress import Progress
 
@@ -25,9 +26,18 @@ class CentralFaces:
     multi: int  # how many inputs had more than one face (their central one was used)
 
 
+def shrink(image: np.ndarray, face: int, lfw_face: float = 110.0) -> np.ndarray:
+    """An LFW image as a camera would see its face at ``face`` px: scaled down so the face (about
+    ``lfw_face`` px in LFW's 250 px images) is that size, then back up, so detection still finds it."""
+    scale = min(face / lfw_face, 1.0)
+    small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    return cv2.resize(small, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_LINEAR)
+
+
 def embed_paths(analyzer: FaceAnalyzer, paths: list[Path], bar: Progress, label: str,
-                batch: int = BATCH) -> CentralFaces:
-    """Read, detect and embed the central face of each image in ``paths``, ``batch`` images at a time.
+                batch: int = BATCH, face: int | None = None) -> CentralFaces:
+    """Read, detect and embed the central face of each image in ``paths``, ``batch`` images at a time
+    (with ``face``: each image ``shrink``-ed to that face size first).
 
     Only the faces and embeddings are kept, never the images or crops."""
     task = bar.add_task(label, total=len(paths))
@@ -36,6 +46,7 @@ def embed_paths(analyzer: FaceAnalyzer, paths: list[Path], bar: Progress, label:
     multi = 0
     for start in range(0, len(paths), batch):
         images = [read_image(p) for p in paths[start : start + batch]]
+        images = images if face is None else [shrink(image, face) for image in images]
         analyses, detected = analyzer.embed_central(images)
         vectors += [a.embeddings for a in analyses]
         faces += [a.faces for a in analyses]

@@ -8,7 +8,9 @@ target FAR, leave-one-out over the enrolled faces plus ``calibration_impostors``
 people, disjoint from the unknown probes.
 
 ``evaluate_sizes`` measures the defaults instead: no calibration, the threshold in force for
-galleries of growing size (``match.far``, ``gallery/threshold.py``), on the same probes.
+galleries of growing size (``match.far``, ``gallery/threshold.py``), on the same probes, and
+optionally on probes whose faces are shrunk to a camera's small faces (``probe_faces``; the
+gallery is enrolled from the full-size photographs, as users enroll).
 """
 
 from __future__ import annotations
@@ -89,11 +91,12 @@ def split_lfw(root: Path, min_images: int = 10, enroll_images: int = 5, probes_p
                  [files[n][0] for n in others[:unknown]], [files[n][0] for n in others[unknown:]])
 
 
-def _known_probes(analyzer: FaceAnalyzer, split: Split, by_name: dict[str, int], bar: Progress):
+def _known_probes(analyzer: FaceAnalyzer, split: Split, by_name: dict[str, int], bar: Progress,
+                  face: int | None = None):
     """The known probes' embeddings and each one's true identity id."""
     paths = [p for name in split.enroll for p in split.probes[name]]
     truth = np.array([by_name.get(name, UNKNOWN) for name in split.enroll for _ in split.probes[name]])
-    probes = embed_paths(analyzer, paths, bar, "known probes")
+    probes = embed_paths(analyzer, paths, bar, "known probes" + (f", {face} px" if face else ""), face=face)
     return probes.vectors, truth[probes.found]  # probes without a face are left out
 
 
@@ -122,8 +125,10 @@ def evaluate_openset(analyzer: FaceAnalyzer, config: Config, root: Path, gallery
 
 @dataclass(frozen=True)
 class SizeRow:
-    """The threshold in force (no calibration) for a gallery of ``people``, and what it named."""
+    """The threshold in force (no calibration) for a gallery of ``people``, and what it named, for probes
+    with faces of ``probe_face`` px (None: LFW's own size)."""
 
+    probe_face: int | None
     people: int
     faces: int
     top_k: int
@@ -142,34 +147,38 @@ class SizeRow:
 
 
 def evaluate_sizes(analyzer: FaceAnalyzer, config: Config, root: Path, gallery: Path, bar: Progress,
-                   sizes: list[int], variants: list[tuple[int, float]]) -> list[SizeRow]:
+                   sizes: list[int], variants: list[tuple[int, float]],
+                   probe_faces: list[int | None] | None = None) -> list[SizeRow]:
     """The default threshold (``match.far``, no calibration) for galleries of the first ``sizes`` people
-    (a fixed shuffle of LFW's people with 10+ images), for each ``(top_k, margin)`` variant."""
+    (a fixed shuffle of LFW's people with 10+ images), for each ``(top_k, margin)`` variant and each
+    probe face size (None: as in LFW)."""
     split = split_lfw(root)
     identity_ids, vectors, names = _enroll(analyzer, config, gallery, split.enroll, bar)
-    known_vectors, truth = _known_probes(analyzer, split, {v: k for k, v in names.items()}, bar)
-    strangers = embed_paths(analyzer, split.strangers, bar, "unknown probes").vectors
     order = sorted(names)
     random.Random(1).shuffle(order)
     rows = []
-    for size in sizes:
-        members = np.isin(identity_ids, order[:size])
-        for top_k, margin in variants:
-            match = config.match.model_copy(update={"top_k": top_k, "margin": margin})
-            rows.append(_size_row(analyzer, match, identity_ids[members], vectors[members], known_vectors, truth,
-                                  strangers))
+    for face in probe_faces or [None]:
+        known_vectors, truth = _known_probes(analyzer, split, {v: k for k, v in names.items()}, bar, face)
+        label = "unknown probes" + (f", {face} px" if face else "")
+        strangers = embed_paths(analyzer, split.strangers, bar, label, face=face).vectors
+        for size in sizes:
+            members = np.isin(identity_ids, order[:size])
+            for top_k, margin in variants:
+                match = config.match.model_copy(update={"top_k": top_k, "margin": margin})
+                rows.append(_size_row(analyzer, match, identity_ids[members], vectors[members], known_vectors, truth,
+                                      strangers, face))
     return rows
 
 
 def _size_row(analyzer: FaceAnalyzer, match, identity_ids: np.ndarray, vectors: np.ndarray,
-              known_vectors: np.ndarray, truth: np.ndarray, strangers: np.ndarray) -> SizeRow:
+              known_vectors: np.ndarray, truth: np.ndarray, strangers: np.ndarray, face: int | None) -> SizeRow:
     rule = threshold_for_faces(match, analyzer.embedder.model_id, analyzer.threshold, identity_ids)
     index = GalleryIndex(identity_ids, vectors)
     enrolled = np.isin(truth, identity_ids)
     k = index.search(known_vectors[enrolled], rule.value, match.margin, match.top_k)
     u = index.search(strangers, rule.value, match.margin, match.top_k)
     named = k.identity != UNKNOWN
-    return SizeRow(rule.identities, rule.faces, match.top_k, match.margin, rule.value, rule.source, rule.expected_far,
-                   int(enrolled.sum()), float((k.identity == truth[enrolled]).mean()),
+    return SizeRow(face, rule.identities, rule.faces, match.top_k, match.margin, rule.value, rule.source,
+                   rule.expected_far, int(enrolled.sum()), float((k.identity == truth[enrolled]).mean()),
                    float((named & (k.identity != truth[enrolled])).mean()), len(strangers),
                    float((u.identity != UNKNOWN).mean()))

@@ -7,12 +7,12 @@ import pytest
 import torch
 
 from pipelines.eval.scenarios import RECIPES, write_scenario
+from tests.conftest import LFW, needs_data
 from tracker.config import DetectorConfig
 from tracker.face.analyzer import central_face
 from tracker.face.detect import load_detector
 from tracker.face.quality import frontal_score
 from tracker.images import read_image
-from tests.conftest import LFW, needs_data
 
 pytestmark = needs_data
 

@@ -134,9 +134,10 @@ class CameraTracks:
         return FramePlan(proxy, embed, known, cut)
 
     def _touching(self, t: float, faces: Faces, known: dict[int, int]) -> list[bool]:
-        """Per face: whether its track must be verified because faces crossed. A face whose box overlaps
+        """Per face: whether its named track must be verified because faces crossed. A face whose box overlaps
         another face's, or another open track's predicted box, may have taken the other's track; so may a
-        face whose track overlapped another on its last frame and has now come apart."""
+        face whose track overlapped another on its last frame and has now come apart. Unnamed tracks keep
+        their own schedule: they carry no name that could travel."""
         if not len(faces):
             return []
         boxes = [faces.boxes] + [track.predicted(t)[None] for track in self.tracker.tracks.values()]
@@ -144,12 +145,13 @@ class CameraTracks:
         overlap = iou(faces.boxes, np.concatenate(boxes)) > 0
         result = []
         for d in range(len(faces)):
-            own = {d, -1 - known[d]} if d in known else {d}
-            now = any(overlap[d, j] and owners[j] not in own for j in range(len(owners)))
             state = self.states.get(known[d]) if d in known else None
-            result.append(now or bool(state and state.touching))
-            if state:
-                state.touching = now
+            if state is None or state.identity.identity == UNKNOWN:
+                result.append(False)
+                continue
+            now = any(overlap[d, j] and owners[j] not in (d, -1 - known[d]) for j in range(len(owners)))
+            result.append(now or state.touching)
+            state.touching = now
         return result
 
     def _cut(self, image: np.ndarray) -> bool:
