@@ -1,10 +1,13 @@
-"""The model executor: one thread owns the models and serves every camera in shared batches.
+"""The model executor: two threads own the models and serve every camera in shared batches.
 
-Requests wait in a bounded queue. The thread takes what is waiting, up to ``batch_size``
-requests, or waits at most ``max_wait_ms`` for more after the first; detection requests of
-one batch run as one MTCNN batch (frames of one size), embedding requests as one embedder
-batch. Results come back to the event loop as futures. No locks: only this thread touches
-the models.
+One thread, the detection lane, owns the detector (and runs the whole-analyzer calls of
+enrollment and recognition); the other, the embedding lane, runs the embedder. So one
+camera's faces are embedded while another camera's frame is detected. Each lane's requests
+wait in a bounded queue; a lane takes what is waiting, up to ``batch_size`` requests, or
+waits at most ``max_wait_ms`` for more after the first; detection requests of one batch run
+as one detector batch, embedding requests as one embedder batch. Results come back to the
+event loop as futures. No locks: the detector is touched by its lane only, and the embedder's
+torch module only reads its weights, so the two lanes may both run it.
 """
 
 from __future__ import annotations
@@ -36,6 +39,14 @@ class _Request:
     function: Callable[[FaceAnalyzer], Any] | None = None
 
 
+class _Lane:
+    """One model thread and its queue."""
+
+    def __init__(self, name: str, queue_size: int, serve: Callable[[_Lane], None]) -> None:
+        self.queue: queue.Queue[_Request | None] = queue.Queue(maxsize=queue_size)
+        self.thread = threading.Thread(target=serve, args=(self,), name=name, daemon=True)
+
+
 class ModelExecutor:
     def __init__(self, analyzer: FaceAnalyzer, batch_size: int, max_wait_ms: float, queue_size: int = 64,
                  on_batch: Callable[[str, int], None] | None = None) -> None:
@@ -43,21 +54,24 @@ class ModelExecutor:
         self.on_batch = on_batch
         self.batch_size = batch_size
         self.max_wait = max_wait_ms / 1000.0
-        self._queue: queue.Queue[_Request | None] = queue.Queue(maxsize=queue_size)
-        self._thread = threading.Thread(target=self._serve, name="models", daemon=True)
+        self._detect = _Lane("models-detect", queue_size, self._serve)
+        self._embed = _Lane("models-embed", queue_size, self._serve)
         self.error: BaseException | None = None
 
     def start(self) -> ModelExecutor:
-        self._thread.start()
+        for lane in (self._detect, self._embed):
+            lane.thread.start()
         return self
 
     def stop(self) -> None:
-        self._queue.put(None)
-        self._thread.join(timeout=30)
+        for lane in (self._detect, self._embed):
+            lane.queue.put(None)
+        for lane in (self._detect, self._embed):
+            lane.thread.join(timeout=30)
 
     @property
     def depth(self) -> int:
-        return self._queue.qsize()
+        return self._detect.queue.qsize() + self._embed.queue.qsize()
 
     async def detect(self, image: np.ndarray) -> Faces:
         return await self._submit("detect", image, None)
@@ -66,7 +80,7 @@ class ModelExecutor:
         return await self._submit("embed", image, faces)
 
     async def call(self, function: Callable[[FaceAnalyzer], Any]) -> Any:
-        """Run ``function(analyzer)`` on the model thread (enrollment, recognition); its errors are its own."""
+        """Run ``function(analyzer)`` on the detection lane (enrollment, recognition); its errors are its own."""
         return await self._submit("call", None, None, function)
 
     async def _submit(self, kind: str, image: np.ndarray | None, faces: Faces | None,
@@ -76,9 +90,10 @@ class ModelExecutor:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         request = _Request(kind, image, faces, future, loop, function)
+        lane = self._embed if kind == "embed" else self._detect
         while True:
             try:
-                self._queue.put_nowait(request)
+                lane.queue.put_nowait(request)
                 break
             except queue.Full:
                 await asyncio.sleep(0.005)
@@ -86,36 +101,36 @@ class ModelExecutor:
             raise RuntimeError("the model executor has failed") from self.error
         return await future
 
-    def _take(self) -> list[_Request] | None:
-        first = self._queue.get()
+    def _take(self, lane: _Lane) -> list[_Request] | None:
+        first = lane.queue.get()
         if first is None:
             return None
         batch = [first]
         deadline = time.monotonic() + self.max_wait
         while len(batch) < self.batch_size:
             try:
-                item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+                item = lane.queue.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
                 break
             if item is None:
-                self._queue.put(None)
+                lane.queue.put(None)
                 break
             batch.append(item)
         return batch
 
-    def _serve(self) -> None:
-        while (batch := self._take()) is not None:
+    def _serve(self, lane: _Lane) -> None:
+        while (batch := self._take(lane)) is not None:
             try:
                 self._run(batch)
             except BaseException as error:  # reported to every waiter and to the runner
                 logger.exception("model executor failed")
                 self.error = error
-                while True:  # this batch and everything still queued
+                while True:  # this batch and everything still queued in this lane
                     for r in batch:
                         if r is not None:
                             r.loop.call_soon_threadsafe(_fail, r.future, error)
                     try:
-                        batch = [self._queue.get_nowait()]
+                        batch = [lane.queue.get_nowait()]
                     except queue.Empty:
                         return
 
