@@ -32,17 +32,23 @@ def look(k: int) -> np.ndarray:
     return np.eye(128, dtype=np.float32)[k]
 
 
-def analysis_of(found: Faces, embed: list[int], looks: dict[int, int], sharpness: float = 100.0) -> Analysis:
-    """Face ``d`` looks like ``look(looks.get(d, d))``."""
+def drifted(k: int, distance: float) -> np.ndarray:
+    """A unit embedding ``distance`` (squared L2) from ``look(k)``, as blur or light make a face drift."""
+    cos = 1.0 - distance / 2.0
+    return (cos * look(k) + np.sqrt(1.0 - cos**2) * look(100)).astype(np.float32)
+
+
+def analysis_of(found: Faces, embed: list[int], looks: dict, sharpness: float = 100.0) -> Analysis:
+    """Face ``d`` looks like ``look(looks.get(d, d))``, or like ``looks[d]`` when that is an embedding."""
     chosen = found.select(embed)
     n = len(chosen)
-    vectors = np.stack([look(looks.get(d, d)) for d in embed])
+    vectors = np.stack([looks[d] if isinstance(looks.get(d), np.ndarray) else look(looks.get(d, d)) for d in embed])
     quality = Quality(chosen.sizes, np.full(n, sharpness, np.float32), frontal_score(chosen.landmarks))
     return Analysis(chosen, np.zeros((n, 150, 150, 3), np.uint8), quality, vectors)
 
 
 def step(tracks: CameraTracks, t: float, found: Faces, verdicts: dict[int, Verdict],
-         looks: dict[int, int] | None = None, image: np.ndarray = IMAGE, sharpness: float = 100.0):
+         looks: dict | None = None, image: np.ndarray = IMAGE, sharpness: float = 100.0):
     """One analysed frame at time ``t``; ``verdicts`` gives the gallery's answer per face index."""
     frame = FrameInfo(1000.0 + t, t, image)
     plan = tracks.plan(frame, found)
@@ -77,11 +83,20 @@ def test_a_named_track_is_not_embedded_again_unless_its_face_gets_better():
     assert closer.embed == [0] and events == []  # embedded again, still the same person: nothing to say
 
 
-def test_a_stranger_is_re_embedded_only_every_unknown_interval():
+def test_a_stranger_is_re_embedded_after_unknown_interval_then_less_and_less_often():
     tracks = cam(unknown_interval=0.5)
-    embedded = [bool(step(tracks, t, faces(50), {})[0].embed) for t in (0.0, 0.2, 0.4, 0.6, 0.8, 1.2)]
-    assert embedded == [True, False, False, True, False, True]
+    times = [round(0.2 * i, 1) for i in range(25)]
+    embedded = [t for t in times if step(tracks, t, faces(50), {})[0].embed]
+    assert embedded == [0.0, 0.6, 1.6, 3.6]  # waits of 0.5, 1 and 2 s: each miss doubles the next
     assert [v.name for v in tracks.views()] == ["unknown"]
+
+
+def test_a_stranger_whose_face_improves_is_embedded_at_once_whatever_the_wait():
+    tracks = cam(unknown_interval=0.5, reembed_gain=1.2)
+    for t in (0.0, 0.6, 1.6):
+        step(tracks, t, faces(50, size=40), {})
+    assert step(tracks, 1.8, faces(50, size=40), {})[0].embed == []
+    assert step(tracks, 2.0, faces(50, size=60), {})[0].embed == [0]  # half as large again
 
 
 def test_a_track_unseen_for_max_age_ends_with_its_dwell_and_the_person_leaves():
@@ -222,3 +237,31 @@ def test_a_face_that_left_its_track_for_a_new_one_leaves_the_other_tracks_alone(
     assert kinds(events) == ["track.ended", "person.left", "track.started"] and tracks.splits == 1
     assert after[0].track_id not in (before[0].track_id, before[1].track_id) and after[0].name is None
     assert (after[1].track_id, after[1].name) == (before[1].track_id, "Bo Chen")
+
+
+def test_a_face_a_little_unlike_its_track_is_checked_again_and_kept_when_it_stays_near():
+    """Blur or dim light move a face 0.18-0.21 from its own sharp look (measured in the blur_light scenario):
+    that is a doubt, settled by the next frame, not a split."""
+    tracks = named_ann(split_distance=0.2, verify_interval=1.0)
+    ann = {0: Verdict(7, 0.15, 0.05, THRESHOLD)}
+    plan, blurred, events = step(tracks, 0.2, faces(50, size=160), ann, looks={0: drifted(0, 0.25)})
+    assert plan.embed == [0] and events == []  # the box jumped: verified; a little unlike its look
+    plan, still, events = step(tracks, 0.4, faces(50, size=160), ann, looks={0: drifted(0, 0.22)})
+    assert plan.embed == [0] and events == [] and tracks.splits == 0  # checked again at once: near its new look
+    assert [f.name for f in blurred + still] == ["Ann Lee", "Ann Lee"]
+    assert step(tracks, 0.6, faces(50, size=160), ann)[0].embed == []  # the doubt is settled
+
+
+def test_a_doubt_that_the_next_face_does_not_settle_splits_the_track():
+    tracks = named_ann(split_distance=0.2, verify_interval=1.0)
+    step(tracks, 0.2, faces(50, size=160), {}, looks={0: drifted(0, 0.28)})
+    other = (np.cos(0.55) * look(0) + np.sin(0.55) * look(101)).astype(np.float32)  # drifting another way
+    _, tracked, events = step(tracks, 0.4, faces(50, size=160), {}, looks={0: other})
+    assert kinds(events)[:2] == ["track.ended", "person.left"] and tracks.splits == 1
+    assert [f.name for f in tracked] == [None]
+
+
+def test_a_face_a_little_unlike_its_track_on_a_cut_splits_it_at_once():
+    tracks = named_ann(verify_interval=0.0)
+    plan, tracked, events = step(tracks, 0.2, faces(50), {}, looks={0: drifted(0, 0.25)}, image=np.zeros_like(IMAGE))
+    assert plan.cut and kinds(events)[:2] == ["track.ended", "person.left"] and [f.name for f in tracked] == [None]

@@ -7,7 +7,8 @@ come out. Per analysed frame:
 
 1. ``plan(frame, faces)``: note a shot cut, match the detected boxes to tracks and choose the
    faces to embed: new tracks; unnamed tracks with some evidence for someone (every frame, to
-   name them soon); unnamed tracks that matched no one (every ``unknown_interval``); named
+   name them soon); unnamed tracks that matched no one (every ``unknown_interval``, doubling
+   with each embedding in a row that matches no one, up to 8 times); named
    tracks due for verification (``verify_interval``), whose box jumped, or whose box touches
    another face or track (and once more when they come apart); any track whose face beats its
    best by ``reembed_gain``; every face after a cut.
@@ -34,6 +35,9 @@ from tracker.images import face_region, jpeg_base64
 from tracker.track.identity import UNKNOWN, Observation, TrackIdentity
 from tracker.track.tracking import FaceTracker, Track, iou
 
+DOUBT = 1.5  # a face up to this many split_distances from its track's look is a doubt, not a split, once
+MAX_BACKOFF = 3  # an unknown track's re-embedding interval doubles per miss, up to 8 x unknown_interval
+
 
 @dataclass
 class TrackState:
@@ -46,6 +50,8 @@ class TrackState:
     last_time: float = 0.0
     embedded_at: float = -1e9  # frame time (tracker clock) of its latest embedding
     touching: bool = False  # its box overlapped another face's or track's on its latest detected frame
+    misses: int = 0  # embeddings in a row that matched no one
+    doubt: bool = False  # its latest face looked a little unlike it: the next one decides
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,7 @@ class FramePlan:
     embed: list[int]  # indices of the faces to embed
     known: dict[int, int] = field(default_factory=dict)  # face index -> the open track its box continues
     cut: bool = False  # the frame changed like a shot cut: every track is verified
+    touching: set[int] = field(default_factory=set)  # faces whose box overlaps another face's or track's
 
 
 @dataclass(frozen=True)
@@ -131,27 +138,32 @@ class CameraTracks:
         known = self.tracker.match(t, faces.boxes)
         proxy = face_weight(faces.sizes, frontal_score(faces.landmarks))
         touching = self._touching(t, faces, known)
-        embed = [d for d in range(len(faces)) if cut or touching[d] or self._wants_embedding(
+        crossed = self._crossed(touching, known)
+        embed = [d for d in range(len(faces)) if cut or crossed[d] or self._wants_embedding(
             known.get(d), faces.boxes[d], float(proxy[d]), t)]
-        return FramePlan(proxy, embed, known, cut)
+        return FramePlan(proxy, embed, known, cut, {d for d, now in enumerate(touching) if now})
 
     def _touching(self, t: float, faces: Faces, known: dict[int, int]) -> list[bool]:
-        """Per face: whether its named track must be verified because faces crossed. A face whose box overlaps
-        another face's, or another open track's predicted box, may have taken the other's track; so may a
-        face whose track overlapped another on its last frame and has now come apart. Unnamed tracks keep
-        their own schedule: they carry no name that could travel."""
+        """Per face: whether its box overlaps another face's, or another open track's predicted box."""
         if not len(faces):
             return []
         boxes = [faces.boxes] + [track.predicted(t)[None] for track in self.tracker.tracks.values()]
         owners = list(range(len(faces))) + [-1 - track_id for track_id in self.tracker.tracks]
         overlap = iou(faces.boxes, np.concatenate(boxes)) > 0
+        own = [(d, -1 - known[d]) if d in known else (d,) for d in range(len(faces))]
+        return [any(overlap[d, j] and owners[j] not in own[d] for j in range(len(owners))) for d in range(len(faces))]
+
+    def _crossed(self, touching: list[bool], known: dict[int, int]) -> list[bool]:
+        """Per face: whether its named track must be verified because faces crossed. A face that touches
+        another face or track may have taken the other's track; so may a face whose track touched another
+        on its last frame and has now come apart. Unnamed tracks keep their own schedule: they carry no
+        name that could travel."""
         result = []
-        for d in range(len(faces)):
+        for d, now in enumerate(touching):
             state = self.states.get(known[d]) if d in known else None
             if state is None or state.identity.identity == UNKNOWN:
                 result.append(False)
                 continue
-            now = any(overlap[d, j] and owners[j] not in (d, -1 - known[d]) for j in range(len(owners)))
             result.append(now or state.touching)
             state.touching = now
         return result
@@ -229,12 +241,17 @@ class CameraTracks:
         if track_id is None:
             return True
         track, state = self.tracker.tracks[track_id], self.states[track_id]
+        if state.doubt:
+            return True
         if proxy > track.best_quality * self.tracking.reembed_gain or self._jumped(track, box, t):
             return True
         if state.identity.identity != UNKNOWN:
             interval = self.tracking.verify_interval
             return bool(interval) and t - state.embedded_at >= interval
-        return bool(state.identity.evidence) or t - state.embedded_at >= self.tracking.unknown_interval
+        if state.identity.evidence:
+            return True
+        backoff = 2 ** min(max(state.misses - 1, 0), MAX_BACKOFF)  # a stranger costs less the longer they stay
+        return t - state.embedded_at >= self.tracking.unknown_interval * backoff
 
     def _jumped(self, track: Track, box: np.ndarray, t: float) -> bool:
         """The box is not where the track's motion puts it (position or size), by ``jump`` of its size."""
@@ -253,8 +270,16 @@ class CameraTracks:
         wrong = {}  # face index -> (its place in the analysis, the track it disagrees with)
         for i, d in enumerate(plan.embed):
             track_id = plan.known.get(d)
-            if track_id is not None and self._disagrees(self.tracker.tracks[track_id], analysis.embeddings[i],
-                                                        verdicts[i]):
+            if track_id is None:
+                continue
+            state, fit = self.states[track_id], self._fit(self.tracker.tracks[track_id], analysis.embeddings[i],
+                                                          verdicts[i])
+            if fit == "doubt" and not state.doubt and not plan.cut and d not in plan.touching:
+                # a doubt once, when nothing else explains the change: never on a cut or beside another face
+                state.doubt = True
+                continue
+            state.doubt = False
+            if fit != "yes":
                 wrong[d] = (i, track_id)
         if not wrong:
             return {}
@@ -274,12 +299,22 @@ class CameraTracks:
         return float(((self.tracker.tracks[track_id].embedding - embedding) ** 2).sum())
 
     def _disagrees(self, track: Track, embedding: np.ndarray, verdict: Verdict) -> bool:
-        """The face looks unlike the track, or is named as someone other than the track's name."""
-        if track.embedding is not None and self._distance(track.id, embedding) > self.tracking.split_distance:
-            return True
+        return self._fit(track, embedding, verdict) != "yes"
+
+    def _fit(self, track: Track, embedding: np.ndarray, verdict: Verdict) -> str:
+        """How a face fits a track: "no" when it is clearly named as someone other than the track's name or
+        looks unlike the track (beyond ``DOUBT`` x ``split_distance``); "doubt" when it looks a little unlike
+        it (as blur or a light change make a face drift: checked again on the next frame); else "yes"."""
         named = self.states[track.id].identity.identity
         clearly = verdict.distance <= verdict.threshold and verdict.margin >= self.margin
-        return named != UNKNOWN and clearly and verdict.identity != named
+        if named != UNKNOWN and clearly and verdict.identity != named:
+            return "no"
+        if track.embedding is None:
+            return "yes"
+        distance = self._distance(track.id, embedding)
+        if distance <= self.tracking.split_distance:
+            return "yes"
+        return "doubt" if distance <= DOUBT * self.tracking.split_distance else "no"
 
     def _start(self, track: Track, now: float) -> None:
         self.started += 1
@@ -296,6 +331,8 @@ class CameraTracks:
                 state.crop_weight = float(weights[i])
                 state.crop = self._crop(frame.image, analysis.faces.boxes[i])
             previous = state.identity.identity
+            matched = seen.distance <= seen.threshold and seen.margin >= self.margin
+            state.misses = 0 if matched else state.misses + 1
             # Evidence is weighed by pose alone: strangers' faces fall within the threshold no more often when
             # small or blurred (LFW measured at 26-48 px), about twice as often when turned.
             decision = state.identity.observe(Observation(seen.identity, seen.distance, seen.margin,
