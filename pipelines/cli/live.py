@@ -136,15 +136,16 @@ def bench(
     with progress() as bar:
         report = run_bench(video, cameras, runs, config, peers, bar)
     table = Table(title=f"{video.name}, {report['runs']} run(s) each, medians; {report['machine']}")
-    columns = ("method", "fps per camera", "faces/s", "embeds/s", "latency p50 / p99 ms", "CPU cores", "peak MB",
-               "faces", "tracks", "recall")
+    columns = ("method", "fps per camera", "faces/s", "embeds/s", "latency p50 / p99 ms", "after 2 s: due / p50",
+               "CPU cores", "peak MB", "faces", "tracks", "recall")
     for column in columns:
         table.add_column(column, justify="left" if column == "method" else "right", no_wrap=column == "method")
     for name, r in report["results"].items():
         n = int(name.rsplit("x", 1)[1])
         latency = f"{r['latency_p50_ms']:.0f} / {r['latency_p99_ms']:.0f}" if r.get("latency_p50_ms") else "-"
         embeds = f"{r['embedded'] / r['seconds']:.1f}" if "embedded" in r else "-"
-        table.add_row(name, f"{r['fps'] / n:.2f}", f"{r['faces_per_second']:.1f}", embeds, latency,
+        steady = f"{r['steady_share']:.0%} / {r['steady_latency_p50_ms']:.0f} ms" if r.get("steady_share") else "-"
+        table.add_row(name, f"{r['fps'] / n:.2f}", f"{r['faces_per_second']:.1f}", embeds, latency, steady,
                       f"{r['cpu_cores']:.2f}",
                       f"{r['peak_memory_mb']:.0f}", str(int(r["faces"])), str(int(r["tracks"])) if "tracks" in r
                       else "-", f"{r['recall']:.3f}" if r["recall"] == r["recall"] and r["recall"] is not None

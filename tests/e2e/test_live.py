@@ -136,4 +136,5 @@ def test_bench_measures_our_pipeline_and_prints_the_table(cache_dir, tmp_path):
     frames = int(plan.seconds * plan.fps)
     assert results["ours x1"]["frames"] == frames and results["ours x2"]["frames"] == 2 * frames
     assert results["ours x1"]["tracks"] == 1 and results["ours-live x1"]["latency_p50_ms"] > 0
+    assert 0 < results["ours-live x2"]["steady_share"] <= 1.0 and results["ours-live x2"]["steady_latency_p50_ms"] > 0
     assert "ours-live x2" in done.stdout
