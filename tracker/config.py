@@ -25,7 +25,8 @@ class Strict(BaseModel):
 
 
 class ModelsConfig(Strict):
-    embedder: Literal["dlib-resnet-v1", "facenet-vggface2", "facenet-casia-webface"] = Field(
+    embedder: Literal["dlib-resnet-v1", "omz-reid-0095", "dlib-resnet-v1+omz-reid-0095", "facenet-vggface2",
+                      "facenet-casia-webface"] = Field(
         "dlib-resnet-v1", description="Face embedder by name"
     )
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where models run; auto picks CUDA when present")

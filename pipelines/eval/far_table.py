@@ -43,14 +43,15 @@ def impostor_quantiles(vectors: np.ndarray, people: np.ndarray, rates: tuple[flo
     Only distances up to the largest needed are kept, so memory stays small; returns the pair count too.
     """
     task = bar.add_task("impostor pairs", total=len(vectors)) if bar else None
-    kept, pairs = [], 0
-    cap = 1.0  # far above any distance the largest rate below 0.5 needs (checked below)
+    kept, pairs, cap = [], 0, None
     for start in range(0, len(vectors), CHUNK):
         block = vectors[start : start + CHUNK]
         d = np.maximum(2.0 - 2.0 * block @ vectors[start:].T, 0.0)
         upper = np.arange(start, len(vectors))[None] > np.arange(start, start + len(block))[:, None]  # pairs once
         impostor = upper & (people[start : start + CHUNK, None] != people[None, start:])
         pairs += int(impostor.sum())
+        if cap is None:  # well above the largest rate's distance (each model has its own scale); checked below
+            cap = float(np.quantile(d[impostor], min(1.0, 1.5 * max(rates)))) if impostor.any() else 4.0
         kept.append(d[impostor & (d <= cap)].astype(np.float32))
         if bar:
             bar.advance(task, len(block))

@@ -80,6 +80,11 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+FUSION = "dlib-resnet-v1+omz-reid-0095"
+# Squared L2 on unit vectors: the mean 10-fold threshold of `facetrack eval lfw --model dlib-resnet-v1+omz-reid-0095`.
+FUSION_THRESHOLD = 0.811
+
+
 def load_embedder(config: ModelsConfig, device: torch.device) -> Embedder:
     """The embedder ``config.embedder`` names, with its weights loaded on ``device``."""
     # Each model's module imports this one (``Embedder``), and only the chosen model's code is loaded.
@@ -87,6 +92,15 @@ def load_embedder(config: ModelsConfig, device: torch.device) -> Embedder:
         from tracker.face.embedders.dlib_resnet import load_dlib_resnet  # see above
 
         return load_dlib_resnet(config, device)
+    if config.embedder == "omz-reid-0095":
+        from tracker.face.embedders.omz_reid import load_omz_reid  # see above
+
+        return load_omz_reid(config, device)
+    if config.embedder == FUSION:
+        from tracker.face.embedders.fusion import FusionEmbedder  # see above
+
+        members = [load_embedder(config.model_copy(update={"embedder": name}), device) for name in FUSION.split("+")]
+        return FusionEmbedder(FUSION, members, FUSION_THRESHOLD, config)
     from tracker.face.embedders.facenet import load_facenet  # see above
 
     return load_facenet(config, device)

@@ -1,0 +1,83 @@
+"""Open Model Zoo's face-reidentification-retail-0095, run in torch from its IR files, against the OpenVINO
+runtime itself (the PyPI ``openvino`` package, a test-only dependency), and on real faces."""
+
+import numpy as np
+import pytest
+import torch
+
+from tests.conftest import LFW, STILLS, lfw_image, needs_data
+from tracker.config import with_changes
+from tracker.face.embedders.omz_reid import XML
+from tracker.images import read_image
+from tracker.lfw import read_pairs
+
+ov = pytest.importorskip("openvino", reason="openvino (test extra) is not installed")
+
+pytestmark = needs_data
+
+# Two LFW photographs each of two people, then the four facenet-pytorch test stills (four more people).
+FACES = ([lfw_image(name, n) for name, n in (("Colin_Powell", 1), ("Colin_Powell", 2), ("Tony_Blair", 1),
+                                            ("Tony_Blair", 2))]
+         + [STILLS / "people" / p / "1.jpg" for p in ("angelina_jolie", "kate_siegel", "paul_rudd", "shea_whigham")])
+# Squared L2 between their omz-reid-0095 embeddings (config.toml defaults but this embedder: YuNet landmarks,
+# flip averaging, CPU), measured once with this code. As with dlib's model, Angelina Jolie and Kate Siegel (0.92)
+# are two people closer than the threshold (1.426), so the threshold checks below cover the LFW pairs only.
+DISTANCES = np.array([
+    [0.0000, 0.6566, 1.6936, 1.6481, 2.2190, 2.0759, 1.9314, 2.0912],
+    [0.6566, 0.0000, 1.8908, 1.7390, 2.1572, 2.0537, 2.0033, 2.0307],
+    [1.6936, 1.8908, 0.0000, 0.9058, 1.8503, 1.9027, 2.1818, 1.8267],
+    [1.6481, 1.7390, 0.9058, 0.0000, 2.0881, 2.0500, 1.9003, 2.1270],
+    [2.2190, 2.1572, 1.8503, 2.0881, 0.0000, 0.9188, 2.1305, 1.7396],
+    [2.0759, 2.0537, 1.9027, 2.0500, 0.9188, 0.0000, 1.9069, 1.6368],
+    [1.9314, 2.0033, 2.1818, 1.9003, 2.1305, 1.9069, 0.0000, 1.8792],
+    [2.0912, 2.0307, 1.8267, 2.1270, 1.7396, 1.6368, 1.8792, 0.0000],
+])
+
+
+@pytest.fixture(scope="module")
+def omz(config):
+    from tracker.face.analyzer import FaceAnalyzer
+
+    return FaceAnalyzer.from_config(with_changes(config, "test", models={"embedder": "omz-reid-0095"}))
+
+
+def test_the_torch_port_matches_openvino_on_real_lfw_crops(omz):
+    pairs = read_pairs(LFW, LFW / "pairsDevTest.txt")
+    analyses, _ = omz.embed_central([read_image(p) for p in pairs.images[:32]])
+    crops = np.concatenate([a.crops for a in analyses if len(a)][:24])
+    assert crops.shape == (24, 128, 128, 3)
+    compiled = ov.Core().compile_model(str(XML), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    bgr = np.ascontiguousarray(crops.transpose(0, 3, 1, 2)[:, ::-1]).astype(np.float32)
+    expected = np.concatenate([compiled(bgr[i : i + 1])[0].reshape(1, -1) for i in range(len(bgr))])
+    with torch.inference_mode():
+        ours = omz.embedder.net(torch.from_numpy(crops)).numpy()
+    assert ours.shape == (24, 256)
+    assert np.abs(ours - expected).max() < 1e-3
+
+
+def test_the_same_person_is_closer_than_different_people_by_a_clear_gap(omz):
+    analyses, _ = omz.embed_central([read_image(path) for path in FACES])
+    assert [len(a) for a in analyses] == [1] * len(FACES)
+    e = np.stack([a.embeddings[0] for a in analyses])
+    np.testing.assert_allclose(np.linalg.norm(e, axis=1), 1.0, atol=1e-5)
+    d = ((e[:, None] - e[None]) ** 2).sum(-1)
+    np.testing.assert_allclose(d, DISTANCES, atol=0.01)
+    same, different = max(d[0, 1], d[2, 3]), min(d[0, 2], d[0, 3], d[1, 2], d[1, 3])
+    assert same < omz.threshold < different, "the same LFW person within the threshold, different people beyond"
+    assert different - same > 0.5, "a clear gap between the same and different LFW people"
+
+
+def test_the_fusion_of_dlib_and_omz_is_their_mean_distance_on_real_faces(config, omz, analyzer):
+    from tracker.face.analyzer import FaceAnalyzer
+
+    fused = FaceAnalyzer.from_config(with_changes(config, "test", models={"embedder": "dlib-resnet-v1+omz-reid-0095"}))
+    assert fused.embedder.dim == 384 and fused.embedder.model_id.startswith("dlib-resnet-v1+omz-reid-0095:")
+    images = [read_image(path) for path in FACES]
+
+    def distances(path) -> np.ndarray:
+        e = np.stack([a.embeddings[0] for a in path.embed_central(images)[0]])
+        return ((e[:, None] - e[None]) ** 2).sum(-1)
+
+    # two unit vectors, concatenated and normalised: the squared distance is the mean of the two models'
+    # (each member re-cuts its own crop from the fused path's 224 px crop, hence the tolerance)
+    np.testing.assert_allclose(distances(fused), (distances(analyzer) + DISTANCES) / 2, atol=0.03)
