@@ -171,7 +171,8 @@ class Enroller:
         return PersonResult(name, outcomes, len(ids) - len(drop) + len(kept))
 
     def _distinct(self, faces: list[NewFace], stored: np.ndarray, outcomes: list[Outcome]) -> list[NewFace]:
-        """The faces not within ``duplicate_distance`` of a stored face or of an earlier one here."""
+        """The faces not within ``duplicate_share`` of the embedder's threshold of a stored face or an earlier one
+        here (a share, since each model has its own scale of distances)."""
         have = list(stored)
         sources = ["a face already enrolled"] * len(have)
         fresh = []
@@ -179,7 +180,7 @@ class Enroller:
             if have:
                 distances = ((np.stack(have) - face.embedding) ** 2).sum(axis=1)
                 closest = int(np.argmin(distances))
-                if distances[closest] < self.policy.duplicate_distance:
+                if distances[closest] < self.policy.duplicate_share * self.analyzer.threshold:
                     outcomes.append(Outcome(face.source, SKIPPED, f"near-duplicate of {sources[closest]}"))
                     continue
             have.append(face.embedding)

@@ -1,7 +1,8 @@
 """Per model id: the share of different-person face pairs (rate) within each distance, measured on
-all of LFW through our own pipeline with the default config (YuNet, ``models.flip = true``):
+all of LFW through our own pipeline with the default config (YuNet, ``models.flip = "auto"``: dlib-resnet-v1
+with flip averaging, omz-reid-0095 without):
 
-    facetrack eval far-table --root ../shared/data/lfw
+    facetrack eval far-table --root ../shared/data/lfw      # (FACETRACK__MODELS__EMBEDDER=... for another model)
 
 Each entry is ``(rate, distance)``, ascending. ``gallery/threshold.py`` reads it. The smallest
 rates rest on a handful of pairs (LFW holds a few near-duplicate photographs filed under two
@@ -38,29 +39,29 @@ IMPOSTOR_QUANTILES: dict[str, tuple[tuple[float, float], ...]] = {
     ),
     # 13233 LFW images, 87,307,271 impostor pairs
     "omz-reid-0095:241229ca3d20": (
-        (1e-08, 0.01869),
-        (2e-08, 0.03091),
-        (5e-08, 0.11628),
-        (1e-07, 0.32443),
-        (2e-07, 0.42967),
-        (5e-07, 0.53530),
-        (1e-06, 0.73038),
-        (2e-06, 0.82834),
-        (5e-06, 0.90730),
-        (1e-05, 0.96088),
-        (2e-05, 1.00986),
-        (5e-05, 1.07215),
-        (1e-04, 1.12076),
-        (2e-04, 1.17016),
-        (5e-04, 1.23856),
-        (1e-03, 1.29390),
-        (2e-03, 1.35211),
-        (5e-03, 1.43350),
-        (1e-02, 1.49858),
-        (2e-02, 1.56674),
-        (5e-02, 1.66251),
-        (1e-01, 1.74145),
-        (2e-01, 1.83108),
-        (5e-01, 1.99226),
+        (1e-08, 0.02095),
+        (2e-08, 0.04783),
+        (5e-08, 0.11712),
+        (1e-07, 0.33339),
+        (2e-07, 0.44680),
+        (5e-07, 0.55986),
+        (1e-06, 0.75253),
+        (2e-06, 0.84502),
+        (5e-06, 0.92754),
+        (1e-05, 0.97678),
+        (2e-05, 1.02836),
+        (5e-05, 1.09115),
+        (1e-04, 1.13839),
+        (2e-04, 1.18662),
+        (5e-04, 1.25318),
+        (1e-03, 1.30680),
+        (2e-03, 1.36322),
+        (5e-03, 1.44245),
+        (1e-02, 1.50610),
+        (2e-02, 1.57289),
+        (5e-02, 1.66687),
+        (1e-01, 1.74443),
+        (2e-01, 1.83263),
+        (5e-01, 1.99118),
     ),
 }

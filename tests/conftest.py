@@ -43,6 +43,14 @@ def analyzer(config):
     return FaceAnalyzer.from_config(config)
 
 
+@pytest.fixture(scope="session")
+def dlib_analyzer(config):
+    """The face path with dlib's model instead of the default embedder (the port's own tests)."""
+    from tracker.face.analyzer import FaceAnalyzer
+
+    return FaceAnalyzer.from_config(with_changes(config, "test", models={"embedder": "dlib-resnet-v1"}))
+
+
 # Per-test time limits in seconds by kind, about 4x the slowest test of each kind as measured on 2 CPU cores
 # (unit 0.2 s, integration 15 s, e2e 37 s: the live tracker over RTSP) and at least 10 s. A test's own
 # @pytest.mark.timeout wins, and so does --timeout on the command line; pyproject.toml's timeout covers the rest.

@@ -27,12 +27,14 @@ class Strict(BaseModel):
 class ModelsConfig(Strict):
     embedder: Literal["dlib-resnet-v1", "omz-reid-0095", "dlib-resnet-v1+omz-reid-0095", "facenet-vggface2",
                       "facenet-casia-webface"] = Field(
-        "dlib-resnet-v1", description="Face embedder by name"
+        "omz-reid-0095", description="Face embedder by name"
     )
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where models run; auto picks CUDA when present")
     threads: int = Field(0, ge=0, le=256, description="Torch CPU threads; 0 = one per core")
     batch_size: int = Field(32, ge=1, le=1024, description="Faces per embedding batch")
-    flip: bool = Field(True, description="Average each face's embedding with its mirror image's")
+    flip: bool | Literal["auto"] = Field(
+        "auto", description="Average each face's embedding with its mirror image's; auto = the model's measured choice"
+    )
     cache_dir: str = Field("~/.cache/facetrack", min_length=1, description="Folder for converted model weights")
     facenet_weights: str = Field(
         "", description="Local state-dict file for the facenet embedders; empty = facenet-pytorch's own cache"
@@ -73,8 +75,9 @@ class EnrollConfig(Strict):
     min_face_size: int = Field(50, ge=12, le=4000, description="Smaller enrollment faces are refused, in pixels")
     min_sharpness: float = Field(8.0, ge=0.0, le=10000.0, description="Blurrier faces are refused (Laplacian variance)")
     min_frontal: float = Field(0.25, ge=0.0, le=1.0, description="Faces turned further away are refused (0-1)")
-    duplicate_distance: float = Field(
-        0.01, ge=0.0, le=1.0, description="A face this close (squared L2) to one the person has is skipped"
+    duplicate_share: float = Field(
+        0.05, ge=0.0, le=1.0,
+        description="A face closer to one the person has than this share of the embedder's threshold is skipped",
     )
     max_faces_per_person: int = Field(10, ge=1, le=1000, description="Cap per person; the most varied faces stay")
     video_samples: int = Field(60, ge=1, le=10000, description="Frames looked at when enrolling from a video")
@@ -116,8 +119,9 @@ class TrackingConfig(Strict):
     reembed_gain: float = Field(
         1.2, ge=1.0, le=10.0, description="A track is re-embedded whenever its face beats its best by this"
     )
-    split_distance: float = Field(
-        0.2, gt=0.0, le=4.0, description="A face this far (squared L2) from its track's look starts a new track"
+    split_share: float = Field(
+        1.1, gt=0.0, le=10.0,
+        description="A face farther from its track's look than this share of the embedder's threshold: a new track",
     )
     verify_interval: float = Field(
         1.0, ge=0.0, le=60.0, description="A named track is embedded again at least this often (s); 0 = never"

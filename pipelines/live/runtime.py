@@ -118,7 +118,8 @@ class Runtime:
     def _tracks(self, camera: CameraConfig) -> CameraTracks:
         identifier = self.identifier
         return CameraTracks(camera.id, self.config.tracking, identifier.threshold, identifier.margin,
-                            identifier.model_id, identifier.name_of, self.config.events.crop_max_bytes)
+                            identifier.model_id, identifier.name_of, self.config.events.crop_max_bytes,
+                            identifier.analyzer.threshold)
 
     async def remove_camera(self, camera_id: str) -> None:
         """Stop watching a camera: its open tracks end (``track.ended``) before this returns."""

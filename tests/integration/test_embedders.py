@@ -33,7 +33,8 @@ DISTANCES = np.array([
 
 
 @needs_data
-def test_distance_matrix_of_real_faces(analyzer):
+def test_distance_matrix_of_real_faces(dlib_analyzer):
+    analyzer = dlib_analyzer
     analyses, _ = analyzer.embed_central([read_image(path) for path in FACES])  # each photograph's subject
     assert [len(a) for a in analyses] == [1] * len(FACES)
     e = np.stack([a.embeddings[0] for a in analyses])
@@ -45,14 +46,15 @@ def test_distance_matrix_of_real_faces(analyzer):
     assert min(d[0, 2], d[0, 3], d[1, 2], d[1, 3]) > t, "different LFW people must be beyond it"
 
 
-def test_model_id_names_the_model_and_its_weights(analyzer):
-    name, digest = analyzer.embedder.model_id.split(":")
+def test_model_id_names_the_model_and_its_weights(analyzer, dlib_analyzer):
+    name, digest = dlib_analyzer.embedder.model_id.split(":")
     assert name == "dlib-resnet-v1" and len(digest) == 12
+    assert analyzer.embedder.model_id.split(":")[0] == "omz-reid-0095"  # the default
     int(digest, 16)
 
 
 def test_converted_weights_are_cached_and_reused(config, tmp_path):
-    models = config.models.model_copy(update={"cache_dir": str(tmp_path / "cache")})
+    models = config.models.model_copy(update={"cache_dir": str(tmp_path / "cache"), "embedder": "dlib-resnet-v1"})
     crops = np.random.default_rng(0).integers(0, 255, (3, 150, 150, 3), dtype=np.uint8)
     converted = load_embedder(models, torch.device("cpu"))
     cached = tmp_path / "cache" / f"dlib-resnet-v1-{converted.model_id.split(':')[1]}.pt"
@@ -68,7 +70,7 @@ def test_converted_weights_are_cached_and_reused(config, tmp_path):
 
 
 def test_embed_refuses_crops_of_the_wrong_size(analyzer):
-    with pytest.raises(ValueError, match=r"\(n, 150, 150, 3\) uint8"):
+    with pytest.raises(ValueError, match=r"\(n, 128, 128, 3\) uint8"):
         analyzer.embedder.embed(np.zeros((1, 160, 160, 3), np.uint8))
 
 
@@ -120,6 +122,6 @@ def test_images_without_faces_give_empty_analyses(analyzer):
     assert analyzer.analyze([]) == []
     [analysis] = analyzer.analyze([np.full((120, 160, 3), 90, np.uint8)])
     assert len(analysis) == 0
-    assert analysis.embeddings.shape == (0, 128)
-    assert analysis.crops.shape == (0, 150, 150, 3)
+    assert analysis.embeddings.shape == (0, 256)
+    assert analysis.crops.shape == (0, 128, 128, 3)
     assert analysis.quality.sharpness.shape == (0,)

@@ -19,26 +19,25 @@ pytestmark = needs_data
 FACES = ([lfw_image(name, n) for name, n in (("Colin_Powell", 1), ("Colin_Powell", 2), ("Tony_Blair", 1),
                                             ("Tony_Blair", 2))]
          + [STILLS / "people" / p / "1.jpg" for p in ("angelina_jolie", "kate_siegel", "paul_rudd", "shea_whigham")])
-# Squared L2 between their omz-reid-0095 embeddings (config.toml defaults but this embedder: YuNet landmarks,
-# flip averaging, CPU), measured once with this code. As with dlib's model, Angelina Jolie and Kate Siegel (0.92)
-# are two people closer than the threshold (1.426), so the threshold checks below cover the LFW pairs only.
+# Squared L2 between their omz-reid-0095 embeddings (the default config: YuNet landmarks, no flip averaging for
+# this model, CPU), measured once with this code. As with dlib's model, Angelina Jolie and Kate Siegel (0.98) are
+# two people closer than the threshold (1.396), so the threshold checks below cover the LFW pairs only.
 DISTANCES = np.array([
-    [0.0000, 0.6566, 1.6936, 1.6481, 2.2190, 2.0759, 1.9314, 2.0912],
-    [0.6566, 0.0000, 1.8908, 1.7390, 2.1572, 2.0537, 2.0033, 2.0307],
-    [1.6936, 1.8908, 0.0000, 0.9058, 1.8503, 1.9027, 2.1818, 1.8267],
-    [1.6481, 1.7390, 0.9058, 0.0000, 2.0881, 2.0500, 1.9003, 2.1270],
-    [2.2190, 2.1572, 1.8503, 2.0881, 0.0000, 0.9188, 2.1305, 1.7396],
-    [2.0759, 2.0537, 1.9027, 2.0500, 0.9188, 0.0000, 1.9069, 1.6368],
-    [1.9314, 2.0033, 2.1818, 1.9003, 2.1305, 1.9069, 0.0000, 1.8792],
-    [2.0912, 2.0307, 1.8267, 2.1270, 1.7396, 1.6368, 1.8792, 0.0000],
+    [0.0000, 0.6943, 1.7214, 1.6737, 2.2040, 2.0568, 1.9538, 2.0933],
+    [0.6943, 0.0000, 1.8792, 1.7722, 2.1191, 2.0387, 2.0432, 2.0037],
+    [1.7214, 1.8792, 0.0000, 0.9859, 1.8649, 1.8484, 2.1847, 1.7925],
+    [1.6737, 1.7722, 0.9859, 0.0000, 2.0034, 1.9894, 1.8362, 2.1180],
+    [2.2040, 2.1191, 1.8649, 2.0034, 0.0000, 0.9760, 2.0386, 1.8195],
+    [2.0568, 2.0387, 1.8484, 1.9894, 0.9760, 0.0000, 1.8798, 1.6734],
+    [1.9538, 2.0432, 2.1847, 1.8362, 2.0386, 1.8798, 0.0000, 1.8597],
+    [2.0933, 2.0037, 1.7925, 2.1180, 1.8195, 1.6734, 1.8597, 0.0000],
 ])
 
 
 @pytest.fixture(scope="module")
-def omz(config):
-    from tracker.face.analyzer import FaceAnalyzer
-
-    return FaceAnalyzer.from_config(with_changes(config, "test", models={"embedder": "omz-reid-0095"}))
+def omz(analyzer):
+    assert analyzer.embedder.name == "omz-reid-0095" and not analyzer.embedder.flip  # the default
+    return analyzer
 
 
 def test_the_torch_port_matches_openvino_on_real_lfw_crops(omz):
@@ -67,7 +66,7 @@ def test_the_same_person_is_closer_than_different_people_by_a_clear_gap(omz):
     assert different - same > 0.5, "a clear gap between the same and different LFW people"
 
 
-def test_the_fusion_of_dlib_and_omz_is_their_mean_distance_on_real_faces(config, omz, analyzer):
+def test_the_fusion_of_dlib_and_omz_is_their_mean_distance_on_real_faces(config, omz, dlib_analyzer):
     from tracker.face.analyzer import FaceAnalyzer
 
     fused = FaceAnalyzer.from_config(with_changes(config, "test", models={"embedder": "dlib-resnet-v1+omz-reid-0095"}))
@@ -80,4 +79,4 @@ def test_the_fusion_of_dlib_and_omz_is_their_mean_distance_on_real_faces(config,
 
     # two unit vectors, concatenated and normalised: the squared distance is the mean of the two models'
     # (each member re-cuts its own crop from the fused path's 224 px crop, hence the tolerance)
-    np.testing.assert_allclose(distances(fused), (distances(analyzer) + DISTANCES) / 2, atol=0.03)
+    np.testing.assert_allclose(distances(fused), (distances(dlib_analyzer) + DISTANCES) / 2, atol=0.03)

@@ -16,7 +16,7 @@ NAMES = {7: "Ann Lee", 8: "Bo Chen"}
 
 def cam(**tracking) -> CameraTracks:
     return CameraTracks("door", TrackingConfig(**tracking), THRESHOLD, MARGIN, "test:0",
-                        lambda i: NAMES.get(i, "unknown"), crop_max_bytes=20_000)
+                        lambda i: NAMES.get(i, "unknown"), crop_max_bytes=20_000, scale=THRESHOLD)
 
 
 def faces(*lefts: float, size: float = 100.0, nose: float = 0.5) -> Faces:
@@ -242,7 +242,7 @@ def test_a_face_that_left_its_track_for_a_new_one_leaves_the_other_tracks_alone(
 def test_a_face_a_little_unlike_its_track_is_checked_again_and_kept_when_it_stays_near():
     """Blur or dim light move a face 0.18-0.21 from its own sharp look (measured in the blur_light scenario):
     that is a doubt, settled by the next frame, not a split."""
-    tracks = named_ann(split_distance=0.2, verify_interval=1.0)
+    tracks = named_ann(split_share=1.0, verify_interval=1.0)
     ann = {0: Verdict(7, 0.15, 0.05, THRESHOLD)}
     plan, blurred, events = step(tracks, 0.2, faces(50, size=160), ann, looks={0: drifted(0, 0.25)})
     assert plan.embed == [0] and events == []  # the box jumped: verified; a little unlike its look
@@ -253,7 +253,7 @@ def test_a_face_a_little_unlike_its_track_is_checked_again_and_kept_when_it_stay
 
 
 def test_a_doubt_that_the_next_face_does_not_settle_splits_the_track():
-    tracks = named_ann(split_distance=0.2, verify_interval=1.0)
+    tracks = named_ann(split_share=1.0, verify_interval=1.0)
     step(tracks, 0.2, faces(50, size=160), {}, looks={0: drifted(0, 0.28)})
     other = (np.cos(0.55) * look(0) + np.sin(0.55) * look(101)).astype(np.float32)  # drifting another way
     _, tracked, events = step(tracks, 0.4, faces(50, size=160), {}, looks={0: other})

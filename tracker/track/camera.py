@@ -35,7 +35,7 @@ from tracker.images import face_region, jpeg_base64
 from tracker.track.identity import UNKNOWN, Observation, TrackIdentity
 from tracker.track.tracking import FaceTracker, Track, iou
 
-DOUBT = 1.5  # a face up to this many split_distances from its track's look is a doubt, not a split, once
+DOUBT = 1.5  # a face up to this many split distances from its track's look is a doubt, not a split, once
 MAX_BACKOFF = 3  # an unknown track's re-embedding interval doubles per miss, up to 8 x unknown_interval
 
 
@@ -112,9 +112,12 @@ class FrameInfo:
 
 class CameraTracks:
     def __init__(self, camera_id: str, tracking: TrackingConfig, threshold: float, margin: float, model_id: str,
-                 name_of: Callable[[int], str], crop_max_bytes: int) -> None:
+                 name_of: Callable[[int], str], crop_max_bytes: int, scale: float) -> None:
+        """``threshold``: the gallery's threshold in force; ``scale``: the embedder's own (LFW) threshold, the
+        unit of its distances, in which ``tracking.split_share`` is given."""
         self.camera_id = camera_id
         self.tracking = tracking
+        self.split_distance = tracking.split_share * scale
         self.margin = margin
         self.model_id = model_id
         self.name_of = name_of
@@ -303,7 +306,7 @@ class CameraTracks:
 
     def _fit(self, track: Track, embedding: np.ndarray, verdict: Verdict) -> str:
         """How a face fits a track: "no" when it is clearly named as someone other than the track's name or
-        looks unlike the track (beyond ``DOUBT`` x ``split_distance``); "doubt" when it looks a little unlike
+        looks unlike the track (beyond ``DOUBT`` x the split distance); "doubt" when it looks a little unlike
         it (as blur or a light change make a face drift: checked again on the next frame); else "yes"."""
         named = self.states[track.id].identity.identity
         clearly = verdict.distance <= verdict.threshold and verdict.margin >= self.margin
@@ -312,9 +315,9 @@ class CameraTracks:
         if track.embedding is None:
             return "yes"
         distance = self._distance(track.id, embedding)
-        if distance <= self.tracking.split_distance:
+        if distance <= self.split_distance:
             return "yes"
-        return "doubt" if distance <= DOUBT * self.tracking.split_distance else "no"
+        return "doubt" if distance <= DOUBT * self.split_distance else "no"
 
     def _start(self, track: Track, now: float) -> None:
         self.started += 1

@@ -24,7 +24,7 @@ class Embedder:
     """A face-embedding network with the crop template it expects."""
 
     def __init__(self, name: str, net: nn.Module, dim: int, template: Template, threshold: float, weights_hash: str,
-                 device: torch.device, config: ModelsConfig) -> None:
+                 device: torch.device, config: ModelsConfig, flips: bool = True) -> None:
         self.name = name
         self.dim = dim
         self.template = template
@@ -32,7 +32,7 @@ class Embedder:
         self.model_id = f"{name}:{weights_hash}"
         self.device = device
         self.batch_size = config.batch_size
-        self.flip = config.flip
+        self.flip = flips if config.flip == "auto" else config.flip  # flips: whether it measured better on LFW
         self.net = net.to(device).eval()
 
     def embed(self, crops: np.ndarray) -> np.ndarray:
