@@ -49,7 +49,7 @@ def test_distance_matrix_of_real_faces(dlib_analyzer):
 def test_model_id_names_the_model_and_its_weights(analyzer, dlib_analyzer):
     name, digest = dlib_analyzer.embedder.model_id.split(":")
     assert name == "dlib-resnet-v1" and len(digest) == 12
-    assert analyzer.embedder.model_id.split(":")[0] == "omz-reid-0095"  # the default
+    assert analyzer.embedder.model_id.split(":")[0] == "dlib-resnet-v1"  # the default
     int(digest, 16)
 
 
@@ -70,7 +70,7 @@ def test_converted_weights_are_cached_and_reused(config, tmp_path):
 
 
 def test_embed_refuses_crops_of_the_wrong_size(analyzer):
-    with pytest.raises(ValueError, match=r"\(n, 128, 128, 3\) uint8"):
+    with pytest.raises(ValueError, match=r"\(n, 150, 150, 3\) uint8"):
         analyzer.embedder.embed(np.zeros((1, 160, 160, 3), np.uint8))
 
 
@@ -122,6 +122,6 @@ def test_images_without_faces_give_empty_analyses(analyzer):
     assert analyzer.analyze([]) == []
     [analysis] = analyzer.analyze([np.full((120, 160, 3), 90, np.uint8)])
     assert len(analysis) == 0
-    assert analysis.embeddings.shape == (0, 256)
-    assert analysis.crops.shape == (0, 128, 128, 3)
+    assert analysis.embeddings.shape == (0, 128)
+    assert analysis.crops.shape == (0, 150, 150, 3)
     assert analysis.quality.sharpness.shape == (0,)
