@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import warnings
 from pathlib import Path
 
 import cv2
@@ -27,21 +28,33 @@ def read_image(path: Path) -> np.ndarray:
 
 
 def decode_image(data: bytes, source: str, max_pixels: int | None = None) -> np.ndarray:
-    """Decode image bytes (from ``source``) to RGB, refusing images over ``max_pixels`` before decoding."""
+    """Decode image bytes (from ``source``) to RGB, refusing images over ``max_pixels`` before decoding.
+
+    With a limit, the size comes from the header alone (Pillow reads no pixels), and an image whose
+    header cannot be read is refused rather than handed to a decoder that knows no limit.
+    """
     if not data:
         raise ImageError(f"{source}: file is empty")
     if max_pixels is not None:
-        try:
-            with Image.open(io.BytesIO(data)) as header:  # reads the header only
-                width, height = header.size
-        except (OSError, Image.DecompressionBombError, ValueError):
-            width = height = 0  # not an image PIL knows; OpenCV below has the last word
+        width, height = _header_size(data, source, max_pixels)
         if width * height > max_pixels:
             raise ImageError(f"{source}: {width}x{height} is over the limit of {max_pixels:,} pixels")
     bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if bgr is None:
         raise ImageError(f"{source}: not an image this program can decode (JPEG, PNG, BMP, WebP, TIFF)")
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def _header_size(data: bytes, source: str, max_pixels: int) -> tuple[int, int]:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # refused below, by our own limit
+            with Image.open(io.BytesIO(data)) as header:  # reads the header only
+                return header.size
+    except Image.DecompressionBombError:  # Pillow's own ceiling, far above ours: a decompression bomb
+        raise ImageError(f"{source}: over the limit of {max_pixels:,} pixels (its header claims far more)") from None
+    except (OSError, ValueError):
+        raise ImageError(f"{source}: not an image this program can decode (JPEG, PNG, BMP, WebP, TIFF)") from None
 
 
 def write_image(path: Path, rgb: np.ndarray) -> None:

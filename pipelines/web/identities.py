@@ -7,6 +7,7 @@ change the live pipeline's gallery is reloaded.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 import json
@@ -104,8 +105,9 @@ async def _run_enroll(request: web.Request, name: str, files: list[tuple[str, by
     services = request.app[SERVICES]
     images, refused = [], []
     for source, data in files:
-        try:
-            images.append((source, decode_image(data, source, services.config.http.max_image_pixels)))
+        try:  # decoding is CPU work: off the event loop, so the server keeps answering meanwhile
+            images.append((source, await asyncio.to_thread(decode_image, data, source,
+                                                           services.config.http.max_image_pixels)))
         except ImageError as error:
             refused.append(Outcome(source, REFUSED, str(error).removeprefix(f"{source}: ")))
 
@@ -206,6 +208,6 @@ async def recognize(request: web.Request) -> web.Response:
         source, data = files[0]
     else:
         source, data = "the request body", await request.read()
-    image = decode_image(data, source, services.config.http.max_image_pixels)
+    image = await asyncio.to_thread(decode_image, data, source, services.config.http.max_image_pixels)
     faces = await services.executor.call(lambda _: services.identifier.identify(image))
     return web.json_response({"faces": [f.as_json() for f in faces]})

@@ -12,6 +12,7 @@ from pipelines.eval.synthetic import make_plan, write_video
 from pipelines.events.redis_server import free_port
 from tests.conftest import LFW, lfw_image, needs_data
 from tests.support.http import AUTH, TOKEN, live_app, until, upload
+from tests.support.stand_ins import png_claiming
 from tracker.config import with_changes
 
 pytestmark = needs_data
@@ -114,6 +115,8 @@ def test_bad_requests_get_json_errors_that_say_why(analyzer, config, gallery, re
             results["oversize raw"] = await client.post("/api/recognize", headers=AUTH, data=b"\xff" * 200_000)
             results["non-image"] = await client.post("/api/recognize", headers=AUTH, data=b"hello")
             results["too many pixels"] = await client.post("/api/recognize", headers=AUTH, data=wide)
+            results["bomb"] = await client.post("/api/identities", headers=AUTH,
+                                                data=upload("X", ("bomb.png", png_claiming(30_000, 30_000))))
             results["nothing enrolled"] = await client.post("/api/identities", headers=AUTH,
                                                             data=upload("X", ("x.txt", b"text")))
             results["no name"] = await client.post("/api/identities", headers=AUTH, data=upload(None, ("a", b"1")))
@@ -128,6 +131,7 @@ def test_bad_requests_get_json_errors_that_say_why(analyzer, config, gallery, re
     assert r["oversize"][0] == 413 and r["oversize raw"][0] == 413
     assert r["non-image"][0] == 400 and "not an image" in r["non-image"][1]["error"]
     assert r["too many pixels"][0] == 400 and "500x300 is over the limit" in r["too many pixels"][1]["error"]
+    assert r["bomb"][0] == 422 and "over the limit" in r["bomb"][1]["outcomes"][0]["reason"]
     assert r["nothing enrolled"][0] == 422 and r["nothing enrolled"][1]["outcomes"][0]["source"] == "x.txt"
     assert r["no name"][0] == 400 and "name" in r["no name"][1]["error"]
     assert r["not multipart"][0] == 400 and r["bad rename"][0] == 400

@@ -1,4 +1,7 @@
-"""Stand-in models that isolate a unit from the real ones (the e2e tests use the real models)."""
+"""Stand-in models and data that isolate a unit from the real ones (the e2e tests use the real models)."""
+
+import struct
+import zlib
 
 from tracker.faces import Faces
 
@@ -28,3 +31,13 @@ class StandInAnalyzer:
 
     def __init__(self, detector) -> None:
         self.detector = detector
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims ``width`` x ``height`` grey pixels (its data: one compressed row)."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00" * (width + 1)))
+            + chunk(b"IEND", b""))
