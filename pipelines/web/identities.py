@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
-import json
 
 import cv2
 from aiohttp import BodyPartReader, web
 
 from gallery.enroll import ENROLLED, REFUSED, Enroller, Outcome
 from gallery.store import GalleryError, GalleryStore
+from pipelines.web import bodies
 from pipelines.web.keys import RUNTIME, SERVICES
 from tracker.errors import ImageError
 from tracker.images import decode_image
@@ -83,19 +83,22 @@ async def _uploads(request: web.Request) -> tuple[dict[str, str], list[tuple[str
         reader = await request.multipart()
     except (ValueError, AssertionError):
         raise web.HTTPBadRequest(text="malformed multipart body (no boundary?)") from None
-    while (part := await reader.next()) is not None:
-        if not isinstance(part, BodyPartReader):
-            raise web.HTTPBadRequest(text="nested multipart bodies are not accepted")
-        data = bytearray()
-        while chunk := await part.read_chunk():
-            total += len(chunk)
-            if total > limit:
-                raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=total)
-            data.extend(chunk)
-        if part.filename is not None:
-            files.append((part.filename or f"upload {len(files) + 1}", bytes(data)))
-        elif part.name:
-            fields[part.name] = data.decode(errors="replace")
+    try:
+        while (part := await reader.next()) is not None:
+            if not isinstance(part, BodyPartReader):
+                raise web.HTTPBadRequest(text="nested multipart bodies are not accepted")
+            data = bytearray()
+            while chunk := await part.read_chunk():
+                total += len(chunk)
+                if total > limit:
+                    raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=total)
+                data.extend(chunk)
+            if part.filename is not None:
+                files.append((part.filename or f"upload {len(files) + 1}", bytes(data)))
+            elif part.name:
+                fields[part.name] = data.decode(errors="replace")
+    except ValueError as error:  # aiohttp: "Reading after EOF" and the like
+        raise web.HTTPBadRequest(text=f"malformed or truncated multipart body ({error})") from None
     return fields, files
 
 
@@ -131,19 +134,12 @@ async def _run_enroll(request: web.Request, name: str, files: list[tuple[str, by
 async def create_identity(request: web.Request) -> web.Response:
     """multipart/form-data: ``name``, optional ``metadata`` (a JSON object), one or more ``image`` files."""
     fields, files = await _uploads(request)
-    name = fields.get("name", "").strip()
-    if not name:
+    if not fields.get("name", "").strip():
         raise web.HTTPBadRequest(text="a 'name' field is needed")
+    name = bodies.person_name(fields["name"])
     if not files:
         raise web.HTTPBadRequest(text="no image files in the upload")
-    metadata = None
-    if "metadata" in fields:
-        try:
-            metadata = json.loads(fields["metadata"])
-        except ValueError:
-            metadata = None
-        if not isinstance(metadata, dict):
-            raise web.HTTPBadRequest(text="metadata: must be a JSON object")
+    metadata = bodies.metadata(fields["metadata"]) if "metadata" in fields else None
     return await _run_enroll(request, name, files, metadata)
 
 
@@ -152,11 +148,8 @@ async def enroll_from_track(request: web.Request) -> web.Response:
     """JSON ``{"camera": ID, "track": N}``: enroll the open track's best face crop under ``name``."""
     if RUNTIME not in request.app:
         raise web.HTTPServiceUnavailable(text="no live pipeline here: tracks exist under facetrack run")
-    try:
-        body = await request.json()
-        camera_id, track_id = str(body["camera"]), int(body["track"])
-    except (ValueError, KeyError, TypeError):
-        raise web.HTTPBadRequest(text='send JSON {"camera": "<id>", "track": <number>}') from None
+    body = bodies.parse(bodies.FromTrack, await request.read())
+    camera_id, track_id = body.camera, body.track
     camera = request.app[RUNTIME].cameras.get(camera_id)
     if camera is None:
         raise web.HTTPNotFound(text=f"no camera '{camera_id}'")
@@ -170,12 +163,7 @@ async def enroll_from_track(request: web.Request) -> web.Response:
 @routes.patch("/api/identities/{name}")
 async def rename_identity(request: web.Request) -> web.Response:
     """JSON ``{"name": NEW}``."""
-    try:
-        new = str((await request.json())["name"]).strip()
-    except (ValueError, KeyError, TypeError):
-        raise web.HTTPBadRequest(text='send JSON {"name": "<new name>"}') from None
-    if not new:
-        raise web.HTTPBadRequest(text="name: must not be empty")
+    new = bodies.parse(bodies.Rename, await request.read()).name
     with _store(request) as store:
         _identity(store, request.match_info["name"])
         try:

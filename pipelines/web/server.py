@@ -3,7 +3,8 @@
 
 Every error is JSON, ``{"error": "...", "status": N}``, never a traceback. Requests that
 change something (POST, PATCH, PUT, DELETE) need ``Authorization: Bearer <http.token>``;
-with ``http.protect_all`` every request does (``/health`` excepted); GET requests may carry
+with ``http.protect_all`` every request does (``/health`` and the dashboard's page and files, which
+hold no data, excepted); GET requests may carry
 it as ``?token=`` instead, for the dashboard's live views and WebSocket, which cannot send
 headers.
 """
@@ -58,7 +59,7 @@ async def errors(request: web.Request, handler) -> web.StreamResponse:
 @web.middleware
 async def auth(request: web.Request, handler) -> web.StreamResponse:
     protect_all = request.app[SERVICES].config.http.protect_all
-    protected = request.method not in READ_METHODS or (protect_all and request.path != "/health")
+    protected = request.method not in READ_METHODS or (protect_all and not _open_to_all(request.path))
     if protected:
         given = request.headers.get("Authorization", "")
         if not given and request.method == "GET" and "token" in request.query:  # <img> and WebSocket can't send headers
@@ -68,6 +69,12 @@ async def auth(request: web.Request, handler) -> web.StreamResponse:
         if not hmac.compare_digest(given[7:].encode(), request.app[TOKEN].encode()):
             return json_error(403, "wrong token")
     return await handler(request)
+
+
+def _open_to_all(path: str) -> bool:
+    """``/health``, and the dashboard's page and files: they hold no data (the page asks for the token and
+    sends it with every request for data), and a browser loads them without headers."""
+    return path in ("/health", "/") or path.startswith("/static/")
 
 
 def build_app(services: Services, token: str, runtime: Runtime | None = None) -> web.Application:

@@ -115,6 +115,10 @@ def test_bad_requests_get_json_errors_that_say_why(analyzer, config, gallery, re
             results["oversize raw"] = await client.post("/api/recognize", headers=AUTH, data=b"\xff" * 200_000)
             results["non-image"] = await client.post("/api/recognize", headers=AUTH, data=b"hello")
             results["too many pixels"] = await client.post("/api/recognize", headers=AUTH, data=wide)
+            truncated = (b'--xyz\r\nContent-Disposition: form-data; name="image"; filename="a.jpg"\r\n'
+                         b"Content-Type: image/jpeg\r\n\r\n" + b"\xff\xd8" * 50)  # no closing boundary
+            results["truncated"] = await client.post("/api/identities", headers={
+                **AUTH, "Content-Type": "multipart/form-data; boundary=xyz"}, data=truncated)
             results["bomb"] = await client.post("/api/identities", headers=AUTH,
                                                 data=upload("X", ("bomb.png", png_claiming(30_000, 30_000))))
             results["nothing enrolled"] = await client.post("/api/identities", headers=AUTH,
@@ -131,6 +135,7 @@ def test_bad_requests_get_json_errors_that_say_why(analyzer, config, gallery, re
     assert r["oversize"][0] == 413 and r["oversize raw"][0] == 413
     assert r["non-image"][0] == 400 and "not an image" in r["non-image"][1]["error"]
     assert r["too many pixels"][0] == 400 and "500x300 is over the limit" in r["too many pixels"][1]["error"]
+    assert r["truncated"][0] == 400 and "multipart" in r["truncated"][1]["error"]
     assert r["bomb"][0] == 422 and "over the limit" in r["bomb"][1]["outcomes"][0]["reason"]
     assert r["nothing enrolled"][0] == 422 and r["nothing enrolled"][1]["outcomes"][0]["source"] == "x.txt"
     assert r["no name"][0] == 400 and "name" in r["no name"][1]["error"]
@@ -205,6 +210,35 @@ def test_protect_all_guards_reads_too_with_the_token_as_header_or_query(analyzer
         async with live_app(analyzer, guarded, gallery, redis_url, pipeline=False) as (client, _):
             return [(await client.get(path, headers=headers)).status for path, headers in (
                 ("/api/identities", {}), ("/api/identities", AUTH), (f"/api/identities?token={TOKEN}", {}),
-                ("/api/identities?token=wrong", {}), ("/health", {}))]
+                ("/api/identities?token=wrong", {}), ("/health", {}), ("/", {}), ("/static/app.js", {}),
+                ("/api/cameras", {}))]
 
-    assert asyncio.run(scenario()) == [401, 200, 200, 403, 200]
+    # the dashboard's page and script load without the token (a browser sends no header for them); data does not
+    assert asyncio.run(scenario()) == [401, 200, 200, 403, 200, 200, 200, 401]
+
+
+def test_wrong_typed_or_oversized_json_is_refused_not_coerced_or_stored(analyzer, config, gallery, redis_url):
+    photo = lfw_image("Colin_Powell", 1).read_bytes()
+
+    async def scenario():
+        async with live_app(analyzer, config, gallery, redis_url, pipeline=False) as (client, _):
+            results = {}
+            for label, body in (("null", {"name": None}), ("number", {"name": 5}), ("true", {"name": True}),
+                                ("long", {"name": "x" * 200_000}), ("nul", {"name": "a\u0000b"}),
+                                ("extra", {"name": "Colin", "admin": True})):
+                r = await client.patch("/api/identities/Colin Powell", headers=AUTH, json=body)
+                results[label] = (r.status, (await r.json())["error"])
+            form = upload("Someone", ("a.jpg", photo))
+            form.add_field("metadata", '{"a": NaN}')
+            r = await client.post("/api/identities", headers=AUTH, data=form)
+            results["nan"] = (r.status, (await r.json())["error"])
+            names = [i["name"] for i in await (await client.get("/api/identities")).json()]
+            return results, names
+
+    results, names = asyncio.run(scenario())
+    assert all(status == 400 for status, _ in results.values()), results
+    assert results["null"][1].startswith("name: Input should be a valid string")
+    assert results["long"][1].startswith("name: String should have at most 200 characters")
+    assert results["extra"][1].startswith("admin: Extra inputs are not permitted")
+    assert "not a JSON number" in results["nan"][1]
+    assert "Colin Powell" in names and "None" not in names and "5" not in names and "Someone" not in names
