@@ -135,6 +135,9 @@ class CameraReader(threading.Thread):
                 capture = self._open()
                 if not capture.isOpened():
                     capture.release()
+                    if is_file(self.url):  # a file that cannot be opened now never will be: not a camera to wait for
+                        self._set_state(FAILED, f"{self.url}: not a video this program can read")
+                        break
                     self._set_state(FAILED, f"cannot open {self.url}; retrying, at most every {self.max_backoff:.0f} s")
                 else:
                     frames = self._read(capture)
@@ -142,7 +145,10 @@ class CameraReader(threading.Thread):
                     if self._halt.is_set():
                         break
                     if is_file(self.url):
-                        self._set_state(ENDED, f"end of file after {frames} frames")
+                        if frames:
+                            self._set_state(ENDED, f"end of file after {frames} frames")
+                        else:
+                            self._set_state(FAILED, f"{self.url}: no frame could be read (truncated or corrupt?)")
                         break
                     self._set_state(STALLED, f"the stream ended or sent nothing for {self.stall_seconds:.0f} s; "
                                              "reconnecting")

@@ -52,6 +52,26 @@ def test_a_missing_file_fails_and_says_which(tmp_path, caplog):
     assert "nope.mp4: no such file" in caplog.text
 
 
+@pytest.mark.parametrize("content", [b"this is a text file, not a video\n", b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 64],
+                         ids=["not a video", "an MP4 without its moov atom"])
+def test_a_file_that_is_no_video_fails_at_once_and_is_not_retried(tmp_path, caplog, content):
+    caplog.set_level(logging.INFO)
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(content)
+
+    async def consume():
+        mailbox = Mailbox(asyncio.get_running_loop())
+        reader = CameraReader("cam", str(bad), mailbox, True, 5, 30)
+        reader.start()
+        assert await asyncio.wait_for(mailbox.get(), 10) is None  # the camera stopped by itself
+        reader.join(5)
+        return reader
+
+    reader = asyncio.run(consume())
+    assert reader.state == FAILED and reader.reconnects == 0 and not reader.is_alive()
+    assert "bad.mp4: " in caplog.text
+
+
 @needs_rtsp
 def test_an_rtsp_camera_reconnects_after_its_server_goes_away(tmp_path, caplog):
     caplog.set_level(logging.INFO)
