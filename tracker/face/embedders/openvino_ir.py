@@ -102,8 +102,14 @@ class IRNetwork(nn.Module):
                 if not explicit or (layer.type == "AvgPool" and any(pads)):
                     raise WeightsError(f"{xml}: layer {layer.id} ({layer.name}): {layer.type} with auto_pad "
                                        f"{layer.data.get('auto_pad')} and pads {pads} is not supported")
+        self._convs: dict[str, tuple[str, str]] = {}  # convolution -> (weight buffer as F.conv2d takes it, bias)
+        for layer in self.layers:
+            if layer.type in ("Convolution", "GroupConvolution"):
+                weight = getattr(self, self._constants[layer.inputs[1][0]])
+                if layer.type == "GroupConvolution":  # (groups, out / groups, in / groups, kh, kw)
+                    weight = weight.reshape(-1, *weight.shape[2:])
+                self._convs[layer.id] = self._store(layer.id, weight, torch.zeros(weight.shape[0]))
         self._aliases: dict[str, str] = {}  # a folded Multiply / Add -> the convolution that now does its work
-        self._folded: dict[str, tuple[str, str]] = {}  # convolution -> (weight buffer, bias buffer)
         self._fold()
 
     def _fold(self) -> None:
@@ -111,7 +117,6 @@ class IRNetwork(nn.Module):
         for layer in self.layers:
             for source, _ in layer.inputs:
                 consumers[source] = consumers.get(source, 0) + 1
-        kinds = {layer.id: layer.type for layer in self.layers}
         for layer in self.layers:
             if layer.type not in ("Multiply", "Add") or len(layer.inputs) != 2:
                 continue
@@ -120,10 +125,10 @@ class IRNetwork(nn.Module):
             if len(const) != 1 or len(other) != 1 or consumers.get(other[0]) != 1:
                 continue
             conv = self._aliases.get(other[0], other[0])
-            if kinds[conv] not in ("Convolution", "GroupConvolution"):
+            if conv not in self._convs:
                 continue
             value = getattr(self, self._constants[const[0]])
-            weight, bias = self._conv_parameters(conv)
+            weight, bias = (getattr(self, name) for name in self._convs[conv])
             if value.numel() not in (1, weight.shape[0]) or value.dim() > 4:
                 continue
             per_channel = value.reshape(-1).expand(weight.shape[0]) if value.numel() == 1 else value.reshape(-1)
@@ -131,22 +136,11 @@ class IRNetwork(nn.Module):
                 weight, bias = weight * per_channel.view(-1, *([1] * (weight.dim() - 1))), bias * per_channel
             else:
                 bias = bias + per_channel
-            self._folded[conv] = self._store(conv, weight, bias)
+            self._store(conv, weight, bias)
             self._aliases[layer.id] = conv
 
-    def _conv_parameters(self, conv: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """A convolution's weight, as ``F.conv2d`` takes it, and its bias (zeros until something is folded)."""
-        if conv in self._folded:
-            weight_name, bias_name = self._folded[conv]
-            return getattr(self, weight_name), getattr(self, bias_name)
-        layer = next(item for item in self.layers if item.id == conv)
-        weight = getattr(self, self._constants[layer.inputs[1][0]])
-        if layer.type == "GroupConvolution":  # (groups, out / groups, in / groups, kh, kw)
-            weight = weight.reshape(-1, *weight.shape[2:])
-        return weight, torch.zeros(weight.shape[0])
-
     def _store(self, conv: str, weight: torch.Tensor, bias: torch.Tensor) -> tuple[str, str]:
-        names = (f"folded_weight_{conv}", f"folded_bias_{conv}")
+        names = (f"conv_weight_{conv}", f"conv_bias_{conv}")
         for name, value in zip(names, (weight, bias)):
             self.register_buffer(name, value.contiguous(), persistent=False)
         return names
@@ -170,8 +164,8 @@ class IRNetwork(nn.Module):
                 values[layer.id] = getattr(self, self._constants[layer.id])
             elif layer.id in self._aliases:
                 values[layer.id] = values[self._aliases[layer.id]]
-            elif layer.id in self._folded:
-                weight, bias = (getattr(self, name) for name in self._folded[layer.id])
+            elif layer.id in self._convs:
+                weight, bias = (getattr(self, name) for name in self._convs[layer.id])
                 values[layer.id] = self._convolve(layer, values[layer.inputs[0][0]], weight, bias)
             else:
                 values[layer.id] = self._run(layer, x, [values[source] for source, _ in layer.inputs])
@@ -180,7 +174,7 @@ class IRNetwork(nn.Module):
         raise AssertionError("unreachable: the graph has a Result")
 
     @staticmethod
-    def _convolve(layer: Layer, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    def _convolve(layer: Layer, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
         top, left = _ints(layer.data.get("pads_begin", "0, 0"))
         bottom, right = _ints(layer.data.get("pads_end", "0, 0"))
         groups = x.shape[1] // weight.shape[1]
@@ -188,11 +182,11 @@ class IRNetwork(nn.Module):
             x, padding = F.pad(x, (left, right, top, bottom)), (0, 0)
         else:
             padding = (top, left)
-        bias = None if bias is None else bias.to(x.dtype)
-        return F.conv2d(x, weight.to(x.dtype), bias, _ints(layer.data["strides"]), padding,
+        return F.conv2d(x, weight.to(x.dtype), bias.to(x.dtype), _ints(layer.data["strides"]), padding,
                         _ints(layer.data["dilations"]), groups)
 
-    def _run(self, layer: Layer, x: torch.Tensor, inputs: list[torch.Tensor]) -> torch.Tensor:
+    @staticmethod
+    def _run(layer: Layer, x: torch.Tensor, inputs: list[torch.Tensor]) -> torch.Tensor:
         kind, data = layer.type, layer.data
         if kind == "Parameter":
             return x
@@ -206,8 +200,6 @@ class IRNetwork(nn.Module):
             return torch.sigmoid(inputs[0])
         if kind == "PReLU":
             return F.prelu(inputs[0], inputs[1].reshape(-1).to(inputs[0].dtype))
-        if kind == "AvgPool":  # no padding (checked when the graph was read)
-            return F.avg_pool2d(inputs[0], _ints(data["kernel"]), _ints(data["strides"]),
-                                ceil_mode=data.get("rounding_type") == "ceil")
-        weight, _ = self._conv_parameters(layer.id)
-        return self._convolve(layer, inputs[0], weight, None)
+        # AvgPool, the one kind left (convolutions run in forward); no padding (checked when the graph was read)
+        return F.avg_pool2d(inputs[0], _ints(data["kernel"]), _ints(data["strides"]),
+                            ceil_mode=data.get("rounding_type") == "ceil")
