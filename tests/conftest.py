@@ -25,6 +25,14 @@ def lfw_image(name: str, number: int) -> Path:
     return LFW / "images_deepfunneled" / name / f"{name}_{number:04d}.jpg"
 
 
+# Eight real faces for the embedders' distance tests: two LFW photographs each of two people, then the four
+# facenet-pytorch test stills (four more people).
+EIGHT_FACES = ([lfw_image(name, n) for name, n in (("Colin_Powell", 1), ("Colin_Powell", 2), ("Tony_Blair", 1),
+                                                  ("Tony_Blair", 2))]
+               + [STILLS / "people" / p / "1.jpg" for p in ("angelina_jolie", "kate_siegel", "paul_rudd",
+                                                               "shea_whigham")])
+
+
 @pytest.fixture(scope="session")
 def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("cache")

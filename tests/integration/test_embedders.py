@@ -7,16 +7,13 @@ import pytest
 import torch
 from facenet_pytorch import InceptionResnetV1
 
-from tests.conftest import STILLS, lfw_image, needs_data
+from tests.conftest import EIGHT_FACES, needs_data
 from tracker.config import ModelsConfig
 from tracker.errors import WeightsError
 from tracker.face.embedders import load_embedder
 from tracker.images import read_image
 
-# Two LFW photographs each of two people, then the four facenet-pytorch test stills (four more people).
-LFW_FACES = [("Colin_Powell", 1), ("Colin_Powell", 2), ("Tony_Blair", 1), ("Tony_Blair", 2)]
-STILL_PEOPLE = ("angelina_jolie", "kate_siegel", "paul_rudd", "shea_whigham")
-FACES = [lfw_image(name, n) for name, n in LFW_FACES] + [STILLS / "people" / p / "1.jpg" for p in STILL_PEOPLE]
+FACES = EIGHT_FACES
 # Squared L2 between their dlib-resnet-v1 embeddings (config.toml defaults: YuNet landmarks, CPU), measured once
 # with this code. Angelina Jolie and Kate Siegel (0.148) are two people closer than the threshold (0.177), so the
 # threshold checks below cover the LFW pairs only.

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import LFW, STILLS, lfw_image, needs_data
+from tests.conftest import EIGHT_FACES, LFW, needs_data
 from tracker.config import with_changes
 from tracker.face.embedders.omz_reid import XML
 from tracker.images import read_image
@@ -15,10 +15,7 @@ ov = pytest.importorskip("openvino", reason="openvino (test extra) is not instal
 
 pytestmark = needs_data
 
-# Two LFW photographs each of two people, then the four facenet-pytorch test stills (four more people).
-FACES = ([lfw_image(name, n) for name, n in (("Colin_Powell", 1), ("Colin_Powell", 2), ("Tony_Blair", 1),
-                                            ("Tony_Blair", 2))]
-         + [STILLS / "people" / p / "1.jpg" for p in ("angelina_jolie", "kate_siegel", "paul_rudd", "shea_whigham")])
+FACES = EIGHT_FACES
 # Squared L2 between their omz-reid-0095 embeddings (the default config but this embedder: YuNet landmarks, no
 # flip averaging for this model, CPU), measured once with this code. As with dlib's model, Angelina Jolie and
 # Kate Siegel (0.98) are two people closer than the threshold (1.396), so the threshold checks below cover the LFW
