@@ -41,9 +41,7 @@ class Embedder:
         With ``flip``, each crop and its mirror image are embedded and their unit vectors
         averaged (then normalised again): the same face seen both ways.
         """
-        size = self.template.size
-        if crops.ndim != 4 or crops.shape[1:] != (size, size, 3) or crops.dtype != np.uint8:
-            raise ValueError(f"{self.name} takes (n, {size}, {size}, 3) uint8 crops, got {crops.dtype} {crops.shape}")
+        self.check(crops)
         out = []
         # CUDA: half precision (autocast); the CPU stays in float32 (bf16 is far slower on CPUs like ours)
         half = torch.autocast("cuda", dtype=torch.float16) if self.device.type == "cuda" else contextlib.nullcontext()
@@ -54,6 +52,12 @@ class Embedder:
         if not out:
             return np.zeros((0, self.dim), np.float32)
         return torch.cat(out).numpy()
+
+    def check(self, crops: np.ndarray) -> None:
+        """Refuse crops that are not ``(n, size, size, 3)`` uint8 for this model's template."""
+        size = self.template.size
+        if crops.ndim != 4 or crops.shape[1:] != (size, size, 3) or crops.dtype != np.uint8:
+            raise ValueError(f"{self.name} takes (n, {size}, {size}, 3) uint8 crops, got {crops.dtype} {crops.shape}")
 
     def _forward(self, batch: torch.Tensor) -> torch.Tensor:
         if not self.flip:

@@ -26,9 +26,7 @@ class FusionEmbedder(Embedder):
         self._warps = [similarity_transform(STORE_224.points, m.template.points) for m in members]
 
     def embed(self, crops: np.ndarray) -> np.ndarray:
-        size = self.template.size
-        if crops.ndim != 4 or crops.shape[1:] != (size, size, 3) or crops.dtype != np.uint8:
-            raise ValueError(f"{self.name} takes (n, {size}, {size}, 3) uint8 crops, got {crops.dtype} {crops.shape}")
+        self.check(crops)
         parts = []
         for member, warp in zip(self.members, self._warps):
             s = member.template.size
