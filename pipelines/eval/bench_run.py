@@ -83,6 +83,7 @@ def run_face_recognition(video: str) -> dict:
     return _result(boxes_per_frame, faces, started, cpu)
 
 
+LIVE_FPS = 5.0  # frames analysed per video second and camera in the live runs
 STEADY_AFTER = 2.0  # seconds of video after which a live run counts as steady
 
 
@@ -93,20 +94,19 @@ def run_ours(video: str, cameras: int, config_path: str, live: bool) -> dict:
     from tracker.config import load_config, with_changes  # (as above)
     from tracker.face.analyzer import FaceAnalyzer  # (as above)
 
-    cameras_count = cameras
-    cameras_config = [{"id": f"cam{i}", "url": video, "fps": 5.0 if live else 60.0, "realtime": live}
+    cameras_config = [{"id": f"cam{i}", "url": video, "fps": LIVE_FPS if live else 60.0, "realtime": live}
                       for i in range(cameras)]
     config = with_changes(load_config(Path(config_path)), config_path, cameras=cameras_config,
                           pipeline={"status_interval": 3600.0})
     analyzer = FaceAnalyzer.from_config(config)
     boxes_per_frame: dict[int, list] = {}
     latencies: list[float] = []
-    steady: list[tuple[str, float]] = []  # (camera, latency) of the frames after the first STEADY_AFTER s
+    steady: list[float] = []  # the latencies of the frames after the first STEADY_AFTER s
 
     def record(camera: str, frame, faces, latency: float) -> None:
         latencies.append(latency)
         if frame.video_time >= STEADY_AFTER - 1e-6:
-            steady.append((camera, latency))
+            steady.append(latency)
         if camera == "cam0":
             boxes_per_frame[frame.number] = [[float(v) for v in f.box] for f in faces]
 
@@ -117,17 +117,16 @@ def run_ours(video: str, cameras: int, config_path: str, live: bool) -> dict:
             asyncio.run(runtime.run(asyncio.Event(), until_ended=True))
     frames = max(boxes_per_frame) + 1 if boxes_per_frame else 0
     ordered = [boxes_per_frame.get(n) for n in range(frames)]  # None: a frame not analysed
-    cameras = runtime.status().cameras.values()
-    result = _result(ordered, sum(c.faces for c in cameras), started, cpu,
-                     frames_done=sum(c.frames_analysed for c in cameras))
-    result.update(tracks=sum(c.tracks_started for c in cameras), embedded=sum(c.embedded for c in cameras),
+    statuses = runtime.status().cameras.values()
+    result = _result(ordered, sum(c.faces for c in statuses), started, cpu,
+                     frames_done=sum(c.frames_analysed for c in statuses))
+    result.update(tracks=sum(c.tracks_started for c in statuses), embedded=sum(c.embedded for c in statuses),
                   latency_p50_ms=float(np.percentile(latencies, 50) * 1000) if latencies else None,
                   latency_p99_ms=float(np.percentile(latencies, 99) * 1000) if latencies else None)
     if live:  # all cameras start at once on the same frames: the first seconds carry every new face's work
-        due = _due_after(video, STEADY_AFTER, 5.0) * cameras_count
+        due = _due_after(video, STEADY_AFTER, LIVE_FPS) * cameras
         result.update(steady_share=len(steady) / due if due else None,
-                      steady_latency_p50_ms=float(np.percentile([v for _, v in steady], 50) * 1000) if steady
-                      else None)
+                      steady_latency_p50_ms=float(np.percentile(steady, 50) * 1000) if steady else None)
     return result
 
 
