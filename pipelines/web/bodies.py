@@ -42,9 +42,12 @@ def parse(model: type[Body], raw: bytes) -> Body:
         raise web.HTTPBadRequest(text=_first(error)) from None
 
 
+_NAME = TypeAdapter(PersonName)
+
+
 def person_name(text: str) -> str:
     try:
-        return TypeAdapter(PersonName).validate_python(text, strict=True)
+        return _NAME.validate_python(text, strict=True)
     except ValidationError as error:
         raise web.HTTPBadRequest(text=f"name: {error.errors()[0]['msg']}") from None
 
