@@ -100,6 +100,10 @@ class Verdict:
     margin: float
     threshold: float  # the threshold in force for the gallery that gave the verdict
 
+    def names(self, margin: float) -> bool:
+        """Whether it names its identity: within the threshold and ``margin`` ahead of the runner-up."""
+        return self.identity != UNKNOWN and self.distance <= self.threshold and self.margin >= margin
+
 
 @dataclass(frozen=True)
 class FrameInfo:
@@ -309,8 +313,7 @@ class CameraTracks:
         looks unlike the track (beyond ``DOUBT`` x the split distance); "doubt" when it looks a little unlike
         it (as blur or a light change make a face drift: checked again on the next frame); else "yes"."""
         named = self.states[track.id].identity.identity
-        clearly = verdict.distance <= verdict.threshold and verdict.margin >= self.margin
-        if named != UNKNOWN and clearly and verdict.identity != named:
+        if named != UNKNOWN and verdict.names(self.margin) and verdict.identity != named:
             return "no"
         if track.embedding is None:
             return "yes"
@@ -334,8 +337,7 @@ class CameraTracks:
                 state.crop_weight = float(weights[i])
                 state.crop = self._crop(frame.image, analysis.faces.boxes[i])
             previous = state.identity.identity
-            matched = seen.distance <= seen.threshold and seen.margin >= self.margin
-            state.misses = 0 if matched else state.misses + 1
+            state.misses = 0 if seen.names(self.margin) else state.misses + 1
             # Evidence is weighed by pose alone: strangers' faces fall within the threshold no more often when
             # small or blurred (LFW measured at 26-48 px), about twice as often when turned.
             decision = state.identity.observe(Observation(seen.identity, seen.distance, seen.margin,
