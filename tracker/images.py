@@ -13,6 +13,8 @@ from PIL import Image
 
 from tracker.errors import ImageError
 
+NOT_AN_IMAGE = "not an image this program can decode (JPEG, PNG, BMP, WebP, TIFF)"
+
 
 def read_image(path: Path) -> np.ndarray:
     """Read ``path`` as an RGB ``(h, w, 3)`` uint8 array, or raise ``ImageError`` naming the file."""
@@ -41,7 +43,7 @@ def decode_image(data: bytes, source: str, max_pixels: int | None = None) -> np.
             raise ImageError(f"{source}: {width}x{height} is over the limit of {max_pixels:,} pixels")
     bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if bgr is None:
-        raise ImageError(f"{source}: not an image this program can decode (JPEG, PNG, BMP, WebP, TIFF)")
+        raise ImageError(f"{source}: {NOT_AN_IMAGE}")
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
@@ -54,7 +56,7 @@ def _header_size(data: bytes, source: str, max_pixels: int) -> tuple[int, int]:
     except Image.DecompressionBombError:  # Pillow's own ceiling, far above ours: a decompression bomb
         raise ImageError(f"{source}: over the limit of {max_pixels:,} pixels (its header claims far more)") from None
     except (OSError, ValueError):
-        raise ImageError(f"{source}: not an image this program can decode (JPEG, PNG, BMP, WebP, TIFF)") from None
+        raise ImageError(f"{source}: {NOT_AN_IMAGE}") from None
 
 
 def write_image(path: Path, rgb: np.ndarray) -> None:
