@@ -56,6 +56,10 @@ class GalleryError(TrackerError):
     """The gallery file is unusable, or a name is unknown or taken."""
 
 
+class GalleryUnavailable(TrackerError):
+    """The gallery cannot take a change now (locked by another writer, disk full); nothing was changed."""
+
+
 @dataclass(frozen=True)
 class NewFace:
     """A face to store: its canonical crop, landmarks on that crop, quality and source."""
@@ -138,13 +142,19 @@ class GalleryStore:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """All statements inside commit together or not at all."""
-        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as error:
+            raise GalleryUnavailable(f"{self.path}: {error}; nothing was changed") from None
         try:
             yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
+            self._db.execute("COMMIT")
+        except BaseException as error:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            if isinstance(error, sqlite3.OperationalError):
+                raise GalleryUnavailable(f"{self.path}: {error}; nothing was changed") from None
             raise
-        self._db.execute("COMMIT")
 
     # --- identities -------------------------------------------------------------------
 
@@ -179,7 +189,11 @@ class GalleryStore:
         identity = self.identity(name)
         with self.transaction() as db:
             db.execute("DELETE FROM identities WHERE id = ?", (identity.id,))
-        self._db.execute("VACUUM")
+        try:
+            self._db.execute("VACUUM")
+        except sqlite3.OperationalError as error:  # the erasure stands (secure_delete); only the compaction waits
+            raise GalleryUnavailable(f"{self.path}: removed '{name}' (its data is overwritten), but the file could "
+                                     f"not be compacted ({error}); the next remove compacts it") from None
         return identity.faces
 
     # --- faces ------------------------------------------------------------------------
@@ -274,42 +288,23 @@ class GalleryStore:
     def import_from(self, path: Path) -> tuple[int, int]:
         """Add every person of an exported gallery, in one transaction; returns (people, faces).
 
-        Refused whole when any of its names is already enrolled here.
+        The file is opened read-only and checked first (SQLite integrity, facetrack's tables
+        and schema version): nothing is written to it, and nothing is added here unless all
+        of it is sound. Refused whole when any of its names is already enrolled here.
         """
-        source = GalleryStore(path)
+        source = _open_export(path)
         try:
-            incoming = source.identities()
-            clash = sorted({i.name for i in incoming} & {i.name for i in self.identities()})
+            incoming = [row[0] for row in source.execute("SELECT name FROM identities")]
+            clash = sorted(set(incoming) & {i.name for i in self.identities()})
             if clash:
                 raise GalleryError(f"{path}: already enrolled here: {', '.join(clash)} (rename or remove them first)")
-            self._db.execute("ATTACH DATABASE ? AS incoming", (str(path),))
-            try:
-                with self.transaction() as db:
-                    faces = self._copy_incoming(db)
-            finally:
-                self._db.execute("DETACH DATABASE incoming")
+            with self.transaction() as db:
+                faces = _copy_export(source, db)
+        except sqlite3.DatabaseError as error:
+            raise GalleryError(f"{path}: unreadable facetrack export ({error})") from None
         finally:
             source.close()
         return len(incoming), faces
-
-    def _copy_incoming(self, db: sqlite3.Connection) -> int:
-        identity_map = {}
-        for old_id, name, metadata, created in db.execute(
-            "SELECT id, name, metadata, created_at FROM incoming.identities"
-        ).fetchall():
-            identity_map[old_id] = db.execute(
-                "INSERT INTO identities (name, metadata, created_at) VALUES (?, ?, ?)", (name, metadata, created)
-            ).lastrowid
-        face_map = {}
-        columns = "crop, landmarks, quality, source, camera, captured_at, added_at"
-        for row in db.execute(f"SELECT id, identity_id, {columns} FROM incoming.faces").fetchall():
-            face_map[row[0]] = db.execute(
-                f"INSERT INTO faces (identity_id, {columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (identity_map[row[1]], *row[2:]),
-            ).lastrowid
-        for face_id, model_id, vector in db.execute("SELECT face_id, model_id, vector FROM incoming.embeddings"):
-            db.execute("INSERT INTO embeddings VALUES (?, ?, ?)", (face_map[face_id], model_id, vector))
-        return len(face_map)
 
     def model_counts(self) -> dict[str, int]:
         rows = self._db.execute("SELECT model_id, COUNT(*) FROM embeddings GROUP BY model_id").fetchall()
@@ -317,3 +312,56 @@ class GalleryStore:
 
     def integrity_ok(self) -> bool:
         return self._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def _open_export(path: Path) -> sqlite3.Connection:
+    """An exported gallery, read-only, once it is known to be a whole facetrack gallery."""
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as error:
+        raise GalleryError(f"{path}: cannot open ({error})") from None
+    try:
+        problem = _export_problem(db)
+    except sqlite3.DatabaseError as error:
+        problem = f"not a facetrack gallery ({error})"
+    if problem:
+        db.close()
+        raise GalleryError(f"{path}: {problem}")
+    return db
+
+
+def _export_problem(db: sqlite3.Connection) -> str | None:
+    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    missing = sorted({"meta", "identities", "faces", "embeddings"} - tables)
+    if missing:
+        return f"not a facetrack gallery (no table {', '.join(missing)})"
+    row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    if row is None or row[0] != str(SCHEMA_VERSION):
+        return f"gallery schema {row[0] if row else 'missing'}, this facetrack reads {SCHEMA_VERSION}"
+    check = db.execute("PRAGMA integrity_check").fetchall()
+    if check != [("ok",)]:
+        return f"damaged file (SQLite integrity check: {check[0][0]})"
+    orphans = db.execute("SELECT COUNT(*) FROM faces WHERE identity_id NOT IN (SELECT id FROM identities)").fetchone()
+    strays = db.execute("SELECT COUNT(*) FROM embeddings WHERE face_id NOT IN (SELECT id FROM faces)").fetchone()
+    if orphans[0] or strays[0]:
+        return f"damaged file ({orphans[0]} faces without a person, {strays[0]} embeddings without a face)"
+    return None
+
+
+def _copy_export(source: sqlite3.Connection, db: sqlite3.Connection) -> int:
+    """Every person, face and embedding of ``source`` into ``db`` under new ids; returns the faces."""
+    identity_map = {}
+    for old_id, name, metadata, created in source.execute("SELECT id, name, metadata, created_at FROM identities"):
+        identity_map[old_id] = db.execute(
+            "INSERT INTO identities (name, metadata, created_at) VALUES (?, ?, ?)", (name, metadata, created)
+        ).lastrowid
+    face_map = {}
+    columns = "crop, landmarks, quality, source, camera, captured_at, added_at"
+    for row in source.execute(f"SELECT id, identity_id, {columns} FROM faces"):
+        face_map[row[0]] = db.execute(
+            f"INSERT INTO faces (identity_id, {columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (identity_map[row[1]], *row[2:]),
+        ).lastrowid
+    for face_id, model_id, vector in source.execute("SELECT face_id, model_id, vector FROM embeddings"):
+        db.execute("INSERT INTO embeddings VALUES (?, ?, ?)", (face_map[face_id], model_id, vector))
+    return len(face_map)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -98,11 +99,23 @@ class MatchConfig(Strict):
     top_k: int = Field(1, ge=1, le=100, description="An identity's distance: the mean of its k nearest faces'")
 
 
+CAMERA_SCHEMES = ("rtsp", "rtsps", "http", "https")
+
+
 class CameraConfig(Strict):
     id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Camera id: letters, digits, _ . -")
     url: str = Field(min_length=1, description="rtsp://, http(s):// (MJPEG), a video file path, or a device number")
     fps: float = Field(5.0, gt=0.0, le=60.0, description="Frames analysed per second at most")
     realtime: bool = Field(True, description="Video files: play at their own speed (false: every frame, fast)")
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, url: str) -> str:
+        scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*):", url)
+        if scheme and scheme.group(1).lower() not in CAMERA_SCHEMES:
+            raise ValueError(f"'{scheme.group(1)}:' is not a camera scheme; use {', '.join(CAMERA_SCHEMES)}://, "
+                             "a video file path (./name if it holds a colon) or a device number")
+        return url
 
 
 class TrackingConfig(Strict):
@@ -173,6 +186,9 @@ class HttpConfig(Strict):
     max_upload_bytes: int = Field(10_000_000, ge=1000, le=1_000_000_000, description="Largest request body")
     max_image_pixels: int = Field(40_000_000, ge=10_000, le=1_000_000_000, description="Largest uploaded image")
     live_fps: float = Field(5.0, gt=0.0, le=30.0, description="Frames per second of the live MJPEG view, at most")
+    camera_dirs: list[str] = Field(
+        default_factory=list, description="Folders whose video files POST /api/cameras may open; empty = none"
+    )
 
 
 class Config(Strict):

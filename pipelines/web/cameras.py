@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 from dataclasses import asdict
+from pathlib import Path
 
 import cv2
 from aiohttp import web
@@ -12,7 +13,7 @@ from pydantic import ValidationError
 
 from pipelines.annotate import draw_boxes
 from pipelines.live.runtime import Camera, Runtime
-from pipelines.live.sources import Frame
+from pipelines.live.sources import Frame, is_file
 from pipelines.web.keys import RUNTIME, SERVICES
 from tracker.config import CameraConfig
 from tracker.track.camera import TrackedFace
@@ -58,9 +59,24 @@ async def add_camera(request: web.Request) -> web.Response:
         detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()) \
             if isinstance(error, ValidationError) else "the body must be a JSON object"
         raise web.HTTPBadRequest(text=f"camera: {detail}") from None
+    _check_local(camera.url, request.app[SERVICES].config.http.camera_dirs)
     if camera.id in runtime.cameras:
         raise web.HTTPConflict(text=f"camera '{camera.id}' exists already")
     return web.json_response(describe(runtime.add_camera(camera)), status=201)
+
+
+def _check_local(url: str, camera_dirs: list[str]) -> None:
+    """Over HTTP, a local source is only a video file under ``http.camera_dirs`` (devices: config only)."""
+    if url.isdigit():
+        raise web.HTTPForbidden(text="camera url: local devices are added in the config file only")
+    if not is_file(url):
+        return
+    path = Path(url).resolve()
+    if not any(path.is_relative_to(Path(folder).resolve()) for folder in camera_dirs):
+        allowed = ", ".join(camera_dirs) or "none set"
+        raise web.HTTPForbidden(text=f"camera url: {url} is not under http.camera_dirs ({allowed})")
+    if not path.is_file():
+        raise web.HTTPBadRequest(text=f"camera url: {url}: no such video file")
 
 
 @routes.delete("/api/cameras/{camera}")

@@ -20,6 +20,7 @@ from pathlib import Path
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from gallery.store import GalleryUnavailable
 from pipelines.live.runtime import Runtime
 from pipelines.services import Services
 from pipelines.web import cameras, events, identities, openapi, ops
@@ -45,6 +46,8 @@ async def errors(request: web.Request, handler) -> web.StreamResponse:
             raise
         reason = error.text if error.text and not error.text.startswith(f"{error.status}:") else error.reason
         return json_error(error.status, reason)
+    except GalleryUnavailable as error:  # locked by another writer, disk full: try again later
+        return json_error(503, str(error))
     except TrackerError as error:
         return json_error(400, str(error))
     except HttpProcessingError as error:  # a malformed body (multipart headers, say)

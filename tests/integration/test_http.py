@@ -146,10 +146,23 @@ def test_bad_requests_get_json_errors_that_say_why(analyzer, config, gallery, re
 
 def test_cameras_tracks_live_view_and_events_over_http(analyzer, config, gallery, redis_url, video):
     async def scenario():
-        async with live_app(analyzer, config, gallery, redis_url) as (client, runtime):
+        settings = with_changes(config, "test", http={"camera_dirs": [str(video.parent)]})
+        async with live_app(analyzer, settings, gallery, redis_url) as (client, runtime):
             camera = {"id": "hall", "url": str(video), "fps": 5.0}
             added = await client.post("/api/cameras", headers=AUTH, json=camera)
             assert added.status == 201 and (await added.json())["id"] == "hall"
+            refused = {}
+            for url in ("file:///etc/passwd", "/etc/passwd", f"{video.parent}/../../etc/passwd", "0",
+                        "concat:/etc/passwd", "udp://127.0.0.1:1234"):
+                answer = await client.post("/api/cameras", headers=AUTH, json={"id": "odd", "url": url})
+                refused[url] = (answer.status, (await answer.json())["error"])
+            assert refused["file:///etc/passwd"][0] == 400 and "'file:' is not a camera scheme" in \
+                refused["file:///etc/passwd"][1]
+            assert refused["/etc/passwd"] == (403, f"camera url: /etc/passwd is not under http.camera_dirs "
+                                                    f"({video.parent})")
+            assert refused[f"{video.parent}/../../etc/passwd"][0] == 403
+            assert refused["0"] == (403, "camera url: local devices are added in the config file only")
+            assert refused["concat:/etc/passwd"][0] == refused["udp://127.0.0.1:1234"][0] == 400
             assert (await client.post("/api/cameras", headers=AUTH, json=camera)).status == 409
             invalid = await client.post("/api/cameras", headers=AUTH, json={"id": "x y", "url": "v", "fps": 0})
             assert invalid.status == 400 and "fps" in (await invalid.json())["error"]
