@@ -101,6 +101,11 @@ class EmbeddedRedis:
         finally:
             client.close()
 
+    @property
+    def pid(self) -> int | None:
+        """The server's process id while it runs."""
+        return self._process.pid if self._process and self._process.poll() is None else None
+
     def stop(self) -> None:
         if self._process and self._process.poll() is None:
             self._process.terminate()

@@ -1,0 +1,155 @@
+"""Redis stalls and dies under the publisher: counted end to end by event id, nothing is lost
+and nothing is repeated, on the embedded server and on an external one."""
+
+import asyncio
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections import Counter
+
+import pytest
+import redis
+
+from pipelines.events.publisher import EventPublisher, channel, stream_key
+from pipelines.events.redis_server import EmbeddedRedis, free_port, server_binary
+from pipelines.events.subscriber import read_events
+from tracker.errors import TrackerError
+from tracker.events import Event
+
+SOCKET_TIMEOUT = 5.0  # the publisher's; a stall longer than this makes it send again
+EVENTS = 40
+
+
+class ExternalRedis:
+    """A redis-server that facetrack did not start (as an operator's own server), persistent."""
+
+    def __init__(self, data_dir, port):
+        self.data_dir, self.port = data_dir, port
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self._process = None
+
+    def start(self):
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._process = subprocess.Popen(
+            [str(server_binary()), "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.data_dir),
+             "--appendonly", "yes", "--save", ""], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = redis.Redis.from_url(self.url)
+        for _ in range(200):
+            try:
+                client.ping()
+                return self
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError("the external Redis did not start")
+
+    @property
+    def pid(self):
+        return self._process.pid
+
+    def stop(self):
+        if self._process.poll() is None:
+            self._process.terminate()
+        self._process.wait()
+
+
+def make_server(kind, data_dir, port):
+    return (EmbeddedRedis(data_dir, port) if kind == "embedded" else ExternalRedis(data_dir, port)).start()
+
+
+def event(n):
+    return Event(type="track.started", camera="door", track_id=n, frame_time=float(n), model_id="m")
+
+
+def listen_raw(url, received, ready, stop):
+    """Every pub/sub message as it arrives, repeats included (not the kit, which drops them)."""
+    client = redis.Redis.from_url(url)
+    pubsub = client.pubsub()
+    pubsub.subscribe(channel("ft", "door"))
+    ready.set()
+    while not stop.is_set():
+        try:
+            message = pubsub.get_message(timeout=0.2)
+        except redis.ConnectionError:
+            return  # the server died: pub/sub is live only, the Stream is the record
+        if message and message["type"] == "message":
+            received.append(Event.model_validate_json(message["data"]).id)
+    pubsub.close()
+    client.close()
+
+
+@pytest.mark.parametrize("kind", ["embedded", "external"])
+@pytest.mark.parametrize("fault, seconds", [("pause", 2.0), ("pause", SOCKET_TIMEOUT + 2.0), ("kill", 3.0)])
+def test_events_survive_a_redis_fault_once_each(tmp_path, kind, fault, seconds):
+    port, data = free_port(), tmp_path / "redis"
+    servers = [make_server(kind, data, port)]
+    raw, ready, done = [], threading.Event(), threading.Event()
+    listener = threading.Thread(target=listen_raw, args=(servers[0].url, raw, ready, done))
+    listener.start()
+    ready.wait(5)
+
+    def fault_injection():
+        server = servers[0]
+        if fault == "pause":
+            os.kill(server.pid, signal.SIGSTOP)
+            time.sleep(seconds)
+            os.kill(server.pid, signal.SIGCONT)
+        else:
+            os.kill(server.pid, signal.SIGKILL)
+            server.stop()
+            time.sleep(seconds)
+            servers.append(make_server(kind, data, port))  # the same data folder: the Stream comes back
+
+    async def scenario():
+        publisher, stop = EventPublisher(servers[0].url, "ft", 10_000, 1_000), asyncio.Event()
+        running = asyncio.create_task(publisher.run(stop))
+        injector = threading.Thread(target=fault_injection)
+        sent = []
+        for n in range(EVENTS):
+            if n == EVENTS // 4:
+                injector.start()
+            e = event(n)
+            sent.append(e.id)
+            publisher.publish(e)
+            await asyncio.sleep(0.1)
+        await asyncio.to_thread(injector.join)
+        deadline = time.monotonic() + 30
+        while publisher.status().published < EVENTS and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        stop.set()
+        await running
+        replayed = []
+        async for _, e in read_events(servers[-1].url, "ft", since="0"):
+            replayed.append(e.id)
+            if len(replayed) == EVENTS:
+                break
+        return sent, publisher.status(), replayed
+
+    try:
+        sent, status, replayed = asyncio.run(asyncio.wait_for(scenario(), 90))
+        time.sleep(0.5)  # the last pub/sub messages
+        done.set()
+        listener.join(5)
+        client = redis.Redis.from_url(servers[-1].url)
+        stored = [Event.model_validate_json(fields[b"event"]).id for _, fields in client.xrange(stream_key("ft"))]
+        client.close()
+    finally:
+        done.set()
+        servers[-1].stop()
+    assert (status.published, status.buffered, status.dropped) == (EVENTS, 0, 0)
+    assert stored == sent  # the Stream: every event, once, in order
+    assert replayed == sent  # what a subscriber replays
+    assert max(Counter(raw).values()) == 1  # pub/sub never repeats an event
+    if fault == "pause":
+        assert raw == sent  # the live connection outlived the stall: every event, once, in order
+
+
+def test_two_runs_cannot_share_one_redis_data_folder(tmp_path):
+    with EmbeddedRedis(tmp_path / "redis", free_port()) as first:
+        with pytest.raises(TrackerError, match=f"{tmp_path / 'redis'} is in use by another facetrack run "
+                                               f"\\(pid {os.getpid()}\\); give each run its own redis.data_dir"):
+            EmbeddedRedis(tmp_path / "redis", free_port()).start()
+        assert redis.Redis.from_url(first.url).ping()  # the first run is untouched
+    with EmbeddedRedis(tmp_path / "redis", free_port()):  # free again once the first has stopped
+        pass
