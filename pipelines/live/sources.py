@@ -83,6 +83,9 @@ class Mailbox:
             await self._ready.wait()
 
 
+DAMAGED_RUN = 250  # unreadable frames in a row a video file may have before it counts as ended
+
+
 def is_file(url: str) -> bool:
     return "://" not in url and not url.isdigit()
 
@@ -165,10 +168,17 @@ class CameraReader(threading.Thread):
         file = is_file(self.url)
         fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
         started = time.monotonic()
-        number, next_due = 0, -1.0
+        number, next_due, damaged = 0, -1.0, 0
         while not self._halt.is_set():
             if not capture.grab():
+                if file and damaged < DAMAGED_RUN and _before_end(capture):  # a damaged stretch: read on past it
+                    damaged += 1
+                    continue
                 break
+            if damaged:
+                logger.warning("camera %s: %d unreadable frame(s) skipped before frame %d (damaged file?)",
+                               self.camera, damaged, number)
+                damaged = 0
             self._set_state(LIVE)
             if self.realtime and file:
                 delay = started + number / fps - time.monotonic()
@@ -187,3 +197,9 @@ class CameraReader(threading.Thread):
                 frame = Frame(self.camera, number - 1, now, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), clock)
                 self.mailbox.put(frame, wait=file and not self.realtime, stop=self._halt)
         return number
+
+
+def _before_end(capture: cv2.VideoCapture) -> bool:
+    """Whether a file's read position is short of its last frame (a failed read there is damage, not the end)."""
+    total = capture.get(cv2.CAP_PROP_FRAME_COUNT)
+    return total > 0 and capture.get(cv2.CAP_PROP_POS_FRAMES) < total - 1
