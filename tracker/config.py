@@ -107,6 +107,7 @@ class CameraConfig(Strict):
     url: str = Field(min_length=1, description="rtsp://, http(s):// (MJPEG), a video file path, or a device number")
     fps: float = Field(5.0, gt=0.0, le=60.0, description="Frames analysed per second at most")
     realtime: bool = Field(True, description="Video files: play at their own speed (false: every frame, fast)")
+    loop: bool = Field(False, description="Video files: start again at the end, as a camera that never ends")
 
     @field_validator("url")
     @classmethod

@@ -106,7 +106,7 @@ class Runtime:
         mailbox = Mailbox(asyncio.get_running_loop())
         pipeline = self.config.pipeline
         reader = CameraReader(camera.id, camera.url, mailbox, camera.realtime, pipeline.stall_seconds,
-                              pipeline.max_backoff, camera.fps)
+                              pipeline.max_backoff, camera.fps, camera.loop)
         worker = CameraWorker(camera, mailbox, self.executor, self.identifier, self._tracks(camera),
                               self.publisher, self.stage_seconds, pipeline.detect_every, self.observers)
         reader.start()
@@ -161,6 +161,8 @@ class Runtime:
         status.cancel()
         publisher_stop.set()
         await self._drain(publishing)
+        e = self.publisher.status()
+        logger.info("events at the end: %d published, %d undelivered, %d dropped", e.published, e.buffered, e.dropped)
 
     async def _drain(self, publishing: asyncio.Task) -> None:
         grace = self.config.pipeline.grace_seconds

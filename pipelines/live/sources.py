@@ -94,7 +94,7 @@ class CameraReader(threading.Thread):
     """Decodes one camera's stream off the event loop."""
 
     def __init__(self, camera: str, url: str, mailbox: Mailbox, realtime: bool, stall_seconds: float,
-                 max_backoff: float, rate: float = 0.0) -> None:
+                 max_backoff: float, rate: float = 0.0, loop: bool = False) -> None:
         super().__init__(name=f"camera-{camera}", daemon=True)
         self.camera = camera
         self.url = url
@@ -106,6 +106,7 @@ class CameraReader(threading.Thread):
         self.frames = 0
         self.skipped = 0  # frames over ``rate``, decoded but never converted or handed on
         self.rate = rate  # frames per second the camera is analysed at; 0 = every frame
+        self.loop = loop  # a video file starts again at its end (its clock runs on)
         self.reconnects = 0
         self._halt = threading.Event()
 
@@ -168,11 +169,14 @@ class CameraReader(threading.Thread):
         file = is_file(self.url)
         fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
         started = time.monotonic()
-        number, next_due, damaged = 0, -1.0, 0
+        number, next_due, damaged, lap = 0, -1.0, 0, 0
         while not self._halt.is_set():
             if not capture.grab():
                 if file and damaged < DAMAGED_RUN and _before_end(capture):  # a damaged stretch: read on past it
                     damaged += 1
+                    continue
+                if file and self.loop and number > lap and capture.set(cv2.CAP_PROP_POS_FRAMES, 0):
+                    lap, damaged = number, 0
                     continue
                 break
             if damaged:

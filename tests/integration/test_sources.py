@@ -93,3 +93,23 @@ def test_an_rtsp_camera_reconnects_after_its_server_goes_away(tmp_path, caplog):
         loop.close()
     assert reader.reconnects >= 1
     assert "camera cam: live" in caplog.text and "camera cam: stalled" in caplog.text
+
+
+def test_a_looping_file_starts_again_at_its_end_and_its_clock_runs_on(tmp_path):
+    video = write_video(tmp_path / "v.avi", 1.0)  # 10 frames
+
+    async def consume():
+        mailbox = Mailbox(asyncio.get_running_loop())
+        reader = CameraReader("cam", str(video), mailbox, realtime=False, stall_seconds=5, max_backoff=1, loop=True)
+        reader.start()
+        frames = []
+        while len(frames) < 35:
+            frames.append(await asyncio.wait_for(mailbox.get(), 10))
+        reader.stop()
+        reader.join(5)
+        return frames, reader
+
+    frames, reader = asyncio.run(consume())
+    assert [f.number for f in frames] == list(range(35))  # three laps and more, numbered on
+    assert all(b.video_time > a.video_time for a, b in zip(frames, frames[1:]))  # time never runs back at a lap
+    assert reader.reconnects == 0
