@@ -24,14 +24,16 @@ class Embedder:
     """A face-embedding network with the crop template it expects."""
 
     def __init__(self, name: str, net: nn.Module, dim: int, template: Template, threshold: float, weights_hash: str,
-                 device: torch.device, config: ModelsConfig, flips: bool = True) -> None:
+                 device: torch.device, config: ModelsConfig, flips: bool = True, cpu_batch: int = 0) -> None:
+        """``cpu_batch``: the most crops per pass on a CPU, where larger batches of this network fall out of
+        the cache and run slower per face (0: ``models.batch_size``)."""
         self.name = name
         self.dim = dim
         self.template = template
         self.threshold = threshold  # squared L2 on unit vectors, from LFW (docs/benchmarks.md)
         self.model_id = f"{name}:{weights_hash}"
         self.device = device
-        self.batch_size = config.batch_size
+        self.batch_size = min(config.batch_size, cpu_batch) if cpu_batch and device.type == "cpu" else config.batch_size
         self.flip = flips if config.flip == "auto" else config.flip  # flips: whether it measured better on LFW
         self.net = net.to(device).eval()
 
