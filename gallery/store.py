@@ -49,6 +49,35 @@ CREATE TABLE IF NOT EXISTS embeddings (
 );
 CREATE INDEX IF NOT EXISTS faces_identity ON faces(identity_id);
 CREATE INDEX IF NOT EXISTS embeddings_model ON embeddings(model_id);
+CREATE TABLE IF NOT EXISTS clusters (
+    id INTEGER PRIMARY KEY,
+    model_id TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'open',
+    centroid BLOB NOT NULL,
+    identity_id INTEGER REFERENCES identities(id) ON DELETE SET NULL
+);
+CREATE TABLE IF NOT EXISTS sightings (
+    id INTEGER PRIMARY KEY,
+    cluster_id INTEGER REFERENCES clusters(id) ON DELETE CASCADE,
+    model_id TEXT NOT NULL,
+    camera TEXT NOT NULL,
+    track_id INTEGER NOT NULL,
+    first_time REAL NOT NULL,
+    last_time REAL NOT NULL,
+    identity_id INTEGER REFERENCES identities(id) ON DELETE CASCADE,
+    centroid BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sighting_faces (
+    id INTEGER PRIMARY KEY,
+    sighting_id INTEGER NOT NULL REFERENCES sightings(id) ON DELETE CASCADE,
+    crop BLOB NOT NULL,
+    landmarks BLOB NOT NULL,
+    quality TEXT NOT NULL,
+    embedding BLOB NOT NULL,
+    captured_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sightings_cluster ON sightings(cluster_id);
+CREATE INDEX IF NOT EXISTS sighting_faces_sighting ON sighting_faces(sighting_id);
 """
 
 
@@ -93,14 +122,14 @@ class StoredFace:
     added_at: float
 
 
-def _encode_png(rgb: np.ndarray) -> bytes:
+def encode_png(rgb: np.ndarray) -> bytes:
     ok, data = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     if not ok:
         raise ValueError("cannot encode face crop")
     return data.tobytes()
 
 
-def _decode_png(blob: bytes) -> np.ndarray:
+def decode_png(blob: bytes) -> np.ndarray:
     return cv2.cvtColor(cv2.imdecode(np.frombuffer(blob, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
 
 
@@ -155,6 +184,10 @@ class GalleryStore:
             if isinstance(error, sqlite3.OperationalError):
                 raise GalleryUnavailable(f"{self.path}: {error}; nothing was changed") from None
             raise
+
+    def query(self, sql: str, params: tuple = ()) -> list[tuple]:
+        """Rows of a read-only statement (for the modules that own other tables of this file)."""
+        return self._db.execute(sql, params).fetchall()
 
     # --- identities -------------------------------------------------------------------
 
@@ -217,7 +250,7 @@ class GalleryStore:
                 face_id = db.execute(
                     "INSERT INTO faces (identity_id, crop, landmarks, quality, source, camera, captured_at, added_at) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (identity_id, _encode_png(face.crop), face.landmarks.astype(np.float32).tobytes(),
+                    (identity_id, encode_png(face.crop), face.landmarks.astype(np.float32).tobytes(),
                      json.dumps(face.quality), face.source, face.camera, face.captured_at, now),
                 ).lastrowid
                 db.execute("INSERT INTO embeddings VALUES (?, ?, ?)",
@@ -229,7 +262,7 @@ class GalleryStore:
         query = "SELECT id, identity_id, crop, landmarks, quality, source, added_at FROM faces"
         rows = self._db.execute(query + (" WHERE identity_id = ?" if identity_id is not None else "") + " ORDER BY id",
                                 () if identity_id is None else (identity_id,)).fetchall()
-        return [StoredFace(r[0], r[1], _decode_png(r[2]), np.frombuffer(r[3], np.float32).reshape(5, 2),
+        return [StoredFace(r[0], r[1], decode_png(r[2]), np.frombuffer(r[3], np.float32).reshape(5, 2),
                            json.loads(r[4]), r[5], r[6]) for r in rows]
 
     def embeddings(self, model_id: str, identity_id: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -258,7 +291,7 @@ class GalleryStore:
         row = self._db.execute(
             "SELECT id, identity_id, crop, landmarks, quality, source, added_at FROM faces WHERE id = ?", (face_id,)
         ).fetchone()
-        return StoredFace(row[0], row[1], _decode_png(row[2]), np.frombuffer(row[3], np.float32).reshape(5, 2),
+        return StoredFace(row[0], row[1], decode_png(row[2]), np.frombuffer(row[3], np.float32).reshape(5, 2),
                           json.loads(row[4]), row[5], row[6])
 
     def add_embeddings(self, model_id: str, items: list[tuple[int, np.ndarray]]) -> None:

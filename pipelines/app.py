@@ -23,6 +23,7 @@ from pipelines.events.publisher import EventPublisher, channel, stream_key
 from pipelines.events.redis_server import EmbeddedRedis
 from pipelines.live.executor import ModelExecutor
 from pipelines.live.runtime import Runtime
+from pipelines.live.sightings import SightingWriter
 from pipelines.live.worker import FrameObserver
 from pipelines.prometheus import Metrics
 from pipelines.services import Services
@@ -69,8 +70,12 @@ def start_runtime(services: Services, observers: tuple[FrameObserver, ...] = ())
         raise ConfigError("redis.url: the live pipeline publishes to Redis; none is configured")
     events = services.config.events
     publisher = EventPublisher(services.redis_url, events.prefix, events.stream_maxlen, events.buffer_size)
+    sightings = None
+    if services.config.sightings.enabled:
+        join = services.config.sightings.join_share * services.identifier.analyzer.threshold
+        sightings = SightingWriter(services.gallery, services.identifier.model_id, join).start()
     runtime = Runtime(services.config, services.identifier, services.executor, publisher,
-                      services.metrics.stage_seconds, observers)
+                      services.metrics.stage_seconds, observers, sightings)
     services.metrics.watch(runtime.status)
     return runtime
 

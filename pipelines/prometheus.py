@@ -77,3 +77,10 @@ def _event_figures(status: RuntimeStatus) -> Iterator[Metric]:
     yield CounterMetricFamily("facetrack_events_dropped", "Events dropped from a full buffer", value=events.dropped)
     yield GaugeMetricFamily("facetrack_model_queue_depth", "Requests waiting for the model executor",
                             value=status.model_queue)
+    if status.sightings is not None:
+        s = status.sightings
+        family = CounterMetricFamily("facetrack_sightings", "Sightings of unknown tracks, by outcome",
+                                     labels=["outcome"])
+        for outcome, value in (("written", s.written), ("failed", s.failed), ("dropped", s.dropped)):
+            family.add_metric([outcome], value)
+        yield family

@@ -119,6 +119,16 @@ class CameraConfig(Strict):
         return url
 
 
+class SightingsConfig(Strict):
+    enabled: bool = Field(True, description="Keep a sighting of every track that ends unknown (for facetrack unknowns)")
+    keep_named: bool = Field(False, description="Keep sightings of named tracks too")
+    faces_per_track: int = Field(3, ge=1, le=20, description="Best faces a sighting keeps")
+    join_share: float = Field(
+        0.5, gt=0.0, le=2.0,
+        description="A sighting joins the nearest cluster this close: share of the embedder's threshold",
+    )
+
+
 class TrackingConfig(Strict):
     min_iou: float = Field(0.2, gt=0.0, le=1.0, description="A face continues a track when the boxes overlap this much")
     max_age: float = Field(1.5, gt=0.0, le=60.0, description="Seconds a track survives without a face")
@@ -202,6 +212,7 @@ class Config(Strict):
     redis: RedisConfig = Field(default_factory=RedisConfig, description="Where events go")
     cameras: list[CameraConfig] = Field(default_factory=list, description="The cameras facetrack run watches")
     tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="Tracks and their identities")
+    sightings: SightingsConfig = Field(default_factory=SightingsConfig, description="Unknown people seen")
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig, description="The live pipeline")
     events: EventsConfig = Field(default_factory=EventsConfig, description="Identity events")
     http: HttpConfig = Field(default_factory=HttpConfig, description="The HTTP side")

@@ -20,6 +20,7 @@ from pipelines.annotate import draw_faces
 from pipelines.cli.console import DEFAULT_CONFIG, ConfigOption, analyzer, err, out, progress
 from pipelines.cli.gallery import enroll, gallery_app, identify
 from pipelines.cli.live import register as register_live
+from pipelines.cli.unknowns import unknowns_app
 from pipelines.cli.video import eval_scenarios, eval_video
 from tracker.config import Config, load_config, with_changes
 from tracker.errors import NoFaceError, TrackerError
@@ -33,6 +34,7 @@ eval_app = typer.Typer(help="Measure model quality on standard benchmarks.", no_
 app.add_typer(config_app, name="config")
 app.add_typer(eval_app, name="eval")
 app.add_typer(gallery_app, name="gallery")
+app.add_typer(unknowns_app, name="unknowns")
 app.command()(enroll)
 app.command()(identify)
 register_live(app)

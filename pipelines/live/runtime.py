@@ -17,6 +17,7 @@ from prometheus_client import Histogram
 from gallery.identify import Identifier
 from pipelines.events.publisher import EventPublisher, PublisherStatus
 from pipelines.live.executor import ModelExecutor
+from pipelines.live.sightings import SightingsStatus, SightingWriter
 from pipelines.live.sources import CameraReader, Frame, Mailbox
 from pipelines.live.worker import CameraWorker, FrameObserver
 from tracker.config import CameraConfig, Config
@@ -50,6 +51,7 @@ class RuntimeStatus:
     cameras: dict[str, CameraStatus]
     events: PublisherStatus
     model_queue: int  # requests waiting for the model executor
+    sightings: SightingsStatus | None = None  # None: sightings.enabled is off
 
 
 @dataclass
@@ -83,19 +85,22 @@ class Runtime:
     """The cameras of ``config`` (and those added later) analysed on one shared model executor."""
 
     def __init__(self, config: Config, identifier: Identifier, executor: ModelExecutor, publisher: EventPublisher,
-                 stage_seconds: Histogram | None = None, observers: tuple[FrameObserver, ...] = ()) -> None:
+                 stage_seconds: Histogram | None = None, observers: tuple[FrameObserver, ...] = (),
+                 sightings: SightingWriter | None = None) -> None:
         self.config = config
         self.identifier = identifier
         self.executor = executor
         self.publisher = publisher
         self.stage_seconds = stage_seconds
         self.observers = observers
+        self.sightings = sightings
         self.cameras: dict[str, Camera] = {}
         self._group: asyncio.TaskGroup | None = None
 
     def status(self, window: float = 5.0) -> RuntimeStatus:
         cameras = {cid: camera.status(window) for cid, camera in self.cameras.items()}
-        return RuntimeStatus(cameras, self.publisher.status(), self.executor.depth)
+        return RuntimeStatus(cameras, self.publisher.status(), self.executor.depth,
+                             self.sightings.status() if self.sightings else None)
 
     def add_camera(self, camera: CameraConfig) -> Camera:
         """Start watching ``camera`` (while running)."""
@@ -108,7 +113,8 @@ class Runtime:
         reader = CameraReader(camera.id, camera.url, mailbox, camera.realtime, pipeline.stall_seconds,
                               pipeline.max_backoff, camera.fps, camera.loop)
         worker = CameraWorker(camera, mailbox, self.executor, self.identifier, self._tracks(camera),
-                              self.publisher, self.stage_seconds, pipeline.detect_every, self.observers)
+                              self.publisher, self.stage_seconds, pipeline.detect_every, self.observers,
+                              self.sightings)
         reader.start()
         task = self._group.create_task(worker.run(), name=f"camera {camera.id}")
         self.cameras[camera.id] = Camera(camera, reader, worker, task)
@@ -117,9 +123,11 @@ class Runtime:
 
     def _tracks(self, camera: CameraConfig) -> CameraTracks:
         identifier = self.identifier
+        sightings = self.config.sightings
         return CameraTracks(camera.id, self.config.tracking, identifier.threshold, identifier.margin,
                             identifier.model_id, identifier.name_of, self.config.events.crop_max_bytes,
-                            identifier.analyzer.threshold)
+                            identifier.analyzer.threshold, sightings.faces_per_track if self.sightings else 0,
+                            sightings.keep_named)
 
     async def remove_camera(self, camera_id: str) -> None:
         """Stop watching a camera: its open tracks end (``track.ended``) before this returns."""
@@ -143,6 +151,8 @@ class Runtime:
                 camera.reader.stop()
             for camera in self.cameras.values():
                 await asyncio.to_thread(camera.reader.join, 10)
+            if self.sightings is not None:
+                await asyncio.to_thread(self.sightings.stop)
 
     async def _run(self, group: asyncio.TaskGroup, stop: asyncio.Event, until_ended: bool) -> None:
         publisher_stop = asyncio.Event()

@@ -18,6 +18,7 @@ from prometheus_client import Histogram
 from gallery.identify import Identifier
 from pipelines.events.publisher import EventPublisher
 from pipelines.live.executor import ModelExecutor
+from pipelines.live.sightings import SightingWriter
 from pipelines.live.sources import Frame, Mailbox
 from tracker.config import CameraConfig
 from tracker.face.analyzer import Analysis
@@ -49,7 +50,8 @@ class CameraStats:
 class CameraWorker:
     def __init__(self, camera: CameraConfig, mailbox: Mailbox, executor: ModelExecutor, identifier: Identifier,
                  tracks: CameraTracks, publisher: EventPublisher, stage_seconds: Histogram | None = None,
-                 detect_every: int = 1, observers: tuple[FrameObserver, ...] = ()) -> None:
+                 detect_every: int = 1, observers: tuple[FrameObserver, ...] = (),
+                 sightings: SightingWriter | None = None) -> None:
         self.camera = camera
         self.mailbox = mailbox
         self.executor = executor
@@ -59,6 +61,7 @@ class CameraWorker:
         self.stage_seconds = stage_seconds
         self.detect_every = detect_every
         self.observers = observers
+        self.sightings = sightings
         self.stats = CameraStats()
         self.latest: tuple[Frame, list[TrackedFace]] | None = None  # for the live view
 
@@ -100,6 +103,9 @@ class CameraWorker:
     def _publish(self, events) -> None:
         for event in events:
             self.publisher.publish(event)
+        for sighting in self.tracks.take_sightings():
+            if self.sightings is not None:
+                self.sightings.put(sighting)
 
     def _done(self, frame: Frame, faces: list[TrackedFace]) -> None:
         latency = time.time() - frame.time

@@ -119,6 +119,13 @@ def test_people_crossing_an_rtsp_camera_become_one_named_track_each(scene, cache
     assert [json.loads(line)["id"] for line in replay.stdout.splitlines()] == stored, replay.stderr
     # the example subscriber (examples/on_identity.py) printed each recognised person, in order
     assert [line.split(" is at camera lobby")[0] for line in printed.splitlines()] == entered, example_errors
+    # each stranger's track left a sighting in the gallery file, one cluster per stranger; named tracks none
+    with GalleryStore(gallery) as store:
+        sightings = store.query("SELECT s.cluster_id, COUNT(f.id) FROM sightings s JOIN sighting_faces f "
+                                "ON f.sighting_id = s.id GROUP BY s.id")
+    strangers = [a for a in plan.appearances if not a.enrolled]
+    assert len(sightings) == len(strangers) and all(0 < faces <= 3 for _, faces in sightings)
+    assert len({cluster for cluster, _ in sightings}) == len({a.name for a in strangers})
 
 
 def test_bench_measures_our_pipeline_and_prints_the_table(cache_dir, tmp_path):

@@ -37,6 +37,7 @@ def test_health_ready_metrics_and_openapi(analyzer, config, gallery, redis_url):
             assert ready.status == 200 and body["redis"] is True and body["models"] is True
             metrics = await (await client.get("/metrics")).text()
             assert "facetrack_events_published_total" in metrics and "facetrack_model_queue_depth" in metrics
+            assert 'facetrack_sightings_total{outcome="failed"} 0.0' in metrics
             document = await (await client.get("/api/openapi.json")).json()
             assert document["openapi"].startswith("3.") and "/api/recognize" in document["paths"]
             page = await client.get("/")

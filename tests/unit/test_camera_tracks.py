@@ -265,3 +265,31 @@ def test_a_face_a_little_unlike_its_track_on_a_cut_splits_it_at_once():
     tracks = named_ann(verify_interval=0.0)
     plan, tracked, events = step(tracks, 0.2, faces(50), {}, looks={0: drifted(0, 0.25)}, image=np.zeros_like(IMAGE))
     assert plan.cut and kinds(events)[:2] == ["track.ended", "person.left"] and [f.name for f in tracked] == [None]
+
+
+def test_a_track_that_ends_unknown_leaves_a_sighting_of_its_best_faces_and_a_named_one_does_not():
+    tracks = CameraTracks("door", TrackingConfig(max_age=0.5, unknown_interval=0.0), THRESHOLD, MARGIN, "test:0",
+                          lambda i: NAMES.get(i, "unknown"), crop_max_bytes=0, scale=THRESHOLD, sighting_faces=2)
+    for t, size in ((0.0, 60), (0.2, 120), (0.4, 90), (0.6, 80)):  # a stranger walks by at x=50; Ann at x=400
+        step(tracks, t, faces(50, 400, size=size), {1: Verdict(7, 0.05, 0.2, THRESHOLD)}, looks={0: 3, 1: 7})
+    assert tracks.take_sightings() == []  # nobody has left yet
+    step(tracks, 2.0, faces(), {})  # both tracks end
+    sightings = tracks.take_sightings()
+    assert len(sightings) == 1  # the stranger's; Ann Lee was named
+    s = sightings[0]
+    assert (s.camera, s.model_id, s.identity_id, s.first_time, s.last_time) == ("door", "test:0", None, 1000.0, 1000.6)
+    assert [f.quality["size"] for f in s.faces] == [120, 90]  # the two best (largest) of its four faces
+    assert s.faces[0].crop.shape == (224, 224, 3) and np.allclose(s.centroid(), look(3))
+    assert tracks.take_sightings() == []
+
+
+def test_with_keep_named_a_named_track_leaves_a_sighting_too_and_without_faces_to_keep_none_do():
+    def walk(**kept):
+        tracks = CameraTracks("door", TrackingConfig(max_age=0.5), THRESHOLD, MARGIN, "test:0",
+                              lambda i: NAMES.get(i, "unknown"), crop_max_bytes=0, scale=THRESHOLD, **kept)
+        step(tracks, 0.0, faces(400), {0: Verdict(7, 0.05, 0.2, THRESHOLD)}, looks={0: 7})
+        step(tracks, 2.0, faces(), {})
+        return tracks.take_sightings()
+
+    assert [s.identity_id for s in walk(sighting_faces=3, keep_named=True)] == [7]
+    assert walk(sighting_faces=0, keep_named=True) == []

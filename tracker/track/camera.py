@@ -33,6 +33,7 @@ from tracker.face.quality import face_weight, frontal_score
 from tracker.faces import Faces
 from tracker.images import face_region, jpeg_base64
 from tracker.track.identity import UNKNOWN, Observation, TrackIdentity
+from tracker.track.sighting import BestFaces, Sighting
 from tracker.track.tracking import FaceTracker, Track, iou
 
 DOUBT = 1.5  # a face up to this many split distances from its track's look is a doubt, not a split, once
@@ -52,6 +53,7 @@ class TrackState:
     touching: bool = False  # its box overlapped another face's or track's on its latest detected frame
     misses: int = 0  # embeddings in a row that matched no one
     doubt: bool = False  # its latest face looked a little unlike it: the next one decides
+    best: BestFaces = field(default_factory=lambda: BestFaces(0))  # its best faces, for its sighting
 
 
 @dataclass(frozen=True)
@@ -116,9 +118,11 @@ class FrameInfo:
 
 class CameraTracks:
     def __init__(self, camera_id: str, tracking: TrackingConfig, threshold: float, margin: float, model_id: str,
-                 name_of: Callable[[int], str], crop_max_bytes: int, scale: float) -> None:
+                 name_of: Callable[[int], str], crop_max_bytes: int, scale: float, sighting_faces: int = 0,
+                 keep_named: bool = False) -> None:
         """``threshold``: the gallery's threshold in force; ``scale``: the embedder's own (LFW) threshold, the
-        unit of its distances, in which ``tracking.split_share`` is given."""
+        unit of its distances, in which ``tracking.split_share`` is given. ``sighting_faces``: the best faces
+        an unknown track's sighting keeps (0: no sightings); ``keep_named``: named tracks leave one too."""
         self.camera_id = camera_id
         self.tracking = tracking
         self.split_distance = tracking.split_share * scale
@@ -126,6 +130,9 @@ class CameraTracks:
         self.model_id = model_id
         self.name_of = name_of
         self.crop_max_bytes = crop_max_bytes
+        self.sighting_faces = sighting_faces
+        self.keep_named = keep_named
+        self._sightings: list[Sighting] = []
         self.tracker = FaceTracker(tracking.min_iou, tracking.max_age, tracking.reid_share * threshold)
         self.states: dict[int, TrackState] = {}
         self.present: dict[int, dict[int, float]] = {}  # identity -> {track id: since}
@@ -325,7 +332,7 @@ class CameraTracks:
     def _start(self, track: Track, now: float) -> None:
         self.started += 1
         identity = TrackIdentity(self.margin, self.tracking.resolve, self.tracking.dominance)
-        self.states[track.id] = TrackState(identity, first_time=now)
+        self.states[track.id] = TrackState(identity, first_time=now, best=BestFaces(self.sighting_faces))
         self._event("track.started", track.id, now, box=track.box.tolist())
 
     def _observe(self, frame: FrameInfo, analysis: Analysis, track_ids: list[int], verdicts: list[Verdict]) -> None:
@@ -336,6 +343,9 @@ class CameraTracks:
             if weights[i] > state.crop_weight:
                 state.crop_weight = float(weights[i])
                 state.crop = self._crop(frame.image, analysis.faces.boxes[i])
+            quality = {"size": float(q.size[i]), "sharpness": float(q.sharpness[i]), "frontal": float(q.frontal[i])}
+            state.best.offer(frame.image, analysis.faces.landmarks[i], quality, analysis.embeddings[i], frame.time,
+                             float(weights[i]))
             previous = state.identity.identity
             state.misses = 0 if seen.names(self.margin) else state.misses + 1
             # Evidence is weighed by pose alone: strangers' faces fall within the threshold no more often when
@@ -364,6 +374,15 @@ class CameraTracks:
         self._event("track.ended", track.id, state.last_time, state=state, box=track.box.tolist(),
                     dwell_seconds=round(state.last_time - state.first_time, 3), best_distance=best)
         self._leave(identity, track.id, state.last_time)
+        if state.best.faces and (identity == UNKNOWN or self.keep_named):
+            self._sightings.append(Sighting(self.camera_id, track.id, state.first_time, state.last_time,
+                                            self.model_id, state.best.faces,
+                                            None if identity == UNKNOWN else identity))
+
+    def take_sightings(self) -> list[Sighting]:
+        """The sightings of the tracks that ended since the last call."""
+        sightings, self._sightings = self._sightings, []
+        return sightings
 
     def _enter(self, identity: int, track_id: int, now: float, since: float) -> None:
         """``identity`` is in view on ``track_id`` (seen since ``since``); the first such track is an entry."""

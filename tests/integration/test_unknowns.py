@@ -1,0 +1,103 @@
+"""Unknown people: sightings of real LFW faces cluster one person to a cluster, the clusters can be
+merged, ignored, erased and clustered again, and `facetrack unknowns name` makes one a person
+whom identification then names."""
+
+import numpy as np
+import pytest
+
+from gallery.sightings import IGNORED, NAMED, OPEN, Unknowns
+from gallery.store import GalleryError, GalleryStore
+from tests.conftest import lfw_image, needs_data
+from tests.support.cli import run
+from tracker.face.align import STORE_224, align, landmarks_on_crop
+from tracker.images import read_image
+from tracker.track.sighting import Sighting, SightingFace
+
+pytestmark = needs_data
+
+STRANGERS = ("Gerhard_Schroeder", "Ariel_Sharon", "Hugo_Chavez")
+
+
+@pytest.fixture(scope="module")
+def visits(analyzer):
+    """Three visits of each stranger (two photographs a visit), as the live pipeline would record them."""
+    out = {}
+    for person in STRANGERS:
+        faces = []
+        for n in range(1, 7):
+            image = read_image(lfw_image(person, n))
+            a = analyzer.analyze([image])[0]
+            i = int(np.argmax(a.quality.size))
+            quality = {"size": float(a.quality.size[i]), "sharpness": float(a.quality.sharpness[i]),
+                       "frontal": float(a.quality.frontal[i])}
+            faces.append(SightingFace(align(image, a.faces.landmarks[i], STORE_224),
+                                      landmarks_on_crop(a.faces.landmarks[i], STORE_224), quality, a.embeddings[i],
+                                      1000.0 + n, 1.0))
+        out[person] = [Sighting("door" if v % 2 else "yard", 10 * v + STRANGERS.index(person), 1000.0 + 60 * v,
+                                1005.0 + 60 * v, analyzer.embedder.model_id, faces[2 * v: 2 * v + 2])
+                       for v in range(3)]
+    return out
+
+
+def clustered(store, analyzer, visits, config):
+    unknowns = Unknowns(store, analyzer.embedder.model_id, config.sightings.join_share * analyzer.threshold)
+    found = {}
+    for v in range(3):  # visits interleaved, as people come and go
+        for person in STRANGERS:
+            found.setdefault(person, set()).add(unknowns.add(visits[person][v]))
+    return unknowns, found
+
+
+def test_sightings_of_three_strangers_make_one_cluster_each(analyzer, visits, config, tmp_path):
+    with GalleryStore(tmp_path / "g.db") as store:
+        unknowns, found = clustered(store, analyzer, visits, config)
+        clusters = unknowns.clusters()
+    assert all(len(ids) == 1 for ids in found.values())  # each stranger's three visits in one cluster
+    assert len({next(iter(ids)) for ids in found.values()}) == 3  # and no two strangers share one
+    assert sorted((c.sightings, c.faces, c.cameras) for c in clusters) == [(3, 6, ["door", "yard"])] * 3
+
+
+def test_merge_ignore_delete_and_recluster(analyzer, visits, config, tmp_path):
+    with GalleryStore(tmp_path / "g.db") as store:
+        unknowns, found = clustered(store, analyzer, visits, config)
+        a, b, c = (next(iter(found[p])) for p in STRANGERS)
+        unknowns.merge(a, b)
+        assert unknowns.cluster(a).sightings == 6 and [x.id for x in unknowns.clusters()] != []
+        with pytest.raises(GalleryError, match=f"no cluster {b} "):
+            unknowns.cluster(b)
+        assert unknowns.recluster() == (9, 3)  # the wrong merge undone: three people again
+        reclustered = unknowns.clusters()
+        assert sorted(x.sightings for x in reclustered) == [3, 3, 3]
+        unknowns.mark(reclustered[0].id, IGNORED)
+        assert len(unknowns.clusters()) == 2 and len(unknowns.clusters((OPEN, IGNORED))) == 3
+        assert unknowns.delete(reclustered[1].id) == 3
+        left = (store.query("SELECT COUNT(*) FROM sightings")[0][0],
+                store.query("SELECT COUNT(*) FROM sighting_faces")[0][0])
+    assert left == (6, 12)  # the erased cluster's sightings and faces are gone from the file
+    assert c not in (a, b)
+
+
+def test_unknowns_name_enrolls_a_cluster_and_identification_then_names_that_person(analyzer, visits, config,
+                                                                                   tmp_path, cache_dir):
+    gallery = tmp_path / "g.db"
+    with GalleryStore(gallery) as store:
+        _, found = clustered(store, analyzer, visits, config)
+    config_file = tmp_path / "config.toml"
+    config_file.write_text(f'[models]\ncache_dir = "{cache_dir}"\ndevice = "cpu"\n')
+    target = next(iter(found["Hugo_Chavez"]))
+    listed = run("unknowns", "list", "--gallery", gallery, config=config_file)
+    assert listed.returncode == 0 and listed.stdout.count("door, yard") == 3
+    shown = run("unknowns", "show", target, "--out", tmp_path / "crops", "--gallery", gallery, config=config_file)
+    assert shown.returncode == 0 and len(list((tmp_path / "crops").glob("*.jpg"))) == 6
+    named = run("unknowns", "name", target, "Hugo Chavez", "--gallery", gallery, config=config_file)
+    assert named.returncode == 0, named.stderr
+    assert "enrolled as Hugo Chavez" in named.stdout
+    probe = run("identify", lfw_image("Hugo_Chavez", 20), "--json", "--gallery", gallery, config=config_file)
+    assert '"name": "Hugo Chavez"' in probe.stdout
+    with GalleryStore(gallery) as store:
+        unknowns = Unknowns(store, analyzer.embedder.model_id, 0.0)
+        assert unknowns.cluster(target).status == NAMED
+        assert unknowns.cluster(target).identity_id == store.identity("Hugo Chavez").id
+        assert len(unknowns.clusters()) == 2  # the named one left the open list
+    missing = run("unknowns", "name", 999, "X", "--gallery", gallery, config=config_file)
+    assert missing.returncode == 2 and "no cluster 999" in missing.stderr
