@@ -15,7 +15,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from gallery.store import GalleryStore, NewFace
+from gallery.sightings import NAMED, Unknowns
+from gallery.store import GalleryError, GalleryStore, NewFace
 from tracker.config import EnrollConfig
 from tracker.errors import ImageError
 from tracker.face.align import STORE_224, align, landmarks_on_crop
@@ -169,6 +170,20 @@ class Enroller:
         if kept or drop or (metadata is not None and existing):
             self.store.save_person(name, kept, self.model_id, drop, metadata)
         return PersonResult(name, outcomes, len(ids) - len(drop) + len(kept))
+
+    def enroll_cluster(self, unknowns: Unknowns, cluster_id: int, name: str) -> PersonResult:
+        """Enroll the faces of a cluster of unknown sightings as ``name`` (new, or added to that person) through
+        the same rules, and mark the cluster named. Refused when none of its faces goes in."""
+        faces = unknowns.faces(cluster_id)
+        if unknowns.model_id != self.model_id:
+            raise GalleryError(f"{self.store.path}: cluster {cluster_id} is by {unknowns.model_id}, the active "
+                               f"model is {self.model_id}")
+        result = self.enroll(name, [face.as_new_face() for face in faces], [])
+        if not result.count(ENROLLED) and not self.store.find(name):
+            reasons = "; ".join(sorted({o.reason for o in result.outcomes if o.reason}))
+            raise GalleryError(f"{self.store.path}: no face of cluster {cluster_id} could be enrolled ({reasons})")
+        unknowns.mark(cluster_id, NAMED, self.store.identity(name).id)
+        return result
 
     def _distinct(self, faces: list[NewFace], stored: np.ndarray, outcomes: list[Outcome]) -> list[NewFace]:
         """The faces not within ``duplicate_share`` of the embedder's threshold of a stored face or an earlier one

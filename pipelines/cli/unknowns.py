@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from gallery.sightings import IGNORED, NAMED, OPEN, Unknowns
-from gallery.store import GalleryError, GalleryStore
+from gallery.store import GalleryStore
 from pipelines.cli.console import DEFAULT_CONFIG, ConfigOption, GalleryOption, analyzer, err, out
 from tracker.config import Config, load_config
 from tracker.images import write_image
@@ -82,18 +82,9 @@ def name_cluster(cluster: int, name: str, gallery: GalleryOption = None, config:
 
     settings = load_config(config)
     with _open(settings, gallery) as store:
-        unknowns = _unknowns(store, settings)
-        faces = unknowns.faces(cluster)
-        enroller = Enroller(analyzer(settings), store, settings.enroll)
-        if enroller.model_id != unknowns.model_id:
-            raise GalleryError(f"{store.path}: cluster {cluster} is by {unknowns.model_id}, the active model is "
-                               f"{enroller.model_id}")
-        result = enroller.enroll(name, [f.as_new_face() for f in faces], [])
-        taken = result.count(ENROLLED)
-        if not taken and not store.find(name):
-            reasons = "; ".join(sorted({o.reason for o in result.outcomes if o.reason}))
-            raise GalleryError(f"{store.path}: no face of cluster {cluster} could be enrolled ({reasons})")
-        unknowns.mark(cluster, NAMED, store.identity(name).id)
+        result = Enroller(analyzer(settings), store, settings.enroll).enroll_cluster(_unknowns(store, settings),
+                                                                                    cluster, name)
+    taken = result.count(ENROLLED)
     for o in result.outcomes:
         if o.status != ENROLLED:
             err.print(f"[yellow]{o.status}[/yellow] {escape(o.source)}: {escape(o.reason)}", highlight=False)

@@ -31,6 +31,14 @@ class FromTrack(_Body):
     track: int
 
 
+class NameCluster(_Body):
+    name: PersonName
+
+
+class Merge(_Body):
+    other: int
+
+
 Body = TypeVar("Body", bound=_Body)
 
 

@@ -35,7 +35,7 @@ def _identity(store: GalleryStore, name: str):
     return identity
 
 
-def _reload(request: web.Request) -> None:
+def reload_gallery(request: web.Request) -> None:
     services = request.app[SERVICES]
     with GalleryStore(services.gallery) as store:
         services.identifier.reload(store)
@@ -123,7 +123,7 @@ async def _run_enroll(request: web.Request, name: str, files: list[tuple[str, by
     outcomes = [dataclasses.asdict(o) for o in refused + (result.outcomes if result else [])]
     enrolled = sum(o["status"] == ENROLLED for o in outcomes)
     if enrolled:
-        _reload(request)
+        reload_gallery(request)
     body = {"name": name, "enrolled": enrolled, "faces": result.faces_total if result else 0, "outcomes": outcomes}
     if not enrolled:
         body.update(error=f"nothing enrolled for '{name}': every image was refused or skipped", status=422)
@@ -171,7 +171,7 @@ async def rename_identity(request: web.Request) -> web.Response:
         except GalleryError as error:
             raise web.HTTPConflict(text=str(error).split(": ", 1)[-1]) from None
         identity = store.identity(new)
-    _reload(request)
+    reload_gallery(request)
     return web.json_response(dataclasses.asdict(identity))
 
 
@@ -181,7 +181,7 @@ async def delete_identity(request: web.Request) -> web.Response:
     with _store(request) as store:
         _identity(store, request.match_info["name"])
         store.remove(request.match_info["name"])
-    _reload(request)
+    reload_gallery(request)
     return web.Response(status=204)
 
 

@@ -125,6 +125,42 @@ IDENTITIES_PATHS = {
 }
 
 
+CLUSTER = {"name": "cluster", "in": "path", "required": True, "schema": {"type": "integer"}}
+NO_CLUSTER = {"400": _error("Bad cluster number"), "404": _error("No such cluster")}
+UNKNOWNS_PATHS = {
+    "/api/unknowns": {"get": {
+        "summary": "Clusters of unknown people seen by the cameras, most recently seen first",
+        "parameters": [{"name": "all", "in": "query", "schema": {"type": "string", "enum": ["true", "false"]},
+                        "description": "true: named and ignored clusters too"}],
+        "responses": {"200": _json("Clusters", {"type": "array"})}}},
+    "/api/unknowns/{cluster}": {
+        "get": {"summary": "A cluster and its faces", "parameters": [CLUSTER],
+                "responses": {"200": _json("The cluster"), **NO_CLUSTER}},
+        "delete": {"summary": "Erase a cluster, its sightings and their crops for good", "security": AUTH,
+                   "parameters": [CLUSTER], "responses": {"204": {"description": "Erased"}, **NO_CLUSTER,
+                                                          **UNAUTHORISED}},
+    },
+    "/api/unknowns/{cluster}/faces/{face}/crop.jpg": {"get": {
+        "summary": "A face crop of a cluster", "parameters": [CLUSTER, {**CLUSTER, "name": "face"}],
+        "responses": {"200": {"description": "JPEG", "content": {"image/jpeg": {}}}, **NO_CLUSTER}}},
+    "/api/unknowns/{cluster}/name": {"post": {
+        "summary": "Enroll the cluster's faces as a person (new, or added), as enrollment does", "security": AUTH,
+        "parameters": [CLUSTER],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}}}}},
+        "responses": {"201": _json("Enrolled, with a per-face outcome"), **NO_CLUSTER,
+                      "422": _error("No face could be enrolled"), **UNAUTHORISED}}},
+    "/api/unknowns/{cluster}/merge": {"post": {
+        "summary": "Move another cluster's sightings into this one", "security": AUTH, "parameters": [CLUSTER],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["other"], "properties": {"other": {"type": "integer"}}}}}},
+        "responses": {"200": _json("The merged cluster"), **NO_CLUSTER, **UNAUTHORISED}}},
+    "/api/unknowns/{cluster}/ignore": {"post": {
+        "summary": "Hide a cluster from the list (later sightings still join it)", "security": AUTH,
+        "parameters": [CLUSTER], "responses": {"200": _json("The cluster"), **NO_CLUSTER, **UNAUTHORISED}}},
+}
+
+
 EVENTS_PATHS = {
     "/api/events": {"get": {
         "summary": "Recent events, newest first, from the Redis stream",
@@ -148,7 +184,7 @@ def document() -> dict:
         "openapi": "3.0.3",
         "info": {"title": "facetrack", "version": "1",
                  "description": "Streaming video identity tracker: cameras, gallery, recognition and events."},
-        "paths": {**OPS_PATHS, **CAMERAS_PATHS, **IDENTITIES_PATHS, **EVENTS_PATHS},
+        "paths": {**OPS_PATHS, **CAMERAS_PATHS, **IDENTITIES_PATHS, **UNKNOWNS_PATHS, **EVENTS_PATHS},
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {

@@ -2,6 +2,8 @@
 merged, ignored, erased and clustered again, and `facetrack unknowns name` makes one a person
 whom identification then names."""
 
+import asyncio
+
 import numpy as np
 import pytest
 
@@ -9,6 +11,7 @@ from gallery.sightings import IGNORED, NAMED, OPEN, Unknowns
 from gallery.store import GalleryError, GalleryStore
 from tests.conftest import lfw_image, needs_data
 from tests.support.cli import run
+from tests.support.http import AUTH, live_app
 from tracker.face.align import STORE_224, align, landmarks_on_crop
 from tracker.images import read_image
 from tracker.track.sighting import Sighting, SightingFace
@@ -101,3 +104,62 @@ def test_unknowns_name_enrolls_a_cluster_and_identification_then_names_that_pers
         assert len(unknowns.clusters()) == 2  # the named one left the open list
     missing = run("unknowns", "name", 999, "X", "--gallery", gallery, config=config_file)
     assert missing.returncode == 2 and "no cluster 999" in missing.stderr
+
+
+def test_the_unknowns_endpoints_review_name_merge_ignore_and_erase_clusters(analyzer, visits, config, tmp_path):
+    gallery = tmp_path / "g.db"
+    with GalleryStore(gallery) as store:
+        _, found = clustered(store, analyzer, visits, config)
+    hugo, ariel, gerhard = (next(iter(found[p])) for p in ("Hugo_Chavez", "Ariel_Sharon", "Gerhard_Schroeder"))
+    probe = lfw_image("Hugo_Chavez", 20).read_bytes()
+
+    async def scenario():
+        r = {}
+        async with live_app(analyzer, config, gallery, None, pipeline=False) as (client, _):
+            listed = await (await client.get("/api/unknowns")).json()
+            r["listed"] = sorted(c["id"] for c in listed)
+            shown = await (await client.get(f"/api/unknowns/{hugo}")).json()
+            r["shown"] = (shown["sightings"], len(shown["face_list"]))
+            crop = await client.get(f"/api/unknowns/{hugo}/faces/{shown['face_list'][0]['id']}/crop.jpg")
+            r["crop"] = (crop.status, crop.content_type)
+            r["no token"] = (await client.post(f"/api/unknowns/{hugo}/name", json={"name": "X"})).status
+            errors = {}
+            for label, method, path, body in (
+                ("missing", "get", "/api/unknowns/999", None),
+                ("not a number", "get", "/api/unknowns/abc", None),
+                ("no such face", "get", f"/api/unknowns/{hugo}/faces/999/crop.jpg", None),
+                ("bad name", "post", f"/api/unknowns/{hugo}/name", {"name": 5}),
+                ("self merge", "post", f"/api/unknowns/{hugo}/merge", {"other": hugo}),
+                ("merge missing", "post", f"/api/unknowns/{hugo}/merge", {"other": 999}),
+                ("delete missing", "delete", "/api/unknowns/999", None),
+            ):
+                answer = await getattr(client, method)(path, headers=AUTH, **({"json": body} if body else {}))
+                errors[label] = (answer.status, (await answer.json())["error"])
+            r["errors"] = errors
+            before = await (await client.post("/api/recognize", headers=AUTH, data=probe)).json()
+            named = await client.post(f"/api/unknowns/{hugo}/name", headers=AUTH, json={"name": "Hugo Chavez"})
+            r["named"] = (named.status, (await named.json())["enrolled"])
+            after = await (await client.post("/api/recognize", headers=AUTH, data=probe)).json()
+            r["recognized"] = ([f["name"] for f in before["faces"]], [f["name"] for f in after["faces"]])
+            merged = await client.post(f"/api/unknowns/{ariel}/merge", headers=AUTH, json={"other": gerhard})
+            r["merged"] = (merged.status, (await merged.json())["sightings"])
+            ignored = await client.post(f"/api/unknowns/{ariel}/ignore", headers=AUTH)
+            r["ignored"] = (ignored.status, (await ignored.json())["status"])
+            r["open"] = await (await client.get("/api/unknowns")).json()
+            r["every"] = sorted(c["status"] for c in await (await client.get("/api/unknowns?all=true")).json())
+            r["deleted"] = (await client.delete(f"/api/unknowns/{ariel}", headers=AUTH)).status
+            r["after delete"] = (await client.get(f"/api/unknowns/{ariel}")).status
+        return r
+
+    r = asyncio.run(scenario())
+    assert r["listed"] == sorted([hugo, ariel, gerhard]) and r["shown"] == (3, 6)
+    assert r["crop"] == (200, "image/jpeg") and r["no token"] == 401
+    e = r["errors"]
+    assert e["missing"] == (404, "no cluster 999 of unknown faces") and e["not a number"][0] == 400
+    assert e["no such face"][0] == 404 and e["bad name"] == (400, "name: Input should be a valid string")
+    assert e["self merge"][0] == 400 and e["merge missing"][0] == 404 and e["delete missing"][0] == 404
+    assert r["named"][0] == 201 and r["named"][1] >= 1
+    assert "Hugo Chavez" not in r["recognized"][0] and "Hugo Chavez" in r["recognized"][1]  # named at once
+    assert r["merged"] == (200, 6) and r["ignored"] == (200, "ignored")
+    assert r["open"] == [] and r["every"] == ["ignored", "named"]
+    assert r["deleted"] == 204 and r["after delete"] == 404

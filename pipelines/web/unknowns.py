@@ -1,0 +1,123 @@
+"""Unknown people over HTTP: the clusters of sightings, their faces, and naming, merging, ignoring
+and erasing them, with the same rules as ``facetrack unknowns``. Naming enrolls on the model
+executor's thread and then reloads the live pipeline's gallery, so the person is named at once."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import cv2
+from aiohttp import web
+
+from gallery.enroll import ENROLLED, Enroller
+from gallery.sightings import IGNORED, NAMED, OPEN, Unknowns
+from gallery.store import GalleryError, GalleryStore
+from pipelines.web import bodies
+from pipelines.web.identities import reload_gallery
+from pipelines.web.keys import SERVICES
+
+routes = web.RouteTableDef()
+
+
+def _unknowns(request: web.Request, store: GalleryStore) -> Unknowns:
+    return Unknowns(store, request.app[SERVICES].identifier.model_id, 0.0)
+
+
+def _cluster_id(request: web.Request, store: GalleryStore) -> int:
+    text = request.match_info["cluster"]
+    try:
+        cluster_id = int(text)
+    except ValueError:
+        raise web.HTTPBadRequest(text=f"cluster '{text}' is not a number") from None
+    try:
+        _unknowns(request, store).cluster(cluster_id)
+    except GalleryError:
+        raise web.HTTPNotFound(text=f"no cluster {cluster_id} of unknown faces") from None
+    return cluster_id
+
+
+@routes.get("/api/unknowns")
+async def list_clusters(request: web.Request) -> web.Response:
+    """Open clusters, most recently seen first (``?all=true``: named and ignored ones too)."""
+    statuses = (OPEN, NAMED, IGNORED) if request.query.get("all") == "true" else (OPEN,)
+    with GalleryStore(request.app[SERVICES].gallery) as store:
+        return web.json_response([dataclasses.asdict(c) for c in _unknowns(request, store).clusters(statuses)])
+
+
+@routes.get("/api/unknowns/{cluster}")
+async def show_cluster(request: web.Request) -> web.Response:
+    with GalleryStore(request.app[SERVICES].gallery) as store:
+        cluster_id = _cluster_id(request, store)
+        unknowns = _unknowns(request, store)
+        cluster, faces = unknowns.cluster(cluster_id), unknowns.faces(cluster_id)
+    face_list = [{"id": f.id, "sighting": f.sighting_id, "camera": f.camera, "quality": f.quality,
+                  "captured_at": f.captured_at} for f in faces]
+    return web.json_response({**dataclasses.asdict(cluster), "face_list": face_list})
+
+
+@routes.get("/api/unknowns/{cluster}/faces/{face}/crop.jpg")
+async def face_crop(request: web.Request) -> web.Response:
+    with GalleryStore(request.app[SERVICES].gallery) as store:
+        cluster_id = _cluster_id(request, store)
+        faces = _unknowns(request, store).faces(cluster_id)
+    face = next((f for f in faces if str(f.id) == request.match_info["face"]), None)
+    if face is None:
+        raise web.HTTPNotFound(text=f"cluster {cluster_id} has no face {request.match_info['face']}")
+    ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(face.crop, cv2.COLOR_RGB2BGR))
+    return web.Response(body=jpeg.tobytes(), content_type="image/jpeg")
+
+
+@routes.post("/api/unknowns/{cluster}/name")
+async def name_cluster(request: web.Request) -> web.Response:
+    """JSON ``{"name": NAME}``: enroll the cluster's faces as NAME (new, or added to that person)."""
+    services = request.app[SERVICES]
+    with GalleryStore(services.gallery) as store:
+        cluster_id = _cluster_id(request, store)
+    name = bodies.parse(bodies.NameCluster, await request.read()).name
+
+    def work(analyzer):
+        with GalleryStore(services.gallery) as store:
+            enroller = Enroller(analyzer, store, services.config.enroll)
+            return enroller.enroll_cluster(Unknowns(store, enroller.model_id, 0.0), cluster_id, name)
+
+    try:
+        result = await services.executor.call(work)
+    except GalleryError as error:
+        raise web.HTTPUnprocessableEntity(text=str(error).split(": ", 1)[-1]) from None
+    reload_gallery(request)
+    return web.json_response({"name": name, "cluster": cluster_id, "enrolled": result.count(ENROLLED),
+                              "faces": result.faces_total,
+                              "outcomes": [dataclasses.asdict(o) for o in result.outcomes]}, status=201)
+
+
+@routes.post("/api/unknowns/{cluster}/merge")
+async def merge_clusters(request: web.Request) -> web.Response:
+    """JSON ``{"other": ID}``: the other cluster's sightings join this one."""
+    other = bodies.parse(bodies.Merge, await request.read()).other
+    with GalleryStore(request.app[SERVICES].gallery) as store:
+        cluster_id = _cluster_id(request, store)
+        if other == cluster_id:
+            raise web.HTTPBadRequest(text="other: a cluster cannot be merged with itself")
+        unknowns = _unknowns(request, store)
+        try:
+            unknowns.merge(cluster_id, other)
+        except GalleryError as error:
+            raise web.HTTPNotFound(text=str(error).split(": ", 1)[-1]) from None
+        return web.json_response(dataclasses.asdict(unknowns.cluster(cluster_id)))
+
+
+@routes.post("/api/unknowns/{cluster}/ignore")
+async def ignore_cluster(request: web.Request) -> web.Response:
+    with GalleryStore(request.app[SERVICES].gallery) as store:
+        cluster_id = _cluster_id(request, store)
+        unknowns = _unknowns(request, store)
+        unknowns.mark(cluster_id, IGNORED)
+        return web.json_response(dataclasses.asdict(unknowns.cluster(cluster_id)))
+
+
+@routes.delete("/api/unknowns/{cluster}")
+async def delete_cluster(request: web.Request) -> web.Response:
+    """Erase the cluster, its sightings and their face crops for good."""
+    with GalleryStore(request.app[SERVICES].gallery) as store:
+        _unknowns(request, store).delete(_cluster_id(request, store))
+    return web.Response(status=204)
