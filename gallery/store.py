@@ -218,16 +218,26 @@ class GalleryStore:
             db.execute("UPDATE identities SET name = ? WHERE id = ?", (new, identity.id))
 
     def remove(self, name: str) -> int:
-        """Erase a person, their faces, crops and embeddings for good; returns how many faces went."""
+        """Erase a person from the gallery file for good (``erase``); returns how many faces went."""
+        return self.erase(name)["faces"]
+
+    def erase(self, name: str) -> dict[str, int]:
+        """Erase a person for good: their faces, crops and embeddings, their sightings, and the clusters of
+        unknown faces named as them (whose faces are theirs too). Returns what went, by kind."""
         identity = self.identity(name)
+        sightings = self._db.execute(
+            "SELECT COUNT(*) FROM sightings WHERE identity_id = ? OR cluster_id IN "
+            "(SELECT id FROM clusters WHERE identity_id = ?)", (identity.id, identity.id)).fetchone()[0]
+        clusters = self._db.execute("SELECT COUNT(*) FROM clusters WHERE identity_id = ?", (identity.id,)).fetchone()[0]
         with self.transaction() as db:
-            db.execute("DELETE FROM identities WHERE id = ?", (identity.id,))
+            db.execute("DELETE FROM clusters WHERE identity_id = ?", (identity.id,))  # their sightings go with them
+            db.execute("DELETE FROM identities WHERE id = ?", (identity.id,))  # faces, embeddings, sightings too
         try:
             self._db.execute("VACUUM")
-        except sqlite3.OperationalError as error:  # the erasure stands (secure_delete); only the compaction waits
-            raise GalleryUnavailable(f"{self.path}: removed '{name}' (its data is overwritten), but the file could "
+        except sqlite3.OperationalError as error:
+            raise GalleryUnavailable(f"{self.path}: erased '{name}' (its data is overwritten), but the file could "
                                      f"not be compacted ({error}); the next remove compacts it") from None
-        return identity.faces
+        return {"faces": identity.faces, "sightings": sightings, "clusters": clusters}
 
     # --- faces ------------------------------------------------------------------------
 

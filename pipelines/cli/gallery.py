@@ -9,6 +9,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated
 
+import redis
 import typer
 from rich.markup import escape
 from rich.table import Table
@@ -18,6 +19,8 @@ from gallery.store import GalleryError, GalleryStore
 from gallery.threshold import AUTO, stored_threshold
 from pipelines.annotate import draw_labelled
 from pipelines.cli.console import DEFAULT_CONFIG, ConfigOption, GalleryOption, analyzer, err, out, progress
+from pipelines.events.erase import erase_identity
+from pipelines.events.redis_server import EmbeddedRedis, listening
 from tracker.config import Config, load_config, parse_config
 from tracker.errors import TrackerError
 from tracker.images import read_image, write_image
@@ -196,6 +199,43 @@ def remove(name: str, gallery: GalleryOption = None, config: ConfigOption = DEFA
     with _open(load_config(config), gallery) as store:
         faces = store.remove(name)
     out.print(f"removed {name} and {faces} face(s)", highlight=False)
+
+
+@gallery_app.command("erase")
+def erase(name: str, gallery_only: Annotated[bool, typer.Option("--gallery-only", help="Leave the event Stream "
+                                                                "as it is (Redis unreachable)")] = False,
+          gallery: GalleryOption = None, config: ConfigOption = DEFAULT_CONFIG) -> None:
+    """Erase a person for good: faces, crops, embeddings, sightings, and the Stream's events about them."""
+    settings = load_config(config)
+    with _open(settings, gallery) as store:
+        identity = store.identity(name)
+        events = 0 if gallery_only else _erase_events(settings, identity.id)
+        removed = store.erase(name)
+    out.print(f"erased {name}: {removed['faces']} face(s), {removed['sightings']} sighting(s) in "
+              f"{removed['clusters']} named cluster(s), {events} event(s) from the Stream", highlight=False)
+
+
+def _erase_events(settings: Config, identity_id: int) -> int:
+    """The Stream's events about the identity, deleted from the configured Redis, or from the embedded
+    server's data (started for the purpose when no run holds it). Nothing is erased anywhere if it fails."""
+    url, server = settings.redis.url, None
+    if not url and settings.redis.port and listening(settings.redis.port):  # a run's embedded server
+        url = f"redis://127.0.0.1:{settings.redis.port}/0"
+    elif not url:
+        if not Path(settings.redis.data_dir).is_dir():
+            return 0  # no run ever kept events here
+        server = EmbeddedRedis(Path(settings.redis.data_dir), settings.redis.port).start()
+        url = server.url
+    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=10)
+    try:
+        return erase_identity(client, settings.events.prefix, identity_id)
+    except redis.RedisError as error:
+        raise TrackerError(f"redis: {url} unreachable ({error}); nothing was erased (--gallery-only erases the "
+                           "gallery alone)") from None
+    finally:
+        client.close()
+        if server:
+            server.stop()
 
 
 @gallery_app.command("export")

@@ -36,7 +36,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _listening(port: int) -> bool:
+def listening(port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(0.5)
         return s.connect_ex(("127.0.0.1", port)) == 0
@@ -70,7 +70,7 @@ class EmbeddedRedis:
 
     def start(self, timeout: float = 10.0) -> EmbeddedRedis:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        if _listening(self.port):
+        if listening(self.port):
             raise TrackerError(f"embedded Redis: port {self.port} is already in use (another facetrack run?); "
                                "set redis.port to a free port, or redis.url to use that server")
         binary = server_binary()
