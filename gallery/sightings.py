@@ -196,3 +196,13 @@ class Unknowns:
                                         (self.model_id, OPEN, centroid.tobytes())).lastrowid
                 db.executemany("UPDATE sightings SET cluster_id = ? WHERE id = ?", [(cluster_id, s) for s in members])
         return len(ids), len(np.unique(labels))
+
+
+def expire_sightings(store: GalleryStore, before: float) -> int:
+    """Erase the sightings last seen before ``before`` (Unix seconds), every model's, and the clusters left
+    empty; returns the sightings erased."""
+    with store.transaction() as db:
+        gone = db.execute("DELETE FROM sightings WHERE last_time < ?", (before,)).rowcount
+        db.execute("DELETE FROM clusters WHERE id NOT IN "
+                   "(SELECT cluster_id FROM sightings WHERE cluster_id IS NOT NULL)")
+    return gone

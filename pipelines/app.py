@@ -22,6 +22,7 @@ from gallery.store import GalleryStore
 from pipelines.events.publisher import EventPublisher, channel, stream_key
 from pipelines.events.redis_server import EmbeddedRedis
 from pipelines.live.executor import ModelExecutor
+from pipelines.live.retention import Retention
 from pipelines.live.runtime import Runtime
 from pipelines.live.sightings import SightingWriter
 from pipelines.live.worker import FrameObserver
@@ -74,8 +75,9 @@ def start_runtime(services: Services, observers: tuple[FrameObserver, ...] = ())
     if services.config.sightings.enabled:
         join = services.config.sightings.join_share * services.identifier.analyzer.threshold
         sightings = SightingWriter(services.gallery, services.identifier.model_id, join).start()
+    retention = Retention(services.config, services.gallery, services.redis_url)
     runtime = Runtime(services.config, services.identifier, services.executor, publisher,
-                      services.metrics.stage_seconds, observers, sightings)
+                      services.metrics.stage_seconds, observers, sightings, retention)
     services.metrics.watch(runtime.status)
     return runtime
 

@@ -84,3 +84,9 @@ def _event_figures(status: RuntimeStatus) -> Iterator[Metric]:
         for outcome, value in (("written", s.written), ("failed", s.failed), ("dropped", s.dropped)):
             family.add_metric([outcome], value)
         yield family
+    if status.retained is not None:
+        family = CounterMetricFamily("facetrack_retention_removed", "Records removed by retention, by kind",
+                                     labels=["kind"])
+        for kind, value in status.retained.items():
+            family.add_metric([kind], value)
+        yield family

@@ -129,6 +129,16 @@ class SightingsConfig(Strict):
     )
 
 
+class RetentionConfig(Strict):
+    sightings_days: float = Field(
+        30.0, ge=0.0, le=36500.0, description="Sightings older than this are erased; 0 = kept"
+    )
+    events_days: float = Field(
+        30.0, ge=0.0, le=36500.0, description="Stream events older than this are trimmed (besides the length); 0 = kept"
+    )
+    every_minutes: float = Field(60.0, gt=0.0, le=10080.0, description="How often facetrack run applies retention")
+
+
 class TrackingConfig(Strict):
     min_iou: float = Field(0.2, gt=0.0, le=1.0, description="A face continues a track when the boxes overlap this much")
     max_age: float = Field(1.5, gt=0.0, le=60.0, description="Seconds a track survives without a face")
@@ -213,6 +223,7 @@ class Config(Strict):
     cameras: list[CameraConfig] = Field(default_factory=list, description="The cameras facetrack run watches")
     tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="Tracks and their identities")
     sightings: SightingsConfig = Field(default_factory=SightingsConfig, description="Unknown people seen")
+    retention: RetentionConfig = Field(default_factory=RetentionConfig, description="How long records are kept")
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig, description="The live pipeline")
     events: EventsConfig = Field(default_factory=EventsConfig, description="Identity events")
     http: HttpConfig = Field(default_factory=HttpConfig, description="The HTTP side")

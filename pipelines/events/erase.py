@@ -1,4 +1,6 @@
-"""Erasing a person from the event Stream: every event of every track that was ever named as them.
+"""Erasing from the event Stream: a person (``erase_identity``), and events past their age (``trim_before``).
+
+``erase_identity`` deletes every event of every track that was ever named as the person.
 
 A track's events run from its ``track.started`` to its ``track.ended`` (track ids restart with
 each run, so a track is one such span of its camera and id). A span with any event naming the
@@ -49,3 +51,8 @@ def erase_identity(client: redis.Redis, prefix: str, identity_id: int) -> int:
     for i in range(0, len(doomed), PAGE):
         client.xdel(stream_key(prefix), *doomed[i : i + PAGE])
     return len(doomed)
+
+
+def trim_before(client: redis.Redis, prefix: str, before: float) -> int:
+    """Trim the Stream's entries made before ``before`` (Unix seconds: entry ids are their times in ms)."""
+    return client.xtrim(stream_key(prefix), minid=f"{int(before * 1000)}-0", approximate=False)

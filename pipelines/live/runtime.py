@@ -17,6 +17,7 @@ from prometheus_client import Histogram
 from gallery.identify import Identifier
 from pipelines.events.publisher import EventPublisher, PublisherStatus
 from pipelines.live.executor import ModelExecutor
+from pipelines.live.retention import Retention
 from pipelines.live.sightings import SightingsStatus, SightingWriter
 from pipelines.live.sources import CameraReader, Frame, Mailbox
 from pipelines.live.worker import CameraWorker, FrameObserver
@@ -52,6 +53,7 @@ class RuntimeStatus:
     events: PublisherStatus
     model_queue: int  # requests waiting for the model executor
     sightings: SightingsStatus | None = None  # None: sightings.enabled is off
+    retained: dict[str, int] | None = None  # what retention removed so far, by kind
 
 
 @dataclass
@@ -86,7 +88,7 @@ class Runtime:
 
     def __init__(self, config: Config, identifier: Identifier, executor: ModelExecutor, publisher: EventPublisher,
                  stage_seconds: Histogram | None = None, observers: tuple[FrameObserver, ...] = (),
-                 sightings: SightingWriter | None = None) -> None:
+                 sightings: SightingWriter | None = None, retention: Retention | None = None) -> None:
         self.config = config
         self.identifier = identifier
         self.executor = executor
@@ -94,13 +96,15 @@ class Runtime:
         self.stage_seconds = stage_seconds
         self.observers = observers
         self.sightings = sightings
+        self.retention = retention
         self.cameras: dict[str, Camera] = {}
         self._group: asyncio.TaskGroup | None = None
 
     def status(self, window: float = 5.0) -> RuntimeStatus:
         cameras = {cid: camera.status(window) for cid, camera in self.cameras.items()}
         return RuntimeStatus(cameras, self.publisher.status(), self.executor.depth,
-                             self.sightings.status() if self.sightings else None)
+                             self.sightings.status() if self.sightings else None,
+                             dict(self.retention.removed) if self.retention else None)
 
     def add_camera(self, camera: CameraConfig) -> Camera:
         """Start watching ``camera`` (while running)."""
@@ -158,6 +162,7 @@ class Runtime:
         publisher_stop = asyncio.Event()
         publishing = group.create_task(self.publisher.run(publisher_stop), name="publisher")
         status = group.create_task(self._status(), name="status")
+        retention = group.create_task(self.retention.run(), name="retention") if self.retention else None
         for camera in self.config.cameras:
             self.add_camera(camera)
         while not stop.is_set() and not (until_ended and self.all_ended()):
@@ -169,6 +174,8 @@ class Runtime:
             camera.reader.stop()
         await asyncio.gather(*(c.task for c in self.cameras.values()))
         status.cancel()
+        if retention:
+            retention.cancel()
         publisher_stop.set()
         await self._drain(publishing)
         e = self.publisher.status()

@@ -163,3 +163,43 @@ def test_the_unknowns_endpoints_review_name_merge_ignore_and_erase_clusters(anal
     assert r["merged"] == (200, 6) and r["ignored"] == (200, "ignored")
     assert r["open"] == [] and r["every"] == ["ignored", "named"]
     assert r["deleted"] == 204 and r["after delete"] == 404
+
+
+def test_retention_erases_old_sightings_and_trims_old_events_as_the_run_starts(analyzer, visits, config, tmp_path,
+                                                                            redis_url):
+    import time
+
+    import redis
+
+    from pipelines.events.publisher import stream_key
+    from tracker.events import Event
+
+    now = time.time()
+    gallery = tmp_path / "g.db"
+    with GalleryStore(gallery) as store:
+        unknowns = Unknowns(store, analyzer.embedder.model_id, config.sightings.join_share * analyzer.threshold)
+        old, recent = visits["Hugo_Chavez"][0], visits["Ariel_Sharon"][0]
+        unknowns.add(Sighting(old.camera, 1, now - 41 * 86400, now - 40 * 86400, old.model_id, old.faces))
+        unknowns.add(Sighting(recent.camera, 2, now - 60, now - 50, recent.model_id, recent.faces))
+    client = redis.Redis.from_url(redis_url)
+    client.delete(stream_key("facetrack"))
+    event = Event(type="track.started", camera="door", track_id=1, frame_time=now, model_id="m").model_dump_json()
+    client.xadd(stream_key("facetrack"), {"event": event}, id=f"{int((now - 40 * 86400) * 1000)}-0")
+    client.xadd(stream_key("facetrack"), {"event": event})
+
+    async def scenario():
+        async with live_app(analyzer, config, gallery, redis_url) as (client_, runtime):
+            deadline = time.monotonic() + 30
+            while runtime.retention.passes == 0:
+                assert time.monotonic() < deadline, "retention did not run at start"
+                await asyncio.sleep(0.1)
+            return await (await client_.get("/metrics")).text()
+
+    metrics = asyncio.run(scenario())
+    left = client.xlen(stream_key("facetrack"))
+    client.close()
+    with GalleryStore(gallery) as store:
+        clusters = Unknowns(store, analyzer.embedder.model_id, 0.0).clusters()
+    assert left == 1 and [c.sightings for c in clusters] == [1] and clusters[0].last_seen == now - 50
+    assert 'facetrack_retention_removed_total{kind="sightings"} 1.0' in metrics
+    assert 'facetrack_retention_removed_total{kind="events"} 1.0' in metrics

@@ -1,0 +1,59 @@
+"""Retention: while ``facetrack run`` runs, sightings older than ``retention.sightings_days`` are
+erased from the gallery file and Stream events older than ``retention.events_days`` are trimmed,
+at start and every ``retention.every_minutes``. Each pass is logged; the totals are metrics.
+A pass that fails (the gallery locked, Redis away) is logged and tried again at the next one."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+
+import redis
+
+from gallery.sightings import expire_sightings
+from gallery.store import GalleryStore
+from pipelines.events.erase import trim_before
+from tracker.config import Config
+from tracker.errors import TrackerError
+
+logger = logging.getLogger(__name__)
+DAY = 86_400.0
+
+
+class Retention:
+    def __init__(self, config: Config, gallery: Path, redis_url: str) -> None:
+        self.rules = config.retention
+        self.prefix = config.events.prefix
+        self.gallery = gallery
+        self.redis_url = redis_url
+        self.removed = {"sightings": 0, "events": 0}
+        self.passes = 0
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.to_thread(self.apply)
+            await asyncio.sleep(self.rules.every_minutes * 60)
+
+    def apply(self, now: float | None = None) -> None:
+        """One pass: what is past its age goes."""
+        now = time.time() if now is None else now
+        sightings = events = 0
+        try:
+            if self.rules.sightings_days:
+                with GalleryStore(self.gallery) as store:
+                    sightings = expire_sightings(store, now - self.rules.sightings_days * DAY)
+            if self.rules.events_days:
+                client = redis.Redis.from_url(self.redis_url, socket_connect_timeout=2, socket_timeout=10)
+                try:
+                    events = trim_before(client, self.prefix, now - self.rules.events_days * DAY)
+                finally:
+                    client.close()
+        except (TrackerError, redis.RedisError) as error:
+            logger.warning("retention: %s; trying again in %.0f min", error, self.rules.every_minutes)
+        self.removed["sightings"] += sightings
+        self.removed["events"] += events
+        self.passes += 1
+        logger.info("retention: %d sightings older than %g days erased, %d events older than %g days trimmed",
+                    sightings, self.rules.sightings_days, events, self.rules.events_days)
