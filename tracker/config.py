@@ -207,6 +207,9 @@ class HttpConfig(Strict):
     max_upload_bytes: int = Field(10_000_000, ge=1000, le=1_000_000_000, description="Largest request body")
     max_image_pixels: int = Field(40_000_000, ge=10_000, le=1_000_000_000, description="Largest uploaded image")
     live_fps: float = Field(5.0, gt=0.0, le=30.0, description="Frames per second of the live MJPEG view, at most")
+    blur_unknown: bool = Field(
+        False, description="Blur faces not (yet) named in the live view, track crops and events' crops"
+    )
     camera_dirs: list[str] = Field(
         default_factory=list, description="Folders whose video files POST /api/cameras may open; empty = none"
     )

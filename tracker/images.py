@@ -88,3 +88,28 @@ def jpeg_base64(rgb: np.ndarray, max_bytes: int) -> str | None:
         if ok and len(data) <= max_bytes:
             return base64.b64encode(data.tobytes()).decode()
     return None
+
+
+def blur(rgb: np.ndarray) -> np.ndarray:
+    """The image made unrecognisable: shrunk to 8 px across and blown up again (pixelated), then smoothed."""
+    h, w = rgb.shape[:2]
+    if not h or not w:
+        return rgb.copy()
+    small = cv2.resize(rgb, (8, max(1, round(8 * h / w))), interpolation=cv2.INTER_AREA)
+    return cv2.GaussianBlur(cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST), (0, 0), max(1.0, w / 16))
+
+
+def blur_boxes(rgb: np.ndarray, boxes: list[np.ndarray]) -> np.ndarray:
+    """A copy of ``rgb`` with each face region (its box grown as for crops) blurred."""
+    out = rgb.copy()
+    for box in boxes:
+        region = face_region(out, box)  # a view into ``out``
+        region[...] = blur(region)
+    return out
+
+
+def blurred_jpeg_base64(jpeg: str, max_bytes: int) -> str | None:
+    """A base64 JPEG face crop, blurred."""
+    rgb = cv2.cvtColor(cv2.imdecode(np.frombuffer(base64.b64decode(jpeg), np.uint8), cv2.IMREAD_COLOR),
+                       cv2.COLOR_BGR2RGB)
+    return jpeg_base64(blur(rgb), max_bytes)

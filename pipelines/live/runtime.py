@@ -131,7 +131,7 @@ class Runtime:
         return CameraTracks(camera.id, self.config.tracking, identifier.threshold, identifier.margin,
                             identifier.model_id, identifier.name_of, self.config.events.crop_max_bytes,
                             identifier.analyzer.threshold, sightings.faces_per_track if self.sightings else 0,
-                            sightings.keep_named)
+                            sightings.keep_named, self.config.http.blur_unknown)
 
     async def remove_camera(self, camera_id: str) -> None:
         """Stop watching a camera: its open tracks end (``track.ended``) before this returns."""

@@ -16,6 +16,7 @@ from pipelines.live.runtime import Camera, Runtime
 from pipelines.live.sources import Frame, is_file
 from pipelines.web.keys import RUNTIME, SERVICES
 from tracker.config import CameraConfig
+from tracker.images import blur_boxes, blurred_jpeg_base64
 from tracker.track.camera import TrackedFace
 
 routes = web.RouteTableDef()
@@ -38,9 +39,11 @@ def describe(camera: Camera) -> dict:
     return {**camera.config.model_dump(), **asdict(camera.status())}
 
 
-def view(frame: Frame, faces: list[TrackedFace]) -> bytes | None:
-    """The frame with its faces' boxes, track ids and names drawn, as JPEG."""
-    image = draw_boxes(frame.image, [(f.box, f.label(), f.name is not None) for f in faces])
+def view(frame: Frame, faces: list[TrackedFace], blur_unknown: bool = False) -> bytes | None:
+    """The frame with its faces' boxes, track ids and names drawn (unknown faces blurred first, with
+    ``blur_unknown``), as JPEG."""
+    image = blur_boxes(frame.image, [f.box for f in faces if f.name is None]) if blur_unknown else frame.image
+    image = draw_boxes(image, [(f.box, f.label(), f.name is not None) for f in faces])
     ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 75])
     return jpeg.tobytes() if ok else None
 
@@ -102,7 +105,10 @@ async def track_crop(request: web.Request) -> web.Response:
     view = camera.track(track_id)
     if view is None or view.crop_jpeg is None:
         raise web.HTTPNotFound(text=f"camera '{camera.config.id}' has no open track {track_id} with a face crop")
-    return web.Response(body=base64.b64decode(view.crop_jpeg), content_type="image/jpeg")
+    crop = view.crop_jpeg
+    if view.identity_id is None and request.app[SERVICES].config.http.blur_unknown:
+        crop = blurred_jpeg_base64(crop, 1_000_000)
+    return web.Response(body=base64.b64decode(crop), content_type="image/jpeg")
 
 
 @routes.get("/cameras/{camera}/live.mjpg")
@@ -121,7 +127,7 @@ async def live(request: web.Request) -> web.StreamResponse:
         latest = camera.latest()
         if latest is not None and latest[0] is not sent:
             sent = latest[0]
-            jpeg = view(*latest)
+            jpeg = view(*latest, request.app[SERVICES].config.http.blur_unknown)
             if jpeg:
                 await response.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
                                      + str(len(jpeg)).encode() + b"\r\n\r\n" + jpeg + b"\r\n")

@@ -293,3 +293,23 @@ def test_with_keep_named_a_named_track_leaves_a_sighting_too_and_without_faces_t
 
     assert [s.identity_id for s in walk(sighting_faces=3, keep_named=True)] == [7]
     assert walk(sighting_faces=0, keep_named=True) == []
+
+
+def test_with_blur_unknown_an_unknown_tracks_events_carry_its_crop_blurred_and_a_named_ones_clear():
+    import base64
+
+    import cv2
+
+    def sharpness(jpeg: str) -> float:
+        grey = cv2.imdecode(np.frombuffer(base64.b64decode(jpeg), np.uint8), cv2.IMREAD_GRAYSCALE)
+        return float(cv2.Laplacian(grey, cv2.CV_64F).var())
+
+    noise = np.random.default_rng(0).integers(0, 255, (480, 640, 3), np.uint8)  # texture a blur must remove
+    tracks = CameraTracks("door", TrackingConfig(max_age=0.5), THRESHOLD, MARGIN, "test:0",
+                          lambda i: NAMES.get(i, "unknown"), crop_max_bytes=200_000, scale=THRESHOLD, blur_unknown=True)
+    step(tracks, 0.0, faces(50, 400), {1: Verdict(7, 0.05, 0.2, THRESHOLD)}, looks={0: 3, 1: 7}, image=noise)
+    clear = {state.identity.identity: state.crop for state in tracks.states.values()}
+    _, _, events = step(tracks, 2.0, faces(), {})  # both tracks end, each event with its track's crop
+    stranger, ann = (next(e for e in events if e.type == "track.ended" and e.identity_id == who) for who in (None, 7))
+    assert stranger.crop_jpeg != clear[UNKNOWN] and sharpness(stranger.crop_jpeg) < sharpness(clear[UNKNOWN]) / 20
+    assert ann.crop_jpeg == clear[7] and sharpness(ann.crop_jpeg) > sharpness(clear[UNKNOWN]) / 2

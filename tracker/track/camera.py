@@ -31,7 +31,7 @@ from tracker.events import Event
 from tracker.face.analyzer import Analysis
 from tracker.face.quality import face_weight, frontal_score
 from tracker.faces import Faces
-from tracker.images import face_region, jpeg_base64
+from tracker.images import blurred_jpeg_base64, face_region, jpeg_base64
 from tracker.track.identity import UNKNOWN, Observation, TrackIdentity
 from tracker.track.sighting import BestFaces, Sighting
 from tracker.track.tracking import FaceTracker, Track, iou
@@ -46,6 +46,7 @@ class TrackState:
 
     identity: TrackIdentity
     crop: str | None = None  # best face crop, JPEG base64
+    blurred: str | None = None  # the same crop blurred, for the events of an unknown track (blur_unknown)
     crop_weight: float = -1.0
     first_time: float = 0.0  # capture time of the track's first and latest face
     last_time: float = 0.0
@@ -119,10 +120,11 @@ class FrameInfo:
 class CameraTracks:
     def __init__(self, camera_id: str, tracking: TrackingConfig, threshold: float, margin: float, model_id: str,
                  name_of: Callable[[int], str], crop_max_bytes: int, scale: float, sighting_faces: int = 0,
-                 keep_named: bool = False) -> None:
+                 keep_named: bool = False, blur_unknown: bool = False) -> None:
         """``threshold``: the gallery's threshold in force; ``scale``: the embedder's own (LFW) threshold, the
         unit of its distances, in which ``tracking.split_share`` is given. ``sighting_faces``: the best faces
-        an unknown track's sighting keeps (0: no sightings); ``keep_named``: named tracks leave one too."""
+        an unknown track's sighting keeps (0: no sightings); ``keep_named``: named tracks leave one too;
+        ``blur_unknown``: the events of a track not (yet) named carry its face crop blurred."""
         self.camera_id = camera_id
         self.tracking = tracking
         self.split_distance = tracking.split_share * scale
@@ -132,6 +134,7 @@ class CameraTracks:
         self.crop_max_bytes = crop_max_bytes
         self.sighting_faces = sighting_faces
         self.keep_named = keep_named
+        self.blur_unknown = blur_unknown
         self._sightings: list[Sighting] = []
         self.tracker = FaceTracker(tracking.min_iou, tracking.max_age, tracking.reid_share * threshold)
         self.states: dict[int, TrackState] = {}
@@ -343,6 +346,8 @@ class CameraTracks:
             if weights[i] > state.crop_weight:
                 state.crop_weight = float(weights[i])
                 state.crop = self._crop(frame.image, analysis.faces.boxes[i])
+                if self.blur_unknown and state.crop:
+                    state.blurred = blurred_jpeg_base64(state.crop, self.crop_max_bytes)
             quality = {"size": float(q.size[i]), "sharpness": float(q.sharpness[i]), "frontal": float(q.frontal[i])}
             state.best.offer(frame.image, analysis.faces.landmarks[i], quality, analysis.embeddings[i], frame.time,
                              float(weights[i]))
@@ -412,7 +417,7 @@ class CameraTracks:
         self._events.append(Event(
             type=kind, camera=self.camera_id, track_id=track_id, frame_time=frame_time,
             identity_id=identity if named else None, name=self._name(identity), model_id=self.model_id,
-            crop_jpeg=state.crop if state else None, **fields,
+            crop_jpeg=(state.crop if named or not self.blur_unknown else state.blurred) if state else None, **fields,
         ))
 
     def _take_events(self) -> list[Event]:
