@@ -111,6 +111,24 @@ class Unknowns:
         )
         return sighting_id
 
+    def visits(self, cluster_id: int, gap: float) -> int:
+        """The cluster's visits: its sightings, those less than ``gap`` seconds after the previous one ended
+        counted as one."""
+        rows = self.store.query("SELECT first_time, last_time FROM sightings WHERE cluster_id = ? "
+                                "ORDER BY first_time", (cluster_id,))
+        visits, last = 0, None
+        for first, end in rows:
+            if last is None or first - last >= gap:
+                visits += 1
+            last = end if last is None else max(last, end)
+        return visits
+
+    def announce(self, cluster_id: int) -> bool:
+        """Mark the cluster as announced recurring; False when it was already."""
+        with self.store.transaction() as db:
+            return db.execute("UPDATE clusters SET announced = 1 WHERE id = ? AND announced = 0",
+                              (cluster_id,)).rowcount == 1
+
     def clusters(self, statuses: tuple[str, ...] = (OPEN,)) -> list[Cluster]:
         """The clusters of this model in ``statuses``, most recently seen first."""
         marks = ", ".join("?" * len(statuses))

@@ -54,7 +54,8 @@ CREATE TABLE IF NOT EXISTS clusters (
     model_id TEXT NOT NULL,
     status TEXT NOT NULL DEFAULT 'open',
     centroid BLOB NOT NULL,
-    identity_id INTEGER REFERENCES identities(id) ON DELETE SET NULL
+    identity_id INTEGER REFERENCES identities(id) ON DELETE SET NULL,
+    announced INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS sightings (
     id INTEGER PRIMARY KEY,

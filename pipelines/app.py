@@ -74,7 +74,7 @@ def start_runtime(services: Services, observers: tuple[FrameObserver, ...] = ())
     sightings = None
     if services.config.sightings.enabled:
         join = services.config.sightings.join_share * services.identifier.analyzer.threshold
-        sightings = SightingWriter(services.gallery, services.identifier.model_id, join).start()
+        sightings = SightingWriter(services.gallery, services.identifier.model_id, join, services.config).start()
     retention = Retention(services.config, services.gallery, services.redis_url)
     runtime = Runtime(services.config, services.identifier, services.executor, publisher,
                       services.metrics.stage_seconds, observers, sightings, retention)

@@ -127,6 +127,12 @@ class SightingsConfig(Strict):
         0.5, gt=0.0, le=2.0,
         description="A sighting joins the nearest cluster this close: share of the embedder's threshold",
     )
+    recurring_visits: int = Field(
+        3, ge=0, le=1000, description="person.unknown_recurring fires when a cluster reaches this many visits; 0 = off"
+    )
+    visit_gap_minutes: float = Field(
+        30.0, ge=0.0, le=10080.0, description="Sightings this far apart are separate visits (closer: one visit)"
+    )
 
 
 class RetentionConfig(Strict):

@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 SCHEMA_VERSION = 1
 EventType = Literal[
-    "track.started", "identity.resolved", "identity.changed", "track.ended", "person.entered", "person.left"
+    "track.started", "identity.resolved", "identity.changed", "track.ended", "person.entered", "person.left",
+    "person.unknown_recurring",
 ]
 
 
@@ -37,6 +38,8 @@ class Event(BaseModel):
     crop_jpeg: str | None = Field(None, description="Best face so far (its box grown by 40% each side), JPEG, base64")
     dwell_seconds: float | None = Field(None, description="track.ended / person.left: time in view")
     best_distance: float | None = Field(None, description="track.ended: best distance seen for its identity")
+    cluster_id: int | None = Field(None, description="person.unknown_recurring: the cluster of unknown sightings")
+    visits: int | None = Field(None, description="person.unknown_recurring: the cluster's visits so far")
 
 
 if __name__ == "__main__":  # the JSON Schema for apps in other languages: docs/event.schema.json

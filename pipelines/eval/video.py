@@ -43,7 +43,7 @@ def play(config: Config, video: Path, gallery: Path, fps: float,
     """Every analysed frame's faces with their tracks and names, by frame number."""
     camera = {"id": "video", "url": str(video), "fps": fps, "realtime": False}
     config = with_changes(config, "eval video", cameras=[camera], pipeline={"status_interval": 3600.0},
-                          http={"port": 0})
+                          http={"port": 0}, sightings={"enabled": False})  # an evaluation writes no sightings
     seen: dict[int, list[SeenFace]] = {}
 
     def record(camera: str, frame: Frame, faces: list[TrackedFace], latency: float) -> None:

@@ -160,6 +160,9 @@ class Runtime:
 
     async def _run(self, group: asyncio.TaskGroup, stop: asyncio.Event, until_ended: bool) -> None:
         publisher_stop = asyncio.Event()
+        if self.sightings is not None:  # its thread's events reach the publisher through this loop
+            loop = asyncio.get_running_loop()
+            self.sightings.announce = lambda event: loop.call_soon_threadsafe(self.publisher.publish, event)
         publishing = group.create_task(self.publisher.run(publisher_stop), name="publisher")
         status = group.create_task(self._status(), name="status")
         retention = group.create_task(self.retention.run(), name="retention") if self.retention else None

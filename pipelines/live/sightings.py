@@ -1,7 +1,9 @@
 """The sightings writer: a thread that puts the live pipeline's sightings into the gallery file.
 
 Cameras hand sightings over without waiting (``put``); the thread opens its own connection to
-the gallery and stores each one and its cluster (``gallery.sightings.Unknowns.add``). A write
+the gallery and stores each one and its cluster (``gallery.sightings.Unknowns.add``). When an
+open cluster reaches ``sightings.recurring_visits`` visits, a ``person.unknown_recurring`` event
+is handed to ``announce`` (once per cluster). A write
 that fails (the gallery locked by another writer, a full disk) is logged and counted, and the
 cameras and their events go on untouched. A full queue drops the newest sighting and counts it.
 """
@@ -12,12 +14,16 @@ import logging
 import queue
 import sqlite3
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from gallery.sightings import Unknowns
+from gallery.sightings import OPEN, Unknowns
 from gallery.store import GalleryStore
+from tracker.config import Config
 from tracker.errors import TrackerError
+from tracker.events import Event
+from tracker.images import blur, jpeg_base64
 from tracker.track.sighting import Sighting
 
 logger = logging.getLogger(__name__)
@@ -31,10 +37,13 @@ class SightingsStatus:
 
 
 class SightingWriter:
-    def __init__(self, gallery: Path, model_id: str, join_distance: float, queue_size: int = 1000) -> None:
+    def __init__(self, gallery: Path, model_id: str, join_distance: float, config: Config,
+                 queue_size: int = 1000) -> None:
         self.gallery = gallery
         self.model_id = model_id
         self.join_distance = join_distance
+        self.config = config
+        self.announce: Callable[[Event], None] | None = None  # set by the runtime: hands an event to its loop
         self.written = self.failed = self.dropped = 0
         self._queue: queue.Queue[Sighting | None] = queue.Queue(maxsize=queue_size)
         self._thread = threading.Thread(target=self._run, name="sightings", daemon=True)
@@ -64,10 +73,25 @@ class SightingWriter:
             unknowns = Unknowns(store, self.model_id, self.join_distance)
             while (sighting := self._queue.get()) is not None:
                 try:
-                    unknowns.add(sighting)
+                    cluster_id = unknowns.add(sighting)
                     self.written += 1
+                    self._recurring(unknowns, cluster_id, sighting)
                 except (TrackerError, sqlite3.Error) as error:
                     self.failed += 1
                     if self.failed == 1 or self.failed % 100 == 0:
                         logger.warning("sightings: %s (%d not stored so far; events are not affected)", error,
                                        self.failed)
+
+    def _recurring(self, unknowns: Unknowns, cluster_id: int, sighting: Sighting) -> None:
+        rules = self.config.sightings
+        if self.announce is None or not rules.recurring_visits or unknowns.cluster(cluster_id).status != OPEN:
+            return
+        visits = unknowns.visits(cluster_id, rules.visit_gap_minutes * 60)
+        if visits < rules.recurring_visits or not unknowns.announce(cluster_id):
+            return
+        face = sighting.faces[0].crop
+        crop_bytes = self.config.events.crop_max_bytes
+        crop = jpeg_base64(blur(face) if self.config.http.blur_unknown else face, crop_bytes) if crop_bytes else None
+        self.announce(Event(type="person.unknown_recurring", camera=sighting.camera, track_id=sighting.track_id,
+                            frame_time=sighting.last_time, model_id=sighting.model_id, crop_jpeg=crop,
+                            cluster_id=cluster_id, visits=visits))

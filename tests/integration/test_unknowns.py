@@ -203,3 +203,28 @@ def test_retention_erases_old_sightings_and_trims_old_events_as_the_run_starts(a
     assert left == 1 and [c.sightings for c in clusters] == [1] and clusters[0].last_seen == now - 50
     assert 'facetrack_retention_removed_total{kind="sightings"} 1.0' in metrics
     assert 'facetrack_retention_removed_total{kind="events"} 1.0' in metrics
+
+
+def test_a_stranger_seen_on_the_third_visit_is_announced_once(analyzer, visits, config, tmp_path):
+    from pipelines.live.sightings import SightingWriter
+    from tracker.config import with_changes
+
+    settings = with_changes(config, "test", sightings={"recurring_visits": 3, "visit_gap_minutes": 0.5})
+    gallery = tmp_path / "g.db"
+    GalleryStore(gallery).close()
+    writer = SightingWriter(gallery, analyzer.embedder.model_id, 0.5 * analyzer.threshold, settings)
+    announced = []
+    writer.announce = announced.append
+    writer.start()
+    hugo = visits["Hugo_Chavez"]
+    close_by = Sighting(hugo[0].camera, 99, hugo[0].last_time + 5, hugo[0].last_time + 8, hugo[0].model_id,
+                        hugo[0].faces)  # 5 s after the first: the same visit
+    for sighting in (hugo[0], close_by, hugo[1], visits["Ariel_Sharon"][0], hugo[2], hugo[2]):
+        writer.put(sighting)
+    writer.stop()
+    assert (writer.written, writer.failed, writer.dropped) == (6, 0, 0)
+    assert [(e.type, e.visits, e.track_id, e.camera) for e in announced] == [
+        ("person.unknown_recurring", 3, hugo[2].track_id, hugo[2].camera)]  # once, at the third visit
+    with GalleryStore(gallery) as store:
+        cluster = Unknowns(store, analyzer.embedder.model_id, 0.0).cluster(announced[0].cluster_id)
+    assert cluster.sightings == 5 and announced[0].crop_jpeg
