@@ -1,17 +1,18 @@
 """Unknown people: sightings and their clusters, kept in the gallery file.
 
 A sighting is a track that ended unknown (``tracker.track.sighting``): its best faces, camera,
-track and times. Each sighting joins, in one transaction, the cluster of its model whose
-centroid (the normalised mean of its sightings' centroids) is nearest, if within
+track and times. Each sighting joins, in one transaction, the cluster of its model that is
+nearest by average linkage over faces (the mean squared distance between the sighting's faces
+and the cluster's, ``2 - 2 a.b`` of their mean embeddings, so one matrix product), if within
 ``join_distance`` (``sightings.join_share`` of the embedder's LFW threshold), or starts a new
-cluster: one matrix product over the clusters, no batch pass. ``recluster`` redoes the open
-clusters from scratch (average linkage, scikit-learn) after a change of the rule. A cluster
-is ``open`` until it is named (its faces enrolled as a person), ignored or deleted; later
-sightings of the same person still join it.
+cluster. Average linkage over faces does not depend on how many faces a sighting kept.
+``recluster`` redoes the open clusters from scratch (average linkage, scikit-learn) after a
+change of the rule. A cluster is ``open`` until it is named (its faces enrolled as a person),
+ignored or deleted; later sightings of the same person still join it.
 
-Measured on LFW (150 people never enrolled, 3 sightings of 2 photographs each, dlib's model,
-3 orders): join share 0.5 kept purity 0.99-1.00 and completeness 0.98-0.99; 0.4 split more
-(completeness 0.95-0.96), 0.7 merged strangers (purity 0.78-0.83). docs/benchmarks.md.
+Measured on LFW (150 people never enrolled, 3 sightings each, dlib's model, 3 orders): join
+share 0.8 gave purity 0.97-0.98 and completeness 0.97 with one photograph a sighting, 0.98-0.99
+and 0.98 with two; docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -68,40 +69,39 @@ class Unknowns:
     def __init__(self, store: GalleryStore, model_id: str, join_distance: float) -> None:
         self.store = store
         self.model_id = model_id
-        self.join_distance = join_distance  # squared L2 between a sighting's centroid and a cluster's
+        self.join_distance = join_distance  # mean squared L2 between a sighting's faces and a cluster's
 
     def add(self, sighting: Sighting) -> int:
         """Store ``sighting`` and put it in the nearest cluster, or a new one; returns the cluster id."""
         if sighting.model_id != self.model_id:
             raise GalleryError(f"{self.store.path}: a sighting by {sighting.model_id}, clusters here are by "
                                f"{self.model_id}")
-        centroid = sighting.centroid()
+        mean, count = sighting.mean(), len(sighting.faces)
         with self.store.transaction() as db:
-            rows = db.execute("SELECT id, centroid FROM clusters WHERE model_id = ?", (self.model_id,)).fetchall()
+            rows = db.execute("SELECT id, mean, faces FROM clusters WHERE model_id = ?", (self.model_id,)).fetchall()
             cluster_id = None
             if rows:
-                centroids = np.stack([np.frombuffer(r[1], np.float32) for r in rows])
-                distances = ((centroids - centroid) ** 2).sum(axis=1)
+                means = np.stack([np.frombuffer(r[1], np.float32) for r in rows])
+                distances = 2.0 - 2.0 * means @ mean  # the mean squared distance between their faces
                 nearest = int(np.argmin(distances))
                 if distances[nearest] <= self.join_distance:
-                    cluster_id = rows[nearest][0]
-                    size = db.execute("SELECT COUNT(*) FROM sightings WHERE cluster_id = ?",
-                                      (cluster_id,)).fetchone()[0]
-                    moved = _unit(centroids[nearest] * size + centroid)
-                    db.execute("UPDATE clusters SET centroid = ? WHERE id = ?", (moved.tobytes(), cluster_id))
+                    cluster_id, faces = rows[nearest][0], rows[nearest][2]
+                    moved = ((means[nearest] * faces + mean * count) / (faces + count)).astype(np.float32)
+                    db.execute("UPDATE clusters SET mean = ?, faces = ? WHERE id = ?",
+                               (moved.tobytes(), faces + count, cluster_id))
             if cluster_id is None:
-                cluster_id = db.execute("INSERT INTO clusters (model_id, status, centroid) VALUES (?, ?, ?)",
-                                        (self.model_id, OPEN, centroid.tobytes())).lastrowid
-            self._insert(db, sighting, centroid, cluster_id)
+                cluster_id = db.execute("INSERT INTO clusters (model_id, status, mean, faces) VALUES (?, ?, ?, ?)",
+                                        (self.model_id, OPEN, mean.tobytes(), count)).lastrowid
+            self._insert(db, sighting, mean, cluster_id)
         return cluster_id
 
     @staticmethod
-    def _insert(db, sighting: Sighting, centroid: np.ndarray, cluster_id: int) -> int:
+    def _insert(db, sighting: Sighting, mean: np.ndarray, cluster_id: int) -> int:
         sighting_id = db.execute(
             "INSERT INTO sightings (cluster_id, model_id, camera, track_id, first_time, last_time, identity_id, "
-            "centroid) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "mean, faces) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (cluster_id, sighting.model_id, sighting.camera, sighting.track_id, sighting.first_time,
-             sighting.last_time, sighting.identity_id, centroid.tobytes()),
+             sighting.last_time, sighting.identity_id, mean.tobytes(), len(sighting.faces)),
         ).lastrowid
         db.executemany(
             "INSERT INTO sighting_faces (sighting_id, crop, landmarks, quality, embedding, captured_at) "
@@ -178,9 +178,12 @@ class Unknowns:
 
     @staticmethod
     def _recentre(db, cluster_id: int) -> None:
-        rows = db.execute("SELECT centroid FROM sightings WHERE cluster_id = ?", (cluster_id,)).fetchall()
-        centroid = _unit(np.mean([np.frombuffer(r[0], np.float32) for r in rows], axis=0))
-        db.execute("UPDATE clusters SET centroid = ? WHERE id = ?", (centroid.tobytes(), cluster_id))
+        rows = db.execute("SELECT mean, faces FROM sightings WHERE cluster_id = ?", (cluster_id,)).fetchall()
+        weights = np.array([r[1] for r in rows], np.float32)
+        means = np.stack([np.frombuffer(r[0], np.float32) for r in rows])
+        mean = (weights @ means / weights.sum()).astype(np.float32)
+        db.execute("UPDATE clusters SET mean = ?, faces = ? WHERE id = ?", (mean.tobytes(), int(weights.sum()),
+                                                                           cluster_id))
 
     def delete(self, cluster_id: int) -> int:
         """Erase the cluster, its sightings and their faces (overwritten: secure_delete); returns the sightings."""
@@ -195,24 +198,24 @@ class Unknowns:
         from sklearn.cluster import AgglomerativeClustering  # only this command needs scikit-learn's import time
 
         rows = self.store.query(
-            "SELECT s.id, s.centroid FROM sightings s JOIN clusters c ON c.id = s.cluster_id "
+            "SELECT s.id, s.mean, s.faces FROM sightings s JOIN clusters c ON c.id = s.cluster_id "
             "WHERE c.model_id = ? AND c.status = ? ORDER BY s.id", (self.model_id, OPEN))
         if not rows:
             return 0, 0
         ids = [r[0] for r in rows]
-        centroids = np.stack([np.frombuffer(r[1], np.float32) for r in rows])
+        means = np.stack([np.frombuffer(r[1], np.float32) for r in rows])
         labels = np.zeros(len(ids), int) if len(ids) == 1 else AgglomerativeClustering(
-            n_clusters=None, distance_threshold=float(np.sqrt(self.join_distance)), linkage="average",
-        ).fit_predict(centroids)
+            n_clusters=None, metric="precomputed", linkage="average", distance_threshold=self.join_distance,
+        ).fit_predict(np.clip(2.0 - 2.0 * means @ means.T, 0.0, None))
         with self.store.transaction() as db:
             db.executemany("UPDATE sightings SET cluster_id = NULL WHERE id = ?", [(s,) for s in ids])
             db.execute("DELETE FROM clusters WHERE model_id = ? AND status = ?", (self.model_id, OPEN))
             for label in np.unique(labels):
                 members = [ids[i] for i in np.flatnonzero(labels == label)]
-                centroid = _unit(centroids[labels == label].mean(axis=0))
-                cluster_id = db.execute("INSERT INTO clusters (model_id, status, centroid) VALUES (?, ?, ?)",
-                                        (self.model_id, OPEN, centroid.tobytes())).lastrowid
+                cluster_id = db.execute("INSERT INTO clusters (model_id, status, mean, faces) VALUES (?, ?, ?, 0)",
+                                        (self.model_id, OPEN, means[0].tobytes())).lastrowid
                 db.executemany("UPDATE sightings SET cluster_id = ? WHERE id = ?", [(cluster_id, s) for s in members])
+                self._recentre(db, cluster_id)
         return len(ids), len(np.unique(labels))
 
 

@@ -53,7 +53,8 @@ CREATE TABLE IF NOT EXISTS clusters (
     id INTEGER PRIMARY KEY,
     model_id TEXT NOT NULL,
     status TEXT NOT NULL DEFAULT 'open',
-    centroid BLOB NOT NULL,
+    mean BLOB NOT NULL,
+    faces INTEGER NOT NULL,
     identity_id INTEGER REFERENCES identities(id) ON DELETE SET NULL,
     announced INTEGER NOT NULL DEFAULT 0
 );
@@ -66,7 +67,8 @@ CREATE TABLE IF NOT EXISTS sightings (
     first_time REAL NOT NULL,
     last_time REAL NOT NULL,
     identity_id INTEGER REFERENCES identities(id) ON DELETE CASCADE,
-    centroid BLOB NOT NULL
+    mean BLOB NOT NULL,
+    faces INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS sighting_faces (
     id INTEGER PRIMARY KEY,

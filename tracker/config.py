@@ -124,7 +124,7 @@ class SightingsConfig(Strict):
     keep_named: bool = Field(False, description="Keep sightings of named tracks too")
     faces_per_track: int = Field(3, ge=1, le=20, description="Best faces a sighting keeps")
     join_share: float = Field(
-        0.5, gt=0.0, le=2.0,
+        0.8, gt=0.0, le=2.0,
         description="A sighting joins the nearest cluster this close: share of the embedder's threshold",
     )
     recurring_visits: int = Field(

@@ -63,16 +63,19 @@ def make_plan(lfw: Path, order: tuple[str, ...] = ORDER, enrolled: tuple[str, ..
               enroll_images: int = 3, duration: float = 3.0, gap: float = 1.0, lead: float = 1.0,
               tail: float = 2.0, size: tuple[int, int] = (640, 360), fps: float = 10.0) -> Plan:
     """``lead`` seconds of background, then each person in ``order`` for ``duration`` seconds,
-    ``gap`` seconds apart, then ``tail`` seconds of background."""
-    appearances, enroll, t = [], {}, lead
+    ``gap`` seconds apart, then ``tail`` seconds of background. A person named again in ``order``
+    comes back with another photograph (a later visit)."""
+    appearances, enroll, t, visits = [], {}, lead, {}
     for i, name in enumerate(order):
         photos = _photos(lfw, name)
         known = name in enrolled
+        visit = visits[name] = visits.get(name, -1) + 1
+        first = enroll_images if known else 0
+        if len(photos) <= first + visit:
+            raise DatasetError(f"{name}: needs more than {first + visit} LFW photographs to enroll and show")
         if known:
-            if len(photos) <= enroll_images:
-                raise DatasetError(f"{name}: needs more than {enroll_images} LFW photographs to enroll and show")
             enroll[name] = [str(p) for p in photos[:enroll_images]]
-        shown = photos[enroll_images] if known else photos[0]
+        shown = photos[first + visit]
         appearances.append(Appearance(name, known, str(shown), round(t, 3), duration, (0.42, 0.58)[i % 2]))
         t += duration + gap
     return Plan(size[0], size[1], fps, round(t - gap + tail, 3), appearances, enroll)

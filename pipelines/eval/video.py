@@ -38,12 +38,13 @@ def read_truth(path: Path) -> tuple[dict[int, list[TruthFace]], dict[int, float]
         raise DatasetError(f"{path}: not ground truth as facetrack eval video reads it ({error!r})") from None
 
 
-def play(config: Config, video: Path, gallery: Path, fps: float,
-         analyzer: FaceAnalyzer | None = None) -> dict[int, list[SeenFace]]:
-    """Every analysed frame's faces with their tracks and names, by frame number."""
+def play(config: Config, video: Path, gallery: Path, fps: float, analyzer: FaceAnalyzer | None = None,
+         sightings: bool = False) -> dict[int, list[SeenFace]]:
+    """Every analysed frame's faces with their tracks and names, by frame number. With ``sightings``,
+    the unknown tracks' sightings are written into ``gallery`` as ``facetrack run`` writes them."""
     camera = {"id": "video", "url": str(video), "fps": fps, "realtime": False}
     config = with_changes(config, "eval video", cameras=[camera], pipeline={"status_interval": 3600.0},
-                          http={"port": 0}, sightings={"enabled": False})  # an evaluation writes no sightings
+                          http={"port": 0}, sightings={"enabled": sightings})  # by default, none written
     seen: dict[int, list[SeenFace]] = {}
 
     def record(camera: str, frame: Frame, faces: list[TrackedFace], latency: float) -> None:

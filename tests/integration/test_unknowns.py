@@ -212,7 +212,8 @@ def test_a_stranger_seen_on_the_third_visit_is_announced_once(analyzer, visits, 
     settings = with_changes(config, "test", sightings={"recurring_visits": 3, "visit_gap_minutes": 0.5})
     gallery = tmp_path / "g.db"
     GalleryStore(gallery).close()
-    writer = SightingWriter(gallery, analyzer.embedder.model_id, 0.5 * analyzer.threshold, settings)
+    writer = SightingWriter(gallery, analyzer.embedder.model_id, settings.sightings.join_share * analyzer.threshold,
+                            settings)
     announced = []
     writer.announce = announced.append
     writer.start()

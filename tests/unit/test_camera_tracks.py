@@ -279,7 +279,7 @@ def test_a_track_that_ends_unknown_leaves_a_sighting_of_its_best_faces_and_a_nam
     s = sightings[0]
     assert (s.camera, s.model_id, s.identity_id, s.first_time, s.last_time) == ("door", "test:0", None, 1000.0, 1000.6)
     assert [f.quality["size"] for f in s.faces] == [120, 90]  # the two best (largest) of its four faces
-    assert s.faces[0].crop.shape == (224, 224, 3) and np.allclose(s.centroid(), look(3))
+    assert s.faces[0].crop.shape == (224, 224, 3) and np.allclose(s.mean(), look(3))
     assert tracks.take_sightings() == []
 
 

@@ -34,10 +34,10 @@ class Sighting:
     faces: list[SightingFace]
     identity_id: int | None = None  # the track's name, for a named track kept with sightings.keep_named
 
-    def centroid(self) -> np.ndarray:
-        """The normalised mean of its faces' embeddings: the sighting's place among the others."""
-        mean = np.mean([f.embedding for f in self.faces], axis=0)
-        return (mean / np.linalg.norm(mean)).astype(np.float32)
+    def mean(self) -> np.ndarray:
+        """The mean of its faces' unit embeddings (not normalised): ``2 - 2 a.b`` of two such means is the mean
+        squared distance between the faces of one and the faces of the other (average linkage)."""
+        return np.mean([f.embedding for f in self.faces], axis=0).astype(np.float32)
 
 
 @dataclass
