@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from rich.markup import escape
@@ -16,6 +17,7 @@ from pipelines.cli.console import DEFAULT_CONFIG, ConfigOption, GalleryOption, a
 from tracker.config import Config, load_config
 from tracker.images import write_image
 
+T = TypeVar("T")
 unknowns_app = typer.Typer(help="Review unknown people seen by the cameras: clusters of sightings.",
                            no_args_is_help=True)
 
@@ -91,30 +93,30 @@ def name_cluster(cluster: int, name: str, gallery: GalleryOption = None, config:
     out.print(f"cluster {cluster}: {taken} face(s) enrolled as {name} ({result.faces_total} in all)", highlight=False)
 
 
+def _change(gallery: Path | None, config: Path, change: Callable[[Unknowns], T]) -> T:
+    settings = load_config(config)
+    with _open(settings, gallery) as store:
+        return change(_unknowns(store, settings))
+
+
 @unknowns_app.command("merge")
 def merge(keep: int, other: int, gallery: GalleryOption = None, config: ConfigOption = DEFAULT_CONFIG) -> None:
     """Move the sightings of cluster OTHER into KEEP (the same person)."""
-    settings = load_config(config)
-    with _open(settings, gallery) as store:
-        _unknowns(store, settings).merge(keep, other)
+    _change(gallery, config, lambda unknowns: unknowns.merge(keep, other))
     out.print(f"cluster {other} merged into {keep}", highlight=False)
 
 
 @unknowns_app.command("ignore")
 def ignore(cluster: int, gallery: GalleryOption = None, config: ConfigOption = DEFAULT_CONFIG) -> None:
     """Hide a cluster from the list (its later sightings still join it)."""
-    settings = load_config(config)
-    with _open(settings, gallery) as store:
-        _unknowns(store, settings).mark(cluster, IGNORED)
+    _change(gallery, config, lambda unknowns: unknowns.mark(cluster, IGNORED))
     out.print(f"cluster {cluster} ignored", highlight=False)
 
 
 @unknowns_app.command("delete")
 def delete(cluster: int, gallery: GalleryOption = None, config: ConfigOption = DEFAULT_CONFIG) -> None:
     """Erase a cluster, its sightings and their face crops for good."""
-    settings = load_config(config)
-    with _open(settings, gallery) as store:
-        count = _unknowns(store, settings).delete(cluster)
+    count = _change(gallery, config, lambda unknowns: unknowns.delete(cluster))
     out.print(f"cluster {cluster} and its {count} sighting(s) erased", highlight=False)
 
 
