@@ -11,10 +11,15 @@ import cv2
 import numpy as np
 import pytest
 
+from gallery.sightings import Unknowns
+from gallery.store import GalleryStore
 from pipelines.events.redis_server import EmbeddedRedis, free_port
-from tests.conftest import STILLS, VIDEO, needs_data
+from tests.conftest import STILLS, VIDEO, lfw_image, needs_data
 from tests.support.cli import FACETRACK
 from tests.support.rtsp import RtspServer, needs_rtsp
+from tracker.face.align import STORE_224, align, landmarks_on_crop
+from tracker.images import read_image
+from tracker.track.sighting import Sighting, SightingFace
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 needs_chromium = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="Debian's chromium and chromium-driver "
@@ -79,10 +84,9 @@ def tracker(tmp_path, cache_dir):
             log.close()
 
 
-def test_the_dashboard_shows_cameras_and_live_events_and_enrolls_by_upload(tracker, tmp_path):
+def chromium(tmp_path):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.by import By
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
@@ -90,7 +94,13 @@ def test_the_dashboard_shows_cameras_and_live_events_and_enrolls_by_upload(track
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--window-size=1400,900", f"--user-data-dir={tmp_path / 'chromium'}"):
         options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+
+
+def test_the_dashboard_shows_cameras_and_live_events_and_enrolls_by_upload(tracker, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    driver = chromium(tmp_path)
     try:
         driver.get(tracker)
         driver.execute_script("localStorage.setItem('facetrack-token', arguments[0])", TOKEN)
@@ -117,3 +127,53 @@ def test_the_dashboard_shows_cameras_and_live_events_and_enrolls_by_upload(track
     assert image is not None and image.shape[1] >= 1000
     assert float(np.std(image)) > 20  # not blank: text, tiles, a camera frame
     assert len(np.unique(image.reshape(-1, 3), axis=0)) > 500
+
+
+def test_the_dashboard_names_a_cluster_of_unknown_faces(tmp_path, cache_dir, analyzer, config):
+    from selenium.webdriver.common.by import By
+
+    gallery = tmp_path / "g.db"
+    with GalleryStore(gallery) as store:  # a stranger's two visits, as the live pipeline records them
+        unknowns = Unknowns(store, analyzer.embedder.model_id, config.sightings.join_share * analyzer.threshold)
+        for visit in range(2):
+            faces = []
+            for n in (2 * visit + 1, 2 * visit + 2):
+                image = read_image(lfw_image("Hugo_Chavez", n))
+                a = analyzer.analyze([image])[0]
+                q = {"size": float(a.quality.size[0]), "sharpness": float(a.quality.sharpness[0]),
+                     "frontal": float(a.quality.frontal[0])}
+                faces.append(SightingFace(align(image, a.faces.landmarks[0], STORE_224),
+                                          landmarks_on_crop(a.faces.landmarks[0], STORE_224), q, a.embeddings[0],
+                                          100.0 * visit, 1.0))
+            cluster = unknowns.add(Sighting("door", visit, 100.0 * visit, 100.0 * visit + 5, unknowns.model_id, faces))
+    port = free_port()
+    settings = tmp_path / "config.toml"
+    settings.write_text(f'[models]\ncache_dir = "{cache_dir}"\ndevice = "cpu"\n\n[http]\nport = {port}\n'
+                        f'token = "{TOKEN}"\n')
+    server = subprocess.Popen([str(FACETRACK), "serve", "--config", str(settings), "--gallery", str(gallery)],
+                              stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    driver = chromium(tmp_path)
+    try:
+        wait_until(lambda: urllib.request.urlopen(f"{base}/health", timeout=2).status == 200, 120, "facetrack serve")
+        driver.get(base)
+        driver.execute_script("localStorage.setItem('facetrack-token', arguments[0])", TOKEN)
+        driver.refresh()
+        item = wait_until(lambda: driver.find_element(By.CSS_SELECTOR, f'#unknowns li[data-cluster="{cluster}"]'), 30,
+                          "the cluster in the Unknown people list")
+        assert "2 sightings" in item.text
+        wait_until(lambda: driver.execute_script(
+            "return [...document.querySelectorAll('#unknowns img')].filter(i => i.complete && i.naturalWidth).length"
+        ) == 4, 30, "the cluster's four face crops")
+        item.find_element(By.CSS_SELECTOR, ".cluster-name").send_keys("Visitor One")
+        next(b for b in item.find_elements(By.TAG_NAME, "button") if b.text == "name").click()
+        wait_until(lambda: driver.find_elements(By.CSS_SELECTOR, '#people li[data-name="Visitor One"]'), 60,
+                   "the named person in the gallery list")
+        assert "Visitor One: " in driver.find_element(By.ID, "message").text
+        wait_until(lambda: not driver.find_elements(By.CSS_SELECTOR, "#unknowns li"), 30, "the named cluster to leave")
+    finally:
+        driver.quit()
+        server.terminate()
+        server.wait(60)
+    with GalleryStore(gallery) as store:
+        assert store.identity("Visitor One").faces >= 2

@@ -107,6 +107,44 @@ async function refreshPeople() {
   }
 }
 
+async function refreshUnknowns() {
+  let clusters = [];
+  try { clusters = await api("/api/unknowns"); } catch (error) { $("unknowns").textContent = error.message; return; }
+  const list = $("unknowns");
+  list.replaceChildren();
+  for (const cluster of clusters) {
+    const detail = await api(`/api/unknowns/${cluster.id}`);
+    const faces = detail.face_list.slice(0, 6).map((face) => element("img", {
+      src: withToken(`/api/unknowns/${cluster.id}/faces/${face.id}/crop.jpg`), alt: "" }));
+    const name = element("input", { placeholder: "name", className: "cluster-name" });
+    const act = (label, run) => {
+      const button = element("button", { type: "button", textContent: label });
+      button.addEventListener("click", async () => {
+        try { await run(); } catch (error) { say(error.message); }
+        refreshUnknowns(); refreshPeople();
+      });
+      return button;
+    };
+    const post = (path, body) => api(`/api/unknowns/${cluster.id}/${path}`, {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body || {}) });
+    const item = element("li", { className: "cluster" },
+      element("span", { textContent: `#${cluster.id}: ${cluster.sightings} sightings, ${cluster.cameras.join(", ")}` }),
+      element("div", { className: "faces" }, ...faces), name,
+      act("name", async () => { if (name.value) report(await post("name", { name: name.value })); }),
+      act("merge into…", async () => {
+        const other = prompt(`Merge which cluster into #${cluster.id}?`);
+        if (other) { await post("merge", { other: Number(other) }); say(`#${other} merged into #${cluster.id}`); }
+      }),
+      act("ignore", async () => { await post("ignore"); say(`#${cluster.id} ignored`); }),
+      act("delete", async () => {
+        if (!confirm(`Erase cluster #${cluster.id} and its faces?`)) return;
+        await api(`/api/unknowns/${cluster.id}`, { method: "DELETE" }); say(`#${cluster.id} erased`);
+      }));
+    item.dataset.cluster = cluster.id;
+    list.append(item);
+  }
+}
+
 function report(body) {
   const refused = (body.outcomes || []).filter((o) => o.status !== "enrolled").map((o) => `${o.source}: ${o.reason}`);
   say(`${body.name}: ${body.enrolled} enrolled` + (refused.length ? "; " + refused.join("; ") : ""));
@@ -132,6 +170,7 @@ $("enroll").addEventListener("submit", async (submit) => {
   refreshPeople();
 });
 
-refreshReady(); refreshCameras(); refreshPeople(); followEvents();
+refreshReady(); refreshCameras(); refreshPeople(); refreshUnknowns(); followEvents();
 setInterval(refreshReady, 5000);
 setInterval(refreshCameras, 3000);
+setInterval(() => { if (!document.activeElement.classList.contains("cluster-name")) refreshUnknowns(); }, 15000);
