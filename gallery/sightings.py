@@ -59,10 +59,6 @@ class ClusterFace:
                        self.embedding, self.camera, self.captured_at)
 
 
-def _unit(vector: np.ndarray) -> np.ndarray:
-    return (vector / np.linalg.norm(vector)).astype(np.float32)
-
-
 class Unknowns:
     """The sightings and clusters of one gallery file for one model (the active one)."""
 
@@ -131,21 +127,23 @@ class Unknowns:
 
     def clusters(self, statuses: tuple[str, ...] = (OPEN,)) -> list[Cluster]:
         """The clusters of this model in ``statuses``, most recently seen first."""
-        marks = ", ".join("?" * len(statuses))
+        return self._summaries(f"c.status IN ({', '.join('?' * len(statuses))})", statuses)
+
+    def cluster(self, cluster_id: int) -> Cluster:
+        found = self._summaries("c.id = ?", (cluster_id,))
+        if not found:
+            raise GalleryError(f"{self.store.path}: no cluster {cluster_id} of unknown faces by {self.model_id}")
+        return found[0]
+
+    def _summaries(self, where: str, params: tuple) -> list[Cluster]:
         rows = self.store.query(
             "SELECT c.id, c.status, COUNT(DISTINCT s.id), COUNT(f.id), MIN(s.first_time), MAX(s.last_time), "
             "GROUP_CONCAT(DISTINCT s.camera), c.identity_id FROM clusters c "
             "JOIN sightings s ON s.cluster_id = c.id JOIN sighting_faces f ON f.sighting_id = s.id "
-            f"WHERE c.model_id = ? AND c.status IN ({marks}) GROUP BY c.id ORDER BY MAX(s.last_time) DESC",
-            (self.model_id, *statuses),
+            f"WHERE c.model_id = ? AND {where} GROUP BY c.id ORDER BY MAX(s.last_time) DESC",
+            (self.model_id, *params),
         )
         return [Cluster(r[0], r[1], r[2], r[3], r[4], r[5], sorted(r[6].split(",")), r[7]) for r in rows]
-
-    def cluster(self, cluster_id: int) -> Cluster:
-        for cluster in self.clusters((OPEN, NAMED, IGNORED)):
-            if cluster.id == cluster_id:
-                return cluster
-        raise GalleryError(f"{self.store.path}: no cluster {cluster_id} of unknown faces by {self.model_id}")
 
     def faces(self, cluster_id: int) -> list[ClusterFace]:
         """Every stored face of the cluster's sightings, best first (by size x sharpness x frontal)."""

@@ -32,8 +32,7 @@ logger = logging.getLogger(__name__)
 SEEN_SECONDS = 3600  # a retry comes seconds after the first try; an hour is ample
 
 # KEYS: the event's mark, the Stream; ARGV: payload, channel, Stream length, seconds the mark is
-# kept. Returns the Stream
-# id, or nil when the event was written before (a retry after a timeout).
+# kept. Returns the Stream id, or nil when the event was written before (a retry after a timeout).
 WRITE_ONCE = """
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[4]) then return nil end
 local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'event', ARGV[1])

@@ -3,9 +3,9 @@
 Cameras hand sightings over without waiting (``put``); the thread opens its own connection to
 the gallery and stores each one and its cluster (``gallery.sightings.Unknowns.add``). When an
 open cluster reaches ``sightings.recurring_visits`` visits, a ``person.unknown_recurring`` event
-is handed to ``announce`` (once per cluster). A write
-that fails (the gallery locked by another writer, a full disk) is logged and counted, and the
-cameras and their events go on untouched. A full queue drops the newest sighting and counts it.
+is handed to ``announce`` (once per cluster). A write that fails (the gallery locked by another
+writer, a full disk) is logged and counted, and the cameras and their events go on untouched.
+A full queue drops the newest sighting and counts it.
 """
 
 from __future__ import annotations

@@ -348,9 +348,11 @@ class CameraTracks:
                 state.crop = self._crop(frame.image, analysis.faces.boxes[i])
                 if self.blur_unknown and state.crop:
                     state.blurred = blurred_jpeg_base64(state.crop, self.crop_max_bytes)
-            quality = {"size": float(q.size[i]), "sharpness": float(q.sharpness[i]), "frontal": float(q.frontal[i])}
-            state.best.offer(frame.image, analysis.faces.landmarks[i], quality, analysis.embeddings[i], frame.time,
-                             float(weights[i]))
+            if state.identity.identity == UNKNOWN or self.keep_named:  # a named track never ends unknown
+                quality = {"size": float(q.size[i]), "sharpness": float(q.sharpness[i]),
+                           "frontal": float(q.frontal[i])}
+                state.best.offer(frame.image, analysis.faces.landmarks[i], quality, analysis.embeddings[i],
+                                 frame.time, float(weights[i]))
             previous = state.identity.identity
             state.misses = 0 if seen.names(self.margin) else state.misses + 1
             # Evidence is weighed by pose alone: strangers' faces fall within the threshold no more often when
