@@ -130,7 +130,7 @@ class Unknowns:
         return self._summaries(f"c.status IN ({', '.join('?' * len(statuses))})", statuses)
 
     def cluster(self, cluster_id: int) -> Cluster:
-        found = self._summaries("c.id = ?", (cluster_id,))
+        found = self._summaries("c.id = ?", (cluster_id,)) if -2**63 <= cluster_id < 2**63 else []  # SQLite's range
         if not found:
             raise GalleryError(f"{self.store.path}: no cluster {cluster_id} of unknown faces by {self.model_id}")
         return found[0]

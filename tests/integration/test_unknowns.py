@@ -126,6 +126,8 @@ def test_the_unknowns_endpoints_review_name_merge_ignore_and_erase_clusters(anal
             errors = {}
             for label, method, path, body in (
                 ("missing", "get", "/api/unknowns/999", None),
+                ("beyond SQLite's integers", "get", f"/api/unknowns/{2**70}", None),
+                ("merge beyond", "post", f"/api/unknowns/{hugo}/merge", {"other": 2**70}),
                 ("not a number", "get", "/api/unknowns/abc", None),
                 ("no such face", "get", f"/api/unknowns/{hugo}/faces/999/crop.jpg", None),
                 ("bad name", "post", f"/api/unknowns/{hugo}/name", {"name": 5}),
@@ -156,6 +158,7 @@ def test_the_unknowns_endpoints_review_name_merge_ignore_and_erase_clusters(anal
     assert r["crop"] == (200, "image/jpeg") and r["no token"] == 401
     e = r["errors"]
     assert e["missing"] == (404, "no cluster 999 of unknown faces") and e["not a number"][0] == 400
+    assert e["beyond SQLite's integers"][0] == 404 and e["merge beyond"][0] == 404
     assert e["no such face"][0] == 404 and e["bad name"] == (400, "name: Input should be a valid string")
     assert e["self merge"][0] == 400 and e["merge missing"][0] == 404 and e["delete missing"][0] == 404
     assert r["named"][0] == 201 and r["named"][1] >= 1
