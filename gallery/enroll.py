@@ -100,7 +100,7 @@ class Enroller:
             index = self._subject(analysis)
             if index is None:
                 what = "no face" if not len(analysis) else f"{len(analysis)} faces"
-                outcomes.append(Outcome(source, REFUSED, f"{what}; an enrollment image must hold exactly one"))
+                outcomes.append(Outcome(source, REFUSED, f"{what}; the image must hold exactly one"))
                 continue
             candidates.append(_candidate(image, analysis, index, source))
         return candidates, outcomes

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gallery.matching import GalleryIndex, Matches
+from gallery.negatives import Negatives
 from gallery.store import GalleryStore
 from gallery.threshold import threshold_for_faces
 from tracker.config import MatchConfig
@@ -24,13 +25,14 @@ class IdentifiedFace:
     distance: float
     margin: float
     nearest: str | None  # the closest identity whatever the decision
+    refused: bool = False  # not named ``nearest``: closer to faces rejected as not them
 
     def label(self) -> str:
-        return self.name or "unknown"
+        return self.name or (f"unknown (not {self.nearest}: rejected)" if self.refused else "unknown")
 
     def as_json(self) -> dict:
         return {"box": [round(v, 1) for v in self.box], "name": self.name, "distance": round(self.distance, 4),
-                "margin": round(self.margin, 4)}
+                "margin": round(self.margin, 4), "refused_as": self.nearest if self.refused else None}
 
 
 class Identifier:
@@ -48,7 +50,9 @@ class Identifier:
     def reload(self, store: GalleryStore) -> None:
         """Read the gallery again (after it changed); the new index replaces the old one whole."""
         _, identity_ids, vectors = store.embeddings(self.model_id)
-        index = GalleryIndex(identity_ids, vectors.reshape(-1, self.index_dim))
+        negative_ids, negatives = Negatives(store).vectors(self.model_id)
+        index = GalleryIndex(identity_ids, vectors.reshape(-1, self.index_dim),
+                             negatives=(negative_ids, negatives.reshape(-1, self.index_dim)))
         self.names, self.index = {i.id: i.name for i in store.identities()}, index
         self.missing = len(store.faces_missing(self.model_id))
         self.rule = threshold_for_faces(self.match_config, self.model_id, self.analyzer.threshold, identity_ids)
@@ -73,6 +77,7 @@ class Identifier:
         m = self.match(analysis.embeddings)
         return [
             IdentifiedFace(tuple(float(v) for v in box), self.names.get(int(who)) if who != UNKNOWN else None,
-                           float(d), float(g), self.names.get(int(near)))
-            for box, who, d, g, near in zip(analysis.faces.boxes, m.identity, m.distance, m.margin, m.nearest)
+                           float(d), float(g), self.names.get(int(near)), bool(r))
+            for box, who, d, g, near, r in zip(analysis.faces.boxes, m.identity, m.distance, m.margin, m.nearest,
+                                               m.refused)
         ]

@@ -4,6 +4,10 @@ Distances are squared L2 between unit vectors (``2 - 2 cos``). An identity's dis
 mean of its ``top_k`` nearest faces' distances (``gallery.scoring``, shared with calibration);
 a face is named only when its best identity is within ``threshold`` **and** the second-best
 identity is at least ``margin`` further away. Anything else is unknown: no decision on a near tie.
+An identity with negatives (faces an operator rejected as not them, ``gallery.negatives``) is
+refused, too, for a face closer to those negatives than to the identity's own faces: the
+negatives' distance is scored as the identity's is (the mean of the nearest ``top_k``, or of
+all when there are fewer), so one rejected face does not outweigh the person's nearest ones.
 
 The search is exact: one matrix product over every stored face of the active model (torch,
 all cores), then the nearest ``candidates`` faces per query are grouped by identity.
@@ -16,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from gallery.scoring import candidate_distances
+from gallery.scoring import candidate_distances, identity_distance
 from tracker.track.identity import UNKNOWN
 from tracker.verification import MAX_DISTANCE
 
@@ -30,17 +34,24 @@ class Matches:
     nearest: np.ndarray  # (q,) int, -1 with an empty gallery
     distance: np.ndarray  # (q,) float32, the best identity's distance; 4.0 with an empty gallery
     margin: np.ndarray  # (q,) float32, runner-up's distance minus the best's
+    refused: np.ndarray  # (q,) bool: it would be named ``nearest`` but is closer to that identity's negatives
 
     def __len__(self) -> int:
         return len(self.identity)
 
 
 class GalleryIndex:
-    """The faces of one model: ``vectors (n, d)`` unit float32 and each face's ``identity_ids (n,)``."""
+    """The faces of one model: ``vectors (n, d)`` unit float32 and each face's ``identity_ids (n,)``;
+    optionally the faces rejected as not an identity: ``negatives = (identity_ids (m,), vectors (m, d))``."""
 
-    def __init__(self, identity_ids: np.ndarray, vectors: np.ndarray, candidates: int = 64) -> None:
+    def __init__(self, identity_ids: np.ndarray, vectors: np.ndarray, candidates: int = 64,
+                 negatives: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         if len(identity_ids) != len(vectors):
             raise ValueError(f"{len(identity_ids)} identity ids for {len(vectors)} vectors")
+        negative_ids, negative_vectors = negatives if negatives is not None else (np.zeros(0, np.int64), None)
+        self.negative_ids = np.asarray(negative_ids, np.int64)
+        self._negative_rows = (torch.from_numpy(np.ascontiguousarray(negative_vectors, np.float32))
+                               if len(self.negative_ids) else None)
         self.identity_ids = np.asarray(identity_ids, np.int64)
         self._columns = torch.from_numpy(np.ascontiguousarray(np.asarray(vectors, np.float32).T))
         self.candidates = candidates
@@ -55,7 +66,8 @@ class GalleryIndex:
         q = len(queries)
         if not len(self) or not q:
             empty = np.full(q, UNKNOWN)
-            return Matches(empty, empty.copy(), np.full(q, MAX_DISTANCE, np.float32), np.zeros(q, np.float32))
+            return Matches(empty, empty.copy(), np.full(q, MAX_DISTANCE, np.float32), np.zeros(q, np.float32),
+                           np.zeros(q, bool))
         with torch.inference_mode():
             similarity = torch.from_numpy(np.ascontiguousarray(queries, np.float32)) @ self._columns
             best, index = torch.topk(similarity, min(self.candidates, len(self)), dim=1)
@@ -64,8 +76,26 @@ class GalleryIndex:
         nearest, distance, runner_up = self._best_two(distances, owners, top_k)
         gap = runner_up - distance
         named = (distance <= threshold) & (gap >= margin)
+        refused = self._refused(queries, nearest, distance, named, top_k)
+        named &= ~refused
         return Matches(np.where(named, nearest, UNKNOWN), nearest, distance.astype(np.float32),
-                       gap.astype(np.float32))
+                       gap.astype(np.float32), refused)
+
+    def _refused(self, queries: np.ndarray, nearest: np.ndarray, distance: np.ndarray, named: np.ndarray,
+                 top_k: int) -> np.ndarray:
+        """Which named queries are closer to their identity's negatives (scored as the identity is) than to
+        the identity's own faces."""
+        refused = np.zeros(len(queries), bool)
+        rows = np.flatnonzero(named & np.isin(nearest, self.negative_ids))
+        if not len(rows):
+            return refused
+        with torch.inference_mode():
+            similarity = (torch.from_numpy(np.ascontiguousarray(queries[rows], np.float32)) @ self._negative_rows.T)
+        distances = np.maximum(2.0 - 2.0 * similarity.numpy(), 0.0)
+        theirs = self.negative_ids[None, :] == nearest[rows, None]
+        nearest_first = np.sort(np.where(theirs, distances, np.inf), axis=1)[:, :top_k]
+        refused[rows] = identity_distance(nearest_first, top_k) < distance[rows]
+        return refused
 
     def _best_two(self, distances: np.ndarray, owners: np.ndarray, top_k: int):
         """Per query: best identity, its distance, and the runner-up identity's distance.

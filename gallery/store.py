@@ -79,6 +79,21 @@ CREATE TABLE IF NOT EXISTS sighting_faces (
     embedding BLOB NOT NULL,
     captured_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS negatives (
+    id INTEGER PRIMARY KEY,
+    identity_id INTEGER NOT NULL REFERENCES identities(id) ON DELETE CASCADE,
+    crop BLOB NOT NULL,
+    landmarks BLOB NOT NULL,
+    source TEXT NOT NULL,
+    added_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS negative_embeddings (
+    negative_id INTEGER NOT NULL REFERENCES negatives(id) ON DELETE CASCADE,
+    model_id TEXT NOT NULL,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (negative_id, model_id)
+);
+CREATE INDEX IF NOT EXISTS negatives_identity ON negatives(identity_id);
 CREATE INDEX IF NOT EXISTS sightings_cluster ON sightings(cluster_id);
 CREATE INDEX IF NOT EXISTS sighting_faces_sighting ON sighting_faces(sighting_id);
 """
@@ -225,22 +240,25 @@ class GalleryStore:
         return self.erase(name)["faces"]
 
     def erase(self, name: str) -> dict[str, int]:
-        """Erase a person for good: their faces, crops and embeddings, their sightings, and the clusters of
-        unknown faces named as them (whose faces are theirs too). Returns what went, by kind."""
+        """Erase a person for good: their faces, crops and embeddings, the faces rejected as not them, their
+        sightings, and the clusters of unknown faces named as them (whose faces are theirs too). Returns what
+        went, by kind."""
         identity = self.identity(name)
+        negatives = self._db.execute("SELECT COUNT(*) FROM negatives WHERE identity_id = ?",
+                                     (identity.id,)).fetchone()[0]
         sightings = self._db.execute(
             "SELECT COUNT(*) FROM sightings WHERE identity_id = ? OR cluster_id IN "
             "(SELECT id FROM clusters WHERE identity_id = ?)", (identity.id, identity.id)).fetchone()[0]
         clusters = self._db.execute("SELECT COUNT(*) FROM clusters WHERE identity_id = ?", (identity.id,)).fetchone()[0]
         with self.transaction() as db:
             db.execute("DELETE FROM clusters WHERE identity_id = ?", (identity.id,))  # their sightings go with them
-            db.execute("DELETE FROM identities WHERE id = ?", (identity.id,))  # faces, embeddings, sightings too
+            db.execute("DELETE FROM identities WHERE id = ?", (identity.id,))  # faces, negatives, sightings too
         try:
             self._db.execute("VACUUM")
         except sqlite3.OperationalError as error:
             raise GalleryUnavailable(f"{self.path}: erased '{name}' (its data is overwritten), but the file could "
                                      f"not be compacted ({error}); the next remove compacts it") from None
-        return {"faces": identity.faces, "sightings": sightings, "clusters": clusters}
+        return {"faces": identity.faces, "negatives": negatives, "sightings": sightings, "clusters": clusters}
 
     # --- faces ------------------------------------------------------------------------
 
@@ -391,11 +409,18 @@ def _export_problem(db: sqlite3.Connection) -> str | None:
     strays = db.execute("SELECT COUNT(*) FROM embeddings WHERE face_id NOT IN (SELECT id FROM faces)").fetchone()
     if orphans[0] or strays[0]:
         return f"damaged file ({orphans[0]} faces without a person, {strays[0]} embeddings without a face)"
+    if {"negatives", "negative_embeddings"} <= tables:
+        lost = db.execute("SELECT (SELECT COUNT(*) FROM negatives WHERE identity_id NOT IN (SELECT id FROM identities))"
+                          " + (SELECT COUNT(*) FROM negative_embeddings WHERE negative_id NOT IN "
+                          "(SELECT id FROM negatives))").fetchone()[0]
+        if lost:
+            return f"damaged file ({lost} rejected faces or their embeddings without a person)"
     return None
 
 
 def _copy_export(source: sqlite3.Connection, db: sqlite3.Connection) -> int:
-    """Every person, face and embedding of ``source`` into ``db`` under new ids; returns the faces."""
+    """Every person, face, embedding and rejected face of ``source`` into ``db`` under new ids; returns the
+    faces."""
     identity_map = {}
     for old_id, name, metadata, created in source.execute("SELECT id, name, metadata, created_at FROM identities"):
         identity_map[old_id] = db.execute(
@@ -410,4 +435,14 @@ def _copy_export(source: sqlite3.Connection, db: sqlite3.Connection) -> int:
         ).lastrowid
     for face_id, model_id, vector in source.execute("SELECT face_id, model_id, vector FROM embeddings"):
         db.execute("INSERT INTO embeddings VALUES (?, ?, ?)", (face_map[face_id], model_id, vector))
+    tables = {row[0] for row in source.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if {"negatives", "negative_embeddings"} <= tables:  # exports made before "not this person" have none
+        negative_map = {}
+        for row in source.execute("SELECT id, identity_id, crop, landmarks, source, added_at FROM negatives"):
+            negative_map[row[0]] = db.execute(
+                "INSERT INTO negatives (identity_id, crop, landmarks, source, added_at) VALUES (?, ?, ?, ?, ?)",
+                (identity_map[row[1]], *row[2:])).lastrowid
+        for negative_id, model_id, vector in source.execute("SELECT * FROM negative_embeddings"):
+            db.execute("INSERT INTO negative_embeddings VALUES (?, ?, ?)",
+                       (negative_map[negative_id], model_id, vector))
     return len(face_map)

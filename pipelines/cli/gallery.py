@@ -15,6 +15,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from gallery.calibrate import calibrate
+from gallery.negatives import Negatives
+from gallery.sightings import Unknowns
 from gallery.store import GalleryError, GalleryStore
 from gallery.threshold import AUTO, stored_threshold
 from pipelines.annotate import draw_labelled
@@ -169,7 +171,7 @@ def list_people(gallery: GalleryOption = None, config: ConfigOption = DEFAULT_CO
 
 @gallery_app.command("show")
 def show(name: str, gallery: GalleryOption = None, config: ConfigOption = DEFAULT_CONFIG) -> None:
-    """One person's faces: source, quality, and which models embedded them."""
+    """One person's faces (source, quality, and which models embedded them), and faces rejected as them."""
     settings = load_config(config)
     with _open(settings, gallery) as store:
         identity = store.identity(name)
@@ -183,6 +185,16 @@ def show(name: str, gallery: GalleryOption = None, config: ConfigOption = DEFAUL
             table.add_row(str(face.id), face.source, f"{q['size']:.0f}", f"{q['sharpness']:.0f}", f"{q['frontal']:.2f}",
                           ", ".join(models.get(face.id, [])), added)
         out.print(table)
+        rejected = Negatives(store).of(identity.id)
+        if rejected:
+            table = Table(title=f"faces rejected as not {identity.name}",
+                          caption="`gallery reject --undo ID` takes one back")
+            for column in ("rejected face", "source", "added"):
+                table.add_column(column, overflow="fold")
+            for n in rejected:
+                added = datetime.datetime.fromtimestamp(n.added_at).strftime("%Y-%m-%d %H:%M")
+                table.add_row(str(n.id), n.source, added)
+            out.print(table)
 
 
 @gallery_app.command("rename")
@@ -211,8 +223,51 @@ def erase(name: str, gallery_only: Annotated[bool, typer.Option("--gallery-only"
         identity = store.identity(name)
         events = 0 if gallery_only else _erase_events(settings, identity.id)
         removed = store.erase(name)
-    out.print(f"erased {name}: {removed['faces']} face(s), {removed['sightings']} sighting(s) in "
+    out.print(f"erased {name}: {removed['faces']} face(s), {removed['negatives']} rejected face(s), "
+              f"{removed['sightings']} sighting(s) in "
               f"{removed['clusters']} named cluster(s), {events} event(s) from the Stream", highlight=False)
+
+
+@gallery_app.command("reject")
+def reject(
+    name: str,
+    images: Annotated[list[Path] | None, typer.Argument(help="Images of a face wrongly named as NAME (one face "
+                                                        "each)")] = None,
+    sighting: Annotated[int | None, typer.Option("--sighting", help="A sighting's faces instead (ids: "
+                                                 "`facetrack unknowns show`)")] = None,
+    undo: Annotated[int | None, typer.Option("--undo", help="Take back the rejected face with this id "
+                                             "(ids: `facetrack gallery show NAME`)")] = None,
+    gallery: GalleryOption = None, config: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Not this person: store faces wrongly named as NAME, so that faces closer to them than to NAME's own
+    are never named NAME again."""
+    if sum(bool(x) or x == 0 for x in (images, sighting, undo)) != 1:
+        raise TrackerError("gallery reject: give one of IMAGES, --sighting ID or --undo ID")
+    settings = load_config(config)
+    with _open(settings, gallery) as store:
+        negatives = Negatives(store)
+        identity = store.identity(name)
+        if undo is not None:
+            negatives.remove(name, undo)
+            out.print(f"rejected face {undo} taken back: {name} may be named from it again", highlight=False)
+            return
+        if sighting is not None:
+            model_id, faces = Unknowns(store, "", 0.0).sighting_faces(sighting)
+            faces = [face.as_new_face() for face in faces]
+        else:
+            from gallery.enroll import Enroller  # torch: only the commands that need models pay for the import
+
+            face_path = analyzer(settings)
+            model_id = face_path.embedder.model_id
+            faces, refused = Enroller(face_path, store, settings.enroll).from_images(images)
+            for o in refused:
+                err.print(f"[red]refused[/red] {escape(o.source)}: {escape(o.reason)}", highlight=False)
+        if not faces:
+            raise TrackerError(f"no face to reject as {name}; nothing was changed")
+        negatives.add(name, faces, model_id)
+        total = len(negatives.of(identity.id))
+    out.print(f"{len(faces)} face(s) rejected as not {name} ({total} in all; a running `facetrack run` sees them "
+              "after a restart, or at once when rejected through its API)", highlight=False)
 
 
 def _erase_events(settings: Config, identity_id: int) -> int:
@@ -288,17 +343,17 @@ def stats(gallery: GalleryOption = None, config: ConfigOption = DEFAULT_CONFIG) 
 
 @gallery_app.command("reembed")
 def reembed_command(gallery: GalleryOption = None, config: ConfigOption = DEFAULT_CONFIG) -> None:
-    """Embed every stored face crop with the active model (resumable: done batches stay done)."""
+    """Embed every stored face crop (and rejected face) with the active model (resumable: done batches stay
+    done)."""
     # torch: only the commands that need models pay for the import
-    from gallery.reembed import reembed
+    from gallery.reembed import missing, reembed
     from tracker.face.embedders import load_embedder, resolve_device  # (the same)
 
     settings = load_config(config)
     with _open(settings, gallery) as store:
         embedder = load_embedder(settings.models, resolve_device(settings.models.device))
-        missing = len(store.faces_missing(embedder.model_id))
         with progress() as bar:
-            task = bar.add_task(f"re-embedding with {embedder.model_id}", total=missing)
+            task = bar.add_task(f"re-embedding with {embedder.model_id}", total=missing(store, embedder.model_id))
             done = reembed(store, embedder, advance=lambda n: bar.advance(task, n))
     out.print(f"{done} face(s) embedded with {embedder.model_id}", highlight=False)
 

@@ -206,6 +206,44 @@ def eval_openset(
         json_file.write_text(json.dumps(r.as_json(), indent=2) + "\n")
 
 
+@eval_app.command("feedback")
+def eval_feedback(
+    root: Annotated[Path, typer.Option("--root", help="LFW folder (holds images_deepfunneled/)")],
+    gallery: Annotated[Path, typer.Option("--gallery", help="Gallery file to build (must not exist)")] = Path(
+        "out/feedback-gallery.db"
+    ),
+    far: Annotated[float, typer.Option("--far", help="Target false-accept rate for the threshold")] = 1e-3,
+    json_file: Annotated[Path | None, typer.Option("--json", help="Write the report as JSON here")] = None,
+    config: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """"Not this person" on LFW: reject each stranger's first false accept, then probe their other photographs."""
+    from pipelines.eval.feedback import evaluate_feedback  # torch: for this command only
+
+    settings = load_config(config)
+    if gallery.exists():
+        raise TrackerError(f"{gallery}: exists; eval feedback builds a new gallery (remove it or pass --gallery)")
+    face_path = analyzer(settings)
+    with progress() as bar:
+        r = evaluate_feedback(face_path, settings, root, gallery, bar, far=far)
+    table = Table(title=f"LFW open set, one rejection per falsely accepted stranger, {r.model_id}")
+    for column in ("measure", "without rejections", "with them"):
+        table.add_column(column, justify="left" if column == "measure" else "right")
+    table.add_row(f"threshold (FAR {r.far_target:g}), top_k {r.top_k}, margin {r.margin}", f"{r.threshold:.4f}", "")
+    table.add_row(f"strangers / their photographs ({r.enrolled_people} people enrolled)",
+                  f"{r.strangers} / {r.stranger_photos}", "")
+    table.add_row("strangers falsely accepted, each rejected once", str(r.false_accepts), "")
+    table.add_row(f"their other {r.probes} photographs named as anyone", str(r.wrong_before), str(r.wrong_after))
+    table.add_row("... named as the person rejected", str(r.same_before), str(r.same_after))
+    table.add_row(f"known probes ({r.known_probes}) named correctly", f"{r.known_named_before:.4f}",
+                  f"{r.known_named_after:.4f}")
+    table.add_row("known probes named as someone else", f"{r.known_wrong_before:.4f}", f"{r.known_wrong_after:.4f}")
+    table.add_row("time", f"{r.seconds:.0f} s", "")
+    out.print(table)
+    if json_file:
+        json_file.parent.mkdir(parents=True, exist_ok=True)
+        json_file.write_text(json.dumps(r.as_json(), indent=2) + "\n")
+
+
 def _sizes(text: str, option: str = "--sizes", what: str = "numbers of people, e.g. 10,30,100") -> list[int]:
     try:
         sizes = [int(v) for v in text.split(",")]

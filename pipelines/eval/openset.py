@@ -56,7 +56,7 @@ class OpenSetResult:
         return asdict(self)
 
 
-def _enroll(analyzer: FaceAnalyzer, config: Config, gallery: Path, people: dict[str, list[Path]],
+def enroll_split(analyzer: FaceAnalyzer, config: Config, gallery: Path, people: dict[str, list[Path]],
             bar: Progress) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
     """Enroll each person's images into the gallery file; its identity ids, vectors and names."""
     with GalleryStore(gallery) as store:
@@ -91,7 +91,7 @@ def split_lfw(root: Path, min_images: int = 10, enroll_images: int = 5, probes_p
                  [files[n][0] for n in others[:unknown]], [files[n][0] for n in others[unknown:]])
 
 
-def _known_probes(analyzer: FaceAnalyzer, split: Split, by_name: dict[str, int], bar: Progress,
+def embed_known_probes(analyzer: FaceAnalyzer, split: Split, by_name: dict[str, int], bar: Progress,
                   face: int | None = None):
     """The known probes' embeddings and each one's true identity id."""
     paths = [p for name in split.enroll for p in split.probes[name]]
@@ -104,12 +104,12 @@ def evaluate_openset(analyzer: FaceAnalyzer, config: Config, root: Path, gallery
                      calibration_impostors: int = 2000, far: float = 1e-3) -> OpenSetResult:
     started = time.monotonic()
     split = split_lfw(root)
-    identity_ids, vectors, names = _enroll(analyzer, config, gallery, split.enroll, bar)
+    identity_ids, vectors, names = enroll_split(analyzer, config, gallery, split.enroll, bar)
     index = GalleryIndex(identity_ids, vectors)
     impostor_paths = split.spare[:calibration_impostors]
     impostors = embed_paths(analyzer, impostor_paths, bar, "calibration impostors").vectors
     cal = calibrate(identity_ids, vectors, far, config.match.top_k, impostors)
-    known_vectors, kept = _known_probes(analyzer, split, {v: k for k, v in names.items()}, bar)
+    known_vectors, kept = embed_known_probes(analyzer, split, {v: k for k, v in names.items()}, bar)
     unknown_vectors = embed_paths(analyzer, split.strangers, bar, "unknown probes").vectors
     margin = config.match.margin
     k = index.search(known_vectors, cal.threshold, margin, config.match.top_k)
@@ -153,12 +153,12 @@ def evaluate_sizes(analyzer: FaceAnalyzer, config: Config, root: Path, gallery: 
     (a fixed shuffle of LFW's people with 10+ images), for each ``(top_k, margin)`` variant and each
     probe face size (None: as in LFW)."""
     split = split_lfw(root)
-    identity_ids, vectors, names = _enroll(analyzer, config, gallery, split.enroll, bar)
+    identity_ids, vectors, names = enroll_split(analyzer, config, gallery, split.enroll, bar)
     order = sorted(names)
     random.Random(1).shuffle(order)
     rows = []
     for face in probe_faces or [None]:
-        known_vectors, truth = _known_probes(analyzer, split, {v: k for k, v in names.items()}, bar, face)
+        known_vectors, truth = embed_known_probes(analyzer, split, {v: k for k, v in names.items()}, bar, face)
         label = "unknown probes" + (f", {face} px" if face else "")
         strangers = embed_paths(analyzer, split.strangers, bar, label, face=face).vectors
         for size in sizes:

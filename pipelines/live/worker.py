@@ -98,7 +98,8 @@ class CameraWorker:
         if analysis is None:
             return []
         m, threshold = self.identifier.match(analysis.embeddings), self.identifier.threshold
-        return [Verdict(int(n), float(d), float(g), threshold) for n, d, g in zip(m.nearest, m.distance, m.margin)]
+        return [Verdict(int(n), float(d), float(g), threshold, bool(r))
+                for n, d, g, r in zip(m.nearest, m.distance, m.margin, m.refused)]
 
     def _publish(self, events) -> None:
         for event in events:

@@ -39,6 +39,10 @@ class Merge(_Body):
     other: int
 
 
+class RejectSighting(_Body):
+    sighting: int
+
+
 Body = TypeVar("Body", bound=_Body)
 
 

@@ -1,4 +1,5 @@
 """The gallery over HTTP: people, their faces, enrollment by upload or from a track, recognition.
+("Not this person" feedback is ``pipelines.web.negatives``.)
 
 Enrollment and recognition run on the model executor's thread (the one owner of the models)
 with the same rules and messages as ``facetrack enroll`` and ``facetrack identify``; after a
@@ -15,6 +16,7 @@ import cv2
 from aiohttp import BodyPartReader, web
 
 from gallery.enroll import ENROLLED, REFUSED, Enroller, Outcome
+from gallery.negatives import Negatives
 from gallery.store import GalleryError, GalleryStore
 from pipelines.web import bodies
 from pipelines.web.keys import RUNTIME, SERVICES
@@ -57,7 +59,8 @@ async def show_identity(request: web.Request) -> web.Response:
         identity = _identity(store, request.match_info["name"])
         faces = [{"id": f.id, "quality": f.quality, "source": f.source, "added_at": f.added_at}
                  for f in store.faces(identity.id)]
-    return web.json_response({**dataclasses.asdict(identity), "face_list": faces})
+        rejected = [{"id": n.id, "source": n.source, "added_at": n.added_at} for n in Negatives(store).of(identity.id)]
+    return web.json_response({**dataclasses.asdict(identity), "face_list": faces, "negative_list": rejected})
 
 
 @routes.get("/api/identities/{name}/faces/{face}/crop.jpg")
@@ -71,7 +74,7 @@ async def face_crop(request: web.Request) -> web.Response:
     return web.Response(body=jpeg.tobytes(), content_type="image/jpeg")
 
 
-async def _uploads(request: web.Request) -> tuple[dict[str, str], list[tuple[str, bytes]]]:
+async def uploads(request: web.Request) -> tuple[dict[str, str], list[tuple[str, bytes]]]:
     """The form fields and the uploaded files of a multipart request."""
     if not request.content_type.startswith("multipart/"):
         raise web.HTTPBadRequest(text="send multipart/form-data: a 'name' field and one or more 'image' files")
@@ -102,17 +105,23 @@ async def _uploads(request: web.Request) -> tuple[dict[str, str], list[tuple[str
     return fields, files
 
 
-async def _run_enroll(request: web.Request, name: str, files: list[tuple[str, bytes]],
-                      metadata: dict | None) -> web.Response:
-    """Decode the files (refusing what cannot be), then enroll on the model thread, as ``facetrack enroll`` does."""
-    services = request.app[SERVICES]
+async def decode_uploads(request: web.Request, files: list[tuple[str, bytes]]):
+    """The uploaded files as ``(source, RGB image)``, and an outcome for each that is not an image."""
     images, refused = [], []
     for source, data in files:
         try:  # decoding is CPU work: off the event loop, so the server keeps answering meanwhile
             images.append((source, await asyncio.to_thread(decode_image, data, source,
-                                                           services.config.http.max_image_pixels)))
+                                                           request.app[SERVICES].config.http.max_image_pixels)))
         except ImageError as error:
             refused.append(Outcome(source, REFUSED, str(error).removeprefix(f"{source}: ")))
+    return images, refused
+
+
+async def _run_enroll(request: web.Request, name: str, files: list[tuple[str, bytes]],
+                      metadata: dict | None) -> web.Response:
+    """Decode the files (refusing what cannot be), then enroll on the model thread, as ``facetrack enroll`` does."""
+    services = request.app[SERVICES]
+    images, refused = await decode_uploads(request, files)
 
     def work(analyzer):
         with GalleryStore(services.gallery) as store:
@@ -133,7 +142,7 @@ async def _run_enroll(request: web.Request, name: str, files: list[tuple[str, by
 @routes.post("/api/identities")
 async def create_identity(request: web.Request) -> web.Response:
     """multipart/form-data: ``name``, optional ``metadata`` (a JSON object), one or more ``image`` files."""
-    fields, files = await _uploads(request)
+    fields, files = await uploads(request)
     if not fields.get("name", "").strip():
         raise web.HTTPBadRequest(text="a 'name' field is needed")
     name = bodies.person_name(fields["name"])
@@ -190,7 +199,7 @@ async def recognize(request: web.Request) -> web.Response:
     """An image (multipart ``image`` file, or the raw body) in; its faces with boxes and names out."""
     services = request.app[SERVICES]
     if request.content_type.startswith("multipart/"):
-        _, files = await _uploads(request)
+        _, files = await uploads(request)
         if len(files) != 1:
             raise web.HTTPBadRequest(text="send exactly one image file")
         source, data = files[0]

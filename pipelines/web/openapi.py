@@ -114,6 +114,23 @@ IDENTITIES_PATHS = {
             "properties": {"camera": {"type": "string"}, "track": {"type": "integer"}}}}}},
         "responses": {"201": _json("Enrolled"), "400": _error("Bad request"), "404": _error("No such track"),
                       "422": _json("Refused"), "503": _error("No live pipeline"), **UNAUTHORISED}}},
+    "/api/identities/{name}/negatives": {"post": {
+        "summary": "Not this person: reject faces wrongly named as them (images of one face each, or a sighting)",
+        "security": AUTH, "parameters": [NAME],
+        "requestBody": {"required": True, "content": {
+            "multipart/form-data": {"schema": {"type": "object", "required": ["image"], "properties": {
+                "image": {"type": "array", "items": {"type": "string", "format": "binary"}}}}},
+            "application/json": {"schema": {"type": "object", "required": ["sighting"],
+                                            "properties": {"sighting": {"type": "integer"}}}}}},
+        "responses": {"201": _json("Rejected, with the new ids and a per-file outcome"),
+                      "400": _error("Bad request"), "404": _error("No such person or sighting"),
+                      "413": _error("Upload too large"), "422": _json("No face to reject, per-file reasons"),
+                      **UNAUTHORISED}}},
+    "/api/identities/{name}/negatives/{negative}": {"delete": {
+        "summary": "Take back a rejected face", "security": AUTH,
+        "parameters": [NAME, {**TRACK, "name": "negative"}],
+        "responses": {"204": {"description": "Taken back"}, "400": _error("Bad number"),
+                      "404": _error("No such person or rejected face"), **UNAUTHORISED}}},
     "/api/recognize": {"post": {
         "summary": "Name the faces of an uploaded image", "security": AUTH,
         "requestBody": {"required": True, "content": {

@@ -23,7 +23,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from gallery.store import GalleryUnavailable
 from pipelines.live.runtime import Runtime
 from pipelines.services import Services
-from pipelines.web import cameras, events, identities, openapi, ops, unknowns
+from pipelines.web import cameras, events, identities, negatives, openapi, ops, unknowns
 from pipelines.web.keys import RUNTIME, SERVICES, TOKEN
 from tracker.config import Config
 from tracker.errors import TrackerError
@@ -87,7 +87,7 @@ def build_app(services: Services, token: str, runtime: Runtime | None = None) ->
     app[TOKEN] = token
     if runtime is not None:
         app[RUNTIME] = runtime
-    for module in (ops, cameras, identities, unknowns, events, openapi):
+    for module in (ops, cameras, identities, negatives, unknowns, events, openapi):
         app.router.add_routes(module.routes)
     app.router.add_get("/", dashboard)
     app.router.add_static("/static", STATIC)

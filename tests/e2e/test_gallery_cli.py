@@ -42,7 +42,7 @@ def test_enroll_identify_and_manage_a_gallery(config_file, tmp_path):
     result = run("enroll", "--dir", folder, "--gallery", gallery, config=config_file)
     assert result.returncode == 1, result.stderr  # some files refused, the rest enrolled
     assert "notes.jpg: not an image" in result.stderr
-    assert "group.jpg: 6 faces; an enrollment image must hold exactly one" in result.stderr
+    assert "group.jpg: 6 faces; the image must hold exactly one" in result.stderr
     assert "Colin_Powell" in result.stdout and "Tony_Blair" in result.stdout
 
     listed = run("gallery", "list", "--gallery", gallery, config=config_file)

@@ -5,8 +5,9 @@ import sqlite3
 
 import redis
 
+from gallery.negatives import Negatives
 from gallery.sightings import NAMED, Unknowns
-from gallery.store import GalleryStore
+from gallery.store import GalleryStore, NewFace
 from pipelines.events.publisher import stream_key
 from tests.conftest import needs_data
 from tests.support.cli import run
@@ -38,6 +39,9 @@ def test_erase_leaves_nothing_of_the_person_in_the_gallery_or_the_stream(analyze
         named_cluster = unknowns.add(Sighting("door", 7, 1.0, 2.0, analyzer.embedder.model_id, [face]))
         unknowns.mark(named_cluster, NAMED, colin)
         store.save_person("Ann Other", [], analyzer.embedder.model_id)
+        stranger = NewFace(stored[1].crop, stored[1].landmarks, stored[1].quality, "a face wrongly named",
+                           face.embedding)
+        Negatives(store).add("Colin Powell", [stranger], analyzer.embedder.model_id)
     client = redis.Redis.from_url(redis_url)
     client.delete(stream_key("facetrack"))
     events = events_of(colin)
@@ -49,7 +53,8 @@ def test_erase_leaves_nothing_of_the_person_in_the_gallery_or_the_stream(analyze
     result = run("gallery", "erase", "Colin Powell", "--gallery", gallery, config=config)
 
     assert result.returncode == 0, result.stderr
-    assert "erased Colin Powell: 3 face(s), 1 sighting(s) in 1 named cluster(s), 5 event(s) from the Stream" \
+    assert ("erased Colin Powell: 3 face(s), 1 rejected face(s), 1 sighting(s) in 1 named cluster(s), 5 event(s) "
+            "from the Stream") \
         in result.stdout
     left = [Event.model_validate_json(f[b"event"]) for _, f in client.xrange(stream_key("facetrack"))]
     client.close()
@@ -60,11 +65,12 @@ def test_erase_leaves_nothing_of_the_person_in_the_gallery_or_the_stream(analyze
         "SELECT COUNT(*) FROM identities WHERE id = ?", "SELECT COUNT(*) FROM faces WHERE identity_id = ?",
         "SELECT COUNT(*) FROM sightings WHERE identity_id = ?", "SELECT COUNT(*) FROM clusters WHERE identity_id = ?")]
     others = db.execute("SELECT name FROM identities").fetchall()
-    faces, embeddings, sighting_faces = (db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
-                                         for t in ("faces", "embeddings", "sighting_faces"))
+    faces, embeddings, sighting_faces, negatives, negative_embeddings = (
+        db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+        for t in ("faces", "embeddings", "sighting_faces", "negatives", "negative_embeddings"))
     db.close()
     assert counts == [0, 0, 0, 0] and others == [("Ann Other",)]
-    assert (faces, embeddings, sighting_faces) == (0, 0, 0)
+    assert (faces, embeddings, sighting_faces, negatives, negative_embeddings) == (0, 0, 0, 0, 0)
     assert b"Colin Powell" not in gallery.read_bytes()  # overwritten and compacted, not just unlinked
 
 

@@ -53,8 +53,8 @@ def test_bad_files_are_refused_by_name_and_the_rest_enrolled(analyzer, store, tm
     assert [s[p.name][0] for p in good] == [ENROLLED] * 3
     for name in ("truncated.jpg", "text.jpg", "corrupt.png"):
         assert s[name][0] == REFUSED and "not an image" in s[name][1]
-    assert s["wall.png"] == (REFUSED, "no face; an enrollment image must hold exactly one")
-    assert s["group_six.jpg"] == (REFUSED, "6 faces; an enrollment image must hold exactly one")
+    assert s["wall.png"] == (REFUSED, "no face; the image must hold exactly one")
+    assert s["group_six.jpg"] == (REFUSED, "6 faces; the image must hold exactly one")
     assert store.identity("Colin Powell").faces == 3
 
 

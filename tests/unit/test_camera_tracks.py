@@ -313,3 +313,13 @@ def test_with_blur_unknown_an_unknown_tracks_events_carry_its_crop_blurred_and_a
     stranger, ann = (next(e for e in events if e.type == "track.ended" and e.identity_id == who) for who in (None, 7))
     assert stranger.crop_jpeg != clear[UNKNOWN] and sharpness(stranger.crop_jpeg) < sharpness(clear[UNKNOWN]) / 20
     assert ann.crop_jpeg == clear[7] and sharpness(ann.crop_jpeg) > sharpness(clear[UNKNOWN]) / 2
+
+
+def test_a_face_refused_as_a_person_never_names_the_track_as_them():
+    tracks = cam()
+    refused = Verdict(7, 0.05, 0.2, THRESHOLD, refused=True)  # within the threshold, but rejected as not Ann Lee
+    events = []
+    for t in (0.0, 0.2, 0.4, 0.6):
+        events += step(tracks, t, faces(50), {0: refused})[2]
+    assert "identity.resolved" not in kinds(events) and "person.entered" not in kinds(events)
+    assert [v.name for v in tracks.views()] == ["unknown"]

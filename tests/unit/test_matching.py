@@ -70,3 +70,34 @@ def test_empty_gallery_and_no_queries():
     m = empty.search(unit([[1, 0, 0]]), 0.5, 0.1)
     assert list(m.identity) == [UNKNOWN]
     assert len(index_of(GALLERY).search(np.zeros((0, 3), np.float32), 0.5, 0.1)) == 0
+
+
+def test_a_face_closer_to_a_persons_rejected_faces_is_not_named_as_them():
+    person = [(1, [1, 0, 0]), (1, [0.95, 0.3, 0]), (2, [0, 0, 1])]
+    stranger = unit([[0.9, -0.4, 0.1]])  # within the threshold of person 1, and the one they were confused with
+    before = index_of(person).search(stranger, threshold=0.5, margin=0.0, top_k=2)
+    assert before.identity[0] == 1 and not before.refused[0]
+    rejected = (np.array([1]), unit([[0.88, -0.45, 0.12]]))  # the stranger's other photograph, rejected as not 1
+    index = GalleryIndex(np.array([i for i, _ in person]), unit([v for _, v in person]), negatives=rejected)
+    after = index.search(stranger, threshold=0.5, margin=0.0, top_k=2)
+    assert after.identity[0] == UNKNOWN and after.refused[0] and after.nearest[0] == 1
+    own = index.search(unit([[0.99, 0.1, 0]]), threshold=0.5, margin=0.0, top_k=2)
+    assert own.identity[0] == 1 and not own.refused[0], "the person's own faces are still named"
+
+
+def test_rejected_faces_of_one_person_do_not_refuse_another():
+    rows = [(1, [1, 0, 0]), (2, [0, 1, 0])]
+    ids, vectors = np.array([1, 2]), unit([v for _, v in rows])
+    index = GalleryIndex(ids, vectors, negatives=(np.array([2]), unit([[0.99, 0.05, 0]])))
+    m = index.search(unit([[1, 0.02, 0]]), threshold=0.5, margin=0.0)
+    assert m.identity[0] == 1 and not m.refused[0]
+
+
+def test_negatives_are_scored_as_the_identity_is_by_the_mean_of_the_nearest_k():
+    person = (np.array([1, 1]), unit([[1, 0, 0], [0.9, 0.44, 0]]))
+    query = unit([[0.97, -0.25, 0]])
+    one_near_one_far = (np.array([1, 1]), unit([[0.97, -0.26, 0], [0, 0, 1]]))
+    m1 = GalleryIndex(*person, negatives=one_near_one_far).search(query, 1.0, 0.0, top_k=1)
+    m2 = GalleryIndex(*person, negatives=one_near_one_far).search(query, 1.0, 0.0, top_k=2)
+    assert m1.refused[0], "top_k 1: the nearest rejected face is nearer than the nearest own face"
+    assert not m2.refused[0], "top_k 2: a far rejected face in the mean, as a far own face is in the person's"

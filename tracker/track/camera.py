@@ -102,10 +102,13 @@ class Verdict:
     distance: float
     margin: float
     threshold: float  # the threshold in force for the gallery that gave the verdict
+    refused: bool = False  # closer to faces rejected as not the identity than to the identity's own
 
     def names(self, margin: float) -> bool:
-        """Whether it names its identity: within the threshold and ``margin`` ahead of the runner-up."""
-        return self.identity != UNKNOWN and self.distance <= self.threshold and self.margin >= margin
+        """Whether it names its identity: within the threshold, ``margin`` ahead of the runner-up, and not
+        refused."""
+        return (self.identity != UNKNOWN and self.distance <= self.threshold and self.margin >= margin
+                and not self.refused)
 
 
 @dataclass(frozen=True)
@@ -357,8 +360,8 @@ class CameraTracks:
             state.misses = 0 if seen.names(self.margin) else state.misses + 1
             # Evidence is weighed by pose alone: strangers' faces fall within the threshold no more often when
             # small or blurred (LFW measured at 26-48 px), about twice as often when turned.
-            decision = state.identity.observe(Observation(seen.identity, seen.distance, seen.margin,
-                                                          float(q.frontal[i]), seen.threshold))
+            decision = state.identity.observe(Observation(UNKNOWN if seen.refused else seen.identity, seen.distance,
+                                                          seen.margin, float(q.frontal[i]), seen.threshold))
             if decision:
                 box = [round(float(v), 1) for v in analysis.faces.boxes[i]]
                 self._event(f"identity.{decision}", track_id, frame.time, box=box, distance=seen.distance,
