@@ -6,8 +6,8 @@ a face is named only when its best identity is within ``threshold`` **and** the 
 identity is at least ``margin`` further away. Anything else is unknown: no decision on a near tie.
 An identity with negatives (faces an operator rejected as not them, ``gallery.negatives``) is
 refused, too, for a face closer to those negatives than to the identity's own faces: the
-negatives' distance is scored as the identity's is (the mean of the nearest ``top_k``, or of
-all when there are fewer), so one rejected face does not outweigh the person's nearest ones.
+negatives' distance is scored as the identity's is (``scoring.identity_distance``: the mean
+of the nearest ``top_k``, or of all when there are fewer). It only ever takes a name away.
 
 The search is exact: one matrix product over every stored face of the active model (torch,
 all cores), then the nearest ``candidates`` faces per query are grouped by identity.

@@ -89,7 +89,7 @@ def evaluate_feedback(analyzer: FaceAnalyzer, config: Config, root: Path, galler
         if as_whom != UNKNOWN and who not in trigger and who in eligible:
             trigger[who], rejected_as[who] = row, int(as_whom)
     negatives = (np.array([rejected_as[w] for w in trigger], np.int64),
-                 stranger_vectors[[trigger[w] for w in trigger]].reshape(len(trigger), -1))
+                 stranger_vectors[[trigger[w] for w in trigger]]) if trigger else None  # none: nothing to reject
     after = GalleryIndex(identity_ids, vectors, negatives=negatives)
 
     probe_rows = np.array([r for r, who in enumerate(owner) if who in trigger and r != trigger[who]], int)

@@ -10,15 +10,20 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import redis
 
+from gallery.enroll import Enroller
+from gallery.negatives import Negatives
 from gallery.sightings import Unknowns
 from gallery.store import GalleryStore
+from pipelines.events.publisher import stream_key
 from pipelines.events.redis_server import EmbeddedRedis, free_port
 from tests.conftest import STILLS, VIDEO, lfw_image, needs_data
 from tests.support.cli import FACETRACK
 from tests.support.rtsp import RtspServer, needs_rtsp
+from tracker.events import Event
 from tracker.face.align import STORE_224, align, landmarks_on_crop
-from tracker.images import read_image
+from tracker.images import face_region, jpeg_base64, read_image
 from tracker.track.sighting import Sighting, SightingFace
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
@@ -177,3 +182,55 @@ def test_the_dashboard_names_a_cluster_of_unknown_faces(tmp_path, cache_dir, ana
         server.wait(60)
     with GalleryStore(gallery) as store:
         assert store.identity("Visitor One").faces >= 2
+
+
+def test_not_this_person_on_a_wrong_match_in_the_event_list(tmp_path, cache_dir, analyzer, config):
+    """A real false accept at the default threshold (Kim Yong-il named as Tang Jiaxuan) arrives as an event; one
+    click on its "not Tang_Jiaxuan" button rejects the event's face crop as not him."""
+    from selenium.webdriver.common.by import By
+
+    gallery = tmp_path / "g.db"
+    with GalleryStore(gallery) as store:
+        enroller = Enroller(analyzer, store, config.enroll)
+        enroller.enroll("Tang_Jiaxuan", *enroller.from_images([lfw_image("Tang_Jiaxuan", i) for i in range(1, 6)]))
+        person = store.identity("Tang_Jiaxuan").id
+    image = read_image(lfw_image("Kim_Yong-il", 1))
+    crop = jpeg_base64(face_region(image, analyzer.analyze([image])[0].faces.boxes[0]), 20_000)
+    wrong = Event(type="identity.resolved", camera="door", track_id=4, frame_time=time.time(), model_id="m",
+                  identity_id=person, name="Tang_Jiaxuan", crop_jpeg=crop)
+    port = free_port()
+    with EmbeddedRedis(tmp_path / "redis", free_port()) as redis_server:
+        settings = tmp_path / "config.toml"
+        settings.write_text(f'[models]\ncache_dir = "{cache_dir}"\ndevice = "cpu"\n\n[redis]\n'
+                            f'url = "{redis_server.url}"\n\n[http]\nport = {port}\ntoken = "{TOKEN}"\n')
+        server = subprocess.Popen([str(FACETRACK), "serve", "--config", str(settings), "--gallery", str(gallery)],
+                                  stderr=subprocess.DEVNULL)
+        base = f"http://127.0.0.1:{port}"
+        driver = chromium(tmp_path)
+        client = redis.Redis.from_url(redis_server.url)
+        try:
+            wait_until(lambda: urllib.request.urlopen(f"{base}/health", timeout=2).status == 200, 120,
+                       "facetrack serve")
+            driver.get(base)
+            driver.execute_script("localStorage.setItem('facetrack-token', arguments[0])", TOKEN)
+            driver.refresh()
+            wait_until(lambda: driver.find_elements(By.CSS_SELECTOR, '#people li[data-name="Tang_Jiaxuan"]'), 30,
+                       "the gallery list")
+            time.sleep(1.0)  # the event WebSocket follows from now on
+            client.xadd(stream_key("facetrack"), {"event": wrong.model_dump_json()})
+            button = wait_until(lambda: driver.find_element(By.CSS_SELECTOR, "#events li button.reject"), 30,
+                                "the wrong match in the event list")
+            assert button.text == "not Tang_Jiaxuan"
+            button.click()
+            wait_until(lambda: "rejected as not Tang_Jiaxuan" in driver.find_element(By.ID, "message").text, 60,
+                       "the rejection")
+            wait_until(lambda: "1 rejected" in driver.find_element(By.CSS_SELECTOR,
+                                                                    '#people li[data-name="Tang_Jiaxuan"]').text,
+                       30, "the person's rejected count")
+        finally:
+            client.close()
+            driver.quit()
+            server.terminate()
+            server.wait(60)
+    with GalleryStore(gallery) as store:
+        assert [n.source for n in Negatives(store).of(person)] == ["event crop.jpg"]

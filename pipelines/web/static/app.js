@@ -70,6 +70,11 @@ function showEvent(event) {
     button.addEventListener("click", () => enrollTrack(event.camera, event.track_id));
     item.append(button);
   }
+  if (event.identity_id !== null && event.identity_id !== undefined && event.crop_jpeg) {
+    const button = element("button", { type: "button", className: "reject", textContent: `not ${event.name}` });
+    button.addEventListener("click", () => rejectFace(event.name, event.crop_jpeg));
+    item.append(button);
+  }
   $("events").prepend(item);
   while ($("events").children.length > 200) $("events").lastChild.remove();
 }
@@ -101,7 +106,9 @@ async function refreshPeople() {
       refreshPeople();
     });
     const item = element("li", { className: "person" }, element("span", { className: "name", textContent: person.name }),
-      ...faces, element("span", { textContent: `${person.faces} faces` }), remove);
+      ...faces, element("span", { className: "counts", textContent:
+        `${person.faces} faces` + (detail.negative_list.length ? `, ${detail.negative_list.length} rejected` : "") }),
+      remove);
     item.dataset.name = person.name;
     list.append(item);
   }
@@ -148,6 +155,18 @@ async function refreshUnknowns() {
 function report(body) {
   const refused = (body.outcomes || []).filter((o) => o.status !== "enrolled").map((o) => `${o.source}: ${o.reason}`);
   say(`${body.name}: ${body.enrolled} enrolled` + (refused.length ? "; " + refused.join("; ") : ""));
+}
+
+async function rejectFace(name, cropJpeg) {
+  // A wrong match: the event's face crop is stored as not this person, who is then not named from faces like it.
+  const bytes = Uint8Array.from(atob(cropJpeg), (c) => c.charCodeAt(0));
+  const form = new FormData();
+  form.append("image", new Blob([bytes], { type: "image/jpeg" }), "event crop.jpg");
+  try {
+    const body = await api(`/api/identities/${encodeURIComponent(name)}/negatives`, { method: "POST", body: form });
+    say(body.rejected ? `rejected as not ${name}: faces like it are no longer named ${name}` : body.error);
+  } catch (error) { say(error.message); }
+  refreshPeople();
 }
 
 async function enrollTrack(camera, track) {
