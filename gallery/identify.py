@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,17 +46,41 @@ class Identifier:
         self.match_config = match
         self.margin = match.margin
         self.top_k = match.top_k
+        self._changing = threading.Lock()  # a reload or an apply reads the store and swaps the index as one step
         self.reload(store)
 
     def reload(self, store: GalleryStore) -> None:
         """Read the gallery again (after it changed); the new index replaces the old one whole."""
-        _, identity_ids, vectors = store.embeddings(self.model_id)
-        negative_ids, negatives = Negatives(store).vectors(self.model_id)
-        index = GalleryIndex(identity_ids, vectors.reshape(-1, self.index_dim),
-                             negatives=(negative_ids, negatives.reshape(-1, self.index_dim)))
+        with self._changing:
+            _, identity_ids, vectors = store.embeddings(self.model_id)
+            negative_ids, negatives = Negatives(store).vectors(self.model_id)
+            index = GalleryIndex(identity_ids, vectors.reshape(-1, self.index_dim),
+                                 negatives=(negative_ids, negatives.reshape(-1, self.index_dim)))
+            self._swap(store, index)
+
+    def apply(self, store: GalleryStore, identities: set[int] | None) -> None:
+        """Apply a change to ``identities`` (None: any of them): only their faces and negatives are read again,
+        and a new index, everyone else's rows kept, replaces the old one whole."""
+        if identities is None:
+            self.reload(store)
+            return
+        with self._changing:
+            ids, vectors, negative_ids, negatives = [np.zeros(0, np.int64)], [], [np.zeros(0, np.int64)], []
+            for identity in sorted(identities):
+                _, owners, found = store.embeddings(self.model_id, identity)
+                owners_n, found_n = Negatives(store).vectors(self.model_id, identity)
+                ids.append(owners), vectors.append(found.reshape(-1, self.index_dim))
+                negative_ids.append(owners_n), negatives.append(found_n.reshape(-1, self.index_dim))
+            empty = [np.zeros((0, self.index_dim), np.float32)]
+            rejected = (np.concatenate(negative_ids).astype(np.int64), np.concatenate(negatives + empty))
+            index = self.index.replaced(sorted(identities), np.concatenate(ids).astype(np.int64),
+                                        np.concatenate(vectors + empty), rejected)
+            self._swap(store, index)
+
+    def _swap(self, store: GalleryStore, index: GalleryIndex) -> None:
         self.names, self.index = {i.id: i.name for i in store.identities()}, index
         self.missing = len(store.faces_missing(self.model_id))
-        self.rule = threshold_for_faces(self.match_config, self.model_id, self.analyzer.threshold, identity_ids)
+        self.rule = threshold_for_faces(self.match_config, self.model_id, self.analyzer.threshold, index.identity_ids)
         if warning := self.rule.warning():
             logger.warning("%s", warning)
 

@@ -61,6 +61,24 @@ class GalleryIndex:
     def __len__(self) -> int:
         return len(self.identity_ids)
 
+    @property
+    def vectors(self) -> np.ndarray:
+        return self._columns.numpy().T
+
+    def replaced(self, identities: list[int], identity_ids: np.ndarray, vectors: np.ndarray,
+                 negatives: tuple[np.ndarray, np.ndarray]) -> GalleryIndex:
+        """A new index in which ``identities`` have exactly the faces ``(identity_ids, vectors)`` and the negatives
+        given (none: they are gone); everyone else's rows are kept as they are."""
+        keep = ~np.isin(self.identity_ids, identities)
+        keep_negatives = ~np.isin(self.negative_ids, identities)
+        dim = self._columns.shape[0]
+        old_negatives = self._negative_rows.numpy() if self._negative_rows is not None else np.zeros((0, dim))
+        return GalleryIndex(
+            np.concatenate([self.identity_ids[keep], identity_ids]),
+            np.concatenate([self.vectors[keep], vectors.reshape(-1, dim)]).astype(np.float32), self.candidates,
+            (np.concatenate([self.negative_ids[keep_negatives], negatives[0]]),
+             np.concatenate([old_negatives[keep_negatives], negatives[1].reshape(-1, dim)]).astype(np.float32)))
+
     def search(self, queries: np.ndarray, threshold: float, margin: float, top_k: int = 3) -> Matches:
         """Decide for each unit query vector ``(q, d)``."""
         q = len(queries)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gallery.store import GalleryError, GalleryStore, NewFace, decode_png, encode_png
+from gallery.store import GalleryError, GalleryStore, NewFace, decode_png, encode_png, log_change
 
 
 @dataclass(frozen=True)
@@ -45,12 +45,13 @@ class Negatives:
                 raise GalleryError(f"{self.store.path}: no identity named '{name}'")
             ids = []
             for face in faces:
-                ids.append(db.execute(
+                ids.append(db.insert(
                     "INSERT INTO negatives (identity_id, crop, landmarks, source, added_at) VALUES (?, ?, ?, ?, ?)",
                     (row[0], encode_png(face.crop), face.landmarks.astype(np.float32).tobytes(), face.source, now),
-                ).lastrowid)
+                ))
                 db.execute("INSERT INTO negative_embeddings VALUES (?, ?, ?)",
                            (ids[-1], model_id, face.embedding.astype(np.float32).tobytes()))
+            log_change(db, [row[0]])
         return ids
 
     def of(self, identity_id: int) -> list[Negative]:
@@ -74,19 +75,22 @@ class Negatives:
         return [Negative(r[0], r[1], decode_png(r[2]), np.frombuffer(r[3], np.float32).reshape(5, 2), r[4], r[5])
                 for r in rows]
 
-    def vectors(self, model_id: str) -> tuple[np.ndarray, np.ndarray]:
-        """``(identity_ids, vectors)`` of every negative embedded by ``model_id``."""
+    def vectors(self, model_id: str, identity_id: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``(identity_ids, vectors)`` of every negative embedded by ``model_id`` (of one identity, if given)."""
+        one = "" if identity_id is None else " AND n.identity_id = ?"
         rows = self.store.query("SELECT n.identity_id, e.vector FROM negative_embeddings e "
-                                "JOIN negatives n ON n.id = e.negative_id WHERE e.model_id = ? ORDER BY n.id",
-                                (model_id,))
+                                f"JOIN negatives n ON n.id = e.negative_id WHERE e.model_id = ?{one} ORDER BY n.id",
+                                (model_id,) if identity_id is None else (model_id, identity_id))
         if not rows:
             return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
         return np.array([r[0] for r in rows], np.int64), np.stack([np.frombuffer(r[1], np.float32) for r in rows])
 
     def add_embeddings(self, model_id: str, items: list[tuple[int, np.ndarray]]) -> None:
         with self.store.transaction() as db:
-            db.executemany("INSERT OR REPLACE INTO negative_embeddings VALUES (?, ?, ?)",
+            db.executemany("INSERT INTO negative_embeddings VALUES (?, ?, ?) "
+                           "ON CONFLICT (negative_id, model_id) DO UPDATE SET vector = excluded.vector",
                            [(i, model_id, v.astype(np.float32).tobytes()) for i, v in items])
+            log_change(db, None)
 
     def remove(self, name: str, negative_id: int) -> None:
         """Take back a rejection (a face rejected by mistake)."""
@@ -95,3 +99,4 @@ class Negatives:
             raise GalleryError(f"{self.store.path}: rejected face {negative_id} is not one of '{name}'s")
         with self.store.transaction() as db:
             db.execute("DELETE FROM negatives WHERE id = ?", (negative_id,))
+            log_change(db, [identity.id])

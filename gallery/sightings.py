@@ -86,19 +86,19 @@ class Unknowns:
                     db.execute("UPDATE clusters SET mean = ?, faces = ? WHERE id = ?",
                                (moved.tobytes(), faces + count, cluster_id))
             if cluster_id is None:
-                cluster_id = db.execute("INSERT INTO clusters (model_id, status, mean, faces) VALUES (?, ?, ?, ?)",
-                                        (self.model_id, OPEN, mean.tobytes(), count)).lastrowid
+                cluster_id = db.insert("INSERT INTO clusters (model_id, status, mean, faces) VALUES (?, ?, ?, ?)",
+                                       (self.model_id, OPEN, mean.tobytes(), count))
             self._insert(db, sighting, mean, cluster_id)
         return cluster_id
 
     @staticmethod
     def _insert(db, sighting: Sighting, mean: np.ndarray, cluster_id: int) -> int:
-        sighting_id = db.execute(
+        sighting_id = db.insert(
             "INSERT INTO sightings (cluster_id, model_id, camera, track_id, first_time, last_time, identity_id, "
             "mean, faces) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (cluster_id, sighting.model_id, sighting.camera, sighting.track_id, sighting.first_time,
              sighting.last_time, sighting.identity_id, mean.tobytes(), len(sighting.faces)),
-        ).lastrowid
+        )
         db.executemany(
             "INSERT INTO sighting_faces (sighting_id, crop, landmarks, quality, embedding, captured_at) "
             "VALUES (?, ?, ?, ?, ?, ?)",
@@ -219,8 +219,8 @@ class Unknowns:
             db.execute("DELETE FROM clusters WHERE model_id = ? AND status = ?", (self.model_id, OPEN))
             for label in np.unique(labels):
                 members = [ids[i] for i in np.flatnonzero(labels == label)]
-                cluster_id = db.execute("INSERT INTO clusters (model_id, status, mean, faces) VALUES (?, ?, ?, 0)",
-                                        (self.model_id, OPEN, means[0].tobytes())).lastrowid
+                cluster_id = db.insert("INSERT INTO clusters (model_id, status, mean, faces) VALUES (?, ?, ?, 0)",
+                                       (self.model_id, OPEN, means[0].tobytes()))
                 db.executemany("UPDATE sightings SET cluster_id = ? WHERE id = ?", [(cluster_id, s) for s in members])
                 self._recentre(db, cluster_id)
         return len(ids), len(np.unique(labels))

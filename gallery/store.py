@@ -1,14 +1,16 @@
-"""The gallery store: enrolled identities and their faces in one SQLite file.
+"""The gallery store: enrolled identities and their faces, in a SQLite file or in PostgreSQL.
 
 Every change is one transaction, so an interrupted enrollment (even ``kill -9``) leaves the
 gallery as it was before or after it, never half. Each face keeps its aligned crop (so any
 later model can re-embed it) and one embedding per model id. Deleted data is overwritten
-(``secure_delete``) and the file compacted, so a removed person is gone for good.
+and the storage compacted, so a removed person is gone for good. The engine is
+``gallery.database``'s business: this module's SQL runs on both.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -19,7 +21,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from tracker.errors import TrackerError
+from gallery.database import Database, GalleryError, GalleryUnavailable, SqliteDatabase, connect
+
+__all__ = ["GalleryError", "GalleryStore", "GalleryUnavailable", "NewFace", "decode_png", "encode_png"]
 
 SCHEMA_VERSION = 1
 SCHEMA = """
@@ -94,17 +98,14 @@ CREATE TABLE IF NOT EXISTS negative_embeddings (
     PRIMARY KEY (negative_id, model_id)
 );
 CREATE INDEX IF NOT EXISTS negatives_identity ON negatives(identity_id);
+CREATE TABLE IF NOT EXISTS changes (
+    id INTEGER PRIMARY KEY,
+    identity_id INTEGER,
+    at REAL NOT NULL
+);
 CREATE INDEX IF NOT EXISTS sightings_cluster ON sightings(cluster_id);
 CREATE INDEX IF NOT EXISTS sighting_faces_sighting ON sighting_faces(sighting_id);
 """
-
-
-class GalleryError(TrackerError):
-    """The gallery file is unusable, or a name is unknown or taken."""
-
-
-class GalleryUnavailable(TrackerError):
-    """The gallery cannot take a change now (locked by another writer, disk full); nothing was changed."""
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,15 @@ class StoredFace:
     added_at: float
 
 
+def log_change(db: Database, identity_ids: list[int] | None) -> None:
+    """Inside a change's transaction: record which people changed (None: any of them, reload everything) in the
+    change log that running processes follow (``gallery.watch``), and wake them when it commits."""
+    now = time.time()
+    db.executemany("INSERT INTO changes (identity_id, at) VALUES (?, ?)",
+                   [(i, now) for i in sorted(set(identity_ids))] if identity_ids is not None else [(None, now)])
+    db.notify()
+
+
 def encode_png(rgb: np.ndarray) -> bytes:
     ok, data = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     if not ok:
@@ -152,23 +162,22 @@ def decode_png(blob: bytes) -> np.ndarray:
 
 
 class GalleryStore:
-    """One gallery file. Use as a context manager, or call ``close()``."""
+    """One gallery: a SQLite file path, or a ``postgresql://`` URL. Use as a context manager, or call
+    ``close()``."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, location: Path | str) -> None:
+        self._db: Database = connect(location)
+        self.path = location if isinstance(location, Path) else self._db.location  # what messages name
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, isolation_level=None)
-            self._db.execute("PRAGMA foreign_keys = ON")
-            self._db.execute("PRAGMA secure_delete = ON")
-            self._db.execute("PRAGMA busy_timeout = 5000")
-            with self.transaction():
-                for statement in SCHEMA.strip().split(";"):
-                    if statement.strip():
-                        self._db.execute(statement)
+            with self._db.transaction():
+                self._db.create(SCHEMA)
                 self._check_version()
         except sqlite3.DatabaseError as error:
-            raise GalleryError(f"{path}: not a facetrack gallery ({error})") from None
+            self._db.close()
+            raise GalleryError(f"{self.path}: not a facetrack gallery ({error})") from None
+        except BaseException:
+            self._db.close()
+            raise
 
     def _check_version(self) -> None:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
@@ -187,25 +196,18 @@ class GalleryStore:
         self._db.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[Database]:
         """All statements inside commit together or not at all."""
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as error:
-            raise GalleryUnavailable(f"{self.path}: {error}; nothing was changed") from None
-        try:
-            yield self._db
-            self._db.execute("COMMIT")
-        except BaseException as error:
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
-            if isinstance(error, sqlite3.OperationalError):
-                raise GalleryUnavailable(f"{self.path}: {error}; nothing was changed") from None
-            raise
+        with self._db.transaction() as db:
+            yield db
+
+    def wait_for_change(self, timeout: float) -> None:
+        """Return when another process changed the gallery (PostgreSQL wakes it), or after ``timeout`` s."""
+        self._db.wait_for_change(timeout)
 
     def query(self, sql: str, params: tuple = ()) -> list[tuple]:
         """Rows of a read-only statement (for the modules that own other tables of this file)."""
-        return self._db.execute(sql, params).fetchall()
+        return list(self._db.execute(sql, params).fetchall())
 
     # --- identities -------------------------------------------------------------------
 
@@ -234,6 +236,7 @@ class GalleryStore:
             raise GalleryError(f"{self.path}: the name '{new}' is taken")
         with self.transaction() as db:
             db.execute("UPDATE identities SET name = ? WHERE id = ?", (new, identity.id))
+            log_change(db, [identity.id])
 
     def remove(self, name: str) -> int:
         """Erase a person from the gallery file for good (``erase``); returns how many faces went."""
@@ -253,11 +256,8 @@ class GalleryStore:
         with self.transaction() as db:
             db.execute("DELETE FROM clusters WHERE identity_id = ?", (identity.id,))  # their sightings go with them
             db.execute("DELETE FROM identities WHERE id = ?", (identity.id,))  # faces, negatives, sightings too
-        try:
-            self._db.execute("VACUUM")
-        except sqlite3.OperationalError as error:
-            raise GalleryUnavailable(f"{self.path}: erased '{name}' (its data is overwritten), but the file could "
-                                     f"not be compacted ({error}); the next remove compacts it") from None
+            log_change(db, [identity.id])
+        self._db.compact()
         return {"faces": identity.faces, "negatives": negatives, "sightings": sightings, "clusters": clusters}
 
     # --- faces ------------------------------------------------------------------------
@@ -273,20 +273,19 @@ class GalleryStore:
                 if metadata is not None:
                     db.execute("UPDATE identities SET metadata = ? WHERE id = ?", (json.dumps(metadata), identity_id))
             else:
-                identity_id = db.execute(
-                    "INSERT INTO identities (name, metadata, created_at) VALUES (?, ?, ?)",
-                    (name, json.dumps(metadata or {}), now),
-                ).lastrowid
+                identity_id = db.insert("INSERT INTO identities (name, metadata, created_at) VALUES (?, ?, ?)",
+                                        (name, json.dumps(metadata or {}), now))
             for face in faces:
-                face_id = db.execute(
+                face_id = db.insert(
                     "INSERT INTO faces (identity_id, crop, landmarks, quality, source, camera, captured_at, added_at) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (identity_id, encode_png(face.crop), face.landmarks.astype(np.float32).tobytes(),
                      json.dumps(face.quality), face.source, face.camera, face.captured_at, now),
-                ).lastrowid
+                )
                 db.execute("INSERT INTO embeddings VALUES (?, ?, ?)",
                            (face_id, model_id, face.embedding.astype(np.float32).tobytes()))
             db.executemany("DELETE FROM faces WHERE id = ? AND identity_id = ?", [(int(i), identity_id) for i in drop])
+            log_change(db, [identity_id])
         return identity_id
 
     def faces(self, identity_id: int | None = None) -> list[StoredFace]:
@@ -327,8 +326,10 @@ class GalleryStore:
 
     def add_embeddings(self, model_id: str, items: list[tuple[int, np.ndarray]]) -> None:
         with self.transaction() as db:
-            db.executemany("INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?)",
+            db.executemany("INSERT INTO embeddings VALUES (?, ?, ?) "
+                           "ON CONFLICT (face_id, model_id) DO UPDATE SET vector = excluded.vector",
                            [(face_id, model_id, v.astype(np.float32).tobytes()) for face_id, v in items])
+            log_change(db, None)
 
     def face_models(self, identity_id: int) -> dict[int, list[str]]:
         """For each face of an identity, the model ids that embedded it."""
@@ -342,12 +343,16 @@ class GalleryStore:
         return models
 
     def export(self, path: Path) -> None:
-        """A consistent snapshot of the whole gallery in one portable SQLite file."""
-        target = sqlite3.connect(path)
+        """Every person, face, embedding and rejected face in one portable SQLite file (from either engine),
+        written whole or not at all (a temporary file renamed over ``path``)."""
+        partial = path.with_name(f".{path.name}.partial")
+        partial.unlink(missing_ok=True)
         try:
-            self._db.backup(target)
+            with GalleryStore(partial) as target, target.transaction() as db:
+                _copy_people(self._db, db)
+            os.replace(partial, path)
         finally:
-            target.close()
+            partial.unlink(missing_ok=True)
 
     def import_from(self, path: Path) -> tuple[int, int]:
         """Add every person of an exported gallery, in one transaction; returns (people, faces).
@@ -363,7 +368,8 @@ class GalleryStore:
             if clash:
                 raise GalleryError(f"{path}: already enrolled here: {', '.join(clash)} (rename or remove them first)")
             with self.transaction() as db:
-                faces = _copy_export(source, db)
+                faces = _copy_people(source, db)
+                log_change(db, None)
         except sqlite3.DatabaseError as error:
             raise GalleryError(f"{path}: unreadable facetrack export ({error})") from None
         finally:
@@ -375,15 +381,12 @@ class GalleryStore:
         return dict(rows)
 
     def integrity_ok(self) -> bool:
-        return self._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        return self._db.problem() is None
 
 
-def _open_export(path: Path) -> sqlite3.Connection:
+def _open_export(path: Path) -> SqliteDatabase:
     """An exported gallery, read-only, once it is known to be a whole facetrack gallery."""
-    try:
-        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-    except sqlite3.Error as error:
-        raise GalleryError(f"{path}: cannot open ({error})") from None
+    db = SqliteDatabase(path, read_only=True)
     try:
         problem = _export_problem(db)
     except sqlite3.DatabaseError as error:
@@ -394,7 +397,7 @@ def _open_export(path: Path) -> sqlite3.Connection:
     return db
 
 
-def _export_problem(db: sqlite3.Connection) -> str | None:
+def _export_problem(db: SqliteDatabase) -> str | None:
     tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     missing = sorted({"meta", "identities", "faces", "embeddings"} - tables)
     if missing:
@@ -402,9 +405,8 @@ def _export_problem(db: sqlite3.Connection) -> str | None:
     row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     if row is None or row[0] != str(SCHEMA_VERSION):
         return f"gallery schema {row[0] if row else 'missing'}, this facetrack reads {SCHEMA_VERSION}"
-    check = db.execute("PRAGMA integrity_check").fetchall()
-    if check != [("ok",)]:
-        return f"damaged file (SQLite integrity check: {check[0][0]})"
+    if problem := db.problem():
+        return problem
     orphans = db.execute("SELECT COUNT(*) FROM faces WHERE identity_id NOT IN (SELECT id FROM identities)").fetchone()
     strays = db.execute("SELECT COUNT(*) FROM embeddings WHERE face_id NOT IN (SELECT id FROM faces)").fetchone()
     if orphans[0] or strays[0]:
@@ -418,31 +420,30 @@ def _export_problem(db: sqlite3.Connection) -> str | None:
     return None
 
 
-def _copy_export(source: sqlite3.Connection, db: sqlite3.Connection) -> int:
+def _copy_people(source: Database, db: Database) -> int:
     """Every person, face, embedding and rejected face of ``source`` into ``db`` under new ids; returns the
     faces."""
     identity_map = {}
     for old_id, name, metadata, created in source.execute("SELECT id, name, metadata, created_at FROM identities"):
-        identity_map[old_id] = db.execute(
-            "INSERT INTO identities (name, metadata, created_at) VALUES (?, ?, ?)", (name, metadata, created)
-        ).lastrowid
+        identity_map[old_id] = db.insert("INSERT INTO identities (name, metadata, created_at) VALUES (?, ?, ?)",
+                                         (name, metadata, created))
     face_map = {}
     columns = "crop, landmarks, quality, source, camera, captured_at, added_at"
     for row in source.execute(f"SELECT id, identity_id, {columns} FROM faces"):
-        face_map[row[0]] = db.execute(
-            f"INSERT INTO faces (identity_id, {columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (identity_map[row[1]], *row[2:]),
-        ).lastrowid
-    for face_id, model_id, vector in source.execute("SELECT face_id, model_id, vector FROM embeddings"):
-        db.execute("INSERT INTO embeddings VALUES (?, ?, ?)", (face_map[face_id], model_id, vector))
-    tables = {row[0] for row in source.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        face_map[row[0]] = db.insert(f"INSERT INTO faces (identity_id, {columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                     (identity_map[row[1]], *row[2:]))
+    db.executemany("INSERT INTO embeddings VALUES (?, ?, ?)",
+                   [(face_map[face_id], model_id, vector) for face_id, model_id, vector in
+                    source.execute("SELECT face_id, model_id, vector FROM embeddings")])
+    tables = {row[0] for row in source.execute("SELECT name FROM sqlite_master WHERE type = 'table'")} \
+        if isinstance(source, SqliteDatabase) else {"negatives", "negative_embeddings"}
     if {"negatives", "negative_embeddings"} <= tables:  # exports made before "not this person" have none
         negative_map = {}
         for row in source.execute("SELECT id, identity_id, crop, landmarks, source, added_at FROM negatives"):
-            negative_map[row[0]] = db.execute(
+            negative_map[row[0]] = db.insert(
                 "INSERT INTO negatives (identity_id, crop, landmarks, source, added_at) VALUES (?, ?, ?, ?, ?)",
-                (identity_map[row[1]], *row[2:])).lastrowid
-        for negative_id, model_id, vector in source.execute("SELECT * FROM negative_embeddings"):
-            db.execute("INSERT INTO negative_embeddings VALUES (?, ?, ?)",
-                       (negative_map[negative_id], model_id, vector))
+                (identity_map[row[1]], *row[2:]))
+        db.executemany("INSERT INTO negative_embeddings VALUES (?, ?, ?)",
+                       [(negative_map[n], model_id, vector) for n, model_id, vector in
+                        source.execute("SELECT negative_id, model_id, vector FROM negative_embeddings")])
     return len(face_map)

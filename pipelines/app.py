@@ -19,6 +19,7 @@ from pathlib import Path
 
 from gallery.identify import Identifier
 from gallery.store import GalleryStore
+from gallery.watch import GalleryWatcher
 from pipelines.events.publisher import EventPublisher, channel, stream_key
 from pipelines.events.redis_server import EmbeddedRedis
 from pipelines.live.executor import ModelExecutor
@@ -37,23 +38,25 @@ logger = logging.getLogger(__name__)
 
 
 @contextmanager
-def build(config: Config, gallery: Path, redis_url: str | None = None,
+def build(config: Config, gallery: Path | str, redis_url: str | None = None,
           analyzer: FaceAnalyzer | None = None) -> Iterator[Services]:
     """Load the face path (or use ``analyzer``) and the gallery, start the model executor; stop it on exit."""
     analyzer = analyzer or FaceAnalyzer.from_config(config)
     with GalleryStore(gallery) as store:
         identifier = Identifier(analyzer, store, config.match)
-    _log_gallery(gallery, identifier)
+        _log_gallery(store.path, identifier)  # a URL's password left out
     metrics = Metrics()
     executor = ModelExecutor(analyzer, config.pipeline.batch_size, config.pipeline.max_wait_ms,
                              on_batch=metrics.observe_batch).start()
+    watcher = GalleryWatcher(gallery, identifier).start()  # changes made by other processes, within a second
     try:
         yield Services(config, gallery, identifier, executor, metrics, redis_url)
     finally:
+        watcher.stop()
         executor.stop()
 
 
-def _log_gallery(gallery: Path, identifier: Identifier) -> None:
+def _log_gallery(gallery: Path | str, identifier: Identifier) -> None:
     logger.info("gallery %s: %d people, %d faces of %s", gallery, len(identifier.names), len(identifier.index),
                 identifier.model_id)
     logger.info("match threshold in force: %s", identifier.rule.describe())
@@ -101,7 +104,7 @@ def _stop_on_signal() -> asyncio.Event:
     return stop
 
 
-async def run_live(config: Config, gallery: Path, redis_url: str) -> Runtime:
+async def run_live(config: Config, gallery: Path | str, redis_url: str) -> Runtime:
     """Run until stopped, or until every configured camera stopped by itself; returns the runtime (its stats)."""
     serving = config.http.port != 0
     if not config.cameras and not serving:
@@ -126,7 +129,7 @@ def first_cause(error: BaseException) -> BaseException:
     return error
 
 
-def run(config: Config, gallery: Path) -> Runtime:
+def run(config: Config, gallery: Path | str) -> Runtime:
     """``facetrack run``: a stage that crashes becomes one CRITICAL line and a ``TrackerError``."""
     url, server = start_redis(config)
     started = time.monotonic()
@@ -144,7 +147,7 @@ def run(config: Config, gallery: Path) -> Runtime:
         logger.info("stopped after %.0f s", time.monotonic() - started)
 
 
-async def serve(config: Config, gallery: Path) -> None:
+async def serve(config: Config, gallery: Path | str) -> None:
     """``facetrack serve``: the API and dashboard for the gallery alone, until Ctrl-C or SIGTERM."""
     with build(config, gallery, config.redis.url or None) as services:
         stop = _stop_on_signal()

@@ -16,7 +16,7 @@ from tracker.config import Config
 @dataclass(frozen=True)
 class Services:
     config: Config
-    gallery: Path  # the gallery file
+    gallery: Path | str  # the gallery file, or its PostgreSQL URL
     identifier: Identifier  # the gallery's faces of the active model, and the decision rule
     executor: ModelExecutor  # the one owner of the models
     metrics: Metrics

@@ -59,6 +59,26 @@ def dlib_analyzer(config):
     return FaceAnalyzer.from_config(with_changes(config, "test", models={"embedder": "dlib-resnet-v1"}))
 
 
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server for the session (``tests.support.postgres``), in a folder of its own under /tmp
+    (as root, the server's user must reach it)."""
+    import shutil
+    import tempfile
+
+    from pipelines.events.redis_server import free_port
+    from tests.support.postgres import PostgresServer, needs_postgres
+
+    if needs_postgres.args[0]:
+        pytest.skip(needs_postgres.kwargs["reason"])
+    root = Path(tempfile.mkdtemp(prefix="facetrack-pg-"))
+    try:
+        with PostgresServer(root, free_port()) as server:
+            yield server
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
 # Per-test time limits in seconds by kind, about 4x the slowest test of each kind as measured on 2 CPU cores
 # (unit 0.2 s, integration 15 s, e2e 37 s: the live tracker over RTSP) and at least 10 s. A test's own
 # @pytest.mark.timeout wins, and so does --timeout on the command line; pyproject.toml's timeout covers the rest.

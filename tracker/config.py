@@ -70,6 +70,13 @@ class VerifyConfig(Strict):
 
 class GalleryConfig(Strict):
     path: str = Field("data/gallery.db", min_length=1, description="The gallery file (SQLite); --gallery overrides it")
+    url: str = Field("", pattern=r"^$|^postgres(ql)?://",
+                     description="A PostgreSQL gallery shared by workers (postgresql://user@host:5432/db; the password "
+                                 "from FACETRACK__GALLERY__URL or PGPASSWORD, not the file); empty: the file at path")
+
+    def location(self) -> Path | str:
+        """The PostgreSQL URL when set, else the file."""
+        return self.url or Path(self.path).expanduser()
 
 
 class EnrollConfig(Strict):

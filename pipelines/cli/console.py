@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from gallery.database import is_url
 from tracker.config import Config
 
 out = Console(soft_wrap=True)
@@ -16,7 +17,15 @@ err = Console(stderr=True, soft_wrap=True)
 
 DEFAULT_CONFIG = Path("config.toml")
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="Configuration file.")]
-GalleryOption = Annotated[Path | None, typer.Option("--gallery", "-g", help="Gallery file (default: gallery.path).")]
+GalleryOption = Annotated[str | None, typer.Option("--gallery", "-g", help="Gallery file, or a postgresql:// URL "
+                                                   "(default: gallery.url, else gallery.path).")]
+
+
+def gallery_location(settings: Config, option: str | None) -> Path | str:
+    """Where the gallery is: ``--gallery`` (a file, or a ``postgresql://`` URL), else the config's."""
+    if option:
+        return option if is_url(option) else Path(option).expanduser()
+    return settings.gallery.location()
 
 
 def progress() -> Progress:

@@ -20,7 +20,16 @@ from gallery.sightings import Unknowns
 from gallery.store import GalleryError, GalleryStore
 from gallery.threshold import AUTO, stored_threshold
 from pipelines.annotate import draw_labelled
-from pipelines.cli.console import DEFAULT_CONFIG, ConfigOption, GalleryOption, analyzer, err, out, progress
+from pipelines.cli.console import (
+    DEFAULT_CONFIG,
+    ConfigOption,
+    GalleryOption,
+    analyzer,
+    err,
+    gallery_location,
+    out,
+    progress,
+)
 from pipelines.events.erase import erase_identity
 from pipelines.events.redis_server import EmbeddedRedis, listening
 from tracker.config import Config, load_config, parse_config
@@ -31,8 +40,8 @@ gallery_app = typer.Typer(help="Manage the enrolled identities.", no_args_is_hel
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
 
-def _open(settings: Config, gallery: Path | None) -> GalleryStore:
-    return GalleryStore(Path(gallery or settings.gallery.path).expanduser())
+def _open(settings: Config, gallery: str | None) -> GalleryStore:
+    return GalleryStore(gallery_location(settings, gallery))
 
 
 def _report(result) -> None:

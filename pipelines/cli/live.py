@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from pipelines.cli.console import DEFAULT_CONFIG, ConfigOption, GalleryOption, err, out, progress
+from pipelines.cli.console import DEFAULT_CONFIG, ConfigOption, GalleryOption, err, gallery_location, out, progress
 from pipelines.eval.bench import bench as run_bench
 from pipelines.events.subscriber import read_events
 from tracker.config import Config, load_config, with_changes
@@ -42,7 +42,7 @@ def run(
 
     settings = _with_cameras(load_config(config), camera or [])
     try:
-        runtime = app.run(settings, Path(gallery or settings.gallery.path).expanduser())
+        runtime = app.run(settings, gallery_location(settings, gallery))
     except KeyboardInterrupt:  # before the pipeline started (it handles Ctrl-C itself once running)
         err.print("interrupted while starting")
         raise typer.Exit(130) from None
@@ -62,7 +62,7 @@ def serve(
     if not settings.http.port:
         raise TrackerError("http.port is 0: facetrack serve needs a port")
     try:
-        asyncio.run(app.serve(settings, Path(gallery or settings.gallery.path).expanduser()))
+        asyncio.run(app.serve(settings, gallery_location(settings, gallery)))
     except KeyboardInterrupt:
         pass
 

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from gallery.sightings import IGNORED, NAMED, OPEN, Unknowns
 from gallery.store import GalleryStore
-from pipelines.cli.console import DEFAULT_CONFIG, ConfigOption, GalleryOption, analyzer, err, out
+from pipelines.cli.console import DEFAULT_CONFIG, ConfigOption, GalleryOption, analyzer, err, gallery_location, out
 from tracker.config import Config, load_config
 from tracker.images import write_image
 
@@ -26,8 +26,8 @@ def _when(t: float) -> str:
     return datetime.datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _open(settings: Config, gallery: Path | None) -> GalleryStore:
-    return GalleryStore(Path(gallery or settings.gallery.path).expanduser())
+def _open(settings: Config, gallery: str | None) -> GalleryStore:
+    return GalleryStore(gallery_location(settings, gallery))
 
 
 def _unknowns(store: GalleryStore, settings: Config) -> Unknowns:
@@ -93,7 +93,7 @@ def name_cluster(cluster: int, name: str, gallery: GalleryOption = None, config:
     out.print(f"cluster {cluster}: {taken} face(s) enrolled as {name} ({result.faces_total} in all)", highlight=False)
 
 
-def _change(gallery: Path | None, config: Path, change: Callable[[Unknowns], T]) -> T:
+def _change(gallery: str | None, config: Path, change: Callable[[Unknowns], T]) -> T:
     settings = load_config(config)
     with _open(settings, gallery) as store:
         return change(_unknowns(store, settings))

@@ -23,7 +23,7 @@ DAY = 86_400.0
 
 
 class Retention:
-    def __init__(self, config: Config, gallery: Path, redis_url: str) -> None:
+    def __init__(self, config: Config, gallery: Path | str, redis_url: str) -> None:
         self.rules = config.retention
         self.prefix = config.events.prefix
         self.gallery = gallery

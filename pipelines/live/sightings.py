@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import logging
 import queue
-import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from gallery.database import database_errors
 from gallery.sightings import OPEN, Unknowns
 from gallery.store import GalleryStore
 from tracker.config import Config
@@ -37,7 +37,7 @@ class SightingsStatus:
 
 
 class SightingWriter:
-    def __init__(self, gallery: Path, model_id: str, join_distance: float, config: Config,
+    def __init__(self, gallery: Path | str, model_id: str, join_distance: float, config: Config,
                  queue_size: int = 1000) -> None:
         self.gallery = gallery
         self.model_id = model_id
@@ -76,7 +76,7 @@ class SightingWriter:
                     cluster_id = unknowns.add(sighting)
                     self.written += 1
                     self._recurring(unknowns, cluster_id, sighting)
-                except (TrackerError, sqlite3.Error) as error:
+                except (TrackerError, *database_errors()) as error:
                     self.failed += 1
                     if self.failed == 1 or self.failed % 100 == 0:
                         logger.warning("sightings: %s (%d not stored so far; events are not affected)", error,

@@ -1,0 +1,253 @@
+"""One suite, two stores: every test runs on a SQLite file and on a real PostgreSQL server, through
+the same ``GalleryStore``. Faces are small synthetic crops with random unit embeddings (the store
+is the unit here), except the last test, which enrolls and names real LFW faces."""
+
+from __future__ import annotations
+
+import itertools
+import sqlite3
+
+import numpy as np
+import pytest
+
+from gallery.enroll import Enroller
+from gallery.identify import Identifier
+from gallery.negatives import Negatives
+from gallery.reembed import missing
+from gallery.sightings import NAMED, OPEN, Unknowns, expire_sightings
+from gallery.store import GalleryError, GalleryStore, NewFace
+from tests.conftest import lfw_image, needs_data
+from tests.support.postgres import needs_postgres
+from tracker.images import read_image
+from tracker.track.sighting import Sighting, SightingFace
+
+MODEL = "test-model:1"
+_databases = itertools.count()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=needs_postgres)])
+def location(request, tmp_path):
+    if request.param == "sqlite":
+        return tmp_path / "gallery.db"
+    return request.getfixturevalue("postgres").create_database(f"suite_{next(_databases)}")
+
+
+@pytest.fixture
+def sqlite_location(tmp_path):
+    return tmp_path / "other.db"
+
+
+def unit(seed: int, dim: int = 128) -> np.ndarray:
+    v = np.random.default_rng(seed).normal(size=dim).astype(np.float32)
+    return v / np.linalg.norm(v)
+
+
+def face(seed: int, source: str = "") -> NewFace:
+    crop = np.random.default_rng(seed).integers(0, 255, (32, 32, 3), dtype=np.uint8)
+    marks = np.arange(10, dtype=np.float32).reshape(5, 2) + seed
+    return NewFace(crop, marks, {"size": 100.0 + seed, "sharpness": 50.0, "frontal": 0.9}, source or f"f{seed}.jpg",
+                   unit(seed), "door", 1000.0 + seed)
+
+
+def sighting(seed: int, camera: str = "door", t: float = 100.0) -> Sighting:
+    faces = [SightingFace(face(s).crop, face(s).landmarks, face(s).quality, unit(seed), t, 1.0) for s in (seed, seed)]
+    return Sighting(camera, seed, t, t + 5, MODEL, faces)
+
+
+def test_people_faces_and_embeddings_round_trip(location):
+    with GalleryStore(location) as store:
+        ann = store.save_person("Ann", [face(1), face(2)], MODEL, metadata={"team": "red"})
+        store.save_person("Bo", [face(3)], MODEL)
+        faces = store.faces(ann)
+        ids, owners, vectors = store.embeddings(MODEL)
+    with GalleryStore(location) as store:
+        people = [(i.name, i.faces, i.metadata) for i in store.identities()]
+    assert people == [("Ann", 2, {"team": "red"}), ("Bo", 1, {})]
+    assert [f.source for f in faces] == ["f1.jpg", "f2.jpg"]
+    assert np.array_equal(faces[0].crop, face(1).crop) and np.allclose(faces[1].landmarks, face(2).landmarks)
+    assert faces[0].quality == face(1).quality
+    assert list(owners) == [ann, ann, owners[2]] and np.allclose(vectors[0], unit(1))
+    with GalleryStore(location) as store:  # a second model, added face by face, then replaced
+        assert store.faces_missing("other:1") == list(ids)
+        store.add_embeddings("other:1", [(int(ids[0]), unit(9))])
+        store.add_embeddings("other:1", [(int(ids[0]), unit(10))])
+        assert store.model_counts() == {MODEL: 3, "other:1": 1}
+        assert np.allclose(store.embeddings("other:1")[2][0], unit(10))
+        assert sorted(store.face_models(ann)[int(ids[0])]) == sorted([MODEL, "other:1"])
+
+
+def test_a_change_is_whole_or_not_at_all(location):
+    with GalleryStore(location) as store:
+        store.save_person("Ann", [face(1)], MODEL)
+        with pytest.raises(RuntimeError), store.transaction() as db:
+            db.insert("INSERT INTO identities (name, metadata, created_at) VALUES (?, ?, ?)", ("Half", "{}", 1.0))
+            raise RuntimeError("killed half way")
+        with pytest.raises(Exception), store.transaction() as db:  # the second face's identity does not exist
+            db.execute("DELETE FROM faces")
+            db.execute("INSERT INTO faces (identity_id, crop, landmarks, quality, source, added_at) "
+                       "VALUES (?, ?, ?, ?, ?, ?)", (999, b"x", b"x", "{}", "x", 1.0))
+        assert [i.name for i in store.identities()] == ["Ann"] and len(store.faces()) == 1
+
+
+def test_rename_conflicts_and_unknown_names(location):
+    with GalleryStore(location) as store:
+        store.save_person("Ann", [face(1)], MODEL)
+        store.save_person("Bo", [face(2)], MODEL)
+        store.rename("Ann", "Anne")
+        with pytest.raises(GalleryError, match="the name 'Bo' is taken"):
+            store.rename("Anne", "Bo")
+        with pytest.raises(GalleryError, match="no identity named 'Cy'"):
+            store.identity("Cy")
+        assert [i.name for i in store.identities()] == ["Anne", "Bo"]
+
+
+def test_sightings_cluster_merge_recluster_and_expire(location):
+    with GalleryStore(location) as store:
+        unknowns = Unknowns(store, MODEL, join_distance=0.5)
+        a1 = unknowns.add(sighting(1, "door", 100.0))
+        a2 = unknowns.add(sighting(1, "yard", 4000.0))
+        b = unknowns.add(sighting(2, "door", 200.0))
+        assert a1 == a2 and b != a1
+        first = unknowns.cluster(a1)
+        assert (first.sightings, first.faces, first.cameras, first.status) == (2, 4, ["door", "yard"], OPEN)
+        assert unknowns.visits(a1, gap=1800) == 2 and unknowns.announce(a1) and not unknowns.announce(a1)
+        assert [c.id for c in unknowns.clusters()] == [a1, b]  # most recently seen first
+        model_id, faces = unknowns.sighting_faces(unknowns.faces(b)[0].sighting_id)
+        assert model_id == MODEL and len(faces) == 2
+        unknowns.merge(a1, b)
+        assert unknowns.recluster() == (3, 2)  # the wrong merge undone
+        with pytest.raises(GalleryError, match="no cluster"):
+            unknowns.cluster(2**70)
+        assert expire_sightings(store, before=300.0) == 2  # the two early sightings
+        assert sorted(c.sightings for c in unknowns.clusters()) == [1]
+
+
+def test_erase_takes_faces_negatives_sightings_and_named_clusters(location):
+    with GalleryStore(location) as store:
+        ann = store.save_person("Ann", [face(1), face(2)], MODEL)
+        store.save_person("Bo", [face(3)], MODEL)
+        unknowns = Unknowns(store, MODEL, 0.5)
+        cluster = unknowns.add(sighting(7))
+        unknowns.mark(cluster, NAMED, ann)
+        unknowns.add(sighting(8))
+        Negatives(store).add("Ann", [face(4, "stranger.jpg")], MODEL)
+        assert store.erase("Ann") == {"faces": 2, "negatives": 1, "sightings": 1, "clusters": 1}
+        left = {table: store.query(f"SELECT COUNT(*) FROM {table}")[0][0] for table in (
+            "identities", "faces", "embeddings", "negatives", "negative_embeddings", "clusters", "sightings")}
+    assert left == {"identities": 1, "faces": 1, "embeddings": 1, "negatives": 0, "negative_embeddings": 0,
+                    "clusters": 1, "sightings": 1}
+
+
+def test_negatives_add_list_reembed_and_take_back(location):
+    with GalleryStore(location) as store:
+        ann = store.save_person("Ann", [face(1)], MODEL)
+        negatives = Negatives(store)
+        first, second = negatives.add("Ann", [face(5, "a.jpg"), face(6, "b.jpg")], MODEL)
+        with pytest.raises(GalleryError, match="no identity named 'Cy'"):
+            negatives.add("Cy", [face(7)], MODEL)
+        owners, vectors = negatives.vectors(MODEL)
+        assert list(owners) == [ann, ann] and np.allclose(vectors[1], unit(6))
+        assert negatives.missing("other:1") == [first, second] and missing(store, "other:1") == 3
+        negatives.add_embeddings("other:1", [(first, unit(9))])
+        assert negatives.missing("other:1") == [second]
+        negatives.remove("Ann", first)
+        assert [n.source for n in negatives.of(ann)] == ["b.jpg"]
+        with pytest.raises(GalleryError, match=f"no rejected face {first}"):
+            negatives.get(first)
+
+
+def test_export_and_import_move_a_gallery_between_the_stores(location, sqlite_location, tmp_path):
+    with GalleryStore(location) as store:
+        store.save_person("Ann", [face(1), face(2)], MODEL, metadata={"k": "v"})
+        Negatives(store).add("Ann", [face(4, "stranger.jpg")], MODEL)
+        store.export(tmp_path / "export.facetrack")
+    with GalleryStore(sqlite_location) as other:  # into SQLite, and back into the store under test
+        assert other.import_from(tmp_path / "export.facetrack") == (1, 2)
+        other.rename("Ann", "Ann Two")
+        other.export(tmp_path / "back.facetrack")
+    with GalleryStore(location) as store:
+        assert store.import_from(tmp_path / "back.facetrack") == (1, 2)
+        with pytest.raises(GalleryError, match="already enrolled here: Ann"):
+            store.import_from(tmp_path / "export.facetrack")
+        two = store.identity("Ann Two")
+        assert two.metadata == {"k": "v"} and two.faces == 2
+        assert [n.source for n in Negatives(store).of(two.id)] == ["stranger.jpg"]
+        assert np.array_equal(store.faces(two.id)[0].crop, face(1).crop)
+        assert len(store.embeddings(MODEL)[0]) == 4
+
+
+def test_a_gallery_of_another_schema_version_is_refused(location):
+    with GalleryStore(location) as store, store.transaction() as db:
+        db.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    with pytest.raises(GalleryError, match="gallery schema 99, this facetrack reads 1"):
+        GalleryStore(location)
+
+
+def test_a_file_that_is_not_a_gallery_is_refused(tmp_path):
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"not a database at all" * 100)
+    with pytest.raises(GalleryError, match="not a facetrack gallery"):
+        GalleryStore(junk)
+    assert junk.read_bytes() == b"not a database at all" * 100
+    assert sqlite3.sqlite_version_info >= (3, 35)  # RETURNING, which the store's inserts use
+
+
+@needs_data
+def test_real_faces_are_enrolled_and_named_on_either_store(location, analyzer, config):
+    with GalleryStore(location) as store:
+        enroller = Enroller(analyzer, store, config.enroll)
+        for person in ("Colin_Powell", "Tony_Blair"):
+            enroller.enroll(person, *enroller.from_images([lfw_image(person, i) for i in (1, 2, 3)]))
+        identifier = Identifier(analyzer, store, config.match)
+        named = [f.name for f in identifier.identify(read_image(lfw_image("Tony_Blair", 9)))]
+    assert named == ["Tony_Blair"]
+
+
+def test_a_change_made_elsewhere_reaches_a_running_identifier_person_by_person(location, analyzer, config):
+    import time
+
+    from gallery.watch import GalleryWatcher
+
+    model, dim = analyzer.embedder.model_id, analyzer.embedder.dim
+
+    def person_face(seed):
+        f = face(seed)
+        return NewFace(f.crop, f.landmarks, f.quality, f.source, unit(seed, dim))
+
+    with GalleryStore(location) as store:
+        store.save_person("Ann", [person_face(1)], model)
+        identifier = Identifier(analyzer, store, config.match)
+    watcher = GalleryWatcher(location, identifier, interval=0.2).start()
+
+    def until(condition, what):
+        deadline = time.monotonic() + 10
+        while not condition():
+            assert time.monotonic() < deadline, f"the running identifier never saw {what}"
+            time.sleep(0.02)
+
+    def named(seed_or_vector):
+        vector = unit(seed_or_vector, dim) if isinstance(seed_or_vector, int) else seed_or_vector
+        m = identifier.match(vector[None])
+        return identifier.name_of(int(m.identity[0])) if m.identity[0] >= 0 else None
+
+    lookalike = unit(2, dim) + 0.25 * unit(3, dim)  # a stranger within the threshold of Bo
+    lookalike = (lookalike / np.linalg.norm(lookalike)).astype(np.float32)
+
+    try:
+        with GalleryStore(location) as other:  # another process's connection
+            other.save_person("Bo", [person_face(2)], model)
+            until(lambda: named(2) == "Bo", "Bo enrolled")
+            assert named(lookalike) == "Bo"
+            ann_index_rows = int((identifier.index.identity_ids == other.identity("Ann").id).sum())
+            f = person_face(9)
+            Negatives(other).add("Bo", [NewFace(f.crop, f.landmarks, f.quality, "lookalike", lookalike)], model)
+            until(lambda: named(lookalike) is None, "the lookalike rejected as Bo")
+            assert named(2) == "Bo"
+            other.rename("Ann", "Anne")
+            until(lambda: named(1) == "Anne", "Ann renamed")
+            other.erase("Bo")
+            until(lambda: "Bo" not in identifier.names.values() and named(2) is None, "Bo erased")
+            assert int((identifier.index.identity_ids == other.identity("Anne").id).sum()) == ann_index_rows
+    finally:
+        watcher.stop()
+    assert watcher.changes >= 4
