@@ -111,7 +111,8 @@ CAMERA_SCHEMES = ("rtsp", "rtsps", "http", "https")
 
 class CameraConfig(Strict):
     id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Camera id: letters, digits, _ . -")
-    url: str = Field(min_length=1, description="rtsp://, http(s):// (MJPEG), a video file path, or a device number")
+    url: str = Field(min_length=1, max_length=2048, pattern=r"^[^\x00-\x1f\x7f]*$",
+                     description="rtsp://, http(s):// (MJPEG), a video file path, or a device number")
     fps: float = Field(5.0, gt=0.0, le=60.0, description="Frames analysed per second at most")
     realtime: bool = Field(True, description="Video files: play at their own speed (false: every frame, fast)")
     loop: bool = Field(False, description="Video files: start again at the end, as a camera that never ends")

@@ -275,8 +275,8 @@ def reject(
             raise TrackerError(f"no face to reject as {name}; nothing was changed")
         negatives.add(name, faces, model_id)
         total = len(negatives.of(identity.id))
-    out.print(f"{len(faces)} face(s) rejected as not {name} ({total} in all; a running `facetrack run` sees them "
-              "after a restart, or at once when rejected through its API)", highlight=False)
+    out.print(f"{len(faces)} face(s) rejected as not {name} ({total} in all; a running `facetrack run` follows "
+              "within a second)", highlight=False)
 
 
 def _erase_events(settings: Config, identity_id: int) -> int:

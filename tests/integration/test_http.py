@@ -154,7 +154,7 @@ def test_cameras_tracks_live_view_and_events_over_http(analyzer, config, gallery
             assert added.status == 201 and (await added.json())["id"] == "hall"
             refused = {}
             for url in ("file:///etc/passwd", "/etc/passwd", f"{video.parent}/../../etc/passwd", "0",
-                        "concat:/etc/passwd", "udp://127.0.0.1:1234"):
+                        "concat:/etc/passwd", "udp://127.0.0.1:1234", f"{video}\x00.txt"):
                 answer = await client.post("/api/cameras", headers=AUTH, json={"id": "odd", "url": url})
                 refused[url] = (answer.status, (await answer.json())["error"])
             assert refused["file:///etc/passwd"][0] == 400 and "'file:' is not a camera scheme" in \
@@ -164,6 +164,7 @@ def test_cameras_tracks_live_view_and_events_over_http(analyzer, config, gallery
             assert refused[f"{video.parent}/../../etc/passwd"][0] == 403
             assert refused["0"] == (403, "camera url: local devices are added in the config file only")
             assert refused["concat:/etc/passwd"][0] == refused["udp://127.0.0.1:1234"][0] == 400
+            assert refused[f"{video}\x00.txt"][0] == 400  # a NUL, as the fuzz run sent, is no path (was a 500)
             assert (await client.post("/api/cameras", headers=AUTH, json=camera)).status == 409
             invalid = await client.post("/api/cameras", headers=AUTH, json={"id": "x y", "url": "v", "fps": 0})
             assert invalid.status == 400 and "fps" in (await invalid.json())["error"]
