@@ -22,6 +22,7 @@ from gallery.store import GalleryStore
 from gallery.watch import GalleryWatcher
 from pipelines.events.publisher import EventPublisher, channel, stream_key
 from pipelines.events.redis_server import EmbeddedRedis
+from pipelines.live.cluster import Cluster
 from pipelines.live.executor import ModelExecutor
 from pipelines.live.retention import Retention
 from pipelines.live.runtime import Runtime
@@ -79,8 +80,9 @@ def start_runtime(services: Services, observers: tuple[FrameObserver, ...] = ())
         join = services.config.sightings.join_share * services.identifier.analyzer.threshold
         sightings = SightingWriter(services.gallery, services.identifier.model_id, join, services.config).start()
     retention = Retention(services.config, services.gallery, services.redis_url)
+    cluster = Cluster(services.config, services.redis_url) if services.config.cluster.enabled else None
     runtime = Runtime(services.config, services.identifier, services.executor, publisher,
-                      services.metrics.stage_seconds, observers, sightings, retention)
+                      services.metrics.stage_seconds, observers, sightings, retention, cluster)
     services.metrics.watch(runtime.status)
     return runtime
 
@@ -107,7 +109,10 @@ def _stop_on_signal() -> asyncio.Event:
 async def run_live(config: Config, gallery: Path | str, redis_url: str) -> Runtime:
     """Run until stopped, or until every configured camera stopped by itself; returns the runtime (its stats)."""
     serving = config.http.port != 0
-    if not config.cameras and not serving:
+    if config.cluster.enabled and not config.redis.url:
+        raise ConfigError("cluster.enabled: the workers share one Redis; set redis.url to it (each embedded Redis "
+                          "would be a cluster of one)")
+    if not config.cameras and not serving and not config.cluster.enabled:
         raise ConfigError("cameras: none configured; add a [[cameras]] table with an id and a url "
                           "(or set http.port to add cameras over HTTP)")
     with build(config, gallery, redis_url) as services:
@@ -115,7 +120,7 @@ async def run_live(config: Config, gallery: Path | str, redis_url: str) -> Runti
         stop = _stop_on_signal()
         web = await serve_app(build_app(services, token_for(config), runtime), config) if serving else None
         try:
-            await runtime.run(stop, until_ended=bool(config.cameras))
+            await runtime.run(stop, until_ended=bool(config.cameras) and not config.cluster.enabled)
         finally:  # runtime.run has stopped and joined the readers
             if web is not None:
                 await web.cleanup()

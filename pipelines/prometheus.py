@@ -84,6 +84,20 @@ def _event_figures(status: RuntimeStatus) -> Iterator[Metric]:
         for outcome, value in (("written", s.written), ("failed", s.failed), ("dropped", s.dropped)):
             family.add_metric([outcome], value)
         yield family
+    if status.cluster is not None:
+        c = status.cluster
+        for name, text, kind, value in (
+            ("facetrack_cluster_workers", "Live workers sharing the cameras", GaugeMetricFamily, c.live_workers),
+            ("facetrack_cluster_cameras_held", "Cameras this worker holds the lease of", GaugeMetricFamily,
+             c.cameras_held),
+            ("facetrack_cluster_leases_lost", "Leases this worker lost before handing over", CounterMetricFamily,
+             c.leases_lost),
+            ("facetrack_cluster_heartbeat_timestamp_seconds", "This worker's last heartbeat (Redis time)",
+             GaugeMetricFamily, c.last_heartbeat),
+        ):
+            family = kind(name, text, labels=["worker"])
+            family.add_metric([c.worker], value)
+            yield family
     if status.retained is not None:
         family = CounterMetricFamily("facetrack_retention_removed", "Records removed by retention, by kind",
                                      labels=["kind"])

@@ -14,7 +14,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tracker.errors import ConfigError
 
@@ -229,6 +229,22 @@ class HttpConfig(Strict):
     )
 
 
+class ClusterConfig(Strict):
+    enabled: bool = Field(False, description="Share the cameras with the other workers of the same Redis (redis.url)")
+    worker_id: str = Field("", pattern=r"^[A-Za-z0-9_.:-]{0,64}$",
+                           description="This worker's name among them; empty: host name and process id")
+    heartbeat_seconds: float = Field(1.0, ge=0.1, le=60.0, description="How often a worker says it is alive")
+    failover_seconds: float = Field(5.0, ge=0.5, le=600.0,
+                                    description="A worker silent this long loses its cameras to the others")
+
+    @model_validator(mode="after")
+    def _failover_after_heartbeats(self) -> ClusterConfig:
+        if self.failover_seconds < 2 * self.heartbeat_seconds:
+            raise ValueError("failover_seconds must be at least 2 x heartbeat_seconds (a worker renews its leases "
+                             "every heartbeat)")
+        return self
+
+
 class Config(Strict):
     models: ModelsConfig = Field(default_factory=ModelsConfig, description="Face models")
     detector: DetectorConfig = Field(default_factory=DetectorConfig, description="Face detection")
@@ -244,6 +260,7 @@ class Config(Strict):
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig, description="The live pipeline")
     events: EventsConfig = Field(default_factory=EventsConfig, description="Identity events")
     http: HttpConfig = Field(default_factory=HttpConfig, description="The HTTP side")
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig, description="Several workers sharing the cameras")
 
     @field_validator("cameras")
     @classmethod

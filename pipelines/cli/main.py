@@ -17,6 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from pipelines.annotate import draw_faces
+from pipelines.cli.cluster import cluster_app
 from pipelines.cli.console import DEFAULT_CONFIG, ConfigOption, analyzer, err, out, progress
 from pipelines.cli.gallery import enroll, gallery_app, identify
 from pipelines.cli.live import register as register_live
@@ -35,6 +36,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(eval_app, name="eval")
 app.add_typer(gallery_app, name="gallery")
 app.add_typer(unknowns_app, name="unknowns")
+app.add_typer(cluster_app, name="cluster")
 app.command()(enroll)
 app.command()(identify)
 register_live(app)

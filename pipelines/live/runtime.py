@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from prometheus_client import Histogram
 
 from gallery.identify import Identifier
 from pipelines.events.publisher import EventPublisher, PublisherStatus
+from pipelines.live.cluster import Cluster
 from pipelines.live.executor import ModelExecutor
 from pipelines.live.retention import Retention
 from pipelines.live.sightings import SightingsStatus, SightingWriter
@@ -54,6 +56,16 @@ class RuntimeStatus:
     model_queue: int  # requests waiting for the model executor
     sightings: SightingsStatus | None = None  # None: sightings.enabled is off
     retained: dict[str, int] | None = None  # what retention removed so far, by kind
+    cluster: ClusterStatus | None = None  # None: a worker on its own
+
+
+@dataclass(frozen=True)
+class ClusterStatus:
+    worker: str
+    live_workers: int
+    cameras_held: int
+    leases_lost: int
+    last_heartbeat: float  # Unix seconds, by Redis's clock
 
 
 @dataclass
@@ -88,7 +100,8 @@ class Runtime:
 
     def __init__(self, config: Config, identifier: Identifier, executor: ModelExecutor, publisher: EventPublisher,
                  stage_seconds: Histogram | None = None, observers: tuple[FrameObserver, ...] = (),
-                 sightings: SightingWriter | None = None, retention: Retention | None = None) -> None:
+                 sightings: SightingWriter | None = None, retention: Retention | None = None,
+                 cluster: Cluster | None = None) -> None:
         self.config = config
         self.identifier = identifier
         self.executor = executor
@@ -97,17 +110,22 @@ class Runtime:
         self.observers = observers
         self.sightings = sightings
         self.retention = retention
+        self.cluster = cluster  # several workers: it decides which cameras run here
         self.cameras: dict[str, Camera] = {}
         self._group: asyncio.TaskGroup | None = None
 
     def status(self, window: float = 5.0) -> RuntimeStatus:
         cameras = {cid: camera.status(window) for cid, camera in self.cameras.items()}
+        c = self.cluster
+        cluster = ClusterStatus(c.worker, len(c.live), len(c.held), c.leases_lost, c.last_heartbeat) if c else None
         return RuntimeStatus(cameras, self.publisher.status(), self.executor.depth,
                              self.sightings.status() if self.sightings else None,
-                             dict(self.retention.removed) if self.retention else None)
+                             dict(self.retention.removed) if self.retention else None, cluster)
 
-    def add_camera(self, camera: CameraConfig) -> Camera:
-        """Start watching ``camera`` (while running)."""
+    def add_camera(self, camera: CameraConfig, first_track_id: int = 1,
+                   may_analyse: Callable[[], bool] | None = None) -> Camera:
+        """Start watching ``camera`` (while running); its track ids start at ``first_track_id``, and it analyses
+        only frames ``may_analyse()`` allows (a worker of several: while it holds the camera's lease)."""
         if self._group is None:
             raise RuntimeError("the runtime is not running")
         if camera.id in self.cameras:
@@ -116,22 +134,25 @@ class Runtime:
         pipeline = self.config.pipeline
         reader = CameraReader(camera.id, camera.url, mailbox, camera.realtime, pipeline.stall_seconds,
                               pipeline.max_backoff, camera.fps, camera.loop)
-        worker = CameraWorker(camera, mailbox, self.executor, self.identifier, self._tracks(camera),
+        worker = CameraWorker(camera, mailbox, self.executor, self.identifier, self._tracks(camera, first_track_id),
                               self.publisher, self.stage_seconds, pipeline.detect_every, self.observers,
-                              self.sightings)
+                              self.sightings, may_analyse)
         reader.start()
         task = self._group.create_task(worker.run(), name=f"camera {camera.id}")
         self.cameras[camera.id] = Camera(camera, reader, worker, task)
         logger.info("camera %s: added (%s, %.1f fps analysed)", camera.id, camera.url, camera.fps)
         return self.cameras[camera.id]
 
-    def _tracks(self, camera: CameraConfig) -> CameraTracks:
+    def _tracks(self, camera: CameraConfig, first_track_id: int) -> CameraTracks:
         identifier = self.identifier
         sightings = self.config.sightings
         return CameraTracks(camera.id, self.config.tracking, identifier.threshold, identifier.margin,
                             identifier.model_id, identifier.name_of, self.config.events.crop_max_bytes,
                             identifier.analyzer.threshold, sightings.faces_per_track if self.sightings else 0,
-                            sightings.keep_named, self.config.http.blur_unknown)
+                            sightings.keep_named, self.config.http.blur_unknown, first_track_id)
+
+    def _start(self, camera: CameraConfig, first_track_id: int, may_analyse: Callable[[], bool]) -> None:
+        self.add_camera(camera, first_track_id, may_analyse)
 
     async def remove_camera(self, camera_id: str) -> None:
         """Stop watching a camera: its open tracks end (``track.ended``) before this returns."""
@@ -166,13 +187,18 @@ class Runtime:
         publishing = group.create_task(self.publisher.run(publisher_stop), name="publisher")
         status = group.create_task(self._status(), name="status")
         retention = group.create_task(self.retention.run(), name="retention") if self.retention else None
-        for camera in self.config.cameras:
+        cluster = group.create_task(self.cluster.run(self._start, self.remove_camera), name="cluster") \
+            if self.cluster else None
+        for camera in self.config.cameras if not self.cluster else ():  # a cluster shares them out itself
             self.add_camera(camera)
         while not stop.is_set() and not (until_ended and self.all_ended()):
             try:
                 await asyncio.wait_for(stop.wait(), 0.25)
             except TimeoutError:
                 pass
+        if cluster:  # the others take this worker's cameras over at once
+            cluster.cancel()
+            await self.cluster.leave(self.remove_camera)
         for camera in self.cameras.values():
             camera.reader.stop()
         await asyncio.gather(*(c.task for c in self.cameras.values()))

@@ -34,6 +34,7 @@ class CameraStats:
     faces: int = 0
     embedded: int = 0
     over_rate: int = 0  # frames over the analysis rate
+    fenced: int = 0  # frames left alone: the camera's lease ran out before it was renewed
     latency: deque[float] = field(default_factory=lambda: deque(maxlen=50))  # capture to decision, seconds
     done_at: deque[float] = field(default_factory=lambda: deque(maxlen=50))  # monotonic time of recent frames
 
@@ -51,7 +52,7 @@ class CameraWorker:
     def __init__(self, camera: CameraConfig, mailbox: Mailbox, executor: ModelExecutor, identifier: Identifier,
                  tracks: CameraTracks, publisher: EventPublisher, stage_seconds: Histogram | None = None,
                  detect_every: int = 1, observers: tuple[FrameObserver, ...] = (),
-                 sightings: SightingWriter | None = None) -> None:
+                 sightings: SightingWriter | None = None, may_analyse: Callable[[], bool] | None = None) -> None:
         self.camera = camera
         self.mailbox = mailbox
         self.executor = executor
@@ -62,6 +63,7 @@ class CameraWorker:
         self.detect_every = detect_every
         self.observers = observers
         self.sightings = sightings
+        self.may_analyse = may_analyse  # several workers: only while this one holds the camera's lease
         self.stats = CameraStats()
         self.latest: tuple[Frame, list[TrackedFace]] | None = None  # for the live view
 
@@ -72,6 +74,9 @@ class CameraWorker:
                 self.stats.over_rate += 1
                 continue
             next_due = frame.video_time + 1.0 / self.camera.fps - 1e-6
+            if self.may_analyse is not None and not self.may_analyse():
+                self.stats.fenced += 1
+                continue
             await self.process(frame)
         self._publish(self.tracks.finish())
 

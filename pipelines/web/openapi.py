@@ -56,7 +56,9 @@ CAMERAS_PATHS = {
         "post": {"summary": "Add a camera while running", "security": AUTH,
                  "requestBody": {"required": True, "content": {"application/json": {
                      "schema": {"$ref": "#/components/schemas/Camera"}}}},
-                 "responses": {"201": _json("Added"), "400": _error("Invalid camera"),
+                 "responses": {"201": _json("Added"), "202": _json("Several workers: in the registry; the "
+                                                                     "worker it belongs to starts it"),
+                               "400": _error("Invalid camera"),
                                "409": _error("The id is taken"), "503": _error("No live pipeline"),
                                **UNAUTHORISED}},
     },
@@ -73,6 +75,10 @@ CAMERAS_PATHS = {
         "responses": {"200": {"description": "JPEG", "content": {"image/jpeg": {}}},
                       "400": _error("Bad track number"), "404": _error("No such camera or track"),
                       "503": _error("No live pipeline")}}},
+    "/api/cluster": {"get": {
+        "summary": "Several workers: the live workers, their cameras and last heartbeat, who holds each camera",
+        "responses": {"200": _json("Workers and cameras"), "404": _error("A worker on its own"),
+                      "503": _error("No live pipeline, or Redis unreachable")}}},
     "/cameras/{camera}/live.mjpg": {"get": {
         "summary": "Live view: analysed frames with boxes, track ids and names (multipart MJPEG)",
         "parameters": [CAMERA], "responses": {"200": {"description": "multipart/x-mixed-replace"},

@@ -123,11 +123,12 @@ class FrameInfo:
 class CameraTracks:
     def __init__(self, camera_id: str, tracking: TrackingConfig, threshold: float, margin: float, model_id: str,
                  name_of: Callable[[int], str], crop_max_bytes: int, scale: float, sighting_faces: int = 0,
-                 keep_named: bool = False, blur_unknown: bool = False) -> None:
+                 keep_named: bool = False, blur_unknown: bool = False, first_track_id: int = 1) -> None:
         """``threshold``: the gallery's threshold in force; ``scale``: the embedder's own (LFW) threshold, the
         unit of its distances, in which ``tracking.split_share`` is given. ``sighting_faces``: the best faces
         an unknown track's sighting keeps (0: no sightings); ``keep_named``: named tracks leave one too;
-        ``blur_unknown``: the events of a track not (yet) named carry its face crop blurred."""
+        ``blur_unknown``: the events of a track not (yet) named carry its face crop blurred; ``first_track_id``:
+        where track ids start (unique across workers)."""
         self.camera_id = camera_id
         self.tracking = tracking
         self.split_distance = tracking.split_share * scale
@@ -139,7 +140,8 @@ class CameraTracks:
         self.keep_named = keep_named
         self.blur_unknown = blur_unknown
         self._sightings: list[Sighting] = []
-        self.tracker = FaceTracker(tracking.min_iou, tracking.max_age, tracking.reid_share * threshold)
+        self.tracker = FaceTracker(tracking.min_iou, tracking.max_age, tracking.reid_share * threshold,
+                                   first_id=first_track_id)
         self.states: dict[int, TrackState] = {}
         self.present: dict[int, dict[int, float]] = {}  # identity -> {track id: since}
         self.started = 0  # tracks started since the camera started

@@ -50,7 +50,8 @@ def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 class FaceTracker:
     def __init__(self, min_iou: float = 0.2, max_age: float = 1.5, reid_distance: float = 0.25,
-                 smoothing: float = 0.5) -> None:
+                 smoothing: float = 0.5, first_id: int = 1) -> None:
+        self.first_id = first_id
         self.min_iou = min_iou
         self.max_age = max_age
         self.reid_distance = reid_distance
@@ -59,7 +60,7 @@ class FaceTracker:
 
     def reset(self) -> None:
         self.tracks: dict[int, Track] = {}
-        self._next_id = 1
+        self._next_id = self.first_id
 
     def match(self, t: float, boxes: np.ndarray, fixed: dict[int, int | None] | None = None) -> dict[int, int]:
         """Detection index -> track id by predicted overlap, without changing any state.

@@ -1,0 +1,238 @@
+"""Several workers sharing the cameras, coordinated through the Redis they share (``redis.url``).
+
+Nothing here is a cluster manager: each worker runs the same loop every
+``cluster.heartbeat_seconds`` and they agree without talking to each other.
+
+1. **Heartbeat.** The worker writes its name into a sorted set scored by Redis's own clock (one
+   script, so the workers' clocks do not matter) and drops every name silent for
+   ``cluster.failover_seconds``: what is left is the live workers.
+2. **Assignment.** Each camera of the registry (a hash: the config's cameras of every worker,
+   and those added over HTTP) belongs to the live worker with the highest
+   ``blake2b(worker, camera)``: rendezvous hashing. Every worker computes the same owner, and a
+   worker joining or leaving moves only the cameras it gains or held.
+3. **Leases.** A worker analyses a camera only while it holds the camera's lease:
+   ``SET lease worker NX PX failover``, renewed each heartbeat and released by its holder only,
+   both checked atomically in Lua. A camera changing hands is analysed by the new owner only
+   once the old one released it or its lease ran out, so two workers never analyse one
+   camera at once, whatever they each believe about who is alive. A worker that cannot renew
+   (Redis away, its loop stalled) stops analysing when its lease would have run out
+   (``may_analyse``), before another worker can take it.
+4. **Track ids** stay unique across workers: each time a camera starts, a counter in Redis gives
+   it a run number, and its track ids start at ``run x 1,000,000``.
+
+Each heartbeat also appends, for each camera held, the interval of wall-clock time in which
+it was analysed to a Stream (``<prefix>:cluster:log``): who analysed what, when.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import os
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import redis
+import redis.asyncio as aioredis
+
+from tracker.config import CameraConfig, Config
+
+logger = logging.getLogger(__name__)
+TRACKS_PER_RUN = 1_000_000
+LOG_LENGTH = 100_000
+
+HEARTBEAT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
+redis.call('SET', KEYS[2], ARGV[3], 'PX', tonumber(ARGV[2]) * 3)
+return {now, redis.call('ZRANGE', KEYS[1], 0, -1)}
+"""
+RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+def owner(camera: str, workers: list[str]) -> str | None:
+    """The live worker a camera belongs to: the highest rendezvous weight (None: no worker)."""
+    def weight(worker: str) -> int:
+        return int.from_bytes(hashlib.blake2b(f"{worker}\0{camera}".encode(), digest_size=8).digest(), "big")
+    return max(workers, key=weight, default=None)
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class Keys:
+    def __init__(self, prefix: str) -> None:
+        self.cameras = f"{prefix}:cluster:cameras"
+        self.workers = f"{prefix}:cluster:workers"
+        self.log = f"{prefix}:cluster:log"
+        self._prefix = prefix
+
+    def worker(self, worker: str) -> str:
+        return f"{self._prefix}:cluster:worker:{worker}"
+
+    def lease(self, camera: str) -> str:
+        return f"{self._prefix}:cluster:lease:{camera}"
+
+    def runs(self, camera: str) -> str:
+        return f"{self._prefix}:cluster:runs:{camera}"
+
+
+@dataclass
+class Held:
+    """A camera this worker holds the lease of."""
+
+    valid_until: float  # monotonic time the lease runs out, as this worker last renewed it
+    first: float | None = None  # wall-clock times of the first and last frame analysed since the last log entry
+    last: float | None = None
+
+
+class Cluster:
+    """This worker's side of the cluster: call ``run`` as a task; it starts and stops cameras through
+    ``start(camera, first_track_id, may_analyse)`` and ``stop(camera_id)``."""
+
+    def __init__(self, config: Config, redis_url: str) -> None:
+        self.config = config.cluster
+        self.redis_url = redis_url
+        self.worker = self.config.worker_id or default_worker_id()
+        self.keys = Keys(config.events.prefix)
+        self.own_cameras = config.cameras  # this worker's config adds them to the registry
+        self.ttl_ms = int(self.config.failover_seconds * 1000)
+        self.held: dict[str, Held] = {}
+        self.live: list[str] = []
+        self.last_heartbeat = 0.0  # wall clock, by Redis's time
+        self.leases_lost = 0
+        self.started_at = time.time()
+        self._client = aioredis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5)
+        self._heartbeat = self._client.register_script(HEARTBEAT)
+        self._renew = self._client.register_script(RENEW)
+        self._release = self._client.register_script(RELEASE)
+
+    def may_analyse(self, camera_id: str) -> bool:
+        """Whether this worker may analyse a frame of the camera now (it holds a lease not yet run out); a frame
+        analysed is noted for the log."""
+        held = self.held.get(camera_id)
+        if held is None or time.monotonic() >= held.valid_until:
+            return False
+        now = time.time()
+        held.first = now if held.first is None else held.first
+        held.last = now
+        return True
+
+    async def register(self, cameras: list[CameraConfig]) -> None:
+        """Put cameras into the shared registry (replacing ones of the same id)."""
+        if cameras:
+            await self._client.hset(self.keys.cameras, mapping={c.id: c.model_dump_json() for c in cameras})
+
+    async def unregister(self, camera_id: str) -> bool:
+        return bool(await self._client.hdel(self.keys.cameras, camera_id))
+
+    async def registry(self) -> dict[str, CameraConfig]:
+        raw = await self._client.hgetall(self.keys.cameras)
+        return {k.decode(): CameraConfig.model_validate_json(v) for k, v in raw.items()}
+
+    async def run(self, start: Callable[[CameraConfig, int, Callable[[], bool]], None],
+                  stop: Callable[[str], Awaitable[None]]) -> None:
+        await self.register(self.own_cameras)
+        logger.info("cluster: worker %s joins (heartbeat %.1f s, failover %.1f s)", self.worker,
+                    self.config.heartbeat_seconds, self.config.failover_seconds)
+        while True:
+            began = time.monotonic()
+            try:
+                await self.tick(start, stop)
+            except redis.RedisError as error:
+                logger.warning("cluster: redis %s (%s); leases run out unless renewed in time", self.redis_url, error)
+            await asyncio.sleep(max(0.0, self.config.heartbeat_seconds - (time.monotonic() - began)))
+
+    async def tick(self, start, stop) -> None:
+        """One heartbeat: say alive, renew or give up leases, take the cameras that are now this worker's."""
+        info = json.dumps({"cameras": sorted(self.held), "host": socket.gethostname(), "pid": os.getpid(),
+                           "started": self.started_at})
+        now_ms, live = await self._heartbeat(keys=[self.keys.workers, self.keys.worker(self.worker)],
+                                             args=[self.worker, self.ttl_ms, info])
+        self.last_heartbeat, self.live = now_ms / 1000, sorted(w.decode() for w in live)
+        cameras = await self.registry()
+        mine = {c for c in cameras if owner(c, self.live) == self.worker}
+        await self._log()
+        for camera_id in list(self.held):
+            if camera_id not in mine:
+                await self._leave(camera_id, stop, "it belongs to another worker now" if camera_id in cameras
+                                  else "it left the registry")
+            elif await self._renew(keys=[self.keys.lease(camera_id)], args=[self.worker, self.ttl_ms]):
+                self.held[camera_id].valid_until = time.monotonic() + self.ttl_ms / 1000
+            else:
+                self.leases_lost += 1
+                logger.warning("cluster: lost the lease of camera %s; stopping it", camera_id)
+                self.held.pop(camera_id)
+                await stop(camera_id)
+        for camera_id in sorted(mine - set(self.held)):
+            acquired_at = time.monotonic()
+            if not await self._client.set(self.keys.lease(camera_id), self.worker, nx=True, px=self.ttl_ms):
+                continue  # its previous owner still holds it: taken when released or run out
+            run = await self._client.incr(self.keys.runs(camera_id))
+            self.held[camera_id] = Held(acquired_at + self.ttl_ms / 1000)
+            logger.info("cluster: camera %s is this worker's now (run %d)", camera_id, run)
+            start(cameras[camera_id], run * TRACKS_PER_RUN + 1, lambda c=camera_id: self.may_analyse(c))
+
+    async def _leave(self, camera_id: str, stop, why: str) -> None:
+        logger.info("cluster: handing camera %s over (%s)", camera_id, why)
+        await stop(camera_id)
+        held = self.held.pop(camera_id)
+        await self._log({camera_id: held})
+        await self._release(keys=[self.keys.lease(camera_id)], args=[self.worker])
+
+    async def _log(self, held: dict[str, Held] | None = None) -> None:
+        """Append the analysed intervals since the last entry to the cluster log."""
+        pipe = self._client.pipeline(transaction=False)
+        for camera_id, h in (held if held is not None else self.held).items():
+            if h.first is not None:
+                pipe.xadd(self.keys.log, {"camera": camera_id, "worker": self.worker, "first": repr(h.first),
+                                          "last": repr(h.last)}, maxlen=LOG_LENGTH, approximate=True)
+                h.first = h.last = None
+        await pipe.execute()
+
+    async def leave(self, stop) -> None:
+        """Stop every camera, release the leases and leave the cluster at once (the others take over now)."""
+        for camera_id in list(self.held):
+            try:
+                await self._leave(camera_id, stop, "this worker stops")
+            except redis.RedisError as error:
+                logger.warning("cluster: could not release camera %s (%s); its lease runs out", camera_id, error)
+        try:
+            await self._client.zrem(self.keys.workers, self.worker)
+            await self._client.delete(self.keys.worker(self.worker))
+        except redis.RedisError:
+            pass
+        await self._client.aclose()
+
+
+def status(client: redis.Redis, prefix: str, failover_seconds: float) -> dict:
+    """The cluster as Redis holds it: live workers (last heartbeat, cameras), the registry and who holds each
+    camera's lease. For ``GET /api/cluster`` and ``facetrack cluster status``."""
+    keys = Keys(prefix)
+    seconds, micros = client.time()
+    now = seconds + micros / 1e6
+    workers = []
+    for name, score in client.zrange(keys.workers, 0, -1, withscores=True):
+        worker = name.decode()
+        raw = client.get(keys.worker(worker))
+        info = json.loads(raw) if raw else {}
+        workers.append({"id": worker, "last_heartbeat": score / 1000, "age_seconds": round(now - score / 1000, 3),
+                        "alive": now - score / 1000 < failover_seconds, "cameras": info.get("cameras", []),
+                        "host": info.get("host"), "pid": info.get("pid")})
+    cameras = sorted(k.decode() for k in client.hkeys(keys.cameras))
+    leases = {c: (v.decode() if (v := client.get(keys.lease(c))) else None) for c in cameras}
+    return {"workers": workers, "cameras": [{"id": c, "worker": leases[c]} for c in cameras]}

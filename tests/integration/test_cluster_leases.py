@@ -1,0 +1,118 @@
+"""The cluster's rules against a real Redis, with two or three members in one process whose cameras are
+only recorded (the unit here is the coordination, not the analysis): each camera is held by exactly one
+member; a member that stops heartbeating loses its cameras to the others within the failover time, and
+stops analysing before they start; a member that leaves hands over at once."""
+
+import asyncio
+import time
+
+import redis
+
+from pipelines.live.cluster import TRACKS_PER_RUN, Cluster, owner, status
+from tracker.config import with_changes
+
+CAMERAS = [{"id": f"cam{i}", "url": f"/videos/{i}.mp4"} for i in range(6)]
+
+
+class Member:
+    """A worker's cluster side with a record of what it was told to run."""
+
+    def __init__(self, config, redis_url, name):
+        settings = with_changes(config, "test", cluster={"enabled": True, "worker_id": name, "heartbeat_seconds": 0.1,
+                                                         "failover_seconds": 0.6}, cameras=CAMERAS)
+        self.cluster = Cluster(settings, redis_url)
+        self.running: dict[str, tuple[int, object]] = {}
+        self.history: list[tuple[str, str, float]] = []
+
+    def start(self, camera, first_track_id, may_analyse):
+        self.running[camera.id] = (first_track_id, may_analyse)
+        self.history.append(("start", camera.id, first_track_id))
+
+    async def stop(self, camera_id):
+        self.running.pop(camera_id)
+        self.history.append(("stop", camera_id, None))
+
+    async def tick(self):
+        await self.cluster.tick(self.start, self.stop)
+
+
+def test_cameras_are_shared_handed_over_on_silence_and_on_leaving(config, redis_url):
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+
+    async def scenario():
+        a, b, c = (Member(config, redis_url, n) for n in ("w-a", "w-b", "w-c"))
+        await a.cluster.register(a.cluster.own_cameras)
+        for _ in range(3):  # everyone sees everyone, then takes its share
+            for m in (a, b, c):
+                await m.tick()
+        shares = {m.cluster.worker: sorted(m.running) for m in (a, b, c)}
+        held = sorted(cam for m in (a, b, c) for cam in m.running)
+        first_ids = {}  # camera -> the first track id of each of its runs, on whichever worker
+        for m in (a, b, c):
+            for kind, cam, first in m.history:
+                if kind == "start":
+                    first_ids.setdefault(cam, []).append(first)
+        snapshot = status(client, "facetrack", 0.6)
+
+        # c falls silent (killed): its leases run out, then a and b take its cameras
+        orphans, silenced_at = sorted(c.running), time.monotonic()
+        _, c_may = next(iter(c.running.values())) if c.running else (None, None)
+        taken_at = None
+        while taken_at is None and time.monotonic() - silenced_at < 5:
+            await asyncio.sleep(0.1)
+            for m in (a, b):
+                await m.tick()
+            if all(cam in a.running or cam in b.running for cam in orphans):
+                taken_at = time.monotonic()
+        fenced = c_may is None or not c_may()  # the silent worker may no longer analyse its old cameras
+
+        # b leaves properly: a has everything at its next heartbeat
+        await b.cluster.leave(b.stop)
+        await a.tick()
+        await a.tick()
+        result = (shares, held, first_ids, snapshot, orphans, taken_at and taken_at - silenced_at, fenced,
+                  sorted(a.running), b.running)
+        for m in (a, c):
+            await m.cluster._client.aclose()
+        return result
+
+    shares, held, first_ids, snapshot, orphans, failover, fenced, finally_a, left_b = asyncio.run(scenario())
+    assert held == [c["id"] for c in CAMERAS], "every camera is held by exactly one worker"
+    assert all(shares.values()), shares  # six cameras over three workers: everyone has some
+    assert all(f % TRACKS_PER_RUN == 1 and len(set(fs)) == len(fs) for fs in first_ids.values() for f in fs), \
+        first_ids  # each run of a camera, on any worker, numbers its tracks apart from every other run
+    assert [w["id"] for w in snapshot["workers"]] == ["w-a", "w-b", "w-c"]
+    assert {c["id"]: c["worker"] for c in snapshot["cameras"]} == {
+        cam: w for w, cams in shares.items() for cam in cams}
+    assert orphans and failover is not None and failover < 0.6 + 3 * 0.1 + 0.5, failover
+    assert fenced
+    assert finally_a == [c["id"] for c in CAMERAS] and left_b == {}
+    client.close()
+
+
+def test_a_camera_changing_hands_is_never_run_by_two_workers_at_once(config, redis_url):
+    """Workers joining one by one move cameras between them; at every moment each camera runs on at most one."""
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+
+    async def scenario():
+        members = [Member(config, redis_url, f"w-{i}") for i in range(3)]
+        await members[0].cluster.register(members[0].cluster.own_cameras)
+        overlaps = []
+        for joined in range(1, 4):
+            for _ in range(4):
+                for m in members[:joined]:
+                    await m.tick()
+                    running = [cam for x in members for cam in x.running]
+                    overlaps += [cam for cam in set(running) if running.count(cam) > 1]
+        final = {m.cluster.worker: sorted(m.running) for m in members}
+        for m in members:
+            await m.cluster.leave(m.stop)
+        return overlaps, final
+
+    overlaps, final = asyncio.run(scenario())
+    assert overlaps == []
+    assert {cam: w for w, cams in final.items() for cam in cams} == {
+        c["id"]: owner(c["id"], list(final)) for c in CAMERAS}  # each camera with its rendezvous owner
+    client.close()
