@@ -1,0 +1,149 @@
+"""Three ``facetrack run`` workers share six file cameras through a real Redis, with one gallery in a
+real PostgreSQL server: every camera is analysed; a person enrolled through worker A is named on a
+camera that worker B analyses; worker C killed with SIGKILL loses its cameras to the others within the
+failover time and they go on making events; no camera is ever analysed by two workers at once (the
+cluster log's timestamps); no two runs of a camera share a track id."""
+
+import json
+import signal
+import subprocess
+import time
+import urllib.request
+
+import pytest
+import redis
+
+from pipelines.eval.synthetic import make_plan, write_video
+from pipelines.events.publisher import stream_key
+from pipelines.events.redis_server import EmbeddedRedis, free_port
+from tests.conftest import LFW, lfw_image, needs_data
+from tests.support.cli import FACETRACK
+from tests.support.postgres import needs_postgres
+
+pytestmark = [needs_data, needs_postgres]
+HEARTBEAT, FAILOVER = 0.5, 3.0
+CAMERAS = [f"cam{i}" for i in range(6)]
+PERSON = "Colin_Powell"
+TOKEN = "cluster-token"
+
+
+def wait_until(condition, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.2)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def events(client):
+    return [json.loads(fields[b"event"]) for _, fields in client.xrange(stream_key("facetrack"))]
+
+
+def analysed(client):
+    """The cluster log: (camera, worker, first, last) wall-clock intervals of analysis."""
+    return [(f[b"camera"].decode(), f[b"worker"].decode(), float(f[b"first"]), float(f[b"last"]))
+            for _, f in client.xrange("facetrack:cluster:log")]
+
+
+def multipart(name, photos) -> bytes:
+    """A ``name`` field and one ``image`` file per photograph, boundary ``x``."""
+    parts = [b'--x\r\nContent-Disposition: form-data; name="name"\r\n\r\n' + name.encode() + b"\r\n"]
+    for photo in photos:
+        parts.append(b'--x\r\nContent-Disposition: form-data; name="image"; filename="' + photo.name.encode()
+                     + b'"\r\nContent-Type: image/jpeg\r\n\r\n' + photo.read_bytes() + b"\r\n")
+    return b"".join(parts) + b"--x--\r\n"
+
+
+def lease_holders(client):
+    return {c: (v.decode() if (v := client.get(f"facetrack:cluster:lease:{c}")) else None) for c in CAMERAS}
+
+
+@pytest.fixture
+def site(tmp_path, cache_dir, postgres):
+    """Redis, PostgreSQL, a looping video of a stranger-then-person, and three workers."""
+    plan = make_plan(LFW, order=(PERSON, "Hugo_Chavez"), enrolled=(), duration=2.0, gap=0.5, lead=0.5, tail=0.5,
+                     size=(480, 270))
+    video = write_video(plan, tmp_path / "door.avi")
+    gallery = postgres.create_database("cluster_site")
+    with EmbeddedRedis(tmp_path / "redis", free_port()) as server:
+        workers, logs = {}, []
+        ports = {f"w{i}": free_port() for i in (1, 2, 3)}
+        cameras = "".join(f'[[cameras]]\nid = "{c}"\nurl = "{video}"\nfps = 2.0\nloop = true\n\n' for c in CAMERAS)
+        for worker, port in ports.items():
+            config = tmp_path / f"{worker}.toml"
+            config.write_text(
+                f'[models]\ncache_dir = "{cache_dir}"\ndevice = "cpu"\nthreads = 1\n\n[gallery]\nurl = "{gallery}"\n\n'
+                f'[redis]\nurl = "{server.url}"\n\n[http]\nport = {port}\ntoken = "{TOKEN}"\n\n'
+                f'[cluster]\nenabled = true\nworker_id = "{worker}"\nheartbeat_seconds = {HEARTBEAT}\n'
+                f'failover_seconds = {FAILOVER}\n\n{cameras}')
+            logs.append((tmp_path / f"{worker}.log").open("w"))
+            workers[worker] = subprocess.Popen([str(FACETRACK), "run", "--config", str(config)], stderr=logs[-1])
+        client = redis.Redis.from_url(server.url)
+        try:
+            yield client, workers, ports, tmp_path
+        finally:
+            for process in workers.values():
+                if process.poll() is None:
+                    process.terminate()
+            for process in workers.values():
+                process.wait(60)
+            for log in logs:
+                log.close()
+            client.close()
+
+
+@pytest.mark.timeout(420)
+def test_three_workers_share_six_cameras_survive_a_kill_and_share_one_gallery(site):
+    client, workers, ports, folder = site
+
+    def log_tail():
+        return "\n".join(f"--- {w}\n" + (folder / f"{w}.log").read_text()[-1500:] for w in workers)
+
+    holders = wait_until(lambda: (h := lease_holders(client)) and all(h.values()) and len(set(h.values())) == 3
+                         and h, 180, f"every camera leased, over three workers:\n{log_tail()}")
+    wait_until(lambda: {e["camera"] for e in events(client) if e["type"] == "track.started"} >= set(CAMERAS), 120,
+               "a track on every camera")
+
+    # Enrolled through w1, named on a camera w1 does not analyse.
+    other_camera = next(c for c, w in holders.items() if w != "w1")
+    form = multipart(PERSON, [lfw_image(PERSON, n) for n in (5, 6, 7, 8)])
+    request = urllib.request.Request(f"http://127.0.0.1:{ports['w1']}/api/identities", data=form, method="POST",
+                                     headers={"Content-Type": "multipart/form-data; boundary=x",
+                                              "Authorization": f"Bearer {TOKEN}"})
+    enrolled_at = time.time()
+    assert urllib.request.urlopen(request, timeout=120).status == 201
+    named = wait_until(lambda: next((e for e in events(client) if e["camera"] == other_camera
+                                     and e["name"] == PERSON and e["frame_time"] > enrolled_at), None), 60,
+                       f"{PERSON} named on {other_camera} ({holders[other_camera]})")
+    by = [w for c, w, first, last in analysed(client)
+          if c == other_camera and first - 1 <= named["frame_time"] <= last + 1]
+    assert by and set(by) == {holders[other_camera]} and "w1" not in by
+
+    # The worker with the most cameras is killed; the others take them over.
+    victim = max(("w1", "w2", "w3"), key=lambda w: sum(h == w for h in lease_holders(client).values()))
+    orphans = [c for c, w in lease_holders(client).items() if w == victim]
+    killed_at = time.time()
+    workers[victim].send_signal(signal.SIGKILL)
+    workers[victim].wait(10)
+    taken = wait_until(lambda: (h := lease_holders(client)) and all(h[c] not in (None, victim) for c in orphans) and h,
+                       FAILOVER + 4 * HEARTBEAT + 5, f"{victim}'s cameras {orphans} taken over")
+    wait_until(lambda: all(any(c == o and w != victim and first > killed_at for c, w, first, _ in analysed(client))
+                           for o in orphans), 30, "the orphaned cameras analysed again")
+    taken_over = {o: min(first for c, w, first, _ in analysed(client) if c == o and w != victim and first > killed_at)
+                  - killed_at for o in orphans}
+    wait_until(lambda: {e["camera"] for e in events(client) if e["frame_time"] > killed_at + FAILOVER}
+               >= set(orphans), 60, "events from the orphaned cameras after the failover")
+    print(f"failover: {victim} killed, {orphans} analysed again after "
+          + ", ".join(f"{c} {s:.2f} s" for c, s in taken_over.items()) + f" (failover_seconds {FAILOVER})")
+    assert all(seconds <= FAILOVER + 2 * HEARTBEAT + 1.0 for seconds in taken_over.values()), taken_over
+    assert set(taken.values()) <= {"w1", "w2", "w3"} - {victim}
+
+    # Never two workers on one camera: no two workers' analysis intervals overlap by more than a heartbeat.
+    log = analysed(client)
+    overlaps = [(a, b) for i, a in enumerate(log) for b in log[i + 1:]
+                if a[0] == b[0] and a[1] != b[1] and min(a[3], b[3]) - max(a[2], b[2]) > HEARTBEAT]
+    assert len(log) > 20 and not overlaps, overlaps
+    started = [(e["camera"], e["track_id"]) for e in events(client) if e["type"] == "track.started"]
+    assert len(started) == len(set(started)), "a track id was used twice on one camera"
