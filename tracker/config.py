@@ -239,9 +239,9 @@ class ClusterConfig(Strict):
 
     @model_validator(mode="after")
     def _failover_after_heartbeats(self) -> ClusterConfig:
-        if self.failover_seconds < 2 * self.heartbeat_seconds:
-            raise ValueError("failover_seconds must be at least 2 x heartbeat_seconds (a worker renews its leases "
-                             "every heartbeat)")
+        if self.failover_seconds < 3 * self.heartbeat_seconds:
+            raise ValueError("failover_seconds must be at least 3 x heartbeat_seconds (a worker renews its leases "
+                             "every heartbeat, and they last failover_seconds - heartbeat_seconds)")
         return self
 
 

@@ -5,13 +5,14 @@ Nothing here is a cluster manager: each worker runs the same loop every
 
 1. **Heartbeat.** The worker writes its name into a sorted set scored by Redis's own clock (one
    script, so the workers' clocks do not matter) and drops every name silent for
-   ``cluster.failover_seconds``: what is left is the live workers.
+   ``failover_seconds - heartbeat_seconds``: what is left is the live workers.
 2. **Assignment.** Each camera of the registry (a hash: the config's cameras of every worker,
    and those added over HTTP) belongs to the live worker with the highest
    ``blake2b(worker, camera)``: rendezvous hashing. Every worker computes the same owner, and a
    worker joining or leaving moves only the cameras it gains or held.
 3. **Leases.** A worker analyses a camera only while it holds the camera's lease:
-   ``SET lease worker NX PX failover``, renewed each heartbeat and released by its holder only,
+   ``SET lease worker NX PX ttl`` (the same ``failover - heartbeat``), renewed each heartbeat and
+   released by its holder only,
    both checked atomically in Lua. A camera changing hands is analysed by the new owner only
    once the old one released it or its lease ran out, so two workers never analyse one
    camera at once, whatever they each believe about who is alive. A worker that cannot renew
@@ -110,7 +111,9 @@ class Cluster:
         self.worker = self.config.worker_id or default_worker_id()
         self.keys = Keys(config.events.prefix)
         self.own_cameras = config.cameras  # this worker's config adds them to the registry
-        self.ttl_ms = int(self.config.failover_seconds * 1000)
+        # A silent worker leaves the live set, and its leases run out, one heartbeat before failover_seconds: the
+        # others' next heartbeat (at most one later) takes its cameras, so within failover_seconds of its last.
+        self.ttl_ms = int((self.config.failover_seconds - self.config.heartbeat_seconds) * 1000)
         self.held: dict[str, Held] = {}
         self.live: list[str] = []
         self.last_heartbeat = 0.0  # wall clock, by Redis's time

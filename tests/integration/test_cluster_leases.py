@@ -85,7 +85,7 @@ def test_cameras_are_shared_handed_over_on_silence_and_on_leaving(config, redis_
     assert [w["id"] for w in snapshot["workers"]] == ["w-a", "w-b", "w-c"]
     assert {c["id"]: c["worker"] for c in snapshot["cameras"]} == {
         cam: w for w, cams in shares.items() for cam in cams}
-    assert orphans and failover is not None and failover < 0.6 + 3 * 0.1 + 0.5, failover
+    assert orphans and failover is not None and failover <= 0.6 + 0.1, failover  # failover + scheduling slack
     assert fenced
     assert finally_a == [c["id"] for c in CAMERAS] and left_b == {}
     client.close()
