@@ -75,7 +75,8 @@ def site(tmp_path, cache_dir, postgres):
             config = tmp_path / f"{worker}.toml"
             config.write_text(
                 f'[models]\ncache_dir = "{cache_dir}"\ndevice = "cpu"\nthreads = 1\n\n[gallery]\nurl = "{gallery}"\n\n'
-                f'[redis]\nurl = "{server.url}"\n\n[http]\nport = {port}\ntoken = "{TOKEN}"\n\n'
+                f'[redis]\nurl = "{server.url}"\n\n[http]\nport = {port}\ntoken = "{TOKEN}"\n'
+                f'camera_dirs = ["{tmp_path}"]\n\n'
                 f'[cluster]\nenabled = true\nworker_id = "{worker}"\nheartbeat_seconds = {HEARTBEAT}\n'
                 f'failover_seconds = {FAILOVER}\n\n{cameras}')
             logs.append((tmp_path / f"{worker}.log").open("w"))
@@ -141,6 +142,29 @@ def test_three_workers_share_six_cameras_survive_a_kill_and_share_one_gallery(si
     assert leased_after <= FAILOVER + 0.3, leased_after  # the leases taken over within failover_seconds
     assert all(seconds <= FAILOVER + 1.0 for seconds in taken_over.values()), taken_over  # + opening the video
     assert set(taken.values()) <= {"w1", "w2", "w3"} - {victim}
+
+    # What the survivors report: the API, Prometheus and the command line agree.
+    survivor = next(w for w in ("w1", "w2", "w3") if w != victim)
+    port = ports[survivor]
+    wait_until(lambda: len(json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/api/cluster"))["workers"]) == 2,
+               FAILOVER + 5, "the dead worker gone from the cluster")
+    state = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/api/cluster"))
+    assert state["this_worker"] == survivor and sorted(w["id"] for w in state["workers"]) == sorted(
+        {"w1", "w2", "w3"} - {victim})
+    assert {c["id"]: c["worker"] for c in state["cameras"]} == lease_holders(client)
+    metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read().decode()
+    assert f'facetrack_cluster_workers{{worker="{survivor}"}} 2.0' in metrics
+    shown = subprocess.run([str(FACETRACK), "cluster", "status", "--config", str(folder / f"{survivor}.toml")],
+                           capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0 and victim not in shown.stdout and all(c in shown.stdout for c in CAMERAS)
+
+    # A camera added through one worker's API joins the registry and is analysed by whichever owns it.
+    body = json.dumps({"id": "cam6", "url": str(folder / "door.avi"), "fps": 2.0, "loop": True}).encode()
+    added = urllib.request.urlopen(urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/cameras", data=body, method="POST",
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"}), timeout=30)
+    assert added.status == 202
+    wait_until(lambda: client.get("facetrack:cluster:lease:cam6"), 10 * HEARTBEAT, "cam6 taken by a worker")
 
     # Never two workers on one camera: no two workers' analysis intervals overlap by more than a heartbeat.
     log = analysed(client)
