@@ -1,6 +1,7 @@
 """The dashboard in headless Chromium (Debian's chromium and chromedriver, driven by Selenium)
 against a running ``facetrack run`` watching the street video over RTSP."""
 
+import contextlib
 import shutil
 import subprocess
 import time
@@ -102,6 +103,30 @@ def chromium(tmp_path):
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
 
 
+@contextlib.contextmanager
+def served_dashboard(tmp_path, cache_dir, gallery, extra: str = ""):
+    """``facetrack serve`` on ``gallery`` (``extra``: more config) and headless Chromium on its dashboard, with the
+    token set; yields the driver."""
+    port = free_port()
+    settings = tmp_path / "config.toml"
+    settings.write_text(f'[models]\ncache_dir = "{cache_dir}"\ndevice = "cpu"\n\n[http]\nport = {port}\n'
+                        f'token = "{TOKEN}"\n\n{extra}')
+    server = subprocess.Popen([str(FACETRACK), "serve", "--config", str(settings), "--gallery", str(gallery)],
+                              stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    driver = chromium(tmp_path)
+    try:
+        wait_until(lambda: urllib.request.urlopen(f"{base}/health", timeout=2).status == 200, 120, "facetrack serve")
+        driver.get(base)
+        driver.execute_script("localStorage.setItem('facetrack-token', arguments[0])", TOKEN)
+        driver.refresh()
+        yield driver
+    finally:
+        driver.quit()
+        server.terminate()
+        server.wait(60)
+
+
 def test_the_dashboard_shows_cameras_and_live_events_and_enrolls_by_upload(tracker, tmp_path):
     from selenium.webdriver.common.by import By
 
@@ -151,19 +176,7 @@ def test_the_dashboard_names_a_cluster_of_unknown_faces(tmp_path, cache_dir, ana
                                           landmarks_on_crop(a.faces.landmarks[0], STORE_224), q, a.embeddings[0],
                                           100.0 * visit, 1.0))
             cluster = unknowns.add(Sighting("door", visit, 100.0 * visit, 100.0 * visit + 5, unknowns.model_id, faces))
-    port = free_port()
-    settings = tmp_path / "config.toml"
-    settings.write_text(f'[models]\ncache_dir = "{cache_dir}"\ndevice = "cpu"\n\n[http]\nport = {port}\n'
-                        f'token = "{TOKEN}"\n')
-    server = subprocess.Popen([str(FACETRACK), "serve", "--config", str(settings), "--gallery", str(gallery)],
-                              stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    driver = chromium(tmp_path)
-    try:
-        wait_until(lambda: urllib.request.urlopen(f"{base}/health", timeout=2).status == 200, 120, "facetrack serve")
-        driver.get(base)
-        driver.execute_script("localStorage.setItem('facetrack-token', arguments[0])", TOKEN)
-        driver.refresh()
+    with served_dashboard(tmp_path, cache_dir, gallery) as driver:
         item = wait_until(lambda: driver.find_element(By.CSS_SELECTOR, f'#unknowns li[data-cluster="{cluster}"]'), 30,
                           "the cluster in the Unknown people list")
         assert "2 sightings" in item.text
@@ -176,10 +189,6 @@ def test_the_dashboard_names_a_cluster_of_unknown_faces(tmp_path, cache_dir, ana
                    "the named person in the gallery list")
         assert "Visitor One: " in driver.find_element(By.ID, "message").text
         wait_until(lambda: not driver.find_elements(By.CSS_SELECTOR, "#unknowns li"), 30, "the named cluster to leave")
-    finally:
-        driver.quit()
-        server.terminate()
-        server.wait(60)
     with GalleryStore(gallery) as store:
         assert store.identity("Visitor One").faces >= 2
 
@@ -198,22 +207,10 @@ def test_not_this_person_on_a_wrong_match_in_the_event_list(tmp_path, cache_dir,
     crop = jpeg_base64(face_region(image, analyzer.analyze([image])[0].faces.boxes[0]), 20_000)
     wrong = Event(type="identity.resolved", camera="door", track_id=4, frame_time=time.time(), model_id="m",
                   identity_id=person, name="Tang_Jiaxuan", crop_jpeg=crop)
-    port = free_port()
-    with EmbeddedRedis(tmp_path / "redis", free_port()) as redis_server:
-        settings = tmp_path / "config.toml"
-        settings.write_text(f'[models]\ncache_dir = "{cache_dir}"\ndevice = "cpu"\n\n[redis]\n'
-                            f'url = "{redis_server.url}"\n\n[http]\nport = {port}\ntoken = "{TOKEN}"\n')
-        server = subprocess.Popen([str(FACETRACK), "serve", "--config", str(settings), "--gallery", str(gallery)],
-                                  stderr=subprocess.DEVNULL)
-        base = f"http://127.0.0.1:{port}"
-        driver = chromium(tmp_path)
+    with EmbeddedRedis(tmp_path / "redis", free_port()) as redis_server, \
+            served_dashboard(tmp_path, cache_dir, gallery, f'[redis]\nurl = "{redis_server.url}"\n') as driver:
         client = redis.Redis.from_url(redis_server.url)
         try:
-            wait_until(lambda: urllib.request.urlopen(f"{base}/health", timeout=2).status == 200, 120,
-                       "facetrack serve")
-            driver.get(base)
-            driver.execute_script("localStorage.setItem('facetrack-token', arguments[0])", TOKEN)
-            driver.refresh()
             wait_until(lambda: driver.find_elements(By.CSS_SELECTOR, '#people li[data-name="Tang_Jiaxuan"]'), 30,
                        "the gallery list")
             time.sleep(1.0)  # the event WebSocket follows from now on
@@ -229,8 +226,5 @@ def test_not_this_person_on_a_wrong_match_in_the_event_list(tmp_path, cache_dir,
                        30, "the person's rejected count")
         finally:
             client.close()
-            driver.quit()
-            server.terminate()
-            server.wait(60)
     with GalleryStore(gallery) as store:
         assert [n.source for n in Negatives(store).of(person)] == ["event crop.jpg"]
