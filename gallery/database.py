@@ -68,6 +68,10 @@ class Database(Protocol):
     def problem(self) -> str | None:
         """What is damaged, or None."""
 
+    def serialize(self, key: int) -> None:
+        """Inside a transaction: wait until no other transaction holds ``key``, then hold it until this one ends
+        (for read-then-write changes that two writers must not interleave)."""
+
     def notify(self) -> None:
         """Inside a change's transaction: wake the other processes watching this gallery when it commits."""
 
@@ -148,6 +152,9 @@ class SqliteDatabase:
         check = self._db.execute("PRAGMA integrity_check").fetchall()
         return None if check == [("ok",)] else f"damaged file (SQLite integrity check: {check[0][0]})"
 
+    def serialize(self, key: int) -> None:
+        pass  # BEGIN IMMEDIATE already holds the file's one write lock
+
     def notify(self) -> None:
         pass  # a file cannot wake anyone: its watchers read the change log every ``timeout``
 
@@ -207,7 +214,7 @@ class PostgresDatabase:
         schema = re.sub(r"\bINTEGER\b", "BIGINT", schema)
         schema = re.sub(r"\bBLOB\b", "BYTEA", schema)
         schema = re.sub(r"\bREAL\b", "DOUBLE PRECISION", schema)
-        self.execute("SELECT pg_advisory_xact_lock(?)", (SCHEMA_LOCK,))  # inside the caller's transaction
+        self.serialize(SCHEMA_LOCK)  # inside the caller's transaction
         for statement in schema.strip().split(";"):
             if statement.strip():
                 self.execute(statement)
@@ -219,6 +226,9 @@ class PostgresDatabase:
 
     def problem(self) -> str | None:
         return None  # PostgreSQL checks its own pages (and an export is always a SQLite file)
+
+    def serialize(self, key: int) -> None:
+        self.execute("SELECT pg_advisory_xact_lock(?)", (key,))
 
     def notify(self) -> None:
         self.execute(f"NOTIFY {CHANNEL}")  # delivered when the transaction commits, never before

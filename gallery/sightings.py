@@ -26,6 +26,7 @@ from gallery.store import GalleryError, GalleryStore, NewFace, decode_png, encod
 from tracker.track.sighting import Sighting
 
 OPEN, NAMED, IGNORED = "open", "named", "ignored"
+CLUSTERING_LOCK = 0x73696768  # one sighting joins the clusters at a time, whichever worker writes it
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ class Unknowns:
                                f"{self.model_id}")
         mean, count = sighting.mean(), len(sighting.faces)
         with self.store.transaction() as db:
+            db.serialize(CLUSTERING_LOCK)  # two workers' sightings of one stranger: the second joins the first's
             rows = db.execute("SELECT id, mean, faces FROM clusters WHERE model_id = ?", (self.model_id,)).fetchall()
             cluster_id = None
             if rows:

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from gallery.database import is_url
 from gallery.identify import Identifier
 from gallery.store import GalleryStore
 from gallery.watch import GalleryWatcher
@@ -112,6 +113,9 @@ async def run_live(config: Config, gallery: Path | str, redis_url: str) -> Runti
     if config.cluster.enabled and not config.redis.url:
         raise ConfigError("cluster.enabled: the workers share one Redis; set redis.url to it (each embedded Redis "
                           "would be a cluster of one)")
+    if config.cluster.enabled and not is_url(gallery):
+        logger.warning("cluster.enabled with the gallery file %s: only workers on this machine share it; set "
+                       "gallery.url to a PostgreSQL database for workers on other machines", gallery)
     if not config.cameras and not serving and not config.cluster.enabled:
         raise ConfigError("cameras: none configured; add a [[cameras]] table with an id and a url "
                           "(or set http.port to add cameras over HTTP)")

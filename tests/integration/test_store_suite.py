@@ -251,3 +251,30 @@ def test_a_change_made_elsewhere_reaches_a_running_identifier_person_by_person(l
     finally:
         watcher.stop()
     assert watcher.changes >= 4
+
+
+def test_sightings_of_one_stranger_written_by_several_workers_at_once_make_one_cluster(location):
+    import threading
+
+    GalleryStore(location).close()
+    barrier = threading.Barrier(4)
+    errors = []
+
+    def worker(n):
+        try:
+            with GalleryStore(location) as store:
+                unknowns = Unknowns(store, MODEL, join_distance=0.5)
+                barrier.wait()
+                for i in range(5):
+                    unknowns.add(sighting(3, f"cam{n}", 100.0 * i))
+        except Exception as error:  # reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    with GalleryStore(location) as store:
+        clusters = Unknowns(store, MODEL, 0.5).clusters()
+    assert not errors and [c.sightings for c in clusters] == [20]
