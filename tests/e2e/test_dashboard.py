@@ -1,5 +1,6 @@
 """The dashboard in headless Chromium (Debian's chromium and chromedriver, driven by Selenium)
-against a running ``facetrack run`` watching the street video over RTSP."""
+against a running ``facetrack run`` watching the street video over RTSP (as a cluster of one worker,
+so the Workers panel shows), and against ``facetrack serve``."""
 
 import contextlib
 import shutil
@@ -74,6 +75,7 @@ def tracker(tmp_path, cache_dir):
         config.write_text(
             f'[models]\ncache_dir = "{cache_dir}"\ndevice = "cpu"\n\n[gallery]\npath = "{tmp_path / "g.db"}"\n\n'
             f'[redis]\nurl = "{redis_server.url}"\n\n[http]\nport = {http_port}\ntoken = "{TOKEN}"\n\n'
+            f'[cluster]\nenabled = true\nworker_id = "door-box"\n\n'  # a cluster of one: the Workers panel shows
             f'[[cameras]]\nid = "street"\nurl = "{camera.url}"\nfps = 3.0\n'
         )
         log = (tmp_path / "run.log").open("w")
@@ -138,6 +140,9 @@ def test_the_dashboard_shows_cameras_and_live_events_and_enrolls_by_upload(track
         state = wait_until(lambda: driver.find_element(By.CSS_SELECTOR, '[data-camera="street"] .state').text, 30,
                            "the street camera's tile")
         assert state.startswith("street:")
+        worker = wait_until(lambda: driver.find_element(By.CSS_SELECTOR, '#workers li[data-worker="door-box"]').text,
+                            30, "the Workers panel")
+        assert worker.startswith("door-box (this one): street, heartbeat")
         events = wait_until(lambda: driver.find_elements(By.CSS_SELECTOR, "#events li"), 90, "live events")
         assert "street" in events[0].text
         driver.find_element(By.ID, "enroll-name").send_keys("Angelina Jolie")

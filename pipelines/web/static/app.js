@@ -60,6 +60,21 @@ async function refreshCameras() {
   }
 }
 
+async function refreshCluster() {
+  // Several workers: each live worker, its last heartbeat and the cameras it analyses (hidden when alone).
+  const response = await fetch("/api/cluster", { headers: headers() });
+  $("cluster-section").hidden = !response.ok;
+  if (!response.ok) return;
+  const cluster = await response.json();
+  $("workers").replaceChildren(...cluster.workers.map((w) => {
+    const item = element("li", { textContent:
+      `${w.id}${w.id === cluster.this_worker ? " (this one)" : ""}: ${w.cameras.join(", ") || "no cameras"}, ` +
+      `heartbeat ${w.age_seconds.toFixed(1)} s ago` });
+    item.dataset.worker = w.id;
+    return item;
+  }));
+}
+
 function showEvent(event) {
   const crop = event.crop_jpeg ? element("img", { src: "data:image/jpeg;base64," + event.crop_jpeg, alt: "" }) : "";
   const time = new Date(event.frame_time * 1000).toLocaleTimeString();
@@ -189,7 +204,8 @@ $("enroll").addEventListener("submit", async (submit) => {
   refreshPeople();
 });
 
-refreshReady(); refreshCameras(); refreshPeople(); refreshUnknowns(); followEvents();
+refreshReady(); refreshCameras(); refreshCluster(); refreshPeople(); refreshUnknowns(); followEvents();
 setInterval(refreshReady, 5000);
 setInterval(refreshCameras, 3000);
+setInterval(refreshCluster, 3000);
 setInterval(() => { if (!document.activeElement.classList.contains("cluster-name")) refreshUnknowns(); }, 15000);
