@@ -44,5 +44,7 @@ class _BgrInput(nn.Module):
 def load_omz_reid(config: ModelsConfig, device: torch.device) -> Embedder:
     # No flip averaging by default: on LFW it scored 99.53% with it and 99.50% without (VAL 98.8% and 99.1%),
     # for twice the work. On this 2-core CPU a pass of 8 crops took 2.8 ms a face, of 16 crops 3.7 ms: at most 8.
+    # One torch thread live on a CPU: beside the detection lane, two threads of its memory-bound layers contend
+    # (4 x 1080p live, 3 rounds: 86% of due frames analysed with one thread, 51% with two; docs/benchmarks.md).
     return Embedder(NAME, _BgrInput(IRNetwork(XML, BIN)), 256, OMZ_128, THRESHOLD, file_hash(BIN), device, config,
-                    flips=False, cpu_batch=CPU_BATCH)
+                    flips=False, cpu_batch=CPU_BATCH, live_threads=1)
