@@ -34,6 +34,11 @@ class GalleryUnavailable(TrackerError):
     changed."""
 
 
+def storable_id(number: int) -> bool:
+    """Whether ``number`` fits an id column (64-bit in both engines): one that does not names no row."""
+    return -2**63 <= number < 2**63
+
+
 def is_url(location: Path | str) -> bool:
     return isinstance(location, str) and location.startswith(POSTGRES_SCHEMES)
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gallery.database import storable_id
 from gallery.store import GalleryError, GalleryStore, NewFace, decode_png, encode_png, log_change
 
 
@@ -58,7 +59,7 @@ class Negatives:
         return self._read("WHERE identity_id = ?", (identity_id,))
 
     def get(self, negative_id: int) -> Negative:
-        found = self._read("WHERE id = ?", (negative_id,)) if -2**63 <= negative_id < 2**63 else []
+        found = self._read("WHERE id = ?", (negative_id,)) if storable_id(negative_id) else []
         if not found:
             raise GalleryError(f"{self.store.path}: no rejected face {negative_id}")
         return found[0]

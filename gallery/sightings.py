@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gallery.database import storable_id
 from gallery.store import GalleryError, GalleryStore, NewFace, decode_png, encode_png
 from tracker.track.sighting import Sighting
 
@@ -132,7 +133,7 @@ class Unknowns:
         return self._summaries(f"c.status IN ({', '.join('?' * len(statuses))})", statuses)
 
     def cluster(self, cluster_id: int) -> Cluster:
-        found = self._summaries("c.id = ?", (cluster_id,)) if -2**63 <= cluster_id < 2**63 else []  # SQLite's range
+        found = self._summaries("c.id = ?", (cluster_id,)) if storable_id(cluster_id) else []
         if not found:
             raise GalleryError(f"{self.store.path}: no cluster {cluster_id} of unknown faces by {self.model_id}")
         return found[0]
@@ -155,7 +156,7 @@ class Unknowns:
     def sighting_faces(self, sighting_id: int) -> tuple[str, list[ClusterFace]]:
         """The model that embedded a sighting (of any model, named or not), and its faces, best first."""
         found = self.store.query("SELECT model_id FROM sightings WHERE id = ?",
-                                 (sighting_id,)) if -2**63 <= sighting_id < 2**63 else []
+                                 (sighting_id,)) if storable_id(sighting_id) else []
         if not found:
             raise GalleryError(f"{self.store.path}: no sighting {sighting_id}")
         return found[0][0], self._faces("s.id = ?", (sighting_id,))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -26,6 +27,12 @@ def gallery_location(settings: Config, option: str | None) -> Path | str:
     if option:
         return option if is_url(option) else Path(option).expanduser()
     return settings.gallery.location()
+
+
+def write_json(path: Path, report) -> None:
+    """A command's ``--json`` report, indented, its folder made if need be."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
 
 
 def progress() -> Progress:

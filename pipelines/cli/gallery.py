@@ -44,10 +44,10 @@ def _open(settings: Config, gallery: str | None) -> GalleryStore:
     return GalleryStore(gallery_location(settings, gallery))
 
 
-def _report(result) -> None:
-    """Each refused, skipped or dropped source of a person's enrollment, one line each."""
+def _report(outcomes) -> None:
+    """Each refused, skipped or dropped source (of a person's enrollment), one line each."""
     colours = {"refused": "red", "skipped": "yellow", "dropped": "yellow"}
-    for o in result.outcomes:
+    for o in outcomes:
         if o.status in colours:
             colour = colours[o.status]
             err.print(f"[{colour}]{o.status}[/{colour}] {escape(o.source)}: {escape(o.reason)}", highlight=False)
@@ -120,12 +120,12 @@ def enroll(
                 task = bar.add_task("enrolling", total=sum(len(files) for _, files in people))
                 for person, files in people:
                     results.append(enroller.enroll(person, *enroller.from_images(files)))
-                    _report(results[-1])
+                    _report(results[-1].outcomes)
                     bar.advance(task, len(files))
         else:
             candidates = enroller.from_video(video) if video else enroller.from_images(images)
             results.append(enroller.enroll(name, *candidates, metadata=metadata))
-            _report(results[-1])
+            _report(results[-1].outcomes)
     _summary(results)
     raise typer.Exit(1 if any(r.count(REFUSED) for r in results) else 0)
 
@@ -269,8 +269,7 @@ def reject(
             face_path = analyzer(settings)
             model_id = face_path.embedder.model_id
             faces, refused = Enroller(face_path, store, settings.enroll).from_images(images)
-            for o in refused:
-                err.print(f"[red]refused[/red] {escape(o.source)}: {escape(o.reason)}", highlight=False)
+            _report(refused)
         if not faces:
             raise TrackerError(f"no face to reject as {name}; nothing was changed")
         negatives.add(name, faces, model_id)

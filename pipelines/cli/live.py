@@ -12,7 +12,16 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from pipelines.cli.console import DEFAULT_CONFIG, ConfigOption, GalleryOption, err, gallery_location, out, progress
+from pipelines.cli.console import (
+    DEFAULT_CONFIG,
+    ConfigOption,
+    GalleryOption,
+    err,
+    gallery_location,
+    out,
+    progress,
+    write_json,
+)
 from pipelines.eval.bench import bench as run_bench
 from pipelines.events.subscriber import read_events
 from tracker.config import Config, load_config, with_changes
@@ -155,8 +164,7 @@ def bench(
         err.print(f"recall: share of {report['reference_faces']} faces found by at least two methods "
                   "(ours: faces of our tracks on each analysed frame)")
     if json_file:
-        json_file.parent.mkdir(parents=True, exist_ok=True)
-        json_file.write_text(json.dumps(report, indent=2) + "\n")
+        write_json(json_file, report)
 
 
 def register(app: typer.Typer) -> None:

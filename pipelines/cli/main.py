@@ -6,7 +6,6 @@ Exit codes: 0 success (for ``verify``: same person), 1 ``verify``: different peo
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from pathlib import Path
@@ -18,7 +17,7 @@ from rich.table import Table
 
 from pipelines.annotate import draw_faces
 from pipelines.cli.cluster import cluster_app
-from pipelines.cli.console import DEFAULT_CONFIG, ConfigOption, analyzer, err, out, progress
+from pipelines.cli.console import DEFAULT_CONFIG, ConfigOption, analyzer, err, out, progress, write_json
 from pipelines.cli.gallery import enroll, gallery_app, identify
 from pipelines.cli.live import register as register_live
 from pipelines.cli.unknowns import unknowns_app
@@ -118,7 +117,7 @@ def eval_lfw(
     config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """LFW verification: 10 folds, each fold's threshold chosen on the other nine."""
-    from pipelines.eval.lfw import evaluate_lfw, write_json, write_roc  # torch and matplotlib: for this command only
+    from pipelines.eval.lfw import evaluate_lfw, write_roc  # torch and matplotlib: for this command only
 
     settings = load_config(config)
     if model:
@@ -129,7 +128,7 @@ def eval_lfw(
         result, distances = evaluate_lfw(face_path, pairs_data, settings.detector.batch_size, bar)
     write_roc(roc, distances, pairs_data.same, result)
     if json_file:
-        write_json(json_file, result)
+        write_json(json_file, result.as_json())
     r = result.report
     table = Table(title=f"LFW, {result.pairs} pairs, {result.images} images, {result.model_id}")
     table.add_column("measure")
@@ -204,8 +203,7 @@ def eval_openset(
     table.add_row("time", f"{r.seconds:.0f} s")
     out.print(table)
     if json_file:
-        json_file.parent.mkdir(parents=True, exist_ok=True)
-        json_file.write_text(json.dumps(r.as_json(), indent=2) + "\n")
+        write_json(json_file, r.as_json())
 
 
 @eval_app.command("feedback")
@@ -242,8 +240,7 @@ def eval_feedback(
     table.add_row("time", f"{r.seconds:.0f} s", "")
     out.print(table)
     if json_file:
-        json_file.parent.mkdir(parents=True, exist_ok=True)
-        json_file.write_text(json.dumps(r.as_json(), indent=2) + "\n")
+        write_json(json_file, r.as_json())
 
 
 def _sizes(text: str, option: str = "--sizes", what: str = "numbers of people, e.g. 10,30,100") -> list[int]:
@@ -277,8 +274,7 @@ def _openset_sizes(face_path, settings: Config, root: Path, gallery: Path, sizes
                       f"{r.strangers_named:.2%} of {r.strangers}")
     out.print(table)
     if json_file:
-        json_file.parent.mkdir(parents=True, exist_ok=True)
-        json_file.write_text(json.dumps([r.as_json() for r in rows], indent=2) + "\n")
+        write_json(json_file, [r.as_json() for r in rows])
 
 
 def main() -> None:

@@ -3,7 +3,6 @@ truth) and ``eval scenarios`` (the hard LFW scenarios, each generated, enrolled 
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Annotated
@@ -12,7 +11,7 @@ import typer
 from rich.table import Table
 
 from gallery.store import GalleryStore
-from pipelines.cli.console import DEFAULT_CONFIG, ConfigOption, analyzer, err, out
+from pipelines.cli.console import DEFAULT_CONFIG, ConfigOption, analyzer, err, out, write_json
 from pipelines.eval.scenarios import RECIPES, write_scenario
 from pipelines.eval.video_metrics import VideoScore
 from tracker.config import load_config
@@ -83,8 +82,7 @@ def _print(results: dict[str, VideoScore], json_file: Path | None) -> None:
         table.add_row(name, *_cells(r))
     out.print(table)
     if json_file:
-        json_file.parent.mkdir(parents=True, exist_ok=True)
-        json_file.write_text(json.dumps({k: v.as_json() for k, v in results.items()}, indent=2) + "\n")
+        write_json(json_file, {k: v.as_json() for k, v in results.items()})
 
 
 def _cells(r: VideoScore) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -106,6 +105,3 @@ def write_roc(path: Path, distances: np.ndarray, same: np.ndarray, result: LfwRe
     plt.close(fig)
 
 
-def write_json(path: Path, result: LfwResult) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result.as_json(), indent=2) + "\n")

@@ -147,7 +147,7 @@ class Cluster:
         raw = await self._client.hgetall(self.keys.cameras)
         return {k.decode(): CameraConfig.model_validate_json(v) for k, v in raw.items()}
 
-    async def run(self, start: Callable[[CameraConfig, int, Callable[[], bool]], None],
+    async def run(self, start: Callable[[CameraConfig, int, Callable[[], bool]], object],
                   stop: Callable[[str], Awaitable[None]]) -> None:
         await self.register(self.own_cameras)
         logger.info("cluster: worker %s joins (heartbeat %.1f s, failover %.1f s)", self.worker,
@@ -237,5 +237,6 @@ def status(client: redis.Redis, prefix: str, failover_seconds: float) -> dict:
                         "alive": now - score / 1000 < failover_seconds, "cameras": info.get("cameras", []),
                         "host": info.get("host"), "pid": info.get("pid")})
     cameras = sorted(k.decode() for k in client.hkeys(keys.cameras))
-    leases = {c: (v.decode() if (v := client.get(keys.lease(c))) else None) for c in cameras}
-    return {"workers": workers, "cameras": [{"id": c, "worker": leases[c]} for c in cameras]}
+    holders = client.mget([keys.lease(c) for c in cameras]) if cameras else []
+    return {"workers": workers, "cameras": [{"id": c, "worker": h.decode() if h else None}
+                                            for c, h in zip(cameras, holders)]}

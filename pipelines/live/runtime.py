@@ -151,9 +151,6 @@ class Runtime:
                             identifier.analyzer.threshold, sightings.faces_per_track if self.sightings else 0,
                             sightings.keep_named, self.config.http.blur_unknown, first_track_id)
 
-    def _start(self, camera: CameraConfig, first_track_id: int, may_analyse: Callable[[], bool]) -> None:
-        self.add_camera(camera, first_track_id, may_analyse)
-
     async def remove_camera(self, camera_id: str) -> None:
         """Stop watching a camera: its open tracks end (``track.ended``) before this returns."""
         camera = self.cameras.pop(camera_id)
@@ -187,7 +184,7 @@ class Runtime:
         publishing = group.create_task(self.publisher.run(publisher_stop), name="publisher")
         status = group.create_task(self._status(), name="status")
         retention = group.create_task(self.retention.run(), name="retention") if self.retention else None
-        cluster = group.create_task(self.cluster.run(self._start, self.remove_camera), name="cluster") \
+        cluster = group.create_task(self.cluster.run(self.add_camera, self.remove_camera), name="cluster") \
             if self.cluster else None
         for camera in self.config.cameras if not self.cluster else ():  # a cluster shares them out itself
             self.add_camera(camera)

@@ -30,7 +30,7 @@ def _store(request: web.Request) -> GalleryStore:
     return GalleryStore(request.app[SERVICES].gallery)
 
 
-def _identity(store: GalleryStore, name: str):
+def identity_or_404(store: GalleryStore, name: str):
     identity = store.find(name)
     if identity is None:
         raise web.HTTPNotFound(text=f"no identity named '{name}'")
@@ -56,7 +56,7 @@ async def list_identities(request: web.Request) -> web.Response:
 @routes.get("/api/identities/{name}")
 async def show_identity(request: web.Request) -> web.Response:
     with _store(request) as store:
-        identity = _identity(store, request.match_info["name"])
+        identity = identity_or_404(store, request.match_info["name"])
         faces = [{"id": f.id, "quality": f.quality, "source": f.source, "added_at": f.added_at}
                  for f in store.faces(identity.id)]
         rejected = [{"id": n.id, "source": n.source, "added_at": n.added_at} for n in Negatives(store).of(identity.id)]
@@ -66,7 +66,7 @@ async def show_identity(request: web.Request) -> web.Response:
 @routes.get("/api/identities/{name}/faces/{face}/crop.jpg")
 async def face_crop(request: web.Request) -> web.Response:
     with _store(request) as store:
-        identity = _identity(store, request.match_info["name"])
+        identity = identity_or_404(store, request.match_info["name"])
         face = next((f for f in store.faces(identity.id) if str(f.id) == request.match_info["face"]), None)
         if face is None:
             raise web.HTTPNotFound(text=f"'{identity.name}' has no face {request.match_info['face']}")
@@ -174,7 +174,7 @@ async def rename_identity(request: web.Request) -> web.Response:
     """JSON ``{"name": NEW}``."""
     new = bodies.parse(bodies.Rename, await request.read()).name
     with _store(request) as store:
-        _identity(store, request.match_info["name"])
+        identity_or_404(store, request.match_info["name"])
         try:
             store.rename(request.match_info["name"], new)
         except GalleryError as error:
@@ -188,7 +188,7 @@ async def rename_identity(request: web.Request) -> web.Response:
 async def delete_identity(request: web.Request) -> web.Response:
     """Erase the person, their faces, crops and embeddings for good."""
     with _store(request) as store:
-        _identity(store, request.match_info["name"])
+        identity_or_404(store, request.match_info["name"])
         store.remove(request.match_info["name"])
     reload_gallery(request)
     return web.Response(status=204)

@@ -16,17 +16,10 @@ from gallery.negatives import Negatives
 from gallery.sightings import Unknowns
 from gallery.store import GalleryError, GalleryStore
 from pipelines.web import bodies
-from pipelines.web.identities import decode_uploads, reload_gallery, uploads
+from pipelines.web.identities import decode_uploads, identity_or_404, reload_gallery, uploads
 from pipelines.web.keys import SERVICES
 
 routes = web.RouteTableDef()
-
-
-def _person(request: web.Request, store: GalleryStore):
-    identity = store.find(request.match_info["name"])
-    if identity is None:
-        raise web.HTTPNotFound(text=f"no identity named '{request.match_info['name']}'")
-    return identity
 
 
 @routes.post("/api/identities/{name}/negatives")
@@ -35,7 +28,7 @@ async def reject(request: web.Request) -> web.Response:
     as ``name``. Faces closer to them than to the person's own are not named so again."""
     services = request.app[SERVICES]
     with GalleryStore(services.gallery) as store:
-        name = _person(request, store).name
+        name = identity_or_404(store, request.match_info["name"]).name
     outcomes = []
     if request.content_type == "application/json":
         sighting = bodies.parse(bodies.RejectSighting, await request.read()).sighting
@@ -82,7 +75,7 @@ async def take_back(request: web.Request) -> web.Response:
     except ValueError:
         raise web.HTTPBadRequest(text=f"rejected face '{text}' is not a number") from None
     with GalleryStore(request.app[SERVICES].gallery) as store:
-        name = _person(request, store).name
+        name = identity_or_404(store, request.match_info["name"]).name
         try:
             Negatives(store).remove(name, negative_id)
         except GalleryError:
