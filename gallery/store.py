@@ -205,6 +205,11 @@ class GalleryStore:
         """Return when another process changed the gallery (PostgreSQL wakes it), or after ``timeout`` s."""
         self._db.wait_for_change(timeout)
 
+    def trim_changes(self, before: float) -> int:
+        """Drop change-log entries made before ``before`` (Unix seconds: every watcher applied them long ago)."""
+        with self.transaction() as db:
+            return db.execute("DELETE FROM changes WHERE at < ?", (before,)).rowcount
+
     def query(self, sql: str, params: tuple = ()) -> list[tuple]:
         """Rows of a read-only statement (for the modules that own other tables of this file)."""
         return list(self._db.execute(sql, params).fetchall())

@@ -6,14 +6,14 @@ which people changed into the gallery's change log in the same transaction
 the log past the last entry it applied and hands each batch of changed people to
 ``Identifier.apply``, which re-reads only those people. PostgreSQL wakes it the moment a change
 commits (``LISTEN``/``NOTIFY``); a SQLite file is read every ``interval`` seconds. Either way a
-change reaches every running process within about a second. The log is trimmed after a day.
+change reaches every running process within about a second. ``facetrack run``'s retention pass
+trims the log to its last day (``GalleryStore.trim_changes``).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,7 +23,6 @@ from gallery.store import GalleryStore
 from tracker.errors import TrackerError
 
 logger = logging.getLogger(__name__)
-KEEP_LOG = 86_400.0
 
 
 class GalleryWatcher:
@@ -76,6 +75,3 @@ class GalleryWatcher:
         logger.info("gallery changed (%s): %d people, %d faces now", "everyone" if changed is None else
                     f"{len(changed)} people", len(self.identifier.names), len(self.identifier.index))
         self.applied(changed)
-        if self.changes % 100 < len(rows):  # now and then: the log keeps a day
-            with store.transaction() as db:
-                db.execute("DELETE FROM changes WHERE at < ?", (time.time() - KEEP_LOG,))

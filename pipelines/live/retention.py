@@ -1,5 +1,6 @@
 """Retention: while ``facetrack run`` runs, sightings older than ``retention.sightings_days`` are
-erased from the gallery file and Stream events older than ``retention.events_days`` are trimmed,
+erased from the gallery (and its change log trimmed to a day) and Stream events older than
+``retention.events_days`` are trimmed,
 at start and every ``retention.every_minutes``. Each pass is logged; the totals are metrics.
 A pass that fails (the gallery locked, Redis away) is logged and tried again at the next one."""
 
@@ -41,9 +42,10 @@ class Retention:
         now = time.time() if now is None else now
         sightings = events = 0
         try:
-            if self.rules.sightings_days:
-                with GalleryStore(self.gallery) as store:
+            with GalleryStore(self.gallery) as store:
+                if self.rules.sightings_days:
                     sightings = expire_sightings(store, now - self.rules.sightings_days * DAY)
+                store.trim_changes(now - DAY)  # the gallery's change log (gallery/watch.py) keeps a day
             if self.rules.events_days:
                 client = redis.Redis.from_url(self.redis_url, socket_connect_timeout=2, socket_timeout=10)
                 try:

@@ -278,3 +278,18 @@ def test_sightings_of_one_stranger_written_by_several_workers_at_once_make_one_c
     with GalleryStore(location) as store:
         clusters = Unknowns(store, MODEL, 0.5).clusters()
     assert not errors and [c.sightings for c in clusters] == [20]
+
+
+def test_the_change_log_records_each_change_and_retention_trims_it_to_its_age(location):
+    import time
+
+    with GalleryStore(location) as store:
+        ann = store.save_person("Ann", [face(1)], MODEL)
+        store.rename("Ann", "Anne")
+        store.add_embeddings("other:1", [(store.faces(ann)[0].id, unit(5))])
+        logged = store.query("SELECT identity_id FROM changes ORDER BY id")
+        assert logged == [(ann,), (ann,), (None,)]  # a re-embedding: anyone's faces may have changed
+        with store.transaction() as db:
+            db.execute("UPDATE changes SET at = ? WHERE identity_id IS NOT NULL", (time.time() - 2 * 86_400,))
+        assert store.trim_changes(time.time() - 86_400) == 2
+        assert store.query("SELECT identity_id FROM changes") == [(None,)]
