@@ -21,7 +21,7 @@ class FusionEmbedder(Embedder):
     def __init__(self, name: str, members: list[Embedder], threshold: float, config: ModelsConfig) -> None:
         digest = "".join(m.model_id.split(":")[1][:6] for m in members)
         super().__init__(name, torch.nn.Identity(), sum(m.dim for m in members), STORE_224, threshold, digest,
-                         members[0].device, config, flips=False)  # each member flips as it measured best
+                         members[0].device, config, flips=False, optimize=False)  # members flip, freeze as theirs
         self.members = members
         self._warps = [similarity_transform(STORE_224.points, m.template.points) for m in members]
 

@@ -142,7 +142,7 @@ class IRNetwork(nn.Module):
     def _store(self, conv: str, weight: torch.Tensor, bias: torch.Tensor) -> tuple[str, str]:
         names = (f"conv_weight_{conv}", f"conv_bias_{conv}")
         for name, value in zip(names, (weight, bias)):
-            self.register_buffer(name, value.contiguous(), persistent=False)
+            self.register_buffer(name, value.clone(memory_format=torch.contiguous_format), persistent=False)  # own copy
         return names
 
     def _constant(self, layer: Layer, blob: bytes, weights: Path) -> None:
