@@ -17,8 +17,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import torch
-
 from gallery.database import is_url
 from gallery.identify import Identifier
 from gallery.store import GalleryStore
@@ -46,8 +44,6 @@ def build(config: Config, gallery: Path | str, redis_url: str | None = None,
           analyzer: FaceAnalyzer | None = None) -> Iterator[Services]:
     """Load the face path (or use ``analyzer``) and the gallery, start the model executor; stop it on exit."""
     analyzer = analyzer or FaceAnalyzer.from_config(config)
-    if analyzer.embedder.live_threads:  # the embedder's own choice for sharing the cores with detection
-        torch.set_num_threads(analyzer.embedder.live_threads)
     with GalleryStore(gallery) as store:
         identifier = Identifier(analyzer, store, config.match)
         _log_gallery(store.path, identifier)  # a URL's password left out

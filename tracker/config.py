@@ -28,7 +28,7 @@ class Strict(BaseModel):
 class ModelsConfig(Strict):
     embedder: Literal["dlib-resnet-v1", "omz-reid-0095", "dlib-resnet-v1+omz-reid-0095", "facenet-vggface2",
                       "facenet-casia-webface"] = Field(
-        "dlib-resnet-v1", description="Face embedder by name"
+        "omz-reid-0095", description="Face embedder by name"
     )
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where models run; auto picks CUDA when present")
     threads: int = Field(0, ge=0, le=256, description="Torch CPU threads; 0 = one per core")

@@ -199,8 +199,8 @@ def test_the_dashboard_names_a_cluster_of_unknown_faces(tmp_path, cache_dir, ana
 
 
 def test_not_this_person_on_a_wrong_match_in_the_event_list(tmp_path, cache_dir, analyzer, config):
-    """A real false accept at the default threshold (Kim Yong-il named as Tang Jiaxuan) arrives as an event; one
-    click on its "not Tang_Jiaxuan" button rejects the event's face crop as not him."""
+    """A real false accept (dlib-resnet-v1 names Kim Yong-il as Tang Jiaxuan at the default FAR) arrives as an
+    event; one click on its "not Tang_Jiaxuan" button rejects the event's face crop as not him."""
     from selenium.webdriver.common.by import By
 
     gallery = tmp_path / "g.db"

@@ -182,16 +182,16 @@ def test_a_kill_during_remove_leaves_the_person_whole_or_gone(seed, config_file,
 def test_a_kill_during_reembed_keeps_done_batches_and_resumes(seed, config_file, tmp_path):
     gallery = large_copy(seed, tmp_path / "g.db", copies=30)
     _, faces, models, _ = census(gallery)
-    env = {**os.environ, "FACETRACK__MODELS__EMBEDDER": "omz-reid-0095"}
+    env = {**os.environ, "FACETRACK__MODELS__EMBEDDER": "dlib-resnet-v1"}
 
     def some_done():
-        return any(m.startswith("omz-reid-0095:") for m in census(gallery)[2])
+        return any(m.startswith("dlib-resnet-v1:") for m in census(gallery)[2])
 
     code = kill_when([str(FACETRACK), "gallery", "reembed", "--gallery", str(gallery),
                       "--config", str(config_file)], some_done, env=env)
     assert code == -signal.SIGKILL, "the re-embedding ended before it could be interrupted"
     _, _, interrupted, integrity = census(gallery)
-    done = sum(n for m, n in interrupted.items() if m.startswith("omz-reid-0095:"))
+    done = sum(n for m, n in interrupted.items() if m.startswith("dlib-resnet-v1:"))
     assert integrity == "ok" and 0 < done < faces and done % 64 == 0  # whole batches only
     result = subprocess.run([str(FACETRACK), "gallery", "reembed", "--gallery", str(gallery), "--config",
                              str(config_file)], capture_output=True, text=True, env=env, timeout=600)

@@ -46,7 +46,7 @@ def test_distance_matrix_of_real_faces(dlib_analyzer):
 def test_model_id_names_the_model_and_its_weights(analyzer, dlib_analyzer):
     name, digest = dlib_analyzer.embedder.model_id.split(":")
     assert name == "dlib-resnet-v1" and len(digest) == 12
-    assert analyzer.embedder.model_id.split(":")[0] == "dlib-resnet-v1"  # the default
+    assert analyzer.embedder.model_id.split(":")[0] == "omz-reid-0095"  # the default
     int(digest, 16)
 
 
@@ -67,7 +67,7 @@ def test_converted_weights_are_cached_and_reused(config, tmp_path):
 
 
 def test_embed_refuses_crops_of_the_wrong_size(analyzer):
-    with pytest.raises(ValueError, match=r"\(n, 150, 150, 3\) uint8"):
+    with pytest.raises(ValueError, match=r"omz-reid-0095 takes \(n, 128, 128, 3\) uint8"):
         analyzer.embedder.embed(np.zeros((1, 160, 160, 3), np.uint8))
 
 
@@ -119,6 +119,20 @@ def test_images_without_faces_give_empty_analyses(analyzer):
     assert analyzer.analyze([]) == []
     [analysis] = analyzer.analyze([np.full((120, 160, 3), 90, np.uint8)])
     assert len(analysis) == 0
-    assert analysis.embeddings.shape == (0, 128)
-    assert analysis.crops.shape == (0, 150, 150, 3)
+    assert analysis.embeddings.shape == (0, 256)
+    assert analysis.crops.shape == (0, 128, 128, 3)
     assert analysis.quality.sharpness.shape == (0,)
+
+
+def test_on_the_cpu_the_network_runs_frozen_or_as_it_is_with_a_warning(analyzer, caplog):
+    from tracker.face.embedders import frozen
+
+    assert isinstance(analyzer.embedder.net, torch.jit.ScriptModule)  # traced, frozen, oneDNN layouts
+
+    class Untraceable(torch.nn.Module):
+        def forward(self, crops):
+            return {"embedding": crops.float()}  # a dict out: the tracer refuses it
+
+    net = Untraceable().eval()
+    assert frozen(net, 8, "dict-net") is net
+    assert "dict-net: runs unoptimised on the CPU (cannot freeze it:" in caplog.text

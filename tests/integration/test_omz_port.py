@@ -81,13 +81,3 @@ def test_the_fusion_of_dlib_and_omz_is_their_mean_distance_on_real_faces(config,
     # two unit vectors, concatenated and normalised: the squared distance is the mean of the two models'
     # (each member re-cuts its own crop from the fused path's 224 px crop, hence the tolerance)
     np.testing.assert_allclose(distances(fused), (distances(dlib_analyzer) + DISTANCES) / 2, atol=0.03)
-
-
-def test_live_it_takes_one_torch_thread_unless_models_threads_says_otherwise(config):
-    from tracker.face.embedders import load_embedder
-
-    cpu = torch.device("cpu")
-    assert load_embedder(with_changes(config, "t", models={"embedder": "omz-reid-0095"}).models, cpu).live_threads == 1
-    chosen = with_changes(config, "t", models={"embedder": "omz-reid-0095", "threads": 2}).models
-    assert load_embedder(chosen, cpu).live_threads == 0  # the user's setting wins
-    assert load_embedder(config.models, cpu).live_threads == 0  # dlib's model: one thread per core

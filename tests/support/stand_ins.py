@@ -21,7 +21,7 @@ class CountingDetector:
 
 
 class Embedder:
-    model_id, dim, threshold, live_threads = "stand-in:0", 128, 0.2, 0
+    model_id, dim, threshold = "stand-in:0", 128, 0.2
 
 
 class StandInAnalyzer:

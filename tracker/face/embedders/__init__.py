@@ -29,11 +29,10 @@ class Embedder:
 
     def __init__(self, name: str, net: nn.Module, dim: int, template: Template, threshold: float, weights_hash: str,
                  device: torch.device, config: ModelsConfig, flips: bool = True, cpu_batch: int = 0,
-                 live_threads: int = 0, optimize: bool = True) -> None:
+                 optimize: bool = True) -> None:
         """``cpu_batch``: the most crops per pass on a CPU, where larger batches of this network fall out of
-        the cache and run slower per face (0: ``models.batch_size``). ``live_threads``: torch threads for the
-        live pipeline on a CPU when ``models.threads`` is 0, where the embedding lane shares the cores with
-        detection (0: one per core). ``optimize``: freeze the network for CPU inference (see ``frozen``)."""
+        the cache and run slower per face (0: ``models.batch_size``). ``optimize``: freeze the network for CPU
+        inference (see ``frozen``)."""
         self.name = name
         self.dim = dim
         self.template = template
@@ -41,7 +40,6 @@ class Embedder:
         self.model_id = f"{name}:{weights_hash}"
         self.device = device
         self.batch_size = min(config.batch_size, cpu_batch) if cpu_batch and device.type == "cpu" else config.batch_size
-        self.live_threads = live_threads if device.type == "cpu" and not config.threads else 0
         self.flip = flips if config.flip == "auto" else config.flip  # flips: whether it measured better on LFW
         self.net = net.to(device).eval()
         if optimize and device.type == "cpu" and torch.backends.mkldnn.is_available():

@@ -26,7 +26,7 @@ OMZ_128 = Template(128, np.array([[0.31557, 0.46157], [0.68262, 0.45983], [0.500
                                   [0.34947, 0.82469], [0.65344, 0.82325]], np.float32) * 128)
 # Squared L2 on unit vectors: the mean 10-fold threshold of `facetrack eval lfw --model omz-reid-0095` (no flip).
 THRESHOLD = 1.396
-CPU_BATCH = 8
+CPU_BATCH = 4
 
 
 class _BgrInput(nn.Module):
@@ -43,8 +43,7 @@ class _BgrInput(nn.Module):
 
 def load_omz_reid(config: ModelsConfig, device: torch.device) -> Embedder:
     # No flip averaging by default: on LFW it scored 99.53% with it and 99.50% without (VAL 98.8% and 99.1%),
-    # for twice the work. On this 2-core CPU a pass of 8 crops took 2.8 ms a face, of 16 crops 3.7 ms: at most 8.
-    # One torch thread live on a CPU: beside the detection lane, two threads of its memory-bound layers contend
-    # (4 x 1080p live, 3 rounds: 86% of due frames analysed with one thread, 51% with two; docs/benchmarks.md).
+    # for twice the work. On this 2-core CPU (frozen, two threads) passes of 4 crops embedded 330-370 faces a
+    # second, of 8 or more 255-280: the activations of larger batches fall out of the cache. At most 4.
     return Embedder(NAME, _BgrInput(IRNetwork(XML, BIN)), 256, OMZ_128, THRESHOLD, file_hash(BIN), device, config,
-                    flips=False, cpu_batch=CPU_BATCH, live_threads=1)
+                    flips=False, cpu_batch=CPU_BATCH)
