@@ -79,8 +79,9 @@ class Embedder:
 def frozen(net: nn.Module, size: int, name: str) -> nn.Module:
     """``net`` traced, frozen and optimised for CPU inference (TorchScript): convolutions run in oneDNN's own
     layout with their weights packed once, instead of converting weights and activations at every call.
-    Measured on this 2-core CPU, one thread: omz-reid-0095 2.4-2.6x faster, dlib-resnet-v1 1.2-1.5x, the
-    outputs within 1e-6 (docs/benchmarks.md). Needs no compiler (unlike ``torch.compile``) and about a second.
+    Measured on this 2-core CPU through ``embed``, interleaved: omz-reid-0095 1.25-1.45x faster, dlib-resnet-v1
+    up to 1.1x, the outputs within 1e-6 (docs/benchmarks.md). Needs no compiler (unlike ``torch.compile``) and
+    about a second.
     A network that cannot be traced runs as it is, with a warning naming the reason."""
     example = torch.zeros((2, size, size, 3), dtype=torch.uint8)
     try:
