@@ -10,9 +10,9 @@ cluster. Average linkage over faces does not depend on how many faces a sighting
 change of the rule. A cluster is ``open`` until it is named (its faces enrolled as a person),
 ignored or deleted; later sightings of the same person still join it.
 
-Measured on LFW (150 people never enrolled, 3 sightings each, dlib's model, 3 orders): join
-share 0.8 gave purity 0.97-0.98 and completeness 0.97 with one photograph a sighting, 0.98-0.99
-and 0.98 with two; docs/benchmarks.md.
+Measured on LFW (150 people never enrolled, 3 sightings each, omz-reid-0095, 3 orders;
+``scripts/join_share.py``): join share 0.8 gave purity 0.99 and completeness 0.99 with one
+photograph a sighting or two; docs/benchmarks.md.
 """
 
 from __future__ import annotations
