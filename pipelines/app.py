@@ -65,9 +65,8 @@ def _log_gallery(gallery: Path | str, identifier: Identifier) -> None:
     if not identifier.names:
         logger.warning("gallery %s is empty: every face will be 'unknown' (enroll people with facetrack enroll)",
                        gallery)
-    if identifier.missing:
-        logger.warning("%d gallery faces have no %s embedding and are not matched: run facetrack gallery reembed",
-                       identifier.missing, identifier.model_id)
+    if warning := identifier.missing_warning():
+        logger.warning("%s", warning)
 
 
 def start_runtime(services: Services, observers: tuple[FrameObserver, ...] = ()) -> Runtime:

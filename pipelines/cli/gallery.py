@@ -143,9 +143,8 @@ def identify(
     settings = load_config(config)
     with _open(settings, gallery) as store:
         identifier = Identifier(analyzer(settings), store, settings.match)
-        if identifier.missing:
-            err.print(f"warning: {identifier.missing} stored faces have no {identifier.model_id} embedding; "
-                      "run `facetrack gallery reembed`", highlight=False, soft_wrap=True)
+        if warning := identifier.missing_warning():
+            err.print(f"warning: {warning}", highlight=False, soft_wrap=True)
         for path in images:
             try:
                 rgb = read_image(path)

@@ -140,7 +140,7 @@ def test_reembed_works_without_the_original_images(analyzer, store, tmp_path):
     assert reembed(store, facenet) == 6
     assert reembed(store, facenet) == 0, "a finished re-embedding has nothing left to do"
     assert store.model_counts() == {model_id: 6, facenet.model_id: 6}
-    # Back to dlib with its embeddings gone: re-embedding the stored crops restores a working gallery.
+    # Back to the default model with its embeddings gone: re-embedding the stored crops restores a working gallery.
     sqlite3.connect(store.path, isolation_level=None).execute("DELETE FROM embeddings WHERE model_id = ?",
                                                               (model_id,))
     assert reembed(store, analyzer.embedder) == 6
@@ -148,6 +148,21 @@ def test_reembed_works_without_the_original_images(analyzer, store, tmp_path):
     assert ((restored - enrolled) ** 2).sum(axis=1).max() < 0.02
     identifier = Identifier(analyzer, store, MatchConfig())
     assert [f.name for f in identifier.identify(read_image(lfw_image("Tony_Blair", 9)))] == ["Tony_Blair"]
+
+
+def test_a_gallery_of_another_model_says_which_and_what_to_do(analyzer, dlib_analyzer, store):
+    """A gallery enrolled with dlib-resnet-v1 (the default embedder before omz-reid-0095) under the default."""
+    enroll(dlib_analyzer, store, "Tony_Blair", [lfw_image("Tony_Blair", i) for i in (1, 2, 3)])
+    faces = len(store.faces())
+    identifier = Identifier(analyzer, store, MatchConfig())
+    assert faces and identifier.missing == faces
+    assert identifier.identify(read_image(lfw_image("Tony_Blair", 9)))[0].name is None
+    warning = identifier.missing_warning()
+    model = analyzer.embedder.model_id
+    assert warning.startswith(f"{faces} gallery faces have no {model} embedding and are not matched")
+    assert "(they have dlib-resnet-v1 embeddings)" in warning and "run `facetrack gallery reembed`" in warning
+    assert 'or set models.embedder = "dlib-resnet-v1"' in warning
+    assert Identifier(dlib_analyzer, store, MatchConfig()).missing_warning() is None
 
 
 def test_a_file_that_is_not_a_gallery_is_refused(tmp_path):
