@@ -157,7 +157,8 @@ class TrackingConfig(Strict):
     min_iou: float = Field(0.2, gt=0.0, le=1.0, description="A face continues a track when the boxes overlap this much")
     max_age: float = Field(1.5, gt=0.0, le=60.0, description="Seconds a track survives without a face")
     reid_share: float = Field(
-        0.5, ge=0.0, le=1.0, description="A lost track is re-joined by a face this close: share of the match threshold"
+        0.5, ge=0.0, le=1.0, description="A lost track is re-joined (and a face leaving its track joins another) "
+                                          "only this close: share of the match threshold"
     )
     resolve: float = Field(0.5, gt=0.0, le=100.0, description="Evidence needed to name a track")
     dominance: float = Field(2.0, ge=1.0, le=100.0, description="Lead over any other identity to name or rename")

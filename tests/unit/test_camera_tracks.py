@@ -239,6 +239,28 @@ def test_a_face_that_left_its_track_for_a_new_one_leaves_the_other_tracks_alone(
     assert (after[1].track_id, after[1].name) == (before[1].track_id, "Bo Chen")
 
 
+def test_a_track_back_after_a_frame_without_its_face_is_verified_and_someone_in_its_place_gets_a_new_one():
+    tracks = cam(unknown_interval=10.0)  # a stranger's track is not due for another embedding
+    _, before, _ = step(tracks, 0.0, faces(200), {}, looks={0: 3})
+    step(tracks, 0.2, faces(), {})  # hidden for a frame
+    plan, after, events = step(tracks, 0.4, faces(205), {}, looks={0: 4})  # someone else walks into the place
+    assert plan.embed == [0], "a track back after a gap is verified, named or not"
+    assert after[0].track_id != before[0].track_id and tracks.splits == 1
+    assert kinds(events) == ["track.ended", "track.started"]
+    _, again, _ = step(tracks, 0.6, faces(205), {}, looks={0: 4})
+    assert again[0].track_id == after[0].track_id
+
+
+def test_a_face_goes_to_another_open_track_only_as_close_as_a_lost_track_is_re_joined():
+    for distance, handed_over in ((0.05, True), (0.15, False)):  # re-join within 0.5 x 0.2; split beyond 0.22
+        tracks = cam(unknown_interval=0.0)
+        _, before, _ = step(tracks, 0.0, faces(50, 400), {}, looks={0: 3, 1: 4})
+        # the second person is hidden; a face like theirs is seen in the first one's box
+        _, after, _ = step(tracks, 0.2, faces(50), {}, looks={0: drifted(4, distance)})
+        assert (after[0].track_id == before[1].track_id) is handed_over, distance
+        assert after[0].track_id != before[0].track_id
+
+
 def test_a_face_a_little_unlike_its_track_is_checked_again_and_kept_when_it_stays_near():
     """Blur or dim light move a face 0.18-0.21 from its own sharp look (measured in the blur_light scenario):
     that is a doubt, settled by the next frame, not a split."""

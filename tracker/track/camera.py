@@ -10,12 +10,14 @@ come out. Per analysed frame:
    name them soon); unnamed tracks that matched no one (every ``unknown_interval``, doubling
    with each embedding in a row that matches no one, up to 8 times); named
    tracks due for verification (``verify_interval``), whose box jumped, or whose box touches
-   another face or track (and once more when they come apart); any track whose face beats its
-   best by ``reembed_gain``; every face after a cut.
+   another face or track (and once more when they come apart); any track back after a detected
+   frame without its face (someone else may have walked into its place); any track whose face
+   beats its best by ``reembed_gain``; every face after a cut.
 2. ``update(frame, faces, plan, analysis, verdicts)``: an embedded face that disagrees with
-   its track goes to the open track it agrees with (swapped tracks go back), else to a new
-   track, and the track it left ends; the tracks move on; the gallery's verdict on each
-   embedded face adds evidence, weighed by its pose; events come back.
+   its track goes to the open track it is as close to as a lost track must be to be re-joined
+   (swapped tracks go back), else to a new track, and the track it left ends; the tracks move
+   on; the gallery's verdict on each embedded face adds evidence, weighed by its pose; events
+   come back.
 """
 
 from __future__ import annotations
@@ -149,6 +151,7 @@ class CameraTracks:
         self.cuts = 0
         self._events: list[Event] = []
         self._thumb: np.ndarray | None = None  # the previous detected frame, small and grey
+        self._previous = -np.inf  # the previous detected frame's clock
 
     @property
     def open(self) -> int:
@@ -163,6 +166,7 @@ class CameraTracks:
         crossed = self._crossed(touching, known)
         embed = [d for d in range(len(faces)) if cut or crossed[d] or self._wants_embedding(
             known.get(d), faces.boxes[d], float(proxy[d]), t)]
+        self._previous = t
         return FramePlan(proxy, embed, known, cut, {d for d, now in enumerate(touching) if now})
 
     def _touching(self, t: float, faces: Faces, known: dict[int, int]) -> list[bool]:
@@ -263,7 +267,7 @@ class CameraTracks:
         if track_id is None:
             return True
         track, state = self.tracker.tracks[track_id], self.states[track_id]
-        if state.doubt:
+        if state.doubt or track.last_seen < self._previous:  # back after a frame without its face: whose is it?
             return True
         if proxy > track.best_quality * self.tracking.reembed_gain or self._jumped(track, box, t):
             return True
@@ -284,8 +288,10 @@ class CameraTracks:
         return max(moved, grown) > self.tracking.jump * size
 
     def _split(self, plan: FramePlan, analysis: Analysis, verdicts: list[Verdict]) -> dict[int, int | None]:
-        """Every embedded face that does not agree with its track leaves it: for the open track it does agree
-        with (faces that took each other's tracks as they crossed go back), else for a new track, and then
+        """Every embedded face that does not agree with its track leaves it: for the open track it agrees with
+        within the re-join distance (``reid_share``: the bar a lost track's face must pass; the split distance,
+        far looser, let a stranger take a hidden person's track), so faces that took each other's tracks as
+        they crossed go back, else for a new track, and then
         the track it left ends (someone new stands where its person stood). A track whose face went back to
         its own track stays open without a face, as a hidden person's does. Returns the faces' new tracks
         (None: a new one) for the tracker."""
@@ -309,7 +315,8 @@ class CameraTracks:
         fixed: dict[int, int | None] = {}
         for d, (i, own) in wrong.items():
             fits = [k for k in free - {own} - set(fixed.values()) if self.tracker.tracks[k].embedding is not None
-                    and not self._disagrees(self.tracker.tracks[k], analysis.embeddings[i], verdicts[i])]
+                    and not self._disagrees(self.tracker.tracks[k], analysis.embeddings[i], verdicts[i])
+                    and self._distance(k, analysis.embeddings[i]) < self.tracker.reid_distance]
             fixed[d] = min(fits, key=lambda k: self._distance(k, analysis.embeddings[i]), default=None)
         for d, (_, own) in wrong.items():
             if fixed[d] is None and own not in fixed.values():  # someone new took its place: it ends
