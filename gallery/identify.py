@@ -94,7 +94,7 @@ class Identifier:
         name = self.model_id.split(":")[0]
         others = sorted({m.split(":")[0] for m in self.other_models})
         had = f" (they have {', '.join(others)} embeddings)" if others else ""
-        keep = "".join(f' or set models.embedder = "{other}"' for other in others[:1])
+        keep = f' or set models.embedder = "{others[0]}"' if others else ""
         return (f"{self.missing} gallery faces have no {self.model_id} embedding and are not matched{had}: "
                 f"run `facetrack gallery reembed` to embed their stored crops with {name}{keep}")
 

@@ -142,7 +142,8 @@ class IRNetwork(nn.Module):
     def _store(self, conv: str, weight: torch.Tensor, bias: torch.Tensor) -> tuple[str, str]:
         names = (f"conv_weight_{conv}", f"conv_bias_{conv}")
         for name, value in zip(names, (weight, bias)):
-            self.register_buffer(name, value.clone(memory_format=torch.contiguous_format), persistent=False)  # own copy
+            # a copy of its own: a traced (frozen) module refuses buffers that share storage
+            self.register_buffer(name, value.clone(memory_format=torch.contiguous_format), persistent=False)
         return names
 
     def _constant(self, layer: Layer, blob: bytes, weights: Path) -> None:
