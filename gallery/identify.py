@@ -80,19 +80,17 @@ class Identifier:
     def _swap(self, store: GalleryStore, index: GalleryIndex) -> None:
         self.names, self.index = {i.id: i.name for i in store.identities()}, index
         self.missing = len(store.faces_missing(self.model_id))
-        self.other_models = {m: n for m, n in store.model_counts().items() if m != self.model_id} \
-            if self.missing else {}
         self.rule = threshold_for_faces(self.match_config, self.model_id, self.analyzer.threshold, index.identity_ids)
         if warning := self.rule.warning():
             logger.warning("%s", warning)
 
-    def missing_warning(self) -> str | None:
+    def missing_warning(self, store: GalleryStore) -> str | None:
         """What to do about stored faces the active model has no embedding of (e.g. after a change of
-        ``models.embedder``); None when there are none."""
+        ``models.embedder``), naming the models they have in ``store``; None when there are none."""
         if not self.missing:
             return None
         name = self.model_id.split(":")[0]
-        others = sorted({m.split(":")[0] for m in self.other_models})
+        others = sorted({m.split(":")[0] for m in store.model_counts() if m != self.model_id})
         had = f" (they have {', '.join(others)} embeddings)" if others else ""
         keep = f' or set models.embedder = "{others[0]}"' if others else ""
         return (f"{self.missing} gallery faces have no {self.model_id} embedding and are not matched{had}: "

@@ -46,7 +46,7 @@ def build(config: Config, gallery: Path | str, redis_url: str | None = None,
     analyzer = analyzer or FaceAnalyzer.from_config(config)
     with GalleryStore(gallery) as store:
         identifier = Identifier(analyzer, store, config.match)
-        _log_gallery(store.path, identifier)  # a URL's password left out
+        _log_gallery(store, identifier)
     metrics = Metrics()
     executor = ModelExecutor(analyzer, config.pipeline.batch_size, config.pipeline.max_wait_ms,
                              on_batch=metrics.observe_batch).start()
@@ -58,14 +58,15 @@ def build(config: Config, gallery: Path | str, redis_url: str | None = None,
         executor.stop()
 
 
-def _log_gallery(gallery: Path | str, identifier: Identifier) -> None:
+def _log_gallery(store: GalleryStore, identifier: Identifier) -> None:
+    gallery = store.path  # a URL's password left out
     logger.info("gallery %s: %d people, %d faces of %s", gallery, len(identifier.names), len(identifier.index),
                 identifier.model_id)
     logger.info("match threshold in force: %s", identifier.rule.describe())
     if not identifier.names:
         logger.warning("gallery %s is empty: every face will be 'unknown' (enroll people with facetrack enroll)",
                        gallery)
-    if warning := identifier.missing_warning():
+    if warning := identifier.missing_warning(store):
         logger.warning("%s", warning)
 
 

@@ -143,7 +143,7 @@ def identify(
     settings = load_config(config)
     with _open(settings, gallery) as store:
         identifier = Identifier(analyzer(settings), store, settings.match)
-        if warning := identifier.missing_warning():
+        if warning := identifier.missing_warning(store):
             err.print(f"warning: {warning}", highlight=False, soft_wrap=True)
         for path in images:
             try:

@@ -157,12 +157,12 @@ def test_a_gallery_of_another_model_says_which_and_what_to_do(analyzer, dlib_ana
     identifier = Identifier(analyzer, store, MatchConfig())
     assert faces and identifier.missing == faces
     assert identifier.identify(read_image(lfw_image("Tony_Blair", 9)))[0].name is None
-    warning = identifier.missing_warning()
+    warning = identifier.missing_warning(store)
     model = analyzer.embedder.model_id
     assert warning.startswith(f"{faces} gallery faces have no {model} embedding and are not matched")
     assert "(they have dlib-resnet-v1 embeddings)" in warning and "run `facetrack gallery reembed`" in warning
     assert 'or set models.embedder = "dlib-resnet-v1"' in warning
-    assert Identifier(dlib_analyzer, store, MatchConfig()).missing_warning() is None
+    assert Identifier(dlib_analyzer, store, MatchConfig()).missing_warning(store) is None
 
 
 def test_a_file_that_is_not_a_gallery_is_refused(tmp_path):
