@@ -151,24 +151,7 @@ class Unknowns:
     def faces(self, cluster_id: int) -> list[ClusterFace]:
         """Every stored face of the cluster's sightings, best first (by size x sharpness x frontal)."""
         self.cluster(cluster_id)
-        return self._faces("s.cluster_id = ?", (cluster_id,))
-
-    def sighting_faces(self, sighting_id: int) -> tuple[str, list[ClusterFace]]:
-        """The model that embedded a sighting (of any model, named or not), and its faces, best first."""
-        found = self.store.query("SELECT model_id FROM sightings WHERE id = ?",
-                                 (sighting_id,)) if storable_id(sighting_id) else []
-        if not found:
-            raise GalleryError(f"{self.store.path}: no sighting {sighting_id}")
-        return found[0][0], self._faces("s.id = ?", (sighting_id,))
-
-    def _faces(self, where: str, params: tuple) -> list[ClusterFace]:
-        rows = self.store.query(
-            "SELECT f.id, s.id, s.camera, f.crop, f.landmarks, f.quality, f.embedding, f.captured_at "
-            f"FROM sighting_faces f JOIN sightings s ON s.id = f.sighting_id WHERE {where} ORDER BY f.id", params)
-        faces = [ClusterFace(r[0], r[1], r[2], decode_png(r[3]), np.frombuffer(r[4], np.float32).reshape(5, 2),
-                             json.loads(r[5]), np.frombuffer(r[6], np.float32), r[7]) for r in rows]
-        return sorted(faces, key=lambda f: -min(f.quality["size"], 200) * min(f.quality["sharpness"], 200)
-                      * f.quality["frontal"])
+        return _faces(self.store, "s.cluster_id = ?", (cluster_id,))
 
     def mark(self, cluster_id: int, status: str, identity_id: int | None = None) -> None:
         self.cluster(cluster_id)
@@ -237,3 +220,23 @@ def expire_sightings(store: GalleryStore, before: float) -> int:
         db.execute("DELETE FROM clusters WHERE id NOT IN "
                    "(SELECT cluster_id FROM sightings WHERE cluster_id IS NOT NULL)")
     return gone
+
+
+def sighting_faces(store: GalleryStore, sighting_id: int) -> tuple[str, list[ClusterFace]]:
+    """The model that embedded a sighting (of any model, named or not), and its faces, best first."""
+    found = store.query("SELECT model_id FROM sightings WHERE id = ?", (sighting_id,)) if storable_id(sighting_id) \
+        else []
+    if not found:
+        raise GalleryError(f"{store.path}: no sighting {sighting_id}")
+    return found[0][0], _faces(store, "s.id = ?", (sighting_id,))
+
+
+def _faces(store: GalleryStore, where: str, params: tuple) -> list[ClusterFace]:
+    """The stored sighting faces ``where`` selects, best first (by size x sharpness x frontal)."""
+    rows = store.query(
+        "SELECT f.id, s.id, s.camera, f.crop, f.landmarks, f.quality, f.embedding, f.captured_at "
+        f"FROM sighting_faces f JOIN sightings s ON s.id = f.sighting_id WHERE {where} ORDER BY f.id", params)
+    faces = [ClusterFace(r[0], r[1], r[2], decode_png(r[3]), np.frombuffer(r[4], np.float32).reshape(5, 2),
+                         json.loads(r[5]), np.frombuffer(r[6], np.float32), r[7]) for r in rows]
+    return sorted(faces, key=lambda f: -min(f.quality["size"], 200) * min(f.quality["sharpness"], 200)
+                  * f.quality["frontal"])

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from gallery.calibrate import calibrate
 from gallery.negatives import Negatives
-from gallery.sightings import Unknowns
+from gallery.sightings import sighting_faces
 from gallery.store import GalleryError, GalleryStore
 from gallery.threshold import AUTO, stored_threshold
 from pipelines.annotate import draw_labelled
@@ -260,7 +260,7 @@ def reject(
             out.print(f"rejected face {undo} taken back: {name} may be named from it again", highlight=False)
             return
         if sighting is not None:
-            model_id, faces = Unknowns(store, "", 0.0).sighting_faces(sighting)
+            model_id, faces = sighting_faces(store, sighting)
             faces = [face.as_new_face() for face in faces]
         else:
             from gallery.enroll import Enroller  # torch: only the commands that need models pay for the import

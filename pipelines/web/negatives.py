@@ -13,7 +13,7 @@ from aiohttp import web
 
 from gallery.enroll import Enroller
 from gallery.negatives import Negatives
-from gallery.sightings import Unknowns
+from gallery.sightings import sighting_faces
 from gallery.store import GalleryError, GalleryStore
 from pipelines.web import bodies
 from pipelines.web.identities import decode_uploads, identity_or_404, reload_gallery, uploads
@@ -34,7 +34,7 @@ async def reject(request: web.Request) -> web.Response:
         sighting = bodies.parse(bodies.RejectSighting, await request.read()).sighting
         with GalleryStore(services.gallery) as store:
             try:
-                model_id, found = Unknowns(store, model_id="", join_distance=0.0).sighting_faces(sighting)
+                model_id, found = sighting_faces(store, sighting)
             except GalleryError:
                 raise web.HTTPNotFound(text=f"no sighting {sighting}") from None
         faces = [face.as_new_face() for face in found]
