@@ -57,7 +57,7 @@ class OpenSetResult:
 
 
 def enroll_split(analyzer: FaceAnalyzer, config: Config, gallery: Path, people: dict[str, list[Path]],
-            bar: Progress) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
+                 bar: Progress) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
     """Enroll each person's images into the gallery file; its identity ids, vectors and names."""
     with GalleryStore(gallery) as store:
         enroller = Enroller(analyzer, store, config.enroll)
@@ -92,7 +92,7 @@ def split_lfw(root: Path, min_images: int = 10, enroll_images: int = 5, probes_p
 
 
 def embed_known_probes(analyzer: FaceAnalyzer, split: Split, by_name: dict[str, int], bar: Progress,
-                  face: int | None = None):
+                       face: int | None = None):
     """The known probes' embeddings and each one's true identity id."""
     paths = [p for name in split.enroll for p in split.probes[name]]
     truth = np.array([by_name.get(name, UNKNOWN) for name in split.enroll for _ in split.probes[name]])
