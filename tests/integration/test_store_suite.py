@@ -14,7 +14,7 @@ from gallery.enroll import Enroller
 from gallery.identify import Identifier
 from gallery.negatives import Negatives
 from gallery.reembed import missing
-from gallery.sightings import NAMED, OPEN, Unknowns, expire_sightings
+from gallery.sightings import NAMED, OPEN, Unknowns, expire_sightings, sighting_faces
 from gallery.store import GalleryError, GalleryStore, NewFace
 from tests.conftest import lfw_image, needs_data
 from tests.support.postgres import needs_postgres
@@ -112,7 +112,7 @@ def test_sightings_cluster_merge_recluster_and_expire(location):
         assert (first.sightings, first.faces, first.cameras, first.status) == (2, 4, ["door", "yard"], OPEN)
         assert unknowns.visits(a1, gap=1800) == 2 and unknowns.announce(a1) and not unknowns.announce(a1)
         assert [c.id for c in unknowns.clusters()] == [a1, b]  # most recently seen first
-        model_id, faces = unknowns.sighting_faces(unknowns.faces(b)[0].sighting_id)
+        model_id, faces = sighting_faces(store, unknowns.faces(b)[0].sighting_id)
         assert model_id == MODEL and len(faces) == 2
         unknowns.merge(a1, b)
         assert unknowns.recluster() == (3, 2)  # the wrong merge undone
