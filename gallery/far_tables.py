@@ -1,4 +1,5 @@
-"""Per model id: the share of different-person face pairs (rate) within each distance, measured on
+"""Per model id: the share of different-person face pairs (rate) within each distance, and of same-person
+pairs (``GENUINE_QUANTILES``), measured on
 all of LFW through our own pipeline with the default config (YuNet, ``models.flip = "auto"``: dlib-resnet-v1
 with flip averaging, omz-reid-0095 without):
 
@@ -63,5 +64,33 @@ IMPOSTOR_QUANTILES: dict[str, tuple[tuple[float, float], ...]] = {
         (1e-01, 1.74443),
         (2e-01, 1.83263),
         (5e-01, 1.99118),
+    ),
+}
+
+# Per model id: the share of same-person face pairs within each distance, on all of LFW through the same
+# pipeline (``facetrack eval far-table`` prints it after the impostor table); ``gallery/evidence.py`` reads it.
+# Each entry is ``(share, distance)``, ascending.
+GENUINE_QUANTILES: dict[str, tuple[tuple[float, float], ...]] = {
+    # 13233 LFW images, 242,257 same-person pairs
+    "omz-reid-0095:241229ca3d20": (
+        (0.001, 0.20086),
+        (0.005, 0.26209),
+        (0.01, 0.29216),
+        (0.02, 0.32529),
+        (0.05, 0.37553),
+        (0.1, 0.42170),
+        (0.2, 0.48114),
+        (0.3, 0.52708),
+        (0.4, 0.56870),
+        (0.5, 0.60938),
+        (0.6, 0.65255),
+        (0.7, 0.70062),
+        (0.8, 0.76066),
+        (0.9, 0.85113),
+        (0.95, 0.93322),
+        (0.98, 1.03990),
+        (0.99, 1.12019),
+        (0.995, 1.20385),
+        (0.999, 1.44447),
     ),
 }

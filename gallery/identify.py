@@ -8,12 +8,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gallery.evidence import Evidence, bound
 from gallery.matching import GalleryIndex, Matches
 from gallery.negatives import Negatives
 from gallery.store import GalleryStore
 from gallery.threshold import threshold_for_faces
 from tracker.config import MatchConfig
 from tracker.face.analyzer import FaceAnalyzer
+from tracker.track.camera import Verdict
 from tracker.track.identity import UNKNOWN
 
 logger = logging.getLogger(__name__)
@@ -81,6 +83,10 @@ class Identifier:
         self.names, self.index = {i.id: i.name for i in store.identities()}, index
         self.missing = len(store.faces_missing(self.model_id))
         self.rule = threshold_for_faces(self.match_config, self.model_id, self.analyzer.threshold, index.identity_ids)
+        self.bound = bound(self.match_config.far, self.rule.identities)
+        self.evidence = Evidence(self.model_id, self.rule.value, self.bound)
+        owners, counts = np.unique(index.identity_ids, return_counts=True)
+        self.face_counts = dict(zip(owners.tolist(), counts.tolist()))
         if warning := self.rule.warning():
             logger.warning("%s", warning)
 
@@ -108,6 +114,18 @@ class Identifier:
     def match(self, embeddings: np.ndarray) -> Matches:
         """The gallery's verdict on each unit embedding, by the configured rule."""
         return self.index.search(embeddings, self.threshold, self.margin, self.top_k)
+
+    def verdicts(self, embeddings: np.ndarray) -> list[Verdict]:
+        """The gallery's verdict on each face for the live tracker: its nearest two identities with their
+        evidence (``gallery/evidence.py``) and the bound a track must reach."""
+        m, threshold, evidence = self.match(embeddings), self.threshold, self.evidence
+        result = []
+        for n, d, g, r, second in zip(m.nearest, m.distance, m.margin, m.refused, m.second):
+            n, second = int(n), int(second)
+            gain = evidence.llr(float(d), self.face_counts.get(n, 1)) if n != UNKNOWN else 0.0
+            runner = evidence.llr(float(d + g), self.face_counts.get(second, 1)) if second != UNKNOWN else 0.0
+            result.append(Verdict(n, float(d), float(g), threshold, bool(r), gain, second, runner, self.bound))
+        return result
 
     def identify(self, rgb: np.ndarray) -> list[IdentifiedFace]:
         analysis = self.analyzer.analyze([rgb])[0]

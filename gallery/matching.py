@@ -35,6 +35,7 @@ class Matches:
     distance: np.ndarray  # (q,) float32, the best identity's distance; 4.0 with an empty gallery
     margin: np.ndarray  # (q,) float32, runner-up's distance minus the best's
     refused: np.ndarray  # (q,) bool: it would be named ``nearest`` but is closer to that identity's negatives
+    second: np.ndarray | None = None  # (q,) int: the runner-up identity, -1 when there is none among the candidates
 
     def __len__(self) -> int:
         return len(self.identity)
@@ -85,19 +86,19 @@ class GalleryIndex:
         if not len(self) or not q:
             empty = np.full(q, UNKNOWN)
             return Matches(empty, empty.copy(), np.full(q, MAX_DISTANCE, np.float32), np.zeros(q, np.float32),
-                           np.zeros(q, bool))
+                           np.zeros(q, bool), empty.copy())
         with torch.inference_mode():
             similarity = torch.from_numpy(np.ascontiguousarray(queries, np.float32)) @ self._columns
             best, index = torch.topk(similarity, min(self.candidates, len(self)), dim=1)
         distances = np.maximum(2.0 - 2.0 * best.numpy(), 0.0)
         owners = self.identity_ids[index.numpy()]
-        nearest, distance, runner_up = self._best_two(distances, owners, top_k)
+        nearest, distance, runner_up, second = self._best_two(distances, owners, top_k)
         gap = runner_up - distance
         named = (distance <= threshold) & (gap >= margin)
         refused = self._refused(queries, nearest, distance, named, top_k)
         named &= ~refused
         return Matches(np.where(named, nearest, UNKNOWN), nearest, distance.astype(np.float32),
-                       gap.astype(np.float32), refused)
+                       gap.astype(np.float32), refused, second)
 
     def _refused(self, queries: np.ndarray, nearest: np.ndarray, distance: np.ndarray, named: np.ndarray,
                  top_k: int) -> np.ndarray:
@@ -116,7 +117,8 @@ class GalleryIndex:
         return refused
 
     def _best_two(self, distances: np.ndarray, owners: np.ndarray, top_k: int):
-        """Per query: best identity, its distance, and the runner-up identity's distance.
+        """Per query: best identity, its distance, the runner-up identity's distance, and the runner-up (-1: none
+        among the candidates).
 
         Distances come sorted ascending per row. With no runner-up among the candidates, the
         last candidate's distance stands in (4.0, the largest possible, when the gallery holds
@@ -129,4 +131,6 @@ class GalleryIndex:
         runner_up = np.where(self._identities > 1, distances[:, -1], MAX_DISTANCE).astype(float)
         has_second = np.r_[first[1:], len(g_rows)] - first > 1
         runner_up[has_second] = g_distance[first[has_second] + 1]
-        return g_owner[first], g_distance[first], runner_up
+        second = np.full(len(first), UNKNOWN, np.int64)
+        second[has_second] = g_owner[first[has_second] + 1]
+        return g_owner[first], g_distance[first], runner_up, second

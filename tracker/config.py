@@ -160,8 +160,6 @@ class TrackingConfig(Strict):
         0.5, ge=0.0, le=1.0, description="A lost track is re-joined (and a face leaving its track joins another) "
                                           "only this close: share of the match threshold"
     )
-    resolve: float = Field(0.5, gt=0.0, le=100.0, description="Evidence needed to name a track")
-    dominance: float = Field(2.0, ge=1.0, le=100.0, description="Lead over any other identity to name or rename")
     unknown_interval: float = Field(
         0.5, ge=0.0, le=60.0, description="A track that matched no one is re-embedded at most this often (s)"
     )
@@ -172,13 +170,15 @@ class TrackingConfig(Strict):
         1.1, gt=0.0, le=10.0,
         description="A face farther from its track's look than this share of the embedder's threshold: a new track",
     )
-    verify_interval: float = Field(
-        1.0, ge=0.0, le=60.0, description="A named track is embedded again at least this often (s); 0 = never"
+    cut_hard: float = Field(
+        0.3, ge=0.0, le=1.0,
+        description="A colour change this large (0-1, tracker/track/cuts.py) is a shot cut: every face is embedded "
+                    "and no name crosses it; 0 = no cut detection",
     )
-    cut_difference: float = Field(
-        0.12, ge=0.0, le=1.0,
-        description="Frame change (mean absolute difference, 0-1) taken for a cut: every track is verified; 0 = off",
+    cut_soft: float = Field(
+        0.15, ge=0.0, le=1.0, description="A smaller change is a cut too when it is also cut_ratio x the recent usual"
     )
+    cut_ratio: float = Field(3.0, ge=1.0, le=100.0, description="How far above the recent usual change a soft cut is")
     jump: float = Field(
         0.5, gt=0.0, le=10.0, description="A box this far from where its motion puts it (share of its size) is verified"
     )

@@ -21,7 +21,7 @@ from pipelines.cli.console import DEFAULT_CONFIG, ConfigOption, analyzer, err, o
 from pipelines.cli.gallery import enroll, gallery_app, identify
 from pipelines.cli.live import register as register_live
 from pipelines.cli.unknowns import unknowns_app
-from pipelines.cli.video import eval_scenarios, eval_video
+from pipelines.cli.video import eval_real, eval_scenarios, eval_video
 from tracker.config import Config, load_config, with_changes
 from tracker.errors import NoFaceError, TrackerError
 from tracker.images import read_image, write_image
@@ -41,6 +41,7 @@ app.command()(identify)
 register_live(app)
 eval_app.command("video")(eval_video)
 eval_app.command("scenarios")(eval_scenarios)
+eval_app.command("real")(eval_real)
 
 @config_app.command("check")
 def config_check(
@@ -150,8 +151,14 @@ def eval_far_table(
     root: Annotated[Path, typer.Option("--root", help="LFW folder (holds images_deepfunneled/)")],
     config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
-    """The model's impostor distances on all of LFW, as the quantile table for gallery/far_tables.py."""
-    from pipelines.eval.far_table import impostor_quantiles, lfw_faces, python_table  # torch: this command only
+    """The model's impostor and same-person distances on all of LFW, as the quantile tables for
+    gallery/far_tables.py."""
+    from pipelines.eval.far_table import (  # torch: this command only
+        genuine_quantiles,
+        impostor_quantiles,
+        lfw_faces,
+        python_table,
+    )
 
     settings = load_config(config)
     face_path = analyzer(settings)
@@ -159,6 +166,9 @@ def eval_far_table(
         vectors, people = lfw_faces(face_path, root, bar)
         table, pairs = impostor_quantiles(vectors, people, bar=bar)
     out.print(python_table(face_path.embedder.model_id, table, pairs, len(vectors)), highlight=False, markup=False)
+    genuine, same = genuine_quantiles(vectors, people)
+    out.print(python_table(face_path.embedder.model_id, genuine, same, len(vectors), "same-person"), highlight=False,
+              markup=False)
 
 
 @eval_app.command("openset")

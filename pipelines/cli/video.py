@@ -92,3 +92,48 @@ def _cells(r: VideoScore) -> list[str]:
     coverage = "-" if math.isnan(r.named_coverage) else f"{r.named_coverage:.1%}"
     return [f"{r.idf1:.3f}", str(r.id_switches), f"{r.wrong_name_seconds:.1f}", f"{r.absent_named_seconds:.1f}",
             f"{r.unknown_named_seconds:.1f}", coverage, first, str(never)]
+
+
+def eval_real(
+    folder: Annotated[Path, typer.Argument(help="Real footage: one .mp4, shots.csv, enroll/<First_Last>/")] = Path(
+        "../shared/data/real/friends"
+    ),
+    variant: Annotated[str, typer.Option("--variant", help="all | open (Phoebe not enrolled) | lfw (actors from LFW)")
+                       ] = "all",
+    lfw: Annotated[Path, typer.Option("--lfw", help="LFW folder, for --variant lfw")] = Path("../shared/data/lfw"),
+    fps: Annotated[float, typer.Option("--fps", help="Frames analysed per video second", min=0.1, max=60)] = 5.0,
+    baseline: Annotated[bool, typer.Option(help="Also name every analysed frame on its own (identify)")] = True,
+    json_file: Annotated[Path | None, typer.Option("--json", help="Write the scores as JSON here")] = None,
+    config: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Play real footage through the live pipeline and score its names shot by shot (close-ups named, wrong
+    names), beside the single-frame baseline."""
+    from pipelines.eval.real import evaluate_real  # torch: for this command only
+
+    settings = load_config(config)
+    scores = evaluate_real(settings, analyzer(settings), folder, variant, lfw, fps, baseline)
+    table = Table(title=f"{folder.name}, variant {variant}: names per shot")
+    for column in ("method", "close-ups named", "first name s (median)", "wrong-name face-frames", "faces scored"):
+        table.add_column(column, justify="left" if column == "method" else "right")
+    for method, s in scores.items():
+        median = s.median_first_name()
+        strangers = f" (+{s.stranger_closeups_named} not enrolled)" if s.stranger_closeups_named else ""
+        table.add_row(method, f"{s.named} of {s.enrolled_closeups}{strangers}", "-" if median is None else
+                      f"{median:.2f}", str(sum(s.wrong_names.values())), str(s.faces))
+    out.print(table)
+    shots = Table(title="close-ups: first name (s from the shot's start) and coverage")
+    for column in ("shot", "person", *scores):
+        shots.add_column(column)
+    for i, c in enumerate(next(iter(scores.values())).closeups):
+        cells = [_closeup(s.closeups[i]) for s in scores.values()]
+        shots.add_row(c.shot, c.person + ("" if c.enrolled else " (not enrolled)"), *cells)
+    out.print(shots)
+    for method, s in scores.items():
+        if s.wrong_names:
+            out.print(f"{method}: wrong names in " + ", ".join(f"{k} ({v})" for k, v in s.wrong_names.items()))
+    if json_file:
+        write_json(json_file, {k: v.as_json() for k, v in scores.items()})
+
+
+def _closeup(c) -> str:
+    return "never" if c.first_name_seconds is None else f"{c.first_name_seconds:.2f} s, {c.coverage:.0%}"

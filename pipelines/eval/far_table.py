@@ -21,6 +21,7 @@ from tracker.face.analyzer import FaceAnalyzer
 from tracker.lfw import image_dir
 
 RATES = tuple(float(f"{m}e{e}") for e in range(-8, 0) for m in (1, 2, 5))  # 1e-8 ... 0.5
+SHARES = (0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999)
 CHUNK = 512
 
 
@@ -65,8 +66,25 @@ def impostor_quantiles(vectors: np.ndarray, people: np.ndarray, rates: tuple[flo
     return table, pairs
 
 
-def python_table(model_id: str, table: list[tuple[float, float]], pairs: int, images: int) -> str:
+def genuine_quantiles(vectors: np.ndarray, people: np.ndarray,
+                      shares: tuple[float, ...] = SHARES) -> tuple[list[tuple[float, float]], int]:
+    """``(share, distance)`` for each share: that share of same-person pairs lie at or below the distance."""
+    distances = []
+    for person in np.unique(people):
+        faces = vectors[people == person]
+        if len(faces) > 1:
+            d = np.maximum(2.0 - 2.0 * faces @ faces.T, 0.0)
+            distances.append(d[np.triu_indices(len(faces), 1)])
+    every = np.sort(np.concatenate(distances)) if distances else np.zeros(0)
+    if not len(every):
+        raise ValueError("no person with two faces: no same-person pairs")
+    return [(share, float(np.quantile(every, share))) for share in shares], len(every)
+
+
+def python_table(model_id: str, table: list[tuple[float, float]], pairs: int, images: int,
+                 kind: str = "impostor") -> str:
     """The table as the entry of ``gallery/far_tables.py``."""
-    rows = "\n".join(f"        ({rate:.0e}, {distance:.5f})," for rate, distance in table)
-    return (f'    # {images} LFW images, {pairs:,} impostor pairs\n'
+    rows = "\n".join(f"        ({rate:.0e}, {distance:.5f})," if kind == "impostor" else
+                     f"        ({rate:g}, {distance:.5f})," for rate, distance in table)
+    return (f'    # {images} LFW images, {pairs:,} {kind} pairs\n'
             f'    "{model_id}": (\n{rows}\n    ),')

@@ -102,9 +102,7 @@ class CameraWorker:
     def _verdicts(self, analysis: Analysis | None) -> list[Verdict]:
         if analysis is None:
             return []
-        m, threshold = self.identifier.match(analysis.embeddings), self.identifier.threshold
-        return [Verdict(int(n), float(d), float(g), threshold, bool(r))
-                for n, d, g, r in zip(m.nearest, m.distance, m.margin, m.refused)]
+        return self.identifier.verdicts(analysis.embeddings)
 
     def _publish(self, events) -> None:
         for event in events:

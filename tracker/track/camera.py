@@ -25,7 +25,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import cv2
+import math
+
 import numpy as np
 
 from tracker.config import TrackingConfig
@@ -34,7 +35,8 @@ from tracker.face.analyzer import Analysis
 from tracker.face.quality import face_weight, frontal_score
 from tracker.faces import Faces
 from tracker.images import blurred_jpeg_base64, face_region, jpeg_base64
-from tracker.track.identity import UNKNOWN, Observation, TrackIdentity
+from tracker.track.cuts import CutDetector
+from tracker.track.identity import UNKNOWN, Observation, TrackIdentity, pose_discount
 from tracker.track.sighting import BestFaces, Sighting
 from tracker.track.tracking import FaceTracker, Track, iou
 
@@ -53,6 +55,7 @@ class TrackState:
     first_time: float = 0.0  # capture time of the track's first and latest face
     last_time: float = 0.0
     embedded_at: float = -1e9  # frame time (tracker clock) of its latest embedding
+    agreed_at: float = -1e9  # ...of its latest embedded face that agreed with its name
     touching: bool = False  # its box overlapped another face's or track's on its latest detected frame
     misses: int = 0  # embeddings in a row that matched no one
     doubt: bool = False  # its latest face looked a little unlike it: the next one decides
@@ -105,12 +108,30 @@ class Verdict:
     margin: float
     threshold: float  # the threshold in force for the gallery that gave the verdict
     refused: bool = False  # closer to faces rejected as not the identity than to the identity's own
+    evidence: float | None = None  # the log-likelihood ratio for ``identity`` (gallery/evidence.py); None: no
+    # calibration for the model, so a face within the threshold counts as the bound, one beyond it as minus it
+    runner_up: int = UNKNOWN  # the second nearest identity
+    runner_evidence: float | None = None  # ...and its evidence (None: as for ``evidence``, at distance + margin)
+    bound: float = math.log(1000.0)  # the evidence a track needs for a name (ln(identities / match.far))
 
     def names(self, margin: float) -> bool:
-        """Whether it names its identity: within the threshold, ``margin`` ahead of the runner-up, and not
-        refused."""
+        """Whether this one face names its identity (``facetrack identify``'s rule): within the threshold,
+        ``margin`` ahead of the runner-up, and not refused."""
         return (self.identity != UNKNOWN and self.distance <= self.threshold and self.margin >= margin
                 and not self.refused)
+
+    def observation(self, frontal: float, time: float, cut: bool) -> Observation:
+        """What the face tells the track's sequential test: the evidence for its nearest two identities, less
+        ``pose_discount(frontal)``."""
+        discount = pose_discount(frontal)
+        gain = self.evidence if self.evidence is not None else self._fallback(self.distance)
+        runner = (self.runner_evidence if self.runner_evidence is not None
+                  else self._fallback(self.distance + self.margin))
+        return Observation(self.identity, gain - discount, self.runner_up, runner - discount, self.refused,
+                           self.distance, self.margin, frontal, time, cut)
+
+    def _fallback(self, distance: float) -> float:
+        return self.bound if distance <= self.threshold else -self.bound
 
 
 @dataclass(frozen=True)
@@ -135,6 +156,7 @@ class CameraTracks:
         self.tracking = tracking
         self.split_distance = tracking.split_share * scale
         self.margin = margin
+        self.bound = math.log(1000.0)  # the latest verdicts' (the gallery's) bound
         self.model_id = model_id
         self.name_of = name_of
         self.crop_max_bytes = crop_max_bytes
@@ -148,10 +170,15 @@ class CameraTracks:
         self.present: dict[int, dict[int, float]] = {}  # identity -> {track id: since}
         self.started = 0  # tracks started since the camera started
         self.splits = 0  # tracks ended because a face did not agree with them
-        self.cuts = 0
+        self._cuts = CutDetector(tracking.cut_hard, tracking.cut_soft, tracking.cut_ratio)
         self._events: list[Event] = []
-        self._thumb: np.ndarray | None = None  # the previous detected frame, small and grey
-        self._previous = -np.inf  # the previous detected frame's clock
+        self._previous = -np.inf  # the clock of the detected frame before the latest
+        self._clock = -np.inf  # the latest detected frame's
+        self._cut = False  # whether the latest detected frame was a cut
+
+    @property
+    def cuts(self) -> int:
+        return self._cuts.cuts
 
     @property
     def open(self) -> int:
@@ -159,14 +186,14 @@ class CameraTracks:
 
     def plan(self, frame: FrameInfo, faces: Faces) -> FramePlan:
         """Which of this frame's faces to embed; notes a shot cut."""
-        t, cut = frame.clock, self._cut(frame.image)
+        t, cut = frame.clock, self._cuts.update(frame.image)
+        self._previous, self._clock, self._cut = self._clock, t, cut
         known = self.tracker.match(t, faces.boxes)
         proxy = face_weight(faces.sizes, frontal_score(faces.landmarks))
         touching = self._touching(t, faces, known)
         crossed = self._crossed(touching, known)
         embed = [d for d in range(len(faces)) if cut or crossed[d] or self._wants_embedding(
             known.get(d), faces.boxes[d], float(proxy[d]), t)]
-        self._previous = t
         return FramePlan(proxy, embed, known, cut, {d for d, now in enumerate(touching) if now})
 
     def _touching(self, t: float, faces: Faces, known: dict[int, int]) -> list[bool]:
@@ -194,16 +221,6 @@ class CameraTracks:
             state.touching = now
         return result
 
-    def _cut(self, image: np.ndarray) -> bool:
-        """Whether the frame changed like a shot cut since the last detected frame (cheap: 32x18 grey)."""
-        if not self.tracking.cut_difference:
-            return False
-        thumb = cv2.resize(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), (32, 18), interpolation=cv2.INTER_AREA)
-        previous, self._thumb = self._thumb, thumb.astype(np.float32) / 255.0
-        cut = previous is not None and float(np.abs(self._thumb - previous).mean()) >= self.tracking.cut_difference
-        self.cuts += cut
-        return cut
-
     def update(self, frame: FrameInfo, faces: Faces, plan: FramePlan, analysis: Analysis | None,
                verdicts: list[Verdict]) -> tuple[list[TrackedFace], list[Event]]:
         """Advance by one analysed frame; returns its faces with their tracks and names, and the events it made.
@@ -216,6 +233,7 @@ class CameraTracks:
             embeddings[plan.embed] = analysis.embeddings
         if verdicts:  # a lost track is re-joined within a share of the threshold in force
             self.tracker.reid_distance = self.tracking.reid_share * verdicts[0].threshold
+            self.bound = verdicts[0].bound
         fixed = self._split(plan, analysis, verdicts) if analysis is not None else {}
         step = self.tracker.update(frame.clock, faces, embeddings, plan.quality, fixed)
         for track in step.started:
@@ -236,9 +254,13 @@ class CameraTracks:
         return [self._tracked(track.predicted(t), track.id) for track in self.tracker.tracks.values()]
 
     def _tracked(self, box: np.ndarray, track_id: int) -> TrackedFace:
+        """A face with its name where the name has evidence: the track's face agreed with it on this detected
+        frame, or on the one before with no cut between. Elsewhere the face shows no name, the track keeps it."""
         state = self.states.get(track_id)
         who = state.identity.identity if state else UNKNOWN
-        return TrackedFace(box, track_id, None if who == UNKNOWN else self._name(who))
+        shown = who != UNKNOWN and (state.agreed_at == self._clock or
+                                    (state.agreed_at == self._previous and not self._cut))
+        return TrackedFace(box, track_id, self._name(who) if shown else None)
 
     def finish(self) -> list[Event]:
         """The camera stopped: every open track ends."""
@@ -271,10 +293,9 @@ class CameraTracks:
             return True
         if proxy > track.best_quality * self.tracking.reembed_gain or self._jumped(track, box, t):
             return True
-        if state.identity.identity != UNKNOWN:
-            interval = self.tracking.verify_interval
-            return bool(interval) and t - state.embedded_at >= interval
-        if state.identity.evidence:
+        if state.identity.identity != UNKNOWN:  # its name is shown only where its face agreed this frame or the last
+            return state.agreed_at < self._previous
+        if state.identity.hopeful:
             return True
         backoff = 2 ** min(max(state.misses - 1, 0), MAX_BACKOFF)  # a stranger costs less the longer they stay
         return t - state.embedded_at >= self.tracking.unknown_interval * backoff
@@ -346,7 +367,7 @@ class CameraTracks:
 
     def _start(self, track: Track, now: float) -> None:
         self.started += 1
-        identity = TrackIdentity(self.margin, self.tracking.resolve, self.tracking.dominance)
+        identity = TrackIdentity(self.bound)
         self.states[track.id] = TrackState(identity, first_time=now, best=BestFaces(self.sighting_faces))
         self._event("track.started", track.id, now, box=track.box.tolist())
 
@@ -366,11 +387,13 @@ class CameraTracks:
                 state.best.offer(frame.image, analysis.faces.landmarks[i], quality, analysis.embeddings[i],
                                  frame.time, float(weights[i]))
             previous = state.identity.identity
-            state.misses = 0 if seen.names(self.margin) else state.misses + 1
-            # Evidence is weighed by pose alone: strangers' faces fall within the threshold no more often when
+            # Evidence is discounted by pose alone: strangers' faces fall within a distance no more often when
             # small or blurred (LFW measured at 26-48 px), about twice as often when turned.
-            decision = state.identity.observe(Observation(UNKNOWN if seen.refused else seen.identity, seen.distance,
-                                                          seen.margin, float(q.frontal[i]), seen.threshold))
+            seen_here = seen.observation(float(q.frontal[i]), frame.time, self._cut)
+            state.misses = 0 if seen_here.evidence > 0 else state.misses + 1
+            decision = state.identity.observe(seen_here, seen.bound)
+            if state.identity.agrees(seen_here):
+                state.agreed_at = frame.clock
             if decision:
                 box = [round(float(v), 1) for v in analysis.faces.boxes[i]]
                 self._event(f"identity.{decision}", track_id, frame.time, box=box, distance=seen.distance,

@@ -1,66 +1,136 @@
-"""Who a track is: weighted evidence over its frames, sticky once decided.
+"""Who a track is: a sequential test over its frames' evidence, sticky once decided.
 
-Each observation is the gallery's verdict on one face of the track: the nearest identity,
-its distance and margin, and how much the face counts (the camera gives its frontal-pose
-score). An observation within the threshold and margin adds
-``weight * (1 - distance / threshold)`` to that identity; any other adds ``weight`` to
-"unknown". The track is named as soon as one identity's evidence reaches ``resolve`` and is
-at least ``dominance`` times every other identity's (at the calibrated threshold one good
-frame is strong evidence, so frames that match no one do not hold a decision back: they only
-count as ``unknown``); weak frames never unname it, and it changes name only when another
-identity's evidence reaches ``dominance`` times the current one's. Unknown faces stay unknown.
+Each observation is the gallery's verdict on one face of the track, already in calibrated terms:
+for its nearest identity and its runner-up, the log-likelihood ratio of "this face is theirs"
+against "this face is a stranger's nearest match in this gallery" (``gallery/evidence.py``,
+measured per model on LFW, so the same number means the same thing for every embedder). The
+camera discounts it for a turned face (``pose_discount``: turned faces come close to strangers
+about twice as often).
+
+Per identity the track sums its frames' evidence (Wald's sequential probability ratio test):
+a stranger's track reaches ``bound = ln(1 / far)`` for a given identity with probability at most
+``far`` when frames are independent. The track is named when one identity's evidence reaches the
+bound and leads every other identity's by the bound too (the runner-up is held to the same
+rule); a named track changes name only by the same two tests for another identity. An identity
+not among a face's nearest two gets that face's runner-up evidence when it is negative (it is at
+least that far away). Evidence never falls below ``-bound`` (Wald's other decision, "not this
+identity", after which the test starts again), so a bad start never blocks a later good face.
+Faces refused for an identity ("not this person") count ``-bound`` against it.
+
+``trace`` keeps the latest observations with what they did, for "why (not) named".
 """
 
 from __future__ import annotations
 
+import math
+from collections import deque
 from dataclasses import dataclass, field
 
 UNKNOWN = -1
+TRACE = 40  # observations a track's trace keeps
+
+
+def bound_for(far: float) -> float:
+    """The evidence a track needs for a name: ``ln(1 / far)``."""
+    return math.log(1.0 / far)
+
+
+def pose_discount(frontal: float) -> float:
+    """Evidence subtracted for a turned face: ln 2 below a frontal score of 0.5, none from 0.75 (strangers'
+    turned faces fall within a given distance of an enrolled face about twice as often; docs/benchmarks.md)."""
+    return math.log(2.0) * min(max((0.75 - frontal) / 0.25, 0.0), 1.0)
 
 
 @dataclass(frozen=True)
 class Observation:
     identity: int  # nearest identity id, UNKNOWN when the gallery is empty
-    distance: float  # the identity's distance (squared L2, mean of its top-k faces)
-    margin: float
-    weight: float  # how much the face counts, 0-1
-    threshold: float  # the gallery's threshold in force when the face was matched
+    evidence: float  # its log-likelihood ratio, pose discount applied
+    runner_up: int = UNKNOWN  # the second nearest identity
+    runner_evidence: float = 0.0
+    refused: bool = False  # closer to faces rejected as not ``identity`` than to its own
+    distance: float = 4.0  # for the trace and ``best_distance``
+    margin: float = 0.0
+    frontal: float = 1.0
+    time: float = 0.0  # frame time
+    cut: bool = False  # the frame was a shot cut
 
 
 @dataclass
 class TrackIdentity:
-    margin: float
-    resolve: float = 0.5
-    dominance: float = 2.0
+    bound: float
     evidence: dict[int, float] = field(default_factory=dict)
-    unknown: float = 0.0
     identity: int = UNKNOWN
     best_distance: float = 4.0  # the best distance seen for the named identity
+    trace: deque = field(default_factory=lambda: deque(maxlen=TRACE))
 
-    def observe(self, o: Observation) -> str | None:
-        """Add one observation; returns "resolved" or "changed" when the decision moves, else None."""
-        if o.identity != UNKNOWN and o.distance <= o.threshold and o.margin >= self.margin:
-            gain = o.weight * (1.0 - o.distance / max(o.threshold, 1e-9))
-            self.evidence[o.identity] = self.evidence.get(o.identity, 0.0) + gain
-        else:
-            self.unknown += o.weight
+    def observe(self, o: Observation, bound: float | None = None) -> str | None:
+        """Add one observation (``bound``: the gallery's bound now, when it changed); returns "resolved" or
+        "changed" when the decision moves, else None."""
+        self.bound = bound or self.bound
+        gains: dict[int, float] = {}
+        if o.identity != UNKNOWN:
+            gains[o.identity] = -self.bound if o.refused else o.evidence
+        if o.runner_up != UNKNOWN:
+            gains[o.runner_up] = o.runner_evidence
+        for other in self.evidence:
+            if other not in gains:  # farther than the runner-up: at least as much against it
+                gains[other] = min(o.runner_evidence, 0.0) if o.runner_up != UNKNOWN else 0.0
+        for who, gain in gains.items():
+            self.evidence[who] = max(self.evidence.get(who, 0.0) + gain, -self.bound)
         if o.identity == self.identity:
             self.best_distance = min(self.best_distance, o.distance)
-        return self._decide(o)
+        decision = self._decide(o)
+        self.trace.append({"time": round(o.time, 3), "nearest": o.identity, "distance": round(o.distance, 4),
+                           "margin": round(o.margin, 4), "frontal": round(o.frontal, 3),
+                           "gain": round(gains.get(o.identity, 0.0), 3), "refused": o.refused, "cut": o.cut,
+                           "evidence": {k: round(v, 3) for k, v in self.evidence.items()}, "decision": decision})
+        return decision
+
+    def agrees(self, o: Observation) -> bool:
+        """Whether the face supports the track's name: nearest to it, not refused, more likely it than a stranger."""
+        return self.identity != UNKNOWN and o.identity == self.identity and not o.refused and o.evidence >= 0.0
+
+    @property
+    def hopeful(self) -> bool:
+        """An unnamed track with evidence for someone: worth embedding every frame."""
+        return any(v > 0.0 for v in self.evidence.values())
+
+    def leader(self) -> tuple[int, float, float]:
+        """The identity with most evidence, its evidence, and its lead over the next."""
+        if not self.evidence:
+            return UNKNOWN, 0.0, 0.0
+        ranked = sorted(self.evidence.items(), key=lambda kv: -kv[1])
+        lead = ranked[0][1] - (ranked[1][1] if len(ranked) > 1 else -self.bound)
+        return ranked[0][0], ranked[0][1], lead
+
+    def forget(self, identity: int) -> bool:
+        """The gallery changed ``identity`` (erased, renamed, a face rejected): its evidence is dropped and a
+        track named it is unnamed until new faces decide again. Returns whether the track was named it."""
+        self.evidence.pop(identity, None)
+        if self.identity != identity:
+            return False
+        self.identity, self.best_distance = UNKNOWN, 4.0
+        return True
 
     def _decide(self, o: Observation) -> str | None:
-        if not self.evidence:
+        leader, evidence, lead = self.leader()
+        if leader == self.identity or evidence < self.bound or lead < self.bound:
             return None
-        leader = max(self.evidence, key=self.evidence.get)
-        lead = self.evidence[leader]
-        others = max([v for k, v in self.evidence.items() if k != leader], default=0.0)
-        if self.identity == UNKNOWN:
-            if lead >= self.resolve and lead >= self.dominance * others:
-                self.identity = leader
-                self.best_distance = o.distance if o.identity == leader else self.best_distance
-                return "resolved"
-        elif leader != self.identity and lead >= self.dominance * self.evidence.get(self.identity, 0.0):
-            self.identity = leader
-            self.best_distance = o.distance if o.identity == leader else 4.0
-            return "changed"
-        return None
+        decision = "resolved" if self.identity == UNKNOWN else "changed"
+        self.identity = leader
+        self.best_distance = o.distance if o.identity == leader else 4.0
+        return decision
+
+    def explain(self) -> dict:
+        """Why the track is (not) named: the bound, each identity's evidence, the latest observations."""
+        leader, evidence, lead = self.leader()
+        if self.identity != UNKNOWN:
+            why = f"named: evidence {self.evidence.get(self.identity, 0.0):.2f} reached the bound {self.bound:.2f}"
+        elif leader == UNKNOWN:
+            why = "not named: no face of it was matched against the gallery yet"
+        elif evidence < self.bound:
+            why = f"not named: the best evidence {evidence:.2f} is below the bound {self.bound:.2f}"
+        else:
+            why = f"not named: the lead {lead:.2f} over the runner-up is below the bound {self.bound:.2f}"
+        return {"why": why, "bound": round(self.bound, 3), "identity": self.identity,
+                "evidence": {k: round(v, 3) for k, v in self.evidence.items()}, "observations": list(self.trace)}

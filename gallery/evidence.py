@@ -1,0 +1,82 @@
+"""What one face's distance to an identity says, in calibrated terms: a log-likelihood ratio.
+
+For a face at distance ``d`` from the nearest of identity I's ``k`` enrolled faces of the model:
+
+    LLR(d) = ln g(d) - ln f_k(d)
+
+- ``g``: the density of same-person distances (``far_tables.GENUINE_QUANTILES``, all same-person
+  pairs of LFW through our own pipeline), widened for footage that is not LFW: a share
+  ``WIDE_SHARE`` is spread evenly up to the distance of the median impostor pair, so a genuine
+  face far from every LFW-like distance (a turned head, a broadcast image) is unlikely, not
+  impossible. (Real footage measured 0.8-1.0 for genuine faces with omz-reid-0095: LFW's tail.)
+- ``f_k``: the density of a stranger's nearest of I's ``k`` faces, ``k f(d) (1 - F(d))^(k-1)``,
+  with ``F`` the impostor table (``far_tables.IMPOSTOR_QUANTILES``) that the threshold in force
+  follows too.
+
+A track is named I when its summed evidence for I reaches ``bound(far, identities)`` =
+``ln(identities / far)``: a stranger reaches it for one given identity with probability at most
+``far / identities`` (Wald), so for any of them at most ``far``. Both tables are per model id, so
+switching embedders keeps what a number of evidence means. A model without tables falls back on
+the threshold in force: a face within it counts as the bound, one beyond it as minus the bound.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from gallery.far_tables import GENUINE_QUANTILES, IMPOSTOR_QUANTILES
+from gallery.threshold import pair_far
+
+WIDE_SHARE = 0.02
+LIMIT = 30.0  # |LLR| cap: beyond it the tables' tails are guesses
+
+
+def bound(far: float, identities: int) -> float:
+    """The evidence a track needs for a name in a gallery of ``identities`` people: ``ln(identities / far)``."""
+    return math.log(max(identities, 1) / far)
+
+
+class Evidence:
+    """The log-likelihood ratio of a model's distances; ``threshold``, ``bound``: the threshold in force and the
+    bound, for a model without tables."""
+
+    def __init__(self, model_id: str, threshold: float, bound: float) -> None:
+        self.model_id = model_id
+        self.threshold, self.bound = threshold, bound
+        genuine, impostor = GENUINE_QUANTILES.get(model_id), IMPOSTOR_QUANTILES.get(model_id)
+        self.known = genuine is not None and impostor is not None
+        if self.known:
+            self._shares = np.array([0.0] + [s for s, _ in genuine] + [1.0])
+            distances = [d for _, d in genuine]
+            self._distances = np.array([0.0] + distances + [distances[-1] + (distances[-1] - distances[-2])])
+            self._far_end = impostor[-1][1]  # past the table's last distance, strangers are as likely as there
+            self._wide = WIDE_SHARE / next(d for r, d in impostor if r >= 0.5)
+
+    def genuine_density(self, d: float) -> float:
+        """g(d), widened."""
+        i = int(np.clip(np.searchsorted(self._distances, d, side="right") - 1, 0, len(self._distances) - 2))
+        width = max(self._distances[i + 1] - self._distances[i], 1e-9)
+        inside = (self._shares[i + 1] - self._shares[i]) / width
+        if d > self._distances[-1]:  # past the table: the last step's density, fading over its width
+            inside *= math.exp(-(d - self._distances[-1]) / width)
+        return (1.0 - WIDE_SHARE) * inside + self._wide
+
+    def stranger_density(self, d: float, faces: int) -> float:
+        """f_k(d): the density of a stranger's nearest of an identity's ``faces`` faces at ``d``."""
+        step = max(d * 1e-3, 1e-4)
+        low, high = pair_far(self.model_id, max(d - step, 1e-6)), pair_far(self.model_id, d + step)
+        pair = max((high - low) / (2 * step), 1e-300)  # f(d), from the impostor table
+        within = min(pair_far(self.model_id, d), 1.0)
+        faces = max(faces, 1)
+        return max(faces * pair * (1.0 - within) ** (faces - 1), 1e-300)
+
+    def llr(self, distance: float, faces: int) -> float:
+        """The evidence of one face at ``distance`` from the nearest of an identity's ``faces`` faces."""
+        if not self.known:
+            return self.bound if distance <= self.threshold else -self.bound
+        if distance >= 4.0:
+            return -LIMIT
+        value = math.log(self.genuine_density(distance)) - math.log(self.stranger_density(min(distance, self._far_end), faces))
+        return float(np.clip(value, -LIMIT, LIMIT))
