@@ -31,6 +31,7 @@ from gallery.threshold import pair_far
 
 WIDE_SHARE = 0.02
 LIMIT = 30.0  # |LLR| cap: beyond it the tables' tails are guesses
+GRID = np.linspace(0.0, 4.0, 801)  # distances the ratio is computed at once per face count, then interpolated
 
 
 def bound(far: float, identities: int) -> float:
@@ -45,6 +46,7 @@ class Evidence:
     def __init__(self, model_id: str, threshold: float, bound: float) -> None:
         self.model_id = model_id
         self.threshold, self.bound = threshold, bound
+        self._curves: dict[int, np.ndarray] = {}  # face count -> llr on GRID
         genuine, impostor = GENUINE_QUANTILES.get(model_id), IMPOSTOR_QUANTILES.get(model_id)
         self.known = genuine is not None and impostor is not None
         if self.known:
@@ -72,11 +74,18 @@ class Evidence:
         faces = max(faces, 1)
         return max(faces * pair * (1.0 - within) ** (faces - 1), 1e-300)
 
+    def raw_llr(self, distance: float, faces: int) -> float:
+        """``ln g(d) - ln f_k(d)`` as the tables give it (steps and all)."""
+        stranger = self.stranger_density(min(distance, self._far_end), faces)
+        return float(np.clip(math.log(self.genuine_density(distance)) - math.log(stranger), -LIMIT, LIMIT))
+
     def llr(self, distance: float, faces: int) -> float:
-        """The evidence of one face at ``distance`` from the nearest of an identity's ``faces`` faces."""
+        """The evidence of one face at ``distance`` from the nearest of an identity's ``faces`` faces: the raw
+        ratio made non-increasing (at each distance the least it was at any smaller one), so a closer face never
+        counts less and the tables' steps never count more than they measured."""
         if not self.known:
             return self.bound if distance <= self.threshold else -self.bound
-        if distance >= 4.0:
-            return -LIMIT
-        value = math.log(self.genuine_density(distance)) - math.log(self.stranger_density(min(distance, self._far_end), faces))
-        return float(np.clip(value, -LIMIT, LIMIT))
+        curve = self._curves.get(faces)
+        if curve is None:
+            curve = self._curves[faces] = np.minimum.accumulate([self.raw_llr(d, faces) for d in GRID])
+        return float(np.interp(distance, GRID, curve))
