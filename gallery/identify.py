@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +20,7 @@ from tracker.track.camera import Verdict
 from tracker.track.identity import UNKNOWN
 
 logger = logging.getLogger(__name__)
+CHANGES_KEPT = 100  # changes remembered for ``Identifier.changed_since``
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,9 @@ class Identifier:
         self.margin = match.margin
         self.top_k = match.top_k
         self._changing = threading.Lock()  # a reload or an apply reads the store and swaps the index as one step
+        self.revision = 0  # counts the changes applied; ``changed_since`` says whose
+        self._changes: deque[tuple[int, set[int]]] = deque(maxlen=CHANGES_KEPT)
+        self._signatures: dict[int, tuple] = {}
         self.reload(store)
 
     def reload(self, store: GalleryStore) -> None:
@@ -80,7 +85,9 @@ class Identifier:
             self._swap(store, index)
 
     def _swap(self, store: GalleryStore, index: GalleryIndex) -> None:
-        self.names, self.index = {i.id: i.name for i in store.identities()}, index
+        names = {i.id: i.name for i in store.identities()}
+        self._note_changes(names, index)
+        self.names, self.index = names, index
         self.missing = len(store.faces_missing(self.model_id))
         self.rule = threshold_for_faces(self.match_config, self.model_id, self.analyzer.threshold, index.identity_ids)
         self.bound = bound(self.match_config.far, self.rule.identities)
@@ -89,6 +96,27 @@ class Identifier:
         self.face_counts = dict(zip(owners.tolist(), counts.tolist()))
         if warning := self.rule.warning():
             logger.warning("%s", warning)
+
+    def _note_changes(self, names: dict[int, str], index: GalleryIndex) -> None:
+        """Record who changed (name, faces or rejected faces) since the last swap, for the live tracks."""
+        negatives = dict(zip(*np.unique(index.negative_ids, return_counts=True)))
+        faces = dict(zip(*np.unique(index.identity_ids, return_counts=True)))
+        signatures = {i: (names.get(i), int(faces.get(i, 0)), int(negatives.get(i, 0)))
+                      for i in set(names) | set(faces)}
+        changed = {i for i in set(signatures) | set(self._signatures) if signatures.get(i) != self._signatures.get(i)}
+        self._signatures = signatures
+        if changed:  # recorded before the revision moves: a reader on another thread never misses it
+            self._changes.append((self.revision + 1, changed))
+            self.revision += 1
+
+    def changed_since(self, revision: int) -> set[int] | None:
+        """The identities changed after ``revision`` (None: too long ago to say; take everyone)."""
+        if revision == self.revision:
+            return set()
+        kept = [ids for rev, ids in list(self._changes) if rev > revision]
+        if not kept or len(kept) < self.revision - revision:
+            return None
+        return set().union(*kept)
 
     def missing_warning(self, store: GalleryStore) -> str | None:
         """What to do about stored faces the active model has no embedding of (e.g. after a change of

@@ -3,7 +3,9 @@ truth) and ``eval scenarios`` (the hard LFW scenarios, each generated, enrolled 
 
 from __future__ import annotations
 
+import logging
 import math
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -27,13 +29,36 @@ def eval_video(
     gallery: Annotated[Path, typer.Option("--gallery", help="The gallery of the enrolled people")],
     fps: Annotated[float, typer.Option("--fps", help="Frames analysed per video second", min=0.1, max=60)] = 5.0,
     json_file: Annotated[Path | None, typer.Option("--json", help="Write the scores as JSON here")] = None,
+    why: Annotated[Path | None, typer.Option("--why", help="Write why each track was (not) named here (JSON lines)")
+                   ] = None,
     config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """Play a video through the live pipeline and score its tracks and names against ground truth."""
     from pipelines.eval.video import evaluate_video  # torch: for this command only
 
-    result = evaluate_video(load_config(config), video, truth, gallery, fps)
+    with explained(why):
+        result = evaluate_video(load_config(config), video, truth, gallery, fps)
     _print({video.name: result}, json_file)
+
+
+@contextmanager
+def explained(path: Path | None):
+    """While open, every naming decision and every ended track is written to ``path`` with why (JSON lines)."""
+    if path is None:
+        yield
+        return
+    handler = logging.FileHandler(path, mode="w")
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log = logging.getLogger("tracker.track.camera")
+    level = log.level
+    log.addHandler(handler)
+    log.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+        handler.close()
 
 
 def eval_scenarios(
@@ -104,6 +129,8 @@ def eval_real(
     fps: Annotated[float, typer.Option("--fps", help="Frames analysed per video second", min=0.1, max=60)] = 5.0,
     baseline: Annotated[bool, typer.Option(help="Also name every analysed frame on its own (identify)")] = True,
     json_file: Annotated[Path | None, typer.Option("--json", help="Write the scores as JSON here")] = None,
+    why: Annotated[Path | None, typer.Option("--why", help="Write why each track was (not) named here (JSON lines)")
+                   ] = None,
     config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """Play real footage through the live pipeline and score its names shot by shot (close-ups named, wrong
@@ -111,7 +138,8 @@ def eval_real(
     from pipelines.eval.real import evaluate_real  # torch: for this command only
 
     settings = load_config(config)
-    scores = evaluate_real(settings, analyzer(settings), folder, variant, lfw, fps, baseline)
+    with explained(why):
+        scores = evaluate_real(settings, analyzer(settings), folder, variant, lfw, fps, baseline)
     table = Table(title=f"{folder.name}, variant {variant}: names per shot")
     for column in ("method", "close-ups named", "first name s (median)", "wrong-name face-frames", "faces scored"):
         table.add_column(column, justify="left" if column == "method" else "right")

@@ -94,8 +94,8 @@ def read_shots(path: Path) -> list[Shot]:
     try:
         with path.open(newline="") as file:
             rows = list(csv.DictReader(file))
-        return [Shot(r["shot"], int(r["concat_start_frame"]), int(r["concat_end_frame_excl"]), _people(r["faces_visible"]),
-                     _people(r["closeup"])) for r in rows if r["concat_start_frame"]]
+        return [Shot(r["shot"], int(r["concat_start_frame"]), int(r["concat_end_frame_excl"]),
+                     _people(r["faces_visible"]), _people(r["closeup"])) for r in rows if r["concat_start_frame"]]
     except OSError as error:
         raise DatasetError(f"{path}: cannot read the shots: {error.strerror or error}") from None
     except (KeyError, ValueError) as error:

@@ -90,6 +90,10 @@ class Camera:
     def track(self, track_id: int) -> TrackView | None:
         return next((v for v in self.tracks() if v.id == track_id), None)
 
+    def why(self, track_id: int) -> dict | None:
+        """Why an open track is (not) named (None: no such open track)."""
+        return self.worker.tracks.explain(track_id)
+
     def latest(self) -> tuple[Frame, list[TrackedFace]] | None:
         """The newest analysed frame and its faces, for the live view."""
         return self.worker.latest

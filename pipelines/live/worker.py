@@ -66,6 +66,7 @@ class CameraWorker:
         self.may_analyse = may_analyse  # several workers: only while this one holds the camera's lease
         self.stats = CameraStats()
         self.latest: tuple[Frame, list[TrackedFace]] | None = None  # for the live view
+        self._revision = identifier.revision  # the gallery as the open tracks were named against it
 
     async def run(self) -> None:
         next_due = -1.0
@@ -81,6 +82,9 @@ class CameraWorker:
         self._publish(self.tracks.finish())
 
     async def process(self, frame: Frame) -> None:
+        if self.identifier.revision != self._revision:  # someone changed in the gallery: their tracks are unnamed
+            changed, self._revision = self.identifier.changed_since(self._revision), self.identifier.revision
+            self._publish(self.tracks.forget(changed, frame.time))
         if self.stats.analysed % self.detect_every and self.tracks.open:
             self._done(frame, self.tracks.follow(frame.video_time))
             return

@@ -125,13 +125,27 @@ async def tracks(request: web.Request) -> web.Response:
     return web.json_response([{**asdict(v), "crop_jpeg": None, "has_crop": v.crop_jpeg is not None} for v in views])
 
 
+def _track_id(request: web.Request) -> int:
+    try:
+        return int(request.match_info["track"])
+    except ValueError:
+        raise web.HTTPBadRequest(text=f"track '{request.match_info['track']}' is not a number") from None
+
+
+@routes.get("/api/cameras/{camera}/tracks/{track}/why")
+async def track_why(request: web.Request) -> web.Response:
+    """Why an open track is (not) named: each identity's evidence, the bound, its latest observations."""
+    camera, track_id = _camera(request), _track_id(request)
+    why = camera.why(track_id)
+    if why is None:
+        raise web.HTTPNotFound(text=f"camera '{camera.config.id}' has no open track {track_id}")
+    return web.json_response(why)
+
+
 @routes.get("/api/cameras/{camera}/tracks/{track}/crop.jpg")
 async def track_crop(request: web.Request) -> web.Response:
     camera = _camera(request)
-    try:
-        track_id = int(request.match_info["track"])
-    except ValueError:
-        raise web.HTTPBadRequest(text=f"track '{request.match_info['track']}' is not a number") from None
+    track_id = _track_id(request)
     view = camera.track(track_id)
     if view is None or view.crop_jpeg is None:
         raise web.HTTPNotFound(text=f"camera '{camera.config.id}' has no open track {track_id} with a face crop")

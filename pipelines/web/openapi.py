@@ -70,6 +70,11 @@ CAMERAS_PATHS = {
         "summary": "The camera's open tracks", "parameters": [CAMERA],
         "responses": {"200": _json("Tracks", {"type": "array"}), "404": _error("No such camera"),
                       "503": _error("No live pipeline")}}},
+    "/api/cameras/{camera}/tracks/{track}/why": {"get": {
+        "summary": "Why an open track is (not) named: each identity's evidence, the bound, its latest observations",
+        "parameters": [CAMERA, TRACK],
+        "responses": {"200": _json("The track's trace"), "400": _error("Bad track number"),
+                      "404": _error("No such camera or track"), "503": _error("No live pipeline")}}},
     "/api/cameras/{camera}/tracks/{track}/crop.jpg": {"get": {
         "summary": "A track's best face crop", "parameters": [CAMERA, TRACK],
         "responses": {"200": {"description": "JPEG", "content": {"image/jpeg": {}}},

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from gallery.enroll import Enroller
+from gallery.identify import Identifier
 from gallery.negatives import Negatives
 from gallery.reembed import reembed
 from gallery.sightings import Unknowns
@@ -23,6 +24,7 @@ from tracker.config import ModelsConfig, with_changes
 from tracker.face.align import STORE_224, align, landmarks_on_crop
 from tracker.face.embedders import load_embedder
 from tracker.images import read_image
+from tracker.track.camera import CameraTracks, FrameInfo
 from tracker.track.sighting import Sighting, SightingFace
 
 pytestmark = needs_data
@@ -204,3 +206,37 @@ def test_rejections_travel_with_an_export_and_are_reembedded_for_another_model(g
         assert reembed(copy, other) == len(copy.faces()) + 2  # every enrolled face, and the two rejected ones
         ids, vectors = negatives.vectors(other.model_id)
         assert len(ids) == 2 and vectors.shape == (2, other.dim)
+
+
+def test_not_this_person_on_a_live_false_match_unnames_the_open_track_at_once(gallery, analyzer, dlib_config):
+    """Kim Yong-il's photograph, shown to a camera frame after frame, names its track Tang Jiaxuan; rejecting the
+    event's face as not her un-names the open track on the next frame, and it is not named her again."""
+    with GalleryStore(gallery) as store:
+        identifier = Identifier(analyzer, store, dlib_config.match)
+    tracks = CameraTracks("door", dlib_config.tracking, identifier.threshold, dlib_config.match.margin,
+                          analyzer.embedder.model_id, identifier.name_of, crop_max_bytes=0, scale=analyzer.threshold)
+    image, seen, revision = read_image(lfw_image(STRANGER, 1)), [], identifier.revision
+
+    def frame(t: float) -> list:
+        nonlocal revision
+        if identifier.revision != revision:  # as the camera worker does before each frame
+            changed, revision = identifier.changed_since(revision), identifier.revision
+            seen.extend(tracks.forget(changed, t))
+        info, faces = FrameInfo(t, t, image), analyzer.detector.detect(image)
+        plan = tracks.plan(info, faces)
+        analysis = analyzer.embed_faces([image], [faces.select(plan.embed)])[0] if plan.embed else None
+        verdicts = identifier.verdicts(analysis.embeddings) if analysis is not None else []
+        tracked, events = tracks.update(info, faces, plan, analysis, verdicts)
+        seen.extend(events)
+        return [f.name for f in tracked]
+
+    assert frame(0.0) == [PERSON], "the stranger's track is falsely named at the default FAR"
+    with GalleryStore(gallery) as store:
+        faces, _ = Enroller(analyzer, store, dlib_config.enroll).from_images([lfw_image(STRANGER, 1)])
+        Negatives(store).add(PERSON, faces, analyzer.embedder.model_id)  # what the dashboard's "not her" does
+        identifier.reload(store)
+    names_after = [frame(0.2 * i) for i in range(1, 8)]
+    assert all(n == [None] for n in names_after), names_after
+    changed = [e for e in seen if e.type == "identity.changed"]
+    assert [(e.name, e.identity_id) for e in changed] == [("unknown", None)]
+    assert [e.type for e in seen].count("person.left") == 1 and tracks.open == 1  # the same track, now unnamed

@@ -371,3 +371,24 @@ def test_a_face_refused_as_a_person_never_names_the_track_as_them():
         events += step(tracks, t, faces(50), {0: refused})[2]
     assert "identity.resolved" not in kinds(events) and "person.entered" not in kinds(events)
     assert [v.name for v in tracks.views()] == ["unknown"]
+
+
+def test_an_identity_changed_in_the_gallery_unnames_its_open_tracks_at_once_and_no_one_elses():
+    tracks = cam()
+    step(tracks, 0.0, faces(50, 400), {0: Verdict(7, 0.02, 0.2, THRESHOLD), 1: Verdict(8, 0.02, 0.2, THRESHOLD)})
+    assert tracks.forget({9}, 1000.1) == []
+    events = tracks.forget({7}, 1000.1)  # Ann Lee erased, renamed, or a face rejected as not her
+    assert [(e.type, e.name) for e in events] == [("identity.changed", "unknown"), ("person.left", "Ann Lee")]
+    _, tracked, _ = step(tracks, 0.2, faces(50, 400), {1: Verdict(8, 0.02, 0.2, THRESHOLD)})
+    assert [f.name for f in tracked] == [None, "Bo Chen"]
+    assert tracks.forget(None, 1000.3)[0].type == "identity.changed"  # None: anyone may have changed
+
+
+def test_an_open_track_explains_why_it_is_not_named():
+    tracks = cam()
+    turned = faces(50, nose=0.62)
+    step(tracks, 0.0, turned, {0: Verdict(7, 0.05, 0.2, THRESHOLD)})
+    why = tracks.explain(tracks.views()[0].id)
+    assert why["why"].startswith("not named: the best evidence") and why["name"] == "unknown"
+    assert why["evidence"]["Ann Lee"] < why["bound"] and why["observations"][0]["nearest"] == "Ann Lee"
+    assert tracks.explain(999) is None

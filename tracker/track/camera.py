@@ -22,10 +22,11 @@ come out. Per analysed frame:
 
 from __future__ import annotations
 
+import json
+import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
-import math
 
 import numpy as np
 
@@ -40,6 +41,7 @@ from tracker.track.identity import UNKNOWN, Observation, TrackIdentity, pose_dis
 from tracker.track.sighting import BestFaces, Sighting
 from tracker.track.tracking import FaceTracker, Track, iou
 
+logger = logging.getLogger(__name__)  # DEBUG: each naming decision and each ended track, with why (JSON)
 DOUBT = 1.5  # a face up to this many split distances from its track's look is a doubt, not a split, once
 MAX_BACKOFF = 3  # an unknown track's re-embedding interval doubles per miss, up to 8 x unknown_interval
 
@@ -268,6 +270,35 @@ class CameraTracks:
             self._ended(track)
         return self._take_events()
 
+    def forget(self, identities: set[int] | None, now: float) -> list[Event]:
+        """The gallery changed these people (None: anyone): erased, renamed, a face rejected as not them, faces
+        added. A track named one of them is unnamed at once (``identity.changed`` to unknown) and embedded on its
+        next frame, so a name stands only on evidence against the gallery as it is now."""
+        for track_id, state in self.states.items():
+            who = state.identity.identity
+            if who == UNKNOWN or (identities is not None and who not in identities):
+                continue
+            state.identity.forget(who)
+            state.agreed_at = -1e9
+            box = self.tracker.tracks[track_id].box.tolist()
+            self._event("identity.changed", track_id, now, identity=UNKNOWN, box=box)
+            self._leave(who, track_id, now)
+        return self._take_events()
+
+    def explain(self, track_id: int) -> dict | None:
+        """Why an open track is (not) named: its evidence per identity, the bound, its latest observations."""
+        state = self.states.get(track_id)
+        if state is None:
+            return None
+        why = state.identity.explain()
+        named = {k: self._name(k) for k in why["evidence"]} | {o["nearest"]: self._name(o["nearest"])
+                                                                for o in why["observations"]}
+        return {"track": track_id, **why, "name": self._name(why["identity"]),
+                "evidence": {named[k]: v for k, v in why["evidence"].items()},
+                "observations": [{**o, "nearest": named[o["nearest"]],
+                                  "evidence": {named.get(k, str(k)): v for k, v in o["evidence"].items()}}
+                                 for o in why["observations"]]}
+
     def views(self) -> list[TrackView]:
         """The open tracks, as last seen."""
         views = []
@@ -395,6 +426,7 @@ class CameraTracks:
             if state.identity.agrees(seen_here):
                 state.agreed_at = frame.clock
             if decision:
+                self._log_why(f"identity.{decision}", track_id)
                 box = [round(float(v), 1) for v in analysis.faces.boxes[i]]
                 self._event(f"identity.{decision}", track_id, frame.time, box=box, distance=seen.distance,
                             margin=seen.margin)
@@ -406,8 +438,14 @@ class CameraTracks:
             return None
         return jpeg_base64(face_region(image, box), self.crop_max_bytes)
 
+    def _log_why(self, what: str, track_id: int) -> None:
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("%s", json.dumps({"camera": self.camera_id, "event": what, **self.explain(track_id)}))
+
     def _ended(self, track: Track) -> None:
         """A track ends: its event carries the time it was last seen and how long it was in view."""
+        if track.id in self.states:
+            self._log_why("track.ended", track.id)
         state = self.states.pop(track.id, None)
         if state is None:
             return
