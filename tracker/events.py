@@ -27,6 +27,9 @@ class Event(BaseModel):
     track_id: int | None = Field(None, description="Track number, unique per camera and run")
     frame_time: float = Field(description="Capture time of the frame, Unix seconds")
     wall_time: float = Field(default_factory=time.time, description="When the event was made, Unix seconds")
+    video_time: float | None = Field(
+        None, description="Video-file cameras: the frame's position in the file, seconds; null for live cameras"
+    )
     box: list[float] | None = Field(None, description="x1 y1 x2 y2 in frame pixels")
     identity_id: int | None = Field(None, description="Gallery identity id, null when unknown")
     name: str = Field("unknown", description="Display name, or 'unknown'")

@@ -21,7 +21,7 @@ from pipelines.live.cluster import Cluster
 from pipelines.live.executor import ModelExecutor
 from pipelines.live.retention import Retention
 from pipelines.live.sightings import SightingsStatus, SightingWriter
-from pipelines.live.sources import CameraReader, Frame, Mailbox
+from pipelines.live.sources import CameraReader, Frame, Mailbox, is_file
 from pipelines.live.worker import CameraWorker, FrameObserver
 from tracker.config import CameraConfig, Config
 from tracker.errors import TrackerError
@@ -153,7 +153,7 @@ class Runtime:
         return CameraTracks(camera.id, self.config.tracking, identifier.threshold, identifier.margin,
                             identifier.model_id, identifier.name_of, self.config.events.crop_max_bytes,
                             identifier.analyzer.threshold, sightings.faces_per_track if self.sightings else 0,
-                            sightings.keep_named, self.config.http.blur_unknown, first_track_id)
+                            sightings.keep_named, self.config.http.blur_unknown, first_track_id, is_file(camera.url))
 
     async def remove_camera(self, camera_id: str) -> None:
         """Stop watching a camera: its open tracks end (``track.ended``) before this returns."""

@@ -56,6 +56,7 @@ class TrackState:
     crop_weight: float = -1.0
     first_time: float = 0.0  # capture time of the track's first and latest face
     last_time: float = 0.0
+    last_clock: float = 0.0  # the tracker clock of its latest face (a video file's position)
     embedded_at: float = -1e9  # frame time (tracker clock) of its latest embedding
     agreed_at: float = -1e9  # ...of its latest embedded face that agreed with its name
     touching: bool = False  # its box overlapped another face's or track's on its latest detected frame
@@ -148,12 +149,15 @@ class FrameInfo:
 class CameraTracks:
     def __init__(self, camera_id: str, tracking: TrackingConfig, threshold: float, margin: float, model_id: str,
                  name_of: Callable[[int], str], crop_max_bytes: int, scale: float, sighting_faces: int = 0,
-                 keep_named: bool = False, blur_unknown: bool = False, first_track_id: int = 1) -> None:
+                 keep_named: bool = False, blur_unknown: bool = False, first_track_id: int = 1,
+                 video: bool = False) -> None:
         """``threshold``: the gallery's threshold in force; ``scale``: the embedder's own (LFW) threshold, the
         unit of its distances, in which ``tracking.split_share`` is given. ``sighting_faces``: the best faces
         an unknown track's sighting keeps (0: no sightings); ``keep_named``: named tracks leave one too;
         ``blur_unknown``: the events of a track not (yet) named carry its face crop blurred; ``first_track_id``:
-        where track ids start (unique across workers)."""
+        where track ids start (unique across workers); ``video``: the camera is a video file, whose events carry
+        the frame's position in it (``video_time``: the tracker clock)."""
+        self.video = video
         self.camera_id = camera_id
         self.tracking = tracking
         self.split_distance = tracking.split_share * scale
@@ -242,6 +246,7 @@ class CameraTracks:
             self._start(track, frame.time)
         for track_id in step.track_ids:
             self.states[int(track_id)].last_time = frame.time
+            self.states[int(track_id)].last_clock = frame.clock
         if analysis is not None:
             track_ids = [int(step.track_ids[d]) for d in plan.embed]
             for track_id in track_ids:
@@ -489,8 +494,10 @@ class CameraTracks:
         if identity is None and state is not None:
             identity = state.identity.identity
         named = identity is not None and identity != UNKNOWN
+        clock = state.last_clock if kind == "track.ended" and state is not None else self._clock
         self._events.append(Event(
             type=kind, camera=self.camera_id, track_id=track_id, frame_time=frame_time,
+            video_time=round(float(clock), 3) if self.video and np.isfinite(clock) else None,
             identity_id=identity if named else None, name=self._name(identity), model_id=self.model_id,
             crop_jpeg=(state.crop if named or not self.blur_unknown else state.blurred) if state else None, **fields,
         ))
