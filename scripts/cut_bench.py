@@ -12,6 +12,7 @@ flags a frame within one of the cut. Every other flag is a false detection.
 from __future__ import annotations
 
 import argparse
+import bisect
 import sys
 import time
 from pathlib import Path
@@ -96,6 +97,9 @@ def main() -> None:
           f"ours {spent / len(analysed) * 1000:.2f} ms a frame")
     print("| detector | cuts found | false detections (frames) |\n| --- | --- | --- |")
     for name, flagged in flags.items():
+        if name == "PySceneDetect adaptive (analysed frames)":  # it numbers a cut window_width frames back, as if
+            # its input were every frame: count that many analysed frames back instead
+            flagged = [analysed[max(bisect.bisect_right(analysed, f + 2) - 1 - 2, 0)] for f in flagged]
         title, found, total, false = scored(name, sorted(set(flagged)), cuts, None if "every frame" in name
                                             else analysed)
         print(f"| {title} | {found} of {total} | {len(false)} ({', '.join(map(str, false[:8]))}) |")

@@ -95,3 +95,10 @@ def test_turned_faces_are_discounted_frontal_ones_not():
     assert pose_discount(0.9) == 0.0
     assert math.isclose(pose_discount(0.3), math.log(2.0))
     assert 0.0 < pose_discount(0.6) < math.log(2.0)
+
+
+def test_the_trace_of_a_named_track_says_when_its_evidence_reached_the_bound():
+    t = ident()
+    t.observe(Observation(7, BOUND + 1, time=3.5))
+    t.observe(Observation(7, -4.0, time=3.7))
+    assert t.explain()["why"].startswith(f"named at 3.50: evidence {BOUND + 1:.2f} reached the bound")

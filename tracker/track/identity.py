@@ -62,6 +62,7 @@ class TrackIdentity:
     identity: int = UNKNOWN
     best_distance: float = 4.0  # the best distance seen for the named identity
     trace: deque = field(default_factory=lambda: deque(maxlen=TRACE))
+    named_at: tuple[float, float] | None = None  # (frame time, evidence) of the latest naming decision
 
     def observe(self, o: Observation, bound: float | None = None) -> str | None:
         """Add one observation (``bound``: the gallery's bound now, when it changed); returns "resolved" or
@@ -117,15 +118,18 @@ class TrackIdentity:
         if leader == self.identity or evidence < self.bound or lead < self.bound:
             return None
         decision = "resolved" if self.identity == UNKNOWN else "changed"
-        self.identity = leader
+        self.identity, self.named_at = leader, (o.time, evidence)
         self.best_distance = o.distance if o.identity == leader else 4.0
         return decision
 
     def explain(self) -> dict:
         """Why the track is (not) named: the bound, each identity's evidence, the latest observations."""
         leader, evidence, lead = self.leader()
-        if self.identity != UNKNOWN:
-            why = f"named: evidence {self.evidence.get(self.identity, 0.0):.2f} reached the bound {self.bound:.2f}"
+        if self.identity != UNKNOWN and self.named_at is not None:
+            at, reached = self.named_at
+            why = (f"named at {at:.2f}: evidence {reached:.2f} reached the bound {self.bound:.2f} (now "
+                   f"{self.evidence.get(self.identity, 0.0):.2f}; a name changes only when another's evidence "
+                   "reaches the bound and leads it by the bound)")
         elif leader == UNKNOWN:
             why = "not named: no face of it was matched against the gallery yet"
         elif evidence < self.bound:
