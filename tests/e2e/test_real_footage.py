@@ -4,7 +4,6 @@ The names its events give must be right shot by shot (``shots.csv``): the close-
 in a shot whose people do not include it (a name carried across a cut, or a stranger named)."""
 
 import subprocess
-from pathlib import Path
 
 import cv2
 import pytest

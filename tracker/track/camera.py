@@ -9,15 +9,17 @@ come out. Per analysed frame:
    faces to embed: new tracks; unnamed tracks with some evidence for someone (every frame, to
    name them soon); unnamed tracks that matched no one (every ``unknown_interval``, doubling
    with each embedding in a row that matches no one, up to 8 times); named
-   tracks due for verification (``verify_interval``), whose box jumped, or whose box touches
+   tracks that did not agree on the previous analysed frame, whose box jumped, or whose box touches
    another face or track (and once more when they come apart); any track back after a detected
    frame without its face (someone else may have walked into its place); any track whose face
    beats its best by ``reembed_gain``; every face after a cut.
 2. ``update(frame, faces, plan, analysis, verdicts)``: an embedded face that disagrees with
    its track goes to the open track it is as close to as a lost track must be to be re-joined
    (swapped tracks go back), else to a new track, and the track it left ends; the tracks move
-   on; the gallery's verdict on each embedded face adds evidence, weighed by its pose; events
-   come back.
+   on; the gallery's verdict on each embedded face adds its calibrated evidence to the track's
+   sequential test (``identity.py``); events come back.
+3. The faces come back with their names where the name has evidence (``_tracked``): the
+   track's face agreed on this detected frame, or on the one before with no cut between.
 """
 
 from __future__ import annotations
