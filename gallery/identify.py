@@ -16,8 +16,8 @@ from gallery.store import GalleryStore
 from gallery.threshold import threshold_for_faces
 from tracker.config import MatchConfig
 from tracker.face.analyzer import FaceAnalyzer
-from tracker.track.camera import Verdict
 from tracker.track.identity import UNKNOWN
+from tracker.track.state import Verdict
 
 logger = logging.getLogger(__name__)
 CHANGES_KEPT = 100  # changes remembered for ``Identifier.changed_since``

@@ -22,7 +22,8 @@ from pipelines.live.sightings import SightingWriter
 from pipelines.live.sources import Frame, Mailbox
 from tracker.config import CameraConfig
 from tracker.face.analyzer import Analysis
-from tracker.track.camera import CameraTracks, FrameInfo, TrackedFace, Verdict
+from tracker.track.camera import CameraTracks, TrackedFace
+from tracker.track.state import FrameInfo, Verdict
 
 FrameObserver = Callable[[str, Frame, list[TrackedFace], float], None]
 """Called after every analysed frame: camera id, the frame, its faces with tracks and names, capture-to-decision s."""

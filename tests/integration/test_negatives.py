@@ -24,8 +24,9 @@ from tracker.config import ModelsConfig, with_changes
 from tracker.face.align import STORE_224, align, landmarks_on_crop
 from tracker.face.embedders import load_embedder
 from tracker.images import read_image
-from tracker.track.camera import CameraTracks, FrameInfo
+from tracker.track.camera import CameraTracks
 from tracker.track.sighting import Sighting, SightingFace
+from tracker.track.state import FrameInfo
 
 pytestmark = needs_data
 

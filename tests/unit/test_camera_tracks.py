@@ -6,8 +6,9 @@ from tracker.config import TrackingConfig
 from tracker.face.analyzer import Analysis
 from tracker.face.quality import Quality, frontal_score
 from tracker.faces import Faces
-from tracker.track.camera import CameraTracks, FrameInfo, Verdict
+from tracker.track.camera import CameraTracks
 from tracker.track.identity import UNKNOWN
+from tracker.track.state import FrameInfo, Verdict
 
 THRESHOLD, MARGIN = 0.2, 0.03
 IMAGE = np.full((480, 640, 3), 120, np.uint8)

@@ -10,8 +10,8 @@ import pytest
 from gallery.evidence import Evidence, bound
 from gallery.far_tables import GENUINE_QUANTILES, IMPOSTOR_QUANTILES
 from gallery.threshold import auto_threshold, pair_distance
-from tracker.track.camera import Verdict
 from tracker.track.identity import UNKNOWN, TrackIdentity
+from tracker.track.state import Verdict
 
 OMZ, DLIB = "omz-reid-0095:241229ca3d20", "dlib-resnet-v1:55533b28a958"
 FAR, PEOPLE, FACES = 1e-3, 6, 8

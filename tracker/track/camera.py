@@ -28,7 +28,7 @@ import json
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -39,32 +39,15 @@ from tracker.face.quality import face_weight, frontal_score
 from tracker.faces import Faces
 from tracker.images import blurred_jpeg_base64, face_region, jpeg_base64
 from tracker.track.cuts import CutDetector
-from tracker.track.identity import UNKNOWN, Observation, TrackIdentity, pose_discount
+from tracker.track.identity import UNKNOWN, TrackIdentity
+from tracker.track.presence import Presence
+from tracker.track.schedule import EmbeddingSchedule
 from tracker.track.sighting import BestFaces, Sighting
-from tracker.track.tracking import FaceTracker, Track, iou
+from tracker.track.splitting import Splitter
+from tracker.track.state import FrameInfo, FramePlan, TrackState, Verdict
+from tracker.track.tracking import FaceTracker, Track
 
 logger = logging.getLogger(__name__)  # DEBUG: each naming decision and each ended track, with why (JSON)
-DOUBT = 1.5  # a face up to this many split distances from its track's look is a doubt, not a split, once
-MAX_BACKOFF = 3  # an unknown track's re-embedding interval doubles per miss, up to 8 x unknown_interval
-
-
-@dataclass
-class TrackState:
-    """What the camera keeps of one open track besides its box."""
-
-    identity: TrackIdentity
-    crop: str | None = None  # best face crop, JPEG base64
-    blurred: str | None = None  # the same crop blurred, for the events of an unknown track (blur_unknown)
-    crop_weight: float = -1.0
-    first_time: float = 0.0  # capture time of the track's first and latest face
-    last_time: float = 0.0
-    last_clock: float = 0.0  # the tracker clock of its latest face (a video file's position)
-    embedded_at: float = -1e9  # frame time (tracker clock) of its latest embedding
-    agreed_at: float = -1e9  # ...of its latest embedded face that agreed with its name
-    touching: bool = False  # its box overlapped another face's or track's on its latest detected frame
-    misses: int = 0  # embeddings in a row that matched no one
-    doubt: bool = False  # its latest face looked a little unlike it: the next one decides
-    best: BestFaces = field(default_factory=lambda: BestFaces(0))  # its best faces, for its sighting
 
 
 @dataclass(frozen=True)
@@ -92,62 +75,6 @@ class TrackedFace:
         return f"#{self.track_id} {self.name or 'unknown'}"
 
 
-@dataclass(frozen=True)
-class FramePlan:
-    """What ``plan`` decided for one frame's faces."""
-
-    quality: np.ndarray  # (n,) quality proxy from box size and pose
-    embed: list[int]  # indices of the faces to embed
-    known: dict[int, int] = field(default_factory=dict)  # face index -> the open track its box continues
-    cut: bool = False  # the frame changed like a shot cut: every track is verified
-    touching: set[int] = field(default_factory=set)  # faces whose box overlaps another face's or track's
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """The gallery's verdict on one face: the nearest identity (``UNKNOWN`` with an empty gallery), its
-    distance, and its margin over the runner-up."""
-
-    identity: int
-    distance: float
-    margin: float
-    threshold: float  # the threshold in force for the gallery that gave the verdict
-    refused: bool = False  # closer to faces rejected as not the identity than to the identity's own
-    evidence: float | None = None  # the log-likelihood ratio for ``identity`` (gallery/evidence.py); None: no
-    # calibration for the model, so a face within the threshold counts as the bound, one beyond it as minus it
-    runner_up: int = UNKNOWN  # the second nearest identity
-    runner_evidence: float | None = None  # ...and its evidence (None: as for ``evidence``, at distance + margin)
-    bound: float = math.log(1000.0)  # the evidence a track needs for a name (ln(identities / match.far))
-
-    def names(self, margin: float) -> bool:
-        """Whether this one face names its identity (``facetrack identify``'s rule): within the threshold,
-        ``margin`` ahead of the runner-up, and not refused."""
-        return (self.identity != UNKNOWN and self.distance <= self.threshold and self.margin >= margin
-                and not self.refused)
-
-    def observation(self, frontal: float, time: float, cut: bool) -> Observation:
-        """What the face tells the track's sequential test: the evidence for its nearest two identities, less
-        ``pose_discount(frontal)``."""
-        discount = pose_discount(frontal)
-        gain = self.evidence if self.evidence is not None else self._fallback(self.distance)
-        runner = (self.runner_evidence if self.runner_evidence is not None
-                  else self._fallback(self.distance + self.margin))
-        return Observation(self.identity, gain - discount, self.runner_up, runner - discount, self.refused,
-                           self.distance, self.margin, frontal, time, cut)
-
-    def _fallback(self, distance: float) -> float:
-        return self.bound if distance <= self.threshold else -self.bound
-
-
-@dataclass(frozen=True)
-class FrameInfo:
-    """The parts of a frame the rules need: its capture time, its tracker clock, its pixels (RGB)."""
-
-    time: float
-    clock: float
-    image: np.ndarray
-
-
 class CameraTracks:
     def __init__(self, camera_id: str, tracking: TrackingConfig, threshold: float, margin: float, model_id: str,
                  name_of: Callable[[int], str], crop_max_bytes: int, scale: float, sighting_faces: int = 0,
@@ -162,8 +89,10 @@ class CameraTracks:
         self.video = video
         self.camera_id = camera_id
         self.tracking = tracking
-        self.split_distance = tracking.split_share * scale
         self.margin = margin
+        self.schedule = EmbeddingSchedule(tracking)
+        self.splitter = Splitter(tracking.split_share * scale, margin)
+        self.presence = Presence()
         self.bound = math.log(1000.0)  # the latest verdicts' (the gallery's) bound
         self.model_id = model_id
         self.name_of = name_of
@@ -175,7 +104,6 @@ class CameraTracks:
         self.tracker = FaceTracker(tracking.min_iou, tracking.max_age, tracking.reid_share * threshold,
                                    first_id=first_track_id)
         self.states: dict[int, TrackState] = {}
-        self.present: dict[int, dict[int, float]] = {}  # identity -> {track id: since}
         self.started = 0  # tracks started since the camera started
         self.splits = 0  # tracks ended because a face did not agree with them
         self._cuts = CutDetector(tracking.cut_hard, tracking.cut_soft, tracking.cut_ratio)
@@ -198,36 +126,9 @@ class CameraTracks:
         self._previous, self._clock, self._cut = self._clock, t, cut
         known = self.tracker.match(t, faces.boxes)
         proxy = face_weight(faces.sizes, frontal_score(faces.landmarks))
-        touching = self._touching(t, faces, known)
-        crossed = self._crossed(touching, known)
-        embed = [d for d in range(len(faces)) if cut or crossed[d] or self._wants_embedding(
-            known.get(d), faces.boxes[d], float(proxy[d]), t)]
-        return FramePlan(proxy, embed, known, cut, {d for d, now in enumerate(touching) if now})
-
-    def _touching(self, t: float, faces: Faces, known: dict[int, int]) -> list[bool]:
-        """Per face: whether its box overlaps another face's, or another open track's predicted box."""
-        if not len(faces):
-            return []
-        boxes = [faces.boxes] + [track.predicted(t)[None] for track in self.tracker.tracks.values()]
-        owners = list(range(len(faces))) + [-1 - track_id for track_id in self.tracker.tracks]
-        overlap = iou(faces.boxes, np.concatenate(boxes)) > 0
-        own = [(d, -1 - known[d]) if d in known else (d,) for d in range(len(faces))]
-        return [any(overlap[d, j] and owners[j] not in own[d] for j in range(len(owners))) for d in range(len(faces))]
-
-    def _crossed(self, touching: list[bool], known: dict[int, int]) -> list[bool]:
-        """Per face: whether its named track must be verified because faces crossed. A face that touches
-        another face or track may have taken the other's track; so may a face whose track touched another
-        on its last frame and has now come apart. Unnamed tracks keep their own schedule: they carry no
-        name that could travel."""
-        result = []
-        for d, now in enumerate(touching):
-            state = self.states.get(known[d]) if d in known else None
-            if state is None or state.identity.identity == UNKNOWN:
-                result.append(False)
-                continue
-            result.append(now or state.touching)
-            state.touching = now
-        return result
+        embed, touching = self.schedule.choose(t, self._previous, faces, known, proxy, cut, self.tracker.tracks,
+                                               self.states)
+        return FramePlan(proxy, embed, known, cut, touching)
 
     def update(self, frame: FrameInfo, faces: Faces, plan: FramePlan, analysis: Analysis | None,
                verdicts: list[Verdict]) -> tuple[list[TrackedFace], list[Event]]:
@@ -323,85 +224,15 @@ class CameraTracks:
             return "unknown"
         return self.name_of(identity)
 
-    def _wants_embedding(self, track_id: int | None, box: np.ndarray, proxy: float, t: float) -> bool:
-        if track_id is None:
-            return True
-        track, state = self.tracker.tracks[track_id], self.states[track_id]
-        if state.doubt or track.last_seen < self._previous:  # back after a frame without its face: whose is it?
-            return True
-        if proxy > track.best_quality * self.tracking.reembed_gain or self._jumped(track, box, t):
-            return True
-        if state.identity.identity != UNKNOWN:  # its name is shown only where its face agreed this frame or the last
-            return state.agreed_at < self._previous
-        if state.identity.hopeful:
-            return True
-        backoff = 2 ** min(max(state.misses - 1, 0), MAX_BACKOFF)  # a stranger costs less the longer they stay
-        return t - state.embedded_at >= self.tracking.unknown_interval * backoff
-
-    def _jumped(self, track: Track, box: np.ndarray, t: float) -> bool:
-        """The box is not where the track's motion puts it (position or size), by ``jump`` of its size."""
-        predicted = track.predicted(t)
-        size = max(float(predicted[2] - predicted[0]), 1.0)
-        moved = np.abs((box[:2] + box[2:]) / 2 - (predicted[:2] + predicted[2:]) / 2).max()
-        grown = abs(float(box[2] - box[0]) - size)
-        return max(moved, grown) > self.tracking.jump * size
-
     def _split(self, plan: FramePlan, analysis: Analysis, verdicts: list[Verdict]) -> dict[int, int | None]:
-        """Every embedded face that does not agree with its track leaves it: for the open track it agrees with
-        within the re-join distance (``reid_share``: the bar a lost track's face must pass; the split distance,
-        far looser, let a stranger take a hidden person's track), so faces that took each other's tracks as
-        they crossed go back, else for a new track, and then
-        the track it left ends (someone new stands where its person stood). A track whose face went back to
-        its own track stays open without a face, as a hidden person's does. Returns the faces' new tracks
-        (None: a new one) for the tracker."""
-        wrong = {}  # face index -> (its place in the analysis, the track it disagrees with)
-        for i, d in enumerate(plan.embed):
-            track_id = plan.known.get(d)
-            if track_id is None:
-                continue
-            state, fit = self.states[track_id], self._fit(self.tracker.tracks[track_id], analysis.embeddings[i],
-                                                          verdicts[i])
-            if fit == "doubt" and not state.doubt and not plan.cut and d not in plan.touching:
-                # a doubt once, when nothing else explains the change: never on a cut or beside another face
-                state.doubt = True
-                continue
-            state.doubt = False
-            if fit != "yes":
-                wrong[d] = (i, track_id)
-        if not wrong:
-            return {}
-        free = (set(self.tracker.tracks) - set(plan.known.values())) | {k for _, k in wrong.values()}
-        fixed: dict[int, int | None] = {}
-        for d, (i, own) in wrong.items():
-            fits = [k for k in free - {own} - set(fixed.values()) if self.tracker.tracks[k].embedding is not None
-                    and not self._disagrees(self.tracker.tracks[k], analysis.embeddings[i], verdicts[i])
-                    and self._distance(k, analysis.embeddings[i]) < self.tracker.reid_distance]
-            fixed[d] = min(fits, key=lambda k: self._distance(k, analysis.embeddings[i]), default=None)
-        for d, (_, own) in wrong.items():
-            if fixed[d] is None and own not in fixed.values():  # someone new took its place: it ends
-                self.splits += 1
-                self._ended(self.tracker.end(own))
-        return fixed
-
-    def _distance(self, track_id: int, embedding: np.ndarray) -> float:
-        return float(((self.tracker.tracks[track_id].embedding - embedding) ** 2).sum())
-
-    def _disagrees(self, track: Track, embedding: np.ndarray, verdict: Verdict) -> bool:
-        return self._fit(track, embedding, verdict) != "yes"
-
-    def _fit(self, track: Track, embedding: np.ndarray, verdict: Verdict) -> str:
-        """How a face fits a track: "no" when it is clearly named as someone other than the track's name or
-        looks unlike the track (beyond ``DOUBT`` x the split distance); "doubt" when it looks a little unlike
-        it (as blur or a light change make a face drift: checked again on the next frame); else "yes"."""
-        named = self.states[track.id].identity.identity
-        if named != UNKNOWN and verdict.names(self.margin) and verdict.identity != named:
-            return "no"
-        if track.embedding is None:
-            return "yes"
-        distance = self._distance(track.id, embedding)
-        if distance <= self.split_distance:
-            return "yes"
-        return "doubt" if distance <= DOUBT * self.split_distance else "no"
+        """Faces that do not fit their track leave it (``splitting.py``); the tracks they leave for good end.
+        Returns the faces' new tracks (None: a new one) for the tracker."""
+        moved, ended = self.splitter.decide(plan, analysis.embeddings, verdicts, self.tracker.tracks, self.states,
+                                            self.tracker.reid_distance)
+        for own in ended:  # someone new took its place
+            self.splits += 1
+            self._ended(self.tracker.end(own))
+        return moved
 
     def _start(self, track: Track, now: float) -> None:
         self.started += 1
@@ -473,22 +304,13 @@ class CameraTracks:
 
     def _enter(self, identity: int, track_id: int, now: float, since: float) -> None:
         """``identity`` is in view on ``track_id`` (seen since ``since``); the first such track is an entry."""
-        if identity == UNKNOWN:
-            return
-        tracks = self.present.setdefault(identity, {})
-        if not tracks:
+        if self.presence.enter(identity, track_id, since):
             self._event("person.entered", track_id, now, identity=identity)
-        tracks[track_id] = since
 
     def _leave(self, identity: int, track_id: int, now: float) -> None:
-        tracks = self.present.get(identity)
-        if identity == UNKNOWN or not tracks or track_id not in tracks:
-            return
-        since = min(tracks.values())
-        del tracks[track_id]
-        if not tracks:
-            del self.present[identity]
-            self._event("person.left", track_id, now, identity=identity, dwell_seconds=round(now - since, 3))
+        dwell = self.presence.leave(identity, track_id, now)
+        if dwell is not None:
+            self._event("person.left", track_id, now, identity=identity, dwell_seconds=round(dwell, 3))
 
     def _event(self, kind: str, track_id: int, frame_time: float, state: TrackState | None = None,
                identity: int | None = None, **fields) -> None:

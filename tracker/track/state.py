@@ -1,0 +1,88 @@
+"""The values one camera's rules share, between the rules and with their caller: what the camera keeps of
+an open track (``TrackState``), a frame as the rules see it (``FrameInfo``), what ``plan`` decided for
+its faces (``FramePlan``), and the gallery's verdict on one face (``Verdict``)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tracker.track.identity import UNKNOWN, Observation, TrackIdentity, pose_discount
+from tracker.track.sighting import BestFaces
+
+
+@dataclass
+class TrackState:
+    """What the camera keeps of one open track besides its box."""
+
+    identity: TrackIdentity
+    crop: str | None = None  # best face crop, JPEG base64
+    blurred: str | None = None  # the same crop blurred, for the events of an unknown track (blur_unknown)
+    crop_weight: float = -1.0
+    first_time: float = 0.0  # capture time of the track's first and latest face
+    last_time: float = 0.0
+    last_clock: float = 0.0  # the tracker clock of its latest face (a video file's position)
+    embedded_at: float = -1e9  # frame time (tracker clock) of its latest embedding
+    agreed_at: float = -1e9  # ...of its latest embedded face that agreed with its name
+    touching: bool = False  # its box overlapped another face's or track's on its latest detected frame
+    misses: int = 0  # embeddings in a row that matched no one
+    doubt: bool = False  # its latest face looked a little unlike it: the next one decides
+    best: BestFaces = field(default_factory=lambda: BestFaces(0))  # its best faces, for its sighting
+
+
+@dataclass(frozen=True)
+class FramePlan:
+    """What ``plan`` decided for one frame's faces."""
+
+    quality: np.ndarray  # (n,) quality proxy from box size and pose
+    embed: list[int]  # indices of the faces to embed
+    known: dict[int, int] = field(default_factory=dict)  # face index -> the open track its box continues
+    cut: bool = False  # the frame changed like a shot cut: every track is verified
+    touching: set[int] = field(default_factory=set)  # faces whose box overlaps another face's or track's
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The gallery's verdict on one face: the nearest identity (``UNKNOWN`` with an empty gallery), its
+    distance, and its margin over the runner-up."""
+
+    identity: int
+    distance: float
+    margin: float
+    threshold: float  # the threshold in force for the gallery that gave the verdict
+    refused: bool = False  # closer to faces rejected as not the identity than to the identity's own
+    evidence: float | None = None  # the log-likelihood ratio for ``identity`` (gallery/evidence.py); None: no
+    # calibration for the model, so a face within the threshold counts as the bound, one beyond it as minus it
+    runner_up: int = UNKNOWN  # the second nearest identity
+    runner_evidence: float | None = None  # ...and its evidence (None: as for ``evidence``, at distance + margin)
+    bound: float = math.log(1000.0)  # the evidence a track needs for a name (ln(identities / match.far))
+
+    def names(self, margin: float) -> bool:
+        """Whether this one face names its identity (``facetrack identify``'s rule): within the threshold,
+        ``margin`` ahead of the runner-up, and not refused."""
+        return (self.identity != UNKNOWN and self.distance <= self.threshold and self.margin >= margin
+                and not self.refused)
+
+    def observation(self, frontal: float, time: float, cut: bool) -> Observation:
+        """What the face tells the track's sequential test: the evidence for its nearest two identities, less
+        ``pose_discount(frontal)``."""
+        discount = pose_discount(frontal)
+        gain = self.evidence if self.evidence is not None else self._fallback(self.distance)
+        runner = (self.runner_evidence if self.runner_evidence is not None
+                  else self._fallback(self.distance + self.margin))
+        return Observation(self.identity, gain - discount, self.runner_up, runner - discount, self.refused,
+                           self.distance, self.margin, frontal, time, cut)
+
+    def _fallback(self, distance: float) -> float:
+        return self.bound if distance <= self.threshold else -self.bound
+
+
+@dataclass(frozen=True)
+class FrameInfo:
+    """The parts of a frame the rules need: its capture time, its tracker clock, its pixels (RGB)."""
+
+    time: float
+    clock: float
+    image: np.ndarray
