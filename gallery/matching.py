@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from gallery.scoring import candidate_distances, identity_distance
-from tracker.track.identity import UNKNOWN
+from tracker.track.identity import UNKNOWN, one_face_names
 from tracker.verification import MAX_DISTANCE
 
 
@@ -94,9 +94,8 @@ class GalleryIndex:
         owners = self.identity_ids[index.numpy()]
         nearest, distance, runner_up, second = self._best_two(distances, owners, top_k)
         gap = runner_up - distance
-        named = (distance <= threshold) & (gap >= margin)
-        refused = self._refused(queries, nearest, distance, named, top_k)
-        named &= ~refused
+        refused = self._refused(queries, nearest, distance, one_face_names(distance, gap, threshold, margin), top_k)
+        named = one_face_names(distance, gap, threshold, margin, refused)
         return Matches(np.where(named, nearest, UNKNOWN), nearest, distance.astype(np.float32),
                        gap.astype(np.float32), refused, second)
 

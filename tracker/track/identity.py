@@ -15,7 +15,8 @@ rule); a named track changes name only by the same two tests for another identit
 not among a face's nearest two gets that face's runner-up evidence when it is negative (it is at
 least that far away). Evidence never falls below ``-bound`` (Wald's other decision, "not this
 identity", after which the test starts again), so a bad start never blocks a later good face.
-Faces refused for an identity ("not this person") count ``-bound`` against it.
+Faces refused for an identity ("not this person") count ``-bound`` against it. One face on its own
+names by ``one_face_names`` (``facetrack identify``'s rule), written here once as well.
 
 ``trace`` keeps the latest observations with what they did, for "why (not) named".
 """
@@ -26,8 +27,17 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
+import numpy as np
+
 UNKNOWN = -1
 TRACE = 40  # observations a track's trace keeps
+
+
+def one_face_names(distance, gap, threshold: float, margin: float, refused=False):
+    """The single-image rule (``facetrack identify``; for the camera, a face clearly someone other than its
+    track's name): within the threshold in force, ``margin`` ahead of the runner-up, and not refused. Takes
+    numbers or arrays alike."""
+    return (np.asarray(distance) <= threshold) & (np.asarray(gap) >= margin) & ~np.asarray(refused, bool)
 
 
 def bound_for(far: float) -> float:

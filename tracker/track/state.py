@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tracker.track.identity import UNKNOWN, Observation, TrackIdentity, pose_discount
+from tracker.track.identity import UNKNOWN, Observation, TrackIdentity, one_face_names, pose_discount
 from tracker.track.sighting import BestFaces
 
 
@@ -62,8 +62,8 @@ class Verdict:
     def names(self, margin: float) -> bool:
         """Whether this one face names its identity (``facetrack identify``'s rule): within the threshold,
         ``margin`` ahead of the runner-up, and not refused."""
-        return (self.identity != UNKNOWN and self.distance <= self.threshold and self.margin >= margin
-                and not self.refused)
+        return self.identity != UNKNOWN and bool(one_face_names(self.distance, self.margin, self.threshold, margin,
+                                                                self.refused))
 
     def observation(self, frontal: float, time: float, cut: bool) -> Observation:
         """What the face tells the track's sequential test: the evidence for its nearest two identities, less
