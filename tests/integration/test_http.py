@@ -180,6 +180,12 @@ def test_cameras_tracks_live_view_and_events_over_http(analyzer, config, gallery
             crop = await client.get(f"/api/cameras/hall/tracks/{track['id']}/crop.jpg")
             assert crop.status == 200 and (await crop.read())[:2] == b"\xff\xd8"
             assert (await client.get("/api/cameras/hall/tracks/999/crop.jpg")).status == 404
+            why = await (await client.get(f"/api/cameras/hall/tracks/{track['id']}/why")).json()
+            assert why["name"] == "Colin Powell" and why["why"].startswith("named at ")
+            assert [o["nearest"] for o in why["observations"] if o["decision"] == "resolved"] == ["Colin Powell"]
+            assert {"distance", "margin", "frontal", "gain", "cut"} <= set(why["observations"][0])
+            assert (await client.get("/api/cameras/hall/tracks/999/why")).status == 404
+            assert (await client.get("/api/cameras/hall/tracks/x/why")).status == 400
             async with client.get("/cameras/hall/live.mjpg") as live:
                 assert live.headers["Content-Type"].startswith("multipart/x-mixed-replace")
                 first = await live.content.readuntil(b"\r\n\r\n")
