@@ -3,8 +3,9 @@
 Every event goes to ``<prefix>:events:<camera>`` (pub/sub; subscribe to one camera or to
 the pattern ``<prefix>:events:*``) and is appended to the Stream ``<prefix>:events``
 (trimmed to about ``stream_maxlen`` entries), the record a subscriber that was away
-replays from. Events wait in a bounded in-order buffer: when Redis is away they are held
-and delivered, in order, once it returns; when the buffer is full the oldest is dropped and
+replays from. Events wait in a bounded in-order buffer: when Redis is away, or refuses writes
+for a while (OOM, MISCONF, READONLY), they are held and delivered, in order, once it takes
+them again; when the buffer is full the oldest is dropped and
 counted. Publishing never blocks the pipeline.
 
 A send that timed out may still have been applied (Redis stalled, then resumed), and is
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from tracker.events import Event
@@ -101,7 +103,8 @@ class EventPublisher:
                     self._buffer.popleft()
                     self._state(True)
                     backoff = 0.2
-                except (RedisConnectionError, RedisTimeoutError, OSError) as error:
+                except (RedisConnectionError, RedisTimeoutError, OSError, ResponseError) as error:
+                    # ResponseError: a server that refuses writes for now (OOM, MISCONF, READONLY): held too
                     self._state(False, error)
                     await _wait_any(stop, timeout=backoff)
                     backoff = min(backoff * 2, 5.0)
@@ -123,7 +126,8 @@ class EventPublisher:
         if connected:
             logger.info("publishing events to %s", self.url)
         else:
-            logger.warning("Redis at %s unreachable (%s); holding events (up to %d)", self.url, error,
+            what = "refuses writes" if isinstance(error, ResponseError) else "unreachable"
+            logger.warning("Redis at %s %s (%s); holding events (up to %d) and retrying", self.url, what, error,
                            self._buffer_size)
 
 

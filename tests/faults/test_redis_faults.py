@@ -153,3 +153,40 @@ def test_two_runs_cannot_share_one_redis_data_folder(tmp_path):
         assert redis.Redis.from_url(first.url).ping()  # the first run is untouched
     with EmbeddedRedis(tmp_path / "redis", free_port()):  # free again once the first has stopped
         pass
+
+
+@pytest.mark.timeout(90)
+def test_events_survive_redis_refusing_writes_for_ten_seconds(tmp_path, caplog):
+    """Out of memory (maxmemory reached, noeviction): every write answers OOM for 10 s; nothing is lost."""
+    server = make_server("embedded", tmp_path / "redis", free_port())
+    admin = redis.Redis.from_url(server.url)
+
+    async def scenario():
+        publisher, stop = EventPublisher(server.url, "ft", 10_000, 1_000), asyncio.Event()
+        running = asyncio.create_task(publisher.run(stop))
+        sent = []
+        for n in range(EVENTS):
+            if n == EVENTS // 4:
+                admin.config_set("maxmemory-policy", "noeviction")
+                admin.config_set("maxmemory", "1")
+                threading.Timer(10.0, lambda: admin.config_set("maxmemory", "0")).start()
+            e = event(n)
+            sent.append(e.id)
+            publisher.publish(e)
+            await asyncio.sleep(0.1)
+        deadline = time.monotonic() + 40
+        while publisher.status().published < EVENTS and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        stop.set()
+        await running
+        return sent, publisher.status(), running.exception()
+
+    try:
+        sent, status, crashed = asyncio.run(asyncio.wait_for(scenario(), 80))
+        stored = [Event.model_validate_json(fields[b"event"]).id for _, fields in admin.xrange(stream_key("ft"))]
+    finally:
+        admin.close()
+        server.stop()
+    assert crashed is None and (status.published, status.buffered, status.dropped) == (EVENTS, 0, 0)
+    assert stored == sent
+    assert any("refuses writes" in r.getMessage() and "OOM" in r.getMessage() for r in caplog.records)
