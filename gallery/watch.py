@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,7 +26,16 @@ from tracker.errors import TrackerError
 logger = logging.getLogger(__name__)
 
 
+GAP_GRACE = 5.0  # seconds a change missing from the log may take to commit before a full re-read settles it
+
+
 class GalleryWatcher:
+    """Gap-proof: the log's ids are compared with what was applied. A log that no longer holds the last change
+    applied as it was (trimmed past it, or emptied and numbered from 1 again, as SQLite does) means changes
+    may hide below it: everything is read again. A gap in the ids (PostgreSQL: a transaction that took an id
+    earlier but commits later, or one rolled back) is settled by reading everything again once it may have
+    committed (``GAP_GRACE``). Any error in a pass is logged and the pass retried: the thread never dies."""
+
     def __init__(self, location: Path | str, identifier: Identifier, interval: float = 0.5,
                  applied: Callable[[set[int] | None], None] = lambda changed: None) -> None:
         self.location = location
@@ -35,11 +45,12 @@ class GalleryWatcher:
         self.changes = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="gallery-watch", daemon=True)
-        self._last: int | None = None
+        self._last: tuple[int, float | None] = (0, None)  # the last change applied: its id and time
+        self._recheck_at: float | None = None  # a gap was seen: read everything again at this monotonic time
 
     def start(self) -> GalleryWatcher:
         with GalleryStore(self.location) as store:  # what the identifier was loaded from is applied already
-            self._last = store.query("SELECT COALESCE(MAX(id), 0) FROM changes")[0][0]
+            self._last = self._newest(store)
         self._thread.start()
         return self
 
@@ -55,8 +66,9 @@ class GalleryWatcher:
                     store = GalleryStore(self.location)
                 self._follow(store)
                 store.wait_for_change(self.interval)
-            except (TrackerError, *database_errors()) as error:
-                logger.warning("gallery watch: %s; trying again in 5 s", error)
+            except Exception as error:  # noqa: BLE001 - a watcher that dies leaves every camera naming the old gallery
+                expected = isinstance(error, (TrackerError, *database_errors()))
+                logger.warning("gallery watch: %s; trying again in 5 s", error, exc_info=not expected)
                 if store is not None:
                     store.close()
                     store = None
@@ -64,14 +76,34 @@ class GalleryWatcher:
         if store is not None:
             store.close()
 
+    @staticmethod
+    def _newest(store: GalleryStore) -> tuple[int, float | None]:
+        row = store.query("SELECT id, at FROM changes ORDER BY id DESC LIMIT 1")
+        return (int(row[0][0]), float(row[0][1])) if row else (0, None)
+
     def _follow(self, store: GalleryStore) -> None:
-        rows = store.query("SELECT id, identity_id FROM changes WHERE id > ? ORDER BY id", (self._last,))
-        if not rows:
+        last, at = self._last
+        kept = store.query("SELECT at FROM changes WHERE id = ?", (last,)) if at is not None else None
+        if kept is not None and (not kept or float(kept[0][0]) != at):
+            newest = self._newest(store)  # the log was trimmed past it or numbered again: read everything
+            self._apply(store, None, 1, "the change log was reset")
+            self._last = newest
             return
-        changed = None if any(r[1] is None for r in rows) else {int(r[1]) for r in rows}
+        rows = store.query("SELECT id, identity_id, at FROM changes WHERE id > ? ORDER BY id", (last,))
+        if rows and [r[0] for r in rows] != list(range(last + 1, last + 1 + len(rows))) and at is not None:
+            self._recheck_at = time.monotonic() + GAP_GRACE  # an id not (yet) in the log
+        if rows:
+            changed = None if any(r[1] is None for r in rows) else {int(r[1]) for r in rows}
+            self._apply(store, changed, len(rows))
+            self._last = (int(rows[-1][0]), float(rows[-1][2]))  # only once applied: a failed pass is tried again
+        if self._recheck_at is not None and time.monotonic() >= self._recheck_at:
+            self._recheck_at = None
+            self._apply(store, None, 0, "a gap in the change log")
+
+    def _apply(self, store: GalleryStore, changed: set[int] | None, rows: int, why: str = "") -> None:
         self.identifier.apply(store, changed)
-        self._last = rows[-1][0]
-        self.changes += len(rows)
-        logger.info("gallery changed (%s): %d people, %d faces now", "everyone" if changed is None else
-                    f"{len(changed)} people", len(self.identifier.names), len(self.identifier.index))
+        self.changes += rows
+        logger.info("gallery changed (%s%s): %d people, %d faces now", "everyone" if changed is None else
+                    f"{len(changed)} people", f", {why}" if why else "", len(self.identifier.names),
+                    len(self.identifier.index))
         self.applied(changed)

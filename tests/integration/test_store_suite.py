@@ -253,6 +253,96 @@ def test_a_change_made_elsewhere_reaches_a_running_identifier_person_by_person(l
     assert watcher.changes >= 4
 
 
+def watched_pair(location, analyzer, config):
+    """Ann and Bo enrolled, an identifier of them and a watcher following the gallery."""
+    from gallery.watch import GalleryWatcher
+
+    model, dim = analyzer.embedder.model_id, analyzer.embedder.dim
+    with GalleryStore(location) as store:
+        for seed, name in ((1, "Ann"), (2, "Bo")):
+            f = face(seed)
+            store.save_person(name, [NewFace(f.crop, f.landmarks, f.quality, f.source, unit(seed, dim))], model)
+        identifier = Identifier(analyzer, store, config.match)
+    return identifier, GalleryWatcher(location, identifier, interval=0.1).start()
+
+
+def wait_for(condition, what, seconds=10.0):
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"the running identifier never saw {what}"
+        time.sleep(0.02)
+
+
+def test_a_running_watcher_sees_changes_after_the_change_log_was_emptied_and_numbered_again(location, analyzer,
+                                                                                          config):
+    """Retention trims the log; SQLite then numbers its rows from 1 again, below the last id a watcher applied."""
+    import time
+
+    identifier, watcher = watched_pair(location, analyzer, config)
+    try:
+        with GalleryStore(location) as other:
+            for n in range(3):  # the watcher's last applied id is now past what a fresh log will reach
+                other.rename("Ann" if n % 2 == 0 else "Anne", "Anne" if n % 2 == 0 else "Ann")
+            wait_for(lambda: "Anne" in identifier.names.values(), "the renames")
+            other.trim_changes(time.time() + 1)  # a quiet day: retention empties the log
+            other.erase("Bo")  # the next change, numbered from 1 again on SQLite
+            wait_for(lambda: "Bo" not in identifier.names.values(), "Bo erased after the log was emptied")
+    finally:
+        watcher.stop()
+
+
+def test_a_change_committed_after_a_later_one_is_not_skipped(location, analyzer, config):
+    """PostgreSQL hands out ids in transaction order but they commit in any order: a change whose id is below
+    one the watcher already applied still reaches it."""
+    import threading
+
+    identifier, watcher = watched_pair(location, analyzer, config)
+    try:
+        go, began = threading.Event(), threading.Event()
+        with GalleryStore(location) as fast:
+            def erase_slowly():
+                with GalleryStore(location) as slow, slow.transaction() as db:  # takes its id first, commits last
+                    db.execute("DELETE FROM identities WHERE name = ?", ("Bo",))
+                    db.execute("INSERT INTO changes (identity_id, at) VALUES (NULL, ?)", (0.0,))
+                    began.set()
+                    go.wait(10)
+
+            writer = threading.Thread(target=erase_slowly)
+            writer.start()
+            began.wait(10)
+            if isinstance(location, str) and location.startswith("postgresql"):
+                fast.rename("Ann", "Anne")  # a later id, committed first (SQLite: waits for the writer's lock)
+                wait_for(lambda: "Anne" in identifier.names.values(), "the later change")
+            go.set()
+            writer.join(20)
+            wait_for(lambda: "Bo" not in identifier.names.values(), "the change committed last", seconds=15)
+    finally:
+        watcher.stop()
+
+
+def test_a_watcher_survives_an_unexpected_error_and_applies_the_change_it_failed_on(sqlite_location, analyzer,
+                                                                                   config):
+    identifier, watcher = watched_pair(sqlite_location, analyzer, config)
+    real_apply, failures = identifier.apply, []
+
+    def apply_once_broken(store, changed):
+        if not failures:
+            failures.append(changed)
+            raise RuntimeError("a bug in applying a change")
+        real_apply(store, changed)
+
+    identifier.apply = apply_once_broken
+    try:
+        with GalleryStore(sqlite_location) as other:
+            other.erase("Bo")
+            wait_for(lambda: "Bo" not in identifier.names.values(), "Bo erased after the failed pass", seconds=15)
+    finally:
+        watcher.stop()
+    assert failures
+
+
 def test_sightings_of_one_stranger_written_by_several_workers_at_once_make_one_cluster(location):
     import threading
 
