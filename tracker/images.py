@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import io
+import os
+import stat
 import warnings
 from pathlib import Path
 
@@ -19,6 +21,8 @@ NOT_AN_IMAGE = "not an image this program can decode (JPEG, PNG, BMP, WebP, TIFF
 def read_image(path: Path) -> np.ndarray:
     """Read ``path`` as an RGB ``(h, w, 3)`` uint8 array, or raise ``ImageError`` naming the file."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode) and not Path(path).is_dir():  # a FIFO or device would hang
+            raise ImageError(f"{path}: not a regular file (a pipe, socket or device); give an image file")
         data = np.fromfile(path, dtype=np.uint8)
     except FileNotFoundError:
         raise ImageError(f"{path}: no such file") from None

@@ -65,7 +65,7 @@ def _summary(results) -> None:
     for column in ("person", "enrolled", "refused", "skipped", "dropped", "faces now"):
         table.add_column(column, justify="left" if column == "person" else "right")
     for r in results:
-        table.add_row(r.name, *(str(r.count(s)) for s in (ENROLLED, REFUSED, SKIPPED, DROPPED)), str(r.faces_total))
+        table.add_row(escape(r.name), *(str(r.count(s)) for s in (ENROLLED, REFUSED, SKIPPED, DROPPED)), str(r.faces_total))
     out.print(table)
 
 
@@ -173,7 +173,7 @@ def list_people(gallery: GalleryOption = None, config: ConfigOption = DEFAULT_CO
             table.add_column(column)
         for identity in store.identities():
             when = datetime.datetime.fromtimestamp(identity.created_at).strftime("%Y-%m-%d %H:%M")
-            table.add_row(identity.name, str(identity.faces), when)
+            table.add_row(escape(identity.name), str(identity.faces), when)
         out.print(table)
 
 
@@ -184,24 +184,24 @@ def show(name: str, gallery: GalleryOption = None, config: ConfigOption = DEFAUL
     with _open(settings, gallery) as store:
         identity = store.identity(name)
         models = store.face_models(identity.id)
-        table = Table(title=f"{identity.name} ({identity.faces} faces) {json.dumps(identity.metadata)}")
+        table = Table(title=escape(f"{identity.name} ({identity.faces} faces) {json.dumps(identity.metadata)}"))
         for column in ("face", "source", "size", "sharpness", "frontal", "models", "added"):
             table.add_column(column)
         for face in store.faces(identity.id):
             q = face.quality
             added = datetime.datetime.fromtimestamp(face.added_at).strftime("%Y-%m-%d %H:%M")
-            table.add_row(str(face.id), face.source, f"{q['size']:.0f}", f"{q['sharpness']:.0f}", f"{q['frontal']:.2f}",
+            table.add_row(str(face.id), escape(face.source), f"{q['size']:.0f}", f"{q['sharpness']:.0f}", f"{q['frontal']:.2f}",
                           ", ".join(models.get(face.id, [])), added)
         out.print(table)
         rejected = Negatives(store).of(identity.id)
         if rejected:
-            table = Table(title=f"faces rejected as not {identity.name}",
+            table = Table(title=escape(f"faces rejected as not {identity.name}"),
                           caption="`gallery reject --undo ID` takes one back")
             for column in ("rejected face", "source", "added"):
                 table.add_column(column, overflow="fold")
             for n in rejected:
                 added = datetime.datetime.fromtimestamp(n.added_at).strftime("%Y-%m-%d %H:%M")
-                table.add_row(str(n.id), n.source, added)
+                table.add_row(str(n.id), escape(n.source), added)
             out.print(table)
 
 
@@ -210,7 +210,7 @@ def rename(old: str, new: str, gallery: GalleryOption = None, config: ConfigOpti
     """Give a person another name."""
     with _open(load_config(config), gallery) as store:
         store.rename(old, new)
-    out.print(f"renamed {old} to {new}", highlight=False)
+    out.print(f"renamed {old} to {new}", highlight=False, markup=False)
 
 
 @gallery_app.command("remove")
@@ -218,7 +218,7 @@ def remove(name: str, gallery: GalleryOption = None, config: ConfigOption = DEFA
     """Erase a person: their faces, crops and embeddings are overwritten and gone for good."""
     with _open(load_config(config), gallery) as store:
         faces = store.remove(name)
-    out.print(f"removed {name} and {faces} face(s)", highlight=False)
+    out.print(f"removed {name} and {faces} face(s)", highlight=False, markup=False)
 
 
 @gallery_app.command("erase")
@@ -233,7 +233,7 @@ def erase(name: str, gallery_only: Annotated[bool, typer.Option("--gallery-only"
         removed = store.erase(name)
     out.print(f"erased {name}: {removed['faces']} face(s), {removed['negatives']} rejected face(s), "
               f"{removed['sightings']} sighting(s) in "
-              f"{removed['clusters']} named cluster(s), {events} event(s) from the Stream", highlight=False)
+              f"{removed['clusters']} named cluster(s), {events} event(s) from the Stream", highlight=False, markup=False)
 
 
 @gallery_app.command("reject")
@@ -257,7 +257,8 @@ def reject(
         identity = store.identity(name)
         if undo is not None:
             negatives.remove(name, undo)
-            out.print(f"rejected face {undo} taken back: {name} may be named from it again", highlight=False)
+            out.print(f"rejected face {undo} taken back: {name} may be named from it again", highlight=False,
+                      markup=False)
             return
         if sighting is not None:
             model_id, faces = sighting_faces(store, sighting)
@@ -274,7 +275,7 @@ def reject(
         negatives.add(name, faces, model_id)
         total = len(negatives.of(identity.id))
     out.print(f"{len(faces)} face(s) rejected as not {name} ({total} in all; a running `facetrack run` follows "
-              "within a second)", highlight=False)
+              "within a second)", highlight=False, markup=False)
 
 
 def _erase_events(settings: Config, identity_id: int) -> int:

@@ -90,7 +90,8 @@ def name_cluster(cluster: int, name: str, gallery: GalleryOption = None, config:
     for o in result.outcomes:
         if o.status != ENROLLED:
             err.print(f"[yellow]{o.status}[/yellow] {escape(o.source)}: {escape(o.reason)}", highlight=False)
-    out.print(f"cluster {cluster}: {taken} face(s) enrolled as {name} ({result.faces_total} in all)", highlight=False)
+    out.print(f"cluster {cluster}: {taken} face(s) enrolled as {name} ({result.faces_total} in all)", highlight=False,
+              markup=False)
 
 
 def _change(gallery: str | None, config: Path, change: Callable[[Unknowns], T]) -> T:

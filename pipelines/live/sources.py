@@ -90,6 +90,12 @@ def is_file(url: str) -> bool:
     return "://" not in url and not url.isdigit()
 
 
+def file_target(path: str) -> str:
+    """A video file as FFmpeg must see it: an absolute path, so nothing before a colon is taken for one of its
+    protocols (``subfile,,start,0,end,0,,:secret.mp4`` would read another file)."""
+    return str(Path(path).absolute())
+
+
 class CameraReader(threading.Thread):
     """Decodes one camera's stream off the event loop."""
 
@@ -127,7 +133,7 @@ class CameraReader(threading.Thread):
             timeout = int(self.stall_seconds * 1000)
             params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout, cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout]
             return cv2.VideoCapture(self.url, cv2.CAP_FFMPEG, params)
-        return cv2.VideoCapture(self.url)
+        return cv2.VideoCapture(file_target(self.url))
 
     def run(self) -> None:
         backoff = 0.5

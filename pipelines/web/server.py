@@ -69,7 +69,8 @@ async def auth(request: web.Request, handler) -> web.StreamResponse:
             given = f"Bearer {request.query['token']}"
         if not given.startswith("Bearer "):
             return json_error(401, "this endpoint needs 'Authorization: Bearer <token>' (http.token)")
-        if not hmac.compare_digest(given[7:].encode(), request.app[TOKEN].encode()):
+        # surrogateescape: a header that is not UTF-8 arrives as surrogates; it is a wrong token, not a crash
+        if not hmac.compare_digest(given[7:].encode("utf-8", "surrogateescape"), request.app[TOKEN].encode()):
             return json_error(403, "wrong token")
     return await handler(request)
 

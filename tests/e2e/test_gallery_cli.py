@@ -66,6 +66,12 @@ def test_enroll_identify_and_manage_a_gallery(config_file, tmp_path):
     assert run("gallery", "remove", "Tony", "--gallery", gallery, config=config_file).returncode == 0
     missing = run("gallery", "show", "Tony", "--gallery", gallery, config=config_file)
     assert missing.returncode == 2 and "no identity named 'Tony'" in missing.stderr
+    odd = "[/x] Colin [bold]"  # a name that reads as rich markup is printed as it is, never parsed
+    renamed = run("gallery", "rename", "Colin_Powell", odd, "--gallery", gallery, config=config_file)
+    assert renamed.returncode == 0 and odd in renamed.stdout, renamed.stderr
+    for command in (("gallery", "list"), ("gallery", "show", odd)):
+        shown = run(*command, "--gallery", gallery, config=config_file)
+        assert shown.returncode == 0 and odd in "".join(shown.stdout.split("\n")), (command, shown.stderr)
 
     exported = tmp_path / "export.facetrack"
     assert run("gallery", "export", exported, "--gallery", gallery, config=config_file).returncode == 0

@@ -128,9 +128,15 @@ def test_bad_requests_get_json_errors_that_say_why(analyzer, config, gallery, re
             results["not multipart"] = await client.post("/api/identities", headers=AUTH, json={"name": "x"})
             results["bad rename"] = await client.patch("/api/identities/Colin Powell", headers=AUTH, data=b"{")
             results["no pipeline"] = await client.get("/api/cameras")
-            return {k: (r.status, await r.json()) for k, r in results.items()}
+            reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+            writer.write(b"DELETE /api/identities/X HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer caf\xe9\xff\r\n"
+                         b"Content-Length: 0\r\nConnection: close\r\n\r\n")  # a token that is not UTF-8
+            raw_status = (await reader.readline()).decode()
+            writer.close()
+            return {k: (r.status, await r.json()) for k, r in results.items()}, raw_status
 
-    r = asyncio.run(scenario())
+    r, raw_status = asyncio.run(scenario())
+    assert raw_status.startswith("HTTP/1.1 403"), raw_status
     assert r["no token"][0] == 401 and "Bearer" in r["no token"][1]["error"]
     assert r["bad token"] == (403, {"error": "wrong token", "status": 403})
     assert r["oversize"][0] == 413 and r["oversize raw"][0] == 413

@@ -66,3 +66,14 @@ def test_camera_errors_name_the_camera_by_position():
         parse_config({"cameras": [{"id": "a", "url": "x.mp4"}, {"id": "a", "url": "y"}]}, "c.toml", {})
     with pytest.raises(ConfigError, match=r"cameras\[0\].id"):
         parse_config({"cameras": [{"id": "front door", "url": "x.mp4"}]}, "c.toml", {})
+
+
+def test_a_camera_url_that_nests_ffmpeg_protocols_is_refused_and_a_file_path_reaches_ffmpeg_as_a_file():
+    from pipelines.live.sources import file_target
+
+    nested = "subfile,,start,0,end,0,,:file:///etc/passwd"  # passes a scheme prefix check: "subfile,," is none
+    with pytest.raises(ConfigError, match=r"cameras\[0\].url: .*only rtsp, rtsps, http, https:// URLs"):
+        parse_config({"cameras": [{"id": "a", "url": nested}]}, "c.toml", {})
+    for fine in ("rtsp://cam/stream", "HTTPS://cam/mjpg", "videos/door.mp4", "./odd:name.mp4", "0"):
+        assert parse_config({"cameras": [{"id": "a", "url": fine}]}, "c.toml", {}).cameras[0].url == fine
+    assert file_target("subfile,,start,0,end,0,,:secret.mp4").startswith("/")  # no protocol before a colon
