@@ -65,7 +65,8 @@ def _summary(results) -> None:
     for column in ("person", "enrolled", "refused", "skipped", "dropped", "faces now"):
         table.add_column(column, justify="left" if column == "person" else "right")
     for r in results:
-        table.add_row(escape(r.name), *(str(r.count(s)) for s in (ENROLLED, REFUSED, SKIPPED, DROPPED)), str(r.faces_total))
+        counts = (str(r.count(s)) for s in (ENROLLED, REFUSED, SKIPPED, DROPPED))
+        table.add_row(escape(r.name), *counts, str(r.faces_total))
     out.print(table)
 
 
@@ -190,8 +191,8 @@ def show(name: str, gallery: GalleryOption = None, config: ConfigOption = DEFAUL
         for face in store.faces(identity.id):
             q = face.quality
             added = datetime.datetime.fromtimestamp(face.added_at).strftime("%Y-%m-%d %H:%M")
-            table.add_row(str(face.id), escape(face.source), f"{q['size']:.0f}", f"{q['sharpness']:.0f}", f"{q['frontal']:.2f}",
-                          ", ".join(models.get(face.id, [])), added)
+            table.add_row(str(face.id), escape(face.source), f"{q['size']:.0f}", f"{q['sharpness']:.0f}",
+                          f"{q['frontal']:.2f}", ", ".join(models.get(face.id, [])), added)
         out.print(table)
         rejected = Negatives(store).of(identity.id)
         if rejected:
@@ -233,7 +234,8 @@ def erase(name: str, gallery_only: Annotated[bool, typer.Option("--gallery-only"
         removed = store.erase(name)
     out.print(f"erased {name}: {removed['faces']} face(s), {removed['negatives']} rejected face(s), "
               f"{removed['sightings']} sighting(s) in "
-              f"{removed['clusters']} named cluster(s), {events} event(s) from the Stream", highlight=False, markup=False)
+              f"{removed['clusters']} named cluster(s), {events} event(s) from the Stream", highlight=False,
+              markup=False)
 
 
 @gallery_app.command("reject")
