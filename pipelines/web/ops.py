@@ -6,6 +6,7 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from pipelines.live.sources import FAILED
 from pipelines.web.keys import RUNTIME, SERVICES
 
 routes = web.RouteTableDef()
@@ -30,6 +31,8 @@ async def ready(request: web.Request) -> web.Response:
     cameras = {}
     if RUNTIME in request.app:
         cameras = {cid: camera.state for cid, camera in request.app[RUNTIME].status().cameras.items()}
+        if cameras and all(state == FAILED for state in cameras.values()):
+            problems.append(f"every camera has failed ({', '.join(sorted(cameras))}): see GET /api/cameras")
     body = {"ready": not problems, "models": services.executor.error is None,
             "model_id": services.identifier.model_id, "redis": redis_ok, "cameras": cameras, "problems": problems}
     return web.json_response(body, status=200 if not problems else 503)

@@ -13,7 +13,7 @@ from pipelines.events.redis_server import free_port
 from tests.conftest import LFW, lfw_image, needs_data
 from tests.support.http import AUTH, TOKEN, live_app, until, upload
 from tests.support.stand_ins import png_claiming
-from tracker.config import with_changes
+from tracker.config import CameraConfig, with_changes
 
 pytestmark = needs_data
 
@@ -46,6 +46,22 @@ def test_health_ready_metrics_and_openapi(analyzer, config, gallery, redis_url):
             assert script.status == 200
 
     asyncio.run(scenario())
+
+
+def test_ready_is_not_ready_when_every_camera_has_failed(analyzer, config, gallery, redis_url, tmp_path):
+    async def scenario():
+        async with live_app(analyzer, config, gallery, redis_url) as (client, runtime):
+            runtime.add_camera(CameraConfig(id="gone", url=str(tmp_path / "missing.mp4")))
+            for _ in range(100):
+                if runtime.status().cameras["gone"].state == "failed":
+                    break
+                await asyncio.sleep(0.05)
+            response = await client.get("/ready")
+            return response.status, await response.json()
+
+    status, body = asyncio.run(scenario())
+    assert status == 503 and body["cameras"] == {"gone": "failed"}
+    assert any("every camera has failed (gone)" in p for p in body["problems"])
 
 
 def test_ready_says_when_redis_is_unreachable(analyzer, config, gallery):
