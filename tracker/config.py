@@ -121,12 +121,12 @@ class CameraConfig(Strict):
     @classmethod
     def _known_scheme(cls, url: str) -> str:
         scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*):", url)
-        if "://" in url and not re.match(r"^(rtsps?|https?)://", url, re.IGNORECASE):  # e.g. FFmpeg's nested
-            raise ValueError(f"'{url}' is not a camera URL: only {', '.join(CAMERA_SCHEMES)}:// URLs reach the "
-                             "stream reader (a video file path, ./name if it holds a colon, or a device number)")
         if scheme and scheme.group(1).lower() not in CAMERA_SCHEMES:
             raise ValueError(f"'{scheme.group(1)}:' is not a camera scheme; use {', '.join(CAMERA_SCHEMES)}://, "
                              "a video file path (./name if it holds a colon) or a device number")
+        if "://" in url and not re.match(r"^(rtsps?|https?)://", url, re.IGNORECASE):  # e.g. FFmpeg's nested
+            raise ValueError(f"'{url}' is not a camera URL: only {', '.join(CAMERA_SCHEMES)}:// URLs reach the "
+                             "stream reader (a video file path, ./name if it holds a colon, or a device number)")
         return url
 
 
