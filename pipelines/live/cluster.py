@@ -123,6 +123,7 @@ class Cluster:
         self._heartbeat = self._client.register_script(HEARTBEAT)
         self._renew = self._client.register_script(RENEW)
         self._release = self._client.register_script(RELEASE)
+        self._refused: set[tuple[str, bytes]] = set()  # registry entries said to be invalid once
 
     def may_analyse(self, camera_id: str) -> bool:
         """Whether this worker may analyse a frame of the camera now (it holds a lease not yet run out); a frame
@@ -144,8 +145,23 @@ class Cluster:
         return bool(await self._client.hdel(self.keys.cameras, camera_id))
 
     async def registry(self) -> dict[str, CameraConfig]:
-        raw = await self._client.hgetall(self.keys.cameras)
-        return {k.decode(): CameraConfig.model_validate_json(v) for k, v in raw.items()}
+        """The registry's cameras; an entry that is not a valid camera (written by hand, or by another version)
+        is left out and said once, instead of failing every worker's heartbeat."""
+        cameras = {}
+        for key, value in (await self._client.hgetall(self.keys.cameras)).items():
+            camera_id = key.decode(errors="replace")
+            try:
+                camera = CameraConfig.model_validate_json(value)
+                if camera.id != camera_id:
+                    raise ValueError(f"the entry's id is {camera.id!r}")
+            except ValueError as error:  # pydantic's ValidationError is one
+                if (camera_id, value) not in self._refused:
+                    self._refused.add((camera_id, value))
+                    logger.warning("cluster: registry entry %r in %s is not a camera and is left out: %s", camera_id,
+                                   self.keys.cameras, str(error).splitlines()[0])
+                continue
+            cameras[camera_id] = camera
+        return cameras
 
     async def run(self, start: Callable[[CameraConfig, int, Callable[[], bool]], object],
                   stop: Callable[[str], Awaitable[None]]) -> None:

@@ -116,3 +116,24 @@ def test_a_camera_changing_hands_is_never_run_by_two_workers_at_once(config, red
     assert {cam: w for w, cams in final.items() for cam in cams} == {
         c["id"]: owner(c["id"], list(final)) for c in CAMERAS}  # each camera with its rendezvous owner
     client.close()
+
+
+def test_an_invalid_registry_entry_is_left_out_and_the_others_still_run(config, redis_url, caplog):
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+
+    async def scenario():
+        a = Member(config, redis_url, "w-a")
+        await a.cluster.register(a.cluster.own_cameras)
+        bad = {"broken": b"not json", "nourl": b'{"id": "nourl", "url": ""}', "other": b'{"id": "x", "url": "a.mp4"}'}
+        client.hset(a.cluster.keys.cameras, mapping=bad)
+        for _ in range(3):
+            await a.tick()  # used to raise on the first bad entry, every heartbeat
+        await a.cluster._client.aclose()
+        return sorted(a.running)
+
+    running = asyncio.run(scenario())
+    client.close()
+    assert running == [c["id"] for c in CAMERAS]
+    refused = [r.getMessage() for r in caplog.records if "is not a camera and is left out" in r.getMessage()]
+    assert len(refused) == 3 and any("'broken'" in m for m in refused)  # each said once, not per heartbeat
