@@ -28,10 +28,12 @@ import numpy as np
 
 from gallery.far_tables import GENUINE_QUANTILES, IMPOSTOR_QUANTILES
 from gallery.threshold import pair_far
+from tracker.track.identity import threshold_evidence
 
 WIDE_SHARE = 0.02
 LIMIT = 30.0  # |LLR| cap: beyond it the tables' tails are guesses
 GRID = np.linspace(0.0, 4.0, 801)  # distances the ratio is computed at once per face count, then interpolated
+_CURVES: dict[tuple[str, int], np.ndarray] = {}  # (model id, face count) -> llr on GRID: the tables never change
 
 
 def bound(far: float, identities: int) -> float:
@@ -46,7 +48,6 @@ class Evidence:
     def __init__(self, model_id: str, threshold: float, bound: float) -> None:
         self.model_id = model_id
         self.threshold, self.bound = threshold, bound
-        self._curves: dict[int, np.ndarray] = {}  # face count -> llr on GRID
         genuine, impostor = GENUINE_QUANTILES.get(model_id), IMPOSTOR_QUANTILES.get(model_id)
         self.known = genuine is not None and impostor is not None
         if self.known:
@@ -84,8 +85,18 @@ class Evidence:
         ratio made non-increasing (at each distance the least it was at any smaller one), so a closer face never
         counts less and the tables' steps never count more than they measured."""
         if not self.known:
-            return self.bound if distance <= self.threshold else -self.bound
-        curve = self._curves.get(faces)
+            return threshold_evidence(distance, self.threshold, self.bound)
+        return float(np.interp(distance, GRID, self._curve(faces)))
+
+    def prepare(self, face_counts) -> None:
+        """Compute the curves of these face counts now (about 20 ms each, once per process), so that the camera
+        loop only ever interpolates."""
+        if self.known:
+            for faces in set(face_counts):
+                self._curve(faces)
+
+    def _curve(self, faces: int) -> np.ndarray:
+        curve = _CURVES.get((self.model_id, faces))
         if curve is None:
-            curve = self._curves[faces] = np.minimum.accumulate([self.raw_llr(d, faces) for d in GRID])
-        return float(np.interp(distance, GRID, curve))
+            curve = _CURVES[self.model_id, faces] = np.minimum.accumulate([self.raw_llr(d, faces) for d in GRID])
+        return curve

@@ -86,23 +86,22 @@ class Identifier:
 
     def _swap(self, store: GalleryStore, index: GalleryIndex) -> None:
         names = {i.id: i.name for i in store.identities()}
-        self._note_changes(names, index)
-        self.names, self.index = names, index
+        owners, counts = np.unique(index.identity_ids, return_counts=True)
+        face_counts = dict(zip(owners.tolist(), counts.tolist()))
+        self._note_changes(names, face_counts, index)
+        self.names, self.index, self.face_counts = names, index, face_counts
         self.missing = len(store.faces_missing(self.model_id))
         self.rule = threshold_for_faces(self.match_config, self.model_id, self.analyzer.threshold, index.identity_ids)
         self.bound = bound(self.match_config.far, self.rule.identities)
         self.evidence = Evidence(self.model_id, self.rule.value, self.bound)
-        owners, counts = np.unique(index.identity_ids, return_counts=True)
-        self.face_counts = dict(zip(owners.tolist(), counts.tolist()))
+        self.evidence.prepare(face_counts.values())  # here (start-up, the watcher's thread), not on the camera loop
         if warning := self.rule.warning():
             logger.warning("%s", warning)
 
-    def _note_changes(self, names: dict[int, str], index: GalleryIndex) -> None:
+    def _note_changes(self, names: dict[int, str], faces: dict[int, int], index: GalleryIndex) -> None:
         """Record who changed (name, faces or rejected faces) since the last swap, for the live tracks."""
         negatives = dict(zip(*np.unique(index.negative_ids, return_counts=True)))
-        faces = dict(zip(*np.unique(index.identity_ids, return_counts=True)))
-        signatures = {i: (names.get(i), int(faces.get(i, 0)), int(negatives.get(i, 0)))
-                      for i in set(names) | set(faces)}
+        signatures = {i: (names.get(i), faces.get(i, 0), int(negatives.get(i, 0))) for i in set(names) | set(faces)}
         changed = {i for i in set(signatures) | set(self._signatures) if signatures.get(i) != self._signatures.get(i)}
         self._signatures = signatures
         if changed:  # recorded before the revision moves: a reader on another thread never misses it

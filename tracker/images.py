@@ -21,7 +21,8 @@ NOT_AN_IMAGE = "not an image this program can decode (JPEG, PNG, BMP, WebP, TIFF
 def read_image(path: Path) -> np.ndarray:
     """Read ``path`` as an RGB ``(h, w, 3)`` uint8 array, or raise ``ImageError`` naming the file."""
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode) and not Path(path).is_dir():  # a FIFO or device would hang
+        mode = os.stat(path).st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # a FIFO or device would hang the read
             raise ImageError(f"{path}: not a regular file (a pipe, socket or device); give an image file")
         data = np.fromfile(path, dtype=np.uint8)
     except FileNotFoundError:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import csv
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -170,8 +169,7 @@ def single_frame(analyzer: FaceAnalyzer, config: Config, video: Path, gallery: P
 
 
 def evaluate_real(config: Config, analyzer: FaceAnalyzer, folder: Path, variant: str, lfw: Path, fps: float = 5.0,
-                  baseline: bool = True, on_frames: Callable[[dict[int, list[SeenFace]]], None] | None = None
-                  ) -> dict[str, RealScore]:
+                  baseline: bool = True) -> dict[str, RealScore]:
     """The live pipeline's score (``live``) and, with ``baseline``, the single-frame one (``single frame``)."""
     if variant not in VARIANTS:
         raise DatasetError(f"--variant {variant}: there are {', '.join(VARIANTS)}")
@@ -184,8 +182,6 @@ def evaluate_real(config: Config, analyzer: FaceAnalyzer, folder: Path, variant:
         with GalleryStore(gallery) as store:
             enrolled = enroll_variant(analyzer, store, config, folder, variant, lfw)
         seen = play(config, videos[0], gallery, fps, analyzer)
-        if on_frames is not None:
-            on_frames(seen)
         scores = {"live": score_shots(shots, seen, enrolled)}
         if baseline:
             alone = single_frame(analyzer, config, videos[0], gallery, set(seen))

@@ -199,12 +199,12 @@ class CameraTracks:
         if state is None:
             return None
         why = state.identity.explain()
-        named = {k: self._name(k) for k in why["evidence"]} | {o["nearest"]: self._name(o["nearest"])
-                                                                for o in why["observations"]}
-        return {"track": track_id, **why, "name": self._name(why["identity"]),
-                "evidence": {named[k]: v for k, v in why["evidence"].items()},
-                "observations": [{**o, "nearest": named[o["nearest"]],
-                                  "evidence": {named.get(k, str(k)): v for k, v in o["evidence"].items()}}
+
+        def by_name(evidence: dict[int, float]) -> dict[str, float]:
+            return {self._name(k): v for k, v in evidence.items()}
+
+        return {"track": track_id, **why, "name": self._name(why["identity"]), "evidence": by_name(why["evidence"]),
+                "observations": [{**o, "nearest": self._name(o["nearest"]), "evidence": by_name(o["evidence"])}
                                  for o in why["observations"]]}
 
     def views(self) -> list[TrackView]:

@@ -40,6 +40,12 @@ def one_face_names(distance, gap, threshold: float, margin: float, refused=False
     return (np.asarray(distance) <= threshold) & (np.asarray(gap) >= margin) & ~np.asarray(refused, bool)
 
 
+def threshold_evidence(distance: float, threshold: float, bound: float) -> float:
+    """The evidence of a face for a model without calibration tables: within the threshold in force it counts as
+    the bound (one face names, as ``identify`` would), beyond it as minus the bound."""
+    return bound if distance <= threshold else -bound
+
+
 def bound_for(far: float) -> float:
     """The evidence a track needs for a name: ``ln(1 / far)``."""
     return math.log(1.0 / far)

@@ -9,7 +9,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tracker.track.identity import UNKNOWN, Observation, TrackIdentity, one_face_names, pose_discount
+from tracker.track.identity import (
+    UNKNOWN,
+    Observation,
+    TrackIdentity,
+    one_face_names,
+    pose_discount,
+    threshold_evidence,
+)
 from tracker.track.sighting import BestFaces
 
 
@@ -69,14 +76,12 @@ class Verdict:
         """What the face tells the track's sequential test: the evidence for its nearest two identities, less
         ``pose_discount(frontal)``."""
         discount = pose_discount(frontal)
-        gain = self.evidence if self.evidence is not None else self._fallback(self.distance)
+        gain = (self.evidence if self.evidence is not None
+                else threshold_evidence(self.distance, self.threshold, self.bound))
         runner = (self.runner_evidence if self.runner_evidence is not None
-                  else self._fallback(self.distance + self.margin))
+                  else threshold_evidence(self.distance + self.margin, self.threshold, self.bound))
         return Observation(self.identity, gain - discount, self.runner_up, runner - discount, self.refused,
                            self.distance, self.margin, frontal, time, cut)
-
-    def _fallback(self, distance: float) -> float:
-        return self.bound if distance <= self.threshold else -self.bound
 
 
 @dataclass(frozen=True)
