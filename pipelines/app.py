@@ -31,7 +31,8 @@ from pipelines.live.sightings import SightingWriter
 from pipelines.live.worker import FrameObserver
 from pipelines.prometheus import Metrics
 from pipelines.services import Services
-from pipelines.web.server import build_app, serve_app, token_for
+from pipelines.web.access import token_for
+from pipelines.web.server import build_app, serve_app
 from tracker.config import Config
 from tracker.errors import ConfigError, TrackerError
 from tracker.face.analyzer import FaceAnalyzer

@@ -4,6 +4,7 @@ and one analyzer (real MTCNN + real dlib weights) loaded once per session."""
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,8 @@ import pytest
 from tracker.config import load_config, with_changes
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# a run with no http.token keeps one in http.token_file; the tests' runs keep theirs out of the home folder
+os.environ.setdefault("FACETRACK__HTTP__TOKEN_FILE", str(Path(tempfile.mkdtemp(prefix="facetrack-token-")) / "token"))
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("FACETRACK_TEST_DATA", ROOT.parent / "shared" / "data"))

@@ -220,8 +220,14 @@ class RedisConfig(Strict):
 class HttpConfig(Strict):
     host: str = Field("127.0.0.1", min_length=1, description="Address the HTTP server listens on")
     port: int = Field(8080, ge=0, le=65535, description="HTTP port for the API, dashboard and metrics; 0 = off")
-    token: str = Field("", description="Bearer token for changes; empty = a random one, printed at start")
-    protect_all: bool = Field(False, description="Require the token on every endpoint, reads included")
+    token: str = Field("", description="Bearer token for changes (and reads, off loopback); empty: http.token_file's")
+    token_file: str = Field("~/.config/facetrack/http-token", min_length=1,
+                            description="Where the token is kept when http.token is empty (made once, mode 600)")
+    protect_all: bool = Field(False, description="Require the token for reads on loopback too (always so elsewhere)")
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names this server answers to besides loopback ones (behind a proxy); empty: loopback "
+                    "names on a loopback server, any elsewhere")
     max_upload_bytes: int = Field(10_000_000, ge=1000, le=1_000_000_000, description="Largest request body")
     max_image_pixels: int = Field(40_000_000, ge=10_000, le=1_000_000_000, description="Largest uploaded image")
     live_fps: float = Field(5.0, gt=0.0, le=30.0, description="Frames per second of the live MJPEG view, at most")

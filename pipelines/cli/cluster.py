@@ -12,6 +12,7 @@ from pipelines.cli.console import DEFAULT_CONFIG, ConfigOption, out
 from pipelines.live.cluster import status
 from tracker.config import load_config
 from tracker.errors import TrackerError
+from tracker.redact import redact
 
 cluster_app = typer.Typer(help="Several workers sharing the cameras.", no_args_is_help=True)
 
@@ -26,7 +27,7 @@ def cluster_status(config: ConfigOption = DEFAULT_CONFIG) -> None:
     try:
         state = status(client, settings.events.prefix, settings.cluster.failover_seconds)
     except redis.RedisError as error:
-        raise TrackerError(f"redis: {settings.redis.url} unreachable ({error})") from None
+        raise TrackerError(f"redis: {redact(settings.redis.url)} unreachable ({error})") from None
     finally:
         client.close()
     workers = Table(title=f"workers ({settings.redis.url}, failover {settings.cluster.failover_seconds:g} s)")

@@ -35,6 +35,7 @@ from pipelines.events.redis_server import EmbeddedRedis, listening
 from tracker.config import Config, load_config, parse_config
 from tracker.errors import TrackerError
 from tracker.images import read_image, write_image
+from tracker.redact import redact
 
 gallery_app = typer.Typer(help="Manage the enrolled identities.", no_args_is_help=True)
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
@@ -295,7 +296,7 @@ def _erase_events(settings: Config, identity_id: int) -> int:
     try:
         return erase_identity(client, settings.events.prefix, identity_id)
     except redis.RedisError as error:
-        raise TrackerError(f"redis: {url} unreachable ({error}); nothing was erased (--gallery-only erases the "
+        raise TrackerError(f"redis: {redact(url)} unreachable ({error}); nothing was erased (--gallery-only erases the "
                            "gallery alone)") from None
     finally:
         client.close()

@@ -22,6 +22,7 @@ from pipelines.cli.gallery import enroll, gallery_app, identify
 from pipelines.cli.live import register as register_live
 from pipelines.cli.unknowns import unknowns_app
 from pipelines.cli.video import eval_real, eval_scenarios, eval_video
+from tracker import redact
 from tracker.config import Config, load_config, with_changes
 from tracker.errors import NoFaceError, TrackerError
 from tracker.images import read_image, write_image
@@ -288,9 +289,11 @@ def _openset_sizes(face_path, settings: Config, root: Path, gallery: Path, sizes
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(redact.Formatter("%(levelname)s %(name)s: %(message)s"))  # no password in a log line
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     try:
         app()
     except TrackerError as error:
-        err.print(f"[red]error:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/red] {escape(redact.redact(str(error)))}", highlight=False, soft_wrap=True)
         sys.exit(2)

@@ -27,6 +27,7 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from tracker.events import Event
+from tracker.redact import redact
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +112,8 @@ class EventPublisher:
         finally:
             await client.aclose()
             if self._buffer:
-                logger.warning("%d events were not delivered: Redis at %s is unreachable", len(self._buffer), self.url)
+                logger.warning("%d events were not delivered: Redis at %s is unreachable", len(self._buffer),
+                               redact(self.url))
 
     async def _send(self, write_once, event: Event) -> None:
         payload = event.model_dump_json()
@@ -124,10 +126,10 @@ class EventPublisher:
             return
         self._connected = connected
         if connected:
-            logger.info("publishing events to %s", self.url)
+            logger.info("publishing events to %s", redact(self.url))
         else:
             what = "refuses writes" if isinstance(error, ResponseError) else "unreachable"
-            logger.warning("Redis at %s %s (%s); holding events (up to %d) and retrying", self.url, what, error,
+            logger.warning("Redis at %s %s (%s); holding events (up to %d) and retrying", redact(self.url), what, error,
                            self._buffer_size)
 
 

@@ -41,6 +41,7 @@ import redis
 import redis.asyncio as aioredis
 
 from tracker.config import CameraConfig, Config
+from tracker.redact import redact
 
 logger = logging.getLogger(__name__)
 TRACKS_PER_RUN = 1_000_000
@@ -173,7 +174,8 @@ class Cluster:
             try:
                 await self.tick(start, stop)
             except redis.RedisError as error:
-                logger.warning("cluster: redis %s (%s); leases run out unless renewed in time", self.redis_url, error)
+                logger.warning("cluster: redis %s (%s); leases run out unless renewed in time",
+                               redact(self.redis_url), error)
             await asyncio.sleep(max(0.0, self.config.heartbeat_seconds - (time.monotonic() - began)))
 
     async def tick(self, start, stop) -> None:

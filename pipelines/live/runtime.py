@@ -25,6 +25,7 @@ from pipelines.live.sources import CameraReader, Frame, Mailbox, is_file
 from pipelines.live.worker import CameraWorker, FrameObserver
 from tracker.config import CameraConfig, Config
 from tracker.errors import TrackerError
+from tracker.redact import redact
 from tracker.track.camera import CameraTracks, TrackedFace, TrackView
 
 logger = logging.getLogger(__name__)
@@ -144,7 +145,7 @@ class Runtime:
         reader.start()
         task = self._group.create_task(worker.run(), name=f"camera {camera.id}")
         self.cameras[camera.id] = Camera(camera, reader, worker, task)
-        logger.info("camera %s: added (%s, %.1f fps analysed)", camera.id, camera.url, camera.fps)
+        logger.info("camera %s: added (%s, %.1f fps analysed)", camera.id, redact(camera.url), camera.fps)
         return self.cameras[camera.id]
 
     def _tracks(self, camera: CameraConfig, first_track_id: int) -> CameraTracks:

@@ -20,6 +20,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from tracker.redact import redact
+
 logger = logging.getLogger(__name__)
 
 CONNECTING, LIVE, STALLED, FAILED, ENDED = "connecting", "live", "stalled", "failed", "ended"
@@ -123,7 +125,7 @@ class CameraReader(threading.Thread):
         if state != self.state:
             self.state = state
             level = logging.WARNING if state in (STALLED, FAILED) else logging.INFO
-            logger.log(level, "camera %s: %s%s", self.camera, state, f" ({detail})" if detail else "")
+            logger.log(level, "camera %s: %s%s", self.camera, state, f" ({redact(detail)})" if detail else "")
 
     def _open(self) -> cv2.VideoCapture:
         if self.url.isdigit():

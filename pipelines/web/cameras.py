@@ -20,6 +20,7 @@ from pipelines.live.sources import Frame, is_file
 from pipelines.web.keys import RUNTIME, SERVICES
 from tracker.config import CameraConfig
 from tracker.images import blur_boxes, blurred_jpeg_base64
+from tracker.redact import redact
 from tracker.track.camera import TrackedFace
 
 routes = web.RouteTableDef()
@@ -39,7 +40,12 @@ def _camera(request: web.Request) -> Camera:
 
 
 def describe(camera: Camera) -> dict:
-    return {**camera.config.model_dump(), **asdict(camera.status())}
+    return {**public(camera.config), **asdict(camera.status())}
+
+
+def public(camera: CameraConfig) -> dict:
+    """A camera's settings as shown over HTTP: its URL without the password in it."""
+    return {**camera.model_dump(), "url": redact(camera.url)}
 
 
 def view(frame: Frame, faces: list[TrackedFace], blur_unknown: bool = False) -> bytes | None:
@@ -70,7 +76,7 @@ async def add_camera(request: web.Request) -> web.Response:
         if camera.id in await runtime.cluster.registry():
             raise web.HTTPConflict(text=f"camera '{camera.id}' exists already")
         await runtime.cluster.register([camera])
-        return web.json_response({**camera.model_dump(), "registered": True}, status=202)
+        return web.json_response({**public(camera), "registered": True}, status=202)
     if camera.id in runtime.cameras:
         raise web.HTTPConflict(text=f"camera '{camera.id}' exists already")
     return web.json_response(describe(runtime.add_camera(camera)), status=201)

@@ -9,4 +9,5 @@ from pipelines.services import Services
 
 SERVICES = web.AppKey("services", Services)
 TOKEN = web.AppKey("token", str)  # the bearer token for changes
+AUTHORISED = web.RequestKey("authorised", bool)  # the request carries the right token
 RUNTIME = web.AppKey("runtime", Runtime)  # the running cameras; absent under facetrack serve

@@ -7,7 +7,9 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from pipelines.live.sources import FAILED
-from pipelines.web.keys import RUNTIME, SERVICES
+from pipelines.web.access import reads_guarded
+from pipelines.web.keys import AUTHORISED, RUNTIME, SERVICES
+from tracker.redact import redact
 
 routes = web.RouteTableDef()
 
@@ -33,9 +35,12 @@ async def ready(request: web.Request) -> web.Response:
         cameras = {cid: camera.state for cid, camera in request.app[RUNTIME].status().cameras.items()}
         if cameras and all(state == FAILED for state in cameras.values()):
             problems.append(f"every camera has failed ({', '.join(sorted(cameras))}): see GET /api/cameras")
+    status = 200 if not problems else 503
+    if reads_guarded(request) and not request[AUTHORISED]:  # a probe's yes or no; the details are data
+        return web.json_response({"ready": not problems}, status=status)
     body = {"ready": not problems, "models": services.executor.error is None,
             "model_id": services.identifier.model_id, "redis": redis_ok, "cameras": cameras, "problems": problems}
-    return web.json_response(body, status=200 if not problems else 503)
+    return web.json_response(body, status=status)
 
 
 async def _ping(url: str, problems: list[str]) -> bool:
@@ -43,7 +48,7 @@ async def _ping(url: str, problems: list[str]) -> bool:
     try:
         return bool(await client.ping())
     except (OSError, aioredis.RedisError) as error:
-        problems.append(f"Redis at {url} unreachable: {error}")
+        problems.append(redact(f"Redis at {url} unreachable: {error}"))
         return False
     finally:
         await client.aclose()

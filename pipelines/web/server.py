@@ -1,20 +1,23 @@
 """The HTTP side: one aiohttp application for ``facetrack run`` (with the running cameras) and
 ``facetrack serve`` (the gallery alone).
 
-Every error is JSON, ``{"error": "...", "status": N}``, never a traceback. Requests that
-change something (POST, PATCH, PUT, DELETE) need ``Authorization: Bearer <http.token>``;
-with ``http.protect_all`` every request does (``/health`` and the dashboard's page and files, which
-hold no data, excepted); GET requests may carry
-it as ``?token=`` instead, for the dashboard's live views and WebSocket, which cannot send
-headers.
+Every error is JSON, ``{"error": "...", "status": N}``, never a traceback, and never a password (URLs in it
+are redacted). Requests that change something (POST, PATCH, PUT, DELETE) need
+``Authorization: Bearer <http.token>``; reads do too when the server listens on an address other than
+loopback, or with ``http.protect_all`` (``/health``, ``/ready``'s yes or no, and the dashboard's page and
+files, which hold no data, excepted). GET requests may carry it as ``?token=`` instead, for the dashboard's
+live views and WebSocket, which cannot send headers.
+
+Against other web pages in the user's browser: a loopback server answers only to a loopback ``Host`` (or
+one in ``http.allowed_hosts``), so a page cannot rebind its DNS name to this machine, and a request with
+an ``Origin`` other than this server's (a cross-site ``fetch`` or WebSocket) is refused. Data is sent with
+``Cache-Control: no-store``: a face crop does not stay in a browser's or proxy's cache.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
-import secrets
 from pathlib import Path
 
 from aiohttp import web
@@ -24,17 +27,18 @@ from gallery.store import GalleryUnavailable
 from pipelines.live.runtime import Runtime
 from pipelines.services import Services
 from pipelines.web import cameras, events, identities, negatives, openapi, ops, unknowns
+from pipelines.web.access import guard, no_store
 from pipelines.web.keys import RUNTIME, SERVICES, TOKEN
 from tracker.config import Config
 from tracker.errors import TrackerError
+from tracker.redact import redact
 
 logger = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
-READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 def json_error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message, "status": status}, status=status)
+    return web.json_response({"error": redact(message), "status": status}, status=status)
 
 
 @web.middleware
@@ -59,33 +63,12 @@ async def errors(request: web.Request, handler) -> web.StreamResponse:
         return json_error(500, "internal error; the server log has the details")
 
 
-@web.middleware
-async def auth(request: web.Request, handler) -> web.StreamResponse:
-    protect_all = request.app[SERVICES].config.http.protect_all
-    protected = request.method not in READ_METHODS or (protect_all and not _open_to_all(request.path))
-    if protected:
-        given = request.headers.get("Authorization", "")
-        if not given and request.method == "GET" and "token" in request.query:  # <img> and WebSocket can't send headers
-            given = f"Bearer {request.query['token']}"
-        if not given.startswith("Bearer "):
-            return json_error(401, "this endpoint needs 'Authorization: Bearer <token>' (http.token)")
-        # surrogateescape: a header that is not UTF-8 arrives as surrogates; it is a wrong token, not a crash
-        if not hmac.compare_digest(given[7:].encode("utf-8", "surrogateescape"), request.app[TOKEN].encode()):
-            return json_error(403, "wrong token")
-    return await handler(request)
-
-
-def _open_to_all(path: str) -> bool:
-    """``/health``, and the dashboard's page and files: they hold no data (the page asks for the token and
-    sends it with every request for data), and a browser loads them without headers."""
-    return path in ("/health", "/") or path.startswith("/static/")
-
-
 def build_app(services: Services, token: str, runtime: Runtime | None = None) -> web.Application:
     """The application for ``services`` (and the running cameras, under ``facetrack run``)."""
-    app = web.Application(middlewares=[errors, auth], client_max_size=services.config.http.max_upload_bytes)
+    app = web.Application(middlewares=[errors, guard], client_max_size=services.config.http.max_upload_bytes)
     app[SERVICES] = services
     app[TOKEN] = token
+    app.on_response_prepare.append(no_store)
     if runtime is not None:
         app[RUNTIME] = runtime
     for module in (ops, cameras, identities, negatives, unknowns, events, openapi):
@@ -97,14 +80,6 @@ def build_app(services: Services, token: str, runtime: Runtime | None = None) ->
 
 async def dashboard(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC / "index.html")
-
-
-def token_for(config: Config) -> str:
-    if config.http.token:
-        return config.http.token
-    token = secrets.token_urlsafe(16)
-    logger.warning("http.token is not set: changes over HTTP need this token for this run: %s", token)
-    return token
 
 
 async def serve_app(app: web.Application, config: Config) -> web.AppRunner:

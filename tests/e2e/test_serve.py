@@ -1,11 +1,13 @@
 """``facetrack serve``: the HTTP API for the gallery alone, started and stopped as a user would."""
 
 import json
+import os
 import signal
 import subprocess
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -38,4 +40,7 @@ def test_serve_answers_and_stops_cleanly_on_sigterm(tmp_path, cache_dir):
         server.send_signal(signal.SIGTERM)
         _, log = server.communicate(timeout=60)
     assert server.returncode == 0, log
-    assert "changes over HTTP need this token" in log  # no http.token configured: a random one, logged
+    # no http.token configured: one is made and kept in http.token_file, readable by this user only, never logged
+    token_file = Path(os.environ["FACETRACK__HTTP__TOKEN_FILE"])
+    assert f"changes over HTTP need the token kept in {token_file}" in log
+    assert token_file.stat().st_mode & 0o777 == 0o600 and token_file.read_text().strip() not in log
