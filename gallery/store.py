@@ -103,6 +103,11 @@ CREATE TABLE IF NOT EXISTS changes (
     identity_id INTEGER,
     at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS erasures (
+    identity_id INTEGER PRIMARY KEY,
+    erased_at REAL NOT NULL,
+    swept_at REAL
+);
 CREATE INDEX IF NOT EXISTS sightings_cluster ON sightings(cluster_id);
 CREATE INDEX IF NOT EXISTS sighting_faces_sighting ON sighting_faces(sighting_id);
 """
@@ -148,6 +153,21 @@ def log_change(db: Database, identity_ids: list[int] | None) -> None:
     db.executemany("INSERT INTO changes (identity_id, at) VALUES (?, ?)",
                    [(i, now) for i in sorted(set(identity_ids))] if identity_ids is not None else [(None, now)])
     db.notify()
+
+
+def new_identity(db: Database, name: str, metadata: str, created_at: float) -> int:
+    """Inside a transaction: add a person under an id no one ever had, an erased person's included. SQLite
+    hands out the highest id + 1, so erasing the newest person would give their id to the next one (their
+    events, and the erasure's tombstone, would then be about someone else); PostgreSQL's sequence never
+    goes back."""
+    identity_id = db.insert("INSERT INTO identities (name, metadata, created_at) VALUES (?, ?, ?)",
+                            (name, metadata, created_at))
+    erased = db.execute("SELECT MAX(identity_id) FROM erasures").fetchone()[0]
+    if erased is not None and identity_id <= erased:
+        fresh = 1 + max(erased, db.execute("SELECT MAX(id) FROM identities").fetchone()[0])
+        db.execute("UPDATE identities SET id = ? WHERE id = ?", (fresh, identity_id))
+        identity_id = fresh
+    return identity_id
 
 
 def encode_png(rgb: np.ndarray) -> bytes:
@@ -249,8 +269,9 @@ class GalleryStore:
 
     def erase(self, name: str) -> dict[str, int]:
         """Erase a person for good: their faces, crops and embeddings, the faces rejected as not them, their
-        sightings, and the clusters of unknown faces named as them (whose faces are theirs too). Returns what
-        went, by kind."""
+        sightings, and the clusters of unknown faces named as them (whose faces are theirs too). Their id stays
+        behind as a tombstone (no name, no face) until the event Stream is swept of them (``pending_erasures``,
+        ``swept``), and is never given to anyone else. Returns what went, by kind, and the id."""
         identity = self.identity(name)
         negatives = self._db.execute("SELECT COUNT(*) FROM negatives WHERE identity_id = ?",
                                      (identity.id,)).fetchone()[0]
@@ -261,9 +282,22 @@ class GalleryStore:
         with self.transaction() as db:
             db.execute("DELETE FROM clusters WHERE identity_id = ?", (identity.id,))  # their sightings go with them
             db.execute("DELETE FROM identities WHERE id = ?", (identity.id,))  # faces, negatives, sightings too
+            db.execute("INSERT INTO erasures (identity_id, erased_at) VALUES (?, ?)", (identity.id, time.time()))
             log_change(db, [identity.id])
         self._db.compact()
-        return {"faces": identity.faces, "negatives": negatives, "sightings": sightings, "clusters": clusters}
+        return {"faces": identity.faces, "negatives": negatives, "sightings": sightings, "clusters": clusters,
+                "identity_id": identity.id}
+
+    def pending_erasures(self) -> list[int]:
+        """Ids of erased people whose events the Stream may still hold."""
+        return [r[0] for r in self._db.execute("SELECT identity_id FROM erasures WHERE swept_at IS NULL "
+                                               "ORDER BY identity_id").fetchall()]
+
+    def swept(self, identity_ids: list[int]) -> None:
+        """The Stream no longer holds events of these erased people."""
+        with self.transaction() as db:
+            db.executemany("UPDATE erasures SET swept_at = ? WHERE identity_id = ?",
+                           [(time.time(), i) for i in identity_ids])
 
     # --- faces ------------------------------------------------------------------------
 
@@ -278,8 +312,7 @@ class GalleryStore:
                 if metadata is not None:
                     db.execute("UPDATE identities SET metadata = ? WHERE id = ?", (json.dumps(metadata), identity_id))
             else:
-                identity_id = db.insert("INSERT INTO identities (name, metadata, created_at) VALUES (?, ?, ?)",
-                                        (name, json.dumps(metadata or {}), now))
+                identity_id = new_identity(db, name, json.dumps(metadata or {}), now)
             for face in faces:
                 face_id = db.insert(
                     "INSERT INTO faces (identity_id, crop, landmarks, quality, source, camera, captured_at, added_at) "
@@ -430,8 +463,7 @@ def _copy_people(source: Database, db: Database) -> int:
     faces."""
     identity_map = {}
     for old_id, name, metadata, created in source.execute("SELECT id, name, metadata, created_at FROM identities"):
-        identity_map[old_id] = db.insert("INSERT INTO identities (name, metadata, created_at) VALUES (?, ?, ?)",
-                                         (name, metadata, created))
+        identity_map[old_id] = new_identity(db, name, metadata, created)
     face_map = {}
     columns = "crop, landmarks, quality, source, camera, captured_at, added_at"
     for row in source.execute(f"SELECT id, identity_id, {columns} FROM faces"):

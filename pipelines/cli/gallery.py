@@ -30,7 +30,7 @@ from pipelines.cli.console import (
     out,
     progress,
 )
-from pipelines.events.erase import erase_identity
+from pipelines.events.erase import sweep_erased
 from pipelines.events.redis_server import EmbeddedRedis, listening
 from tracker.config import Config, load_config, parse_config
 from tracker.errors import TrackerError
@@ -224,19 +224,29 @@ def remove(name: str, gallery: GalleryOption = None, config: ConfigOption = DEFA
 
 
 @gallery_app.command("erase")
-def erase(name: str, gallery_only: Annotated[bool, typer.Option("--gallery-only", help="Leave the event Stream "
-                                                                "as it is (Redis unreachable)")] = False,
+def erase(name: Annotated[str | None, typer.Argument(help="The person; none: finish erasures whose Stream "
+                                                    "sweep is pending")] = None,
+          gallery_only: Annotated[bool, typer.Option("--gallery-only", help="Leave the event Stream for later "
+                                                     "(Redis unreachable)")] = False,
           gallery: GalleryOption = None, config: ConfigOption = DEFAULT_CONFIG) -> None:
     """Erase a person for good: faces, crops, embeddings, sightings, and the Stream's events about them."""
     settings = load_config(config)
     with _open(settings, gallery) as store:
-        identity = store.identity(name)
-        events = 0 if gallery_only else _erase_events(settings, identity.id)
-        removed = store.erase(name)
-    out.print(f"erased {name}: {removed['faces']} face(s), {removed['negatives']} rejected face(s), "
-              f"{removed['sightings']} sighting(s) in "
-              f"{removed['clusters']} named cluster(s), {events} event(s) from the Stream", highlight=False,
-              markup=False)
+        if name is not None:  # the gallery first: whatever happens to Redis, the person is gone from it
+            removed = store.erase(name)
+            out.print(f"erased {name} from the gallery: {removed['faces']} face(s), {removed['negatives']} rejected "
+                      f"face(s), {removed['sightings']} sighting(s) in {removed['clusters']} named cluster(s); "
+                      "running workers un-name them at once", highlight=False, markup=False)
+        pending = store.pending_erasures()
+        if gallery_only or not pending:
+            if pending:
+                out.print(f"the Stream still holds events of {len(pending)} erased person(s): "
+                          "`facetrack gallery erase` (no name) clears them, as a running `facetrack run` does",
+                          highlight=False, markup=False)
+            return
+        events = _sweep_stream(settings, store)
+    out.print(f"{events} event(s) of {len(pending)} erased person(s) deleted from the Stream, and Redis's "
+              "append-only file rewritten", highlight=False, markup=False)
 
 
 @gallery_app.command("reject")
@@ -281,23 +291,25 @@ def reject(
               "within a second)", highlight=False, markup=False)
 
 
-def _erase_events(settings: Config, identity_id: int) -> int:
-    """The Stream's events about the identity, deleted from the configured Redis, or from the embedded
-    server's data (started for the purpose when no run holds it). Nothing is erased anywhere if it fails."""
+def _sweep_stream(settings: Config, store) -> int:
+    """The Stream's events about erased people, deleted from the configured Redis, or from the embedded
+    server's data (started for the purpose when no run holds it)."""
     url, server = settings.redis.url, None
     if not url and settings.redis.port and listening(settings.redis.port):  # a run's embedded server
         url = f"redis://127.0.0.1:{settings.redis.port}/0"
     elif not url:
         if not Path(settings.redis.data_dir).is_dir():
+            store.swept(store.pending_erasures())
             return 0  # no run ever kept events here
         server = EmbeddedRedis(Path(settings.redis.data_dir), settings.redis.port).start()
         url = server.url
     client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=10)
     try:
-        return erase_identity(client, settings.events.prefix, identity_id)
+        return sweep_erased(store, client, settings.events.prefix)
     except redis.RedisError as error:
-        raise TrackerError(f"redis: {redact(url)} unreachable ({error}); nothing was erased (--gallery-only erases the "
-                           "gallery alone)") from None
+        raise TrackerError(f"redis: {redact(url)} unreachable ({error}); the person is erased from the gallery, and "
+                           "their events in the Stream will be when `facetrack gallery erase` (no name) or a running "
+                           "`facetrack run` reaches it") from None
     finally:
         client.close()
         if server:

@@ -3,7 +3,8 @@
 Every event goes to ``<prefix>:events:<camera>`` (pub/sub; subscribe to one camera or to
 the pattern ``<prefix>:events:*``) and is appended to the Stream ``<prefix>:events``
 (trimmed to about ``stream_maxlen`` entries), the record a subscriber that was away
-replays from. Events wait in a bounded in-order buffer: when Redis is away, or refuses writes
+replays from. An event naming a person erased meanwhile is not written (``pipelines.events.erase``).
+Events wait in a bounded in-order buffer: when Redis is away, or refuses writes
 for a while (OOM, MISCONF, READONLY), they are held and delivered, in order, once it takes
 them again; when the buffer is full the oldest is dropped and
 counted. Publishing never blocks the pipeline.
@@ -17,6 +18,7 @@ only then appends and publishes, all or nothing. The Stream thus holds each even
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections import deque
 from dataclasses import dataclass
@@ -34,9 +36,11 @@ logger = logging.getLogger(__name__)
 
 SEEN_SECONDS = 3600  # a retry comes seconds after the first try; an hour is ample
 
-# KEYS: the event's mark, the Stream; ARGV: payload, channel, Stream length, seconds the mark is
-# kept. Returns the Stream id, or nil when the event was written before (a retry after a timeout).
+# KEYS: the event's mark, the Stream, the erased identities; ARGV: payload, channel, Stream length, seconds
+# the mark is kept, the event's identity id ('' when none). Returns the Stream id, nil when the event was
+# written before (a retry after a timeout), or 0 when it names a person erased meanwhile (dropped).
 WRITE_ONCE = """
+if ARGV[5] ~= '' and redis.call('SISMEMBER', KEYS[3], ARGV[5]) == 1 then return 0 end
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[4]) then return nil end
 local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'event', ARGV[1])
 redis.call('PUBLISH', ARGV[2], ARGV[1])
@@ -50,6 +54,21 @@ def stream_key(prefix: str) -> str:
 
 def channel(prefix: str, camera: str) -> str:
     return f"{prefix}:events:{camera}"
+
+
+def entry_event(fields: dict) -> dict | None:
+    """A Stream entry's event as a dict, or None when the entry is not one (written by hand, damaged): every
+    reader of the Stream skips such an entry rather than fail on it."""
+    try:
+        event = json.loads(fields[b"event"])
+    except (KeyError, ValueError, TypeError):
+        return None
+    return event if isinstance(event, dict) and "camera" in event and "type" in event else None
+
+
+def erased_key(prefix: str) -> str:
+    """The set of erased identity ids: an event naming one is never written (``pipelines.events.erase``)."""
+    return f"{prefix}:erased"
 
 
 def mark_key(prefix: str, event_id: str) -> str:
@@ -73,6 +92,7 @@ class EventPublisher:
         self._wake = asyncio.Event()
         self.published = 0
         self.dropped = 0
+        self.withheld = 0  # events naming a person erased meanwhile
         self._connected: bool | None = None
 
     def status(self) -> PublisherStatus:
@@ -117,9 +137,15 @@ class EventPublisher:
 
     async def _send(self, write_once, event: Event) -> None:
         payload = event.model_dump_json()
-        await write_once(keys=[mark_key(self.prefix, event.id), stream_key(self.prefix)],
-                         args=[payload, channel(self.prefix, event.camera), self.stream_maxlen, SEEN_SECONDS])
-        self.published += 1
+        written = await write_once(
+            keys=[mark_key(self.prefix, event.id), stream_key(self.prefix), erased_key(self.prefix)],
+            args=[payload, channel(self.prefix, event.camera), self.stream_maxlen, SEEN_SECONDS,
+                  "" if event.identity_id is None else event.identity_id])
+        if written == 0:
+            self.withheld += 1
+            logger.info("an event naming erased identity %d was not written", event.identity_id)
+        else:
+            self.published += 1
 
     def _state(self, connected: bool, error: Exception | None = None) -> None:
         if connected == self._connected:

@@ -12,22 +12,26 @@ on (``"0"``: the oldest kept; ``"$"``: from now) and keeps following it (``strea
 entry id to resume from); without, it subscribes to the live channels (``stream_id`` is
 None). While Redis is unreachable it calls ``waiting`` once and retries, resuming the Stream
 where it left off. An event id already yielded (the last ``REMEMBERED`` ids) is not yielded
-again, so a consumer sees each event once even when a source repeats one.
+again, so a consumer sees each event once even when a source repeats one. An entry or message that is not
+an event (written by hand, damaged) is skipped, never the end of the feed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Collection
 
 import redis.asyncio as aioredis
+from pydantic import ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from pipelines.events.publisher import channel, stream_key
+from pipelines.events.publisher import channel, entry_event, stream_key
 from tracker.events import Event
 
+logger = logging.getLogger(__name__)
 RETRY_SECONDS = 0.5
 REMEMBERED = 10_000
 
@@ -76,7 +80,9 @@ async def _live(client: aioredis.Redis, prefix: str, cameras: Collection[str] | 
             await pubsub.psubscribe(channel(prefix, "*"))
         async for message in pubsub.listen():
             if message["type"] in ("message", "pmessage"):
-                yield Event.model_validate_json(message["data"])
+                event = _event(entry_event({b"event": message["data"]}))
+                if event is not None:
+                    yield event
 
 
 async def _replay(client: aioredis.Redis, prefix: str, cameras: Collection[str] | None,
@@ -90,9 +96,18 @@ async def _replay(client: aioredis.Redis, prefix: str, cameras: Collection[str] 
         for _, entries in reply:
             for entry_id, fields in entries:
                 since = entry_id.decode()
-                event = Event.model_validate_json(fields[b"event"])
-                if not cameras or event.camera in cameras:
+                event = _event(entry_event(fields))
+                if event is None:
+                    logger.warning("stream entry %s is not a facetrack event; skipped", since)
+                elif not cameras or event.camera in cameras:
                     yield since, event
+
+
+def _event(fields: dict | None) -> Event | None:
+    try:
+        return None if fields is None else Event.model_validate(fields)
+    except ValidationError:
+        return None
 
 
 class _Seen:

@@ -1,8 +1,8 @@
 """Retention: while ``facetrack run`` runs, sightings older than ``retention.sightings_days`` are
 erased from the gallery (and its change log trimmed to a day) and Stream events older than
-``retention.events_days`` are trimmed,
-at start and every ``retention.every_minutes``. Each pass is logged; the totals are metrics.
-A pass that fails (the gallery locked, Redis away) is logged and tried again at the next one."""
+``retention.events_days`` are trimmed, and erasures whose Stream sweep is pending (Redis was away when
+the person was erased) are finished, at start and every ``retention.every_minutes``. Each pass is logged;
+the totals are metrics. A pass that fails (the gallery locked, Redis away) is logged and tried again at the next one."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import redis
 
 from gallery.sightings import expire_sightings
 from gallery.store import GalleryStore
-from pipelines.events.erase import trim_before
+from pipelines.events.erase import sweep_erased, trim_before
 from tracker.config import Config
 from tracker.errors import TrackerError
 
@@ -40,16 +40,17 @@ class Retention:
     def apply(self, now: float | None = None) -> None:
         """One pass: what is past its age goes."""
         now = time.time() if now is None else now
-        sightings = events = 0
+        sightings = events = erased = 0
         try:
             with GalleryStore(self.gallery) as store:
                 if self.rules.sightings_days:
                     sightings = expire_sightings(store, now - self.rules.sightings_days * DAY)
                 store.trim_changes(now - DAY)  # the gallery's change log (gallery/watch.py) keeps a day
-            if self.rules.events_days:
                 client = redis.Redis.from_url(self.redis_url, socket_connect_timeout=2, socket_timeout=10)
                 try:
-                    events = trim_before(client, self.prefix, now - self.rules.events_days * DAY)
+                    erased = sweep_erased(store, client, self.prefix)  # erasures whose Redis was away
+                    if self.rules.events_days:
+                        events = trim_before(client, self.prefix, now - self.rules.events_days * DAY)
                 finally:
                     client.close()
         except (TrackerError, redis.RedisError) as error:
@@ -57,5 +58,6 @@ class Retention:
         self.removed["sightings"] += sightings
         self.removed["events"] += events
         self.passes += 1
-        logger.info("retention: %d sightings older than %g days erased, %d events older than %g days trimmed",
-                    sightings, self.rules.sightings_days, events, self.rules.events_days)
+        logger.info("retention: %d sightings older than %g days erased, %d events older than %g days trimmed%s",
+                    sightings, self.rules.sightings_days, events, self.rules.events_days,
+                    f", {erased} events of erased people deleted" if erased else "")

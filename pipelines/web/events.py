@@ -9,7 +9,7 @@ import re
 import redis.asyncio as aioredis
 from aiohttp import WSMsgType, web
 
-from pipelines.events.publisher import stream_key
+from pipelines.events.publisher import entry_event, stream_key
 from pipelines.events.subscriber import read_events
 from pipelines.web.keys import SERVICES
 
@@ -60,8 +60,9 @@ async def recent_events(request: web.Request) -> web.Response:
                 break
             for entry_id, fields in entries:
                 next_id = entry_id.decode()
-                event = json.loads(fields[b"event"])
-                if (not cameras or event["camera"] in cameras) and (not types or event["type"] in types):
+                event = entry_event(fields)  # None: not an event (written by hand, damaged): skipped
+                wanted = event is not None and (not cameras or event["camera"] in cameras)
+                if wanted and (not types or event["type"] in types):
                     events.append({"stream_id": next_id, **event})
                     if len(events) == limit:
                         break

@@ -11,18 +11,22 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
+import logging
 
 import cv2
+import redis
 from aiohttp import BodyPartReader, web
 
 from gallery.enroll import ENROLLED, REFUSED, Enroller, Outcome
 from gallery.negatives import Negatives
 from gallery.store import GalleryError, GalleryStore
+from pipelines.events.erase import sweep_erased
 from pipelines.web import bodies
 from pipelines.web.keys import RUNTIME, SERVICES
 from tracker.errors import ImageError
 from tracker.images import decode_image
 
+logger = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
 
@@ -186,12 +190,28 @@ async def rename_identity(request: web.Request) -> web.Response:
 
 @routes.delete("/api/identities/{name}")
 async def delete_identity(request: web.Request) -> web.Response:
-    """Erase the person, their faces, crops and embeddings for good."""
-    with _store(request) as store:
-        identity_or_404(store, request.match_info["name"])
-        store.remove(request.match_info["name"])
+    """Erase the person for good, as ``facetrack gallery erase``: the gallery first, then the Stream."""
+    services = request.app[SERVICES]
+    body = await asyncio.to_thread(_erase, services.gallery, request.match_info["name"], services.redis_url,
+                                   services.config.events.prefix)
     reload_gallery(request)
-    return web.Response(status=204)
+    return web.json_response(body)
+
+
+def _erase(gallery, name: str, redis_url: str | None, prefix: str) -> dict:
+    with GalleryStore(gallery) as store:
+        identity_or_404(store, name)
+        removed = store.erase(name)
+        stream = {"deleted": None, "pending": True}
+        if redis_url:
+            client = redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=10)
+            try:
+                stream = {"deleted": sweep_erased(store, client, prefix), "pending": False}
+            except redis.RedisError as error:  # the retention pass of a running facetrack run finishes it
+                logger.warning("erase %s: the Stream is swept later: %s", name, error)
+            finally:
+                client.close()
+    return {**removed, "stream": stream}
 
 
 @routes.post("/api/recognize")

@@ -110,9 +110,12 @@ IDENTITIES_PATHS = {
                   "responses": {"200": _json("Renamed"), "400": _error("Bad request"),
                                 "404": _error("No such person"), "409": _error("The name is taken"),
                                 **UNAUTHORISED}},
-        "delete": {"summary": "Erase a person, their faces and embeddings for good", "security": AUTH,
-                   "parameters": [NAME], "responses": {"204": {"description": "Erased"},
-                                                       "404": _error("No such person"), **UNAUTHORISED}},
+        "delete": {"summary": "Erase a person for good: faces, sightings, named clusters, then their events in "
+                              "the Stream (stream.pending: Redis unreachable, finished by the next retention pass)",
+                   "security": AUTH, "parameters": [NAME],
+                   "responses": {"200": _json("What went: faces, negatives, sightings, clusters, identity_id, "
+                                              "stream {deleted, pending}"),
+                                 "404": _error("No such person"), **UNAUTHORISED}},
     },
     "/api/identities/{name}/faces/{face}/crop.jpg": {"get": {
         "summary": "A stored face crop", "parameters": [NAME, {**TRACK, "name": "face"}],

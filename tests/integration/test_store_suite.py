@@ -131,7 +131,8 @@ def test_erase_takes_faces_negatives_sightings_and_named_clusters(location):
         unknowns.mark(cluster, NAMED, ann)
         unknowns.add(sighting(8))
         Negatives(store).add("Ann", [face(4, "stranger.jpg")], MODEL)
-        assert store.erase("Ann") == {"faces": 2, "negatives": 1, "sightings": 1, "clusters": 1}
+        assert store.erase("Ann") == {"faces": 2, "negatives": 1, "sightings": 1, "clusters": 1, "identity_id": ann}
+        assert store.pending_erasures() == [ann]  # a tombstone until the Stream is swept of them
         left = {table: store.query(f"SELECT COUNT(*) FROM {table}")[0][0] for table in (
             "identities", "faces", "embeddings", "negatives", "negative_embeddings", "clusters", "sightings")}
     assert left == {"identities": 1, "faces": 1, "embeddings": 1, "negatives": 0, "negative_embeddings": 0,
@@ -368,6 +369,22 @@ def test_sightings_of_one_stranger_written_by_several_workers_at_once_make_one_c
     with GalleryStore(location) as store:
         clusters = Unknowns(store, MODEL, 0.5).clusters()
     assert not errors and [c.sightings for c in clusters] == [20]
+
+
+def test_an_erased_persons_id_is_never_given_to_anyone_else(location, sqlite_location):
+    with GalleryStore(location) as store:
+        store.save_person("Ann", [face(1)], MODEL)
+        bo = store.save_person("Bo", [face(2)], MODEL)
+        store.erase("Bo")  # the newest person: SQLite's next rowid would be theirs again
+        cy = store.save_person("Cy", [face(3)], MODEL)
+        store.swept([bo])
+        store.erase("Cy")
+        store.swept([cy])
+        di = store.save_person("Di", [face(4)], MODEL)  # a swept tombstone still holds its id
+        assert bo < cy < di and store.pending_erasures() == []
+        store.export(sqlite_location)
+    with GalleryStore(sqlite_location) as other:  # an import into another gallery gets fresh ids there too
+        assert [i.name for i in other.identities()] == ["Ann", "Di"]
 
 
 def test_the_change_log_records_each_change_and_retention_trims_it_to_its_age(location):
