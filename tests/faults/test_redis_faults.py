@@ -1,20 +1,26 @@
 """Redis stalls and dies under the publisher: counted end to end by event id, nothing is lost
-and nothing is repeated, on the embedded server and on an external one."""
+and nothing is repeated, on the embedded server and on an external one; the embedded server under a
+running ``facetrack run`` is restarted when it dies, stops only after the drain, and never outlives it."""
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
 import threading
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 import redis
 
+from pipelines.eval.synthetic import make_plan, write_video
 from pipelines.events.publisher import EventPublisher, channel, stream_key
-from pipelines.events.redis_server import EmbeddedRedis, free_port, server_binary
+from pipelines.events.redis_server import EmbeddedRedis, free_port, listening, server_binary
 from pipelines.events.subscriber import read_events
+from tests.conftest import LFW, needs_data
+from tests.support.cli import FACETRACK
 from tracker.errors import TrackerError
 from tracker.events import Event
 
@@ -190,3 +196,95 @@ def test_events_survive_redis_refusing_writes_for_ten_seconds(tmp_path, caplog):
     assert crashed is None and (status.published, status.buffered, status.dropped) == (EVENTS, 0, 0)
     assert stored == sent
     assert any("refuses writes" in r.getMessage() and "OOM" in r.getMessage() for r in caplog.records)
+
+
+def _redis_pids(port: int) -> list[int]:
+    """The redis-server processes serving ``port`` (read from /proc, as ``ps`` would: Redis sets its title to
+    ``redis-server 127.0.0.1:<port>``)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                title = Path(f"/proc/{entry}/cmdline").read_bytes()
+                alive = not Path(f"/proc/{entry}/stat").read_text().split(") ")[1].startswith("Z")
+            except OSError:
+                continue
+            if alive and b"redis-server" in title and f"127.0.0.1:{port}\0".encode() in title + b"\0":
+                pids.append(int(entry))
+    return pids
+
+
+def _wait(condition, seconds, what):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out: {what}"
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def looping_video(tmp_path_factory):
+    plan = make_plan(LFW, order=("Colin_Powell", "Aaron_Eckhart"), lead=0.5, duration=2.0, tail=0.5)
+    return write_video(plan, tmp_path_factory.mktemp("video") / "v.avi")
+
+
+def _start_run(tmp_path, cache_dir, video, port):
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[models]\ncache_dir = "{cache_dir}"\ndevice = "cpu"\n\n[redis]\nport = {port}\n'
+        f'data_dir = "{tmp_path / "redis"}"\n\n[http]\nport = 0\n\n[pipeline]\ngrace_seconds = 10.0\n\n'
+        f'[[cameras]]\nid = "hall"\nurl = "{video}"\nloop = true\n')
+    log = (tmp_path / "run.log").open("w")
+    process = subprocess.Popen([str(FACETRACK), "run", "--config", str(config), "--gallery", str(tmp_path / "g.db")],
+                               stderr=log, start_new_session=True)  # its own group, as a systemd unit has
+    return process, log
+
+
+@needs_data
+def test_the_embedded_redis_is_restarted_when_it_dies_and_outlasts_a_group_sigterm_until_the_drain(
+        tmp_path, cache_dir, looping_video):
+    port = free_port()
+    run, log = _start_run(tmp_path, cache_dir, looping_video, port)
+    client = redis.Redis.from_url(f"redis://127.0.0.1:{port}/0", socket_connect_timeout=1, socket_timeout=2)
+
+    def events():
+        try:
+            return [f[b"event"] for _, f in client.xrange(stream_key("facetrack"))]
+        except redis.RedisError:
+            return []
+
+    try:
+        _wait(lambda: any(b'"track.started"' in e for e in events()), 120, "the first track in the Stream")
+        first = _redis_pids(port)
+        assert len(first) == 1
+        os.kill(first[0], signal.SIGKILL)  # Redis dies under a running facetrack
+        _wait(lambda: _redis_pids(port) and _redis_pids(port) != first, 10, "the embedded Redis started again")
+        before = len(events())
+        _wait(lambda: len(events()) > before, 30, "events after the restart")
+        os.killpg(run.pid, signal.SIGTERM)  # what systemd's KillMode=control-group and Ctrl-C do: the whole group
+        assert run.wait(timeout=60) == 0, (tmp_path / "run.log").read_text()[-3000:]
+    finally:
+        if run.poll() is None:
+            run.kill()
+        client.close()
+        log.close()
+    assert _redis_pids(port) == []  # stopped by facetrack, after the drain
+    with EmbeddedRedis(tmp_path / "redis", port) as server:  # read what it kept
+        kept = [json.loads(f[b"event"]) for _, f in redis.Redis.from_url(server.url).xrange(stream_key("facetrack"))]
+    started = {e["track_id"] for e in kept if e["type"] == "track.started"}
+    ended = {e["track_id"] for e in kept if e["type"] == "track.ended"}
+    assert started and started == ended  # every track's end delivered: Redis outlived the group's SIGTERM
+
+
+@needs_data
+def test_the_embedded_redis_does_not_outlive_a_killed_facetrack(tmp_path, cache_dir, looping_video):
+    port = free_port()
+    run, log = _start_run(tmp_path, cache_dir, looping_video, port)
+    try:
+        _wait(lambda: bool(_redis_pids(port)) and listening(port), 120, "the embedded Redis")
+        run.send_signal(signal.SIGKILL)
+        run.wait(timeout=10)
+    finally:
+        if run.poll() is None:
+            run.kill()
+        log.close()
+    _wait(lambda: not _redis_pids(port) and not listening(port), 10, "the orphaned Redis to end and free its port")
