@@ -185,12 +185,17 @@ class GalleryStore:
     """One gallery: a SQLite file path, or a ``postgresql://`` URL. Use as a context manager, or call
     ``close()``."""
 
-    def __init__(self, location: Path | str) -> None:
+    def __init__(self, location: Path | str, create: bool = True) -> None:
+        """``create``: make the tables that do not exist yet (a write transaction); without, the schema is
+        taken as made (by the process's start), and opening is a read."""
         self._db: Database = connect(location)
         self.path = location if isinstance(location, Path) else self._db.location  # what messages name
         try:
-            with self._db.transaction():
-                self._db.create(SCHEMA)
+            if create:
+                with self._db.transaction():
+                    self._db.create(SCHEMA)
+                    self._check_version()
+            else:
                 self._check_version()
         except sqlite3.DatabaseError as error:
             self._db.close()

@@ -231,6 +231,8 @@ class HttpConfig(Strict):
     max_upload_bytes: int = Field(10_000_000, ge=1000, le=1_000_000_000, description="Largest request body")
     max_image_pixels: int = Field(40_000_000, ge=10_000, le=1_000_000_000, description="Largest uploaded image")
     live_fps: float = Field(5.0, gt=0.0, le=30.0, description="Frames per second of the live MJPEG view, at most")
+    max_viewers: int = Field(50, ge=1, le=10_000,
+                             description="Live views and event WebSockets open at once, at most (more: 503)")
     blur_unknown: bool = Field(
         False, description="Blur faces not (yet) named in the live view, track crops and events' crops"
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
+import functools
 from dataclasses import asdict
 from pathlib import Path
 
@@ -17,7 +19,7 @@ from pipelines.annotate import draw_boxes
 from pipelines.live.cluster import status
 from pipelines.live.runtime import Camera, Runtime
 from pipelines.live.sources import Frame, is_file
-from pipelines.web.keys import RUNTIME, SERVICES
+from pipelines.web.keys import RUNTIME, SERVICES, STREAMS
 from tracker.config import CameraConfig
 from tracker.images import blur_boxes, blurred_jpeg_base64
 from tracker.redact import redact
@@ -168,18 +170,24 @@ async def live(request: web.Request) -> web.StreamResponse:
     Frames are drawn and encoded only for connected viewers, at most ``http.live_fps`` per second.
     """
     camera = _camera(request)
-    interval = 1.0 / request.app[SERVICES].config.http.live_fps
-    response = web.StreamResponse(headers={"Content-Type": "multipart/x-mixed-replace; boundary=frame",
-                                           "Cache-Control": "no-store"})
-    await response.prepare(request)
-    sent = None
-    while camera.config.id in _runtime(request).cameras:
-        latest = camera.latest()
-        if latest is not None and latest[0] is not sent:
-            sent = latest[0]
-            jpeg = view(*latest, request.app[SERVICES].config.http.blur_unknown)
-            if jpeg:
-                await response.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
-                                     + str(len(jpeg)).encode() + b"\r\n\r\n" + jpeg + b"\r\n")
-        await asyncio.sleep(interval)
+    http = request.app[SERVICES].config.http
+    streams = request.app[STREAMS]
+    with streams.viewer():
+        response = web.StreamResponse(headers={"Content-Type": "multipart/x-mixed-replace; boundary=frame"})
+        await response.prepare(request)
+        sent = None
+        while camera.config.id in _runtime(request).cameras and not streams.closing.is_set():
+            latest = camera.latest()
+            if latest is not None and latest[0] is not sent:
+                sent = latest[0]
+                jpeg = await streams.frame(camera.config.id, sent, functools.partial(view, *latest, http.blur_unknown))
+                if jpeg:
+                    await response.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
+                                         + str(len(jpeg)).encode() + b"\r\n\r\n" + jpeg + b"\r\n")
+            await _wait(streams.closing, 1.0 / http.live_fps)
     return response
+
+
+async def _wait(event: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), seconds)

@@ -11,7 +11,7 @@ from aiohttp import WSMsgType, web
 
 from pipelines.events.publisher import entry_event, stream_key
 from pipelines.events.subscriber import read_events
-from pipelines.web.keys import SERVICES
+from pipelines.web.keys import SERVICES, STREAMS
 
 routes = web.RouteTableDef()
 STREAM_ID = r"^(\d+-\d+|\d+)$"
@@ -83,18 +83,19 @@ async def live_events(request: web.Request) -> web.WebSocketResponse:
     since = _stream_id(request, "since") or "$"
     prefix = request.app[SERVICES].config.events.prefix
     ws = web.WebSocketResponse(heartbeat=20)
-    await ws.prepare(request)
+    with request.app[STREAMS].viewer(ws):
+        await ws.prepare(request)
 
-    async def forward() -> None:
-        async for stream_id, event in read_events(url, prefix, cameras, since):
-            if not types or event.type in types:
-                await ws.send_str(json.dumps({"stream_id": stream_id, **event.model_dump()}))
+        async def forward() -> None:
+            async for stream_id, event in read_events(url, prefix, cameras, since):
+                if not types or event.type in types:
+                    await ws.send_str(json.dumps({"stream_id": stream_id, **event.model_dump()}))
 
-    sender = asyncio.create_task(forward())
-    try:
-        async for message in ws:  # until the client goes
-            if message.type == WSMsgType.ERROR:
-                break
-    finally:
-        sender.cancel()
+        sender = asyncio.create_task(forward())
+        try:
+            async for message in ws:  # until the client goes, or the server stops (Streams.close_all)
+                if message.type == WSMsgType.ERROR:
+                    break
+        finally:
+            sender.cancel()
     return ws

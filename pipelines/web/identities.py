@@ -22,6 +22,7 @@ from gallery.negatives import Negatives
 from gallery.store import GalleryError, GalleryStore
 from pipelines.events.erase import sweep_erased
 from pipelines.web import bodies
+from pipelines.web.gallery_io import identity_or_404, in_gallery, reload_gallery
 from pipelines.web.keys import RUNTIME, SERVICES
 from tracker.errors import ImageError
 from tracker.images import decode_image
@@ -30,52 +31,43 @@ logger = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
 
-def _store(request: web.Request) -> GalleryStore:
-    return GalleryStore(request.app[SERVICES].gallery)
-
-
-def identity_or_404(store: GalleryStore, name: str):
-    identity = store.find(name)
-    if identity is None:
-        raise web.HTTPNotFound(text=f"no identity named '{name}'")
-    return identity
-
-
-def reload_gallery(request: web.Request) -> None:
-    services = request.app[SERVICES]
-    with GalleryStore(services.gallery) as store:
-        services.identifier.reload(store)
-
-
 @routes.get("/api/identities")
 async def list_identities(request: web.Request) -> web.Response:
     rule = request.app[SERVICES].identifier.rule
     headers = {"X-Match-Threshold": f"{rule.value:.4f}", "X-Match-Threshold-Source": rule.source,
                "X-Match-Expected-FAR": "unknown" if rule.expected_far is None else f"{rule.expected_far:.6f}",
                "X-Gallery-People": str(rule.identities), "X-Gallery-Faces": str(rule.faces)}
-    with _store(request) as store:
-        return web.json_response([dataclasses.asdict(i) for i in store.identities()], headers=headers)
+    people = await in_gallery(request, lambda store: [dataclasses.asdict(i) for i in store.identities()])
+    return web.json_response(people, headers=headers)
 
 
 @routes.get("/api/identities/{name}")
 async def show_identity(request: web.Request) -> web.Response:
-    with _store(request) as store:
+    def read(store: GalleryStore) -> dict:
         identity = identity_or_404(store, request.match_info["name"])
         faces = [{"id": f.id, "quality": f.quality, "source": f.source, "added_at": f.added_at}
                  for f in store.faces(identity.id)]
         rejected = [{"id": n.id, "source": n.source, "added_at": n.added_at} for n in Negatives(store).of(identity.id)]
-    return web.json_response({**dataclasses.asdict(identity), "face_list": faces, "negative_list": rejected})
+        return {**dataclasses.asdict(identity), "face_list": faces, "negative_list": rejected}
+
+    return web.json_response(await in_gallery(request, read))
 
 
 @routes.get("/api/identities/{name}/faces/{face}/crop.jpg")
 async def face_crop(request: web.Request) -> web.Response:
-    with _store(request) as store:
+    def read(store: GalleryStore) -> bytes:
         identity = identity_or_404(store, request.match_info["name"])
         face = next((f for f in store.faces(identity.id) if str(f.id) == request.match_info["face"]), None)
         if face is None:
             raise web.HTTPNotFound(text=f"'{identity.name}' has no face {request.match_info['face']}")
-    ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(face.crop, cv2.COLOR_RGB2BGR))
-    return web.Response(body=jpeg.tobytes(), content_type="image/jpeg")
+        return jpeg_of(face.crop)
+
+    return web.Response(body=await in_gallery(request, read), content_type="image/jpeg")
+
+
+def jpeg_of(rgb) -> bytes:
+    """A stored face crop as JPEG (CPU work: called on the handlers' worker threads)."""
+    return cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))[1].tobytes()
 
 
 async def uploads(request: web.Request) -> tuple[dict[str, str], list[tuple[str, bytes]]]:
@@ -128,7 +120,7 @@ async def _run_enroll(request: web.Request, name: str, files: list[tuple[str, by
     images, refused = await decode_uploads(request, files)
 
     def work(analyzer):
-        with GalleryStore(services.gallery) as store:
+        with GalleryStore(services.gallery, create=False) as store:
             enroller = Enroller(analyzer, store, services.config.enroll)
             return enroller.enroll(name, *enroller.from_arrays(images), metadata=metadata)
 
@@ -136,7 +128,7 @@ async def _run_enroll(request: web.Request, name: str, files: list[tuple[str, by
     outcomes = [dataclasses.asdict(o) for o in refused + (result.outcomes if result else [])]
     enrolled = sum(o["status"] == ENROLLED for o in outcomes)
     if enrolled:
-        reload_gallery(request)
+        await reload_gallery(request)
     body = {"name": name, "enrolled": enrolled, "faces": result.faces_total if result else 0, "outcomes": outcomes}
     if not enrolled:
         body.update(error=f"nothing enrolled for '{name}': every image was refused or skipped", status=422)
@@ -170,21 +162,25 @@ async def enroll_from_track(request: web.Request) -> web.Response:
     if view is None or view.crop_jpeg is None:
         raise web.HTTPNotFound(text=f"camera '{camera_id}' has no open track {track_id} with a face crop")
     source = f"camera {camera_id} track {track_id}"
-    return await _run_enroll(request, request.match_info["name"], [(source, base64.b64decode(view.crop_jpeg))], None)
+    name = bodies.person_name(request.match_info["name"])  # the same rules as any other new name
+    return await _run_enroll(request, name, [(source, base64.b64decode(view.crop_jpeg))], None)
 
 
 @routes.patch("/api/identities/{name}")
 async def rename_identity(request: web.Request) -> web.Response:
     """JSON ``{"name": NEW}``."""
     new = bodies.parse(bodies.Rename, await request.read()).name
-    with _store(request) as store:
+
+    def change(store: GalleryStore):
         identity_or_404(store, request.match_info["name"])
         try:
             store.rename(request.match_info["name"], new)
         except GalleryError as error:
             raise web.HTTPConflict(text=str(error).split(": ", 1)[-1]) from None
-        identity = store.identity(new)
-    reload_gallery(request)
+        return store.identity(new)
+
+    identity = await in_gallery(request, change)
+    await reload_gallery(request)
     return web.json_response(dataclasses.asdict(identity))
 
 
@@ -192,25 +188,24 @@ async def rename_identity(request: web.Request) -> web.Response:
 async def delete_identity(request: web.Request) -> web.Response:
     """Erase the person for good, as ``facetrack gallery erase``: the gallery first, then the Stream."""
     services = request.app[SERVICES]
-    body = await asyncio.to_thread(_erase, services.gallery, request.match_info["name"], services.redis_url,
-                                   services.config.events.prefix)
-    reload_gallery(request)
+    body = await in_gallery(request, lambda store: _erase(store, request.match_info["name"], services.redis_url,
+                                                          services.config.events.prefix))
+    await reload_gallery(request)
     return web.json_response(body)
 
 
-def _erase(gallery, name: str, redis_url: str | None, prefix: str) -> dict:
-    with GalleryStore(gallery) as store:
-        identity_or_404(store, name)
-        removed = store.erase(name)
-        stream = {"deleted": None, "pending": True}
-        if redis_url:
-            client = redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=10)
-            try:
-                stream = {"deleted": sweep_erased(store, client, prefix), "pending": False}
-            except redis.RedisError as error:  # the retention pass of a running facetrack run finishes it
-                logger.warning("erase %s: the Stream is swept later: %s", name, error)
-            finally:
-                client.close()
+def _erase(store: GalleryStore, name: str, redis_url: str | None, prefix: str) -> dict:
+    identity_or_404(store, name)
+    removed = store.erase(name)
+    stream = {"deleted": None, "pending": True}
+    if redis_url:
+        client = redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=10)
+        try:
+            stream = {"deleted": sweep_erased(store, client, prefix), "pending": False}
+        except redis.RedisError as error:  # the retention pass of a running facetrack run finishes it
+            logger.warning("erase %s: the Stream is swept later: %s", name, error)
+        finally:
+            client.close()
     return {**removed, "stream": stream}
 
 

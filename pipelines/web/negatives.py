@@ -16,7 +16,8 @@ from gallery.negatives import Negatives
 from gallery.sightings import sighting_faces
 from gallery.store import GalleryError, GalleryStore
 from pipelines.web import bodies
-from pipelines.web.identities import decode_uploads, identity_or_404, reload_gallery, uploads
+from pipelines.web.gallery_io import identity_or_404, in_gallery, reload_gallery
+from pipelines.web.identities import decode_uploads, uploads
 from pipelines.web.keys import SERVICES
 
 routes = web.RouteTableDef()
@@ -27,17 +28,19 @@ async def reject(request: web.Request) -> web.Response:
     """multipart/form-data ``image`` files (one face each), or JSON ``{"sighting": ID}``: faces wrongly named
     as ``name``. Faces closer to them than to the person's own are not named so again."""
     services = request.app[SERVICES]
-    with GalleryStore(services.gallery) as store:
-        name = identity_or_404(store, request.match_info["name"]).name
+    name = (await in_gallery(request, lambda store: identity_or_404(store, request.match_info["name"]))).name
     outcomes = []
     if request.content_type == "application/json":
         sighting = bodies.parse(bodies.RejectSighting, await request.read()).sighting
-        with GalleryStore(services.gallery) as store:
+
+        def read(store: GalleryStore):
             try:
                 model_id, found = sighting_faces(store, sighting)
             except GalleryError:
                 raise web.HTTPNotFound(text=f"no sighting {sighting}") from None
-        faces = [face.as_new_face() for face in found]
+            return model_id, [face.as_new_face() for face in found]
+
+        model_id, faces = await in_gallery(request, read)
     elif request.content_type.startswith("multipart/"):
         _, files = await uploads(request)
         if not files:
@@ -45,7 +48,7 @@ async def reject(request: web.Request) -> web.Response:
         images, outcomes = await decode_uploads(request, files)
 
         def work(analyzer):
-            with GalleryStore(services.gallery) as store:
+            with GalleryStore(services.gallery, create=False) as store:
                 return Enroller(analyzer, store, services.config.enroll).from_arrays(images)
 
         faces, refused = await services.executor.call(work) if images else ([], [])
@@ -57,12 +60,14 @@ async def reject(request: web.Request) -> web.Response:
     if not faces:
         return web.json_response({**body, "rejected": 0, "error": f"no face to reject as '{name}'", "status": 422},
                                  status=422)
-    with GalleryStore(services.gallery) as store:
+    def change(store: GalleryStore) -> list[int]:
         try:
-            ids = Negatives(store).add(name, faces, model_id)
+            return Negatives(store).add(name, faces, model_id)
         except GalleryError:  # the person was removed meanwhile
             raise web.HTTPNotFound(text=f"no identity named '{name}'") from None
-    reload_gallery(request)
+
+    ids = await in_gallery(request, change)
+    await reload_gallery(request)
     return web.json_response({**body, "rejected": len(ids), "ids": ids}, status=201)
 
 
@@ -74,11 +79,13 @@ async def take_back(request: web.Request) -> web.Response:
         negative_id = int(text)
     except ValueError:
         raise web.HTTPBadRequest(text=f"rejected face '{text}' is not a number") from None
-    with GalleryStore(request.app[SERVICES].gallery) as store:
+    def change(store: GalleryStore) -> None:
         name = identity_or_404(store, request.match_info["name"]).name
         try:
             Negatives(store).remove(name, negative_id)
         except GalleryError:
             raise web.HTTPNotFound(text=f"'{name}' has no rejected face {negative_id}") from None
-    reload_gallery(request)
+
+    await in_gallery(request, change)
+    await reload_gallery(request)
     return web.Response(status=204)

@@ -28,7 +28,8 @@ from pipelines.live.runtime import Runtime
 from pipelines.services import Services
 from pipelines.web import cameras, events, identities, negatives, openapi, ops, unknowns
 from pipelines.web.access import guard, no_store
-from pipelines.web.keys import RUNTIME, SERVICES, TOKEN
+from pipelines.web.keys import RUNTIME, SERVICES, STREAMS, TOKEN
+from pipelines.web.streams import Streams
 from tracker.config import Config
 from tracker.errors import TrackerError
 from tracker.redact import redact
@@ -68,6 +69,8 @@ def build_app(services: Services, token: str, runtime: Runtime | None = None) ->
     app = web.Application(middlewares=[errors, guard], client_max_size=services.config.http.max_upload_bytes)
     app[SERVICES] = services
     app[TOKEN] = token
+    app[STREAMS] = Streams(services.config.http.max_viewers)
+    app.on_shutdown.append(app[STREAMS].close_all)
     app.on_response_prepare.append(no_store)
     if runtime is not None:
         app[RUNTIME] = runtime

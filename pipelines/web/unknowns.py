@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import dataclasses
 
-import cv2
 from aiohttp import web
 
 from gallery.enroll import ENROLLED, Enroller
 from gallery.sightings import IGNORED, NAMED, OPEN, Unknowns
 from gallery.store import GalleryError, GalleryStore
 from pipelines.web import bodies
-from pipelines.web.identities import reload_gallery
+from pipelines.web.gallery_io import in_gallery, reload_gallery
+from pipelines.web.identities import jpeg_of
 from pipelines.web.keys import SERVICES
 
 routes = web.RouteTableDef()
@@ -40,16 +40,19 @@ def _cluster_id(request: web.Request, store: GalleryStore) -> int:
 async def list_clusters(request: web.Request) -> web.Response:
     """Open clusters, most recently seen first (``?all=true``: named and ignored ones too)."""
     statuses = (OPEN, NAMED, IGNORED) if request.query.get("all") == "true" else (OPEN,)
-    with GalleryStore(request.app[SERVICES].gallery) as store:
-        return web.json_response([dataclasses.asdict(c) for c in _unknowns(request, store).clusters(statuses)])
+    clusters = await in_gallery(request, lambda store: [dataclasses.asdict(c)
+                                                        for c in _unknowns(request, store).clusters(statuses)])
+    return web.json_response(clusters)
 
 
 @routes.get("/api/unknowns/{cluster}")
 async def show_cluster(request: web.Request) -> web.Response:
-    with GalleryStore(request.app[SERVICES].gallery) as store:
+    def read(store: GalleryStore):
         cluster_id = _cluster_id(request, store)
         unknowns = _unknowns(request, store)
-        cluster, faces = unknowns.cluster(cluster_id), unknowns.faces(cluster_id)
+        return unknowns.cluster(cluster_id), unknowns.faces(cluster_id)
+
+    cluster, faces = await in_gallery(request, read)
     face_list = [{"id": f.id, "sighting": f.sighting_id, "camera": f.camera, "quality": f.quality,
                   "captured_at": f.captured_at} for f in faces]
     return web.json_response({**dataclasses.asdict(cluster), "face_list": face_list})
@@ -57,26 +60,26 @@ async def show_cluster(request: web.Request) -> web.Response:
 
 @routes.get("/api/unknowns/{cluster}/faces/{face}/crop.jpg")
 async def face_crop(request: web.Request) -> web.Response:
-    with GalleryStore(request.app[SERVICES].gallery) as store:
+    def read(store: GalleryStore) -> bytes:
         cluster_id = _cluster_id(request, store)
         faces = _unknowns(request, store).faces(cluster_id)
-    face = next((f for f in faces if str(f.id) == request.match_info["face"]), None)
-    if face is None:
-        raise web.HTTPNotFound(text=f"cluster {cluster_id} has no face {request.match_info['face']}")
-    ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(face.crop, cv2.COLOR_RGB2BGR))
-    return web.Response(body=jpeg.tobytes(), content_type="image/jpeg")
+        face = next((f for f in faces if str(f.id) == request.match_info["face"]), None)
+        if face is None:
+            raise web.HTTPNotFound(text=f"cluster {cluster_id} has no face {request.match_info['face']}")
+        return jpeg_of(face.crop)
+
+    return web.Response(body=await in_gallery(request, read), content_type="image/jpeg")
 
 
 @routes.post("/api/unknowns/{cluster}/name")
 async def name_cluster(request: web.Request) -> web.Response:
     """JSON ``{"name": NAME}``: enroll the cluster's faces as NAME (new, or added to that person)."""
     services = request.app[SERVICES]
-    with GalleryStore(services.gallery) as store:
-        cluster_id = _cluster_id(request, store)
+    cluster_id = await in_gallery(request, lambda store: _cluster_id(request, store))
     name = bodies.parse(bodies.NameCluster, await request.read()).name
 
     def work(analyzer):
-        with GalleryStore(services.gallery) as store:
+        with GalleryStore(services.gallery, create=False) as store:
             enroller = Enroller(analyzer, store, services.config.enroll)
             return enroller.enroll_cluster(Unknowns(store, enroller.model_id, 0.0), cluster_id, name)
 
@@ -84,7 +87,7 @@ async def name_cluster(request: web.Request) -> web.Response:
         result = await services.executor.call(work)
     except GalleryError as error:
         raise web.HTTPUnprocessableEntity(text=str(error).split(": ", 1)[-1]) from None
-    reload_gallery(request)
+    await reload_gallery(request)
     return web.json_response({"name": name, "cluster": cluster_id, "enrolled": result.count(ENROLLED),
                               "faces": result.faces_total,
                               "outcomes": [dataclasses.asdict(o) for o in result.outcomes]}, status=201)
@@ -94,7 +97,8 @@ async def name_cluster(request: web.Request) -> web.Response:
 async def merge_clusters(request: web.Request) -> web.Response:
     """JSON ``{"other": ID}``: the other cluster's sightings join this one."""
     other = bodies.parse(bodies.Merge, await request.read()).other
-    with GalleryStore(request.app[SERVICES].gallery) as store:
+
+    def change(store: GalleryStore) -> dict:
         cluster_id = _cluster_id(request, store)
         if other == cluster_id:
             raise web.HTTPBadRequest(text="other: a cluster cannot be merged with itself")
@@ -103,21 +107,24 @@ async def merge_clusters(request: web.Request) -> web.Response:
             unknowns.merge(cluster_id, other)
         except GalleryError as error:
             raise web.HTTPNotFound(text=str(error).split(": ", 1)[-1]) from None
-        return web.json_response(dataclasses.asdict(unknowns.cluster(cluster_id)))
+        return dataclasses.asdict(unknowns.cluster(cluster_id))
+
+    return web.json_response(await in_gallery(request, change))
 
 
 @routes.post("/api/unknowns/{cluster}/ignore")
 async def ignore_cluster(request: web.Request) -> web.Response:
-    with GalleryStore(request.app[SERVICES].gallery) as store:
+    def change(store: GalleryStore) -> dict:
         cluster_id = _cluster_id(request, store)
         unknowns = _unknowns(request, store)
         unknowns.mark(cluster_id, IGNORED)
-        return web.json_response(dataclasses.asdict(unknowns.cluster(cluster_id)))
+        return dataclasses.asdict(unknowns.cluster(cluster_id))
+
+    return web.json_response(await in_gallery(request, change))
 
 
 @routes.delete("/api/unknowns/{cluster}")
 async def delete_cluster(request: web.Request) -> web.Response:
     """Erase the cluster, its sightings and their face crops for good."""
-    with GalleryStore(request.app[SERVICES].gallery) as store:
-        _unknowns(request, store).delete(_cluster_id(request, store))
+    await in_gallery(request, lambda store: _unknowns(request, store).delete(_cluster_id(request, store)))
     return web.Response(status=204)

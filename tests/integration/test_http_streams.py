@@ -1,0 +1,81 @@
+"""The HTTP side never stalls the cameras' event loop: gallery work waits on its own thread (a locked
+gallery included), viewers are capped, and stopping the server ends open live views and feeds at once."""
+
+import asyncio
+import sqlite3
+
+import aiohttp
+import pytest
+
+from pipelines import app
+from pipelines.eval.synthetic import make_plan, write_video
+from pipelines.events.redis_server import free_port
+from pipelines.web.server import build_app, serve_app
+from tests.conftest import LFW, needs_data
+from tests.support.http import AUTH, TOKEN, live_app
+from tracker.config import CameraConfig, with_changes
+
+pytestmark = needs_data
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory):
+    plan = make_plan(LFW, order=("Colin_Powell", "Aaron_Eckhart"), lead=0.5, duration=3.0, tail=1.0)
+    return write_video(plan, tmp_path_factory.mktemp("video") / "v.avi")
+
+
+def test_a_locked_gallery_holds_up_the_change_waiting_for_it_not_the_server(analyzer, config, gallery, redis_url):
+    async def scenario():
+        async with live_app(analyzer, config, gallery, redis_url, pipeline=False) as (client, _):
+            other = sqlite3.connect(gallery, isolation_level=None)
+            other.execute("BEGIN IMMEDIATE")  # another writer holds the gallery (an import, a CLI change)
+            try:
+                rename = asyncio.create_task(client.patch("/api/identities/Colin Powell", headers=AUTH,
+                                                          json={"name": "C. Powell"}))
+                await asyncio.sleep(0.5)  # the rename is waiting on the lock by now
+                health = await client.get("/health")
+                people = await client.get("/api/identities")  # a read goes past a writer's lock
+                answered_while_locked = not rename.done()
+            finally:
+                other.execute("ROLLBACK")
+                other.close()
+            renamed = await rename
+            return health.status, people.status, answered_while_locked, renamed.status
+
+    # before, the rename's 5 s wait for the lock ran on the event loop: nothing else was answered meanwhile
+    assert asyncio.run(scenario()) == (200, 200, True, 200)
+
+
+def test_viewers_past_the_cap_are_refused_and_stopping_the_server_ends_open_streams(
+        analyzer, config, gallery, redis_url, video):
+    settings = with_changes(config, "test", http={"max_viewers": 2, "port": free_port()})
+
+    async def scenario():
+        with app.build(settings, gallery, redis_url, analyzer) as services:
+            runtime = app.start_runtime(services)
+            stop = asyncio.Event()
+            running = asyncio.create_task(runtime.run(stop, until_ended=False))
+            await asyncio.sleep(0.1)
+            runtime.add_camera(CameraConfig(id="hall", url=str(video), loop=True))
+            runner = await serve_app(build_app(services, TOKEN, runtime), settings)
+            base = f"http://127.0.0.1:{settings.http.port}"
+            try:
+                async with aiohttp.ClientSession() as session:
+                    live = await session.get(f"{base}/cameras/hall/live.mjpg")
+                    assert (await live.content.readuntil(b"\r\n\r\n")).startswith(b"--frame")
+                    feed = await session.ws_connect(f"{base}/ws/events?since=0")
+                    third = await session.get(f"{base}/cameras/hall/live.mjpg")
+                    refused = third.status, (await third.json())["error"]
+                    # stopping with a viewer and a feed open: they are ended, not waited for (aiohttp waits 60 s)
+                    await asyncio.wait_for(runner.cleanup(), 20)
+                    closed = await asyncio.wait_for(feed.receive(), 5)
+                    rest = await asyncio.wait_for(live.content.read(), 5)
+                    return refused, closed.type, rest
+            finally:
+                stop.set()
+                await running
+
+    refused, closed, rest = asyncio.run(scenario())
+    assert refused[0] == 503 and "http.max_viewers" in refused[1]
+    assert closed in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING)
+    assert isinstance(rest, bytes)  # the live view's response ended
