@@ -77,13 +77,14 @@ def start_runtime(services: Services, observers: tuple[FrameObserver, ...] = ())
     if not services.redis_url:
         raise ConfigError("redis.url: the live pipeline publishes to Redis; none is configured")
     events = services.config.events
-    publisher = EventPublisher(services.redis_url, events.prefix, events.stream_maxlen, events.buffer_size)
+    cluster = Cluster(services.config, services.redis_url) if services.config.cluster.enabled else None
+    publisher = EventPublisher(services.redis_url, events.prefix, events.stream_maxlen, events.buffer_size,
+                               fence=cluster.fence if cluster else None)
     sightings = None
     if services.config.sightings.enabled:
         join = services.config.sightings.join_share * services.identifier.analyzer.threshold
         sightings = SightingWriter(services.gallery, services.identifier.model_id, join, services.config).start()
     retention = Retention(services.config, services.gallery, services.redis_url)
-    cluster = Cluster(services.config, services.redis_url) if services.config.cluster.enabled else None
     runtime = Runtime(services.config, services.identifier, services.executor, publisher,
                       services.metrics.stage_seconds, observers, sightings, retention, cluster)
     services.metrics.watch(runtime.status)

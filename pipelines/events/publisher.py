@@ -21,6 +21,7 @@ import asyncio
 import json
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
@@ -36,11 +37,14 @@ logger = logging.getLogger(__name__)
 
 SEEN_SECONDS = 3600  # a retry comes seconds after the first try; an hour is ample
 
-# KEYS: the event's mark, the Stream, the erased identities; ARGV: payload, channel, Stream length, seconds
-# the mark is kept, the event's identity id ('' when none). Returns the Stream id, nil when the event was
-# written before (a retry after a timeout), or 0 when it names a person erased meanwhile (dropped).
+# KEYS: the event's mark, the Stream, the erased identities, the camera's run counter (a cluster's fence, or
+# the mark again when none); ARGV: payload, channel, Stream length, seconds the mark is kept, the event's
+# identity id ('' when none), its run ('' when not fenced). Returns the Stream id, nil when the event was
+# written before (a retry after a timeout), 0 when it names a person erased meanwhile, or -1 when a later
+# run of its camera has started (another worker holds it now): those two are dropped.
 WRITE_ONCE = """
 if ARGV[5] ~= '' and redis.call('SISMEMBER', KEYS[3], ARGV[5]) == 1 then return 0 end
+if ARGV[6] ~= '' and tonumber(redis.call('GET', KEYS[4]) or '0') > tonumber(ARGV[6]) then return -1 end
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[4]) then return nil end
 local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'event', ARGV[1])
 redis.call('PUBLISH', ARGV[2], ARGV[1])
@@ -83,7 +87,11 @@ class PublisherStatus:
 
 
 class EventPublisher:
-    def __init__(self, url: str, prefix: str, stream_maxlen: int, buffer_size: int) -> None:
+    def __init__(self, url: str, prefix: str, stream_maxlen: int, buffer_size: int,
+                 fence: Callable[[Event], tuple[str, int] | None] | None = None) -> None:
+        """``fence(event)``: the key of a counter and the value the event was made under; the event is written
+        only while the counter is not past it (a cluster's camera runs: ``Cluster.fence``)."""
+        self.fence = fence
         self.url = url
         self.prefix = prefix
         self.stream_maxlen = stream_maxlen
@@ -93,6 +101,7 @@ class EventPublisher:
         self.published = 0
         self.dropped = 0
         self.withheld = 0  # events naming a person erased meanwhile
+        self.fenced = 0  # events of a camera another worker holds now
         self._connected: bool | None = None
 
     def status(self) -> PublisherStatus:
@@ -107,6 +116,15 @@ class EventPublisher:
                            self._buffer_size, self.dropped)
         self._buffer.append(event)
         self._wake.set()
+
+    async def flushed(self, camera: str, timeout: float) -> bool:
+        """Wait until no event of ``camera`` waits in the buffer (at most ``timeout`` s); whether none does."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while any(e.camera == camera for e in self._buffer):
+            if asyncio.get_running_loop().time() >= deadline:
+                return False
+            await asyncio.sleep(0.05)
+        return True
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver buffered events until ``stop`` is set and the buffer is empty (or Redis is away)."""
@@ -137,13 +155,19 @@ class EventPublisher:
 
     async def _send(self, write_once, event: Event) -> None:
         payload = event.model_dump_json()
+        mark = mark_key(self.prefix, event.id)
+        fence = self.fence(event) if self.fence else None
         written = await write_once(
-            keys=[mark_key(self.prefix, event.id), stream_key(self.prefix), erased_key(self.prefix)],
+            keys=[mark, stream_key(self.prefix), erased_key(self.prefix), fence[0] if fence else mark],
             args=[payload, channel(self.prefix, event.camera), self.stream_maxlen, SEEN_SECONDS,
-                  "" if event.identity_id is None else event.identity_id])
+                  "" if event.identity_id is None else event.identity_id, fence[1] if fence else ""])
         if written == 0:
             self.withheld += 1
             logger.info("an event naming erased identity %d was not written", event.identity_id)
+        elif written == -1:
+            self.fenced += 1
+            logger.warning("camera %s: an event of run %d was not written: another worker runs the camera now",
+                           event.camera, fence[1])
         else:
             self.published += 1
 

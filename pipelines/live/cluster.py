@@ -11,15 +11,21 @@ Nothing here is a cluster manager: each worker runs the same loop every
    ``blake2b(worker, camera)``: rendezvous hashing. Every worker computes the same owner, and a
    worker joining or leaving moves only the cameras it gains or held.
 3. **Leases.** A worker analyses a camera only while it holds the camera's lease:
-   ``SET lease worker NX PX ttl`` (the same ``failover - heartbeat``), renewed each heartbeat and
-   released by its holder only,
-   both checked atomically in Lua. A camera changing hands is analysed by the new owner only
-   once the old one released it or its lease ran out, so two workers never analyse one
-   camera at once, whatever they each believe about who is alive. A worker that cannot renew
-   (Redis away, its loop stalled) stops analysing when its lease would have run out
-   (``may_analyse``), before another worker can take it.
+   ``SET lease token NX PX ttl`` (the same ``failover - heartbeat``; the token is the worker's name and
+   a number of this process, so two processes given one ``worker_id`` never share a lease), renewed each
+   heartbeat and released by its holder only, both checked atomically in Lua. A camera changing hands is
+   analysed by the new owner only once the old one stopped it, delivered its last events and released
+   it, or its lease ran out, so two workers never analyse one camera at once, whatever they each believe
+   about who is alive. A worker that cannot renew (Redis away, its loop stalled) stops analysing when
+   its lease would have run out (``may_analyse``, counted from before the renewal was sent), before
+   another worker can take it. Renewals come before stopping cameras, and a camera slow to stop (a hung
+   reader) is left to stop in the background: it cannot cost the others their leases.
 4. **Track ids** stay unique across workers: each time a camera starts, a counter in Redis gives
    it a run number, and its track ids start at ``run x 1,000,000``.
+5. **Fencing.** The run number is also the fencing token: the publisher's script writes an event of a
+   camera's run only while no later run of the camera has started (``fence``), so a frame that was in
+   flight when the lease ran out, or a worker back from a partition with events in its buffer, cannot
+   add events beside the new owner's.
 
 Each heartbeat also appends, for each camera held, the interval of wall-clock time in which
 it was analysed to a Stream (``<prefix>:cluster:log``): who analysed what, when.
@@ -34,13 +40,15 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 
 import redis
 import redis.asyncio as aioredis
 
 from tracker.config import CameraConfig, Config
+from tracker.events import Event
 from tracker.redact import redact
 
 logger = logging.getLogger(__name__)
@@ -110,6 +118,7 @@ class Cluster:
         self.config = config.cluster
         self.redis_url = redis_url
         self.worker = self.config.worker_id or default_worker_id()
+        self.token = f"{self.worker}/{uuid.uuid4().hex[:12]}"  # this process's lease value
         self.keys = Keys(config.events.prefix)
         self.own_cameras = config.cameras  # this worker's config adds them to the registry
         # A silent worker leaves the live set, and its leases run out, one heartbeat before failover_seconds: the
@@ -125,6 +134,7 @@ class Cluster:
         self._renew = self._client.register_script(RENEW)
         self._release = self._client.register_script(RELEASE)
         self._refused: set[tuple[str, bytes]] = set()  # registry entries said to be invalid once
+        self._stopping: set[asyncio.Task] = set()  # cameras being stopped and handed over
 
     def may_analyse(self, camera_id: str) -> bool:
         """Whether this worker may analyse a frame of the camera now (it holds a lease not yet run out); a frame
@@ -136,6 +146,13 @@ class Cluster:
         held.first = now if held.first is None else held.first
         held.last = now
         return True
+
+    def fence(self, event: Event) -> tuple[str, int] | None:
+        """For the publisher: the key of the camera's run counter and the run the event was made in (its track
+        ids carry it); the event is written only while no later run has started. None: nothing to fence."""
+        if event.track_id is None or event.track_id < TRACKS_PER_RUN:
+            return None
+        return self.keys.runs(event.camera), event.track_id // TRACKS_PER_RUN
 
     async def register(self, cameras: list[CameraConfig]) -> None:
         """Put cameras into the shared registry (replacing ones of the same id)."""
@@ -188,32 +205,49 @@ class Cluster:
         cameras = await self.registry()
         mine = {c for c in cameras if owner(c, self.live) == self.worker}
         await self._log()
-        for camera_id in list(self.held):
+        for camera_id in list(self.held):  # renewals first: stopping a camera must not delay them
             if camera_id not in mine:
-                await self._leave(camera_id, stop, "it belongs to another worker now" if camera_id in cameras
-                                  else "it left the registry")
-            elif await self._renew(keys=[self.keys.lease(camera_id)], args=[self.worker, self.ttl_ms]):
-                self.held[camera_id].valid_until = time.monotonic() + self.ttl_ms / 1000
+                continue
+            sent = time.monotonic()  # the lease runs from when Redis applies the renewal, after this
+            if await self._renew(keys=[self.keys.lease(camera_id)], args=[self.token, self.ttl_ms]):
+                self.held[camera_id].valid_until = sent + self.ttl_ms / 1000
             else:
                 self.leases_lost += 1
                 logger.warning("cluster: lost the lease of camera %s; stopping it", camera_id)
                 self.held.pop(camera_id)
-                await stop(camera_id)
+                self._background(stop(camera_id))
+        for camera_id in list(self.held):
+            if camera_id not in mine:
+                self._background(self._hand_over(camera_id, self.held.pop(camera_id), stop,
+                                                 "it belongs to another worker now" if camera_id in cameras
+                                                 else "it left the registry"))
+        if self._stopping:  # most stop at once; one that hangs goes on in the background
+            await asyncio.wait(self._stopping, timeout=self.config.heartbeat_seconds)
         for camera_id in sorted(mine - set(self.held)):
             acquired_at = time.monotonic()
-            if not await self._client.set(self.keys.lease(camera_id), self.worker, nx=True, px=self.ttl_ms):
+            if not await self._client.set(self.keys.lease(camera_id), self.token, nx=True, px=self.ttl_ms):
                 continue  # its previous owner still holds it: taken when released or run out
             run = await self._client.incr(self.keys.runs(camera_id))
             self.held[camera_id] = Held(acquired_at + self.ttl_ms / 1000)
             logger.info("cluster: camera %s is this worker's now (run %d)", camera_id, run)
             start(cameras[camera_id], run * TRACKS_PER_RUN + 1, lambda c=camera_id: self.may_analyse(c))
 
-    async def _leave(self, camera_id: str, stop, why: str) -> None:
+    def _background(self, work: Coroutine) -> None:
+        task = asyncio.create_task(work)
+        self._stopping.add(task)
+        task.add_done_callback(self._stopped)
+
+    def _stopped(self, task: asyncio.Task) -> None:
+        self._stopping.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.warning("cluster: stopping a camera failed: %r", task.exception())
+
+    async def _hand_over(self, camera_id: str, held: Held, stop, why: str) -> None:
+        """Stop the camera (its last events delivered: ``stop`` waits for them), log it, release its lease."""
         logger.info("cluster: handing camera %s over (%s)", camera_id, why)
         await stop(camera_id)
-        held = self.held.pop(camera_id)
         await self._log({camera_id: held})
-        await self._release(keys=[self.keys.lease(camera_id)], args=[self.worker])
+        await self._release(keys=[self.keys.lease(camera_id)], args=[self.token])
 
     async def _log(self, held: dict[str, Held] | None = None) -> None:
         """Append the analysed intervals since the last entry to the cluster log."""
@@ -228,10 +262,11 @@ class Cluster:
     async def leave(self, stop) -> None:
         """Stop every camera, release the leases and leave the cluster at once (the others take over now)."""
         for camera_id in list(self.held):
-            try:
-                await self._leave(camera_id, stop, "this worker stops")
-            except redis.RedisError as error:
-                logger.warning("cluster: could not release camera %s (%s); its lease runs out", camera_id, error)
+            self._background(self._hand_over(camera_id, self.held.pop(camera_id), stop, "this worker stops"))
+        if self._stopping:
+            done, pending = await asyncio.wait(self._stopping, timeout=self.config.failover_seconds)
+            for task in pending:  # a camera that never stopped: its lease runs out
+                task.cancel()
         try:
             await self._client.zrem(self.keys.workers, self.worker)
             await self._client.delete(self.keys.worker(self.worker))
@@ -256,5 +291,5 @@ def status(client: redis.Redis, prefix: str, failover_seconds: float) -> dict:
                         "host": info.get("host"), "pid": info.get("pid")})
     cameras = sorted(k.decode() for k in client.hkeys(keys.cameras))
     holders = client.mget([keys.lease(c) for c in cameras]) if cameras else []
-    return {"workers": workers, "cameras": [{"id": c, "worker": h.decode() if h else None}
+    return {"workers": workers, "cameras": [{"id": c, "worker": h.decode().split("/")[0] if h else None}
                                             for c, h in zip(cameras, holders)]}

@@ -163,6 +163,14 @@ class Runtime:
         await camera.task
         logger.info("camera %s: removed", camera_id)
 
+    async def hand_over(self, camera_id: str) -> None:
+        """A cluster gives the camera to another worker: stop it, then wait (up to ``pipeline.grace_seconds``)
+        until its last events are delivered, so that they are written before the next owner's run starts."""
+        await self.remove_camera(camera_id)
+        if not await self.publisher.flushed(camera_id, self.config.pipeline.grace_seconds):
+            logger.warning("camera %s: handed over with events still waiting for Redis (they are dropped once the "
+                           "next worker runs it)", camera_id)
+
     def all_ended(self) -> bool:
         """Every camera stopped by itself (a file ended, or could not be opened)."""
         return bool(self.cameras) and all(c.task.done() for c in self.cameras.values())
@@ -189,7 +197,7 @@ class Runtime:
         publishing = group.create_task(self.publisher.run(publisher_stop), name="publisher")
         status = group.create_task(self._status(), name="status")
         retention = group.create_task(self.retention.run(), name="retention") if self.retention else None
-        cluster = group.create_task(self.cluster.run(self.add_camera, self.remove_camera), name="cluster") \
+        cluster = group.create_task(self.cluster.run(self.add_camera, self.hand_over), name="cluster") \
             if self.cluster else None
         for camera in self.config.cameras if not self.cluster else ():  # a cluster shares them out itself
             self.add_camera(camera)
@@ -200,7 +208,7 @@ class Runtime:
                 pass
         if cluster:  # the others take this worker's cameras over at once
             cluster.cancel()
-            await self.cluster.leave(self.remove_camera)
+            await self.cluster.leave(self.hand_over)
         for camera in self.cameras.values():
             camera.reader.stop()
         await asyncio.gather(*(c.task for c in self.cameras.values()))

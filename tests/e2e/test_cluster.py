@@ -57,7 +57,9 @@ def multipart(name, photos) -> bytes:
 
 
 def lease_holders(client):
-    return {c: (v.decode() if (v := client.get(f"facetrack:cluster:lease:{c}")) else None) for c in CAMERAS}
+    """Camera -> the worker holding its lease (a lease's value is ``worker/process token``)."""
+    return {c: (v.decode().split("/")[0] if (v := client.get(f"facetrack:cluster:lease:{c}")) else None)
+            for c in CAMERAS}
 
 
 @pytest.fixture

@@ -4,12 +4,15 @@ member; a member that stops heartbeating loses its cameras to the others within 
 stops analysing before they start; a member that leaves hands over at once."""
 
 import asyncio
+import json
 import time
 
 import redis
 
+from pipelines.events.publisher import EventPublisher, stream_key
 from pipelines.live.cluster import TRACKS_PER_RUN, Cluster, owner, status
 from tracker.config import with_changes
+from tracker.events import Event
 
 CAMERAS = [{"id": f"cam{i}", "url": f"/videos/{i}.mp4"} for i in range(6)]
 
@@ -137,3 +140,91 @@ def test_an_invalid_registry_entry_is_left_out_and_the_others_still_run(config, 
     assert running == [c["id"] for c in CAMERAS]
     refused = [r.getMessage() for r in caplog.records if "is not a camera and is left out" in r.getMessage()]
     assert len(refused) == 3 and any("'broken'" in m for m in refused)  # each said once, not per heartbeat
+
+
+def test_an_event_of_a_run_that_another_worker_took_over_is_not_written(config, redis_url):
+    """A frame in flight when the lease ran out, or a worker back from a partition with a full buffer: its
+    camera's next run has started elsewhere, so its events must not join the new owner's."""
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    member = Member(config, redis_url, "w-a")
+    client.set(member.cluster.keys.runs("cam0"), 2)  # runs 1 (this worker's, once) and 2 (another's, now)
+
+    def event(track_id):
+        return Event(type="track.started", camera="cam0", track_id=track_id, frame_time=1.0, model_id="m")
+
+    async def scenario():
+        publisher = EventPublisher(redis_url, "facetrack", 1000, 100, fence=member.cluster.fence)
+        stop = asyncio.Event()
+        running = asyncio.create_task(publisher.run(stop))
+        late, current = event(1 * TRACKS_PER_RUN + 7), event(2 * TRACKS_PER_RUN + 1)
+        for e in (late, current):
+            publisher.publish(e)
+        while publisher.status().buffered:
+            await asyncio.sleep(0.05)
+        stop.set()
+        await running
+        await member.cluster._client.aclose()
+        return publisher, current
+
+    publisher, current = asyncio.run(scenario())
+    written = [json.loads(f[b"event"])["id"] for _, f in client.xrange(stream_key("facetrack"))]
+    client.close()
+    assert written == [current.id] and (publisher.fenced, publisher.published) == (1, 1)
+
+
+def test_two_processes_given_one_worker_id_never_share_a_lease(config, redis_url):
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+
+    async def scenario():
+        first, second = Member(config, redis_url, "w-same"), Member(config, redis_url, "w-same")
+        await first.cluster.register(first.cluster.own_cameras)
+        for _ in range(2):
+            await first.tick()
+        await asyncio.sleep(0.7)  # first stalls past its leases (0.5 s): they run out
+        await second.tick()  # the other process of the same name takes the cameras
+        await first.tick()  # first is back: its renewal must fail, not extend second's lease
+        shares = sorted(first.running), sorted(second.running)
+        for m in (first, second):
+            await m.cluster.leave(m.stop)
+        return shares
+
+    first, second = asyncio.run(scenario())
+    client.close()
+    assert second == sorted(c["id"] for c in CAMERAS)
+    assert first == []  # before, its renewal of "w-same"'s leases succeeded: both ran every camera
+
+
+def test_a_camera_that_will_not_stop_does_not_cost_the_others_their_leases(config, redis_url):
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+
+    async def scenario():
+        a, b = Member(config, redis_url, "w-a"), Member(config, redis_url, "w-b")
+
+        async def hung(camera_id):  # a reader stuck in a network call: stopping it never returns
+            await asyncio.Event().wait()
+
+        await a.cluster.register(a.cluster.own_cameras)
+        for _ in range(2):
+            await a.tick()
+        assert len(a.running) == len(CAMERAS)
+        await b.tick()  # b joins: some of a's cameras are b's now, and a's stop hangs on them
+        began = time.monotonic()
+        for _ in range(10):  # 10 heartbeats: well past the leases' 0.5 s
+            await asyncio.wait_for(a.cluster.tick(a.start, hung), 2)
+            await b.tick()
+            await asyncio.sleep(0.1)
+        kept = [cam for cam in a.running if owner(cam, ["w-a", "w-b"]) == "w-a"]
+        allowed = [a.running[cam][1]() for cam in kept]
+        elapsed = time.monotonic() - began
+        for task in list(a.cluster._stopping):
+            task.cancel()
+        await a.cluster._client.aclose()
+        await b.cluster._client.aclose()
+        return kept, allowed, elapsed
+
+    kept, allowed, elapsed = asyncio.run(scenario())
+    client.close()
+    assert kept and all(allowed) and elapsed > 0.6  # a's own cameras renewed all along
