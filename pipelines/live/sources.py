@@ -33,7 +33,8 @@ class Frame:
     number: int
     time: float  # capture time, Unix seconds
     image: np.ndarray  # RGB uint8
-    video_time: float  # seconds into a video file (frame number / fps); the capture time for live sources
+    video_time: float  # the tracker's clock: seconds into a video file (frame number / fps); for a live source,
+    # the monotonic clock at capture (differences only: it never steps when the wall clock is set)
 
 
 class Mailbox:
@@ -197,7 +198,7 @@ class CameraReader(threading.Thread):
                 if delay > 0:
                     self._halt.wait(delay)
             now = time.time()
-            clock = number / fps if file else now
+            clock = number / fps if file else time.monotonic()  # a wall clock stepped back must not stop a camera
             number += 1
             self.frames += 1
             if clock < next_due:  # over the analysis rate: skip the conversion, the costly part after decoding

@@ -1,4 +1,5 @@
-"""Camera sources: files frame by frame, and a real RTSP camera that goes away and comes back."""
+"""Camera sources: files frame by frame, and a real RTSP camera that goes away and comes back, or whose
+machine has its wall clock set back."""
 
 import asyncio
 import logging
@@ -7,6 +8,7 @@ import time
 import pytest
 
 from pipelines.events.redis_server import free_port
+from pipelines.live import sources
 from pipelines.live.sources import ENDED, FAILED, LIVE, STALLED, CameraReader, Mailbox
 from tests.support.rtsp import RtspServer, needs_rtsp
 from tests.support.videos import write_video
@@ -113,3 +115,41 @@ def test_a_looping_file_starts_again_at_its_end_and_its_clock_runs_on(tmp_path):
     assert [f.number for f in frames] == list(range(35))  # three laps and more, numbered on
     assert all(b.video_time > a.video_time for a, b in zip(frames, frames[1:]))  # time never runs back at a lap
     assert reader.reconnects == 0
+
+
+class _SteppedClock:
+    """The ``time`` module as the reader sees it, with the wall clock set back an hour on demand (NTP after a
+    drifting RTC, an operator fixing the date); the monotonic clock is untouched, as on a real machine."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def time(self) -> float:
+        return time.time() + self.offset
+
+    def __getattr__(self, name):
+        return getattr(time, name)
+
+
+@needs_rtsp
+def test_a_wall_clock_set_back_does_not_stop_a_live_camera(tmp_path, monkeypatch):
+    clock = _SteppedClock()
+    monkeypatch.setattr(sources, "time", clock)
+    server = RtspServer(write_video(tmp_path / "v.avi", 60.0), free_port()).start()
+    loop = asyncio.new_event_loop()
+    reader = CameraReader("cam", server.url, Mailbox(loop), realtime=True, stall_seconds=5, max_backoff=1, rate=5.0)
+
+    def handed_on() -> int:
+        return reader.frames - reader.skipped
+
+    try:
+        reader.start()
+        wait_for(lambda: reader.state == LIVE and handed_on() > 5, 30, "frames from the RTSP camera")
+        clock.offset = -3600.0
+        before = handed_on()
+        wait_for(lambda: handed_on() > before + 5, 20, "frames handed on after the wall clock went back an hour")
+    finally:
+        reader.stop()
+        reader.join(10)
+        server.stop()
+        loop.close()
