@@ -9,12 +9,16 @@ import sqlite3
 import subprocess
 import time
 
+import numpy as np
 import pytest
 
 from gallery.enroll import Enroller
 from gallery.store import GalleryStore
+from pipelines.live.sightings import SightingWriter
 from tests.conftest import lfw_image, needs_data
 from tests.support.cli import FACETRACK, run
+from tests.support.postgres import needs_postgres
+from tracker.track.sighting import Sighting, SightingFace
 
 pytestmark = needs_data
 
@@ -256,3 +260,46 @@ def test_a_full_disk_refuses_an_enrollment_and_keeps_the_gallery(seed, config_fi
     again = run("enroll", "--dir", folder.parent, "--gallery", gallery, config=config_file)
     assert again.returncode == 0, again.stderr
     assert census(gallery)[0] == before[0] + 1
+
+
+def _sighting(seed: int) -> Sighting:
+    rng = np.random.default_rng(seed)
+    vector = rng.normal(size=128).astype(np.float32)
+    face = SightingFace(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8), np.zeros((5, 2), np.float32),
+                        {"size": 80.0, "sharpness": 50.0, "frontal": 0.9}, vector / np.linalg.norm(vector), 1.0, 1.0)
+    return Sighting("door", seed, 100.0 + seed, 105.0 + seed, "test-model:1", [face])
+
+
+@needs_postgres
+def test_sightings_written_while_postgresql_restarts_are_stored_when_it_is_back(postgres, config):
+    location = postgres.create_database("sightings_restart")
+    GalleryStore(location).close()  # the schema, made at start as facetrack run does
+    writer = SightingWriter(location, "test-model:1", 0.1, config).start()
+
+    def stored() -> int:
+        with GalleryStore(location, create=False) as store:
+            return store.query("SELECT COUNT(*) FROM sightings")[0][0]
+
+    try:
+        for seed in range(3):
+            writer.put(_sighting(seed))
+        _wait(lambda: writer.written == 3, 30, "the first sightings")
+        postgres.stop("fast")  # a restart: every connection broken
+        try:
+            for seed in range(3, 6):
+                writer.put(_sighting(seed))  # the cameras go on meanwhile
+            time.sleep(2.0)
+        finally:
+            postgres.resume()
+        _wait(lambda: writer.written == 6, 60, "the sightings held during the outage")
+    finally:
+        writer.stop()
+    assert (stored(), writer.failed, writer.dropped) == (6, 0, 0)  # before, the writer failed every one after
+    assert writer.retries >= 1
+
+
+def _wait(condition, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out: {what}"
+        time.sleep(0.1)

@@ -34,11 +34,15 @@ class PostgresServer:
         if AS_POSTGRES:
             shutil.chown(self.root, "postgres", "postgres")
         self._run(f"{BIN}/initdb", "-D", str(self.data), "-U", self.user, "--auth=trust", "-E", "UTF8", "--no-sync")
+        self.resume()
+        return self
+
+    def resume(self) -> None:
+        """Start the server (again, after ``stop``) on its data and port."""
         options = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
                    "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
         self._run(f"{BIN}/pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"), "-o", options,
                   "-w", "-t", "60", "start")
-        return self
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://{self.user}@127.0.0.1:{self.port}/{database}"
@@ -50,8 +54,10 @@ class PostgresServer:
             db.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
-    def stop(self) -> None:
-        self._run(f"{BIN}/pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+    def stop(self, mode: str = "immediate") -> None:
+        """Stop: ``immediate`` at once, as a crash would (with this test server's ``synchronous_commit=off``, the
+        last commits may be lost); ``fast`` as a restart does, every commit kept. Every connection is broken."""
+        self._run(f"{BIN}/pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
 
     def __enter__(self) -> PostgresServer:
         return self.start()
