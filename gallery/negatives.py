@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gallery.database import storable_id
-from gallery.store import GalleryError, GalleryStore, NewFace, decode_png, encode_png, log_change
+from gallery.store import GalleryError, GalleryStore, NewFace, decode_png, encode_png, log_change, named
 
 
 @dataclass(frozen=True)
@@ -41,18 +41,18 @@ class Negatives:
             raise GalleryError(f"{self.store.path}: no face to reject as '{name}'")
         now = time.time()
         with self.store.transaction() as db:
-            row = db.execute("SELECT id FROM identities WHERE name = ?", (name,)).fetchone()
-            if row is None:
+            identity_id = named(db, name)
+            if identity_id is None:
                 raise GalleryError(f"{self.store.path}: no identity named '{name}'")
             ids = []
             for face in faces:
                 ids.append(db.insert(
                     "INSERT INTO negatives (identity_id, crop, landmarks, source, added_at) VALUES (?, ?, ?, ?, ?)",
-                    (row[0], encode_png(face.crop), face.landmarks.astype(np.float32).tobytes(), face.source, now),
+                    (identity_id, encode_png(face.crop), face.landmarks.astype(np.float32).tobytes(), face.source, now),
                 ))
                 db.execute("INSERT INTO negative_embeddings VALUES (?, ?, ?)",
                            (ids[-1], model_id, face.embedding.astype(np.float32).tobytes()))
-            log_change(db, [row[0]])
+            log_change(db, [identity_id])
         return ids
 
     def of(self, identity_id: int) -> list[Negative]:

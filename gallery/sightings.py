@@ -213,12 +213,14 @@ class Unknowns:
 
 
 def expire_sightings(store: GalleryStore, before: float) -> int:
-    """Erase the sightings last seen before ``before`` (Unix seconds), every model's, and the clusters left
-    empty; returns the sightings erased."""
+    """Erase the sightings last seen before ``before`` (Unix seconds), every model's, and the open clusters left
+    empty; returns the sightings erased. A cluster the operator decided on (named, ignored) stays, empty: the
+    next sightings of that face join it and keep its decision (an ignored stranger does not come back for
+    review)."""
     with store.transaction() as db:
         gone = db.execute("DELETE FROM sightings WHERE last_time < ?", (before,)).rowcount
-        db.execute("DELETE FROM clusters WHERE id NOT IN "
-                   "(SELECT cluster_id FROM sightings WHERE cluster_id IS NOT NULL)")
+        db.execute("DELETE FROM clusters WHERE status = ? AND id NOT IN "
+                   "(SELECT cluster_id FROM sightings WHERE cluster_id IS NOT NULL)", (OPEN,))
     return gone
 
 

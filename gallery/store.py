@@ -155,6 +155,13 @@ def log_change(db: Database, identity_ids: list[int] | None) -> None:
     db.notify()
 
 
+def named(db: Database, name: str) -> int | None:
+    """Inside a transaction: the id of the person called ``name``, written as is or differing only in case."""
+    rows = db.execute("SELECT id, name FROM identities").fetchall()
+    exact = [i for i, n in rows if n == name] or [i for i, n in rows if n.casefold() == name.casefold()]
+    return exact[0] if exact else None
+
+
 def new_identity(db: Database, name: str, metadata: str, created_at: float) -> int:
     """Inside a transaction: add a person under an id no one ever had, an erased person's included. SQLite
     hands out the highest id + 1, so erasing the newest person would give their id to the next one (their
@@ -249,8 +256,14 @@ class GalleryStore:
         return [Identity(r[0], r[1], json.loads(r[2]), r[3], r[4]) for r in rows]
 
     def identity(self, name: str) -> Identity:
-        for identity in self.identities():
+        """The person called ``name``: written as is, or differing only in case (names that differ only in case
+        are one person)."""
+        people = self.identities()
+        for identity in people:
             if identity.name == name:
+                return identity
+        for identity in people:
+            if identity.name.casefold() == name.casefold():
                 return identity
         raise GalleryError(f"{self.path}: no identity named '{name}'")
 
@@ -262,8 +275,10 @@ class GalleryStore:
 
     def rename(self, old: str, new: str) -> None:
         identity = self.identity(old)
-        if self.find(new):
-            raise GalleryError(f"{self.path}: the name '{new}' is taken")
+        taken = self.find(new)
+        if taken and taken.id != identity.id:  # a change of case alone is a rename of the same person
+            raise GalleryError(f"{self.path}: the name '{new}' is taken" + (
+                f" (by '{taken.name}': names that differ only in case are one person)" if taken.name != new else ""))
         with self.transaction() as db:
             db.execute("UPDATE identities SET name = ? WHERE id = ?", (new, identity.id))
             log_change(db, [identity.id])
@@ -311,9 +326,8 @@ class GalleryStore:
         """Add ``faces`` to ``name`` (created if new) and delete the face ids in ``drop``, atomically."""
         now = time.time()
         with self.transaction() as db:
-            row = db.execute("SELECT id FROM identities WHERE name = ?", (name,)).fetchone()
-            if row:
-                identity_id = row[0]
+            identity_id = named(db, name)
+            if identity_id is not None:
                 if metadata is not None:
                     db.execute("UPDATE identities SET metadata = ? WHERE id = ?", (json.dumps(metadata), identity_id))
             else:

@@ -14,7 +14,7 @@ from gallery.enroll import Enroller
 from gallery.identify import Identifier
 from gallery.negatives import Negatives
 from gallery.reembed import missing
-from gallery.sightings import NAMED, OPEN, Unknowns, expire_sightings, sighting_faces
+from gallery.sightings import IGNORED, NAMED, OPEN, Unknowns, expire_sightings, sighting_faces
 from gallery.store import GalleryError, GalleryStore, NewFace
 from tests.conftest import lfw_image, needs_data
 from tests.support.postgres import needs_postgres
@@ -101,6 +101,20 @@ def test_rename_conflicts_and_unknown_names(location):
         assert [i.name for i in store.identities()] == ["Anne", "Bo"]
 
 
+def test_names_that_differ_only_in_case_are_one_person(location):
+    with GalleryStore(location) as store:
+        ann = store.save_person("Ann Lee", [face(1)], MODEL)
+        assert store.save_person("ann lee", [face(2)], MODEL) == ann  # before: a second person "ann lee"
+        assert [(i.name, i.faces) for i in store.identities()] == [("Ann Lee", 2)]
+        assert store.identity("ANN LEE").id == ann and store.find("Ann Lee").id == ann
+        store.save_person("Bo", [face(3)], MODEL)
+        with pytest.raises(GalleryError, match="taken \\(by 'Ann Lee'"):
+            store.rename("Bo", "ann LEE")
+        store.rename("Ann Lee", "Ann LEE")  # a change of case is a rename of the same person
+        assert sorted(i.name for i in store.identities()) == ["Ann LEE", "Bo"]
+        assert Negatives(store).add("ann lee", [face(4, "stranger.jpg")], MODEL)
+
+
 def test_sightings_cluster_merge_recluster_and_expire(location):
     with GalleryStore(location) as store:
         unknowns = Unknowns(store, MODEL, join_distance=0.5)
@@ -120,6 +134,20 @@ def test_sightings_cluster_merge_recluster_and_expire(location):
             unknowns.cluster(2**70)
         assert expire_sightings(store, before=300.0) == 2  # the two early sightings
         assert sorted(c.sightings for c in unknowns.clusters()) == [1]
+
+
+def test_retention_keeps_the_clusters_the_operator_named_or_ignored(location):
+    with GalleryStore(location) as store:
+        unknowns = Unknowns(store, MODEL, join_distance=0.5)
+        ann = store.save_person("Ann", [face(1)], MODEL)
+        named, ignored, left_open = (unknowns.add(sighting(seed, "door", 100.0)) for seed in (1, 2, 3))
+        unknowns.mark(named, NAMED, ann)
+        unknowns.mark(ignored, IGNORED)
+        assert expire_sightings(store, before=300.0) == 3
+        kept = dict(store.query("SELECT id, status FROM clusters"))
+        assert kept == {named: NAMED, ignored: IGNORED}  # before, retention erased the decisions with the sightings
+        again = unknowns.add(sighting(2, "door", 5000.0))  # the ignored stranger comes back
+        assert again == ignored and unknowns.cluster(again).status == IGNORED
 
 
 def test_erase_takes_faces_negatives_sightings_and_named_clusters(location):
