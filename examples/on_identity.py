@@ -2,13 +2,15 @@
 
     python examples/on_identity.py [REDIS_URL] [--replay]
 
-REDIS_URL defaults to the embedded server of ``facetrack run`` (redis://127.0.0.1:6390/0);
-``--replay`` starts from the oldest event the stream keeps instead of from now.
+REDIS_URL defaults to the embedded server of ``facetrack run`` (port 6390, its password read from
+``data/redis/password``); ``--replay`` starts from the oldest event the stream keeps instead of from now.
 """
 
 import asyncio
 import sys
+from pathlib import Path
 
+from pipelines.events.redis_server import embedded_url
 from pipelines.events.subscriber import subscribe
 
 
@@ -21,6 +23,6 @@ async def main(url: str, replay: bool) -> None:
 if __name__ == "__main__":
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     try:
-        asyncio.run(main(args[0] if args else "redis://127.0.0.1:6390/0", "--replay" in sys.argv))
+        asyncio.run(main(args[0] if args else embedded_url(Path("data/redis"), 6390), "--replay" in sys.argv))
     except KeyboardInterrupt:
         pass

@@ -36,6 +36,7 @@ from pipelines.web.server import build_app, serve_app
 from tracker.config import Config
 from tracker.errors import ConfigError, TrackerError
 from tracker.face.analyzer import FaceAnalyzer
+from tracker.redact import redact
 
 logger = logging.getLogger(__name__)
 SUPERVISE_SECONDS = 0.5
@@ -97,8 +98,9 @@ def start_redis(config: Config) -> tuple[str, EmbeddedRedis | None]:
         return config.redis.url, None
     server = EmbeddedRedis(Path(config.redis.data_dir).expanduser(), config.redis.port).start()
     prefix = config.events.prefix
-    logger.info("embedded Redis at %s: events stream %s, channels %s (pattern %s)", server.url,
-                stream_key(prefix), channel(prefix, "<camera>"), channel(prefix, "*"))
+    logger.info("embedded Redis at %s (its password is in %s): events stream %s, channels %s (pattern %s)",
+                redact(server.url), server.data_dir / "password", stream_key(prefix), channel(prefix, "<camera>"),
+                channel(prefix, "*"))
     return server.url, server
 
 

@@ -31,7 +31,7 @@ from pipelines.cli.console import (
     progress,
 )
 from pipelines.events.erase import sweep_erased
-from pipelines.events.redis_server import EmbeddedRedis, listening
+from pipelines.events.redis_server import EmbeddedRedis, embedded_url, listening
 from tracker.config import Config, load_config, parse_config
 from tracker.errors import TrackerError
 from tracker.images import read_image, write_image
@@ -294,14 +294,14 @@ def reject(
 def _sweep_stream(settings: Config, store) -> int:
     """The Stream's events about erased people, deleted from the configured Redis, or from the embedded
     server's data (started for the purpose when no run holds it)."""
-    url, server = settings.redis.url, None
+    url, server, data_dir = settings.redis.url, None, Path(settings.redis.data_dir).expanduser()
     if not url and settings.redis.port and listening(settings.redis.port):  # a run's embedded server
-        url = f"redis://127.0.0.1:{settings.redis.port}/0"
+        url = embedded_url(data_dir, settings.redis.port)
     elif not url:
-        if not Path(settings.redis.data_dir).is_dir():
+        if not data_dir.is_dir():
             store.swept(store.pending_erasures())
             return 0  # no run ever kept events here
-        server = EmbeddedRedis(Path(settings.redis.data_dir), settings.redis.port).start()
+        server = EmbeddedRedis(data_dir, settings.redis.port).start()
         url = server.url
     client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=10)
     try:

@@ -23,9 +23,11 @@ from pipelines.cli.console import (
     write_json,
 )
 from pipelines.eval.bench import bench as run_bench
+from pipelines.events.redis_server import embedded_url
 from pipelines.events.subscriber import read_events
 from tracker.config import Config, load_config, with_changes
 from tracker.errors import TrackerError
+from tracker.redact import redact
 
 
 def _with_cameras(settings: Config, cameras: list[str]) -> Config:
@@ -86,9 +88,9 @@ def events(
 ) -> None:
     """Print identity events as they are published (Ctrl-C to stop)."""
     settings = load_config(config)
-    url = settings.redis.url or f"redis://127.0.0.1:{settings.redis.port}/0"
     if not settings.redis.url and not settings.redis.port:
         raise TrackerError("redis.port is 0 (any free port): set redis.url to the URL facetrack run printed")
+    url = settings.redis.url or embedded_url(Path(settings.redis.data_dir).expanduser(), settings.redis.port)
 
     async def follow() -> None:
         seen = 0
@@ -110,7 +112,8 @@ def events(
 
 
 def _waiting(url: str, error: Exception) -> None:
-    err.print(f"waiting for Redis at {url} ({escape(str(error))}); is facetrack run started?", highlight=False)
+    err.print(f"waiting for Redis at {redact(url)} ({escape(str(error))}); is facetrack run started?",
+              highlight=False)
 
 
 def _line(stream_id: str | None, event) -> str:

@@ -9,6 +9,11 @@ The server is ours to stop: it runs in its own session, so a signal to the termi
 group (Ctrl-C, ``KillMode=control-group``'s SIGTERM) reaches facetrack alone, which drains its events into
 Redis before stopping it; it is told to end when facetrack's process does (Linux's parent-death signal), so a
 SIGKILLed run does not leave it holding the port; and ``revive`` starts it again on the same data when it died.
+
+Nobody else on the machine can use it: it needs a password, made once per data folder and kept in it
+(``password``, mode 600, the folder 700), which ``facetrack events`` and ``gallery erase`` read from there;
+without one, any local user could read the events and their face crops, or ``CONFIG SET dir`` to write
+files as facetrack's user.
 """
 
 from __future__ import annotations
@@ -18,11 +23,15 @@ import fcntl
 import importlib.util
 import logging
 import os
+import queue
+import secrets
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import Future
 from pathlib import Path
 
 import redis
@@ -54,9 +63,58 @@ def listening(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+def password(data_dir: Path) -> str:
+    """The embedded server's password for ``data_dir``: made at first use (mode 600), the same afterwards."""
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(data_dir, 0o700)
+    path = data_dir / "password"
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(descriptor, "w") as file:
+        file.write(secrets.token_urlsafe(24) + "\n")
+    return path.read_text().strip()
+
+
+def embedded_url(data_dir: Path, port: int) -> str:
+    """The URL of the embedded server of ``data_dir`` on ``port``, its password in it."""
+    return f"redis://:{password(data_dir)}@127.0.0.1:{port}/0"
+
+
 def _end_with_parent() -> None:
     """In the child before ``exec``: SIGTERM it when the process that started it ends, however it ends."""
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class _Spawner:
+    """Starts the servers from one thread that lives as long as the process: the parent-death signal follows
+    the thread that forked, so a server started from a short-lived thread would be ended with that thread."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.Queue = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def popen(self, *args, **kwargs) -> subprocess.Popen:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="redis-spawner", daemon=True)
+                self._thread.start()
+        result: Future = Future()
+        self._jobs.put((args, kwargs, result))
+        return result.result()
+
+    def _run(self) -> None:
+        while True:
+            args, kwargs, result = self._jobs.get()
+            try:
+                result.set_result(subprocess.Popen(*args, **kwargs))
+            except BaseException as error:  # handed to the caller
+                result.set_exception(error)
+
+
+_spawner = _Spawner()
 
 
 def _lock_folder(folder: Path) -> int:
@@ -81,7 +139,7 @@ class EmbeddedRedis:
     def __init__(self, data_dir: Path, port: int = 0) -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.url = embedded_url(data_dir, self.port)
         self._process: subprocess.Popen | None = None
         self._lock: int | None = None
 
@@ -114,8 +172,12 @@ class EmbeddedRedis:
 
     def _spawn(self) -> None:
         log = self.data_dir / "redis.log"
-        self._process = subprocess.Popen(
-            [str(server_binary()), "--port", str(self.port), "--bind", "127.0.0.1",
+        settings = self.data_dir / "redis.conf"  # the password in a file of ours, not on the command line
+        descriptor = os.open(settings, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(f"requirepass {password(self.data_dir)}\n")
+        self._process = _spawner.popen(
+            [str(server_binary()), str(settings.resolve()), "--port", str(self.port), "--bind", "127.0.0.1",
              "--dir", str(self.data_dir.resolve()),
              "--appendonly", "yes", "--save", "", "--protected-mode", "yes", "--logfile", str(log.resolve())],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
@@ -124,7 +186,7 @@ class EmbeddedRedis:
 
     def revive(self) -> bool:
         """Start the server again, on the same port and data, if it died (killed, out of memory); True when it
-        did. Call it from the thread that started it: the parent-death signal follows that thread."""
+        did."""
         if self._process is None or self._process.poll() is None:
             return False
         logger.warning("embedded Redis exited (code %s); starting it again on port %d (log %s)",

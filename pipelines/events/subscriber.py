@@ -4,7 +4,7 @@ For apps::
 
     from pipelines.events.subscriber import subscribe
 
-    async for event in subscribe("redis://127.0.0.1:6390/0", cameras={"door"}, types={"identity.resolved"}):
+    async for event in subscribe(url, cameras={"door"}, types={"identity.resolved"}):
         print(event.name, event.camera)
 
 ``read_events`` yields ``(stream_id, Event)``: with ``since`` it reads the Stream from that id

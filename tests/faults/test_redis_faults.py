@@ -17,7 +17,7 @@ import redis
 
 from pipelines.eval.synthetic import make_plan, write_video
 from pipelines.events.publisher import EventPublisher, channel, stream_key
-from pipelines.events.redis_server import EmbeddedRedis, free_port, listening, server_binary
+from pipelines.events.redis_server import EmbeddedRedis, embedded_url, free_port, listening, server_binary
 from pipelines.events.subscriber import read_events
 from tests.conftest import LFW, needs_data
 from tests.support.cli import FACETRACK
@@ -244,7 +244,7 @@ def test_the_embedded_redis_is_restarted_when_it_dies_and_outlasts_a_group_sigte
         tmp_path, cache_dir, looping_video):
     port = free_port()
     run, log = _start_run(tmp_path, cache_dir, looping_video, port)
-    client = redis.Redis.from_url(f"redis://127.0.0.1:{port}/0", socket_connect_timeout=1, socket_timeout=2)
+    client = redis.Redis.from_url(embedded_url(tmp_path / "redis", port), socket_connect_timeout=1, socket_timeout=2)
 
     def events():
         try:

@@ -2,8 +2,11 @@
 
 import asyncio
 
+import pytest
+import redis
+
 from pipelines.events.publisher import EventPublisher, stream_key
-from pipelines.events.redis_server import EmbeddedRedis, free_port
+from pipelines.events.redis_server import EmbeddedRedis, embedded_url, free_port
 from pipelines.events.subscriber import read_events
 from tracker.events import Event
 
@@ -100,3 +103,20 @@ def test_the_embedded_server_refuses_a_port_in_use(tmp_path):
     with EmbeddedRedis(tmp_path / "a", free_port()) as first:
         with pytest.raises(TrackerError, match=f"port {first.port} is already in use"):
             EmbeddedRedis(tmp_path / "b", first.port).start()
+
+
+def test_the_embedded_server_admits_only_who_can_read_its_password(tmp_path):
+    with EmbeddedRedis(tmp_path / "redis", free_port()) as server:
+        stranger = redis.Redis(host="127.0.0.1", port=server.port)  # another user of the machine: no password
+        with pytest.raises(redis.AuthenticationError):
+            stranger.config_set("dir", "/tmp")  # before: allowed, and a way to write files as our user
+        with pytest.raises(redis.AuthenticationError):
+            stranger.xrange(stream_key("facetrack"))
+        stranger.close()
+        owner = redis.Redis.from_url(embedded_url(tmp_path / "redis", server.port))  # facetrack events, gallery erase
+        assert owner.ping()
+        owner.close()
+    assert (tmp_path / "redis" / "password").stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "redis").stat().st_mode & 0o777 == 0o700
+    with EmbeddedRedis(tmp_path / "redis", free_port()) as again:  # the same password at the next run
+        assert again.url == embedded_url(tmp_path / "redis", again.port)
