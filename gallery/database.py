@@ -10,6 +10,8 @@ server gone) into ``GalleryUnavailable``, so callers handle one error whatever t
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import sqlite3
 import time
@@ -109,6 +111,8 @@ class SqliteDatabase:
                 self._db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
                 return
             path.parent.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(FileExistsError):  # faces are personal data: a new gallery is its user's only
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # (SQLite's journals follow)
             self._db = sqlite3.connect(path, isolation_level=None)
             self._db.execute("PRAGMA foreign_keys = ON")
             self._db.execute("PRAGMA secure_delete = ON")

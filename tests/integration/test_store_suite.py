@@ -205,6 +205,14 @@ def test_export_and_import_move_a_gallery_between_the_stores(location, sqlite_lo
         assert len(store.embeddings(MODEL)[0]) == 4
 
 
+def test_a_new_gallery_and_an_export_are_readable_by_their_user_only(sqlite_location, tmp_path):
+    with GalleryStore(sqlite_location) as store:
+        store.save_person("Ann", [face(1)], MODEL)
+        store.export(tmp_path / "export.facetrack")
+    for path in (sqlite_location, tmp_path / "export.facetrack"):
+        assert path.stat().st_mode & 0o777 == 0o600, path  # before: 0644, every user's to read
+
+
 def test_a_gallery_of_another_schema_version_is_refused(location):
     with GalleryStore(location) as store, store.transaction() as db:
         db.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
