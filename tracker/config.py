@@ -195,6 +195,8 @@ class PipelineConfig(Strict):
     max_backoff: float = Field(30.0, gt=0.0, le=3600.0, description="Longest wait between reconnection attempts")
     status_interval: float = Field(5.0, gt=0.0, le=3600.0, description="Seconds between status lines per camera")
     grace_seconds: float = Field(5.0, ge=0.0, le=600.0, description="On shutdown, how long queues may drain")
+    max_frame_pixels: int = Field(40_000_000, ge=10_000, le=1_000_000_000,
+                                  description="A camera whose frames are larger fails (8K UHD is 33 million)")
 
 
 class EventsConfig(Strict):
@@ -230,6 +232,8 @@ class HttpConfig(Strict):
                     "names on a loopback server, any elsewhere")
     max_upload_bytes: int = Field(10_000_000, ge=1000, le=1_000_000_000, description="Largest request body")
     max_image_pixels: int = Field(40_000_000, ge=10_000, le=1_000_000_000, description="Largest uploaded image")
+    max_request_pixels: int = Field(100_000_000, ge=10_000, le=10_000_000_000,
+                                    description="An upload's images together, at most (decoded, 3 bytes a pixel)")
     live_fps: float = Field(5.0, gt=0.0, le=30.0, description="Frames per second of the live MJPEG view, at most")
     max_viewers: int = Field(50, ge=1, le=10_000,
                              description="Live views and event WebSockets open at once, at most (more: 503)")

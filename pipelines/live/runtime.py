@@ -138,7 +138,7 @@ class Runtime:
         mailbox = Mailbox(asyncio.get_running_loop())
         pipeline = self.config.pipeline
         reader = CameraReader(camera.id, camera.url, mailbox, camera.realtime, pipeline.stall_seconds,
-                              pipeline.max_backoff, camera.fps, camera.loop)
+                              pipeline.max_backoff, camera.fps, camera.loop, pipeline.max_frame_pixels)
         worker = CameraWorker(camera, mailbox, self.executor, self.identifier, self._tracks(camera, first_track_id),
                               self.publisher, self.stage_seconds, pipeline.detect_every, self.observers,
                               self.sightings, may_analyse)

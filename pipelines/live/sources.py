@@ -103,7 +103,7 @@ class CameraReader(threading.Thread):
     """Decodes one camera's stream off the event loop."""
 
     def __init__(self, camera: str, url: str, mailbox: Mailbox, realtime: bool, stall_seconds: float,
-                 max_backoff: float, rate: float = 0.0, loop: bool = False) -> None:
+                 max_backoff: float, rate: float = 0.0, loop: bool = False, max_pixels: int = 0) -> None:
         super().__init__(name=f"camera-{camera}", daemon=True)
         self.camera = camera
         self.url = url
@@ -116,6 +116,8 @@ class CameraReader(threading.Thread):
         self.skipped = 0  # frames over ``rate``, decoded but never converted or handed on
         self.rate = rate  # frames per second the camera is analysed at; 0 = every frame
         self.loop = loop  # a video file starts again at its end (its clock runs on)
+        self.max_pixels = max_pixels  # larger frames fail the camera (0: no limit)
+        self._oversize: tuple[int, int] | None = None
         self.reconnects = 0
         self._halt = threading.Event()
 
@@ -157,6 +159,11 @@ class CameraReader(threading.Thread):
                     capture.release()
                     if self._halt.is_set():
                         break
+                    if self._oversize:  # a setting of the camera's, not a fault that reconnecting mends
+                        width, height = self._oversize
+                        self._set_state(FAILED, f"frames of {width}x{height} are over pipeline.max_frame_pixels "
+                                                f"({self.max_pixels:,}); lower the camera's resolution or raise it")
+                        break
                     if is_file(self.url):
                         if frames:
                             self._set_state(ENDED, f"end of file after {frames} frames")
@@ -179,6 +186,8 @@ class CameraReader(threading.Thread):
         fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
         started = time.monotonic()
         number, next_due, damaged, lap = 0, -1.0, 0, 0
+        if self._too_large(int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))):
+            return 0
         while not self._halt.is_set():
             if not capture.grab():
                 if file and damaged < DAMAGED_RUN and _before_end(capture):  # a damaged stretch: read on past it
@@ -206,10 +215,18 @@ class CameraReader(threading.Thread):
                 continue
             next_due = clock + 1.0 / self.rate - 1e-6 if self.rate else -1.0
             ok, bgr = capture.retrieve()
+            if ok and self._too_large(bgr.shape[1], bgr.shape[0]):  # the stream changed its size
+                break
             if ok:
                 frame = Frame(self.camera, number - 1, now, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), clock)
                 self.mailbox.put(frame, wait=file and not self.realtime, stop=self._halt)
         return number
+
+
+    def _too_large(self, width: int, height: int) -> bool:
+        if self.max_pixels and width * height > self.max_pixels:
+            self._oversize = (width, height)
+        return self._oversize is not None
 
 
 def _before_end(capture: cv2.VideoCapture) -> bool:

@@ -103,13 +103,20 @@ async def uploads(request: web.Request) -> tuple[dict[str, str], list[tuple[str,
 
 async def decode_uploads(request: web.Request, files: list[tuple[str, bytes]]):
     """The uploaded files as ``(source, RGB image)``, and an outcome for each that is not an image."""
-    images, refused = [], []
+    http = request.app[SERVICES].config.http
+    images, refused, budget = [], [], http.max_request_pixels  # many small files can decode to gigabytes
     for source, data in files:
+        limit = min(http.max_image_pixels, budget)
         try:  # decoding is CPU work: off the event loop, so the server keeps answering meanwhile
-            images.append((source, await asyncio.to_thread(decode_image, data, source,
-                                                           request.app[SERVICES].config.http.max_image_pixels)))
+            image = await asyncio.to_thread(decode_image, data, source, limit)
         except ImageError as error:
-            refused.append(Outcome(source, REFUSED, str(error).removeprefix(f"{source}: ")))
+            reason = str(error).removeprefix(f"{source}: ")
+            if limit < http.max_image_pixels and "over the limit" in reason:
+                reason = f"the upload's images together are over http.max_request_pixels ({http.max_request_pixels:,})"
+            refused.append(Outcome(source, REFUSED, reason))
+            continue
+        budget -= image.shape[0] * image.shape[1]
+        images.append((source, image))
     return images, refused
 
 

@@ -130,8 +130,9 @@ def test_identities_enroll_show_rename_delete_with_the_cli_rules(analyzer, confi
 
 
 def test_bad_requests_get_json_errors_that_say_why(analyzer, config, gallery, redis_url):
-    small = settings(config, max_upload_bytes=100_000, max_image_pixels=100_000)
+    small = settings(config, max_upload_bytes=100_000, max_image_pixels=100_000, max_request_pixels=150_000)
     wide = cv2.imencode(".png", np.zeros((300, 500, 3), np.uint8))[1].tobytes()  # small file, 150,000 pixels
+    square = cv2.imencode(".png", np.zeros((300, 300, 3), np.uint8))[1].tobytes()  # 90,000 pixels
 
     async def scenario():
         async with live_app(analyzer, small, gallery, redis_url, pipeline=False) as (client, _):
@@ -150,6 +151,8 @@ def test_bad_requests_get_json_errors_that_say_why(analyzer, config, gallery, re
                 **AUTH, "Content-Type": "multipart/form-data; boundary=xyz"}, data=truncated)
             results["bomb"] = await client.post("/api/identities", headers=AUTH,
                                                 data=upload("X", ("bomb.png", png_claiming(30_000, 30_000))))
+            results["many images"] = await client.post("/api/identities", headers=AUTH, data=upload(
+                "X", ("one.png", square), ("two.png", square)))  # each within the limit, both over the request's
             results["nothing enrolled"] = await client.post("/api/identities", headers=AUTH,
                                                             data=upload("X", ("x.txt", b"text")))
             results["no name"] = await client.post("/api/identities", headers=AUTH, data=upload(None, ("a", b"1")))
@@ -157,8 +160,8 @@ def test_bad_requests_get_json_errors_that_say_why(analyzer, config, gallery, re
             results["bad rename"] = await client.patch("/api/identities/Colin Powell", headers=AUTH, data=b"{")
             results["no pipeline"] = await client.get("/api/cameras")
             reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
-            writer.write(b"DELETE /api/identities/X HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer caf\xe9\xff\r\n"
-                         b"Content-Length: 0\r\nConnection: close\r\n\r\n")  # a token that is not UTF-8
+            writer.write(b"DELETE /api/identities/X HTTP/1.1\r\nHost: 127.0.0.1\r\n"  # a token that is not UTF-8:
+                         b"Authorization: Bearer caf\xe9\xff\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
             raw_status = (await reader.readline()).decode()
             writer.close()
             return {k: (r.status, await r.json()) for k, r in results.items()}, raw_status
@@ -172,6 +175,8 @@ def test_bad_requests_get_json_errors_that_say_why(analyzer, config, gallery, re
     assert r["too many pixels"][0] == 400 and "500x300 is over the limit" in r["too many pixels"][1]["error"]
     assert r["truncated"][0] == 400 and "multipart" in r["truncated"][1]["error"]
     assert r["bomb"][0] == 422 and "over the limit" in r["bomb"][1]["outcomes"][0]["reason"]
+    reasons = {o["source"]: o["reason"] for o in r["many images"][1]["outcomes"]}
+    assert "http.max_request_pixels (150,000)" in reasons["two.png"] and "max_request" not in reasons["one.png"]
     assert r["nothing enrolled"][0] == 422 and r["nothing enrolled"][1]["outcomes"][0]["source"] == "x.txt"
     assert r["no name"][0] == 400 and "name" in r["no name"][1]["error"]
     assert r["not multipart"][0] == 400 and r["bad rename"][0] == 400

@@ -153,3 +153,22 @@ def test_a_wall_clock_set_back_does_not_stop_a_live_camera(tmp_path, monkeypatch
         reader.join(10)
         server.stop()
         loop.close()
+
+
+def test_a_camera_whose_frames_are_over_the_pixel_limit_fails_and_says_why(tmp_path, caplog):
+    video = write_video(tmp_path / "v.avi", 1.0)  # its frames are far over the limit below
+
+    async def consume():
+        mailbox = Mailbox(asyncio.get_running_loop())
+        reader = CameraReader("cam", str(video), mailbox, realtime=False, stall_seconds=5, max_backoff=1,
+                              max_pixels=10_000)
+        reader.start()
+        handed = 0
+        while await mailbox.get() is not None:
+            handed += 1
+        reader.join(10)
+        return reader.state, handed
+
+    state, handed = asyncio.run(consume())
+    assert (state, handed) == (FAILED, 0)  # before: every frame decoded and handed on, whatever its size
+    assert "over pipeline.max_frame_pixels (10,000)" in caplog.text
