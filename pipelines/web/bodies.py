@@ -14,8 +14,10 @@ MAX_NAME = 200
 MAX_METADATA_KEYS = 50
 MAX_METADATA_CHARS = 10_000
 
+# no control characters (C0, DEL, C1), and something besides spaces (the name is stripped of them)
+NAME_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
 PersonName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NAME,
-                                              pattern=r"^[^\x00-\x1f\x7f]*$")]
+                                              pattern=NAME_PATTERN)]
 
 
 class _Body(BaseModel):

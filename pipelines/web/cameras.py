@@ -30,7 +30,7 @@ routes = web.RouteTableDef()
 
 def _runtime(request: web.Request) -> Runtime:
     if RUNTIME not in request.app:
-        raise web.HTTPServiceUnavailable(text="no live pipeline here: cameras are served by facetrack run")
+        raise web.HTTPNotFound(text="no live pipeline here: cameras are served by facetrack run")
     return request.app[RUNTIME]
 
 

@@ -20,7 +20,7 @@ STREAM_ID = r"^(\d+-\d+|\d+)$"
 def _redis(request: web.Request) -> str:
     url = request.app[SERVICES].redis_url
     if not url:
-        raise web.HTTPServiceUnavailable(text="no Redis configured here (redis.url); events live in Redis")
+        raise web.HTTPNotFound(text="no Redis configured here (redis.url); events live in Redis")
     return url
 
 
@@ -49,6 +49,8 @@ async def recent_events(request: web.Request) -> web.Response:
     if not 1 <= limit <= 1000:
         raise web.HTTPBadRequest(text="limit: must be a whole number 1-1000")
     key = stream_key(request.app[SERVICES].config.events.prefix)
+    if before is not None and not any(part.strip("0") for part in before.split("-")):  # nothing is before 0-0
+        return web.json_response({"events": [], "next": None})
     client = aioredis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
     events, next_id = [], None
     try:

@@ -70,8 +70,10 @@ def jpeg_of(rgb) -> bytes:
     return cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))[1].tobytes()
 
 
-async def uploads(request: web.Request) -> tuple[dict[str, str], list[tuple[str, bytes]]]:
-    """The form fields and the uploaded files of a multipart request."""
+async def uploads(request: web.Request, fields_allowed: tuple[str, ...] = ()) -> tuple[dict[str, str],
+                                                                                     list[tuple[str, bytes]]]:
+    """The form fields (of ``fields_allowed``) and the ``image`` files of a multipart request; any other part is
+    refused, as the OpenAPI document says."""
     if not request.content_type.startswith("multipart/"):
         raise web.HTTPBadRequest(text="send multipart/form-data: a 'name' field and one or more 'image' files")
     limit = request.app[SERVICES].config.http.max_upload_bytes
@@ -92,10 +94,13 @@ async def uploads(request: web.Request) -> tuple[dict[str, str], list[tuple[str,
                 if total > limit:
                     raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=total)
                 data.extend(chunk)
-            if part.filename is not None:
+            if part.name == "image":
                 files.append((part.filename or f"upload {len(files) + 1}", bytes(data)))
-            elif part.name:
+            elif part.name in fields_allowed:
                 fields[part.name] = data.decode(errors="replace")
+            else:
+                expected = ", ".join(f"'{f}'" for f in (*fields_allowed, "image"))
+                raise web.HTTPBadRequest(text=f"unknown form field {part.name!r} (expected {expected})")
     except ValueError as error:  # aiohttp: "Reading after EOF" and the like
         raise web.HTTPBadRequest(text=f"malformed or truncated multipart body ({error})") from None
     return fields, files
@@ -145,7 +150,7 @@ async def _run_enroll(request: web.Request, name: str, files: list[tuple[str, by
 @routes.post("/api/identities")
 async def create_identity(request: web.Request) -> web.Response:
     """multipart/form-data: ``name``, optional ``metadata`` (a JSON object), one or more ``image`` files."""
-    fields, files = await uploads(request)
+    fields, files = await uploads(request, ("name", "metadata"))
     if not fields.get("name", "").strip():
         raise web.HTTPBadRequest(text="a 'name' field is needed")
     name = bodies.person_name(fields["name"])
@@ -159,7 +164,7 @@ async def create_identity(request: web.Request) -> web.Response:
 async def enroll_from_track(request: web.Request) -> web.Response:
     """JSON ``{"camera": ID, "track": N}``: enroll the open track's best face crop under ``name``."""
     if RUNTIME not in request.app:
-        raise web.HTTPServiceUnavailable(text="no live pipeline here: tracks exist under facetrack run")
+        raise web.HTTPNotFound(text="no live pipeline here: tracks exist under facetrack run")
     body = bodies.parse(bodies.FromTrack, await request.read())
     camera_id, track_id = body.camera, body.track
     camera = request.app[RUNTIME].cameras.get(camera_id)

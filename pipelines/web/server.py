@@ -50,7 +50,10 @@ async def errors(request: web.Request, handler) -> web.StreamResponse:
         if error.status < 400:
             raise
         reason = error.text if error.text and not error.text.startswith(f"{error.status}:") else error.reason
-        return json_error(error.status, reason)
+        response = json_error(error.status, reason)
+        if "Allow" in error.headers:  # a 405 says which methods the path takes
+            response.headers["Allow"] = error.headers["Allow"]
+        return response
     except GalleryUnavailable as error:  # locked by another writer, disk full: try again later
         return json_error(503, str(error))
     except TrackerError as error:

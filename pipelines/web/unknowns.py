@@ -39,7 +39,10 @@ def _cluster_id(request: web.Request, store: GalleryStore) -> int:
 @routes.get("/api/unknowns")
 async def list_clusters(request: web.Request) -> web.Response:
     """Open clusters, most recently seen first (``?all=true``: named and ignored ones too)."""
-    statuses = (OPEN, NAMED, IGNORED) if request.query.get("all") == "true" else (OPEN,)
+    every = request.query.get("all", "false")
+    if every not in ("true", "false"):
+        raise web.HTTPBadRequest(text=f"all: '{every}' is neither true nor false")
+    statuses = (OPEN, NAMED, IGNORED) if every == "true" else (OPEN,)
     clusters = await in_gallery(request, lambda store: [dataclasses.asdict(c)
                                                         for c in _unknowns(request, store).clusters(statuses)])
     return web.json_response(clusters)

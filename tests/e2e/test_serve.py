@@ -35,7 +35,7 @@ def test_serve_answers_and_stops_cleanly_on_sigterm(tmp_path, cache_dir):
         assert json.load(urllib.request.urlopen(f"{base}/api/identities", timeout=5)) == []
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(f"{base}/api/cameras", timeout=5)
-        assert refused.value.code == 503 and "facetrack run" in json.load(refused.value)["error"]
+        assert refused.value.code == 404 and "facetrack run" in json.load(refused.value)["error"]
     finally:
         server.send_signal(signal.SIGTERM)
         _, log = server.communicate(timeout=60)

@@ -180,7 +180,7 @@ def test_bad_requests_get_json_errors_that_say_why(analyzer, config, gallery, re
     assert r["nothing enrolled"][0] == 422 and r["nothing enrolled"][1]["outcomes"][0]["source"] == "x.txt"
     assert r["no name"][0] == 400 and "name" in r["no name"][1]["error"]
     assert r["not multipart"][0] == 400 and r["bad rename"][0] == 400
-    assert r["no pipeline"][0] == 503
+    assert r["no pipeline"][0] == 404  # facetrack serve has no cameras resource
     assert all(set(body) >= {"error", "status"} for _, body in r.values())
 
 
