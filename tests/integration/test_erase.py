@@ -4,8 +4,8 @@ the gallery goes first, so an unreachable Redis delays the Stream's part and los
 naming the person is never written."""
 
 import asyncio
+import itertools
 import json
-import sqlite3
 
 import pytest
 import redis
@@ -13,14 +13,19 @@ import redis
 from gallery.negatives import Negatives
 from gallery.sightings import NAMED, Unknowns
 from gallery.store import GalleryStore, NewFace
+from pipelines.eval.synthetic import make_plan, write_video
 from pipelines.events.publisher import EventPublisher, stream_key
 from pipelines.events.redis_server import EmbeddedRedis, free_port
-from tests.conftest import needs_data
+from tests.conftest import LFW, needs_data
 from tests.support.cli import run
+from tests.support.http import AUTH, live_app, until
+from tests.support.postgres import needs_postgres
+from tracker.config import with_changes
 from tracker.events import Event
 from tracker.track.sighting import Sighting, SightingFace
 
 pytestmark = needs_data
+_databases = itertools.count()
 
 
 def events_of(identity: int) -> list[Event]:
@@ -52,9 +57,22 @@ def _append_only_bytes(server) -> bytes:
     return b"".join(p.read_bytes() for p in server.data_dir.rglob("*.aof*") if p.is_file())
 
 
-def test_erase_leaves_nothing_of_the_person_in_the_gallery_the_stream_or_redis_files(analyzer, gallery, server,
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=needs_postgres)])
+def location(request, gallery, tmp_path):
+    """The gallery with Colin Powell, in a SQLite file or in a PostgreSQL database."""
+    if request.param == "sqlite":
+        return gallery
+    url = request.getfixturevalue("postgres").create_database(f"erase_{next(_databases)}")
+    with GalleryStore(gallery) as source:
+        source.export(tmp_path / "colin.facetrack")
+    with GalleryStore(url) as store:
+        store.import_from(tmp_path / "colin.facetrack")
+    return url
+
+
+def test_erase_leaves_nothing_of_the_person_in_the_gallery_the_stream_or_redis_files(analyzer, location, server,
                                                                                      tmp_path, cache_dir):
-    with GalleryStore(gallery) as store:
+    with GalleryStore(location) as store:
         colin = store.identity("Colin Powell").id
         stored = store.faces(colin)
         face = SightingFace(stored[0].crop, stored[0].landmarks, stored[0].quality,
@@ -73,8 +91,8 @@ def test_erase_leaves_nothing_of_the_person_in_the_gallery_the_stream_or_redis_f
     client.xadd(stream_key("facetrack"), {"note": "written by hand, not an event"})  # must not stop the erasure
     assert b"Colin Powell" in _append_only_bytes(server)  # Redis keeps every write as it was made
 
-    result = run("gallery", "erase", "Colin Powell", "--gallery", gallery, config=_config(tmp_path, cache_dir,
-                                                                                          server.url))
+    result = run("gallery", "erase", "Colin Powell", "--gallery", location, config=_config(tmp_path, cache_dir,
+                                                                                           server.url))
 
     assert result.returncode == 0, result.stderr
     assert ("erased Colin Powell from the gallery: 3 face(s), 1 rejected face(s), 1 sighting(s) in 1 named "
@@ -87,20 +105,19 @@ def test_erase_leaves_nothing_of_the_person_in_the_gallery_the_stream_or_redis_f
     assert client.sismember(stream_key("facetrack").replace(":events", ":erased"), colin)  # for late publishers
     client.close()
     assert b"Colin Powell" not in _append_only_bytes(server)  # the append-only file rewritten
-    db = sqlite3.connect(gallery)
-    counts = [db.execute(sql, (colin,)).fetchone()[0] for sql in (
-        "SELECT COUNT(*) FROM identities WHERE id = ?", "SELECT COUNT(*) FROM faces WHERE identity_id = ?",
-        "SELECT COUNT(*) FROM sightings WHERE identity_id = ?", "SELECT COUNT(*) FROM clusters WHERE identity_id = ?")]
-    others = db.execute("SELECT name FROM identities").fetchall()
-    faces, embeddings, sighting_faces, negatives, negative_embeddings = (
-        db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
-        for t in ("faces", "embeddings", "sighting_faces", "negatives", "negative_embeddings"))
-    tombstone = db.execute("SELECT swept_at IS NOT NULL FROM erasures WHERE identity_id = ?", (colin,)).fetchall()
-    db.close()
-    assert counts == [0, 0, 0, 0] and others == [("Ann Other",)]
-    assert (faces, embeddings, sighting_faces, negatives, negative_embeddings) == (0, 0, 0, 0, 0)
-    assert tombstone == [(1,)]  # the bare id stays, swept
-    assert b"Colin Powell" not in gallery.read_bytes()  # overwritten and compacted, not just unlinked
+    with GalleryStore(location, create=False) as store:
+        counts = [store.query(f"SELECT COUNT(*) FROM {table} WHERE {column} = ?", (colin,))[0][0]
+                  for table, column in (("identities", "id"), ("faces", "identity_id"), ("sightings", "identity_id"),
+                                        ("clusters", "identity_id"))]
+        others = store.query("SELECT name FROM identities")
+        left = [store.query(f"SELECT COUNT(*) FROM {t}")[0][0]
+                for t in ("faces", "embeddings", "sighting_faces", "negatives", "negative_embeddings")]
+        tombstone = store.query("SELECT swept_at IS NOT NULL FROM erasures WHERE identity_id = ?", (colin,))
+    assert counts == [0, 0, 0, 0] and [tuple(r) for r in others] == [("Ann Other",)]
+    assert left == [0, 0, 0, 0, 0]
+    assert [tuple(r) for r in tombstone] == [(True,)]  # the bare id stays, swept
+    if not isinstance(location, str):  # a SQLite file
+        assert b"Colin Powell" not in location.read_bytes()  # overwritten and compacted, not just unlinked
 
 
 def test_with_redis_unreachable_the_gallery_is_erased_first_and_the_stream_when_redis_is_back(
@@ -152,3 +169,43 @@ def test_a_late_event_naming_an_erased_person_is_not_written(gallery, server, tm
     client.close()
     assert [e["id"] for e in written] == [stranger.id]
     assert (publisher.withheld, publisher.published) == (3, 1)
+
+
+@pytest.fixture(scope="module")
+def colin_video(tmp_path_factory):
+    plan = make_plan(LFW, order=("Colin_Powell",), lead=0.5, duration=30.0, tail=1.0)
+    return write_video(plan, tmp_path_factory.mktemp("video") / "colin.avi")
+
+
+def test_erasing_a_person_in_view_unnames_their_open_track_and_live_view_at_once(analyzer, config, gallery,
+                                                                               server, colin_video):
+    settings = with_changes(config, "test", http={"camera_dirs": [str(colin_video.parent)]})
+
+    async def scenario():
+        async with live_app(analyzer, settings, gallery, server.url) as (client, runtime):
+            with GalleryStore(gallery) as store:
+                colin = store.identity("Colin Powell").id
+            added = await client.post("/api/cameras", headers=AUTH, json={"id": "hall", "url": str(colin_video)})
+            assert added.status == 201
+            camera = runtime.cameras["hall"]
+
+            async def named():
+                return any(t.name == "Colin Powell" for t in camera.tracks())
+
+            await until(named, what="Colin Powell named on the camera")
+            erased = await client.delete("/api/identities/Colin Powell", headers=AUTH)
+            assert erased.status == 200
+            frames = camera.status().frames_analysed
+            while camera.status().frames_analysed < frames + 3:  # the next frames after the erasure
+                await asyncio.sleep(0.1)
+            shown = [f.name for f in camera.latest()[1]]  # what the live view draws
+            tracks = await (await client.get("/api/cameras/hall/tracks")).json()
+            return colin, shown, tracks
+
+    colin, shown, tracks = asyncio.run(scenario())
+    assert "Colin Powell" not in shown and all(t["name"] != "Colin Powell" for t in tracks)
+    assert all(t["identity_id"] != colin for t in tracks)
+    client = redis.Redis.from_url(server.url)
+    stored = [f[b"event"] for _, f in client.xrange(stream_key("facetrack"))]
+    client.close()
+    assert stored and not [e for e in stored if b"Colin Powell" in e or json.loads(e)["identity_id"] == colin]
