@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from aiohttp import web
@@ -16,15 +17,21 @@ from pipelines.web.keys import SERVICES
 T = TypeVar("T")
 
 
+GALLERY_THREADS = 2  # gallery requests in flight at once; more wait their turn (each is a short read or write)
+_threads = ThreadPoolExecutor(GALLERY_THREADS, thread_name_prefix="gallery-http")
+
+
 async def in_gallery(request: web.Request, work: Callable[[GalleryStore], T]) -> T:
-    """``work(store)`` on a worker thread; what it returns or raises (an ``HTTPNotFound``, say) comes back."""
+    """``work(store)`` on one of the gallery threads; what it returns or raises (``HTTPNotFound``, say) comes back.
+    A few threads, not one per request: a flood of requests queues here instead of crowding the cameras' threads
+    and the interpreter lock."""
     location = request.app[SERVICES].gallery
 
     def call() -> T:
         with GalleryStore(location, create=False) as store:
             return work(store)
 
-    return await asyncio.to_thread(call)
+    return await asyncio.get_running_loop().run_in_executor(_threads, call)
 
 
 async def reload_gallery(request: web.Request) -> None:
