@@ -2,8 +2,12 @@
 real PostgreSQL server: every camera is analysed; a person enrolled through worker A is named on a
 camera that worker B analyses; worker C killed with SIGKILL loses its cameras to the others within the
 failover time and they go on making events; no camera is ever analysed by two workers at once (the
-cluster log's timestamps); no two runs of a camera share a track id."""
+cluster log's timestamps); no two runs of a camera share a track id. And worker C cut off from Redis (a
+proxy between them, cut) stops analysing its cameras within its leases, the others take them over, and
+when it is back nothing of its old runs made after its leases ran out reaches the Stream, and no event is
+there twice."""
 
+import itertools
 import json
 import signal
 import subprocess
@@ -16,15 +20,18 @@ import redis
 from pipelines.eval.synthetic import make_plan, write_video
 from pipelines.events.publisher import stream_key
 from pipelines.events.redis_server import EmbeddedRedis, free_port
+from pipelines.live.cluster import TRACKS_PER_RUN
 from tests.conftest import LFW, lfw_image, needs_data
 from tests.support.cli import FACETRACK
 from tests.support.postgres import needs_postgres
+from tests.support.proxy import CuttableProxy
 
 pytestmark = [needs_data, needs_postgres]
 HEARTBEAT, FAILOVER = 0.5, 3.0
 CAMERAS = [f"cam{i}" for i in range(6)]
 PERSON = "Colin_Powell"
 TOKEN = "cluster-token"
+_sites = itertools.count()
 
 
 def wait_until(condition, timeout, what):
@@ -62,22 +69,30 @@ def lease_holders(client):
             for c in CAMERAS}
 
 
+def _via(url: str, proxy: CuttableProxy) -> str:
+    """``url`` through the proxy's port."""
+    host, _, rest = url.rpartition("@127.0.0.1:")
+    return f"{host}@127.0.0.1:{proxy.port}/{rest.split('/', 1)[1]}"
+
+
 @pytest.fixture
 def site(tmp_path, cache_dir, postgres):
     """Redis, PostgreSQL, a looping video of a stranger-then-person, and three workers."""
     plan = make_plan(LFW, order=(PERSON, "Hugo_Chavez"), enrolled=(), duration=2.0, gap=0.5, lead=0.5, tail=0.5,
                      size=(480, 270))
     video = write_video(plan, tmp_path / "door.avi")
-    gallery = postgres.create_database("cluster_site")
+    gallery = postgres.create_database(f"cluster_site_{next(_sites)}")
     with EmbeddedRedis(tmp_path / "redis", free_port()) as server:
         workers, logs = {}, []
+        proxy = CuttableProxy(server.port)  # w3 reaches Redis through it: a partition when cut
         ports = {f"w{i}": free_port() for i in (1, 2, 3)}
         cameras = "".join(f'[[cameras]]\nid = "{c}"\nurl = "{video}"\nfps = 2.0\nloop = true\n\n' for c in CAMERAS)
         for worker, port in ports.items():
             config = tmp_path / f"{worker}.toml"
             config.write_text(
                 f'[models]\ncache_dir = "{cache_dir}"\ndevice = "cpu"\nthreads = 1\n\n[gallery]\nurl = "{gallery}"\n\n'
-                f'[redis]\nurl = "{server.url}"\n\n[http]\nport = {port}\ntoken = "{TOKEN}"\n'
+                f'[redis]\nurl = "{_via(server.url, proxy) if worker == "w3" else server.url}"\n\n'
+                f'[http]\nport = {port}\ntoken = "{TOKEN}"\n'
                 f'camera_dirs = ["{tmp_path}"]\n\n'
                 f'[cluster]\nenabled = true\nworker_id = "{worker}"\nheartbeat_seconds = {HEARTBEAT}\n'
                 f'failover_seconds = {FAILOVER}\n\n{cameras}')
@@ -85,8 +100,9 @@ def site(tmp_path, cache_dir, postgres):
             workers[worker] = subprocess.Popen([str(FACETRACK), "run", "--config", str(config)], stderr=logs[-1])
         client = redis.Redis.from_url(server.url)
         try:
-            yield client, workers, ports, tmp_path
+            yield client, workers, ports, tmp_path, proxy
         finally:
+            proxy.close()
             for process in workers.values():
                 if process.poll() is None:
                     process.terminate()
@@ -99,7 +115,7 @@ def site(tmp_path, cache_dir, postgres):
 
 @pytest.mark.timeout(420)
 def test_three_workers_share_six_cameras_survive_a_kill_and_share_one_gallery(site):
-    client, workers, ports, folder = site
+    client, workers, ports, folder, _ = site
 
     def log_tail():
         return "\n".join(f"--- {w}\n" + (folder / f"{w}.log").read_text()[-1500:] for w in workers)
@@ -178,3 +194,43 @@ def test_three_workers_share_six_cameras_survive_a_kill_and_share_one_gallery(si
     assert len(log) > 20 and not overlaps, overlaps
     started = [(e["camera"], e["track_id"]) for e in events(client) if e["type"] == "track.started"]
     assert len(started) == len(set(started)), "a track id was used twice on one camera"
+
+
+@pytest.mark.timeout(420)
+def test_a_worker_cut_off_from_redis_stops_and_the_others_take_over_with_no_event_twice(site):
+    client, workers, ports, folder, proxy = site
+
+    def log_tail():
+        return "\n".join(f"--- {w}\n" + (folder / f"{w}.log").read_text()[-1500:] for w in workers)
+
+    wait_until(lambda: (h := lease_holders(client)) and all(h.values()) and len(set(h.values())) == 3, 180,
+               f"every camera leased, over three workers:\n{log_tail()}")
+    wait_until(lambda: {e["camera"] for e in events(client) if e["type"] == "track.started"} >= set(CAMERAS), 120,
+               "a track on every camera")
+    orphans = [c for c, w in lease_holders(client).items() if w == "w3"]
+    old_runs = {c: max(e["track_id"] // TRACKS_PER_RUN for e in events(client) if e["camera"] == c and e["track_id"])
+                for c in orphans}
+    cut_at = time.time()
+    proxy.cut()  # w3 runs on, alone: its heartbeats and events no longer reach Redis
+    wait_until(lambda: (h := lease_holders(client)) and all(h[c] not in (None, "w3") for c in orphans), FAILOVER + 5,
+               f"w3's cameras {orphans} taken over")
+    wait_until(lambda: all(any(e["camera"] == c and e["track_id"] and e["track_id"] // TRACKS_PER_RUN > old_runs[c]
+                               for e in events(client)) for c in orphans), 60, "events of the new runs")
+    time.sleep(FAILOVER)
+    proxy.restore()  # w3 is back, with whatever it held in its buffer
+    wait_until(lambda: "w3" in {w["id"] for w in json.load(urllib.request.urlopen(
+        f"http://127.0.0.1:{ports['w1']}/api/cluster"))["workers"]}, 30, "w3 back in the cluster")
+    time.sleep(3 * HEARTBEAT + 2)  # its buffered events delivered or dropped, its old cameras stopped
+
+    stored = events(client)
+    late = [e for e in stored if e["camera"] in orphans and e["track_id"]
+            and e["track_id"] // TRACKS_PER_RUN == old_runs[e["camera"]] and e["frame_time"] > cut_at + FAILOVER]
+    assert not late, late  # nothing of w3's old runs made after its leases ran out
+    ids = [e["id"] for e in stored]
+    assert len(ids) == len(set(ids)), "an event twice in the Stream"
+    log = analysed(client)
+    overlaps = [(a, b) for i, a in enumerate(log) for b in log[i + 1:]
+                if a[0] == b[0] and a[1] != b[1] and min(a[3], b[3]) - max(a[2], b[2]) > HEARTBEAT]
+    assert not overlaps, overlaps  # never two workers on one camera, the partition included
+    assert "lost the lease of camera" in (folder / "w3.log").read_text() or \
+        "handing camera" in (folder / "w3.log").read_text()
