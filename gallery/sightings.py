@@ -163,7 +163,11 @@ class Unknowns:
         """``other``'s sightings join ``keep``; ``other`` is gone."""
         if keep == other:
             raise GalleryError(f"{self.store.path}: cannot merge cluster {keep} with itself")
-        self.cluster(keep), self.cluster(other)
+        kept, gone = self.cluster(keep), self.cluster(other)
+        if gone.status == NAMED and (kept.status != NAMED or kept.identity_id != gone.identity_id):
+            # its sightings are a person's: in another cluster they would outlive that person's erasure
+            raise GalleryError(f"{self.store.path}: cluster {other} is named as a person; merge cluster {keep} into "
+                               f"it instead")
         with self.store.transaction() as db:
             db.execute("UPDATE sightings SET cluster_id = ? WHERE cluster_id = ?", (keep, other))
             db.execute("DELETE FROM clusters WHERE id = ?", (other,))

@@ -106,7 +106,9 @@ CREATE TABLE IF NOT EXISTS changes (
 CREATE TABLE IF NOT EXISTS erasures (
     identity_id INTEGER PRIMARY KEY,
     erased_at REAL NOT NULL,
-    swept_at REAL
+    swept_at REAL,
+    tracks TEXT NOT NULL DEFAULT '[]',
+    clusters TEXT NOT NULL DEFAULT '[]'
 );
 CREATE INDEX IF NOT EXISTS sightings_cluster ON sightings(cluster_id);
 CREATE INDEX IF NOT EXISTS sighting_faces_sighting ON sighting_faces(sighting_id);
@@ -300,9 +302,16 @@ class GalleryStore:
             "(SELECT id FROM clusters WHERE identity_id = ?)", (identity.id, identity.id)).fetchone()[0]
         clusters = self._db.execute("SELECT COUNT(*) FROM clusters WHERE identity_id = ?", (identity.id,)).fetchone()[0]
         with self.transaction() as db:
+            # their tracks from before they were named (sightings of clusters named as them), and those clusters:
+            # the Stream's events of these tracks, and its person.unknown_recurring about them, go too
+            tracks = db.execute("SELECT camera, track_id, first_time, last_time FROM sightings WHERE identity_id = ? "
+                                "OR cluster_id IN (SELECT id FROM clusters WHERE identity_id = ?)",
+                                (identity.id, identity.id)).fetchall()
+            named = [r[0] for r in db.execute("SELECT id FROM clusters WHERE identity_id = ?", (identity.id,))]
             db.execute("DELETE FROM clusters WHERE identity_id = ?", (identity.id,))  # their sightings go with them
             db.execute("DELETE FROM identities WHERE id = ?", (identity.id,))  # faces, negatives, sightings too
-            db.execute("INSERT INTO erasures (identity_id, erased_at) VALUES (?, ?)", (identity.id, time.time()))
+            db.execute("INSERT INTO erasures (identity_id, erased_at, tracks, clusters) VALUES (?, ?, ?, ?)",
+                       (identity.id, time.time(), json.dumps([list(t) for t in tracks]), json.dumps(named)))
             log_change(db, [identity.id])
         self._db.compact()
         return {"faces": identity.faces, "negatives": negatives, "sightings": sightings, "clusters": clusters,
@@ -312,6 +321,15 @@ class GalleryStore:
         """Ids of erased people whose events the Stream may still hold."""
         return [r[0] for r in self._db.execute("SELECT identity_id FROM erasures WHERE swept_at IS NULL "
                                                "ORDER BY identity_id").fetchall()]
+
+    def erased_traces(self) -> tuple[list[tuple[str, int, float, float]], list[int]]:
+        """Of the pending erasures: the tracks (camera, track id, first and last frame time) of their sightings,
+        and the ids of the clusters named as them: their unknown events in the Stream go too."""
+        tracks, clusters = [], []
+        for row in self._db.execute("SELECT tracks, clusters FROM erasures WHERE swept_at IS NULL").fetchall():
+            tracks += [tuple(t) for t in json.loads(row[0])]
+            clusters += json.loads(row[1])
+        return tracks, clusters
 
     def swept(self, identity_ids: list[int]) -> None:
         """The Stream no longer holds events of these erased people."""

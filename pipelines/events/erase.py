@@ -3,7 +3,9 @@
 A track's events run from its ``track.started`` to its ``track.ended`` (track ids restart with
 each run, so a track is one such span of its camera and id). A span with any event naming an
 erased identity is erased whole, its early ``unknown`` events with their face crops included, and so
-is every other event that carries the identity (``person.entered`` / ``person.left``).
+is every other event that carries the identity (``person.entered`` / ``person.left``); so are the spans of
+the person's tracks from before they were named (the sightings of clusters named as them, matched by
+camera, track id and time) and the ``person.unknown_recurring`` events of those clusters.
 Pub/sub messages, once delivered, cannot be recalled.
 
 The order, so that nothing of the person outlives the erasure: the gallery first (its rows go and a
@@ -38,18 +40,32 @@ def sweep_erased(store, client: redis.Redis, prefix: str, settle: float = SETTLE
     if not pending:
         return 0
     client.sadd(erased_key(prefix), *pending)
-    deleted = erase_identities(client, prefix, set(pending))
+    tracks, clusters = store.erased_traces()
+    deleted = erase_identities(client, prefix, set(pending), tracks, set(clusters))
     if settle:
         time.sleep(settle)
-    deleted += erase_identities(client, prefix, set(pending))
+    deleted += erase_identities(client, prefix, set(pending), tracks, set(clusters))
     rewrite_append_only_file(client)
     store.swept(pending)
     return deleted
 
 
-def erase_identities(client: redis.Redis, prefix: str, identity_ids: set[int]) -> int:
-    """Delete the Stream entries about ``identity_ids``; returns how many. An entry that is not an event
-    (written by hand, damaged) is left alone and said once."""
+def erase_identities(client: redis.Redis, prefix: str, identity_ids: set[int],
+                     tracks: list[tuple[str, int, float, float]] = (), clusters: set[int] = frozenset()) -> int:
+    """Delete the Stream entries about ``identity_ids``, and the spans of ``tracks`` (their sightings from before
+    they were named: camera, track id, first and last frame time) and ``person.unknown_recurring`` of
+    ``clusters``; returns how many. An entry that is not an event (written by hand, damaged) is left alone and
+    said once."""
+    seen: dict[tuple[str, int], list[tuple[float, float]]] = {}
+    for camera, track_id, first, last in tracks:
+        seen.setdefault((camera, track_id), []).append((first, last))
+
+    def theirs(event: dict) -> bool:
+        if event.get("identity_id") in identity_ids or event.get("cluster_id") in clusters:
+            return True
+        times = seen.get((event.get("camera"), event.get("track_id")), ())
+        return any(first - 1.0 <= event.get("frame_time", -1.0) <= last + 1.0 for first, last in times)
+
     doomed: list[bytes] = []
     spans: dict[tuple[str, int | None], list] = {}  # (camera, track) -> [its entries so far, named as them]
     malformed = 0
@@ -72,7 +88,7 @@ def erase_identities(client: redis.Redis, prefix: str, identity_ids: set[int]) -
                 close(key)  # the same id in an earlier run
             span = spans.setdefault(key, [[], False])
             span[0].append(entry_id)
-            span[1] = span[1] or event.get("identity_id") in identity_ids
+            span[1] = span[1] or theirs(event)
             if event.get("type") == "track.ended" and not span[1]:
                 spans.pop(key)
         if len(page) < PAGE:

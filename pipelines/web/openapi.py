@@ -214,7 +214,9 @@ UNKNOWNS_PATHS = {
     "/api/unknowns/{cluster}/merge": {"post": {
         "summary": "Move another cluster's sightings into this one", "security": AUTH, "parameters": [CLUSTER],
         "requestBody": _body(bodies.Merge),
-        "responses": {"200": _json("The merged cluster"), **NO_CLUSTER, **UNAUTHORISED}}},
+        "responses": {"200": _json("The merged cluster"), **NO_CLUSTER,
+                      "409": _error("The other cluster is named as a person: merge into it instead"),
+                      **UNAUTHORISED}}},
     "/api/unknowns/{cluster}/ignore": {"post": {
         "summary": "Hide a cluster from the list (later sightings still join it)", "security": AUTH,
         "parameters": [CLUSTER], "responses": {"200": _json("The cluster"), **NO_CLUSTER, **UNAUTHORISED}}},

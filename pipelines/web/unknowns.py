@@ -107,9 +107,13 @@ async def merge_clusters(request: web.Request) -> web.Response:
             raise web.HTTPBadRequest(text="other: a cluster cannot be merged with itself")
         unknowns = _unknowns(request, store)
         try:
-            unknowns.merge(cluster_id, other)
+            unknowns.cluster(other)
         except GalleryError as error:
             raise web.HTTPNotFound(text=str(error).split(": ", 1)[-1]) from None
+        try:
+            unknowns.merge(cluster_id, other)
+        except GalleryError as error:  # a cluster named as a person merged into another
+            raise web.HTTPConflict(text=str(error).split(": ", 1)[-1]) from None
         return dataclasses.asdict(unknowns.cluster(cluster_id))
 
     return web.json_response(await in_gallery(request, change))

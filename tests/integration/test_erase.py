@@ -86,7 +86,14 @@ def test_erase_leaves_nothing_of_the_person_in_the_gallery_the_stream_or_redis_f
         Negatives(store).add("Colin Powell", [stranger], analyzer.embedder.model_id)
     client = redis.Redis.from_url(server.url)
     events = events_of(colin)
-    for event in events:
+
+    def unknown(kind, t, **fields):  # camera door, track 7: the sighting of the cluster named as Colin, or not
+        return Event(type=kind, camera="door", track_id=7, frame_time=t, model_id="m", crop_jpeg="Y3JvcA==", **fields)
+
+    before_named = [unknown("track.started", 1.2), unknown("track.ended", 1.9),
+                    unknown("person.unknown_recurring", 1.9, cluster_id=named_cluster, visits=3)]
+    other_run = [unknown("track.started", 500.0), unknown("track.ended", 501.0)]  # another run's track 7: a stranger
+    for event in [*events, *before_named, *other_run]:
         client.xadd(stream_key("facetrack"), {"event": event.model_dump_json()})
     client.xadd(stream_key("facetrack"), {"note": "written by hand, not an event"})  # must not stop the erasure
     assert b"Colin Powell" in _append_only_bytes(server)  # Redis keeps every write as it was made
@@ -97,11 +104,12 @@ def test_erase_leaves_nothing_of_the_person_in_the_gallery_the_stream_or_redis_f
     assert result.returncode == 0, result.stderr
     assert ("erased Colin Powell from the gallery: 3 face(s), 1 rejected face(s), 1 sighting(s) in 1 named "
             "cluster(s)") in result.stdout
-    assert "5 event(s) of 1 erased person(s) deleted from the Stream" in result.stdout
+    assert "8 event(s) of 1 erased person(s) deleted from the Stream" in result.stdout
     entries = client.xrange(stream_key("facetrack"))
     left = [Event.model_validate_json(f[b"event"]) for _, f in entries if b"event" in f]
-    assert [e.id for e in left] == [events[i].id for i in (1, 6, 7, 8)]  # the strangers' tracks only
-    assert all(e.identity_id is None for e in left) and len(entries) == 5
+    # the strangers' tracks only: Colin's track before he was named, and its recurring event, went too
+    assert [e.id for e in left] == [events[i].id for i in (1, 6, 7, 8)] + [e.id for e in other_run]
+    assert all(e.identity_id is None for e in left) and len(entries) == 7
     assert client.sismember(stream_key("facetrack").replace(":events", ":erased"), colin)  # for late publishers
     client.close()
     assert b"Colin Powell" not in _append_only_bytes(server)  # the append-only file rewritten

@@ -101,6 +101,19 @@ def test_rename_conflicts_and_unknown_names(location):
         assert [i.name for i in store.identities()] == ["Anne", "Bo"]
 
 
+def test_a_cluster_named_as_a_person_is_not_merged_away(location):
+    with GalleryStore(location) as store:
+        unknowns = Unknowns(store, MODEL, join_distance=0.5)
+        ann = store.save_person("Ann", [face(1)], MODEL)
+        named, stranger = (unknowns.add(sighting(seed, "door", 100.0)) for seed in (1, 2))
+        unknowns.mark(named, NAMED, ann)
+        with pytest.raises(GalleryError, match="named as a person; merge cluster"):
+            unknowns.merge(stranger, named)  # Ann's sightings in an open cluster would outlive her erasure
+        unknowns.merge(named, stranger)  # the other way round: they become hers
+        store.erase("Ann")
+        assert store.query("SELECT COUNT(*) FROM sightings")[0][0] == 0
+
+
 def test_names_that_differ_only_in_case_are_one_person(location):
     with GalleryStore(location) as store:
         ann = store.save_person("Ann Lee", [face(1)], MODEL)
