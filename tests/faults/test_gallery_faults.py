@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from gallery.enroll import Enroller
-from gallery.store import GalleryStore
+from gallery.store import GalleryStore, NewFace
 from pipelines.live.sightings import SightingWriter
 from tests.conftest import lfw_image, needs_data
 from tests.support.cli import FACETRACK, run
@@ -303,3 +303,30 @@ def _wait(condition, seconds: float, what: str) -> None:
     while not condition():
         assert time.monotonic() < deadline, f"timed out: {what}"
         time.sleep(0.1)
+
+
+@needs_postgres
+def test_a_gallery_change_made_after_postgresql_restarted_reaches_a_running_process(postgres, analyzer, config):
+    from gallery.identify import Identifier
+    from gallery.watch import GalleryWatcher
+
+    location = postgres.create_database("watch_restart")
+    model, dim = analyzer.embedder.model_id, analyzer.embedder.dim
+    with GalleryStore(location) as store:
+        for seed, name in ((1, "Ann"), (2, "Bo")):
+            face = _sighting(seed).faces[0]
+            vector = np.random.default_rng(seed).normal(size=dim).astype(np.float32)
+            store.save_person(name, [NewFace(face.crop, face.landmarks, face.quality, f"{name}.jpg",
+                                             vector / np.linalg.norm(vector))], model)
+        identifier = Identifier(analyzer, store, config.match)
+    watcher = GalleryWatcher(location, identifier, interval=0.2).start()
+    try:
+        assert sorted(identifier.names.values()) == ["Ann", "Bo"]
+        postgres.stop("fast")  # the watcher's connection (LISTEN) is broken
+        time.sleep(1.0)
+        postgres.resume()
+        with GalleryStore(location) as store:
+            store.erase("Bo")  # made by another process once the server is back
+        _wait(lambda: sorted(identifier.names.values()) == ["Ann"], 30, "the erasure after the restart")
+    finally:
+        watcher.stop()

@@ -238,6 +238,10 @@ def test_cameras_tracks_live_view_and_events_over_http(analyzer, config, gallery
                                          json={"camera": "hall", "track": track["id"]})
             assert enrolled.status == 201, await enrolled.text()
             assert (await enrolled.json())["enrolled"] == 1
+            for bad in ("a%01b", "%20%20"):  # a control character; spaces only: the rules of any other name
+                refused = await client.post(f"/api/identities/{bad}/from-track", headers=AUTH,
+                                            json={"camera": "hall", "track": track["id"]})
+                assert refused.status == 400 and (await refused.json())["error"].startswith("name:")
             visitor = await (await client.get("/api/identities/Hall Visitor")).json()
             assert [f["source"] for f in visitor["face_list"]] == [f"camera hall track {track['id']}"]
             for path in ("/api/cameras/nope/tracks", "/cameras/nope/live.mjpg"):
