@@ -153,6 +153,13 @@ class Unknowns:
         self.cluster(cluster_id)
         return _faces(self.store, "s.cluster_id = ?", (cluster_id,))
 
+    def face(self, cluster_id: int, face_id: int) -> ClusterFace | None:
+        """One stored face of the cluster (None: not one of its faces); only that crop is decoded."""
+        self.cluster(cluster_id)
+        found = _faces(self.store, "s.cluster_id = ? AND f.id = ?", (cluster_id, face_id)) if storable_id(face_id) \
+            else []
+        return found[0] if found else None
+
     def mark(self, cluster_id: int, status: str, identity_id: int | None = None) -> None:
         self.cluster(cluster_id)
         with self.store.transaction() as db:

@@ -65,8 +65,8 @@ async def show_cluster(request: web.Request) -> web.Response:
 async def face_crop(request: web.Request) -> web.Response:
     def read(store: GalleryStore) -> bytes:
         cluster_id = _cluster_id(request, store)
-        faces = _unknowns(request, store).faces(cluster_id)
-        face = next((f for f in faces if str(f.id) == request.match_info["face"]), None)
+        text = request.match_info["face"]
+        face = _unknowns(request, store).face(cluster_id, int(text)) if text.isdigit() else None
         if face is None:
             raise web.HTTPNotFound(text=f"cluster {cluster_id} has no face {request.match_info['face']}")
         return jpeg_of(face.crop)
