@@ -24,6 +24,8 @@ from tracker.errors import TrackerError
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 SCHEMA_LOCK = 0x66616365  # PostgreSQL advisory lock: one worker creates the schema at a time
+LOCK_WAIT_MS = 5000  # PostgreSQL: how long a change waits for another writer's lock (SQLite's busy_timeout)
+STATEMENT_MS = 600_000  # PostgreSQL: no statement longer (a VACUUM FULL of a large gallery included)
 CHANNEL = "facetrack_gallery"  # PostgreSQL NOTIFY channel: the gallery changed
 
 
@@ -185,7 +187,9 @@ class PostgresDatabase:
         self.location = redact(url)
         self._listener = None  # a second connection, for LISTEN, made by the first wait_for_change
         try:
-            self._db = psycopg.connect(url, autocommit=True, connect_timeout=5)
+            # a writer waits at most 5 s for another's lock, as on SQLite; no statement runs for ever
+            self._db = psycopg.connect(url, autocommit=True, connect_timeout=5,
+                                       options=f"-c lock_timeout={LOCK_WAIT_MS} -c statement_timeout={STATEMENT_MS}")
         except psycopg.Error as error:
             raise GalleryUnavailable(f"{self.location}: cannot connect ({str(error).strip()})") from None
 

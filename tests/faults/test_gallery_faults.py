@@ -330,3 +330,26 @@ def test_a_gallery_change_made_after_postgresql_restarted_reaches_a_running_proc
         _wait(lambda: sorted(identifier.names.values()) == ["Ann"], 30, "the erasure after the restart")
     finally:
         watcher.stop()
+
+
+@needs_postgres
+def test_a_postgresql_gallery_locked_by_another_writer_refuses_the_change_and_says_so(postgres):
+    import psycopg
+
+    from gallery.store import GalleryUnavailable
+
+    location = postgres.create_database("locked_gallery")
+    with GalleryStore(location) as store:
+        store.save_person("Ann", [], "m")
+    other = psycopg.connect(location)
+    other.execute("LOCK TABLE identities IN ACCESS EXCLUSIVE MODE")  # another writer holds it, and holds on
+    try:
+        with GalleryStore(location, create=False) as store, pytest.raises(GalleryUnavailable,
+                                                                          match="nothing was changed"):
+            store.rename("Ann", "Anne")  # before: waited for ever (no lock_timeout), holding its caller
+    finally:
+        other.rollback()
+        other.close()
+    with GalleryStore(location, create=False) as store:
+        assert [i.name for i in store.identities()] == ["Ann"]
+        store.rename("Ann", "Anne")  # the lock released: it goes through
