@@ -6,7 +6,7 @@ Starts ``facetrack run`` (the default config; the street video as N looping came
 warm up, then measures two phases of S seconds each: quiet, and under load from this process (20 MJPEG
 viewers, 200 concurrent gallery reads, the gallery file locked by another writer throughout with a rename
 waiting on it). Prints, per phase, the frames analysed per second (from ``/metrics``) and ``/health``'s
-answer time (asked every 100 ms from a thread of its own). The figures go to docs/reliability.md.
+answer time (asked every 100 ms from a process of its own). The figures go to docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -42,23 +42,36 @@ def analysed(base: str) -> float:
     return sum(float(v) for v in re.findall(r'^facetrack_camera_frames_analysed_total\{[^}]*\} (\S+)$', text, re.M))
 
 
+PROBE = """
+import sys, time, urllib.request
+base = sys.argv[1]
+while True:
+    began = time.perf_counter()
+    urllib.request.urlopen(base + "/health", timeout=30).read()
+    print(f"{time.time():.3f} {(time.perf_counter() - began) * 1000:.2f}", flush=True)
+    time.sleep(0.1)
+"""
+
+
 class HealthProbe(threading.Thread):
-    """Asks /health every 100 ms and keeps the answer times (ms)."""
+    """Asks /health every 100 ms from a process of its own (not sharing the load's interpreter lock), and keeps
+    the answer times (ms) with when they came."""
 
     def __init__(self, base: str) -> None:
         super().__init__(daemon=True)
-        self.base, self.times, self.halt = base, [], threading.Event()
+        self.process = subprocess.Popen([sys.executable, "-c", PROBE, base], stdout=subprocess.PIPE, text=True)
+        self.times: list[tuple[float, float]] = []
 
     def run(self) -> None:
-        while not self.halt.is_set():
-            began = time.perf_counter()
-            urllib.request.urlopen(f"{self.base}/health", timeout=30).read()
-            self.times.append((time.perf_counter() - began) * 1000)
-            self.halt.wait(0.1)
+        for line in self.process.stdout:
+            at, ms = line.split()
+            self.times.append((float(at), float(ms)))
 
-    def take(self) -> list[float]:
-        times, self.times = self.times, []
-        return times
+    def between(self, start: float, end: float) -> list[float]:
+        return [ms for at, ms in self.times if start <= at <= end]
+
+    def stop(self) -> None:
+        self.process.kill()
 
 
 async def load(base: str, gallery: Path, seconds: float) -> dict:
@@ -125,14 +138,13 @@ def main() -> None:
         probe.start()
         rows = []
         for phase in ("quiet", "load"):
-            probe.take()
-            before, began = analysed(base), time.monotonic()
+            before, began, wall = analysed(base), time.monotonic(), time.time()
             counts = asyncio.run(load(base, gallery, args.seconds)) if phase == "load" else time.sleep(args.seconds)
             fps = (analysed(base) - before) / (time.monotonic() - began)
-            times = probe.take()
+            times = probe.between(wall, time.time())
             rows.append((phase, fps, statistics.median(times), sorted(times)[int(0.95 * (len(times) - 1))],
                          max(times), counts))
-        probe.halt.set()
+        probe.stop()
     finally:
         run.send_signal(signal.SIGTERM)
         run.wait(60)

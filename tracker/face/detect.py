@@ -9,52 +9,18 @@ video, enrollment, identify, evaluation, HTTP) gets its detector from ``load_det
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-
-import numpy as np
 import torch
 
 from tracker.config import DetectorConfig
-from tracker.faces import Faces
+from tracker.face.detector import Detector
+from tracker.face.yunet import YunetDetector
 
-
-class Detector(ABC):
-    """Finds faces, their scores and five landmarks in RGB uint8 frames."""
-
-    def __init__(self, config: DetectorConfig) -> None:
-        self.config = config
-
-    def detect(self, frame: np.ndarray) -> Faces:
-        """The faces in one frame."""
-        return self.detect_batch([frame])[0]
-
-    def detect_batch(self, frames: list[np.ndarray]) -> list[Faces]:
-        """The faces in each frame, at least ``min_face_size`` and ``min_confidence``."""
-        for frame in frames:
-            if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
-                raise ValueError(f"expected an RGB uint8 (h, w, 3) frame, got {frame.dtype} {frame.shape}")
-        return [self._keep(faces) for faces in self._detect(frames)] if frames else []
-
-    def _keep(self, faces: Faces) -> Faces:
-        return faces.select(faces.scores >= self.min_confidence)
-
-    @property
-    def min_confidence(self) -> float:
-        return self.config.min_confidence or self.default_confidence
-
-    default_confidence = 0.9
-
-    @abstractmethod
-    def _detect(self, frames: list[np.ndarray]) -> list[Faces]:
-        """Each frame's faces in full-frame pixels, before the size and score cut."""
+__all__ = ["Detector", "load_detector"]
 
 
 def load_detector(config: DetectorConfig, device: torch.device) -> Detector:
-    # Each model's module imports this one (``Detector``); only the chosen model's code is loaded.
     if config.model == "mtcnn":
-        from tracker.face.mtcnn import MtcnnDetector  # see above
+        from tracker.face.mtcnn import MtcnnDetector  # facenet-pytorch: loaded only by those who choose MTCNN
 
         return MtcnnDetector(config, device)
-    from tracker.face.yunet import YunetDetector  # see above
-
     return YunetDetector(config)

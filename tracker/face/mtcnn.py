@@ -12,7 +12,7 @@ import torch
 from facenet_pytorch import MTCNN
 
 from tracker.config import DetectorConfig
-from tracker.face.detect import Detector
+from tracker.face.detector import Detector
 from tracker.faces import Faces
 
 

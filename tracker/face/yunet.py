@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from tracker.config import DetectorConfig
-from tracker.face.detect import Detector
+from tracker.face.detector import Detector
 from tracker.faces import Faces
 
 MODEL = Path(__file__).parent / "models" / "yunet" / "yunet_n_dynamic.onnx"

@@ -29,12 +29,12 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tracker.config import TrackingConfig
 from tracker.events import Event
-from tracker.face.analyzer import Analysis
 from tracker.face.quality import face_weight, frontal_score
 from tracker.faces import Faces
 from tracker.images import blurred_jpeg_base64, face_region, jpeg_base64
@@ -43,6 +43,9 @@ from tracker.track.identity import UNKNOWN, TrackIdentity
 from tracker.track.presence import Presence
 from tracker.track.schedule import EmbeddingSchedule
 from tracker.track.sighting import BestFaces, Sighting
+
+if TYPE_CHECKING:  # annotations only: the tracker's rules need no torch
+    from tracker.face.analyzer import Analysis
 from tracker.track.splitting import Splitter
 from tracker.track.state import FrameInfo, FramePlan, TrackState, Verdict
 from tracker.track.tracking import FaceTracker, Track

@@ -23,7 +23,7 @@ from torch import nn
 from tracker.config import ModelsConfig
 from tracker.errors import WeightsError
 from tracker.face.align import DLIB_150
-from tracker.face.embedders import Embedder, file_hash
+from tracker.face.embedders.base import Embedder, file_hash
 from tracker.face.embedders.dlib_format import Layer, read_network
 
 logger = logging.getLogger(__name__)

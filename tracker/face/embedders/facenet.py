@@ -16,7 +16,7 @@ from facenet_pytorch.models.inception_resnet_v1 import get_torch_home
 from tracker.config import ModelsConfig
 from tracker.errors import WeightsError
 from tracker.face.align import FACENET_160
-from tracker.face.embedders import Embedder, file_hash
+from tracker.face.embedders.base import Embedder, file_hash
 
 WEIGHTS = {
     "facenet-vggface2": ("vggface2", "20180402-114759-vggface2.pt"),

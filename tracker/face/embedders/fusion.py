@@ -14,7 +14,7 @@ import torch
 
 from tracker.config import ModelsConfig
 from tracker.face.align import STORE_224, similarity_transform
-from tracker.face.embedders import Embedder
+from tracker.face.embedders.base import Embedder
 
 
 class FusionEmbedder(Embedder):

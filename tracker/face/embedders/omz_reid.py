@@ -15,7 +15,7 @@ from torch import nn
 
 from tracker.config import ModelsConfig
 from tracker.face.align import Template
-from tracker.face.embedders import Embedder, file_hash
+from tracker.face.embedders.base import Embedder, file_hash
 from tracker.face.embedders.openvino_ir import IRNetwork
 
 NAME = "omz-reid-0095"

@@ -1,0 +1,42 @@
+"""The detector every model is: RGB uint8 frames in, ``Faces`` out (boxes in full-frame pixels, a score,
+five landmarks), cut to ``min_face_size`` and ``min_confidence``. ``tracker.face.detect`` chooses the model."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+from tracker.config import DetectorConfig
+from tracker.faces import Faces
+
+
+class Detector(ABC):
+    """Finds faces, their scores and five landmarks in RGB uint8 frames."""
+
+    def __init__(self, config: DetectorConfig) -> None:
+        self.config = config
+
+    def detect(self, frame: np.ndarray) -> Faces:
+        """The faces in one frame."""
+        return self.detect_batch([frame])[0]
+
+    def detect_batch(self, frames: list[np.ndarray]) -> list[Faces]:
+        """The faces in each frame, at least ``min_face_size`` and ``min_confidence``."""
+        for frame in frames:
+            if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+                raise ValueError(f"expected an RGB uint8 (h, w, 3) frame, got {frame.dtype} {frame.shape}")
+        return [self._keep(faces) for faces in self._detect(frames)] if frames else []
+
+    def _keep(self, faces: Faces) -> Faces:
+        return faces.select(faces.scores >= self.min_confidence)
+
+    @property
+    def min_confidence(self) -> float:
+        return self.config.min_confidence or self.default_confidence
+
+    default_confidence = 0.9
+
+    @abstractmethod
+    def _detect(self, frames: list[np.ndarray]) -> list[Faces]:
+        """Each frame's faces in full-frame pixels, before the size and score cut."""
