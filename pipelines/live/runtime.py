@@ -80,7 +80,7 @@ class Camera:
         """The camera's figures (fps over the last ``window`` seconds)."""
         s, tracks = self.worker.stats, self.worker.tracks
         return CameraStatus(self.reader.state, round(s.fps(window), 2), s.analysed, s.faces, s.embedded, tracks.open,
-                            tracks.started, self.worker.mailbox.dropped, s.over_rate + self.reader.skipped,
+                            tracks.started, self.worker.mailbox.dropped, self.reader.skipped,
                             self.reader.reconnects,
                             round(s.lag() * 1000, 1))
 

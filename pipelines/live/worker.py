@@ -34,7 +34,6 @@ class CameraStats:
     analysed: int = 0  # frames analysed (detected, or followed between detections)
     faces: int = 0
     embedded: int = 0
-    over_rate: int = 0  # frames over the analysis rate
     fenced: int = 0  # frames left alone: the camera's lease ran out before it was renewed
     latency: deque[float] = field(default_factory=lambda: deque(maxlen=50))  # capture to decision, seconds
     done_at: deque[float] = field(default_factory=lambda: deque(maxlen=50))  # monotonic time of recent frames
@@ -70,12 +69,7 @@ class CameraWorker:
         self._revision = identifier.revision  # the gallery as the open tracks were named against it
 
     async def run(self) -> None:
-        next_due = -1.0
-        while (frame := await self.mailbox.get()) is not None:
-            if frame.video_time < next_due:
-                self.stats.over_rate += 1
-                continue
-            next_due = frame.video_time + 1.0 / self.camera.fps - 1e-6
+        while (frame := await self.mailbox.get()) is not None:  # the reader keeps to camera.fps
             if self.may_analyse is not None and not self.may_analyse():
                 self.stats.fenced += 1
                 continue
