@@ -136,6 +136,7 @@ def main() -> None:
         time.sleep(args.warmup)
         probe = HealthProbe(base)
         probe.start()
+        time.sleep(2.0)  # its first answers (a cold interpreter's lazy imports) fall before the phases
         rows = []
         for phase in ("quiet", "load"):
             before, began, wall = analysed(base), time.monotonic(), time.time()
