@@ -21,6 +21,7 @@ from tracker.config import EnrollConfig
 from tracker.errors import ImageError
 from tracker.face.align import STORE_224, align, landmarks_on_crop
 from tracker.face.analyzer import Analysis, FaceAnalyzer
+from tracker.face.quality import rank
 from tracker.images import read_image
 
 ENROLLED, REFUSED, SKIPPED, DROPPED = "enrolled", "refused", "skipped", "dropped"
@@ -226,6 +227,5 @@ class Enroller:
 
 
 def _score(face: NewFace) -> float:
-    """How good a face is to start the varied selection from: large, sharp and frontal."""
-    q = face.quality
-    return min(q["size"], 200.0) * min(q["sharpness"], 200.0) * q["frontal"]
+    """How good a face is to start the varied selection from."""
+    return rank(face.quality)

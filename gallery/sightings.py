@@ -24,6 +24,7 @@ import numpy as np
 
 from gallery.database import storable_id
 from gallery.store import GalleryError, GalleryStore, NewFace, decode_png, encode_png
+from tracker.face.quality import rank
 from tracker.track.sighting import Sighting
 
 OPEN, NAMED, IGNORED = "open", "named", "ignored"
@@ -64,13 +65,17 @@ class ClusterFace:
 class Unknowns:
     """The sightings and clusters of one gallery file for one model (the active one)."""
 
-    def __init__(self, store: GalleryStore, model_id: str, join_distance: float) -> None:
+    def __init__(self, store: GalleryStore, model_id: str, join_distance: float | None = None) -> None:
+        """``join_distance``: the mean squared L2 between a sighting's faces and a cluster's under which it joins
+        that cluster; needed to ``add`` sightings only (reading, naming, merging do without)."""
         self.store = store
         self.model_id = model_id
-        self.join_distance = join_distance  # mean squared L2 between a sighting's faces and a cluster's
+        self.join_distance = join_distance
 
     def add(self, sighting: Sighting) -> int:
         """Store ``sighting`` and put it in the nearest cluster, or a new one; returns the cluster id."""
+        if self.join_distance is None:
+            raise ValueError("Unknowns: adding sightings needs a join_distance")
         if sighting.model_id != self.model_id:
             raise GalleryError(f"{self.store.path}: a sighting by {sighting.model_id}, clusters here are by "
                                f"{self.model_id}")
@@ -251,5 +256,4 @@ def _faces(store: GalleryStore, where: str, params: tuple) -> list[ClusterFace]:
         f"FROM sighting_faces f JOIN sightings s ON s.id = f.sighting_id WHERE {where} ORDER BY f.id", params)
     faces = [ClusterFace(r[0], r[1], r[2], decode_png(r[3]), np.frombuffer(r[4], np.float32).reshape(5, 2),
                          json.loads(r[5]), np.frombuffer(r[6], np.float32), r[7]) for r in rows]
-    return sorted(faces, key=lambda f: -min(f.quality["size"], 200) * min(f.quality["sharpness"], 200)
-                  * f.quality["frontal"])
+    return sorted(faces, key=lambda f: -rank(f.quality))

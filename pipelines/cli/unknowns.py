@@ -35,7 +35,7 @@ def _unknowns(store: GalleryStore, settings: Config) -> Unknowns:
     prefix = f"{settings.models.embedder}:"
     models = [r[0] for r in store.query("SELECT DISTINCT model_id FROM clusters ORDER BY id DESC")]
     model_id = next((m for m in models if m.startswith(prefix)), prefix)
-    return Unknowns(store, model_id, 0.0)
+    return Unknowns(store, model_id)
 
 
 @unknowns_app.command("list")

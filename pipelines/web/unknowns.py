@@ -20,7 +20,7 @@ routes = web.RouteTableDef()
 
 
 def _unknowns(request: web.Request, store: GalleryStore) -> Unknowns:
-    return Unknowns(store, request.app[SERVICES].identifier.model_id, 0.0)
+    return Unknowns(store, request.app[SERVICES].identifier.model_id)
 
 
 def _cluster_id(request: web.Request, store: GalleryStore) -> int:
@@ -84,7 +84,7 @@ async def name_cluster(request: web.Request) -> web.Response:
     def work(analyzer):
         with GalleryStore(services.gallery, create=False) as store:
             enroller = Enroller(analyzer, store, services.config.enroll)
-            return enroller.enroll_cluster(Unknowns(store, enroller.model_id, 0.0), cluster_id, name)
+            return enroller.enroll_cluster(Unknowns(store, enroller.model_id), cluster_id, name)
 
     try:
         result = await services.executor.call(work)

@@ -76,7 +76,7 @@ def test_a_named_cluster_is_named_on_the_persons_next_visit(watched, analyzer, c
         rows = store.query("SELECT track_id, cluster_id FROM sightings WHERE camera = 'video'")
         cluster = Counter(c for t, c in rows if person.get(t) == "Hugo_Chavez").most_common(1)[0][0]
         enroller = Enroller(analyzer, store, config.enroll)
-        enroller.enroll_cluster(Unknowns(store, enroller.model_id, 0.0), cluster, "Visitor One")
+        enroller.enroll_cluster(Unknowns(store, enroller.model_id), cluster, "Visitor One")
     again = make_plan(LFW, order=("Hugo_Chavez",) * 4, enrolled=(), duration=2.5, gap=1.0)  # the 4th photograph
     next_visit = make_plan(LFW, order=("Hugo_Chavez",), enrolled=(), duration=2.5)
     next_visit = type(next_visit)(**{**next_visit.__dict__, "appearances": [

@@ -98,7 +98,7 @@ def test_unknowns_name_enrolls_a_cluster_and_identification_then_names_that_pers
     probe = run("identify", lfw_image("Hugo_Chavez", 20), "--json", "--gallery", gallery, config=config_file)
     assert '"name": "Hugo Chavez"' in probe.stdout
     with GalleryStore(gallery) as store:
-        unknowns = Unknowns(store, analyzer.embedder.model_id, 0.0)
+        unknowns = Unknowns(store, analyzer.embedder.model_id)
         assert unknowns.cluster(target).status == NAMED
         assert unknowns.cluster(target).identity_id == store.identity("Hugo Chavez").id
         assert len(unknowns.clusters()) == 2  # the named one left the open list
@@ -202,7 +202,7 @@ def test_retention_erases_old_sightings_and_trims_old_events_as_the_run_starts(a
     left = client.xlen(stream_key("facetrack"))
     client.close()
     with GalleryStore(gallery) as store:
-        clusters = Unknowns(store, analyzer.embedder.model_id, 0.0).clusters()
+        clusters = Unknowns(store, analyzer.embedder.model_id).clusters()
     assert left == 1 and [c.sightings for c in clusters] == [1] and clusters[0].last_seen == now - 50
     assert 'facetrack_retention_removed_total{kind="sightings"} 1.0' in metrics
     assert 'facetrack_retention_removed_total{kind="events"} 1.0' in metrics
@@ -230,5 +230,5 @@ def test_a_stranger_seen_on_the_third_visit_is_announced_once(analyzer, visits, 
     assert [(e.type, e.visits, e.track_id, e.camera) for e in announced] == [
         ("person.unknown_recurring", 3, hugo[2].track_id, hugo[2].camera)]  # once, at the third visit
     with GalleryStore(gallery) as store:
-        cluster = Unknowns(store, analyzer.embedder.model_id, 0.0).cluster(announced[0].cluster_id)
+        cluster = Unknowns(store, analyzer.embedder.model_id).cluster(announced[0].cluster_id)
     assert cluster.sightings == 5 and announced[0].crop_jpeg

@@ -49,6 +49,12 @@ def measure(faces: Faces, crops: np.ndarray) -> Quality:
     return Quality(faces.sizes.astype(np.float32), sharpness(crops), frontal_score(faces.landmarks))
 
 
+def rank(quality: dict[str, float]) -> float:
+    """How good a stored face is to show or keep first: large, sharp and frontal (size and sharpness capped at
+    200, beyond which they make no better face)."""
+    return min(quality["size"], 200.0) * min(quality["sharpness"], 200.0) * quality["frontal"]
+
+
 def face_weight(size: np.ndarray, frontal: np.ndarray, sharp: np.ndarray | None = None) -> np.ndarray:
     """How much a face counts as evidence, 0-1: large (80 px and up), frontal and (if known) sharp (40 and up)."""
     weight = np.clip(size / 80.0, 0.0, 1.0) * frontal
