@@ -52,7 +52,8 @@ class DetectorConfig(Strict):
         0.0, ge=0.0, le=1.0, description="Faces scored below this are dropped; 0 = the model's (yunet 0.7, mtcnn 0.9)"
     )
     scale: float = Field(1.0, gt=0.05, le=1.0, description="Detect on the frame scaled by this factor (at most)")
-    batch_size: int = Field(16, ge=1, le=256, description="Frames per detection batch")
+    batch_size: int = Field(16, ge=1, le=256,
+                            description="Images per detection batch in facetrack eval lfw (live: pipeline.batch_size)")
 
     @field_validator("thresholds")
     @classmethod
