@@ -17,13 +17,16 @@ from aiohttp import web
 from pipelines.web.keys import AUTHORISED, SERVICES, TOKEN
 from tracker.config import Config
 from tracker.errors import ConfigError
+from tracker.redact import redact
 
 logger = logging.getLogger(__name__)
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
-def refuse(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message, "status": status}, status=status)
+def json_error(status: int, message: str) -> web.Response:
+    """Every error the HTTP side answers, ``{"error": ..., "status": N}``, any URL password in it redacted (the
+    error middleware of ``pipelines.web.server`` answers with it too)."""
+    return web.json_response({"error": redact(message), "status": status}, status=status)
 
 
 @web.middleware
@@ -31,16 +34,16 @@ async def guard(request: web.Request, handler) -> web.StreamResponse:
     """Host and Origin checks, then the token."""
     http = request.app[SERVICES].config.http
     if not _known_host(request.host, http.host, http.allowed_hosts):
-        return refuse(403, f"Host '{request.host}' is not a name of this server; a server on loopback answers "
+        return json_error(403, f"Host '{request.host}' is not a name of this server; a server on loopback answers "
                            "to localhost, 127.0.0.1 and [::1] only (add the name to http.allowed_hosts)")
     origin = request.headers.get("Origin")
     if origin is not None and not _same_origin(origin, request.host, http.allowed_hosts):
-        return refuse(403, f"cross-origin request from {origin} refused: this server answers its own pages only")
+        return json_error(403, f"cross-origin request from {origin} refused: this server answers its own pages only")
     request[AUTHORISED] = _authorised(request)
     if _needs_token(request) and not request[AUTHORISED]:
         if not _credentials(request).startswith("Bearer "):
-            return refuse(401, "this endpoint needs 'Authorization: Bearer <token>' (http.token)")
-        return refuse(403, "wrong token")
+            return json_error(401, "this endpoint needs 'Authorization: Bearer <token>' (http.token)")
+        return json_error(403, "wrong token")
     return await handler(request)
 
 

@@ -27,19 +27,14 @@ from gallery.store import GalleryUnavailable
 from pipelines.live.runtime import Runtime
 from pipelines.services import Services
 from pipelines.web import cameras, events, identities, negatives, openapi, ops, unknowns
-from pipelines.web.access import guard, no_store
+from pipelines.web.access import guard, json_error, no_store
 from pipelines.web.keys import RUNTIME, SERVICES, STREAMS, TOKEN
 from pipelines.web.streams import Streams
 from tracker.config import Config
 from tracker.errors import TrackerError
-from tracker.redact import redact
 
 logger = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
-
-
-def json_error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": redact(message), "status": status}, status=status)
 
 
 @web.middleware
