@@ -14,7 +14,8 @@ from pipelines.events.subscriber import read_events
 from pipelines.web.keys import SERVICES, STREAMS
 
 routes = web.RouteTableDef()
-STREAM_ID = r"^(\d+-\d+|\d+)$"
+STREAM_ID = r"^[0-9]{1,20}(-[0-9]{1,20})?$"
+MAX_PART = 2**64 - 1  # Redis stream ids are two unsigned 64-bit numbers
 
 
 def _redis(request: web.Request) -> str:
@@ -31,7 +32,8 @@ def _filters(request: web.Request) -> tuple[set[str], set[str]]:
 
 def _stream_id(request: web.Request, key: str) -> str | None:
     value = request.query.get(key)
-    if value is not None and not re.match(STREAM_ID, value):
+    if value is not None and (not re.fullmatch(STREAM_ID, value)
+                              or any(int(part) > MAX_PART for part in value.split("-"))):
         raise web.HTTPBadRequest(text=f"{key}: '{value}' is not a stream id (like 1795771551431-0)")
     return value
 
