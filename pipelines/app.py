@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,6 +30,7 @@ from pipelines.live.sightings import SightingWriter
 from pipelines.live.worker import FrameObserver
 from pipelines.prometheus import Metrics
 from pipelines.services import Services
+from pipelines.signals import stop_on_signal
 from pipelines.web.access import token_for
 from pipelines.web.server import build_app, serve_app
 from tracker.config import Config
@@ -104,14 +104,6 @@ def start_redis(config: Config) -> tuple[str, EmbeddedRedis | None]:
     return server.url, server
 
 
-def _stop_on_signal() -> asyncio.Event:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    return stop
-
-
 async def _supervise(server: EmbeddedRedis) -> None:
     """Start the embedded Redis again whenever it dies; the publisher holds the events meanwhile."""
     while True:
@@ -137,7 +129,7 @@ async def run_live(config: Config, gallery: Path | str, redis_url: str,
                           "(or set http.port to add cameras over HTTP)")
     with build(config, gallery, redis_url) as services:
         runtime = start_runtime(services)
-        stop = _stop_on_signal()
+        stop = stop_on_signal()
         web = await serve_app(build_app(services, token_for(config), runtime), config) if serving else None
         supervisor = asyncio.create_task(_supervise(server)) if server else None
         try:
@@ -178,7 +170,7 @@ def run(config: Config, gallery: Path | str) -> Runtime:
 async def serve(config: Config, gallery: Path | str) -> None:
     """``facetrack serve``: the API and dashboard for the gallery alone, until Ctrl-C or SIGTERM."""
     with build(config, gallery, config.redis.url or None) as services:
-        stop = _stop_on_signal()
+        stop = stop_on_signal()
         runner = await serve_app(build_app(services, token_for(config)), config)
         try:
             await stop.wait()

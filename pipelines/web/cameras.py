@@ -182,8 +182,11 @@ async def live(request: web.Request) -> web.StreamResponse:
                 sent = latest[0]
                 jpeg = await streams.frame(camera.config.id, sent, functools.partial(view, *latest, http.blur_unknown))
                 if jpeg:
-                    await response.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
-                                         + str(len(jpeg)).encode() + b"\r\n\r\n" + jpeg + b"\r\n")
+                    try:
+                        await response.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
+                                             + str(len(jpeg)).encode() + b"\r\n\r\n" + jpeg + b"\r\n")
+                    except ConnectionResetError:  # the viewer left
+                        break
             await _wait(streams.closing, 1.0 / http.live_fps)
     return response
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 
@@ -91,9 +92,10 @@ async def live_events(request: web.Request) -> web.WebSocketResponse:
         await ws.prepare(request)
 
         async def forward() -> None:
-            async for stream_id, event in read_events(url, prefix, cameras, since):
-                if not types or event.type in types:
-                    await ws.send_str(json.dumps({"stream_id": stream_id, **event.model_dump()}))
+            with contextlib.suppress(ConnectionResetError):  # the client went; the receive loop below ends too
+                async for stream_id, event in read_events(url, prefix, cameras, since):
+                    if not types or event.type in types:
+                        await ws.send_str(json.dumps({"stream_id": stream_id, **event.model_dump()}))
 
         sender = asyncio.create_task(forward())
         try:
@@ -101,5 +103,14 @@ async def live_events(request: web.Request) -> web.WebSocketResponse:
                 if message.type == WSMsgType.ERROR:
                     break
         finally:
-            sender.cancel()
+            await _end(sender)
     return ws
+
+
+async def _end(task: asyncio.Task) -> None:
+    """Cancel ``task`` and wait until it ended. A cancel that reaches the Redis read while the socket's send
+    buffer is full can be lost (the task went on reading, and at exit ``asyncio.run`` waited on it for ever,
+    so a stopped ``facetrack run`` hung), so it is sent again until the task ends."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait([task], timeout=0.2)

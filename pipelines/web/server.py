@@ -35,6 +35,7 @@ from tracker.errors import TrackerError
 
 logger = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
+SHUTDOWN_SECONDS = 5.0  # at a stop, how long a request still being answered may take (open streams end at once)
 
 
 @web.middleware
@@ -84,7 +85,7 @@ async def dashboard(request: web.Request) -> web.FileResponse:
 
 
 async def serve_app(app: web.Application, config: Config) -> web.AppRunner:
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_SECONDS)
     await runner.setup()
     site = web.TCPSite(runner, config.http.host, config.http.port)
     try:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 
 from aiohttp import web
 
+CLOSE_SECONDS = 2.0  # how long a stopping server waits for event-feed clients to answer its close
 
 class Streams:
     def __init__(self, limit: int) -> None:
@@ -51,5 +52,8 @@ class Streams:
     async def close_all(self, app: web.Application) -> None:
         """``on_shutdown``: end every open stream now."""
         self.closing.set()
-        for socket in list(self._sockets):
-            await socket.close(code=1001, message=b"server stopping")
+        closes = [asyncio.ensure_future(s.close(code=1001, message=b"server stopping")) for s in self._sockets]
+        if closes:
+            _, late = await asyncio.wait(closes, timeout=CLOSE_SECONDS)  # a client that never answers the close
+            for close in late:
+                close.cancel()

@@ -87,9 +87,14 @@ def tracker(tmp_path, cache_dir):
             yield base
         finally:
             process.terminate()
-            process.wait(60)
-            camera.stop()
-            log.close()
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:  # the log says what the stop waits on (pipelines.signals)
+                process.kill()
+                pytest.fail(f"facetrack run did not stop within 60 s: {(tmp_path / 'run.log').read_text()[-3000:]}")
+            finally:
+                camera.stop()
+                log.close()
 
 
 def chromium(tmp_path):

@@ -79,3 +79,55 @@ def test_viewers_past_the_cap_are_refused_and_stopping_the_server_ends_open_stre
     assert refused[0] == 503 and "http.max_viewers" in refused[1]
     assert closed in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING)
     assert isinstance(rest, bytes)  # the live view's response ended
+
+
+async def _silent_feed(port: int) -> asyncio.StreamWriter:
+    """An event-feed client that completes the WebSocket handshake and then never reads or answers again."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"GET /ws/events HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())
+    assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 101")
+    return writer
+
+
+def test_viewers_who_leave_or_never_answer_do_not_hold_up_the_stop_or_fill_the_log(
+        analyzer, config, gallery, redis_url, video, caplog):
+    settings = with_changes(config, "test", http={"port": free_port()})
+
+    async def scenario():
+        with app.build(settings, gallery, redis_url, analyzer) as services:
+            runtime = app.start_runtime(services)
+            stop = asyncio.Event()
+            running = asyncio.create_task(runtime.run(stop, until_ended=False))
+            await asyncio.sleep(0.1)
+            runtime.add_camera(CameraConfig(id="hall", url=str(video), loop=True))
+            runner = await serve_app(build_app(services, TOKEN, runtime), settings)
+            port = settings.http.port
+            try:
+                for _ in range(2):  # a viewer who closes the page mid-stream
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                    writer.write(f"GET /cameras/hall/live.mjpg HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+                    await reader.readuntil(b"--frame")
+                    writer.transport.abort()
+                    writer.close()
+                await asyncio.sleep(1.0)  # the server writes the next frames to the closed connection
+                silent = [await _silent_feed(port) for _ in range(3)]
+                await asyncio.sleep(1.0)  # events reach the feeds until their send buffers are full
+                started = asyncio.get_running_loop().time()
+                await asyncio.wait_for(runner.cleanup(), 30)
+                took = asyncio.get_running_loop().time() - started
+                # a feed's Redis reader whose cancel was lost read on after the server stopped; once the cameras
+                # were stopped too, nothing ended it, and asyncio.run waited on it at exit: the process hung
+                left = [t.get_coro().__qualname__ for t in asyncio.all_tasks() if "live_events" in repr(t)]
+                for writer in silent:
+                    writer.close()
+                return took, len(silent), left
+            finally:
+                stop.set()
+                await running
+
+    took, feeds, left = asyncio.run(scenario())
+    assert left == []
+    assert feeds == 3 and took < 10.0, f"the stop took {took:.1f} s"  # within a container's grace period
+    errors = [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+    assert not errors, [r.getMessage() for r in errors]  # a viewer leaving is routine (it logged a traceback)
