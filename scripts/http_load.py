@@ -1,12 +1,13 @@
 """HTTP load while cameras run: does the HTTP side take anything from the cameras' event loop?
 
-    .venv/bin/python scripts/http_load.py [--video V] [--cameras N] [--seconds S]
+    .venv/bin/python scripts/http_load.py [--video V] [--cameras N] [--seconds S] [--rate R]
 
 Starts ``facetrack run`` (the default config; the street video as N looping cameras, in real time), lets it
 warm up, then measures two phases of S seconds each: quiet, and under load from this process (20 MJPEG
 viewers, 200 concurrent gallery reads, the gallery file locked by another writer throughout with a rename
 waiting on it). Prints, per phase, the frames analysed per second (from ``/metrics``) and ``/health``'s
-answer time (asked every 100 ms from a process of its own). The figures go to docs/reliability.md.
+answer time (asked every 100 ms from a process of its own). ``--rate`` sets http.max_requests_per_second
+(default: the config's default; 0: no limit). The figures go to docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ class HealthProbe(threading.Thread):
 async def load(base: str, gallery: Path, seconds: float) -> dict:
     """20 MJPEG viewers and 200 concurrent gallery reads for ``seconds``, the gallery locked meanwhile."""
     stop = time.monotonic() + seconds
-    counts = {"frames": 0, "reads": 0, "read_errors": 0}
+    counts = {"frames": 0, "reads": 0, "refused_429": 0, "read_errors": 0}
     lock = sqlite3.connect(gallery, isolation_level=None, timeout=30)
     lock.execute("BEGIN IMMEDIATE")  # another writer holds the gallery for the whole phase
     async with aiohttp.ClientSession(headers=AUTH, timeout=aiohttp.ClientTimeout(total=None)) as session:
@@ -91,7 +92,8 @@ async def load(base: str, gallery: Path, seconds: float) -> dict:
             while time.monotonic() < stop:
                 async with session.get(f"{base}/api/identities") as answer:
                     await answer.read()
-                    counts["reads" if answer.status == 200 else "read_errors"] += 1
+                    key = {200: "reads", 429: "refused_429"}.get(answer.status, "read_errors")
+                    counts[key] += 1
 
         async def rename():  # waits on the lock (5 s busy timeout), again and again
             while time.monotonic() < stop:
@@ -110,6 +112,7 @@ def main() -> None:
     parser.add_argument("--cameras", type=int, default=1)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--warmup", type=float, default=20.0)
+    parser.add_argument("--rate", type=float, default=None, help="http.max_requests_per_second (default: the config's)")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="facetrack-http-load-"))
     gallery = folder / "gallery.db"
@@ -123,8 +126,11 @@ def main() -> None:
     config = folder / "config.toml"
     config.write_text(f'[http]\nport = {port}\n\n[redis]\nport = {free_port()}\ndata_dir = "{folder / "redis"}"\n\n'
                       + cameras)
+    env = {**os.environ, "FACETRACK__HTTP__TOKEN": TOKEN}
+    if args.rate is not None:
+        env["FACETRACK__HTTP__MAX_REQUESTS_PER_SECOND"] = str(args.rate)
     run = subprocess.Popen([str(facetrack), "run", "--config", str(config), "--gallery", str(gallery)],
-                           stderr=subprocess.DEVNULL, env={**os.environ, "FACETRACK__HTTP__TOKEN": TOKEN})
+                           stderr=subprocess.DEVNULL, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):
@@ -149,7 +155,8 @@ def main() -> None:
     finally:
         run.send_signal(signal.SIGTERM)
         run.wait(60)
-    print(f"{args.cameras} camera(s) of {args.video.name}, {args.seconds:.0f} s a phase, default config")
+    rate = "default" if args.rate is None else f"http.max_requests_per_second = {args.rate:g}"
+    print(f"{args.cameras} camera(s) of {args.video.name}, {args.seconds:.0f} s a phase, {rate} config")
     print(f"{'phase':<6} {'analysed fps':>13} {'/health p50 ms':>15} {'p95 ms':>8} {'max ms':>8}  load")
     for phase, fps, p50, p95, worst, counts in rows:
         print(f"{phase:<6} {fps:>13.2f} {p50:>15.1f} {p95:>8.1f} {worst:>8.1f}  {counts or ''}")

@@ -28,32 +28,53 @@ class Strict(BaseModel):
 class ModelsConfig(Strict):
     embedder: Literal["dlib-resnet-v1", "omz-reid-0095", "dlib-resnet-v1+omz-reid-0095", "facenet-vggface2",
                       "facenet-casia-webface"] = Field(
-        "omz-reid-0095", description="Face embedder by name"
+        "omz-reid-0095", description=("`omz-reid-0095` (the most accurate, and the fastest on a CPU), "
+                                      "`dlib-resnet-v1` (the default before 2026-11-28), "
+                                      "`dlib-resnet-v1+omz-reid-0095` (both, fused), `facenet-vggface2` or "
+                                      "`facenet-casia-webface`")
     )
-    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where models run; auto picks CUDA when present")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description=("`auto` (CUDA when present), `cpu` or "
+                                                                        "`cuda`"))
     threads: int = Field(0, ge=0, le=256, description="Torch CPU threads; 0 = one per core")
-    batch_size: int = Field(32, ge=1, le=1024, description="Faces per embedding batch")
+    batch_size: int = Field(32, ge=1, le=1024, description="Faces per embedding batch (1-1024)")
     flip: bool | Literal["auto"] = Field(
-        "auto", description="Average each face's embedding with its mirror image's; auto = the model's measured choice"
+        "auto", description=("Average each face's embedding with its mirror image's: `true`, `false`, or "
+                             '`"auto"`, as each model measured best (`dlib-resnet-v1` yes: LFW +0.3 points; '
+                             "`omz-reid-0095` no: no better, twice the work)")
     )
-    cache_dir: str = Field("~/.cache/facetrack", min_length=1, description="Folder for converted model weights")
+    cache_dir: str = Field("~/.cache/facetrack", min_length=1, description="Where converted weights are kept")
     facenet_weights: str = Field(
-        "", description="Local state-dict file for the facenet embedders; empty = facenet-pytorch's own cache"
+        "", description="Local state-dict file for the facenet embedders"
     )
 
 
 class DetectorConfig(Strict):
-    model: Literal["yunet", "mtcnn"] = Field("yunet", description="Face detector: yunet (fast, small faces) or mtcnn")
-    min_face_size: int = Field(24, ge=12, le=2000, description="Smallest face to find, in full-frame pixels")
+    model: Literal["yunet", "mtcnn"] = Field("yunet", description=("`yunet` (libfacedetection's YuNet run by "
+                                                                   "OpenCV, shipped in the package: fast on a "
+                                                                   "CPU, finds faces down to about 12 px) or "
+                                                                   "`mtcnn` (facenet-pytorch's, in torch: "
+                                                                   "batched on CUDA, slower on a CPU)"))
+    min_face_size: int = Field(24, ge=12, le=2000, description=("Smallest face to find, full-frame pixels "
+                                                                "(12-2000); for `mtcnn` the start of its image "
+                                                                "pyramid (smaller is slower), for `yunet` a cut "
+                                                                "on the boxes (and a floor on how far a frame is "
+                                                                "scaled down)"))
     thresholds: tuple[float, float, float] = Field(
-        (0.6, 0.7, 0.7), description="MTCNN stage thresholds (P-Net, R-Net, O-Net); not used by yunet"
+        (0.6, 0.7, 0.7), description="`mtcnn` only: its three stage thresholds (each 0-1)"
     )
     min_confidence: float = Field(
-        0.0, ge=0.0, le=1.0, description="Faces scored below this are dropped; 0 = the model's (yunet 0.7, mtcnn 0.9)"
+        0.0, ge=0.0, le=1.0, description=("Faces scored below this are dropped; 0 = the model's own cut (`yunet` "
+                                          "0.7 on its face score, `mtcnn` 0.9 on its probability)")
     )
-    scale: float = Field(1.0, gt=0.05, le=1.0, description="Detect on the frame scaled by this factor (at most)")
+    scale: float = Field(1.0, gt=0.05, le=1.0, description=("Detect on the frame scaled by at most this factor "
+                                                            "(0.05-1); `yunet` also scales a frame down to 1024 "
+                                                            "px on its long side (it is trained for faces of "
+                                                            "10-300 px, so a close-up gives one box and a 1080p "
+                                                            "frame costs a quarter); boxes come back in "
+                                                            "full-frame pixels"))
     batch_size: int = Field(16, ge=1, le=256,
-                            description="Images per detection batch in facetrack eval lfw (live: pipeline.batch_size)")
+                            description=("Images per detection batch in `facetrack eval lfw` (1-256); the live "
+                                         "path batches by `pipeline.batch_size`"))
 
     @field_validator("thresholds")
     @classmethod
@@ -65,15 +86,17 @@ class DetectorConfig(Strict):
 
 class VerifyConfig(Strict):
     threshold: float = Field(
-        0.0, ge=0.0, le=4.0, description="Squared L2 distance on unit vectors; 0 = the model's calibrated default"
+        0.0, ge=0.0, le=4.0, description=("Squared L2 distance on unit vectors (0-4); 0 = the model's "
+                                          "LFW-calibrated default")
     )
 
 
 class GalleryConfig(Strict):
-    path: str = Field("data/gallery.db", min_length=1, description="The gallery file (SQLite); --gallery overrides it")
+    path: str = Field("data/gallery.db", min_length=1, description="The gallery file; `--gallery` overrides it")
     url: str = Field("", pattern=r"^$|^postgres(ql)?://",
-                     description="A PostgreSQL gallery shared by workers (postgresql://user@host:5432/db; the password "
-                                 "from FACETRACK__GALLERY__URL or PGPASSWORD, not the file); empty: the file at path")
+                     description=("A PostgreSQL gallery instead (`postgresql://user@host:5432/db`), shared by "
+                                  "every worker; give the password through `FACETRACK__GALLERY__URL` or "
+                                  "`PGPASSWORD`, not the file; `--gallery postgresql://...` overrides it"))
 
     def location(self) -> Path | str:
         """The PostgreSQL URL when set, else the file."""
@@ -81,39 +104,53 @@ class GalleryConfig(Strict):
 
 
 class EnrollConfig(Strict):
-    min_face_size: int = Field(50, ge=12, le=4000, description="Smaller enrollment faces are refused, in pixels")
-    min_sharpness: float = Field(8.0, ge=0.0, le=10000.0, description="Blurrier faces are refused (Laplacian variance)")
-    min_frontal: float = Field(0.25, ge=0.0, le=1.0, description="Faces turned further away are refused (0-1)")
+    min_face_size: int = Field(50, ge=12, le=4000, description="Smaller enrollment faces are refused, pixels")
+    min_sharpness: float = Field(8.0, ge=0.0, le=10000.0, description=("Blurrier faces are refused (Laplacian "
+                                                                       "variance of the aligned crop)"))
+    min_frontal: float = Field(0.25, ge=0.0, le=1.0, description=("Faces turned further away are refused "
+                                                                  "(frontal-pose score 0-1)"))
     duplicate_share: float = Field(
         0.05, ge=0.0, le=1.0,
-        description="A face closer to one the person has than this share of the embedder's threshold is skipped",
+        description=("A face closer to one the person has than this share of the embedder's threshold is skipped "
+                     "(a share: each model has its own scale of distances)"),
     )
-    max_faces_per_person: int = Field(10, ge=1, le=1000, description="Cap per person; the most varied faces stay")
-    video_samples: int = Field(60, ge=1, le=10000, description="Frames looked at when enrolling from a video")
+    max_faces_per_person: int = Field(10, ge=1, le=1000, description=("Cap per person; the most varied faces "
+                                                                      "stay"))
+    video_samples: int = Field(60, ge=1, le=10000, description="Frames looked at by `enroll --video`")
 
 
 class MatchConfig(Strict):
     far: float = Field(
-        1e-3, gt=0.0, le=0.1, description="Share of strangers you accept being named; sets the threshold when it is 0"
+        1e-3, gt=0.0, le=0.1, description=("Share of strangers you accept being named (up to 0.1): per "
+                                           "photograph for `identify` (it sets the threshold for the gallery's "
+                                           "size while `match.threshold` is 0) and per track for the live "
+                                           "tracker (a track is named when its evidence reaches `ln(people / "
+                                           "match.far)`)")
     )
     threshold: float = Field(
         0.0, ge=0.0, le=4.0,
-        description="Name a face only within this distance (squared L2); 0 = follow match.far for this gallery",
+        description=("Name a face only within this distance; 0 = follow `match.far` (the model's LFW "
+                     "verification threshold for a model without an impostor table); set it with `gallery "
+                     "calibrate --write`"),
     )
     calibrated_far: float = Field(
-        0.0, ge=0.0, le=0.5, description="The FAR gallery calibrate --write measured the threshold for; 0 = by hand"
+        0.0, ge=0.0, le=0.5, description=("Written by `gallery calibrate --write`: the FAR its threshold was "
+                                          "measured for (the threshold's source then reads `calibrated`); 0 = "
+                                          "set by hand")
     )
-    margin: float = Field(0.03, ge=0.0, le=4.0, description="...and only this far ahead of the runner-up identity")
-    top_k: int = Field(1, ge=1, le=100, description="An identity's distance: the mean of its k nearest faces'")
+    margin: float = Field(0.03, ge=0.0, le=4.0, description=("A face is named only this far (squared distance) "
+                                                             "ahead of the runner-up identity too"))
+    top_k: int = Field(1, ge=1, le=100, description="An identity's distance is the mean of its k nearest faces'")
 
 
 CAMERA_SCHEMES = ("rtsp", "rtsps", "http", "https")
 
 
 class CameraConfig(Strict):
-    id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Camera id: letters, digits, _ . -")
+    id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Letters, digits, `_ . -`; unique among the cameras")
     url: str = Field(min_length=1, max_length=2048, pattern=r"^[^\x00-\x1f\x7f]*$",
-                     description="rtsp://, http(s):// (MJPEG), a video file path, or a device number")
+                     description="`rtsp://`, `rtsps://`, `http(s)://` (MJPEG), a video file path (`./name` if it "
+                                 'holds a colon) or a device number (`"0"`)')
     fps: float = Field(5.0, gt=0.0, le=60.0, description="Frames analysed per second at most")
     realtime: bool = Field(True, description="Video files: play at their own speed (false: every frame, fast)")
     loop: bool = Field(False, description="Video files: start again at the end, as a camera that never ends")
@@ -132,83 +169,130 @@ class CameraConfig(Strict):
 
 
 class SightingsConfig(Strict):
-    enabled: bool = Field(True, description="Keep a sighting of every track that ends unknown (for facetrack unknowns)")
-    keep_named: bool = Field(False, description="Keep sightings of named tracks too")
-    faces_per_track: int = Field(3, ge=1, le=20, description="Best faces a sighting keeps")
+    enabled: bool = Field(True, description=("Every track that ends unknown leaves a sighting (its best faces, "
+                                             "camera, times) in the gallery file, clustered by person "
+                                             "(`facetrack unknowns`)"))
+    keep_named: bool = Field(False, description="Named tracks leave a sighting too")
+    faces_per_track: int = Field(3, ge=1, le=20, description=("The best faces (by size, pose, sharpness) a "
+                                                              "sighting keeps"))
     join_share: float = Field(
         0.8, gt=0.0, le=2.0,
-        description="A sighting joins the nearest cluster this close: share of the embedder's threshold",
+        description=("A sighting joins the nearest cluster when the mean squared distance between its faces and "
+                     "the cluster's (average linkage) is within this share of the embedder's threshold, else "
+                     "starts one (measured on LFW with the default embedder: purity and completeness 0.99, "
+                     "whether a sighting kept one face or two; `scripts/join_share.py`)"),
     )
     recurring_visits: int = Field(
-        3, ge=0, le=1000, description="person.unknown_recurring fires when a cluster reaches this many visits; 0 = off"
+        3, ge=0, le=1000, description=("A `person.unknown_recurring` event fires (once per cluster) when an open "
+                                       "cluster reaches this many visits; 0 = never")
     )
     visit_gap_minutes: float = Field(
-        30.0, ge=0.0, le=10080.0, description="Sightings this far apart are separate visits (closer: one visit)"
+        30.0, ge=0.0, le=10080.0, description="Sightings of a cluster closer together than this are one visit"
     )
 
 
 class RetentionConfig(Strict):
     sightings_days: float = Field(
-        30.0, ge=0.0, le=36500.0, description="Sightings older than this are erased; 0 = kept"
+        30.0, ge=0.0, le=36500.0, description=("`facetrack run` erases sightings last seen longer ago (and "
+                                               "clusters left empty); 0 = kept")
     )
     events_days: float = Field(
-        30.0, ge=0.0, le=36500.0, description="Stream events older than this are trimmed (besides the length); 0 = kept"
+        30.0, ge=0.0, le=36500.0, description=("`facetrack run` trims Stream events made longer ago "
+                                               "(besides `events.stream_maxlen`); 0 = kept")
     )
-    every_minutes: float = Field(60.0, gt=0.0, le=10080.0, description="How often facetrack run applies retention")
+    every_minutes: float = Field(60.0, gt=0.0, le=10080.0, description=("How often (and once at start); each "
+                                                                        "pass is logged, and "
+                                                                        "`facetrack_retention_removed_total{kind}` "
+                                                                        "counts what went"))
 
 
 class TrackingConfig(Strict):
-    min_iou: float = Field(0.2, gt=0.0, le=1.0, description="A face continues a track when the boxes overlap this much")
+    min_iou: float = Field(0.2, gt=0.0, le=1.0, description=("A face continues a track when its box overlaps the "
+                                                             "track's predicted box this much"))
     max_age: float = Field(1.5, gt=0.0, le=60.0, description="Seconds a track survives without a face")
     reid_share: float = Field(
-        0.5, ge=0.0, le=1.0, description="A lost track is re-joined (and a face leaving its track joins another) "
-                                          "only this close: share of the match threshold"
+        0.5, ge=0.0, le=1.0, description=("A lost track is re-joined by a face within this share of the match "
+                                          "threshold; a face that leaves its track goes to another open track "
+                                          "only this close to it (else to a new track)")
     )
     unknown_interval: float = Field(
-        0.5, ge=0.0, le=60.0, description="A track that matched no one is re-embedded at most this often (s)"
+        0.5, ge=0.0, le=60.0, description=("A track that matched no one yet is re-embedded after this many "
+                                           "seconds, then after 2, 4 and 8 times it while it keeps matching no "
+                                           "one, unless its face improves. Shorter names a small or turned "
+                                           "enrolled face sooner when a later frame of it matches; longer costs "
+                                           "less in crowds of strangers")
     )
     reembed_gain: float = Field(
-        1.2, ge=1.0, le=10.0, description="A track is re-embedded whenever its face beats its best by this"
+        1.2, ge=1.0, le=10.0, description=("A track is re-embedded whenever its face quality beats its best by "
+                                           "this")
     )
     split_share: float = Field(
         1.1, gt=0.0, le=10.0,
-        description="A face farther from its track's look than this share of the embedder's threshold: a new track",
+        description=("An embedded face farther from its track's running look than this share of the embedder's "
+                     "LFW threshold (the unit of its distances: 0.177 for `dlib-resnet-v1`, 1.396 for "
+                     "`omz-reid-0095`) ends the track (`track.ended` at its true last-seen time and box) and a "
+                     "new track with no evidence takes the face. Lower splits more readily when two people swap "
+                     "places (safer names, but a blurred or turned face may split a track: an ID switch); higher "
+                     "keeps tracks through poor frames but lets a look-alike take over a track. 1.1 keeps every "
+                     "benchmark scenario whole while 97% of different-person LFW pairs lie beyond it with dlib's "
+                     "model (0.2) and 99% with omz-reid-0095's (1.54); a face between 1 and 1.5 times that "
+                     "distance (blur and dim light move a face about that far from its sharp look) is a doubt, "
+                     "split only when the next frame's face is unlike the track too, and at once on a cut or "
+                     "beside another face"),
     )
     cut_hard: float = Field(
         0.3, ge=0.0, le=1.0,
-        description="A colour change this large (0-1, tracker/track/cuts.py) is a shot cut: every face is embedded "
-                    "and no name crosses it; 0 = no cut detection",
+        description=("A change between two analysed frames this large counts as a shot cut (0-1: the share of "
+                     "the picture quarters' hue-saturation histograms no longer shared, averaged), and every "
+                     "face is embedded on that frame, so no name survives a cut unchecked. Lower catches softer "
+                     "cuts but also fast motion (each costing one round of embeddings, never a wrong split); 0 = "
+                     "no cut detection"),
     )
     cut_soft: float = Field(
-        0.15, ge=0.0, le=1.0, description="A smaller change is a cut too when it is also cut_ratio x the recent usual"
+        0.15, ge=0.0, le=1.0, description=("A smaller change is a cut too when it is also `cut_ratio` times the "
+                                           "median change of the last 8 analysed frames (a still scene's weaker "
+                                           "cuts)")
     )
-    cut_ratio: float = Field(3.0, ge=1.0, le=100.0, description="How far above the recent usual change a soft cut is")
+    cut_ratio: float = Field(3.0, ge=1.0, le=100.0, description=("How many times the recent usual change a soft "
+                                                                 "cut must be (1-100)"))
     jump: float = Field(
-        0.5, gt=0.0, le=10.0, description="A box this far from where its motion puts it (share of its size) is verified"
+        0.5, gt=0.0, le=10.0, description=("A box this far (share of its size, in position or size) from where "
+                                           "its motion puts it is verified at once")
     )
 
 
 class PipelineConfig(Strict):
-    batch_size: int = Field(8, ge=1, le=256, description="Requests per model batch, across cameras")
-    detect_every: int = Field(1, ge=1, le=10, description="Detect on every k-th analysed frame; follow tracks between")
+    batch_size: int = Field(8, ge=1, le=256, description="Model requests per batch, across cameras")
+    detect_every: int = Field(1, ge=1, le=10, description=("Detect on every k-th analysed frame, following "
+                                                           "tracks in between (1-10)"))
     max_wait_ms: float = Field(5.0, ge=0.0, le=1000.0, description="How long a batch waits for more requests")
-    stall_seconds: float = Field(10.0, gt=0.0, le=600.0, description="A camera with no frame this long is reopened")
-    max_backoff: float = Field(30.0, gt=0.0, le=3600.0, description="Longest wait between reconnection attempts")
-    status_interval: float = Field(5.0, gt=0.0, le=3600.0, description="Seconds between status lines per camera")
-    grace_seconds: float = Field(5.0, ge=0.0, le=600.0, description="On shutdown, how long queues may drain")
+    stall_seconds: float = Field(10.0, gt=0.0, le=600.0, description=("A camera with no frame for this long is "
+                                                                      "reopened"))
+    max_backoff: float = Field(30.0, gt=0.0, le=3600.0, description=("Longest wait between reconnection "
+                                                                     "attempts, seconds"))
+    status_interval: float = Field(5.0, gt=0.0, le=3600.0, description="Seconds between status lines")
+    grace_seconds: float = Field(5.0, ge=0.0, le=600.0, description=("On shutdown, how long the event buffer may "
+                                                                     "drain"))
     max_frame_pixels: int = Field(40_000_000, ge=10_000, le=1_000_000_000,
-                                  description="A camera whose frames are larger fails (8K UHD is 33 million)")
+                                  description=("A camera whose frames are larger fails, saying so (8K UHD is 33 "
+                                               "million)"))
 
 
 class EventsConfig(Strict):
-    prefix: str = Field("facetrack", pattern=r"^[A-Za-z0-9_.:-]{1,64}$", description="Redis key and channel prefix")
-    stream_maxlen: int = Field(10000, ge=10, le=10_000_000, description="Events kept in the replay stream (about)")
-    buffer_size: int = Field(10000, ge=1, le=10_000_000, description="Events held while Redis is away")
-    crop_max_bytes: int = Field(20000, ge=0, le=1_000_000, description="Largest face crop JPEG in an event; 0 = none")
+    prefix: str = Field("facetrack", pattern=r"^[A-Za-z0-9_.:-]{1,64}$", description=("Redis keys: "
+                                                                                      "`<prefix>:events` "
+                                                                                      "(stream), "
+                                                                                      "`<prefix>:events:<camera>` "
+                                                                                      "(pub/sub)"))
+    stream_maxlen: int = Field(10000, ge=10, le=10_000_000, description=("Events kept in the replay stream, "
+                                                                         "about"))
+    buffer_size: int = Field(10000, ge=1, le=10_000_000, description="Events held in order while Redis is away")
+    crop_max_bytes: int = Field(20000, ge=0, le=1_000_000, description=("Largest face-crop JPEG in an event; 0 = "
+                                                                        "no crops"))
 
 
 class RedisConfig(Strict):
-    url: str = Field("", description="redis:// URL of an external server; empty = start the embedded one")
+    url: str = Field("", description="`redis://` URL of an external server; empty = start the embedded one")
     data_dir: str = Field("data/redis", min_length=1, description="The embedded server's data folder")
     port: int = Field(6390, ge=0, le=65535, description="The embedded server's loopback port; 0 = any free port")
 
@@ -222,37 +306,58 @@ class RedisConfig(Strict):
 
 class HttpConfig(Strict):
     host: str = Field("127.0.0.1", min_length=1, description="Address the HTTP server listens on")
-    port: int = Field(8080, ge=0, le=65535, description="HTTP port for the API, dashboard and metrics; 0 = off")
-    token: str = Field("", description="Bearer token for changes (and reads, off loopback); empty: http.token_file's")
+    port: int = Field(8080, ge=0, le=65535, description=("HTTP port (API, dashboard, metrics); 0 = no HTTP "
+                                                         "server"))
+    token: str = Field("", description=("Bearer token for changes (and for reads, off loopback); empty = the one "
+                                        "kept in `http.token_file`"))
     token_file: str = Field("~/.config/facetrack/http-token", min_length=1,
-                            description="Where the token is kept when http.token is empty (made once, mode 600)")
-    protect_all: bool = Field(False, description="Require the token for reads on loopback too (always so elsewhere)")
+                            description=("Where the token is kept when `http.token` is empty: made at the first "
+                                         "run, mode 600; a file others can read is refused"))
+    protect_all: bool = Field(False, description=("Require the token for reads on loopback too (off loopback "
+                                                  "they always need it)"))
     allowed_hosts: list[str] = Field(
         default_factory=list,
-        description="Host names this server answers to besides loopback ones (behind a proxy); empty: loopback "
-                    "names on a loopback server, any elsewhere")
+        description=("Host names this server answers to besides the loopback ones (behind a reverse proxy); "
+                     "empty: a loopback server answers to loopback names only, any other to any name"))
     max_upload_bytes: int = Field(10_000_000, ge=1000, le=1_000_000_000, description="Largest request body")
-    max_image_pixels: int = Field(40_000_000, ge=10_000, le=1_000_000_000, description="Largest uploaded image")
+    max_image_pixels: int = Field(40_000_000, ge=10_000, le=1_000_000_000, description=("Largest uploaded image, "
+                                                                                        "width x height"))
     max_request_pixels: int = Field(100_000_000, ge=10_000, le=10_000_000_000,
-                                    description="An upload's images together, at most (decoded, 3 bytes a pixel)")
-    live_fps: float = Field(5.0, gt=0.0, le=30.0, description="Frames per second of the live MJPEG view, at most")
+                                    description=("An upload's images together, at most (decoded: 3 bytes a "
+                                                 "pixel); the images past it are refused with the reason"))
+    live_fps: float = Field(5.0, gt=0.0, le=30.0, description="Frames per second of a live MJPEG view, at most")
+    max_requests_per_second: float = Field(
+        100.0, ge=0.0, le=100_000.0,
+        description=("Requests a second each client address may make: a second's worth go at once, more wait "
+                     "their turn, and one that would wait over 2 s waits 2 s and gets 429 with `Retry-After`; "
+                     "`/health` and `/ready` are never paced; behind a reverse proxy every client has the "
+                     "proxy's address, so this becomes the server's limit; 0 = no limit"))
     max_viewers: int = Field(50, ge=1, le=10_000,
-                             description="Live views and event WebSockets open at once, at most (more: 503)")
+                             description=("Live views and event WebSockets open at once, at most; more get 503 "
+                                          "(each frame is drawn and encoded once for all viewers of a camera, "
+                                          "off the event loop)"))
     blur_unknown: bool = Field(
-        False, description="Blur faces not (yet) named in the live view, track crops and events' crops"
+        False, description=("Privacy: faces not (yet) named are blurred in the live MJPEG view, in a track's "
+                            "crop over HTTP and in the face crops of their events (a track's events once it is "
+                            "named carry its clear crop); sightings keep clear faces in the gallery file, for "
+                            "naming")
     )
     camera_dirs: list[str] = Field(
-        default_factory=list, description="Folders whose video files POST /api/cameras may open; empty = none"
+        default_factory=list, description=("Folders whose video files `POST /api/cameras` may open; empty = none "
+                                           "(cameras in the config file are not limited)")
     )
 
 
 class ClusterConfig(Strict):
-    enabled: bool = Field(False, description="Share the cameras with the other workers of the same Redis (redis.url)")
+    enabled: bool = Field(False, description=("Share the cameras with the other workers of the same `redis.url` "
+                                              '(see "Several workers")'))
     worker_id: str = Field("", pattern=r"^[A-Za-z0-9_.:-]{0,64}$",
                            description="This worker's name among them; empty: host name and process id")
-    heartbeat_seconds: float = Field(1.0, ge=0.1, le=60.0, description="How often a worker says it is alive")
+    heartbeat_seconds: float = Field(1.0, ge=0.1, le=60.0, description=("How often a worker says it is alive and "
+                                                                        "renews its leases"))
     failover_seconds: float = Field(5.0, ge=0.5, le=600.0,
-                                    description="A worker silent this long loses its cameras to the others")
+                                    description=("A worker silent this long loses its cameras to the others (at "
+                                                 "least 3 heartbeats)"))
 
     @model_validator(mode="after")
     def _failover_after_heartbeats(self) -> ClusterConfig:

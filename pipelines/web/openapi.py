@@ -242,19 +242,23 @@ EVENTS_PATHS = {
 
 
 BUSY = _error("The gallery is busy (locked by another writer) or its server unreachable; try again")
+PACED = _error("More than http.max_requests_per_second from this address; the Retry-After header says when")
 GUARD = {"401": _error("No bearer token (changes; reads too off loopback or with http.protect_all)"),
          "403": _error("Wrong token, or a Host or Origin that is not this server's")}
 
 
 def _every_operation(paths: dict, gallery: bool) -> dict:
-    """What any operation can answer besides its own: 401/403 (the token, Host and Origin checks), 413 (a body
-    over http.max_upload_bytes), 503 when it reads or changes the gallery."""
+    """What any operation can answer besides its own: 401/403 (the token, Host and Origin checks), 429 (more
+    than http.max_requests_per_second), 413 (a body over http.max_upload_bytes), 503 when it reads or changes
+    the gallery."""
     for path, methods in paths.items():
         for operation in methods.values():
             responses = operation["responses"]
             if path != "/health":
                 for status, response in GUARD.items():
                     responses.setdefault(status, response)
+            if path not in ("/health", "/ready"):
+                responses.setdefault("429", PACED)
             if "requestBody" in operation:
                 responses.setdefault("413", _error("Body over http.max_upload_bytes"))
             if gallery:

@@ -29,6 +29,7 @@ from pipelines.services import Services
 from pipelines.web import cameras, events, identities, negatives, openapi, ops, unknowns
 from pipelines.web.access import guard, json_error, no_store
 from pipelines.web.keys import RUNTIME, SERVICES, STREAMS, TOKEN
+from pipelines.web.pace import paced
 from pipelines.web.streams import Streams
 from tracker.config import Config
 from tracker.errors import TrackerError
@@ -65,7 +66,9 @@ async def errors(request: web.Request, handler) -> web.StreamResponse:
 
 def build_app(services: Services, token: str, runtime: Runtime | None = None) -> web.Application:
     """The application for ``services`` (and the running cameras, under ``facetrack run``)."""
-    app = web.Application(middlewares=[errors, guard], client_max_size=services.config.http.max_upload_bytes)
+    http = services.config.http
+    pacing = [paced(http.max_requests_per_second)] if http.max_requests_per_second else []
+    app = web.Application(middlewares=[errors, *pacing, guard], client_max_size=http.max_upload_bytes)
     app[SERVICES] = services
     app[TOKEN] = token
     app[STREAMS] = Streams(services.config.http.max_viewers)

@@ -81,6 +81,32 @@ def test_viewers_past_the_cap_are_refused_and_stopping_the_server_ends_open_stre
     assert isinstance(rest, bytes)  # the live view's response ended
 
 
+def test_a_client_flooding_the_api_is_paced_and_refused_while_health_answers_at_once(
+        analyzer, config, gallery, redis_url):
+    settings = with_changes(config, "test", http={"max_requests_per_second": 5.0})
+
+    async def scenario():
+        async with live_app(analyzer, settings, gallery, redis_url, pipeline=False) as (client, _):
+            async def read():
+                async with client.get("/api/identities") as response:
+                    return response.status, response.headers.get("Retry-After")
+
+            flood = [asyncio.create_task(read()) for _ in range(30)]  # 30 at once, from one address
+            await asyncio.sleep(0.5)
+            started = asyncio.get_running_loop().time()
+            health = await client.get("/health")
+            health_took = asyncio.get_running_loop().time() - started
+            answers = await asyncio.gather(*flood)
+            return health.status, health_took, answers
+
+    health, health_took, answers = asyncio.run(scenario())
+    assert health == 200 and health_took < 1.0  # never paced, while 25 reads wait their turn
+    served = [a for a in answers if a[0] == 200]
+    refused = [a for a in answers if a[0] == 429]
+    assert len(served) == 5 + 10 and len(refused) == 15  # a second's worth at once, 2 s more in turn, the rest 429
+    assert {a[1] for a in refused} == {"2"}  # Retry-After
+
+
 async def _silent_feed(port: int) -> asyncio.StreamWriter:
     """An event-feed client that completes the WebSocket handshake and then never reads or answers again."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)

@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,20 @@ def test_shipped_config_holds_every_default():
     from tracker.config import Config
 
     assert load_config(ROOT / "config.toml", environ={}) == Config()
+
+
+def test_config_toml_and_the_docs_reference_are_generated_from_the_field_descriptions():
+    from tracker import config_reference
+    from tracker.config import Config
+
+    assert (ROOT / "config.toml").read_text() == config_reference.config_toml(), \
+        "config.toml is stale: run .venv/bin/python -m tracker.config_reference --write"
+    assert (ROOT / "docs" / "configuration.md").read_text() == config_reference.reference_markdown(), \
+        "docs/configuration.md is stale: run .venv/bin/python -m tracker.config_reference --write"
+    every = {f"{s}.{k}" for s, f in Config.model_fields.items() if s != "cameras"
+             for k in f.annotation.model_fields}
+    listed = set(re.findall(r"^\| `([a-z_]+\.[a-z_]+)` \|", config_reference.reference_markdown(), re.M))
+    assert listed == every  # every setting once, none that is not one
 
 
 @pytest.mark.parametrize(
