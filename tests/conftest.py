@@ -15,25 +15,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 # a run with no http.token keeps one in http.token_file; the tests' runs keep theirs out of the home folder
 os.environ.setdefault("FACETRACK__HTTP__TOKEN_FILE", str(Path(tempfile.mkdtemp(prefix="facetrack-token-")) / "token"))
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("FACETRACK_TEST_DATA", ROOT.parent / "shared" / "data"))
-LFW = DATA / "lfw"
-STILLS = DATA / "stills"
-VIDEO = DATA / "video" / "street_1080p.mp4"
-
-needs_data = pytest.mark.skipif(not LFW.is_dir(), reason=f"shared test data not found at {DATA}")
-
-
-def lfw_image(name: str, number: int) -> Path:
-    return LFW / "images_deepfunneled" / name / f"{name}_{number:04d}.jpg"
-
-
-# Eight real faces for the embedders' distance tests: two LFW photographs each of two people, then the four
-# facenet-pytorch test stills (four more people).
-EIGHT_FACES = ([lfw_image(name, n) for name, n in (("Colin_Powell", 1), ("Colin_Powell", 2), ("Tony_Blair", 1),
-                                                  ("Tony_Blair", 2))]
-               + [STILLS / "people" / p / "1.jpg" for p in ("angelina_jolie", "kate_siegel", "paul_rudd",
-                                                               "shea_whigham")])
+from tests.support.data import ROOT
 
 
 @pytest.fixture(scope="session")

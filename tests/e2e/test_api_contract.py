@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from pipelines.events.redis_server import free_port
-from tests.conftest import ROOT
 from tests.support.cli import FACETRACK
+from tests.support.data import ROOT
 
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 TOKEN = "contract-token-0123456789"

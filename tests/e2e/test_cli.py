@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from tests.conftest import LFW, STILLS, lfw_image, needs_data
 from tests.support.cli import run
+from tests.support.data import LFW, STILLS, lfw_image, needs_data
 
 
 @pytest.fixture(scope="module")

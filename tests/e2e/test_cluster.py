@@ -21,8 +21,8 @@ from pipelines.eval.synthetic import make_plan, write_video
 from pipelines.events.publisher import stream_key
 from pipelines.events.redis_server import EmbeddedRedis, free_port
 from pipelines.live.cluster import TRACKS_PER_RUN
-from tests.conftest import LFW, lfw_image, needs_data
 from tests.support.cli import FACETRACK
+from tests.support.data import LFW, lfw_image, needs_data
 from tests.support.postgres import needs_postgres
 from tests.support.proxy import CuttableProxy
 

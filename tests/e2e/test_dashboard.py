@@ -20,8 +20,8 @@ from gallery.sightings import Unknowns
 from gallery.store import GalleryStore
 from pipelines.events.publisher import stream_key
 from pipelines.events.redis_server import EmbeddedRedis, free_port
-from tests.conftest import STILLS, VIDEO, lfw_image, needs_data
 from tests.support.cli import FACETRACK
+from tests.support.data import STILLS, VIDEO, lfw_image, needs_data
 from tests.support.rtsp import RtspServer, needs_rtsp
 from tracker.events import Event
 from tracker.face.align import STORE_224, align, landmarks_on_crop

@@ -7,7 +7,7 @@ import re
 import subprocess
 
 from pipelines.events.redis_server import free_port
-from tests.conftest import DATA, ROOT, needs_data
+from tests.support.data import DATA, ROOT, needs_data
 
 pytestmark = needs_data
 

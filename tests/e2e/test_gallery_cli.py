@@ -10,8 +10,8 @@ import pytest
 
 from gallery.enroll import Enroller
 from gallery.store import GalleryStore
-from tests.conftest import LFW, STILLS, lfw_image, needs_data
 from tests.support.cli import FACETRACK, run
+from tests.support.data import LFW, STILLS, lfw_image, needs_data
 from tracker.face.embedders.omz_reid import THRESHOLD  # the default embedder's
 
 pytestmark = needs_data

@@ -17,8 +17,8 @@ from gallery.store import GalleryStore
 from pipelines.eval.synthetic import make_plan, write_demo
 from pipelines.events.publisher import stream_key
 from pipelines.events.redis_server import EmbeddedRedis, free_port
-from tests.conftest import LFW, ROOT, needs_data
 from tests.support.cli import FACETRACK
+from tests.support.data import LFW, ROOT, needs_data
 from tests.support.rtsp import RtspServer, needs_rtsp
 
 pytestmark = [needs_data, needs_rtsp]

@@ -13,8 +13,8 @@ from gallery.store import GalleryStore
 from pipelines.eval.real import enroll_variant, read_shots
 from pipelines.events.publisher import stream_key
 from pipelines.events.redis_server import EmbeddedRedis, free_port
-from tests.conftest import DATA, LFW
 from tests.support.cli import FACETRACK
+from tests.support.data import DATA, LFW
 from tracker.events import Event
 
 FRIENDS = DATA / "real" / "friends"

@@ -12,8 +12,8 @@ import redis
 from pipelines.eval.scenarios import RECIPES, write_scenario
 from pipelines.events.publisher import stream_key
 from pipelines.events.redis_server import EmbeddedRedis, free_port
-from tests.conftest import LFW, needs_data
 from tests.support.cli import FACETRACK, run
+from tests.support.data import LFW, needs_data
 
 pytestmark = needs_data
 

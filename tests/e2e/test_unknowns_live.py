@@ -12,7 +12,7 @@ from gallery.sightings import Unknowns
 from gallery.store import GalleryStore
 from pipelines.eval.synthetic import make_plan, write_video
 from pipelines.eval.video import play
-from tests.conftest import LFW, needs_data
+from tests.support.data import LFW, needs_data
 
 pytestmark = needs_data
 

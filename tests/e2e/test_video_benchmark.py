@@ -3,8 +3,8 @@ played through the live pipeline and scored; then the same video scored again wi
 
 import json
 
-from tests.conftest import LFW, needs_data
 from tests.support.cli import run
+from tests.support.data import LFW, needs_data
 
 pytestmark = needs_data
 MEASURES = {"frames", "idf1", "id_switches", "wrong_name_seconds", "absent_named_seconds", "unknown_named_seconds",

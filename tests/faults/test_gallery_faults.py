@@ -15,8 +15,8 @@ import pytest
 from gallery.enroll import Enroller
 from gallery.store import GalleryStore, NewFace
 from pipelines.live.sightings import SightingWriter
-from tests.conftest import lfw_image, needs_data
 from tests.support.cli import FACETRACK, run
+from tests.support.data import lfw_image, needs_data
 from tests.support.postgres import needs_postgres
 from tracker.track.sighting import Sighting, SightingFace
 

@@ -19,8 +19,8 @@ from pipelines.eval.synthetic import make_plan, write_video
 from pipelines.events.publisher import EventPublisher, channel, stream_key
 from pipelines.events.redis_server import EmbeddedRedis, embedded_url, free_port, listening, server_binary
 from pipelines.events.subscriber import read_events
-from tests.conftest import LFW, needs_data
 from tests.support.cli import FACETRACK
+from tests.support.data import LFW, needs_data
 from tracker.errors import TrackerError
 from tracker.events import Event
 

@@ -5,7 +5,7 @@ import pytest
 from gallery.enroll import Enroller
 from gallery.store import GalleryStore
 from pipelines.events.redis_server import EmbeddedRedis, free_port
-from tests.conftest import lfw_image
+from tests.support.data import lfw_image
 
 
 @pytest.fixture(scope="module")

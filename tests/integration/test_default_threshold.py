@@ -10,7 +10,7 @@ from gallery.enroll import Enroller
 from gallery.identify import Identifier
 from gallery.store import GalleryStore
 from gallery.threshold import AUTO
-from tests.conftest import LFW, needs_data
+from tests.support.data import LFW, needs_data
 from tracker.images import read_image
 from tracker.track.identity import UNKNOWN
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import STILLS, VIDEO, needs_data
+from tests.support.data import STILLS, VIDEO, needs_data
 from tracker.config import DetectorConfig
 from tracker.face.detect import load_detector
 from tracker.images import read_image

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import LFW, needs_data
+from tests.support.data import LFW, needs_data
 from tracker.images import read_image
 from tracker.lfw import read_pairs
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 from facenet_pytorch import InceptionResnetV1
 
-from tests.conftest import EIGHT_FACES, needs_data
+from tests.support.data import EIGHT_FACES, needs_data
 from tracker.config import ModelsConfig
 from tracker.errors import WeightsError
 from tracker.face.embedders import load_embedder

@@ -16,8 +16,8 @@ from gallery.store import GalleryStore, NewFace
 from pipelines.eval.synthetic import make_plan, write_video
 from pipelines.events.publisher import EventPublisher, stream_key
 from pipelines.events.redis_server import EmbeddedRedis, free_port
-from tests.conftest import LFW, needs_data
 from tests.support.cli import run
+from tests.support.data import LFW, needs_data
 from tests.support.http import AUTH, live_app, until
 from tests.support.postgres import needs_postgres
 from tracker.config import with_changes

@@ -12,7 +12,7 @@ from gallery.enroll import DROPPED, ENROLLED, REFUSED, SKIPPED, Enroller
 from gallery.identify import Identifier
 from gallery.reembed import reembed
 from gallery.store import GalleryError, GalleryStore
-from tests.conftest import STILLS, lfw_image, needs_data
+from tests.support.data import STILLS, lfw_image, needs_data
 from tracker.config import EnrollConfig, MatchConfig, ModelsConfig
 from tracker.face.embedders import load_embedder
 from tracker.images import read_image

@@ -12,7 +12,7 @@ import redis
 from pipelines.eval.synthetic import make_plan, write_video
 from pipelines.events.publisher import stream_key
 from pipelines.events.redis_server import free_port
-from tests.conftest import LFW, lfw_image, needs_data
+from tests.support.data import LFW, lfw_image, needs_data
 from tests.support.http import AUTH, TOKEN, live_app, until, upload
 from tests.support.stand_ins import png_claiming
 from tracker.config import CameraConfig, with_changes

@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 
 from pipelines.events.redis_server import free_port
-from tests.conftest import needs_data
+from tests.support.data import needs_data
 from tests.support.http import AUTH, TOKEN, live_app
 from tracker.config import with_changes
 

@@ -11,7 +11,7 @@ from pipelines import app
 from pipelines.eval.synthetic import make_plan, write_video
 from pipelines.events.redis_server import free_port
 from pipelines.web.server import build_app, serve_app
-from tests.conftest import LFW, needs_data
+from tests.support.data import LFW, needs_data
 from tests.support.http import AUTH, TOKEN, live_app
 from tracker.config import CameraConfig, with_changes
 

@@ -17,8 +17,8 @@ from gallery.negatives import Negatives
 from gallery.reembed import reembed
 from gallery.sightings import Unknowns
 from gallery.store import GalleryStore
-from tests.conftest import lfw_image, needs_data
 from tests.support.cli import run
+from tests.support.data import lfw_image, needs_data
 from tests.support.http import AUTH, live_app, upload
 from tracker.config import ModelsConfig, with_changes
 from tracker.face.align import STORE_224, align, landmarks_on_crop

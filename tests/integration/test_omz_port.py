@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import EIGHT_FACES, LFW, needs_data
+from tests.support.data import EIGHT_FACES, LFW, needs_data
 from tracker.config import with_changes
 from tracker.face.embedders.omz_reid import XML
 from tracker.images import read_image

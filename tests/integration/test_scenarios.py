@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from pipelines.eval.scenarios import RECIPES, write_scenario
-from tests.conftest import LFW, needs_data
+from tests.support.data import LFW, needs_data
 from tracker.config import DetectorConfig
 from tracker.face.analyzer import central_face
 from tracker.face.detect import load_detector

@@ -9,8 +9,8 @@ import pytest
 
 from gallery.sightings import IGNORED, NAMED, OPEN, Unknowns
 from gallery.store import GalleryError, GalleryStore
-from tests.conftest import lfw_image, needs_data
 from tests.support.cli import run
+from tests.support.data import lfw_image, needs_data
 from tests.support.http import AUTH, live_app
 from tracker.face.align import STORE_224, align, landmarks_on_crop
 from tracker.images import read_image

@@ -5,7 +5,7 @@ import re
 
 import yaml
 
-from tests.conftest import ROOT
+from tests.support.data import ROOT
 from tracker.config import load_config, parse_config
 
 SAMPLE = {"FACETRACK__GALLERY__URL": "postgresql://facetrack:pw@postgres:5432/facetrack",
