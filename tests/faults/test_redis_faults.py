@@ -3,6 +3,7 @@ and nothing is repeated, on the embedded server and on an external one; the embe
 running ``facetrack run`` is restarted when it dies, stops only after the drain, and never outlives it."""
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -86,6 +87,7 @@ def listen_raw(url, received, ready, stop):
 
 
 @pytest.mark.parametrize("kind", ["embedded", "external"])
+@pytest.mark.timeout(120)  # a stuck restart fails by the assertions, inside this
 @pytest.mark.parametrize("fault, seconds", [("pause", 2.0), ("pause", SOCKET_TIMEOUT + 2.0), ("kill", 3.0)])
 def test_events_survive_a_redis_fault_once_each(tmp_path, kind, fault, seconds):
     port, data = free_port(), tmp_path / "redis"
@@ -95,7 +97,15 @@ def test_events_survive_a_redis_fault_once_each(tmp_path, kind, fault, seconds):
     listener.start()
     ready.wait(5)
 
+    injection_failed = []
+
     def fault_injection():
+        try:
+            inject()
+        except Exception as error:  # said by the test, not lost in a thread
+            injection_failed.append(repr(error))
+
+    def inject():
         server = servers[0]
         if fault == "pause":
             os.kill(server.pid, signal.SIGSTOP)
@@ -120,16 +130,22 @@ def test_events_survive_a_redis_fault_once_each(tmp_path, kind, fault, seconds):
             publisher.publish(e)
             await asyncio.sleep(0.1)
         await asyncio.to_thread(injector.join)
+        assert not injection_failed, injection_failed  # e.g. the restarted server did not come up
         deadline = time.monotonic() + 30
         while publisher.status().published < EVENTS and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
         stop.set()
         await running
         replayed = []
-        async for _, e in read_events(servers[-1].url, "ft", since="0"):
-            replayed.append(e.id)
-            if len(replayed) == EVENTS:
-                break
+
+        async def replay():
+            async for _, e in read_events(servers[-1].url, "ft", since="0"):
+                replayed.append(e.id)
+                if len(replayed) == EVENTS:
+                    break
+
+        with contextlib.suppress(TimeoutError):  # fewer than sent: the assertions below say which are missing
+            await asyncio.wait_for(replay(), 10)
         return sent, publisher.status(), replayed
 
     try:
