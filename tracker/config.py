@@ -350,7 +350,7 @@ class HttpConfig(Strict):
 
 class ClusterConfig(Strict):
     enabled: bool = Field(False, description=("Share the cameras with the other workers of the same `redis.url` "
-                                              '(see "Several workers")'))
+                                              "(docs/cluster.md)"))
     worker_id: str = Field("", pattern=r"^[A-Za-z0-9_.:-]{0,64}$",
                            description="This worker's name among them; empty: host name and process id")
     heartbeat_seconds: float = Field(1.0, ge=0.1, le=60.0, description=("How often a worker says it is alive and "

@@ -1,6 +1,6 @@
 """Who may read and change what over HTTP: the ``Host`` and ``Origin`` checks, the bearer token (and where
 it is kept when ``http.token`` is empty), and ``Cache-Control: no-store`` on data. The rules are in
-``pipelines.web.server``'s docstring and the README's HTTP section."""
+``pipelines.web.server``'s docstring and docs/http-api.md."""
 
 from __future__ import annotations
 
