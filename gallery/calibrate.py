@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gallery.scoring import face_table, identity_distances
+from tracker.distance import pairwise
 from tracker.verification import impostor_threshold
 
 CHUNK = 256
@@ -63,7 +64,7 @@ def _leave_one_out(vectors: np.ndarray, own: np.ndarray, table: np.ndarray,
     confusion = np.full((len(table), len(table)), np.inf)
     for start in range(0, len(vectors), CHUNK):
         rows = np.arange(start, min(start + CHUNK, len(vectors)))
-        d = np.maximum(2.0 - 2.0 * vectors[rows] @ vectors.T, 0.0)
+        d = pairwise(vectors[rows], vectors)
         d[np.arange(len(rows)), rows] = np.inf  # leave the probe out
         to_identity = identity_distances(d, table, top_k)
         mine = to_identity[np.arange(len(rows)), own[rows]]
@@ -78,7 +79,7 @@ def _nearest_identity(probes: np.ndarray, vectors: np.ndarray, table: np.ndarray
     """Each probe's distance to its nearest identity."""
     nearest = []
     for start in range(0, len(probes), CHUNK):
-        d = np.maximum(2.0 - 2.0 * probes[start : start + CHUNK] @ vectors.T, 0.0)
+        d = pairwise(probes[start : start + CHUNK], vectors)
         nearest.append(identity_distances(d, table, top_k).min(axis=1))
     return np.concatenate(nearest)
 

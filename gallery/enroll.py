@@ -18,6 +18,7 @@ import numpy as np
 from gallery.sightings import NAMED, Unknowns
 from gallery.store import GalleryError, GalleryStore, NewFace
 from tracker.config import EnrollConfig
+from tracker.distance import squared_distance
 from tracker.errors import ImageError
 from tracker.face.align import STORE_224, align, landmarks_on_crop
 from tracker.face.analyzer import Analysis, FaceAnalyzer
@@ -60,11 +61,11 @@ def _candidate(image: np.ndarray, analysis: Analysis, index: int, source: str) -
 def most_varied(vectors: np.ndarray, keep: int, first: int = 0) -> list[int]:
     """Greedy farthest-point choice of ``keep`` rows, starting from row ``first``."""
     chosen = [first]
-    nearest = ((vectors - vectors[first]) ** 2).sum(axis=1)
+    nearest = squared_distance(vectors, vectors[first])
     while len(chosen) < min(keep, len(vectors)):
         pick = int(np.argmax(nearest))
         chosen.append(pick)
-        nearest = np.minimum(nearest, ((vectors - vectors[pick]) ** 2).sum(axis=1))
+        nearest = np.minimum(nearest, squared_distance(vectors, vectors[pick]))
     return chosen
 
 
@@ -194,7 +195,7 @@ class Enroller:
         fresh = []
         for face in faces:
             if have:
-                distances = ((np.stack(have) - face.embedding) ** 2).sum(axis=1)
+                distances = squared_distance(np.stack(have), face.embedding)
                 closest = int(np.argmin(distances))
                 if distances[closest] < self.policy.duplicate_share * self.analyzer.threshold:
                     outcomes.append(Outcome(face.source, SKIPPED, f"near-duplicate of {sources[closest]}"))

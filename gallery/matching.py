@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from gallery.scoring import candidate_distances, identity_distance
+from tracker.distance import from_cosine
 from tracker.track.identity import UNKNOWN, one_face_names
 from tracker.verification import MAX_DISTANCE
 
@@ -90,7 +91,7 @@ class GalleryIndex:
         with torch.inference_mode():
             similarity = torch.from_numpy(np.ascontiguousarray(queries, np.float32)) @ self._columns
             best, index = torch.topk(similarity, min(self.candidates, len(self)), dim=1)
-        distances = np.maximum(2.0 - 2.0 * best.numpy(), 0.0)
+        distances = from_cosine(best.numpy())
         owners = self.identity_ids[index.numpy()]
         nearest, distance, runner_up, second = self._best_two(distances, owners, top_k)
         gap = runner_up - distance
@@ -109,7 +110,7 @@ class GalleryIndex:
             return refused
         with torch.inference_mode():
             similarity = (torch.from_numpy(np.ascontiguousarray(queries[rows], np.float32)) @ self._negative_rows.T)
-        distances = np.maximum(2.0 - 2.0 * similarity.numpy(), 0.0)
+        distances = from_cosine(similarity.numpy())
         theirs = self.negative_ids[None, :] == nearest[rows, None]
         nearest_first = np.sort(np.where(theirs, distances, np.inf), axis=1)[:, :top_k]
         refused[rows] = identity_distance(nearest_first, top_k) < distance[rows]

@@ -24,6 +24,7 @@ import numpy as np
 
 from gallery.database import storable_id
 from gallery.store import GalleryError, GalleryStore, NewFace, decode_png, encode_png
+from tracker.distance import pairwise
 from tracker.face.quality import rank
 from tracker.track.sighting import Sighting
 
@@ -215,7 +216,7 @@ class Unknowns:
         means = np.stack([np.frombuffer(r[1], np.float32) for r in rows])
         labels = np.zeros(len(ids), int) if len(ids) == 1 else AgglomerativeClustering(
             n_clusters=None, metric="precomputed", linkage="average", distance_threshold=self.join_distance,
-        ).fit_predict(np.clip(2.0 - 2.0 * means @ means.T, 0.0, None))
+        ).fit_predict(pairwise(means, means))
         with self.store.transaction() as db:
             db.executemany("UPDATE sightings SET cluster_id = NULL WHERE id = ?", [(s,) for s in ids])
             db.execute("DELETE FROM clusters WHERE model_id = ? AND status = ?", (self.model_id, OPEN))

@@ -24,6 +24,7 @@ from pipelines.cli.unknowns import unknowns_app
 from pipelines.cli.video import eval_real, eval_scenarios, eval_video
 from tracker import redact
 from tracker.config import Config, load_config, with_changes
+from tracker.distance import squared_distance
 from tracker.errors import NoFaceError, TrackerError
 from tracker.images import read_image, write_image
 from tracker.lfw import read_pairs
@@ -99,7 +100,7 @@ def verify(
         if len(analysis) > 1:
             err.print(f"{path}: {len(analysis)} faces, using the largest")
         vectors.append(analysis.embeddings[largest])
-    distance = float(((vectors[0] - vectors[1]) ** 2).sum())
+    distance = float(squared_distance(vectors[0], vectors[1]))
     threshold = settings.verify.threshold or face_path.threshold
     same = distance <= threshold
     verdict = "same person" if same else "different people"

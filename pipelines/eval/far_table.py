@@ -17,6 +17,7 @@ import numpy as np
 from rich.progress import Progress
 
 from pipelines.eval.embedding import embed_paths
+from tracker.distance import pairwise
 from tracker.face.analyzer import FaceAnalyzer
 from tracker.lfw import image_dir
 
@@ -47,7 +48,7 @@ def impostor_quantiles(vectors: np.ndarray, people: np.ndarray, rates: tuple[flo
     kept, pairs, cap = [], 0, None
     for start in range(0, len(vectors), CHUNK):
         block = vectors[start : start + CHUNK]
-        d = np.maximum(2.0 - 2.0 * block @ vectors[start:].T, 0.0)
+        d = pairwise(block, vectors[start:])
         upper = np.arange(start, len(vectors))[None] > np.arange(start, start + len(block))[:, None]  # pairs once
         impostor = upper & (people[start : start + CHUNK, None] != people[None, start:])
         pairs += int(impostor.sum())
@@ -73,7 +74,7 @@ def genuine_quantiles(vectors: np.ndarray, people: np.ndarray,
     for person in np.unique(people):
         faces = vectors[people == person]
         if len(faces) > 1:
-            d = np.maximum(2.0 - 2.0 * faces @ faces.T, 0.0)
+            d = pairwise(faces, faces)
             distances.append(d[np.triu_indices(len(faces), 1)])
     every = np.sort(np.concatenate(distances)) if distances else np.zeros(0)
     if not len(every):

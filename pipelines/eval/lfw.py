@@ -10,6 +10,7 @@ import numpy as np
 from rich.progress import Progress
 
 from pipelines.eval.embedding import embed_paths
+from tracker.distance import squared_distance
 from tracker.errors import ImageError
 from tracker.face.analyzer import FaceAnalyzer
 from tracker.faces import Faces
@@ -71,7 +72,7 @@ def evaluate_lfw(analyzer: FaceAnalyzer, pairs: Pairs, batch: int, progress: Pro
     """Run the protocol; returns the result and each pair's squared distance."""
     started = time.monotonic()
     e, no_face, multi = _embed_all(analyzer, pairs.images, batch, progress)
-    distances = ((e[pairs.first] - e[pairs.second]) ** 2).sum(axis=1)
+    distances = squared_distance(e[pairs.first], e[pairs.second])
     report = evaluate_folds(distances, pairs.same, pairs.fold, FAR_TARGET)
     result = LfwResult(analyzer.embedder.name, analyzer.embedder.model_id, len(pairs), len(pairs.images), no_face,
                        multi, report, time.monotonic() - started)

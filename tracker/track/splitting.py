@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tracker.distance import squared_distance
 from tracker.track.identity import UNKNOWN
 from tracker.track.state import FramePlan, TrackState, Verdict
 from tracker.track.tracking import Track
@@ -31,7 +32,7 @@ class Splitter:
             return "no"
         if track.embedding is None:
             return "yes"
-        distance = float(((track.embedding - embedding) ** 2).sum())
+        distance = float(squared_distance(track.embedding, embedding))
         if distance <= self.split_distance:
             return "yes"
         return "doubt" if distance <= DOUBT * self.split_distance else "no"
@@ -67,7 +68,7 @@ class Splitter:
               states: dict[int, TrackState], reid_distance: float) -> int | None:
         """The open track among ``candidates`` the face fits, closest first, within ``reid_distance``."""
         def distance(k: int) -> float:
-            return float(((tracks[k].embedding - embedding) ** 2).sum())
+            return float(squared_distance(tracks[k].embedding, embedding))
 
         fits = [k for k in candidates if tracks[k].embedding is not None and distance(k) < reid_distance
                 and self.fit(tracks[k], states[k].identity.identity, embedding, verdict) == "yes"]

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tracker.distance import squared_distance
 from tracker.faces import Faces
 
 
@@ -133,7 +134,7 @@ class FaceTracker:
         for d in range(len(faces)):
             if d in pairs or d in fixed or not missing or np.isnan(embeddings[d]).any():
                 continue
-            distances = [float(((tr.embedding - embeddings[d]) ** 2).sum()) for tr in missing]
+            distances = [float(squared_distance(tr.embedding, embeddings[d])) for tr in missing]
             best = int(np.argmin(distances))
             if distances[best] < self.reid_distance:
                 pairs[d] = missing.pop(best).id
