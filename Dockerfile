@@ -11,7 +11,7 @@ COPY pipelines pipelines
 RUN pip install --no-cache-dir 'setuptools<81' . && useradd --create-home facetrack
 COPY config.toml /config/config.toml
 USER facetrack
-ENV FACETRACK__HTTP__HOST=0.0.0.0 FACETRACK__CLUSTER__ENABLED=true OMP_NUM_THREADS=2
+ENV FACETRACK__HTTP__HOST=0.0.0.0 FACETRACK__WORKERS__ENABLED=true OMP_NUM_THREADS=2
 EXPOSE 8080
 ENTRYPOINT ["facetrack"]
 CMD ["run", "--config", "/config/config.toml"]

@@ -23,12 +23,12 @@ from gallery.store import GalleryStore
 from gallery.watch import GalleryWatcher
 from pipelines.events.publisher import EventPublisher, channel, stream_key
 from pipelines.events.redis_server import EmbeddedRedis
-from pipelines.live.cluster import Cluster
 from pipelines.live.executor import ModelExecutor
 from pipelines.live.retention import Retention
 from pipelines.live.runtime import Runtime
 from pipelines.live.sightings import SightingWriter
 from pipelines.live.worker import FrameObserver
+from pipelines.live.workers import Workers
 from pipelines.prometheus import Metrics
 from pipelines.services import Services
 from pipelines.signals import stop_on_signal
@@ -79,16 +79,16 @@ def start_runtime(services: Services, observers: tuple[FrameObserver, ...] = ())
     if not services.redis_url:
         raise ConfigError("redis.url: the live pipeline publishes to Redis; none is configured")
     events = services.config.events
-    cluster = Cluster(services.config, services.redis_url) if services.config.cluster.enabled else None
+    workers = Workers(services.config, services.redis_url) if services.config.workers.enabled else None
     publisher = EventPublisher(services.redis_url, events.prefix, events.stream_maxlen, events.buffer_size,
-                               fence=cluster.fence if cluster else None)
+                               fence=workers.fence if workers else None)
     sightings = None
     if services.config.sightings.enabled:
         join = services.config.sightings.join_share * services.identifier.analyzer.threshold
         sightings = SightingWriter(services.gallery, services.identifier.model_id, join, services.config).start()
     retention = Retention(services.config, services.gallery, services.redis_url)
     runtime = Runtime(services.config, services.identifier, services.executor, publisher,
-                      services.metrics.stage_seconds, observers, sightings, retention, cluster)
+                      services.metrics.stage_seconds, observers, sightings, retention, workers)
     services.metrics.watch(runtime.status)
     return runtime
 
@@ -119,13 +119,13 @@ async def run_live(config: Config, gallery: Path | str, redis_url: str,
                    server: EmbeddedRedis | None = None) -> Runtime:
     """Run until stopped, or until every configured camera stopped by itself; returns the runtime (its stats)."""
     serving = config.http.port != 0
-    if config.cluster.enabled and not config.redis.url:
-        raise ConfigError("cluster.enabled: the workers share one Redis; set redis.url to it (each embedded Redis "
-                          "would be a cluster of one)")
-    if config.cluster.enabled and not is_url(gallery):
-        logger.warning("cluster.enabled with the gallery file %s: only workers on this machine share it; set "
+    if config.workers.enabled and not config.redis.url:
+        raise ConfigError("workers.enabled: the workers share one Redis; set redis.url to it (each embedded Redis "
+                          "would be a group of one)")
+    if config.workers.enabled and not is_url(gallery):
+        logger.warning("workers.enabled with the gallery file %s: only workers on this machine share it; set "
                        "gallery.url to a PostgreSQL database for workers on other machines", gallery)
-    if not config.cameras and not serving and not config.cluster.enabled:
+    if not config.cameras and not serving and not config.workers.enabled:
         raise ConfigError("cameras: none configured; add a [[cameras]] table with an id and a url "
                           "(or set http.port to add cameras over HTTP)")
     with build(config, gallery, redis_url) as services:
@@ -135,7 +135,7 @@ async def run_live(config: Config, gallery: Path | str, redis_url: str,
         settle_heap()
         supervisor = asyncio.create_task(_supervise(server)) if server else None
         try:
-            await runtime.run(stop, until_ended=bool(config.cameras) and not config.cluster.enabled)
+            await runtime.run(stop, until_ended=bool(config.cameras) and not config.workers.enabled)
         finally:  # runtime.run has stopped and joined the readers, and drained the events
             if supervisor:
                 supervisor.cancel()

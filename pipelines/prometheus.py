@@ -84,8 +84,8 @@ def _event_figures(status: RuntimeStatus) -> Iterator[Metric]:
         for outcome, value in (("written", s.written), ("failed", s.failed), ("dropped", s.dropped)):
             family.add_metric([outcome], value)
         yield family
-    if status.cluster is not None:
-        c = status.cluster
+    if status.workers is not None:
+        c = status.workers
         for name, text, kind, value in (
             ("facetrack_cluster_workers", "Live workers sharing the cameras", GaugeMetricFamily, c.live_workers),
             ("facetrack_cluster_cameras_held", "Cameras this worker holds the lease of", GaugeMetricFamily,

@@ -8,6 +8,7 @@ overridden from the environment as ``FACETRACK__<SECTION>__<KEY>`` (for example
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import tomllib
@@ -19,6 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from tracker.errors import ConfigError
 
 ENV_PREFIX = "FACETRACK__"
+RENAMED = {"cluster": "workers"}  # old section name -> new; the old one is read, with a warning, for one release
+logger = logging.getLogger(__name__)
 
 
 class Strict(BaseModel):
@@ -348,9 +351,9 @@ class HttpConfig(Strict):
     )
 
 
-class ClusterConfig(Strict):
+class WorkersConfig(Strict):
     enabled: bool = Field(False, description=("Share the cameras with the other workers of the same `redis.url` "
-                                              "(docs/cluster.md)"))
+                                              "(docs/workers.md)"))
     worker_id: str = Field("", pattern=r"^[A-Za-z0-9_.:-]{0,64}$",
                            description="This worker's name among them; empty: host name and process id")
     heartbeat_seconds: float = Field(1.0, ge=0.1, le=60.0, description=("How often a worker says it is alive and "
@@ -360,7 +363,7 @@ class ClusterConfig(Strict):
                                                  "least 3 heartbeats)"))
 
     @model_validator(mode="after")
-    def _failover_after_heartbeats(self) -> ClusterConfig:
+    def _failover_after_heartbeats(self) -> WorkersConfig:
         if self.failover_seconds < 3 * self.heartbeat_seconds:
             raise ValueError("failover_seconds must be at least 3 x heartbeat_seconds (a worker renews its leases "
                              "every heartbeat, and they last failover_seconds - heartbeat_seconds)")
@@ -382,7 +385,7 @@ class Config(Strict):
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig, description="The live pipeline")
     events: EventsConfig = Field(default_factory=EventsConfig, description="Identity events")
     http: HttpConfig = Field(default_factory=HttpConfig, description="The HTTP side")
-    cluster: ClusterConfig = Field(default_factory=ClusterConfig, description="Several workers sharing the cameras")
+    workers: WorkersConfig = Field(default_factory=WorkersConfig, description="Several workers sharing the cameras")
 
     @field_validator("cameras")
     @classmethod
@@ -421,10 +424,22 @@ def _describe(error: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
+def _renamed(data: dict[str, Any], source: str) -> None:
+    """Sections under their old names (``RENAMED``) are read as the new ones, with a warning, for one release."""
+    for old, new in RENAMED.items():
+        if old in data:
+            logger.warning("%s: [%s] is now [%s] (and %s%s__* %s%s__*); the old name is read until the next "
+                           "release", source, old, new, ENV_PREFIX, old.upper(), ENV_PREFIX, new.upper())
+            moved = data.pop(old)
+            data[new] = {**moved, **data[new]} if isinstance(moved, dict) and isinstance(data.get(new), dict) \
+                else data.get(new, moved)
+
+
 def parse_config(data: dict[str, Any], source: str, environ: dict[str, str] | None = None) -> Config:
     """Validate a parsed TOML document, after environment overrides, into a ``Config``."""
     data = json.loads(json.dumps(data))  # a deep copy the overrides may change
     _apply_env(data, dict(os.environ) if environ is None else environ)
+    _renamed(data, source)
     try:
         return Config.model_validate(data)
     except ValidationError as error:

@@ -16,12 +16,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from pipelines.annotate import draw_faces
-from pipelines.cli.cluster import cluster_app
 from pipelines.cli.console import DEFAULT_CONFIG, ConfigOption, analyzer, err, out, progress, write_json
 from pipelines.cli.gallery import enroll, gallery_app, identify
 from pipelines.cli.live import register as register_live
 from pipelines.cli.unknowns import unknowns_app
 from pipelines.cli.video import eval_real, eval_scenarios, eval_video
+from pipelines.cli.workers import workers_app
 from tracker import redact
 from tracker.config import Config, load_config, with_changes
 from tracker.distance import squared_distance
@@ -37,7 +37,8 @@ app.add_typer(config_app, name="config")
 app.add_typer(eval_app, name="eval")
 app.add_typer(gallery_app, name="gallery")
 app.add_typer(unknowns_app, name="unknowns")
-app.add_typer(cluster_app, name="cluster")
+app.add_typer(workers_app, name="workers")
+app.add_typer(workers_app, name="cluster", hidden=True, deprecated=True)  # its name until 2026-12, for one release
 app.command()(enroll)
 app.command()(identify)
 register_live(app)

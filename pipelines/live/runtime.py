@@ -17,12 +17,12 @@ from prometheus_client import Histogram
 
 from gallery.identify import Identifier
 from pipelines.events.publisher import EventPublisher, PublisherStatus
-from pipelines.live.cluster import Cluster
 from pipelines.live.executor import ModelExecutor
 from pipelines.live.retention import Retention
 from pipelines.live.sightings import SightingsStatus, SightingWriter
 from pipelines.live.sources import CameraReader, Frame, Mailbox, is_file
 from pipelines.live.worker import CameraWorker, FrameObserver
+from pipelines.live.workers import Workers
 from tracker.config import CameraConfig, Config
 from tracker.errors import TrackerError
 from tracker.redact import redact
@@ -57,11 +57,11 @@ class RuntimeStatus:
     model_queue: int  # requests waiting for the model executor
     sightings: SightingsStatus | None = None  # None: sightings.enabled is off
     retained: dict[str, int] | None = None  # what retention removed so far, by kind
-    cluster: ClusterStatus | None = None  # None: a worker on its own
+    workers: WorkersStatus | None = None  # None: a worker on its own
 
 
 @dataclass(frozen=True)
-class ClusterStatus:
+class WorkersStatus:
     worker: str
     live_workers: int
     cameras_held: int
@@ -106,7 +106,7 @@ class Runtime:
     def __init__(self, config: Config, identifier: Identifier, executor: ModelExecutor, publisher: EventPublisher,
                  stage_seconds: Histogram | None = None, observers: tuple[FrameObserver, ...] = (),
                  sightings: SightingWriter | None = None, retention: Retention | None = None,
-                 cluster: Cluster | None = None) -> None:
+                 workers: Workers | None = None) -> None:
         self.config = config
         self.identifier = identifier
         self.executor = executor
@@ -115,17 +115,17 @@ class Runtime:
         self.observers = observers
         self.sightings = sightings
         self.retention = retention
-        self.cluster = cluster  # several workers: it decides which cameras run here
+        self.workers = workers  # several workers: it decides which cameras run here
         self.cameras: dict[str, Camera] = {}
         self._group: asyncio.TaskGroup | None = None
 
     def status(self, window: float = 5.0) -> RuntimeStatus:
         cameras = {cid: camera.status(window) for cid, camera in self.cameras.items()}
-        c = self.cluster
-        cluster = ClusterStatus(c.worker, len(c.live), len(c.held), c.leases_lost, c.last_heartbeat) if c else None
+        c = self.workers
+        workers = WorkersStatus(c.worker, len(c.live), len(c.held), c.leases_lost, c.last_heartbeat) if c else None
         return RuntimeStatus(cameras, self.publisher.status(), self.executor.depth,
                              self.sightings.status() if self.sightings else None,
-                             dict(self.retention.removed) if self.retention else None, cluster)
+                             dict(self.retention.removed) if self.retention else None, workers)
 
     def add_camera(self, camera: CameraConfig, first_track_id: int = 1,
                    may_analyse: Callable[[], bool] | None = None) -> Camera:
@@ -164,7 +164,7 @@ class Runtime:
         logger.info("camera %s: removed", camera_id)
 
     async def hand_over(self, camera_id: str) -> None:
-        """A cluster gives the camera to another worker: stop it, then wait (up to ``pipeline.grace_seconds``)
+        """The workers give the camera to another worker: stop it, then wait (up to ``pipeline.grace_seconds``)
         until its last events are delivered, so that they are written before the next owner's run starts."""
         await self.remove_camera(camera_id)
         if not await self.publisher.flushed(camera_id, self.config.pipeline.grace_seconds):
@@ -197,18 +197,18 @@ class Runtime:
         publishing = group.create_task(self.publisher.run(publisher_stop), name="publisher")
         status = group.create_task(self._status(), name="status")
         retention = group.create_task(self.retention.run(), name="retention") if self.retention else None
-        cluster = group.create_task(self.cluster.run(self.add_camera, self.hand_over), name="cluster") \
-            if self.cluster else None
-        for camera in self.config.cameras if not self.cluster else ():  # a cluster shares them out itself
+        workers = group.create_task(self.workers.run(self.add_camera, self.hand_over), name="workers") \
+            if self.workers else None
+        for camera in self.config.cameras if not self.workers else ():  # the workers share them out themselves
             self.add_camera(camera)
         while not stop.is_set() and not (until_ended and self.all_ended()):
             try:
                 await asyncio.wait_for(stop.wait(), 0.25)
             except TimeoutError:
                 pass
-        if cluster:  # the others take this worker's cameras over at once
-            cluster.cancel()
-            await self.cluster.leave(self.hand_over)
+        if workers:  # the others take this worker's cameras over at once
+            workers.cancel()
+            await self.workers.leave(self.hand_over)
         for camera in self.cameras.values():
             camera.reader.stop()
         await asyncio.gather(*(c.task for c in self.cameras.values()))

@@ -1,5 +1,5 @@
 """Cameras over HTTP: live status, add and remove at run time, current tracks, crops, live view; with
-several workers, adding and removing go through the shared registry, and ``/api/cluster`` shows them."""
+several workers, adding and removing go through the shared registry, and ``/api/workers`` shows them."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from pipelines.annotate import draw_boxes
-from pipelines.live.cluster import status
 from pipelines.live.runtime import Camera, Runtime
 from pipelines.live.sources import Frame, is_file
+from pipelines.live.workers import status
 from pipelines.web.keys import RUNTIME, SERVICES, STREAMS
 from tracker.config import CameraConfig
 from tracker.images import blur_boxes, blurred_jpeg_base64
@@ -74,10 +74,10 @@ async def add_camera(request: web.Request) -> web.Response:
             if isinstance(error, ValidationError) else "the body must be a JSON object"
         raise web.HTTPBadRequest(text=f"camera: {detail}") from None
     _check_local(camera.url, request.app[SERVICES].config.http.camera_dirs)
-    if runtime.cluster is not None:  # into the shared registry: the worker it belongs to starts it
-        if camera.id in await runtime.cluster.registry():
+    if runtime.workers is not None:  # into the shared registry: the worker it belongs to starts it
+        if camera.id in await runtime.workers.registry():
             raise web.HTTPConflict(text=f"camera '{camera.id}' exists already")
-        await runtime.cluster.register([camera])
+        await runtime.workers.register([camera])
         return web.json_response({**public(camera), "registered": True}, status=202)
     if camera.id in runtime.cameras:
         raise web.HTTPConflict(text=f"camera '{camera.id}' exists already")
@@ -101,30 +101,31 @@ def _check_local(url: str, camera_dirs: list[str]) -> None:
 @routes.delete("/api/cameras/{camera}")
 async def remove_camera(request: web.Request) -> web.Response:
     runtime = _runtime(request)
-    if runtime.cluster is not None:  # from the shared registry: the worker that has it stops it
-        if not await runtime.cluster.unregister(request.match_info["camera"]):
-            raise web.HTTPNotFound(text=f"no camera '{request.match_info['camera']}' in the cluster's registry")
+    if runtime.workers is not None:  # from the shared registry: the worker that has it stops it
+        if not await runtime.workers.unregister(request.match_info["camera"]):
+            raise web.HTTPNotFound(text=f"no camera '{request.match_info['camera']}' in the workers' registry")
         return web.Response(status=204)
     camera = _camera(request)
     await runtime.remove_camera(camera.config.id)
     return web.Response(status=204)
 
 
-@routes.get("/api/cluster")
-async def cluster_status(request: web.Request) -> web.Response:
+@routes.get("/api/workers")
+@routes.get("/api/cluster")  # its name until 2026-12: kept for one release (deprecated in the OpenAPI document)
+async def workers_status(request: web.Request) -> web.Response:
     """The workers sharing the cameras (last heartbeat, cameras), and who holds each camera."""
     runtime = _runtime(request)
-    if runtime.cluster is None:
-        raise web.HTTPNotFound(text="this worker runs alone (cluster.enabled is false)")
+    if runtime.workers is None:
+        raise web.HTTPNotFound(text="this worker runs alone (workers.enabled is false)")
     config = request.app[SERVICES].config
-    client = redis.Redis.from_url(runtime.cluster.redis_url, socket_connect_timeout=2, socket_timeout=5)
+    client = redis.Redis.from_url(runtime.workers.redis_url, socket_connect_timeout=2, socket_timeout=5)
     try:
-        body = await asyncio.to_thread(status, client, config.events.prefix, config.cluster.failover_seconds)
+        body = await asyncio.to_thread(status, client, config.events.prefix, config.workers.failover_seconds)
     except redis.RedisError as error:
         raise web.HTTPServiceUnavailable(text=f"redis: {error}") from None
     finally:
         client.close()
-    return web.json_response({"this_worker": runtime.cluster.worker, **body})
+    return web.json_response({"this_worker": runtime.workers.worker, **body})
 
 
 @routes.get("/api/cameras/{camera}/tracks")

@@ -83,6 +83,10 @@ OPS_PATHS = {
 }
 
 
+WORKERS = {"summary": "Several workers: the live workers, their cameras and last heartbeat, who holds each camera",
+           "responses": {"200": _json("Workers and cameras"),
+                         "404": _error("A worker on its own, or no live pipeline here"),
+                         "503": _error("Redis unreachable")}}
 CAMERAS_PATHS = {
     "/api/cameras": {
         "get": {"summary": "Cameras with live status", "responses": {"200": _json("Cameras", {"type": "array"}),
@@ -114,11 +118,9 @@ CAMERAS_PATHS = {
         "responses": {"200": {"description": "JPEG", "content": {"image/jpeg": {}}},
                       "400": _error("Bad track number"),
                       "404": _error("No such camera or track, or no live pipeline here")}}},
-    "/api/cluster": {"get": {
-        "summary": "Several workers: the live workers, their cameras and last heartbeat, who holds each camera",
-        "responses": {"200": _json("Workers and cameras"),
-                      "404": _error("A worker on its own, or no live pipeline here"),
-                      "503": _error("Redis unreachable")}}},
+    "/api/workers": {"get": WORKERS},
+    "/api/cluster": {"get": {**WORKERS, "deprecated": True,
+                             "summary": "The old name of GET /api/workers, kept for one release"}},
     "/cameras/{camera}/live.mjpg": {"get": {
         "summary": "Live view: analysed frames with boxes, track ids and names (multipart MJPEG)",
         "parameters": [CAMERA], "responses": {"200": {"description": "multipart/x-mixed-replace"},

@@ -75,7 +75,7 @@ def tracker(tmp_path, cache_dir):
         config.write_text(
             f'[models]\ncache_dir = "{cache_dir}"\ndevice = "cpu"\n\n[gallery]\npath = "{tmp_path / "g.db"}"\n\n'
             f'[redis]\nurl = "{redis_server.url}"\n\n[http]\nport = {http_port}\ntoken = "{TOKEN}"\n\n'
-            f'[cluster]\nenabled = true\nworker_id = "door-box"\n\n'  # a cluster of one: the Workers panel shows
+            f'[workers]\nenabled = true\nworker_id = "door-box"\n\n'  # a cluster of one: the Workers panel shows
             f'[[cameras]]\nid = "street"\nurl = "{camera.url}"\nfps = 3.0\n'
         )
         log = (tmp_path / "run.log").open("w")

@@ -15,6 +15,16 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
+def test_the_old_cluster_section_is_read_as_workers_with_a_warning(tmp_path, caplog):
+    old = write(tmp_path, '[cluster]\nenabled = true\nworker_id = "door-box"\n')
+    settings = load_config(old, environ={"FACETRACK__CLUSTER__FAILOVER_SECONDS": "9"})
+    assert (settings.workers.enabled, settings.workers.worker_id, settings.workers.failover_seconds) == \
+        (True, "door-box", 9.0)
+    assert "[cluster] is now [workers]" in caplog.text
+    both = write(tmp_path, '[cluster]\nenabled = true\nworker_id = "old"\n\n[workers]\nworker_id = "new"\n')
+    assert load_config(both, environ={}).workers.worker_id == "new"  # the new name wins
+
+
 def test_shipped_config_holds_every_default():
     from tracker.config import Config
 

@@ -9,7 +9,7 @@ from tests.support.data import ROOT
 from tracker.config import load_config, parse_config
 
 SAMPLE = {"FACETRACK__GALLERY__URL": "postgresql://facetrack:pw@postgres:5432/facetrack",
-          "FACETRACK__HTTP__TOKEN": "t", "FACETRACK__CLUSTER__WORKER_ID": "pod-1"}
+          "FACETRACK__HTTP__TOKEN": "t", "FACETRACK__WORKERS__WORKER_ID": "pod-1"}
 
 
 def worker_env(name: str) -> list[dict[str, str]]:
@@ -28,7 +28,7 @@ def test_every_worker_setting_in_the_deployment_files_is_a_valid_one():
     for name in ("docker-compose.yml", "deploy/kubernetes/facetrack.yaml"):
         for env in worker_env(name):
             config = parse_config({}, name, environ=env)
-            assert config.cluster.enabled and config.redis.url and config.gallery.url.startswith("postgresql://")
+            assert config.workers.enabled and config.redis.url and config.gallery.url.startswith("postgresql://")
             assert config.http.host == "0.0.0.0"
 
 

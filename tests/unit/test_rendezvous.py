@@ -1,7 +1,7 @@
 """Rendezvous hashing: every worker computes the same owner; a worker joining or leaving moves only the
 cameras it gains or held."""
 
-from pipelines.live.cluster import owner
+from pipelines.live.workers import owner
 
 CAMERAS = [f"cam{i}" for i in range(300)]
 

@@ -60,15 +60,15 @@ async function refreshCameras() {
   }
 }
 
-async function refreshCluster() {
+async function refreshWorkers() {
   // Several workers: each live worker, its last heartbeat and the cameras it analyses (hidden when alone).
-  const response = await fetch("/api/cluster", { headers: headers() });
-  $("cluster-section").hidden = !response.ok;
+  const response = await fetch("/api/workers", { headers: headers() });
+  $("workers-section").hidden = !response.ok;
   if (!response.ok) return;
-  const cluster = await response.json();
-  $("workers").replaceChildren(...cluster.workers.map((w) => {
+  const group = await response.json();
+  $("workers").replaceChildren(...group.workers.map((w) => {
     const item = element("li", { textContent:
-      `${w.id}${w.id === cluster.this_worker ? " (this one)" : ""}: ${w.cameras.join(", ") || "no cameras"}, ` +
+      `${w.id}${w.id === group.this_worker ? " (this one)" : ""}: ${w.cameras.join(", ") || "no cameras"}, ` +
       `heartbeat ${w.age_seconds.toFixed(1)} s ago` });
     item.dataset.worker = w.id;
     return item;
@@ -204,8 +204,8 @@ $("enroll").addEventListener("submit", async (submit) => {
   refreshPeople();
 });
 
-refreshReady(); refreshCameras(); refreshCluster(); refreshPeople(); refreshUnknowns(); followEvents();
+refreshReady(); refreshCameras(); refreshWorkers(); refreshPeople(); refreshUnknowns(); followEvents();
 setInterval(refreshReady, 5000);
 setInterval(refreshCameras, 3000);
-setInterval(refreshCluster, 3000);
+setInterval(refreshWorkers, 3000);
 setInterval(() => { if (!document.activeElement.classList.contains("cluster-name")) refreshUnknowns(); }, 15000);

@@ -20,7 +20,7 @@ import redis
 from pipelines.eval.synthetic import make_plan, write_video
 from pipelines.events.publisher import stream_key
 from pipelines.events.redis_server import EmbeddedRedis, free_port
-from pipelines.live.cluster import TRACKS_PER_RUN
+from pipelines.live.workers import TRACKS_PER_RUN
 from tests.support.cli import FACETRACK
 from tests.support.data import LFW, lfw_image, needs_data
 from tests.support.postgres import needs_postgres
@@ -94,7 +94,7 @@ def site(tmp_path, cache_dir, postgres):
                 f'[redis]\nurl = "{_via(server.url, proxy) if worker == "w3" else server.url}"\n\n'
                 f'[http]\nport = {port}\ntoken = "{TOKEN}"\n'
                 f'camera_dirs = ["{tmp_path}"]\n\n'
-                f'[cluster]\nenabled = true\nworker_id = "{worker}"\nheartbeat_seconds = {HEARTBEAT}\n'
+                f'[workers]\nenabled = true\nworker_id = "{worker}"\nheartbeat_seconds = {HEARTBEAT}\n'
                 f'failover_seconds = {FAILOVER}\n\n{cameras}')
             logs.append((tmp_path / f"{worker}.log").open("w"))
             workers[worker] = subprocess.Popen([str(FACETRACK), "run", "--config", str(config)], stderr=logs[-1])
@@ -167,17 +167,23 @@ def test_three_workers_share_six_cameras_survive_a_kill_and_share_one_gallery(si
     # What the survivors report: the API, Prometheus and the command line agree.
     survivor = next(w for w in ("w1", "w2", "w3") if w != victim)
     port = ports[survivor]
-    wait_until(lambda: len(json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/api/cluster"))["workers"]) == 2,
+    wait_until(lambda: len(json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/api/workers"))["workers"]) == 2,
                FAILOVER + 5, "the dead worker gone from the cluster")
-    state = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/api/cluster"))
+    state = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/api/workers"))
     assert state["this_worker"] == survivor and sorted(w["id"] for w in state["workers"]) == sorted(
         {"w1", "w2", "w3"} - {victim})
     assert {c["id"]: c["worker"] for c in state["cameras"]} == lease_holders(client)
     metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read().decode()
     assert f'facetrack_cluster_workers{{worker="{survivor}"}} 2.0' in metrics
-    shown = subprocess.run([str(FACETRACK), "cluster", "status", "--config", str(folder / f"{survivor}.toml")],
+    shown = subprocess.run([str(FACETRACK), "workers", "status", "--config", str(folder / f"{survivor}.toml")],
                            capture_output=True, text=True, timeout=60)
     assert shown.returncode == 0 and victim not in shown.stdout and all(c in shown.stdout for c in CAMERAS)
+    # the old names, kept for one release: the same answer
+    old_route = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/api/cluster"))
+    assert sorted(w["id"] for w in old_route["workers"]) == sorted(w["id"] for w in state["workers"])
+    old_command = subprocess.run([str(FACETRACK), "cluster", "status", "--config", str(folder / f"{survivor}.toml")],
+                                 capture_output=True, text=True, timeout=60)
+    assert old_command.returncode == 0 and all(c in old_command.stdout for c in CAMERAS)
 
     # A camera added through one worker's API joins the registry and is analysed by whichever owns it.
     body = json.dumps({"id": "cam6", "url": str(folder / "door.avi"), "fps": 2.0, "loop": True}).encode()
@@ -219,7 +225,7 @@ def test_a_worker_cut_off_from_redis_stops_and_the_others_take_over_with_no_even
     time.sleep(FAILOVER)
     proxy.restore()  # w3 is back, with whatever it held in its buffer
     wait_until(lambda: "w3" in {w["id"] for w in json.load(urllib.request.urlopen(
-        f"http://127.0.0.1:{ports['w1']}/api/cluster"))["workers"]}, 30, "w3 back in the cluster")
+        f"http://127.0.0.1:{ports['w1']}/api/workers"))["workers"]}, 30, "w3 back in the cluster")
     time.sleep(3 * HEARTBEAT + 2)  # its buffered events delivered or dropped, its old cameras stopped
 
     stored = events(client)

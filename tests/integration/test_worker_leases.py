@@ -10,7 +10,7 @@ import time
 import redis
 
 from pipelines.events.publisher import EventPublisher, stream_key
-from pipelines.live.cluster import TRACKS_PER_RUN, Cluster, owner, status
+from pipelines.live.workers import TRACKS_PER_RUN, Workers, owner, status
 from tracker.config import with_changes
 from tracker.events import Event
 
@@ -21,9 +21,9 @@ class Member:
     """A worker's cluster side with a record of what it was told to run."""
 
     def __init__(self, config, redis_url, name):
-        settings = with_changes(config, "test", cluster={"enabled": True, "worker_id": name, "heartbeat_seconds": 0.1,
+        settings = with_changes(config, "test", workers={"enabled": True, "worker_id": name, "heartbeat_seconds": 0.1,
                                                          "failover_seconds": 0.6}, cameras=CAMERAS)
-        self.cluster = Cluster(settings, redis_url)
+        self.workers = Workers(settings, redis_url)
         self.running: dict[str, tuple[int, object]] = {}
         self.history: list[tuple[str, str, float]] = []
 
@@ -36,7 +36,7 @@ class Member:
         self.history.append(("stop", camera_id, None))
 
     async def tick(self):
-        await self.cluster.tick(self.start, self.stop)
+        await self.workers.tick(self.start, self.stop)
 
 
 def test_cameras_are_shared_handed_over_on_silence_and_on_leaving(config, redis_url):
@@ -45,11 +45,11 @@ def test_cameras_are_shared_handed_over_on_silence_and_on_leaving(config, redis_
 
     async def scenario():
         a, b, c = (Member(config, redis_url, n) for n in ("w-a", "w-b", "w-c"))
-        await a.cluster.register(a.cluster.own_cameras)
+        await a.workers.register(a.workers.own_cameras)
         for _ in range(3):  # everyone sees everyone, then takes its share
             for m in (a, b, c):
                 await m.tick()
-        shares = {m.cluster.worker: sorted(m.running) for m in (a, b, c)}
+        shares = {m.workers.worker: sorted(m.running) for m in (a, b, c)}
         held = sorted(cam for m in (a, b, c) for cam in m.running)
         first_ids = {}  # camera -> the first track id of each of its runs, on whichever worker
         for m in (a, b, c):
@@ -71,13 +71,13 @@ def test_cameras_are_shared_handed_over_on_silence_and_on_leaving(config, redis_
         fenced = c_may is None or not c_may()  # the silent worker may no longer analyse its old cameras
 
         # b leaves properly: a has everything at its next heartbeat
-        await b.cluster.leave(b.stop)
+        await b.workers.leave(b.stop)
         await a.tick()
         await a.tick()
         result = (shares, held, first_ids, snapshot, orphans, taken_at and taken_at - silenced_at, fenced,
                   sorted(a.running), b.running)
         for m in (a, c):
-            await m.cluster._client.aclose()
+            await m.workers._client.aclose()
         return result
 
     shares, held, first_ids, snapshot, orphans, failover, fenced, finally_a, left_b = asyncio.run(scenario())
@@ -101,7 +101,7 @@ def test_a_camera_changing_hands_is_never_run_by_two_workers_at_once(config, red
 
     async def scenario():
         members = [Member(config, redis_url, f"w-{i}") for i in range(3)]
-        await members[0].cluster.register(members[0].cluster.own_cameras)
+        await members[0].workers.register(members[0].workers.own_cameras)
         overlaps = []
         for joined in range(1, 4):
             for _ in range(4):
@@ -109,9 +109,9 @@ def test_a_camera_changing_hands_is_never_run_by_two_workers_at_once(config, red
                     await m.tick()
                     running = [cam for x in members for cam in x.running]
                     overlaps += [cam for cam in set(running) if running.count(cam) > 1]
-        final = {m.cluster.worker: sorted(m.running) for m in members}
+        final = {m.workers.worker: sorted(m.running) for m in members}
         for m in members:
-            await m.cluster.leave(m.stop)
+            await m.workers.leave(m.stop)
         return overlaps, final
 
     overlaps, final = asyncio.run(scenario())
@@ -127,12 +127,12 @@ def test_an_invalid_registry_entry_is_left_out_and_the_others_still_run(config, 
 
     async def scenario():
         a = Member(config, redis_url, "w-a")
-        await a.cluster.register(a.cluster.own_cameras)
+        await a.workers.register(a.workers.own_cameras)
         bad = {"broken": b"not json", "nourl": b'{"id": "nourl", "url": ""}', "other": b'{"id": "x", "url": "a.mp4"}'}
-        client.hset(a.cluster.keys.cameras, mapping=bad)
+        client.hset(a.workers.keys.cameras, mapping=bad)
         for _ in range(3):
             await a.tick()  # used to raise on the first bad entry, every heartbeat
-        await a.cluster._client.aclose()
+        await a.workers._client.aclose()
         return sorted(a.running)
 
     running = asyncio.run(scenario())
@@ -148,13 +148,13 @@ def test_an_event_of_a_run_that_another_worker_took_over_is_not_written(config, 
     client = redis.Redis.from_url(redis_url)
     client.flushdb()
     member = Member(config, redis_url, "w-a")
-    client.set(member.cluster.keys.runs("cam0"), 2)  # runs 1 (this worker's, once) and 2 (another's, now)
+    client.set(member.workers.keys.runs("cam0"), 2)  # runs 1 (this worker's, once) and 2 (another's, now)
 
     def event(track_id):
         return Event(type="track.started", camera="cam0", track_id=track_id, frame_time=1.0, model_id="m")
 
     async def scenario():
-        publisher = EventPublisher(redis_url, "facetrack", 1000, 100, fence=member.cluster.fence)
+        publisher = EventPublisher(redis_url, "facetrack", 1000, 100, fence=member.workers.fence)
         stop = asyncio.Event()
         running = asyncio.create_task(publisher.run(stop))
         late, current = event(1 * TRACKS_PER_RUN + 7), event(2 * TRACKS_PER_RUN + 1)
@@ -164,7 +164,7 @@ def test_an_event_of_a_run_that_another_worker_took_over_is_not_written(config, 
             await asyncio.sleep(0.05)
         stop.set()
         await running
-        await member.cluster._client.aclose()
+        await member.workers._client.aclose()
         return publisher, current
 
     publisher, current = asyncio.run(scenario())
@@ -179,7 +179,7 @@ def test_two_processes_given_one_worker_id_never_share_a_lease(config, redis_url
 
     async def scenario():
         first, second = Member(config, redis_url, "w-same"), Member(config, redis_url, "w-same")
-        await first.cluster.register(first.cluster.own_cameras)
+        await first.workers.register(first.workers.own_cameras)
         for _ in range(2):
             await first.tick()
         await asyncio.sleep(0.7)  # first stalls past its leases (0.5 s): they run out
@@ -187,7 +187,7 @@ def test_two_processes_given_one_worker_id_never_share_a_lease(config, redis_url
         await first.tick()  # first is back: its renewal must fail, not extend second's lease
         shares = sorted(first.running), sorted(second.running)
         for m in (first, second):
-            await m.cluster.leave(m.stop)
+            await m.workers.leave(m.stop)
         return shares
 
     first, second = asyncio.run(scenario())
@@ -206,23 +206,23 @@ def test_a_camera_that_will_not_stop_does_not_cost_the_others_their_leases(confi
         async def hung(camera_id):  # a reader stuck in a network call: stopping it never returns
             await asyncio.Event().wait()
 
-        await a.cluster.register(a.cluster.own_cameras)
+        await a.workers.register(a.workers.own_cameras)
         for _ in range(2):
             await a.tick()
         assert len(a.running) == len(CAMERAS)
         await b.tick()  # b joins: some of a's cameras are b's now, and a's stop hangs on them
         began = time.monotonic()
         for _ in range(10):  # 10 heartbeats: well past the leases' 0.5 s
-            await asyncio.wait_for(a.cluster.tick(a.start, hung), 2)
+            await asyncio.wait_for(a.workers.tick(a.start, hung), 2)
             await b.tick()
             await asyncio.sleep(0.1)
         kept = [cam for cam in a.running if owner(cam, ["w-a", "w-b"]) == "w-a"]
         allowed = [a.running[cam][1]() for cam in kept]
         elapsed = time.monotonic() - began
-        for task in list(a.cluster._stopping):
+        for task in list(a.workers._stopping):
             task.cancel()
-        await a.cluster._client.aclose()
-        await b.cluster._client.aclose()
+        await a.workers._client.aclose()
+        await b.workers._client.aclose()
         return kept, allowed, elapsed
 
     kept, allowed, elapsed = asyncio.run(scenario())

@@ -1,4 +1,4 @@
-"""``facetrack cluster``: the workers sharing the cameras, as their Redis holds them."""
+"""``facetrack workers``: the workers sharing the cameras, as their Redis holds them."""
 
 from __future__ import annotations
 
@@ -9,28 +9,28 @@ import typer
 from rich.table import Table
 
 from pipelines.cli.console import DEFAULT_CONFIG, ConfigOption, out
-from pipelines.live.cluster import status
+from pipelines.live.workers import status
 from tracker.config import load_config
 from tracker.errors import TrackerError
 from tracker.redact import redact
 
-cluster_app = typer.Typer(help="Several workers sharing the cameras.", no_args_is_help=True)
+workers_app = typer.Typer(help="Several workers sharing the cameras.", no_args_is_help=True)
 
 
-@cluster_app.command("status")
-def cluster_status(config: ConfigOption = DEFAULT_CONFIG) -> None:
+@workers_app.command("status")
+def workers_status(config: ConfigOption = DEFAULT_CONFIG) -> None:
     """The live workers (last heartbeat, their cameras) and who holds each camera of the registry."""
     settings = load_config(config)
     if not settings.redis.url:
         raise TrackerError("redis.url: the workers' shared Redis is not set")
     client = redis.Redis.from_url(settings.redis.url, socket_connect_timeout=2, socket_timeout=5)
     try:
-        state = status(client, settings.events.prefix, settings.cluster.failover_seconds)
+        state = status(client, settings.events.prefix, settings.workers.failover_seconds)
     except redis.RedisError as error:
         raise TrackerError(f"redis: {redact(settings.redis.url)} unreachable ({error})") from None
     finally:
         client.close()
-    workers = Table(title=f"workers ({settings.redis.url}, failover {settings.cluster.failover_seconds:g} s)")
+    workers = Table(title=f"workers ({settings.redis.url}, failover {settings.workers.failover_seconds:g} s)")
     for column in ("worker", "host", "pid", "last heartbeat", "age", "cameras"):
         workers.add_column(column)
     for w in state["workers"]:

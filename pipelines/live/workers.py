@@ -1,7 +1,7 @@
 """Several workers sharing the cameras, coordinated through the Redis they share (``redis.url``).
 
 Nothing here is a cluster manager: each worker runs the same loop every
-``cluster.heartbeat_seconds`` and they agree without talking to each other.
+``workers.heartbeat_seconds`` and they agree without talking to each other.
 
 1. **Heartbeat.** The worker writes its name into a sorted set scored by Redis's own clock (one
    script, so the workers' clocks do not matter) and drops every name silent for
@@ -85,6 +85,9 @@ def default_worker_id() -> str:
 
 
 class Keys:
+    """The shared state in Redis. The keys keep their old name, ``:cluster:``, so workers of the release before
+    the rename (docs/workers.md, "Names") and of this one share it during a rolling upgrade."""
+
     def __init__(self, prefix: str) -> None:
         self.cameras = f"{prefix}:cluster:cameras"
         self.workers = f"{prefix}:cluster:workers"
@@ -110,12 +113,12 @@ class Held:
     last: float | None = None
 
 
-class Cluster:
-    """This worker's side of the cluster: call ``run`` as a task; it starts and stops cameras through
+class Workers:
+    """This worker's side of the group: call ``run`` as a task; it starts and stops cameras through
     ``start(camera, first_track_id, may_analyse)`` and ``stop(camera_id)``."""
 
     def __init__(self, config: Config, redis_url: str) -> None:
-        self.config = config.cluster
+        self.config = config.workers
         self.redis_url = redis_url
         self.worker = self.config.worker_id or default_worker_id()
         self.token = f"{self.worker}/{uuid.uuid4().hex[:12]}"  # this process's lease value
@@ -175,7 +178,7 @@ class Cluster:
             except ValueError as error:  # pydantic's ValidationError is one
                 if (camera_id, value) not in self._refused:
                     self._refused.add((camera_id, value))
-                    logger.warning("cluster: registry entry %r in %s is not a camera and is left out: %s", camera_id,
+                    logger.warning("workers: registry entry %r in %s is not a camera and is left out: %s", camera_id,
                                    self.keys.cameras, str(error).splitlines()[0])
                 continue
             cameras[camera_id] = camera
@@ -184,14 +187,14 @@ class Cluster:
     async def run(self, start: Callable[[CameraConfig, int, Callable[[], bool]], object],
                   stop: Callable[[str], Awaitable[None]]) -> None:
         await self.register(self.own_cameras)
-        logger.info("cluster: worker %s joins (heartbeat %.1f s, failover %.1f s)", self.worker,
+        logger.info("workers: worker %s joins (heartbeat %.1f s, failover %.1f s)", self.worker,
                     self.config.heartbeat_seconds, self.config.failover_seconds)
         while True:
             began = time.monotonic()
             try:
                 await self.tick(start, stop)
             except redis.RedisError as error:
-                logger.warning("cluster: redis %s (%s); leases run out unless renewed in time",
+                logger.warning("workers: redis %s (%s); leases run out unless renewed in time",
                                redact(self.redis_url), error)
             await asyncio.sleep(max(0.0, self.config.heartbeat_seconds - (time.monotonic() - began)))
 
@@ -213,7 +216,7 @@ class Cluster:
                 self.held[camera_id].valid_until = sent + self.ttl_ms / 1000
             else:
                 self.leases_lost += 1
-                logger.warning("cluster: lost the lease of camera %s; stopping it", camera_id)
+                logger.warning("workers: lost the lease of camera %s; stopping it", camera_id)
                 self.held.pop(camera_id)
                 self._background(stop(camera_id))
         for camera_id in list(self.held):
@@ -229,7 +232,7 @@ class Cluster:
                 continue  # its previous owner still holds it: taken when released or run out
             run = await self._client.incr(self.keys.runs(camera_id))
             self.held[camera_id] = Held(acquired_at + self.ttl_ms / 1000)
-            logger.info("cluster: camera %s is this worker's now (run %d)", camera_id, run)
+            logger.info("workers: camera %s is this worker's now (run %d)", camera_id, run)
             start(cameras[camera_id], run * TRACKS_PER_RUN + 1, lambda c=camera_id: self.may_analyse(c))
 
     def _background(self, work: Coroutine) -> None:
@@ -240,17 +243,17 @@ class Cluster:
     def _stopped(self, task: asyncio.Task) -> None:
         self._stopping.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            logger.warning("cluster: stopping a camera failed: %r", task.exception())
+            logger.warning("workers: stopping a camera failed: %r", task.exception())
 
     async def _hand_over(self, camera_id: str, held: Held, stop, why: str) -> None:
         """Stop the camera (its last events delivered: ``stop`` waits for them), log it, release its lease."""
-        logger.info("cluster: handing camera %s over (%s)", camera_id, why)
+        logger.info("workers: handing camera %s over (%s)", camera_id, why)
         await stop(camera_id)
         await self._log({camera_id: held})
         await self._release(keys=[self.keys.lease(camera_id)], args=[self.token])
 
     async def _log(self, held: dict[str, Held] | None = None) -> None:
-        """Append the analysed intervals since the last entry to the cluster log."""
+        """Append the analysed intervals since the last entry to the workers' log."""
         pipe = self._client.pipeline(transaction=False)
         for camera_id, h in (held if held is not None else self.held).items():
             if h.first is not None:
@@ -260,7 +263,7 @@ class Cluster:
         await pipe.execute()
 
     async def leave(self, stop) -> None:
-        """Stop every camera, release the leases and leave the cluster at once (the others take over now)."""
+        """Stop every camera, release the leases and leave the group at once (the others take over now)."""
         for camera_id in list(self.held):
             self._background(self._hand_over(camera_id, self.held.pop(camera_id), stop, "this worker stops"))
         if self._stopping:
@@ -276,8 +279,8 @@ class Cluster:
 
 
 def status(client: redis.Redis, prefix: str, failover_seconds: float) -> dict:
-    """The cluster as Redis holds it: live workers (last heartbeat, cameras), the registry and who holds each
-    camera's lease. For ``GET /api/cluster`` and ``facetrack cluster status``."""
+    """The workers as Redis holds them: live workers (last heartbeat, cameras), the registry and who holds each
+    camera's lease. For ``GET /api/workers`` and ``facetrack workers status``."""
     keys = Keys(prefix)
     seconds, micros = client.time()
     now = seconds + micros / 1e6

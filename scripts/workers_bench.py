@@ -2,9 +2,9 @@
 another worker, how fast a killed worker's cameras are analysed again, and the throughput of 1, 2
 and 3 workers on this machine. Needs a PostgreSQL database and a Redis that the workers share:
 
-    .venv/bin/python scripts/cluster_bench.py --gallery-url postgresql://... --redis-url redis://...
+    .venv/bin/python scripts/workers_bench.py --gallery-url postgresql://... --redis-url redis://...
 
-Workers run the default config apart from what sharing needs (cluster.enabled, redis.url,
+Workers run the default config apart from what sharing needs (workers.enabled, redis.url,
 gallery.url, an HTTP port each); cameras are six copies of a synthetic LFW video played as fast as
 the workers take it (realtime = false, looping) for the throughput, at their own speed otherwise.
 """
@@ -45,7 +45,7 @@ def configs(folder: Path, workers: int, gallery: str, redis_url: str, video: Pat
                           f'realtime = {"false" if fast else "true"}\n\n' for c in range(6)) if video else ""
         path = folder / f"w{i}.toml"
         path.write_text(f'[gallery]\nurl = "{gallery}"\n\n[redis]\nurl = "{redis_url}"\n\n[http]\nport = {port}\n'
-                        f'token = "{TOKEN}"\n\n[cluster]\nenabled = true\nworker_id = "w{i}"\n\n{cameras}')
+                        f'token = "{TOKEN}"\n\n[workers]\nenabled = true\nworker_id = "w{i}"\n\n{cameras}')
         out.append((f"w{i}", port, path))
     return out
 
@@ -185,7 +185,7 @@ def main() -> None:
     parser.add_argument("--parts", default="propagation,throughput,failover", help="which measurements")
     args = parser.parse_args()
     parts = args.parts.split(",")
-    folder = Path(tempfile.mkdtemp(prefix="facetrack-cluster-bench-"))
+    folder = Path(tempfile.mkdtemp(prefix="facetrack-workers-bench-"))
     plan = make_plan(LFW, order=("Colin_Powell", "Hugo_Chavez", "Tony_Blair"), enrolled=(), duration=2.0, gap=0.5)
     video = write_video(plan, folder / "door.avi")
     client = redis.Redis.from_url(args.redis_url)
