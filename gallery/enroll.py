@@ -197,7 +197,7 @@ class Enroller:
             if have:
                 distances = squared_distance(np.stack(have), face.embedding)
                 closest = int(np.argmin(distances))
-                if distances[closest] < self.policy.duplicate_share * self.analyzer.threshold:
+                if distances[closest] < self.policy.duplicate_share * self.analyzer.verify_threshold:
                     outcomes.append(Outcome(face.source, SKIPPED, f"near-duplicate of {sources[closest]}"))
                     continue
             have.append(face.embedding)

@@ -91,7 +91,8 @@ class Identifier:
         self._note_changes(names, face_counts, index)
         self.names, self.index, self.face_counts = names, index, face_counts
         self.missing = len(store.faces_missing(self.model_id))
-        self.rule = threshold_for_faces(self.match_config, self.model_id, self.analyzer.threshold, index.identity_ids)
+        self.rule = threshold_for_faces(self.match_config, self.model_id, self.analyzer.verify_threshold,
+                                        index.identity_ids)
         self.bound = bound(self.match_config.far, self.rule.identities)
         self.evidence = Evidence(self.model_id, self.rule.value, self.bound)
         self.evidence.prepare(face_counts.values())  # here (start-up, the watcher's thread), not on the camera loop

@@ -77,7 +77,7 @@ def main(root: Path, config_path: Path) -> None:
         central = embed_paths(analyzer, paths, bar, "detecting and embedding")
     embeddings = np.zeros((len(paths), analyzer.embedder.dim), np.float32)
     embeddings[central.found] = central.vectors
-    print(f"{analyzer.embedder.model_id}, threshold {analyzer.threshold}, images without a face: "
+    print(f"{analyzer.embedder.model_id}, threshold {analyzer.verify_threshold}, images without a face: "
           f"{int((~central.found).sum())}")
     print("| join share | 1 photograph a sighting: purity | completeness | 2 photographs: purity | completeness |")
     print("| --- | --- | --- | --- | --- |")
@@ -89,7 +89,7 @@ def main(root: Path, config_path: Path) -> None:
             for seed in range(ORDERS):
                 order = items[:]
                 random.Random(seed).shuffle(order)
-                results.append(cluster(order, share * analyzer.threshold))
+                results.append(cluster(order, share * analyzer.verify_threshold))
             for values in zip(*results):
                 row.append(f"{min(values):.3f}-{max(values):.3f}")
         print("| " + " | ".join(row) + " |", flush=True)

@@ -89,8 +89,9 @@ class DetectorConfig(Strict):
 
 class VerifyConfig(Strict):
     threshold: float = Field(
-        0.0, ge=0.0, le=4.0, description=("Squared L2 distance on unit vectors (0-4); 0 = the model's "
-                                          "LFW-calibrated default")
+        0.0, ge=0.0, le=4.0, description=("The verification threshold: two faces are one person within "
+                                          "this squared L2 distance on unit vectors (0-4); 0 = the model's, from "
+                                          "LFW. The unit of every `*_share` setting")
     )
 
 
@@ -114,8 +115,8 @@ class EnrollConfig(Strict):
                                                                   "(frontal-pose score 0-1)"))
     duplicate_share: float = Field(
         0.05, ge=0.0, le=1.0,
-        description=("A face closer to one the person has than this share of the embedder's threshold is skipped "
-                     "(a share: each model has its own scale of distances)"),
+        description=("A face closer to one the person has than this share of the model's verification "
+                     "threshold is skipped (a share: each model has its own scale of distances)"),
     )
     max_faces_per_person: int = Field(10, ge=1, le=1000, description=("Cap per person; the most varied faces "
                                                                       "stay"))
@@ -132,9 +133,9 @@ class MatchConfig(Strict):
     )
     threshold: float = Field(
         0.0, ge=0.0, le=4.0,
-        description=("Name a face only within this distance; 0 = follow `match.far` (the model's LFW "
-                     "verification threshold for a model without an impostor table); set it with `gallery "
-                     "calibrate --write`"),
+        description=("The match threshold: name a face only within this distance; 0 = follow `match.far` "
+                     "(the model's verification threshold for a model without an impostor table); set it with "
+                     "`gallery calibrate --write`"),
     )
     calibrated_far: float = Field(
         0.0, ge=0.0, le=0.5, description=("Written by `gallery calibrate --write`: the FAR its threshold was "
@@ -181,7 +182,7 @@ class SightingsConfig(Strict):
     join_share: float = Field(
         0.8, gt=0.0, le=2.0,
         description=("A sighting joins the nearest cluster when the mean squared distance between its faces and "
-                     "the cluster's (average linkage) is within this share of the embedder's threshold, else "
+                     "the cluster's (average linkage) is within this share of the model's verification threshold, else "
                      "starts one (measured on LFW with the default embedder: purity and completeness 0.99, "
                      "whether a sighting kept one face or two; `scripts/join_share.py`)"),
     )
@@ -231,8 +232,8 @@ class TrackingConfig(Strict):
     )
     split_share: float = Field(
         1.1, gt=0.0, le=10.0,
-        description=("An embedded face farther from its track's running look than this share of the embedder's "
-                     "LFW threshold (the unit of its distances: 0.177 for `dlib-resnet-v1`, 1.396 for "
+        description=("An embedded face farther from its track's running look than this share of the model's "
+                     "verification threshold (the unit of its distances: 0.177 for `dlib-resnet-v1`, 1.396 for "
                      "`omz-reid-0095`) ends the track (`track.ended` at its true last-seen time and box) and a "
                      "new track with no evidence takes the face. Lower splits more readily when two people swap "
                      "places (safer names, but a blurred or turned face may split a track: an ID switch); higher "

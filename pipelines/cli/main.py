@@ -102,7 +102,7 @@ def verify(
             err.print(f"{path}: {len(analysis)} faces, using the largest")
         vectors.append(analysis.embeddings[largest])
     distance = float(squared_distance(vectors[0], vectors[1]))
-    threshold = settings.verify.threshold or face_path.threshold
+    threshold = settings.verify.threshold or face_path.verify_threshold
     same = distance <= threshold
     verdict = "same person" if same else "different people"
     out.print(f"distance {distance:.4f} (threshold {threshold:.4f}, {face_path.embedder.name}): {verdict}")

@@ -127,6 +127,7 @@ def recluster(gallery: GalleryOption = None, config: ConfigOption = DEFAULT_CONF
     settings = load_config(config)
     with _open(settings, gallery) as store:
         face_path = analyzer(settings)
-        unknowns = Unknowns(store, face_path.embedder.model_id, settings.sightings.join_share * face_path.threshold)
+        join = settings.sightings.join_share * face_path.verify_threshold
+        unknowns = Unknowns(store, face_path.embedder.model_id, join)
         sightings, clusters = unknowns.recluster()
     out.print(f"{sightings} sighting(s) in {clusters} open cluster(s)", highlight=False)

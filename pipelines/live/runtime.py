@@ -153,7 +153,7 @@ class Runtime:
         sightings = self.config.sightings
         return CameraTracks(camera.id, self.config.tracking, identifier.threshold, identifier.margin,
                             identifier.model_id, identifier.name_of, self.config.events.crop_max_bytes,
-                            identifier.analyzer.threshold, sightings.faces_per_track if self.sightings else 0,
+                            identifier.analyzer.verify_threshold, sightings.faces_per_track if self.sightings else 0,
                             sightings.keep_named, self.config.http.blur_unknown, first_track_id, is_file(camera.url))
 
     async def remove_camera(self, camera_id: str) -> None:

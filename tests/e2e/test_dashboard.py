@@ -174,7 +174,7 @@ def test_the_dashboard_names_a_cluster_of_unknown_faces(tmp_path, cache_dir, ana
 
     gallery = tmp_path / "g.db"
     with GalleryStore(gallery) as store:  # a stranger's two visits, as the live pipeline records them
-        unknowns = Unknowns(store, analyzer.embedder.model_id, config.sightings.join_share * analyzer.threshold)
+        unknowns = Unknowns(store, analyzer.embedder.model_id, config.sightings.join_share * analyzer.verify_threshold)
         for visit in range(2):
             faces = []
             for n in (2 * visit + 1, 2 * visit + 2):

@@ -63,7 +63,7 @@ def test_the_default_threshold_follows_match_far_for_this_gallery(enrolled, conf
     assert rule.source == AUTO and config.match.threshold == 0 and config.match.far == 1e-3
     assert rule.identities == 30 and 60 <= rule.faces <= 90
     assert rule.expected_far == pytest.approx(config.match.far, rel=0.05)
-    assert rule.value < identifier.analyzer.threshold  # stricter than one pair's equal-error point
+    assert rule.value < identifier.analyzer.verify_threshold  # stricter than one pair's equal-error point
 
 
 def test_few_strangers_are_named_and_most_known_photographs_are(enrolled):

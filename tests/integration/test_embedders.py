@@ -38,7 +38,7 @@ def test_distance_matrix_of_real_faces(dlib_analyzer):
     np.testing.assert_allclose(np.linalg.norm(e, axis=1), 1.0, atol=1e-5)
     d = ((e[:, None] - e[None]) ** 2).sum(-1)
     np.testing.assert_allclose(d, DISTANCES, atol=0.01)
-    t = analyzer.threshold
+    t = analyzer.verify_threshold
     assert d[0, 1] < t and d[2, 3] < t, "the same LFW person must be within the threshold"
     assert min(d[0, 2], d[0, 3], d[1, 2], d[1, 3]) > t, "different LFW people must be beyond it"
 

@@ -215,7 +215,8 @@ def test_not_this_person_on_a_live_false_match_unnames_the_open_track_at_once(ga
     with GalleryStore(gallery) as store:
         identifier = Identifier(analyzer, store, dlib_config.match)
     tracks = CameraTracks("door", dlib_config.tracking, identifier.threshold, dlib_config.match.margin,
-                          analyzer.embedder.model_id, identifier.name_of, crop_max_bytes=0, scale=analyzer.threshold)
+                          analyzer.embedder.model_id, identifier.name_of, crop_max_bytes=0,
+                          scale=analyzer.verify_threshold)
     image, seen, revision = read_image(lfw_image(STRANGER, 1)), [], identifier.revision
 
     def frame(t: float) -> list:

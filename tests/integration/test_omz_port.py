@@ -63,7 +63,7 @@ def test_the_same_person_is_closer_than_different_people_by_a_clear_gap(omz):
     d = ((e[:, None] - e[None]) ** 2).sum(-1)
     np.testing.assert_allclose(d, DISTANCES, atol=0.01)
     same, different = max(d[0, 1], d[2, 3]), min(d[0, 2], d[0, 3], d[1, 2], d[1, 3])
-    assert same < omz.threshold < different, "the same LFW person within the threshold, different people beyond"
+    assert same < omz.verify_threshold < different, "the same LFW person within the threshold, different people beyond"
     assert different - same > 0.5, "a clear gap between the same and different LFW people"
 
 

@@ -42,8 +42,10 @@ class FaceAnalyzer:
         return cls(load_detector(config.detector, device), load_embedder(config.models, device))
 
     @property
-    def threshold(self) -> float:
-        return self.embedder.threshold
+    def verify_threshold(self) -> float:
+        """The model's verification threshold (one pair: same person or not, from LFW); the unit the ``*_share``
+        settings are counted in. Naming against the gallery uses the match threshold (``Identifier.threshold``)."""
+        return self.embedder.verify_threshold
 
     def analyze(self, images: list[np.ndarray]) -> list[Analysis]:
         """Detect every face in each image and embed them all in shared batches."""

@@ -32,7 +32,7 @@ class Embedder:
         self.name = name
         self.dim = dim
         self.template = template
-        self.threshold = threshold  # squared L2 on unit vectors, from LFW (docs/benchmarks.md)
+        self.verify_threshold = threshold  # the verification threshold: squared L2, from LFW (docs/benchmarks.md)
         self.model_id = f"{name}:{weights_hash}"
         self.device = device
         self.batch_size = min(config.batch_size, cpu_batch) if cpu_batch and device.type == "cpu" else config.batch_size
