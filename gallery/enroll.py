@@ -15,8 +15,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from gallery.sightings import NAMED, Unknowns
 from gallery.store import GalleryError, GalleryStore, NewFace
+from gallery.unknowns import NAMED, Unknowns
 from tracker.config import EnrollConfig
 from tracker.distance import squared_distance
 from tracker.errors import ImageError

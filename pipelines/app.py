@@ -83,8 +83,8 @@ def start_runtime(services: Services, observers: tuple[FrameObserver, ...] = ())
     publisher = EventPublisher(services.redis_url, events.prefix, events.stream_maxlen, events.buffer_size,
                                fence=workers.fence if workers else None)
     sightings = None
-    if services.config.sightings.enabled:
-        join = services.config.sightings.join_share * services.identifier.analyzer.verify_threshold
+    if services.config.unknowns.enabled:
+        join = services.config.unknowns.join_share * services.identifier.analyzer.verify_threshold
         sightings = SightingWriter(services.gallery, services.identifier.model_id, join, services.config).start()
     retention = Retention(services.config, services.gallery, services.redis_url)
     runtime = Runtime(services.config, services.identifier, services.executor, publisher,

@@ -1,8 +1,8 @@
-"""Measure ``sightings.join_share`` on LFW: purity and completeness of the unknown-people clusters.
+"""Measure ``unknowns.join_share`` on LFW: purity and completeness of the unknown-people clusters.
 
 150 LFW people with at least 6 photographs (a fixed draw), none enrolled, each seen 3 times: a
 sighting of 1 photograph, or of 2. The 450 sightings join clusters one at a time by the rule of
-``gallery.sightings.Unknowns.add`` (the nearest cluster by average linkage over faces, ``2 - 2 a.b``
+``gallery.unknowns.Unknowns.add`` (the nearest cluster by average linkage over faces, ``2 - 2 a.b``
 of mean embeddings, within ``join_share`` of the embedder's threshold), in 3 random orders.
 Purity: the share of sightings in their cluster's majority person; completeness: the share of
 sightings in their person's largest cluster. The face path is the config's (embedder, detector),

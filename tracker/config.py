@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from tracker.errors import ConfigError
 
 ENV_PREFIX = "FACETRACK__"
-RENAMED = {"cluster": "workers"}  # old section name -> new; the old one is read, with a warning, for one release
+RENAMED = {"cluster": "workers", "sightings": "unknowns"}  # old section -> new; the old is read one release more
 logger = logging.getLogger(__name__)
 
 
@@ -172,7 +172,7 @@ class CameraConfig(Strict):
         return url
 
 
-class SightingsConfig(Strict):
+class UnknownsConfig(Strict):
     enabled: bool = Field(True, description=("Every track that ends unknown leaves a sighting (its best faces, "
                                              "camera, times) in the gallery file, clustered by person "
                                              "(`facetrack unknowns`)"))
@@ -381,7 +381,8 @@ class Config(Strict):
     redis: RedisConfig = Field(default_factory=RedisConfig, description="Where events go")
     cameras: list[CameraConfig] = Field(default_factory=list, description="The cameras facetrack run watches")
     tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="Tracks and their identities")
-    sightings: SightingsConfig = Field(default_factory=SightingsConfig, description="Unknown people seen")
+    unknowns: UnknownsConfig = Field(default_factory=UnknownsConfig,
+                                     description="Unknown people: the sightings of tracks and their clusters")
     retention: RetentionConfig = Field(default_factory=RetentionConfig, description="How long records are kept")
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig, description="The live pipeline")
     events: EventsConfig = Field(default_factory=EventsConfig, description="Identity events")

@@ -16,9 +16,9 @@ from rich.table import Table
 
 from gallery.calibrate import calibrate
 from gallery.negatives import Negatives
-from gallery.sightings import sighting_faces
 from gallery.store import GalleryError, GalleryStore
 from gallery.threshold import AUTO, stored_threshold
+from gallery.unknowns import sighting_faces
 from pipelines.annotate import draw_labelled
 from pipelines.cli.console import (
     DEFAULT_CONFIG,

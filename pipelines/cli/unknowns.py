@@ -11,8 +11,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from gallery.sightings import IGNORED, NAMED, OPEN, Unknowns
 from gallery.store import GalleryStore
+from gallery.unknowns import IGNORED, NAMED, OPEN, Unknowns
 from pipelines.cli.console import DEFAULT_CONFIG, ConfigOption, GalleryOption, analyzer, err, gallery_location, out
 from tracker.config import Config, load_config
 from tracker.images import write_image
@@ -123,11 +123,11 @@ def delete(cluster: int, gallery: GalleryOption = None, config: ConfigOption = D
 
 @unknowns_app.command("recluster")
 def recluster(gallery: GalleryOption = None, config: ConfigOption = DEFAULT_CONFIG) -> None:
-    """Cluster the open clusters' sightings again from scratch (after changing sightings.join_share)."""
+    """Cluster the open clusters' sightings again from scratch (after changing unknowns.join_share)."""
     settings = load_config(config)
     with _open(settings, gallery) as store:
         face_path = analyzer(settings)
-        join = settings.sightings.join_share * face_path.verify_threshold
+        join = settings.unknowns.join_share * face_path.verify_threshold
         unknowns = Unknowns(store, face_path.embedder.model_id, join)
         sightings, clusters = unknowns.recluster()
     out.print(f"{sightings} sighting(s) in {clusters} open cluster(s)", highlight=False)

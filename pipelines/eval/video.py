@@ -44,7 +44,7 @@ def play(config: Config, video: Path, gallery: Path, fps: float, analyzer: FaceA
     the unknown tracks' sightings are written into ``gallery`` as ``facetrack run`` writes them."""
     camera = {"id": "video", "url": str(video), "fps": fps, "realtime": False}
     config = with_changes(config, "eval video", cameras=[camera], pipeline={"status_interval": 3600.0},
-                          http={"port": 0}, sightings={"enabled": sightings})  # by default, none written
+                          http={"port": 0}, unknowns={"enabled": sightings})  # by default, none written
     seen: dict[int, list[SeenFace]] = {}
 
     def record(camera: str, frame: Frame, faces: list[TrackedFace], latency: float) -> None:

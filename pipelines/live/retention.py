@@ -13,8 +13,8 @@ from pathlib import Path
 
 import redis
 
-from gallery.sightings import expire_sightings
 from gallery.store import GalleryStore
+from gallery.unknowns import expire_sightings
 from pipelines.events.erase import sweep_erased, trim_before
 from tracker.config import Config
 from tracker.errors import TrackerError

@@ -55,7 +55,7 @@ class RuntimeStatus:
     cameras: dict[str, CameraStatus]
     events: PublisherStatus
     model_queue: int  # requests waiting for the model executor
-    sightings: SightingsStatus | None = None  # None: sightings.enabled is off
+    sightings: SightingsStatus | None = None  # None: unknowns.enabled is off
     retained: dict[str, int] | None = None  # what retention removed so far, by kind
     workers: WorkersStatus | None = None  # None: a worker on its own
 
@@ -150,11 +150,11 @@ class Runtime:
 
     def _tracks(self, camera: CameraConfig, first_track_id: int) -> CameraTracks:
         identifier = self.identifier
-        sightings = self.config.sightings
+        unknowns = self.config.unknowns
         return CameraTracks(camera.id, self.config.tracking, identifier.threshold, identifier.margin,
                             identifier.model_id, identifier.name_of, self.config.events.crop_max_bytes,
-                            identifier.analyzer.verify_threshold, sightings.faces_per_track if self.sightings else 0,
-                            sightings.keep_named, self.config.http.blur_unknown, first_track_id, is_file(camera.url))
+                            identifier.analyzer.verify_threshold, unknowns.faces_per_track if self.sightings else 0,
+                            unknowns.keep_named, self.config.http.blur_unknown, first_track_id, is_file(camera.url))
 
     async def remove_camera(self, camera_id: str) -> None:
         """Stop watching a camera: its open tracks end (``track.ended``) before this returns."""

@@ -1,8 +1,8 @@
 """The sightings writer: a thread that puts the live pipeline's sightings into the gallery file.
 
 Cameras hand sightings over without waiting (``put``); the thread opens its own connection to
-the gallery and stores each one and its cluster (``gallery.sightings.Unknowns.add``). When an
-open cluster reaches ``sightings.recurring_visits`` visits, a ``person.unknown_recurring`` event
+the gallery and stores each one and its cluster (``gallery.unknowns.Unknowns.add``). When an
+open cluster reaches ``unknowns.recurring_visits`` visits, a ``person.unknown_recurring`` event
 is handed to ``announce`` (once per cluster). A write the gallery cannot take now (locked by another
 writer, a full disk, the PostgreSQL server restarting or away) is retried with the same sighting, on a
 new connection, with a growing pause: nothing is lost while the queue has room. A sighting the gallery
@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gallery.database import GalleryUnavailable, database_errors
-from gallery.sightings import OPEN, Unknowns
 from gallery.store import GalleryStore
+from gallery.unknowns import OPEN, Unknowns
 from tracker.config import Config
 from tracker.errors import TrackerError
 from tracker.events import Event
@@ -132,7 +132,7 @@ class SightingWriter:
         return True
 
     def _recurring(self, unknowns: Unknowns, cluster_id: int, sighting: Sighting) -> None:
-        rules = self.config.sightings
+        rules = self.config.unknowns
         if self.announce is None or not rules.recurring_visits or unknowns.cluster(cluster_id).status != OPEN:
             return
         visits = unknowns.visits(cluster_id, rules.visit_gap_minutes * 60)

@@ -13,8 +13,8 @@ from aiohttp import web
 
 from gallery.enroll import Enroller
 from gallery.negatives import Negatives
-from gallery.sightings import sighting_faces
 from gallery.store import GalleryError, GalleryStore
+from gallery.unknowns import sighting_faces
 from pipelines.web import bodies
 from pipelines.web.gallery_io import identity_or_404, in_gallery, reload_gallery
 from pipelines.web.identities import decode_uploads, uploads

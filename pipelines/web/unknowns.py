@@ -9,8 +9,8 @@ import dataclasses
 from aiohttp import web
 
 from gallery.enroll import ENROLLED, Enroller
-from gallery.sightings import IGNORED, NAMED, OPEN, Unknowns
 from gallery.store import GalleryError, GalleryStore
+from gallery.unknowns import IGNORED, NAMED, OPEN, Unknowns
 from pipelines.web import bodies
 from pipelines.web.gallery_io import in_gallery, reload_gallery
 from pipelines.web.identities import jpeg_of

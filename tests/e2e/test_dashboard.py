@@ -16,8 +16,8 @@ import redis
 
 from gallery.enroll import Enroller
 from gallery.negatives import Negatives
-from gallery.sightings import Unknowns
 from gallery.store import GalleryStore
+from gallery.unknowns import Unknowns
 from pipelines.events.publisher import stream_key
 from pipelines.events.redis_server import EmbeddedRedis, free_port
 from tests.support.cli import FACETRACK
@@ -174,7 +174,7 @@ def test_the_dashboard_names_a_cluster_of_unknown_faces(tmp_path, cache_dir, ana
 
     gallery = tmp_path / "g.db"
     with GalleryStore(gallery) as store:  # a stranger's two visits, as the live pipeline records them
-        unknowns = Unknowns(store, analyzer.embedder.model_id, config.sightings.join_share * analyzer.verify_threshold)
+        unknowns = Unknowns(store, analyzer.embedder.model_id, config.unknowns.join_share * analyzer.verify_threshold)
         for visit in range(2):
             faces = []
             for n in (2 * visit + 1, 2 * visit + 2):

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from gallery.enroll import Enroller
-from gallery.sightings import Unknowns
 from gallery.store import GalleryStore
+from gallery.unknowns import Unknowns
 from pipelines.eval.synthetic import make_plan, write_video
 from pipelines.eval.video import play
 from tests.support.data import LFW, needs_data

@@ -11,8 +11,8 @@ import pytest
 import redis
 
 from gallery.negatives import Negatives
-from gallery.sightings import NAMED, Unknowns
 from gallery.store import GalleryStore, NewFace
+from gallery.unknowns import NAMED, Unknowns
 from pipelines.eval.synthetic import make_plan, write_video
 from pipelines.events.publisher import EventPublisher, stream_key
 from pipelines.events.redis_server import EmbeddedRedis, free_port

@@ -15,8 +15,8 @@ from gallery.enroll import Enroller
 from gallery.identify import Identifier
 from gallery.negatives import Negatives
 from gallery.reembed import reembed
-from gallery.sightings import Unknowns
 from gallery.store import GalleryStore
+from gallery.unknowns import Unknowns
 from tests.support.cli import run
 from tests.support.data import lfw_image, needs_data
 from tests.support.http import AUTH, live_app, upload
@@ -120,7 +120,7 @@ def stranger_sighting(analyzer, numbers) -> Sighting:
 
 
 def test_a_sightings_faces_are_rejected_as_the_person_it_was_named_as(gallery, settings, analyzer):
-    with GalleryStore(gallery) as store:  # as facetrack run keeps a named track with sightings.keep_named
+    with GalleryStore(gallery) as store:  # as facetrack run keeps a named track with unknowns.keep_named
         unknowns = Unknowns(store, analyzer.embedder.model_id, 0.1)
         cluster = unknowns.add(stranger_sighting(analyzer, (1,)))
         sighting = unknowns.faces(cluster)[0].sighting_id

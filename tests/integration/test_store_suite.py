@@ -14,8 +14,8 @@ from gallery.enroll import Enroller
 from gallery.identify import Identifier
 from gallery.negatives import Negatives
 from gallery.reembed import missing
-from gallery.sightings import IGNORED, NAMED, OPEN, Unknowns, expire_sightings, sighting_faces
 from gallery.store import GalleryError, GalleryStore, NewFace
+from gallery.unknowns import IGNORED, NAMED, OPEN, Unknowns, expire_sightings, sighting_faces
 from tests.support.data import lfw_image, needs_data
 from tests.support.postgres import needs_postgres
 from tracker.images import read_image

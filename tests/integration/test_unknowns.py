@@ -7,8 +7,8 @@ import asyncio
 import numpy as np
 import pytest
 
-from gallery.sightings import IGNORED, NAMED, OPEN, Unknowns
 from gallery.store import GalleryError, GalleryStore
+from gallery.unknowns import IGNORED, NAMED, OPEN, Unknowns
 from tests.support.cli import run
 from tests.support.data import lfw_image, needs_data
 from tests.support.http import AUTH, live_app
@@ -43,7 +43,7 @@ def visits(analyzer):
 
 
 def clustered(store, analyzer, visits, config):
-    unknowns = Unknowns(store, analyzer.embedder.model_id, config.sightings.join_share * analyzer.verify_threshold)
+    unknowns = Unknowns(store, analyzer.embedder.model_id, config.unknowns.join_share * analyzer.verify_threshold)
     found = {}
     for v in range(3):  # visits interleaved, as people come and go
         for person in STRANGERS:
@@ -180,7 +180,7 @@ def test_retention_erases_old_sightings_and_trims_old_events_as_the_run_starts(a
     now = time.time()
     gallery = tmp_path / "g.db"
     with GalleryStore(gallery) as store:
-        unknowns = Unknowns(store, analyzer.embedder.model_id, config.sightings.join_share * analyzer.verify_threshold)
+        unknowns = Unknowns(store, analyzer.embedder.model_id, config.unknowns.join_share * analyzer.verify_threshold)
         old, recent = visits["Hugo_Chavez"][0], visits["Ariel_Sharon"][0]
         unknowns.add(Sighting(old.camera, 1, now - 41 * 86400, now - 40 * 86400, old.model_id, old.faces))
         unknowns.add(Sighting(recent.camera, 2, now - 60, now - 50, recent.model_id, recent.faces))
@@ -212,10 +212,10 @@ def test_a_stranger_seen_on_the_third_visit_is_announced_once(analyzer, visits, 
     from pipelines.live.sightings import SightingWriter
     from tracker.config import with_changes
 
-    settings = with_changes(config, "test", sightings={"recurring_visits": 3, "visit_gap_minutes": 0.5})
+    settings = with_changes(config, "test", unknowns={"recurring_visits": 3, "visit_gap_minutes": 0.5})
     gallery = tmp_path / "g.db"
     GalleryStore(gallery).close()
-    join = settings.sightings.join_share * analyzer.verify_threshold
+    join = settings.unknowns.join_share * analyzer.verify_threshold
     writer = SightingWriter(gallery, analyzer.embedder.model_id, join, settings)
     announced = []
     writer.announce = announced.append

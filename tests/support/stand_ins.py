@@ -21,13 +21,13 @@ class CountingDetector:
 
 
 class Embedder:
-    model_id, dim, threshold = "stand-in:0", 128, 0.2
+    model_id, dim, verify_threshold = "stand-in:0", 128, 0.2
 
 
 class StandInAnalyzer:
     """A face path with a stand-in detector and no real embedder."""
 
-    embedder, threshold = Embedder(), 0.2
+    embedder, verify_threshold = Embedder(), 0.2
 
     def __init__(self, detector) -> None:
         self.detector = detector

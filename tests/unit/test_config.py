@@ -15,7 +15,7 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_the_old_cluster_section_is_read_as_workers_with_a_warning(tmp_path, caplog):
+def test_the_old_section_names_are_read_as_the_new_ones_with_a_warning(tmp_path, caplog):
     old = write(tmp_path, '[cluster]\nenabled = true\nworker_id = "door-box"\n')
     settings = load_config(old, environ={"FACETRACK__CLUSTER__FAILOVER_SECONDS": "9"})
     assert (settings.workers.enabled, settings.workers.worker_id, settings.workers.failover_seconds) == \
@@ -23,6 +23,9 @@ def test_the_old_cluster_section_is_read_as_workers_with_a_warning(tmp_path, cap
     assert "[cluster] is now [workers]" in caplog.text
     both = write(tmp_path, '[cluster]\nenabled = true\nworker_id = "old"\n\n[workers]\nworker_id = "new"\n')
     assert load_config(both, environ={}).workers.worker_id == "new"  # the new name wins
+    sightings = write(tmp_path, "[sightings]\njoin_share = 0.7\n")
+    assert load_config(sightings, environ={}).unknowns.join_share == 0.7
+    assert "[sightings] is now [unknowns]" in caplog.text
 
 
 def test_shipped_config_holds_every_default():

@@ -32,7 +32,7 @@ class Sighting:
     last_time: float
     model_id: str
     faces: list[SightingFace]
-    identity_id: int | None = None  # the track's name, for a named track kept with sightings.keep_named
+    identity_id: int | None = None  # the track's name, for a named track kept with unknowns.keep_named
 
     def mean(self) -> np.ndarray:
         """The mean of its faces' unit embeddings (not normalised): ``2 - 2 a.b`` of two such means is the mean

@@ -4,7 +4,7 @@ A sighting is a track that ended unknown (``tracker.track.sighting``): its best 
 track and times. Each sighting joins, in one transaction, the cluster of its model that is
 nearest by average linkage over faces (the mean squared distance between the sighting's faces
 and the cluster's, ``2 - 2 a.b`` of their mean embeddings, so one matrix product), if within
-``join_distance`` (``sightings.join_share`` of the embedder's LFW threshold), or starts a new
+``join_distance`` (``unknowns.join_share`` of the embedder's LFW threshold), or starts a new
 cluster. Average linkage over faces does not depend on how many faces a sighting kept.
 ``recluster`` redoes the open clusters from scratch (average linkage, scikit-learn) after a
 change of the rule. A cluster is ``open`` until it is named (its faces enrolled as a person),
