@@ -36,32 +36,33 @@ class ModelsConfig(Strict):
                                       "`dlib-resnet-v1+omz-reid-0095` (both, fused), `facenet-vggface2` or "
                                       "`facenet-casia-webface`")
     )
-    device: Literal["auto", "cpu", "cuda"] = Field("auto", description=("`auto` (CUDA when present), `cpu` or "
-                                                                        "`cuda`"))
-    threads: int = Field(0, ge=0, le=256, description="Torch CPU threads; 0 = one per core")
-    batch_size: int = Field(32, ge=1, le=1024, description="Faces per embedding batch (1-1024)")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto",
+        description="`auto` (CUDA when present), `cpu` or `cuda`")
+    threads: int = Field(0, ge=0, le=256,
+        description="Torch CPU threads; 0 = one per core")
+    batch_size: int = Field(32, ge=1, le=1024,
+        description="Faces per embedding batch (1-1024)")
     flip: bool | Literal["auto"] = Field(
         "auto", description=("Average each face's embedding with its mirror image's: `true`, `false`, or "
                              '`"auto"`, as each model measured best (`dlib-resnet-v1` yes: LFW +0.3 points; '
                              "`omz-reid-0095` no: no better, twice the work)")
     )
-    cache_dir: str = Field("~/.cache/facetrack", min_length=1, description="Where converted weights are kept")
+    cache_dir: str = Field("~/.cache/facetrack", min_length=1,
+        description="Where converted weights are kept")
     facenet_weights: str = Field(
         "", description="Local state-dict file for the facenet embedders"
     )
 
 
 class DetectorConfig(Strict):
-    model: Literal["yunet", "mtcnn"] = Field("yunet", description=("`yunet` (libfacedetection's YuNet run by "
-                                                                   "OpenCV, shipped in the package: fast on a "
-                                                                   "CPU, finds faces down to about 12 px) or "
-                                                                   "`mtcnn` (facenet-pytorch's, in torch: "
-                                                                   "batched on CUDA, slower on a CPU)"))
-    min_face_size: int = Field(24, ge=12, le=2000, description=("Smallest face to find, full-frame pixels "
-                                                                "(12-2000); for `mtcnn` the start of its image "
-                                                                "pyramid (smaller is slower), for `yunet` a cut "
-                                                                "on the boxes (and a floor on how far a frame is "
-                                                                "scaled down)"))
+    model: Literal["yunet", "mtcnn"] = Field("yunet",
+        description=("`yunet` (libfacedetection's YuNet run by OpenCV, shipped in the package: fast on a CPU, finds "
+                     "faces down to about 12 px) or `mtcnn` (facenet-pytorch's, in torch: batched on CUDA, slower on "
+                     "a CPU)"))
+    min_face_size: int = Field(24, ge=12, le=2000,
+        description=("Smallest face to find, full-frame pixels (12-2000); for `mtcnn` the start of its image pyramid "
+                     "(smaller is slower), for `yunet` a cut on the boxes (and a floor on how far a frame is scaled "
+                     "down)"))
     thresholds: tuple[float, float, float] = Field(
         (0.6, 0.7, 0.7), description="`mtcnn` only: its three stage thresholds (each 0-1)"
     )
@@ -69,12 +70,10 @@ class DetectorConfig(Strict):
         0.0, ge=0.0, le=1.0, description=("Faces scored below this are dropped; 0 = the model's own cut (`yunet` "
                                           "0.7 on its face score, `mtcnn` 0.9 on its probability)")
     )
-    scale: float = Field(1.0, gt=0.05, le=1.0, description=("Detect on the frame scaled by at most this factor "
-                                                            "(0.05-1); `yunet` also scales a frame down to 1024 "
-                                                            "px on its long side (it is trained for faces of "
-                                                            "10-300 px, so a close-up gives one box and a 1080p "
-                                                            "frame costs a quarter); boxes come back in "
-                                                            "full-frame pixels"))
+    scale: float = Field(1.0, gt=0.05, le=1.0,
+        description=("Detect on the frame scaled by at most this factor (0.05-1); `yunet` also scales a frame down to "
+                     "1024 px on its long side (it is trained for faces of 10-300 px, so a close-up gives one box and "
+                     "a 1080p frame costs a quarter); boxes come back in full-frame pixels"))
     batch_size: int = Field(16, ge=1, le=256,
                             description=("Images per detection batch in `facetrack eval lfw` (1-256); the live "
                                          "path batches by `pipeline.batch_size`"))
@@ -96,7 +95,8 @@ class VerifyConfig(Strict):
 
 
 class GalleryConfig(Strict):
-    path: str = Field("data/gallery.db", min_length=1, description="The gallery file; `--gallery` overrides it")
+    path: str = Field("data/gallery.db", min_length=1,
+        description="The gallery file; `--gallery` overrides it")
     url: str = Field("", pattern=r"^$|^postgres(ql)?://",
                      description=("A PostgreSQL gallery instead (`postgresql://user@host:5432/db`), shared by "
                                   "every worker; give the password through `FACETRACK__GALLERY__URL` or "
@@ -108,19 +108,21 @@ class GalleryConfig(Strict):
 
 
 class EnrollConfig(Strict):
-    min_face_size: int = Field(50, ge=12, le=4000, description="Smaller enrollment faces are refused, pixels")
-    min_sharpness: float = Field(8.0, ge=0.0, le=10000.0, description=("Blurrier faces are refused (Laplacian "
-                                                                       "variance of the aligned crop)"))
-    min_frontal: float = Field(0.25, ge=0.0, le=1.0, description=("Faces turned further away are refused "
-                                                                  "(frontal-pose score 0-1)"))
+    min_face_size: int = Field(50, ge=12, le=4000,
+        description="Smaller enrollment faces are refused, pixels")
+    min_sharpness: float = Field(8.0, ge=0.0, le=10000.0,
+        description="Blurrier faces are refused (Laplacian variance of the aligned crop)")
+    min_frontal: float = Field(0.25, ge=0.0, le=1.0,
+        description="Faces turned further away are refused (frontal-pose score 0-1)")
     duplicate_share: float = Field(
         0.05, ge=0.0, le=1.0,
         description=("A face closer to one the person has than this share of the model's verification "
                      "threshold is skipped (a share: each model has its own scale of distances)"),
     )
-    max_faces_per_person: int = Field(10, ge=1, le=1000, description=("Cap per person; the most varied faces "
-                                                                      "stay"))
-    video_samples: int = Field(60, ge=1, le=10000, description="Frames looked at by `enroll --video`")
+    max_faces_per_person: int = Field(10, ge=1, le=1000,
+        description="Cap per person; the most varied faces stay")
+    video_samples: int = Field(60, ge=1, le=10000,
+        description="Frames looked at by `enroll --video`")
 
 
 class MatchConfig(Strict):
@@ -142,20 +144,23 @@ class MatchConfig(Strict):
                                           "measured for (the threshold's source then reads `calibrated`); 0 = "
                                           "set by hand")
     )
-    margin: float = Field(0.03, ge=0.0, le=4.0, description=("A face is named only this far (squared distance) "
-                                                             "ahead of the runner-up identity too"))
-    top_k: int = Field(1, ge=1, le=100, description="An identity's distance is the mean of its k nearest faces'")
+    margin: float = Field(0.03, ge=0.0, le=4.0,
+        description="A face is named only this far (squared distance) ahead of the runner-up identity too")
+    top_k: int = Field(1, ge=1, le=100,
+        description="An identity's distance is the mean of its k nearest faces'")
 
 
 CAMERA_SCHEMES = ("rtsp", "rtsps", "http", "https")
 
 
 class CameraConfig(Strict):
-    id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Letters, digits, `_ . -`; unique among the cameras")
+    id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="Letters, digits, `_ . -`; unique among the cameras")
     url: str = Field(min_length=1, max_length=2048, pattern=r"^[^\x00-\x1f\x7f]*$",
                      description="`rtsp://`, `rtsps://`, `http(s)://` (MJPEG), a video file path (`./name` if it "
                                  'holds a colon) or a device number (`"0"`)')
-    fps: float = Field(5.0, gt=0.0, le=60.0, description="Frames analysed per second at most")
+    fps: float = Field(5.0, gt=0.0, le=60.0,
+        description="Frames analysed per second at most")
     realtime: bool = Field(True, description="Video files: play at their own speed (false: every frame, fast)")
     loop: bool = Field(False, description="Video files: start again at the end, as a camera that never ends")
 
@@ -177,8 +182,8 @@ class UnknownsConfig(Strict):
                                              "camera, times) in the gallery file, clustered by person "
                                              "(`facetrack unknowns`)"))
     keep_named: bool = Field(False, description="Named tracks leave a sighting too")
-    faces_per_track: int = Field(3, ge=1, le=20, description=("The best faces (by size, pose, sharpness) a "
-                                                              "sighting keeps"))
+    faces_per_track: int = Field(3, ge=1, le=20,
+        description="The best faces (by size, pose, sharpness) a sighting keeps")
     join_share: float = Field(
         0.8, gt=0.0, le=2.0,
         description=("A sighting joins the nearest cluster when the mean squared distance between its faces and "
@@ -204,16 +209,16 @@ class RetentionConfig(Strict):
         30.0, ge=0.0, le=36500.0, description=("`facetrack run` trims Stream events made longer ago "
                                                "(besides `events.stream_maxlen`); 0 = kept")
     )
-    every_minutes: float = Field(60.0, gt=0.0, le=10080.0, description=("How often (and once at start); each "
-                                                                        "pass is logged, and "
-                                                                        "`facetrack_retention_removed_total{kind}` "
-                                                                        "counts what went"))
+    every_minutes: float = Field(60.0, gt=0.0, le=10080.0,
+        description=("How often (and once at start); each pass is logged, and "
+                     "`facetrack_retention_removed_total{kind}` counts what went"))
 
 
 class TrackingConfig(Strict):
-    min_iou: float = Field(0.2, gt=0.0, le=1.0, description=("A face continues a track when its box overlaps the "
-                                                             "track's predicted box this much"))
-    max_age: float = Field(1.5, gt=0.0, le=60.0, description="Seconds a track survives without a face")
+    min_iou: float = Field(0.2, gt=0.0, le=1.0,
+        description="A face continues a track when its box overlaps the track's predicted box this much")
+    max_age: float = Field(1.5, gt=0.0, le=60.0,
+        description="Seconds a track survives without a face")
     reid_share: float = Field(
         0.5, ge=0.0, le=1.0, description=("A lost track is re-joined by a face within this share of the match "
                                           "threshold; a face that leaves its track goes to another open track "
@@ -257,8 +262,8 @@ class TrackingConfig(Strict):
                                            "median change of the last 8 analysed frames (a still scene's weaker "
                                            "cuts)")
     )
-    cut_ratio: float = Field(3.0, ge=1.0, le=100.0, description=("How many times the recent usual change a soft "
-                                                                 "cut must be (1-100)"))
+    cut_ratio: float = Field(3.0, ge=1.0, le=100.0,
+        description="How many times the recent usual change a soft cut must be (1-100)")
     jump: float = Field(
         0.5, gt=0.0, le=10.0, description=("A box this far (share of its size, in position or size) from where "
                                            "its motion puts it is verified at once")
@@ -266,39 +271,42 @@ class TrackingConfig(Strict):
 
 
 class PipelineConfig(Strict):
-    batch_size: int = Field(8, ge=1, le=256, description="Model requests per batch, across cameras")
-    detect_every: int = Field(1, ge=1, le=10, description=("Detect on every k-th analysed frame, following "
-                                                           "tracks in between (1-10)"))
-    max_wait_ms: float = Field(5.0, ge=0.0, le=1000.0, description="How long a batch waits for more requests")
-    stall_seconds: float = Field(10.0, gt=0.0, le=600.0, description=("A camera with no frame for this long is "
-                                                                      "reopened"))
-    max_backoff: float = Field(30.0, gt=0.0, le=3600.0, description=("Longest wait between reconnection "
-                                                                     "attempts, seconds"))
-    status_interval: float = Field(5.0, gt=0.0, le=3600.0, description="Seconds between status lines")
-    grace_seconds: float = Field(5.0, ge=0.0, le=600.0, description=("On shutdown, how long the event buffer may "
-                                                                     "drain"))
+    batch_size: int = Field(8, ge=1, le=256,
+        description="Model requests per batch, across cameras")
+    detect_every: int = Field(1, ge=1, le=10,
+        description="Detect on every k-th analysed frame, following tracks in between (1-10)")
+    max_wait_ms: float = Field(5.0, ge=0.0, le=1000.0,
+        description="How long a batch waits for more requests")
+    stall_seconds: float = Field(10.0, gt=0.0, le=600.0,
+        description="A camera with no frame for this long is reopened")
+    max_backoff: float = Field(30.0, gt=0.0, le=3600.0,
+        description="Longest wait between reconnection attempts, seconds")
+    status_interval: float = Field(5.0, gt=0.0, le=3600.0,
+        description="Seconds between status lines")
+    grace_seconds: float = Field(5.0, ge=0.0, le=600.0,
+        description="On shutdown, how long the event buffer may drain")
     max_frame_pixels: int = Field(40_000_000, ge=10_000, le=1_000_000_000,
                                   description=("A camera whose frames are larger fails, saying so (8K UHD is 33 "
                                                "million)"))
 
 
 class EventsConfig(Strict):
-    prefix: str = Field("facetrack", pattern=r"^[A-Za-z0-9_.:-]{1,64}$", description=("Redis keys: "
-                                                                                      "`<prefix>:events` "
-                                                                                      "(stream), "
-                                                                                      "`<prefix>:events:<camera>` "
-                                                                                      "(pub/sub)"))
-    stream_maxlen: int = Field(10000, ge=10, le=10_000_000, description=("Events kept in the replay stream, "
-                                                                         "about"))
-    buffer_size: int = Field(10000, ge=1, le=10_000_000, description="Events held in order while Redis is away")
-    crop_max_bytes: int = Field(20000, ge=0, le=1_000_000, description=("Largest face-crop JPEG in an event; 0 = "
-                                                                        "no crops"))
+    prefix: str = Field("facetrack", pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
+        description="Redis keys: `<prefix>:events` (stream), `<prefix>:events:<camera>` (pub/sub)")
+    stream_maxlen: int = Field(10000, ge=10, le=10_000_000,
+        description="Events kept in the replay stream, about")
+    buffer_size: int = Field(10000, ge=1, le=10_000_000,
+        description="Events held in order while Redis is away")
+    crop_max_bytes: int = Field(20000, ge=0, le=1_000_000,
+        description="Largest face-crop JPEG in an event; 0 = no crops")
 
 
 class RedisConfig(Strict):
     url: str = Field("", description="`redis://` URL of an external server; empty = start the embedded one")
-    data_dir: str = Field("data/redis", min_length=1, description="The embedded server's data folder")
-    port: int = Field(6390, ge=0, le=65535, description="The embedded server's loopback port; 0 = any free port")
+    data_dir: str = Field("data/redis", min_length=1,
+        description="The embedded server's data folder")
+    port: int = Field(6390, ge=0, le=65535,
+        description="The embedded server's loopback port; 0 = any free port")
 
     @field_validator("url")
     @classmethod
@@ -309,9 +317,10 @@ class RedisConfig(Strict):
 
 
 class HttpConfig(Strict):
-    host: str = Field("127.0.0.1", min_length=1, description="Address the HTTP server listens on")
-    port: int = Field(8080, ge=0, le=65535, description=("HTTP port (API, dashboard, metrics); 0 = no HTTP "
-                                                         "server"))
+    host: str = Field("127.0.0.1", min_length=1,
+        description="Address the HTTP server listens on")
+    port: int = Field(8080, ge=0, le=65535,
+        description="HTTP port (API, dashboard, metrics); 0 = no HTTP server")
     token: str = Field("", description=("Bearer token for changes (and for reads, off loopback); empty = the one "
                                         "kept in `http.token_file`"))
     token_file: str = Field("~/.config/facetrack/http-token", min_length=1,
@@ -323,13 +332,15 @@ class HttpConfig(Strict):
         default_factory=list,
         description=("Host names this server answers to besides the loopback ones (behind a reverse proxy); "
                      "empty: a loopback server answers to loopback names only, any other to any name"))
-    max_upload_bytes: int = Field(10_000_000, ge=1000, le=1_000_000_000, description="Largest request body")
-    max_image_pixels: int = Field(40_000_000, ge=10_000, le=1_000_000_000, description=("Largest uploaded image, "
-                                                                                        "width x height"))
+    max_upload_bytes: int = Field(10_000_000, ge=1000, le=1_000_000_000,
+        description="Largest request body")
+    max_image_pixels: int = Field(40_000_000, ge=10_000, le=1_000_000_000,
+        description="Largest uploaded image, width x height")
     max_request_pixels: int = Field(100_000_000, ge=10_000, le=10_000_000_000,
                                     description=("An upload's images together, at most (decoded: 3 bytes a "
                                                  "pixel); the images past it are refused with the reason"))
-    live_fps: float = Field(5.0, gt=0.0, le=30.0, description="Frames per second of a live MJPEG view, at most")
+    live_fps: float = Field(5.0, gt=0.0, le=30.0,
+        description="Frames per second of a live MJPEG view, at most")
     max_requests_per_second: float = Field(
         100.0, ge=0.0, le=100_000.0,
         description=("Requests a second each client address may make: a second's worth go at once, more wait "
@@ -357,8 +368,8 @@ class WorkersConfig(Strict):
                                               "(docs/workers.md)"))
     worker_id: str = Field("", pattern=r"^[A-Za-z0-9_.:-]{0,64}$",
                            description="This worker's name among them; empty: host name and process id")
-    heartbeat_seconds: float = Field(1.0, ge=0.1, le=60.0, description=("How often a worker says it is alive and "
-                                                                        "renews its leases"))
+    heartbeat_seconds: float = Field(1.0, ge=0.1, le=60.0,
+        description="How often a worker says it is alive and renews its leases")
     failover_seconds: float = Field(5.0, ge=0.5, le=600.0,
                                     description=("A worker silent this long loses its cameras to the others (at "
                                                  "least 3 heartbeats)"))
@@ -372,22 +383,36 @@ class WorkersConfig(Strict):
 
 
 class Config(Strict):
-    models: ModelsConfig = Field(default_factory=ModelsConfig, description="Face models")
-    detector: DetectorConfig = Field(default_factory=DetectorConfig, description="Face detection")
-    verify: VerifyConfig = Field(default_factory=VerifyConfig, description="Face verification")
-    gallery: GalleryConfig = Field(default_factory=GalleryConfig, description="The enrolled identities")
-    enroll: EnrollConfig = Field(default_factory=EnrollConfig, description="What enrollment accepts")
-    match: MatchConfig = Field(default_factory=MatchConfig, description="Naming faces")
-    redis: RedisConfig = Field(default_factory=RedisConfig, description="Where events go")
-    cameras: list[CameraConfig] = Field(default_factory=list, description="The cameras facetrack run watches")
-    tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="Tracks and their identities")
+    models: ModelsConfig = Field(default_factory=ModelsConfig,
+        description="Face models")
+    detector: DetectorConfig = Field(default_factory=DetectorConfig,
+        description="Face detection")
+    verify: VerifyConfig = Field(default_factory=VerifyConfig,
+        description="Face verification")
+    gallery: GalleryConfig = Field(default_factory=GalleryConfig,
+        description="The enrolled identities")
+    enroll: EnrollConfig = Field(default_factory=EnrollConfig,
+        description="What enrollment accepts")
+    match: MatchConfig = Field(default_factory=MatchConfig,
+        description="Naming faces")
+    redis: RedisConfig = Field(default_factory=RedisConfig,
+        description="Where events go")
+    cameras: list[CameraConfig] = Field(default_factory=list,
+        description="The cameras facetrack run watches")
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig,
+        description="Tracks and their identities")
     unknowns: UnknownsConfig = Field(default_factory=UnknownsConfig,
                                      description="Unknown people: the sightings of tracks and their clusters")
-    retention: RetentionConfig = Field(default_factory=RetentionConfig, description="How long records are kept")
-    pipeline: PipelineConfig = Field(default_factory=PipelineConfig, description="The live pipeline")
-    events: EventsConfig = Field(default_factory=EventsConfig, description="Identity events")
-    http: HttpConfig = Field(default_factory=HttpConfig, description="The HTTP side")
-    workers: WorkersConfig = Field(default_factory=WorkersConfig, description="Several workers sharing the cameras")
+    retention: RetentionConfig = Field(default_factory=RetentionConfig,
+        description="How long records are kept")
+    pipeline: PipelineConfig = Field(default_factory=PipelineConfig,
+        description="The live pipeline")
+    events: EventsConfig = Field(default_factory=EventsConfig,
+        description="Identity events")
+    http: HttpConfig = Field(default_factory=HttpConfig,
+        description="The HTTP side")
+    workers: WorkersConfig = Field(default_factory=WorkersConfig,
+        description="Several workers sharing the cameras")
 
     @field_validator("cameras")
     @classmethod

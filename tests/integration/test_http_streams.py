@@ -2,6 +2,7 @@
 gallery included), viewers are capped, and stopping the server ends open live views and feeds at once."""
 
 import asyncio
+import contextlib
 import sqlite3
 
 import aiohttp
@@ -46,34 +47,40 @@ def test_a_locked_gallery_holds_up_the_change_waiting_for_it_not_the_server(anal
     assert asyncio.run(scenario()) == (200, 200, True, 200)
 
 
+@contextlib.asynccontextmanager
+async def _serving(settings, gallery, redis_url, analyzer, video):
+    """A running runtime with camera ``hall`` (the video, looping) and its HTTP server; yields the runner."""
+    with app.build(settings, gallery, redis_url, analyzer) as services:
+        runtime = app.start_runtime(services)
+        stop = asyncio.Event()
+        running = asyncio.create_task(runtime.run(stop, until_ended=False))
+        await asyncio.sleep(0.1)
+        runtime.add_camera(CameraConfig(id="hall", url=str(video), loop=True))
+        try:
+            yield await serve_app(build_app(services, TOKEN, runtime), settings)
+        finally:
+            stop.set()
+            await running
+
+
 def test_viewers_past_the_cap_are_refused_and_stopping_the_server_ends_open_streams(
         analyzer, config, gallery, redis_url, video):
     settings = with_changes(config, "test", http={"max_viewers": 2, "port": free_port()})
 
     async def scenario():
-        with app.build(settings, gallery, redis_url, analyzer) as services:
-            runtime = app.start_runtime(services)
-            stop = asyncio.Event()
-            running = asyncio.create_task(runtime.run(stop, until_ended=False))
-            await asyncio.sleep(0.1)
-            runtime.add_camera(CameraConfig(id="hall", url=str(video), loop=True))
-            runner = await serve_app(build_app(services, TOKEN, runtime), settings)
+        async with _serving(settings, gallery, redis_url, analyzer, video) as runner:
             base = f"http://127.0.0.1:{settings.http.port}"
-            try:
-                async with aiohttp.ClientSession() as session:
-                    live = await session.get(f"{base}/cameras/hall/live.mjpg")
-                    assert (await live.content.readuntil(b"\r\n\r\n")).startswith(b"--frame")
-                    feed = await session.ws_connect(f"{base}/ws/events?since=0")
-                    third = await session.get(f"{base}/cameras/hall/live.mjpg")
-                    refused = third.status, (await third.json())["error"]
-                    # stopping with a viewer and a feed open: they are ended, not waited for (aiohttp waits 60 s)
-                    await asyncio.wait_for(runner.cleanup(), 20)
-                    closed = await asyncio.wait_for(feed.receive(), 5)
-                    rest = await asyncio.wait_for(live.content.read(), 5)
-                    return refused, closed.type, rest
-            finally:
-                stop.set()
-                await running
+            async with aiohttp.ClientSession() as session:
+                live = await session.get(f"{base}/cameras/hall/live.mjpg")
+                assert (await live.content.readuntil(b"\r\n\r\n")).startswith(b"--frame")
+                feed = await session.ws_connect(f"{base}/ws/events?since=0")
+                third = await session.get(f"{base}/cameras/hall/live.mjpg")
+                refused = third.status, (await third.json())["error"]
+                # stopping with a viewer and a feed open: they are ended, not waited for (aiohttp waits 60 s)
+                await asyncio.wait_for(runner.cleanup(), 20)
+                closed = await asyncio.wait_for(feed.receive(), 5)
+                rest = await asyncio.wait_for(live.content.read(), 5)
+                return refused, closed.type, rest
 
     refused, closed, rest = asyncio.run(scenario())
     assert refused[0] == 503 and "http.max_viewers" in refused[1]
@@ -121,36 +128,26 @@ def test_viewers_who_leave_or_never_answer_do_not_hold_up_the_stop_or_fill_the_l
     settings = with_changes(config, "test", http={"port": free_port()})
 
     async def scenario():
-        with app.build(settings, gallery, redis_url, analyzer) as services:
-            runtime = app.start_runtime(services)
-            stop = asyncio.Event()
-            running = asyncio.create_task(runtime.run(stop, until_ended=False))
-            await asyncio.sleep(0.1)
-            runtime.add_camera(CameraConfig(id="hall", url=str(video), loop=True))
-            runner = await serve_app(build_app(services, TOKEN, runtime), settings)
+        async with _serving(settings, gallery, redis_url, analyzer, video) as runner:
             port = settings.http.port
-            try:
-                for _ in range(2):  # a viewer who closes the page mid-stream
-                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-                    writer.write(f"GET /cameras/hall/live.mjpg HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
-                    await reader.readuntil(b"--frame")
-                    writer.transport.abort()
-                    writer.close()
-                await asyncio.sleep(1.0)  # the server writes the next frames to the closed connection
-                silent = [await _silent_feed(port) for _ in range(3)]
-                await asyncio.sleep(1.0)  # events reach the feeds until their send buffers are full
-                started = asyncio.get_running_loop().time()
-                await asyncio.wait_for(runner.cleanup(), 30)
-                took = asyncio.get_running_loop().time() - started
-                # a feed's Redis reader whose cancel was lost read on after the server stopped; once the cameras
-                # were stopped too, nothing ended it, and asyncio.run waited on it at exit: the process hung
-                left = [t.get_coro().__qualname__ for t in asyncio.all_tasks() if "live_events" in repr(t)]
-                for writer in silent:
-                    writer.close()
-                return took, len(silent), left
-            finally:
-                stop.set()
-                await running
+            for _ in range(2):  # a viewer who closes the page mid-stream
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.write(f"GET /cameras/hall/live.mjpg HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+                await reader.readuntil(b"--frame")
+                writer.transport.abort()
+                writer.close()
+            await asyncio.sleep(1.0)  # the server writes the next frames to the closed connection
+            silent = [await _silent_feed(port) for _ in range(3)]
+            await asyncio.sleep(1.0)  # events reach the feeds until their send buffers are full
+            started = asyncio.get_running_loop().time()
+            await asyncio.wait_for(runner.cleanup(), 30)
+            took = asyncio.get_running_loop().time() - started
+            # a feed's Redis reader whose cancel was lost read on after the server stopped; once the cameras
+            # were stopped too, nothing ended it, and asyncio.run waited on it at exit: the process hung
+            left = [t.get_coro().__qualname__ for t in asyncio.all_tasks() if "live_events" in repr(t)]
+            for writer in silent:
+                writer.close()
+            return took, len(silent), left
 
     took, feeds, left = asyncio.run(scenario())
     assert left == []
