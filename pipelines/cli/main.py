@@ -19,7 +19,7 @@ from pipelines.annotate import draw_faces
 from pipelines.cli.console import DEFAULT_CONFIG, ConfigOption, analyzer, err, out, progress, write_json
 from pipelines.cli.gallery import enroll, gallery_app, identify
 from pipelines.cli.live import register as register_live
-from pipelines.cli.train import train
+from pipelines.cli.train import eval_heads, train
 from pipelines.cli.unknowns import unknowns_app
 from pipelines.cli.video import eval_real, eval_scenarios, eval_video
 from pipelines.cli.workers import workers_app
@@ -45,6 +45,7 @@ app.command()(train)
 app.command()(identify)
 register_live(app)
 eval_app.command("video")(eval_video)
+eval_app.command("heads")(eval_heads)
 eval_app.command("scenarios")(eval_scenarios)
 eval_app.command("real")(eval_real)
 

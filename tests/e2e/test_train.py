@@ -7,29 +7,15 @@ import torch
 
 from pipelines.train.heads import load_head
 from tests.support.cli import run
-from tests.support.data import LFW, needs_data
-from tracker.lfw import IMAGE_DIRS
+from tests.support.data import needs_data, tiny_lfw
 
 pytestmark = needs_data
 TEST_FOLD = ("Aaron_Peirsol", "Abdullah_Gul")  # the people of the tiny pairs file's one fold
 
 
-def tiny_lfw(folder):
-    """Twelve people's photographs (linked, not copied) and a one-fold pairs file naming two of them."""
-    source = LFW / IMAGE_DIRS[0]
-    people = sorted(p for p in source.iterdir() if p.is_dir() and len(list(p.glob("*.jpg"))) >= 4)[:12]
-    images = folder / IMAGE_DIRS[0]
-    for person in {*people, *(source / name for name in TEST_FOLD)}:
-        (images / person.name).mkdir(parents=True)
-        for photo in sorted(person.glob("*.jpg"))[:5]:
-            (images / person.name / photo.name).symlink_to(photo)
-    a, b = TEST_FOLD
-    (folder / "pairs.txt").write_text(f"1 1\n{a} 1 2\n{a} 1 {b} 1\n")
-    return people
-
-
 def test_train_leaves_the_test_fold_out_and_writes_a_head_with_its_record(tmp_path, cache_dir):
-    people = tiny_lfw(tmp_path / "lfw")
+    a, b = TEST_FOLD
+    people = tiny_lfw(tmp_path / "lfw", TEST_FOLD, f"1 1\n{a} 1 2\n{a} 1 {b} 1\n")
     config = tmp_path / "config.toml"
     config.write_text(f'[models]\ncache_dir = "{cache_dir}"\ndevice = "cpu"\n')
     done = run("train", "--root", tmp_path / "lfw", "--fold", "1", "--steps", "40", "--sizes", "full,32",

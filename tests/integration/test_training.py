@@ -9,7 +9,7 @@ from rich.progress import Progress
 from pipelines.train.data import cached_faces
 from pipelines.train.folds import fold_people, refuse_test_people, training_images
 from pipelines.train.loop import all_triplets_loss, train_head
-from tests.support.data import LFW, needs_data
+from tests.support.data import LFW, needs_data, tiny_lfw
 from tracker.errors import DatasetError
 from tracker.lfw import read_pairs
 from tracker.train.head import ResidualHead
@@ -45,3 +45,20 @@ def test_a_short_training_run_lowers_the_triplet_loss_and_keeps_unit_outputs(ana
     assert after < 0.8 * before, (before, after)
     out = training.head(torch.from_numpy(faces.vectors))
     assert torch.allclose(out.norm(dim=1), torch.ones(len(out)), atol=1e-5)
+
+
+def test_ten_folds_scores_each_folds_head_on_its_own_pairs_beside_the_frozen_model(analyzer, tmp_path):
+    from pipelines.train.evaluate import ten_folds
+
+    a, b, c, d = "Aaron_Peirsol", "Abdullah_Gul", "Adrien_Brody", "Al_Gore"
+    tiny_lfw(tmp_path / "lfw", (a, b, c, d),
+             f"2 2\n{a} 1 2\n{a} 2 3\n{a} 1 {b} 1\n{a} 2 {b} 2\n{c} 1 2\n{c} 2 3\n{c} 1 {d} 1\n{c} 2 {d} 2\n")
+    pairs = read_pairs(tmp_path / "lfw", tmp_path / "lfw" / "pairs.txt")
+    with Progress(disable=True) as progress:
+        report = ten_folds(analyzer, tmp_path / "lfw", pairs, tmp_path, progress, (None,), (None, 32), steps=20,
+                           alpha=0.5 * analyzer.verify_threshold)
+    assert set(report) == {"full", "32"}
+    for row in report.values():
+        assert len(row["frozen"]["folds"]) == len(row["trained"]["folds"]) == 2
+        assert all(0.0 <= x <= 1.0 for x in row["trained"]["folds"])
+    assert report["full"]["frozen"]["accuracy"] >= 0.75  # real photographs, easy pairs

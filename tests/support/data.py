@@ -27,3 +27,17 @@ EIGHT_FACES = ([lfw_image(name, n) for name, n in (("Colin_Powell", 1), ("Colin_
                                                   ("Tony_Blair", 2))]
                + [STILLS / "people" / p / "1.jpg" for p in ("angelina_jolie", "kate_siegel", "paul_rudd",
                                                                "shea_whigham")])
+
+
+def tiny_lfw(folder: Path, named: tuple[str, ...], pairs: str, people: int = 12) -> list[Path]:
+    """An LFW-shaped folder: ``people`` people's photographs and those of ``named`` (five each at most, linked,
+    not copied) with ``pairs`` as its pairs.txt; returns the first ``people`` people's source folders."""
+    source = LFW / "images_deepfunneled"
+    chosen = sorted(p for p in source.iterdir() if p.is_dir() and len(list(p.glob("*.jpg"))) >= 4)[:people]
+    images = folder / "images_deepfunneled"
+    for person in {*chosen, *(source / name for name in named)}:
+        (images / person.name).mkdir(parents=True)
+        for photo in sorted(person.glob("*.jpg"))[:5]:
+            (images / person.name / photo.name).symlink_to(photo)
+    (folder / "pairs.txt").write_text(pairs)
+    return chosen
