@@ -78,6 +78,24 @@ class FoldReport:
     fold_thresholds: list[float]
 
 
+@dataclass(frozen=True)
+class FoldScore:
+    accuracy: float
+    threshold: float  # the best-accuracy threshold, chosen on the other folds
+    val: float  # same-person pairs accepted at the threshold for ``far``, chosen on the other folds
+    far: float  # different-person pairs accepted at it
+
+
+def score_fold(distances: np.ndarray, same: np.ndarray, test: np.ndarray, far: float) -> FoldScore:
+    """One fold of View 2: thresholds chosen on the pairs outside ``test`` (on ``test`` itself when there are
+    none), scored on ``test``."""
+    train = ~test if (~test).any() else test
+    t = best_threshold(distances[train], same[train])
+    accepted = distances[test] <= far_threshold(distances[train], same[train], far)
+    return FoldScore(accuracy(distances[test], same[test], t), t, float(accepted[same[test]].mean()),
+                     float(accepted[~same[test]].mean()))
+
+
 def evaluate_folds(distances: np.ndarray, same: np.ndarray, fold: np.ndarray, far: float = 1e-3) -> FoldReport:
     """Each fold's threshold chosen on the other folds, then scored on it (LFW's View 2 protocol).
 
@@ -85,15 +103,11 @@ def evaluate_folds(distances: np.ndarray, same: np.ndarray, fold: np.ndarray, fa
     """
     accs, thresholds, vals, fars = [], [], [], []
     for k in np.unique(fold):
-        test = fold == k
-        train = ~test if (~test).any() else test
-        t = best_threshold(distances[train], same[train])
-        accs.append(accuracy(distances[test], same[test], t))
-        thresholds.append(t)
-        t_far = far_threshold(distances[train], same[train], far)
-        accepted = distances[test] <= t_far
-        vals.append(float(accepted[same[test]].mean()))
-        fars.append(float(accepted[~same[test]].mean()))
+        scored = score_fold(distances, same, fold == k, far)
+        accs.append(scored.accuracy)
+        thresholds.append(scored.threshold)
+        vals.append(scored.val)
+        fars.append(scored.far)
     return FoldReport(
         float(np.mean(accs)), float(np.std(accs)), float(np.mean(thresholds)),
         float(np.mean(vals)), float(np.std(vals)), float(np.mean(fars)), auc(distances, same), accs, thresholds,

@@ -19,7 +19,7 @@ from pipelines.train.loop import train_head
 from tracker.distance import squared_distance
 from tracker.face.analyzer import FaceAnalyzer
 from tracker.lfw import Pairs
-from tracker.verification import accuracy, best_threshold, far_threshold
+from tracker.verification import score_fold
 
 FAR = 1e-3
 
@@ -30,10 +30,9 @@ class FoldScores:
     val: list[float] = field(default_factory=list)
 
     def add(self, distances: np.ndarray, same: np.ndarray, test: np.ndarray) -> None:
-        train = ~test
-        self.accuracy.append(accuracy(distances[test], same[test], best_threshold(distances[train], same[train])))
-        accepted = distances[test] <= far_threshold(distances[train], same[train], FAR)
-        self.val.append(float(accepted[same[test]].mean()))
+        scored = score_fold(distances, same, test, FAR)
+        self.accuracy.append(scored.accuracy)
+        self.val.append(scored.val)
 
     def summary(self) -> dict:
         return {"accuracy": float(np.mean(self.accuracy)), "accuracy_std": float(np.std(self.accuracy)),
