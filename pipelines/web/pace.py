@@ -26,7 +26,7 @@ PRUNE_AT = 10_000  # clients remembered before the idle ones are forgotten
 class Pace:
     def __init__(self, rate: float) -> None:
         self.interval = 1.0 / rate
-        self.tolerance = 1.0 - self.interval  # a second's worth of requests goes at once
+        self.tolerance = max(0.0, 1.0 - self.interval)  # a second's worth goes at once (under 1 a second: one)
         self._due: dict[str, float] = {}  # client -> its theoretical arrival time
 
     def wait(self, client: str, now: float) -> float | None:

@@ -19,3 +19,9 @@ def test_each_client_has_its_own_budget_and_it_comes_back_with_time():
     assert pace.wait("10.0.0.2", now=100.0) == 0.0  # another address is not held up by the first
     assert pace.wait("10.0.0.1", now=100.0) is None
     assert pace.wait("10.0.0.1", now=110.0) == 0.0  # ten quiet seconds later: a burst again
+
+
+def test_under_one_request_a_second_the_first_goes_at_once():
+    pace = Pace(rate=0.5)
+    # it waited a second before: a rate under 1 made the one-second burst negative
+    assert [pace.wait("10.0.0.1", now=100.0) for _ in range(3)] == [0.0, 2.0, None]
