@@ -26,7 +26,7 @@ import math
 
 import numpy as np
 
-from gallery.far_tables import GENUINE_QUANTILES, IMPOSTOR_QUANTILES
+from gallery.far_tables import genuine_table, impostor_table
 from gallery.threshold import pair_far
 from tracker.track.identity import threshold_evidence
 
@@ -48,7 +48,7 @@ class Evidence:
     def __init__(self, model_id: str, threshold: float, bound: float) -> None:
         self.model_id = model_id
         self.threshold, self.bound = threshold, bound
-        genuine, impostor = GENUINE_QUANTILES.get(model_id), IMPOSTOR_QUANTILES.get(model_id)
+        genuine, impostor = genuine_table(model_id), impostor_table(model_id)
         self.known = genuine is not None and impostor is not None
         if self.known:
             self._shares = np.array([0.0] + [s for s, _ in genuine] + [1.0])

@@ -10,6 +10,8 @@ rates rest on a handful of pairs (LFW holds a few near-duplicate photographs fil
 names), so they matter only for galleries of many thousands of faces.
 """
 
+from tracker.calibration import CALIBRATIONS
+
 IMPOSTOR_QUANTILES: dict[str, tuple[tuple[float, float], ...]] = {
     # 13233 LFW images, 87,307,271 impostor pairs
     "dlib-resnet-v1:55533b28a958": (
@@ -116,3 +118,17 @@ GENUINE_QUANTILES: dict[str, tuple[tuple[float, float], ...]] = {
         (0.999, 1.44447),
     ),
 }
+
+
+def impostor_table(model_id: str) -> tuple[tuple[float, float], ...] | None:
+    """The impostor table of ``model_id``: a shipped model's above, or a loaded trained head's own."""
+    return IMPOSTOR_QUANTILES.get(model_id) or _measured(model_id, "impostor")
+
+
+def genuine_table(model_id: str) -> tuple[tuple[float, float], ...] | None:
+    return GENUINE_QUANTILES.get(model_id) or _measured(model_id, "genuine")
+
+
+def _measured(model_id: str, kind: str) -> tuple[tuple[float, float], ...] | None:
+    calibration = CALIBRATIONS.get(model_id)
+    return tuple(calibration[kind]) if calibration else None

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gallery.far_tables import IMPOSTOR_QUANTILES
+from gallery.far_tables import impostor_table
 from gallery.store import GalleryStore
 from tracker.config import MatchConfig
 
@@ -51,7 +51,7 @@ class Threshold:
 
 def pair_far(model_id: str, distance: float) -> float | None:
     """The share of different-person pairs within ``distance`` (None: no table for the model)."""
-    table = IMPOSTOR_QUANTILES.get(model_id)
+    table = impostor_table(model_id)
     if table is None:
         return None
     return math.exp(_interpolate(distance, [(d, math.log(r)) for r, d in table]))
@@ -59,7 +59,7 @@ def pair_far(model_id: str, distance: float) -> float | None:
 
 def pair_distance(model_id: str, rate: float) -> float | None:
     """The distance within which ``rate`` of different-person pairs fall (None: no table for the model)."""
-    table = IMPOSTOR_QUANTILES.get(model_id)
+    table = impostor_table(model_id)
     if table is None:
         return None
     return max(0.0, _interpolate(math.log(rate), [(math.log(r), d) for r, d in table]))

@@ -52,6 +52,10 @@ class ModelsConfig(Strict):
     facenet_weights: str = Field(
         "", description="Local state-dict file for the facenet embedders"
     )
+    head: str = Field("", description=("A head trained by `facetrack train`, applied after the embedder: its id "
+                                       "(kept under `cache_dir`/heads/) or a `.pt` path; empty for none. A head is "
+                                       "a model of its own (run `facetrack gallery reembed` after choosing one); "
+                                       "none is shipped: none measured better (docs/benchmarks.md)"))
 
 
 class DetectorConfig(Strict):

@@ -32,6 +32,7 @@ from pipelines.cli.console import (
 )
 from pipelines.events.erase import sweep_erased
 from pipelines.events.redis_server import EmbeddedRedis, embedded_url, listening
+from tracker.calibration import head_record, model_name, register
 from tracker.config import Config, load_config, parse_config
 from tracker.errors import TrackerError
 from tracker.images import read_image, write_image
@@ -351,14 +352,19 @@ def stats(gallery: GalleryOption = None, config: ConfigOption = DEFAULT_CONFIG) 
         for model_id, count in sorted(counts.items()):
             table.add_row(f"embeddings by {model_id}", str(count))
         table.add_row("file size", f"{store.path.stat().st_size / 1e6:.2f} MB")
-        active = next((m for m in sorted(counts) if m.startswith(f"{settings.models.embedder}:")), None)
+        name = model_name(settings.models)
+        active = next((m for m in sorted(counts) if m.startswith(f"{name}:")), None)
+        if active and settings.models.head:
+            register(active, head_record(settings.models))
         if active:
             rule = stored_threshold(store, settings.match, active, None)
-            table.add_row(f"match threshold in force ({settings.models.embedder})", f"{rule.value:.4f}")
+            table.add_row(f"match threshold in force ({name})", f"{rule.value:.4f}")
             table.add_row("its source", rule.source + (f" (match.far {settings.match.far:g})" if rule.source == AUTO
                                                        else ""))
             table.add_row("expected share of strangers named", "unknown" if rule.expected_far is None
                           else f"{rule.expected_far:.3%}")
+        if not active:
+            table.add_row(f"embeddings by {name}", "none: run `facetrack gallery reembed`")
         out.print(table)
         if active and (warning := rule.warning()):
             err.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)

@@ -14,6 +14,7 @@ from rich.table import Table
 from gallery.store import GalleryStore
 from gallery.unknowns import IGNORED, NAMED, OPEN, Unknowns
 from pipelines.cli.console import DEFAULT_CONFIG, ConfigOption, GalleryOption, analyzer, err, gallery_location, out
+from tracker.calibration import model_name
 from tracker.config import Config, load_config
 from tracker.images import write_image
 
@@ -32,7 +33,7 @@ def _open(settings: Config, gallery: str | None) -> GalleryStore:
 
 def _unknowns(store: GalleryStore, settings: Config) -> Unknowns:
     """The clusters by the active model (its id as the gallery holds it; no model is loaded)."""
-    prefix = f"{settings.models.embedder}:"
+    prefix = f"{model_name(settings.models)}:"
     models = [r[0] for r in store.query("SELECT DISTINCT model_id FROM clusters ORDER BY id DESC")]
     model_id = next((m for m in models if m.startswith(prefix)), prefix)
     return Unknowns(store, model_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,9 +36,11 @@ def shrink(image: np.ndarray, face: int, lfw_face: float = 110.0) -> np.ndarray:
 
 
 def embed_paths(analyzer: FaceAnalyzer, paths: list[Path], bar: Progress, label: str,
-                batch: int = BATCH, face: int | None = None) -> CentralFaces:
+                batch: int = BATCH, face: int | None = None,
+                view: Callable[[np.ndarray], np.ndarray] | None = None) -> CentralFaces:
     """Read, detect and embed the central face of each image in ``paths``, ``batch`` images at a time
-    (with ``face``: each image ``shrink``-ed to that face size first).
+    (with ``face``: each image ``shrink``-ed to that face size first; with ``view``: each image through it,
+    as ``pipelines.train.views`` makes them).
 
     Only the faces and embeddings are kept, never the images or crops."""
     task = bar.add_task(label, total=len(paths))
@@ -47,6 +50,7 @@ def embed_paths(analyzer: FaceAnalyzer, paths: list[Path], bar: Progress, label:
     for start in range(0, len(paths), batch):
         images = [read_image(p) for p in paths[start : start + batch]]
         images = images if face is None else [shrink(image, face) for image in images]
+        images = images if view is None else [view(image) for image in images]
         analyses, detected = analyzer.embed_central(images)
         vectors += [a.embeddings for a in analyses]
         faces += [a.faces for a in analyses]

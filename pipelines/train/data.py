@@ -1,5 +1,6 @@
-"""The frozen embedder's embeddings of the training faces, computed once and kept under ``models.cache_dir``,
-so training (and training again) on a CPU takes minutes, not the hours of re-embedding every epoch."""
+"""The frozen embedder's embeddings of the training and evaluation photographs, computed once per camera view
+and kept under ``models.cache_dir/train``, so training (and training again, and evaluating) on a CPU takes
+minutes, not the hours of re-embedding every run."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import numpy as np
 from rich.progress import Progress
 
 from pipelines.eval.embedding import embed_paths
+from pipelines.train.views import View
 from tracker.face.analyzer import FaceAnalyzer
 
 
@@ -19,29 +21,43 @@ class Faces:
     vectors: np.ndarray  # (n, dim) unit float32: the base model's embeddings
     labels: np.ndarray  # (n,) int: index into people
     people: list[str]
+    photos: np.ndarray | None = None  # (n,) int: which photograph (one photograph appears once per view)
+
+    def take(self, rows: np.ndarray) -> Faces:
+        return Faces(self.vectors[rows], self.labels[rows], self.people,
+                     None if self.photos is None else self.photos[rows])
 
 
-def cached_faces(analyzer: FaceAnalyzer, images: dict[str, list[Path]], cache_dir: Path, progress: Progress,
-                 sizes: tuple[int | None, ...] = (None,)) -> Faces:
-    """The central face of each image, embedded by ``analyzer`` once per size in ``sizes`` (None: as it is; a
-    number: shrunk to a face of that many pixels and back, as a camera sees a stranger far away); images
-    without a face are left out."""
-    people = sorted(images)
-    paths = [path for person in people for path in images[person]]
-    names = [analyzer.embedder.model_id, repr(sizes), *map(str, paths)]
+def cached_embeddings(analyzer: FaceAnalyzer, paths: list[Path], view: View, cache_dir: Path,
+                      progress: Progress, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """((n, dim) embeddings, zero where no face was found; (n,) found) of the central face of each image
+    through ``view``, from the cache when this model has embedded these images in this view before."""
+    names = [analyzer.embedder.model_id, view.name, *map(str, paths)]
     key = hashlib.sha256("\n".join(names).encode()).hexdigest()[:16]
     cache = Path(cache_dir).expanduser() / "train" / f"{key}.npz"
     if cache.exists():
         held = np.load(cache)
-        return Faces(held["vectors"], held["labels"], people)
-    labels = np.array([n for n, person in enumerate(people) for _ in images[person]])
-    vectors, kept = [], []
-    for size in sizes:
-        central = embed_paths(analyzer, paths, progress, f"embedding the training faces ({size or 'full'} px)",
-                              face=size)
-        vectors.append(central.vectors.astype(np.float32))
-        kept.append(labels[central.found])
-    faces = Faces(np.concatenate(vectors), np.concatenate(kept), people)
+        return held["vectors"], held["found"]
+    central = embed_paths(analyzer, paths, progress, f"embedding {what} ({view.name})",
+                          view=None if view.identity else view)
+    vectors = np.zeros((len(paths), analyzer.embedder.dim), np.float32)
+    vectors[central.found] = central.vectors
     cache.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(cache, vectors=faces.vectors, labels=faces.labels)
-    return faces
+    np.savez(cache, vectors=vectors, found=central.found)
+    return vectors, central.found
+
+
+def cached_faces(analyzer: FaceAnalyzer, images: dict[str, list[Path]], cache_dir: Path, progress: Progress,
+                 views: tuple[View, ...]) -> Faces:
+    """The central face of each image, embedded by ``analyzer`` once in each of ``views``; images without a
+    face in a view are left out of it."""
+    people = sorted(images)
+    paths = [path for person in people for path in images[person]]
+    labels = np.array([n for n, person in enumerate(people) for _ in images[person]])
+    vectors, kept, photos = [], [], []
+    for view in views:
+        embedded, found = cached_embeddings(analyzer, paths, view, cache_dir, progress, "the training faces")
+        vectors.append(embedded[found])
+        kept.append(labels[found])
+        photos.append(np.flatnonzero(found))
+    return Faces(np.concatenate(vectors), np.concatenate(kept), people, np.concatenate(photos))

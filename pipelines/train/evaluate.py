@@ -1,10 +1,15 @@
 """A head measured by LFW's protocol, never on its training data: for each of View 2's ten folds a head is
 trained on people outside that fold, its threshold chosen on the other nine folds' pairs and its accuracy
-and VAL at FAR 1e-3 scored on that fold's pairs; beside it the frozen embedder on the same pairs. Probes at
-camera sizes: the second photograph of each pair shrunk to a face of that many pixels and back."""
+and VAL at FAR 1e-3 scored on that fold's pairs; beside it the frozen embedder on the same pairs. Probes in
+camera views (``pipelines.train.views``): the second photograph of each pair through that view.
+
+Rows per probe view: ``frozen`` (the base model on both photographs), ``trained`` (the head on both),
+``cross`` for a compatible head (the first photograph by the base model, as an old gallery holds it, the
+second by the head), ``codes`` for a 128-d head (its 128-byte int8 codes, ``tracker.codes``)."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,16 +17,18 @@ import numpy as np
 import torch
 from rich.progress import Progress
 
-from pipelines.eval.embedding import embed_paths
-from pipelines.train.data import Faces, cached_faces
+from pipelines.train.data import Faces, cached_embeddings, cached_faces
 from pipelines.train.folds import fold_people, refuse_test_people, training_images
-from pipelines.train.loop import train_head
+from pipelines.train.loop import Training, train_head
+from pipelines.train.views import View, view
+from tracker.codes import code_distance, code_scale, quantise
 from tracker.distance import squared_distance
 from tracker.face.analyzer import FaceAnalyzer
 from tracker.lfw import Pairs
 from tracker.verification import score_fold
 
 FAR = 1e-3
+CODE_DIM = 128
 
 
 @dataclass
@@ -39,44 +46,52 @@ class FoldScores:
                 "val_at_far_1e-3": float(np.mean(self.val)), "folds": self.accuracy}
 
 
-def _pair_vectors(analyzer: FaceAnalyzer, pairs: Pairs, size: int | None, progress: Progress):
-    central = embed_paths(analyzer, pairs.images, progress, f"embedding the pairs' photos ({size or 'full'} px)",
-                          face=size)
-    vectors = np.zeros((len(pairs.images), central.vectors.shape[1]), np.float32)
-    vectors[central.found] = central.vectors
-    return vectors, central.found
-
-
 def _restricted(faces: Faces, excluded: set[str]) -> Faces:
-    keep = np.array([faces.people[label] not in excluded for label in faces.labels])
-    return Faces(faces.vectors[keep], faces.labels[keep], faces.people)
+    return faces.take(np.array([faces.people[label] not in excluded for label in faces.labels]))
+
+
+def _apply(training: Training, vectors: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        return training.head(torch.from_numpy(vectors)).numpy()
 
 
 def ten_folds(analyzer: FaceAnalyzer, root: Path, pairs: Pairs, cache_dir: Path, progress: Progress,
-              train_sizes: tuple[int | None, ...], probe_sizes: tuple[int | None, ...], steps: int,
-              alpha: float) -> dict:
-    """{probe size: {"frozen": summary, "trained": summary}}, and the pairs left out for want of a face."""
-    faces = cached_faces(analyzer, training_images(root, excluded=set()), cache_dir, progress, train_sizes)
-    first, found_first = _pair_vectors(analyzer, pairs, None, progress)
-    probes = {size: _pair_vectors(analyzer, pairs, size, progress) for size in probe_sizes}
-    heads = []
+              train_views: tuple[View, ...], probe_views: tuple[View, ...], **options) -> dict:
+    """{"probes": {view: {row: summary}}, "heads": per fold's training, "training_seconds"}; ``options`` go to
+    ``train_head`` (steps, alpha, lr, dim_out, compatible, ...)."""
+    faces = cached_faces(analyzer, training_images(root, excluded=set()), cache_dir, progress, train_views)
+    first, found_first = cached_embeddings(analyzer, pairs.images, view("full"), cache_dir, progress,
+                                           "the pairs' photographs")
+    probes = {v.name: cached_embeddings(analyzer, pairs.images, v, cache_dir, progress, "the pairs' photographs")
+              for v in probe_views}
+    heads, started = [], time.monotonic()
     for k in range(1, int(pairs.fold.max()) + 2):
         test_people = fold_people(pairs, k)
         allowed = _restricted(faces, test_people)
         refuse_test_people({allowed.people[label] for label in allowed.labels}, test_people, k)
-        heads.append(train_head(allowed, steps, progress, alpha=alpha, seed=k))
+        heads.append((train_head(allowed, progress=progress, seed=k, **options), allowed))
+    seconds = time.monotonic() - started
+    codes = heads[0][0].head.dim_out == CODE_DIM
     report = {}
-    for size, (second, found_second) in probes.items():
+    for name, (second, found_second) in probes.items():
         usable = found_first[pairs.first] & found_second[pairs.second]
         same, fold = pairs.same[usable], pairs.fold[usable]
         a, b = first[pairs.first[usable]], second[pairs.second[usable]]
-        frozen, trained = FoldScores(), FoldScores()
+        rows = {"frozen": FoldScores(), "trained": FoldScores()}
+        rows |= {"cross": FoldScores()} if options.get("compatible") else {}
+        rows |= {"codes": FoldScores()} if codes else {}
         base = squared_distance(a, b)
-        for k, training in enumerate(heads):
-            with torch.no_grad():
-                ha, hb = (training.head(torch.from_numpy(v)).numpy() for v in (a, b))
-            frozen.add(base, same, fold == k)
-            trained.add(squared_distance(ha, hb), same, fold == k)
-        report[str(size or "full")] = {"frozen": frozen.summary(), "trained": trained.summary(),
-                                       "pairs_without_a_face": int((~usable).sum())}
-    return report
+        for k, (training, allowed) in enumerate(heads):
+            ha, hb = _apply(training, a), _apply(training, b)
+            test = fold == k
+            rows["frozen"].add(base, same, test)
+            rows["trained"].add(squared_distance(ha, hb), same, test)
+            if "cross" in rows:
+                rows["cross"].add(squared_distance(a, hb), same, test)
+            if "codes" in rows:
+                scale = code_scale(_apply(training, allowed.vectors))
+                rows["codes"].add(code_distance(quantise(ha, scale), quantise(hb, scale), scale), same, test)
+        report[name] = {row: scores.summary() for row, scores in rows.items()}
+        report[name]["pairs_without_a_face"] = int((~usable).sum())
+    return {"probes": report, "training_seconds": seconds,
+            "heads": [{"best_step": t.best_step, "checks": t.checks} for t, _ in heads]}

@@ -30,7 +30,17 @@ FUSION_THRESHOLD = 0.811
 
 
 def load_embedder(config: ModelsConfig, device: torch.device) -> Embedder:
-    """The embedder ``config.embedder`` names, with its weights loaded on ``device``."""
+    """The embedder ``config.embedder`` names, with its weights loaded on ``device``, and after it the trained
+    head ``config.head`` names, if any."""
+    base = _base_embedder(config, device)
+    if not config.head:
+        return base
+    from tracker.face.embedders.head import with_head  # torch.load of a head: only when one is configured
+
+    return with_head(base, config)
+
+
+def _base_embedder(config: ModelsConfig, device: torch.device) -> Embedder:
     # Only the chosen model's code is loaded (dlib's reader, OpenVINO's IR, facenet-pytorch).
     if config.embedder == "dlib-resnet-v1":
         from tracker.face.embedders.dlib_resnet import load_dlib_resnet  # see above
@@ -43,7 +53,7 @@ def load_embedder(config: ModelsConfig, device: torch.device) -> Embedder:
     if config.embedder == FUSION:
         from tracker.face.embedders.fusion import FusionEmbedder  # see above
 
-        members = [load_embedder(config.model_copy(update={"embedder": name}), device) for name in FUSION.split("+")]
+        members = [_base_embedder(config.model_copy(update={"embedder": name}), device) for name in FUSION.split("+")]
         return FusionEmbedder(FUSION, members, FUSION_THRESHOLD, config)
     from tracker.face.embedders.facenet import load_facenet  # see above
 
