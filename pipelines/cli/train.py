@@ -12,7 +12,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from pipelines.cli.console import DEFAULT_CONFIG, ConfigOption, analyzer, out, progress, write_json
+from pipelines.cli.console import (
+    DEFAULT_CONFIG,
+    ConfigOption,
+    analyzer,
+    gallery_location,
+    out,
+    progress,
+    write_json,
+)
 from pipelines.train.folds import fold_people, refuse_test_people, training_images
 from tracker.config import load_config
 from tracker.lfw import read_pairs
@@ -40,12 +48,14 @@ def train(
     margin: Margin = 0.2,
     lr: Rate = 1e-4,
     compatible: Compatible = False,
+    gallery: Annotated[str | None, typer.Option("--gallery", "-g", help="Also train on this gallery's people "
+                                                "(file or postgresql:// URL; at least 10 with two faces)")] = None,
     config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """Train a head with FaceNet's triplet loss (online semi-hard negatives in batches of 45 people x 4 faces),
     keeping the step with the best VAL on held-out training people."""
     from pipelines.train.calibrate import calibrate  # torch
-    from pipelines.train.data import cached_faces  # torch and the models: for this command only
+    from pipelines.train.data import cached_faces, joined, site_faces  # torch and the models: for this command
     from pipelines.train.heads import save_head  # torch
     from pipelines.train.loop import train_head  # torch
     from pipelines.train.views import views as parse_views  # cv2, as the rest
@@ -59,12 +69,16 @@ def train(
     face_path = analyzer(settings)
     alpha = margin * face_path.verify_threshold
     started = time.monotonic()
+    site = site_faces(gallery_location(settings, gallery), face_path.embedder.model_id) if gallery else None
     with progress() as bar:
         faces = cached_faces(face_path, images, Path(settings.models.cache_dir), bar, train_views)
+        lfw_people = len(faces.people)
+        faces = joined(faces, site) if site else faces
         training = train_head(faces, steps, bar, dim_out=dim, alpha=alpha, lr=lr, compatible=compatible)
         calibration = calibrate(face_path, training.head, root, pairs, fold, Path(settings.models.cache_dir), bar)
     record = {"base": face_path.embedder.model_id, "fold": fold, "test_people_left_out": len(test_people),
-              "people": len(faces.people), "faces": len(faces.vectors), "views": views, "alpha": alpha,
+              "people": len(faces.people), "site_people": len(faces.people) - lfw_people,
+              "faces": len(faces.vectors), "views": views, "alpha": alpha,
               "lr": lr, "compatible": compatible, "steps": steps, "best_step": training.best_step,
               "held_out_val": training.checks, "losses": training.losses[:: max(1, steps // 100)],
               "calibration": calibration, "seconds": round(time.monotonic() - started, 1),

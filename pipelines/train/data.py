@@ -11,8 +11,10 @@ from pathlib import Path
 import numpy as np
 from rich.progress import Progress
 
+from gallery.store import GalleryStore
 from pipelines.eval.embedding import embed_paths
 from pipelines.train.views import View
+from tracker.errors import DatasetError
 from tracker.face.analyzer import FaceAnalyzer
 
 
@@ -61,3 +63,34 @@ def cached_faces(analyzer: FaceAnalyzer, images: dict[str, list[Path]], cache_di
         kept.append(labels[found])
         photos.append(np.flatnonzero(found))
     return Faces(np.concatenate(vectors), np.concatenate(kept), people, np.concatenate(photos))
+
+
+SITE_PEOPLE = 10  # the fewest of a site's people with two faces or more worth training on
+
+
+def site_faces(location: Path | str, model_id: str) -> Faces:
+    """A site's own named faces (enrolled people, and unknowns' clusters once named, which enrolls them): the
+    embeddings the gallery holds by ``model_id`` of each person with two faces or more. A ``DatasetError``
+    when fewer than ``SITE_PEOPLE`` have them."""
+    with GalleryStore(location, create=False) as store:
+        face_ids, identity_ids, vectors = store.embeddings(model_id)
+        names = {identity.id: identity.name for identity in store.identities()}
+    counts = np.bincount(identity_ids, minlength=max(names, default=0) + 1) if len(identity_ids) else np.zeros(0)
+    people = sorted(i for i in names if i < len(counts) and counts[i] >= 2)
+    if len(people) < SITE_PEOPLE:
+        raise DatasetError(f"{location}: {len(people)} people with two faces or more by {model_id}; training on "
+                           f"a site's faces needs {SITE_PEOPLE} (enroll more, name clusters, or run `facetrack "
+                           "gallery reembed` for this model)")
+    keep = np.isin(identity_ids, people)
+    label_of = {identity: n for n, identity in enumerate(people)}
+    labels = np.array([label_of[i] for i in identity_ids[keep]])
+    return Faces(vectors[keep].astype(np.float32), labels, [f"site:{names[i]}" for i in people],
+                 np.asarray(face_ids)[keep])
+
+
+def joined(first: Faces, second: Faces) -> Faces:
+    """Two sets of faces as one: ``second``'s people and photographs numbered after ``first``'s."""
+    offset = (int(first.photos.max()) + 1) if len(first.photos) else 0
+    return Faces(np.concatenate([first.vectors, second.vectors]),
+                 np.concatenate([first.labels, second.labels + len(first.people)]), first.people + second.people,
+                 np.concatenate([first.photos, second.photos - second.photos.min() + offset]))

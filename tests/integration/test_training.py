@@ -78,3 +78,34 @@ def test_ten_folds_scores_each_folds_head_on_its_own_pairs_beside_the_frozen_mod
         assert len(row["frozen"]["folds"]) == len(row["trained"]["folds"]) == 2
         assert all(0.0 <= x <= 1.0 for x in row["trained"]["folds"])
     assert report["probes"]["full"]["frozen"]["accuracy"] >= 0.75  # real photographs, easy pairs
+
+
+def test_a_sites_named_faces_train_a_head_when_enough_people_have_two(analyzer, config, fold_one, tmp_path):
+    from gallery.enroll import Enroller
+    from gallery.store import GalleryStore
+    from pipelines.train.data import SITE_PEOPLE, joined, site_faces
+
+    people = sorted(training_images(LFW, excluded=fold_one, min_images=3))[:SITE_PEOPLE]
+    gallery = tmp_path / "site.db"
+    with GalleryStore(gallery) as store:
+        enroller = Enroller(analyzer, store, config.enroll)
+        for person in people[:-1]:
+            enroller.enroll(person, *enroller.from_images(training_images(LFW, set())[person][:3]))
+        enroller.enroll(people[-1], *enroller.from_images(training_images(LFW, set())[people[-1]][:1]))
+    model = analyzer.embedder.model_id
+    with pytest.raises(DatasetError, match=f"9 people with two faces or more by {model}; training on a site's "
+                                           f"faces needs {SITE_PEOPLE}"):
+        site_faces(gallery, model)
+    with GalleryStore(gallery) as store:
+        enroller = Enroller(analyzer, store, config.enroll)
+        enroller.enroll(people[-1], *enroller.from_images(training_images(LFW, set())[people[-1]][1:3]))
+    site = site_faces(gallery, model)
+    assert site.people == [f"site:{p}" for p in people] and np.bincount(site.labels).min() >= 2
+    with Progress(disable=True) as progress:
+        lfw = cached_faces(analyzer, {p: training_images(LFW, set())[p][:2] for p in people[:3]}, tmp_path, progress,
+                           (view("full"),))
+        both = joined(lfw, site)
+        training = train_head(both, steps=20, progress=progress, people=13, held_out=0.0)
+    assert len(both.people) == 13 and set(both.labels) == set(range(13))
+    assert len(set(both.photos)) == len(both.photos)  # every photograph numbered once
+    assert training.losses and all(np.isfinite(training.losses))
