@@ -126,7 +126,7 @@ class Identifier:
         name = self.model_id.split(":")[0]
         others = sorted({m.split(":")[0] for m in store.model_counts() if m != self.model_id})
         had = f" (they have {', '.join(others)} embeddings)" if others else ""
-        keep = f' or set models.embedder = "{others[0]}"' if others else ""
+        keep = f" or set {_config_for(others[0])}" if others else ""
         return (f"{self.missing} gallery faces have no {self.model_id} embedding and are not matched{had}: "
                 f"run `facetrack gallery reembed` to embed their stored crops with {name}{keep}")
 
@@ -164,3 +164,9 @@ class Identifier:
             for box, who, d, g, near, r in zip(analysis.faces.boxes, m.identity, m.distance, m.margin, m.nearest,
                                                m.refused)
         ]
+
+
+def _config_for(name: str) -> str:
+    """The settings that make ``name`` (an embedder, or ``<embedder>+<head id>``) the active model."""
+    embedder, _, head = name.partition("+head-")
+    return f'models.embedder = "{embedder}"' + (f' and models.head = "head-{head}"' if head else '')
