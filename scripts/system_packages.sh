@@ -6,7 +6,7 @@
 # and those tests skip with that reason.
 set -euo pipefail
 packages=(gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-base gstreamer1.0-plugins-good
-          gstreamer1.0-plugins-ugly chromium chromium-driver postgresql)
+          gstreamer1.0-plugins-ugly chromium chromium-driver postgresql mosquitto)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

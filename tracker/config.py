@@ -18,6 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tracker.errors import ConfigError
+from tracker.redact import redact
 
 ENV_PREFIX = "FACETRACK__"
 RENAMED = {"cluster": "workers", "sightings": "unknowns"}  # old section -> new; the old is read one release more
@@ -320,6 +321,32 @@ class RedisConfig(Strict):
         return value
 
 
+class MqttConfig(Strict):
+    url: str = Field("", description=("The MQTT broker `facetrack mqtt` publishes to: `mqtt://host:1883`, or "
+                                      "`mqtts://host:8883` for TLS; empty = no bridge"))
+    username: str = Field("", description="Broker user name; empty = none")
+    password: str = Field("", description=("Broker password (better in `FACETRACK__MQTT__PASSWORD` or "
+                                           "`password_file`); never logged"))
+    password_file: str = Field("", description="A file holding the broker password (used when `password` is empty)")
+    ca_file: str = Field("", description="`mqtts://`: the CA certificate to trust; empty = the system's")
+    topic_prefix: str = Field("facetrack", pattern=r"^[A-Za-z0-9_/-]{1,64}$",
+        description=("Topics: `<prefix>/events`, `<prefix>/person/<id>/...`, `<prefix>/camera/<camera>/state`, "
+                     "`<prefix>/bridge/status`"))
+    discovery_prefix: str = Field("homeassistant", pattern=r"^[A-Za-z0-9_/-]{0,64}$",
+        description="Home Assistant MQTT discovery topics' prefix; empty = no discovery")
+    away_seconds: float = Field(60.0, ge=0.0, le=86400.0,
+        description="A person is `not_home` once no camera has seen them for this long (0-86400 s)")
+    client_id: str = Field("facetrack-bridge", pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="MQTT client id")
+
+    @field_validator("url")
+    @classmethod
+    def _mqtt_url(cls, value: str) -> str:
+        if value and not value.startswith(("mqtt://", "mqtts://")):
+            raise ValueError(f"'{redact(value)}' is not an mqtt:// or mqtts:// URL")
+        return value
+
+
 class HttpConfig(Strict):
     host: str = Field("127.0.0.1", min_length=1,
         description="Address the HTTP server listens on")
@@ -415,6 +442,8 @@ class Config(Strict):
         description="Identity events")
     http: HttpConfig = Field(default_factory=HttpConfig,
         description="The HTTP side")
+    mqtt: MqttConfig = Field(default_factory=MqttConfig,
+        description="The MQTT / Home Assistant bridge (`facetrack mqtt`)")
     workers: WorkersConfig = Field(default_factory=WorkersConfig,
         description="Several workers sharing the cameras")
 

@@ -88,9 +88,7 @@ def events(
 ) -> None:
     """Print identity events as they are published (Ctrl-C to stop)."""
     settings = load_config(config)
-    if not settings.redis.url and not settings.redis.port:
-        raise TrackerError("redis.port is 0 (any free port): set redis.url to the URL facetrack run printed")
-    url = settings.redis.url or embedded_url(Path(settings.redis.data_dir).expanduser(), settings.redis.port)
+    url = _events_url(settings)
 
     async def follow() -> None:
         seen = 0
@@ -109,6 +107,30 @@ def events(
         asyncio.run(follow())
     except KeyboardInterrupt:
         pass
+
+
+def mqtt(config: ConfigOption = DEFAULT_CONFIG) -> None:
+    """Publish the identity events, presence and camera state to the MQTT broker at mqtt.url, with Home
+    Assistant discovery (until Ctrl-C; a restart goes on from the last event published)."""
+    from pipelines.mqtt.bridge import Bridge  # paho: for this command only
+    from pipelines.signals import stop_on_signal  # (the same)
+
+    settings = load_config(config)
+    if not settings.mqtt.url:
+        raise TrackerError("mqtt.url is empty: set it to the broker, e.g. mqtt://127.0.0.1:1883")
+    bridge = Bridge(settings.mqtt, _events_url(settings), settings.events.prefix)
+
+    async def serve_bridge() -> None:
+        await bridge.run(stop_on_signal())
+
+    asyncio.run(serve_bridge())
+
+
+def _events_url(settings: Config) -> str:
+    """The Redis that ``facetrack run`` publishes to, as another process reaches it."""
+    if not settings.redis.url and not settings.redis.port:
+        raise TrackerError("redis.port is 0 (any free port): set redis.url to the URL facetrack run printed")
+    return settings.redis.url or embedded_url(Path(settings.redis.data_dir).expanduser(), settings.redis.port)
 
 
 def _waiting(url: str, error: Exception) -> None:
@@ -174,4 +196,5 @@ def register(app: typer.Typer) -> None:
     app.command()(run)
     app.command()(serve)
     app.command()(events)
+    app.command()(mqtt)
     app.command()(bench)

@@ -6,6 +6,7 @@ Exit codes: 0 success (for ``verify``: same person), 1 ``verify``: different peo
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from pathlib import Path
@@ -55,8 +56,10 @@ def config_check(
     config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """Validate a config file and print the resolved settings (environment overrides applied)."""
-    resolved = load_config(file or config)
-    out.print_json(resolved.model_dump_json())
+    resolved = load_config(file or config).model_dump(mode="json")
+    for section, key in (("http", "token"), ("mqtt", "password")):  # secrets: said to be set, never shown
+        resolved[section][key] = redact.HIDDEN if resolved[section][key] else ""
+    out.print_json(redact.redact(json.dumps(resolved)))
     err.print(f"{file or config}: valid")
 
 

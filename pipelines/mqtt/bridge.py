@@ -1,0 +1,290 @@
+"""``facetrack mqtt``: the identity events, from the Redis Stream to an MQTT broker, for Home Assistant and
+anything else that speaks MQTT.
+
+It follows the Stream from the id it reached last (kept in Redis at ``<prefix>:mqtt:bridge`` with the
+presence state, written only after the broker acknowledged everything an event made it publish), so a
+restarted bridge misses nothing and repeats nothing; a first start reads the Stream from its oldest kept
+event. What it publishes (``mqtt.topic_prefix``, ``facetrack`` by default):
+
+- ``<prefix>/events``: every event as JSON (without its face crop), QoS 2 (exactly once), not retained;
+- ``<prefix>/person/<identity id>/state``: ``home`` / ``not_home``, retained;
+- ``<prefix>/person/<identity id>/attributes``: name, cameras in view, last camera, last seen, since, retained;
+- ``<prefix>/person/<identity id>/image``: their latest face crop (JPEG bytes), retained;
+- ``<prefix>/camera/<camera>/state``: the names in view there, retained;
+- ``<prefix>/bridge/status``: ``online``, and ``offline`` as its last will;
+- Home Assistant discovery (``mqtt.discovery_prefix``): a ``device_tracker`` and an ``image`` per person,
+  a ``sensor`` (people in view) per camera, all retained, so people appear as entities with no YAML.
+
+Every retained topic is published again each time the bridge (re)connects, so a broker restarted without
+its store has the state back at once. An erased person (``<prefix>:erased``) has every retained topic of
+theirs cleared and their discovery entries removed."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import ssl
+import threading
+import time
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import paho.mqtt.client as mqtt
+import redis.asyncio as aioredis
+
+from pipelines.events.publisher import erased_key
+from pipelines.events.subscriber import read_events
+from pipelines.mqtt.presence import Person, Presence
+from tracker.config import MqttConfig
+from tracker.errors import ConfigError
+from tracker.redact import redact
+
+logger = logging.getLogger(__name__)
+ACK_SECONDS = 10.0
+
+
+def state_key(prefix: str) -> str:
+    return f"{prefix}:mqtt:bridge"
+
+
+def broker_password(config: MqttConfig) -> str:
+    if config.password or not config.password_file:
+        return config.password
+    try:
+        return Path(config.password_file).expanduser().read_text().strip()
+    except OSError as error:
+        raise ConfigError(f"mqtt.password_file: {config.password_file}: {error.strerror}") from None
+
+
+class Broker:
+    """A paho client on its own network thread: ``publish`` queues (QoS 1 or 2, kept while the broker is away and
+    sent again on reconnect), ``acknowledged`` waits for the broker's PUBACKs (counted by message id: paho
+    re-sends a message queued while disconnected but still calls it failed)."""
+
+    def __init__(self, config: MqttConfig, on_connect) -> None:
+        where = urlsplit(config.url)
+        if not where.hostname:
+            raise ConfigError(f"mqtt.url: {redact(config.url)} has no host")
+        self.config = config
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=config.client_id,
+                                  clean_session=False, reconnect_on_failure=True)
+        self.client.max_queued_messages_set(0)  # everything is kept while the broker is away
+        username = config.username or unquote(where.username or "")
+        password = broker_password(config) or unquote(where.password or "")
+        if username:
+            self.client.username_pw_set(username, password or None)
+        if where.scheme == "mqtts":
+            self.client.tls_set(ca_certs=config.ca_file or None, cert_reqs=ssl.CERT_REQUIRED)
+        status = f"{config.topic_prefix}/bridge/status"
+        self.client.will_set(status, "offline", qos=1, retain=True)
+        self.client.reconnect_delay_set(1, 10)
+        self.client.on_connect = self._connected
+        self.client.on_disconnect = lambda *_: logger.warning("mqtt: the broker at %s went away; reconnecting",
+                                                              redact(config.url))
+        self.client.on_publish = self._acked
+        self._on_connect = on_connect
+        self.host, self.port = where.hostname, where.port or (8883 if where.scheme == "mqtts" else 1883)
+        self._waiting: list[int] = []  # message ids published, not yet known acknowledged
+        self._acked: set[int] = set()
+        self._condition = threading.Condition()
+        self._closing = False
+
+    def _connected(self, client, userdata, flags, reason, properties) -> None:
+        if reason.is_failure:
+            logger.warning("mqtt: the broker at %s refused the connection: %s", redact(self.config.url), reason)
+        else:
+            self._on_connect()
+
+    def _acked(self, client, userdata, mid, reason, properties) -> None:
+        with self._condition:
+            self._acked.add(mid)
+            self._condition.notify_all()
+
+    def start(self) -> None:
+        self.client.connect_async(self.host, self.port, keepalive=30)
+        self.client.loop_start()
+
+    def release(self) -> None:
+        """End any wait for acknowledgements (what is unacknowledged is not saved as done)."""
+        with self._condition:
+            self._closing = True
+            self._condition.notify_all()
+
+    def stop(self) -> None:
+        self.release()
+        self.client.publish(f"{self.config.topic_prefix}/bridge/status", "offline", qos=1, retain=True)
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def publish(self, topic: str, payload: bytes | str, retain: bool = False, qos: int = 1) -> None:
+        info = self.client.publish(topic, payload, qos=qos, retain=retain)
+        with self._condition:
+            self._waiting.append(info.mid)
+
+    async def acknowledged(self) -> bool:
+        """Until the broker acknowledged everything published so far (however long it is away); False when the
+        bridge stopped first."""
+        return await asyncio.to_thread(self._wait_all)
+
+    def _wait_all(self) -> bool:
+        with self._condition:
+            while self._waiting and not self._closing:
+                self._condition.wait_for(  # the feed and the clock may both wait, each until all is acknowledged
+                    lambda: not self._waiting or self._waiting[0] in self._acked or self._closing, timeout=ACK_SECONDS)
+                while self._waiting and self._waiting[0] in self._acked:
+                    self._acked.discard(self._waiting.pop(0))
+            return not self._waiting
+
+
+class Bridge:
+    def __init__(self, config: MqttConfig, redis_url: str, prefix: str) -> None:
+        self.config, self.redis_url, self.prefix = config, redis_url, prefix
+        self.topics = config.topic_prefix
+        self.presence = Presence()
+        self._connected = threading.Event()  # set by paho's thread at each (re)connect
+        self.crops: dict[int, bytes] = {}
+        self.broker = Broker(config, self._connected.set)
+        self.last_id = "0"
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Until ``stop`` is set (or Redis answers with something other than events)."""
+        client = aioredis.Redis.from_url(self.redis_url, socket_connect_timeout=2)
+        try:
+            saved = await client.get(state_key(self.prefix))
+            if saved:
+                held = json.loads(saved)
+                self.last_id, self.presence = held["last_id"], Presence.from_json(held["presence"])
+            logger.info("mqtt: publishing to %s from stream id %s", redact(self.config.url), self.last_id)
+            self.broker.start()
+            work = [asyncio.create_task(self._clock(client)), asyncio.create_task(self._follow(client))]
+            stopped = asyncio.create_task(stop.wait())
+            done, _ = await asyncio.wait([*work, stopped], return_when=asyncio.FIRST_COMPLETED)
+            self.broker.release()  # a task waiting on the broker's acknowledgements ends now
+            for task in (*work, stopped):
+                task.cancel()
+            await asyncio.gather(*work, stopped, return_exceptions=True)
+            failed = [t for t in work if t in done and not t.cancelled() and t.exception()]
+            if failed:
+                raise failed[0].exception()
+        finally:
+            self.broker.stop()
+            await client.aclose()
+
+    async def _follow(self, client: aioredis.Redis) -> None:
+        async for stream_id, event in read_events(self.redis_url, self.prefix, since=self.last_id, waiting=_waiting):
+            # QoS 2: a broker that stops before its acknowledgement reaches us does not deliver it twice
+            self.broker.publish(f"{self.topics}/events", event.model_dump_json(exclude={"crop_jpeg"}), qos=2)
+            people, cameras = self.presence.apply(event, time.time(), self.config.away_seconds)
+            if event.identity_id is not None and event.crop_jpeg and event.identity_id in self.presence.people:
+                self.crops[event.identity_id] = base64.b64decode(event.crop_jpeg)
+                self.broker.publish(f"{self.topics}/person/{event.identity_id}/image", self.crops[event.identity_id],
+                                    retain=True)
+            self._publish_state(people, cameras)
+            if not await self.broker.acknowledged():
+                return  # stopping: this event is published again by the next start
+            self.last_id = stream_id
+            await self._save(client)
+
+    async def _clock(self, client: aioredis.Redis) -> None:
+        """Every quarter second: after a (re)connect everything retained again; people whose time away has come
+        ``not_home``; erased people cleared."""
+        while True:
+            await asyncio.sleep(0.25)
+            if self._connected.is_set():
+                self._connected.clear()
+                self._republish()
+            changed = self.presence.due(time.time())
+            erased = await self._erased(client)
+            if changed or erased:
+                self._publish_state(changed, set(self.presence.cameras) if erased else set())
+                if await self.broker.acknowledged():
+                    await self._save(client)
+
+    async def _erased(self, client: aioredis.Redis) -> set[int]:
+        known = list(self.presence.people)
+        if not known:
+            return set()
+        flags = await client.smismember(erased_key(self.prefix), [str(i) for i in known])
+        gone = {identity for identity, flag in zip(known, flags) if flag}
+        for identity in gone:
+            self.presence.forget(identity)
+            self.crops.pop(identity, None)
+            for topic in self._person_topics(identity):
+                self.broker.publish(topic, b"", retain=True)  # an empty retained message deletes it
+            logger.info("mqtt: erased identity %s cleared from the broker", identity)
+        return gone
+
+    async def _save(self, client: aioredis.Redis) -> None:
+        await client.set(state_key(self.prefix), json.dumps({"last_id": self.last_id,
+                                                             "presence": self.presence.to_json()}))
+
+    def _republish(self) -> None:
+        """After each (re)connect: the status, discovery and every retained state again."""
+        self.broker.publish(f"{self.topics}/bridge/status", "online", retain=True)
+        self._publish_state(set(self.presence.people), set(self.presence.cameras))
+        for identity, crop in list(self.crops.items()):
+            self.broker.publish(f"{self.topics}/person/{identity}/image", crop, retain=True)
+
+    def _publish_state(self, people: set[int], cameras: set[str]) -> None:
+        for identity in people:
+            person = self.presence.people.get(identity)
+            if person is None:
+                continue
+            self._discover_person(person)
+            base = f"{self.topics}/person/{identity}"
+            self.broker.publish(f"{base}/state", person.state, retain=True)
+            self.broker.publish(f"{base}/attributes", json.dumps(
+                {"name": person.name, "identity_id": identity, "cameras": person.cameras,
+                 "last_camera": person.last_camera, "last_seen": _iso(person.last_seen), "since": _iso(person.since)}),
+                retain=True)
+        for camera in cameras:
+            self._discover_camera(camera)
+            names = [self.presence.people[i].name for i in self.presence.cameras.get(camera, [])
+                     if i in self.presence.people]
+            self.broker.publish(f"{self.topics}/camera/{camera}/state", json.dumps({"people": names}), retain=True)
+
+    def _person_topics(self, identity: int) -> list[str]:
+        base = f"{self.topics}/person/{identity}"
+        topics = [f"{base}/state", f"{base}/attributes", f"{base}/image"]
+        if self.config.discovery_prefix:
+            topics += [f"{self.config.discovery_prefix}/device_tracker/facetrack_{identity}/config",
+                       f"{self.config.discovery_prefix}/image/facetrack_{identity}/config"]
+        return topics
+
+    def _device(self) -> dict:
+        return {"identifiers": [f"facetrack_{self.topics}"], "name": "facetrack", "manufacturer": "facetrack"}
+
+    def _discover_person(self, person: Person) -> None:
+        if not self.config.discovery_prefix:
+            return
+        base = f"{self.topics}/person/{person.identity_id}"
+        common = {"availability_topic": f"{self.topics}/bridge/status", "device": self._device()}
+        self.broker.publish(f"{self.config.discovery_prefix}/device_tracker/facetrack_{person.identity_id}/config",
+                            json.dumps({"name": person.name, "unique_id": f"facetrack_{person.identity_id}",
+                                        "state_topic": f"{base}/state", "json_attributes_topic": f"{base}/attributes",
+                                        "payload_home": "home", "payload_not_home": "not_home",
+                                        "source_type": "router", **common}), retain=True)
+        self.broker.publish(f"{self.config.discovery_prefix}/image/facetrack_{person.identity_id}/config",
+                            json.dumps({"name": f"{person.name} face",
+                                        "unique_id": f"facetrack_{person.identity_id}_face",
+                                        "image_topic": f"{base}/image", "content_type": "image/jpeg", **common}),
+                            retain=True)
+
+    def _discover_camera(self, camera: str) -> None:
+        if not self.config.discovery_prefix:
+            return
+        self.broker.publish(f"{self.config.discovery_prefix}/sensor/facetrack_{camera}/config", json.dumps(
+            {"name": f"{camera} people", "unique_id": f"facetrack_camera_{camera}",
+             "state_topic": f"{self.topics}/camera/{camera}/state", "value_template": "{{ value_json.people | count }}",
+             "json_attributes_topic": f"{self.topics}/camera/{camera}/state", "unit_of_measurement": "people",
+             "availability_topic": f"{self.topics}/bridge/status", "device": self._device()}), retain=True)
+
+
+def _iso(t: float) -> str | None:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t)) if t else None
+
+
+def _waiting(url: str, error: Exception) -> None:
+    logger.warning("mqtt: waiting for Redis at %s (%s)", redact(url), redact(str(error)))

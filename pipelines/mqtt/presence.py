@@ -1,0 +1,84 @@
+"""Who is where, from the identity events: the state the MQTT bridge publishes (and keeps in Redis with the
+Stream id it has reached, so a restarted bridge goes on where it stopped). Pure: no I/O, times given.
+
+A named person is ``home`` from their first ``person.entered`` on any camera; ``not_home`` once no camera
+has them in view and ``away_seconds`` have passed since the last one lost them. Each camera keeps who is in
+its view now."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from tracker.events import Event
+
+HOME, AWAY = "home", "not_home"
+
+
+@dataclass
+class Person:
+    identity_id: int
+    name: str
+    state: str = AWAY
+    since: float = 0.0  # when the state began (wall time)
+    last_seen: float = 0.0
+    last_camera: str = ""
+    cameras: list[str] = field(default_factory=list)  # in view now
+    away_at: float | None = None  # when not_home falls due, once no camera has them
+
+
+@dataclass
+class Presence:
+    people: dict[int, Person] = field(default_factory=dict)
+    cameras: dict[str, list[int]] = field(default_factory=dict)  # camera -> identity ids in view
+
+    def apply(self, event: Event, now: float, away_seconds: float) -> tuple[set[int], set[str]]:
+        """The people and cameras whose state ``event`` changed."""
+        changed_people, changed_cameras = set(), set()
+        if event.identity_id is None or event.type not in ("person.entered", "person.left"):
+            return changed_people, changed_cameras
+        person = self.people.setdefault(event.identity_id, Person(event.identity_id, event.name))
+        person.name = event.name
+        person.last_seen, person.last_camera = now, event.camera
+        in_view = self.cameras.setdefault(event.camera, [])
+        if event.type == "person.left":
+            person.cameras = [c for c in person.cameras if c != event.camera]
+            if event.identity_id in in_view:
+                in_view.remove(event.identity_id)
+                changed_cameras.add(event.camera)
+            if not person.cameras:
+                person.away_at = now + away_seconds
+        else:
+            if event.camera not in person.cameras:
+                person.cameras.append(event.camera)
+            if event.identity_id not in in_view:
+                in_view.append(event.identity_id)
+                changed_cameras.add(event.camera)
+            person.away_at = None
+            if person.state != HOME:
+                person.state, person.since = HOME, now
+        changed_people.add(event.identity_id)
+        return changed_people, changed_cameras
+
+    def due(self, now: float) -> set[int]:
+        """Mark ``not_home`` everyone whose time away has come; their ids."""
+        gone = set()
+        for person in self.people.values():
+            if person.away_at is not None and person.away_at <= now and person.state == HOME:
+                person.state, person.since, person.away_at = AWAY, now, None
+                gone.add(person.identity_id)
+        return gone
+
+    def forget(self, identity_id: int) -> Person | None:
+        """An erased person, out of every camera's view and out of the state."""
+        for in_view in self.cameras.values():
+            if identity_id in in_view:
+                in_view.remove(identity_id)
+        return self.people.pop(identity_id, None)
+
+    def to_json(self) -> dict:
+        return {"people": [asdict(p) for p in self.people.values()], "cameras": self.cameras}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Presence:
+        people = {p["identity_id"]: Person(**p) for p in data.get("people", [])}
+        return cls(people, {camera: list(ids) for camera, ids in data.get("cameras", {}).items()})

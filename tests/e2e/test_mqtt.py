@@ -1,0 +1,108 @@
+"""Home Assistant's way in, end to end: ``facetrack run`` on real footage (a sitcom scene, six enrolled people,
+34 hard cuts) -> Redis -> ``facetrack mqtt`` -> a real Mosquitto broker with a password -> subscribers. They
+see the discovery config, each person ``home`` then ``not_home``, and every event exactly once, though the
+bridge and the broker are both restarted mid-run."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import redis
+
+from gallery.store import GalleryStore
+from pipelines.eval.real import enroll_variant
+from pipelines.events.publisher import stream_key
+from pipelines.events.redis_server import EmbeddedRedis, free_port
+from pipelines.mqtt.bridge import state_key
+from tests.support.cli import FACETRACK
+from tests.support.data import DATA, LFW
+from tests.support.mqtt import PASSWORD, USER, Mosquitto, Recorder, needs_mosquitto
+from tracker.events import Event
+
+FRIENDS = DATA / "real" / "friends"
+pytestmark = [needs_mosquitto, pytest.mark.timeout(600),
+              pytest.mark.skipif(not (FRIENDS / "shots.csv").is_file(), reason=f"real footage not found at {FRIENDS}")]
+
+
+def until(check, seconds: float, what: str):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if result := check():
+            return result
+        time.sleep(0.1)
+    raise AssertionError(f"not within {seconds} s: {what}")
+
+
+def test_run_to_mosquitto_with_discovery_presence_and_no_event_lost_or_doubled_through_restarts(
+        analyzer, config, cache_dir, tmp_path):
+    gallery = tmp_path / "gallery.db"
+    with GalleryStore(gallery) as store:
+        enroll_variant(analyzer, store, config, FRIENDS, "all", LFW)
+    with EmbeddedRedis(tmp_path / "redis", free_port()) as server, Mosquitto(tmp_path / "mqtt") as broker:
+        settings = tmp_path / "config.toml"
+        settings.write_text(
+            f'[models]\ncache_dir = "{cache_dir}"\ndevice = "cpu"\n\n[gallery]\npath = "{gallery}"\n\n'
+            f'[redis]\nurl = "{server.url}"\n\n[http]\nport = 0\n\n'
+            f'[mqtt]\nurl = "{broker.url}"\nusername = "{USER}"\naway_seconds = 1.0\n\n'
+            f'[[cameras]]\nid = "tv"\nurl = "{FRIENDS / "cold_open_video_only.mp4"}"\nfps = 5.0\nrealtime = false\n')
+        env = {**os.environ, "FACETRACK__MQTT__PASSWORD": PASSWORD}  # the secret stays out of the file
+        events = Recorder(broker, "facetrack/events", client_id="events-reader", persistent=True)
+        states = Recorder(broker, "facetrack/person/+/state", client_id="state-reader", persistent=True)
+        logs = []
+
+        def bridge() -> subprocess.Popen:
+            logs.append((tmp_path / f"bridge{len(logs)}.log").open("w"))
+            return subprocess.Popen([str(FACETRACK), "mqtt", "--config", str(settings)], env=env, stdout=logs[-1],
+                                    stderr=subprocess.STDOUT)
+
+        first = bridge()
+        run = subprocess.Popen([str(FACETRACK), "run", "--config", str(settings)], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        until(lambda: len(events.seen()) >= 10, 240, "ten events over MQTT")
+        first.send_signal(signal.SIGTERM)  # the bridge restarted mid-run
+        assert first.wait(timeout=30) == 0
+        second = bridge()
+        until(lambda: len(events.seen()) >= 40, 240, "forty events over MQTT")
+        broker.stop()  # and the broker: the bridge holds what it could not send
+        time.sleep(2)
+        broker.start()
+        _, stderr = run.communicate(timeout=480)
+        assert run.returncode == 0, stderr[-3000:]
+
+        client = redis.Redis.from_url(server.url)
+        entries = client.xrange(stream_key("facetrack"))
+        written = [Event.model_validate_json(fields[b"event"]) for _, fields in entries]
+        last = entries[-1][0].decode()
+        until(lambda: json.loads(client.get(state_key("facetrack")) or "{}").get("last_id") == last, 60,
+              "the bridge at the Stream's end")
+        until(lambda: len(events.seen()) >= len(written), 30, "every event over MQTT")
+        published = [json.loads(payload)["id"] for _, payload, _ in events.seen()]
+        assert published == [e.id for e in written]  # each once, in order, through both restarts
+
+        people = {e.identity_id: e.name for e in written if e.type == "person.entered"}
+        assert len(people) >= 4, people
+        time.sleep(2.5)  # everyone has left the (ended) video: not_home once away_seconds have passed
+        retained = Recorder(broker)
+        latest = until(lambda: (lambda seen: seen if all(f"facetrack/person/{i}/state" in seen for i in people)
+                                else None)(retained.latest()), 30, "every person's retained state")
+        for identity, name in people.items():
+            discovery = json.loads(latest[f"homeassistant/device_tracker/facetrack_{identity}/config"])
+            assert discovery["name"] == name and discovery["state_topic"] == f"facetrack/person/{identity}/state"
+            assert latest[f"facetrack/person/{identity}/state"] == b"not_home"
+            seen = [p for t, p, _ in states.seen() if t == f"facetrack/person/{identity}/state"]
+            assert b"home" in seen and seen[-1] == b"not_home", (name, seen)
+        assert json.loads(latest["homeassistant/sensor/facetrack_tv/config"])["state_topic"] == \
+            "facetrack/camera/tv/state"
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(timeout=30) == 0
+        for recorder in (events, states, retained):
+            recorder.close()
+        client.close()
+    for log in logs:
+        log.close()
+        text = Path(log.name).read_text()
+        assert PASSWORD not in text and "mqtt: publishing to" in text, text[-2000:]

@@ -1,0 +1,125 @@
+"""The MQTT bridge between a real Redis Stream and a real Mosquitto broker: Home Assistant discovery, presence
+``home`` then ``not_home``, each event once across a bridge restart and a broker that lost its store, and an
+erased person gone from the broker."""
+
+import asyncio
+import base64
+import json
+import time
+
+import cv2
+import numpy as np
+import pytest
+import redis
+
+from pipelines.events.publisher import erased_key, stream_key
+from pipelines.events.redis_server import EmbeddedRedis
+from pipelines.mqtt.bridge import Bridge, state_key
+from tests.support.mqtt import PASSWORD, USER, Mosquitto, Recorder, needs_mosquitto
+from tracker.config import MqttConfig
+from tracker.events import Event
+
+pytestmark = [needs_mosquitto, pytest.mark.timeout(120)]
+CROP = base64.b64encode(cv2.imencode(".jpg", np.full((40, 40, 3), 128, np.uint8))[1].tobytes()).decode()
+
+
+def event(kind: str, identity: int | None, name: str, camera: str = "door", **more) -> Event:
+    return Event(type=kind, camera=camera, track_id=1, frame_time=time.time(), identity_id=identity, name=name,
+                 model_id="omz-reid-0095:x", **more)
+
+
+def add(client: redis.Redis, *events: Event) -> None:
+    for e in events:
+        client.xadd(stream_key("facetrack"), {"event": e.model_dump_json()})
+
+
+def until(check, seconds: float = 15.0, what: str = ""):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if result := check():
+            return result
+        time.sleep(0.1)
+    raise AssertionError(f"not within {seconds} s: {what}")
+
+
+class Running:
+    """The bridge in a thread of its own (its own event loop), stopped like Ctrl-C stops it."""
+
+    def __init__(self, config: MqttConfig, redis_url: str) -> None:
+        import threading
+
+        self.bridge = Bridge(config, redis_url, "facetrack")
+        self.loop = asyncio.new_event_loop()
+        self.stop = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        until(lambda: self.stop is not None, what="the bridge started")
+
+    def _run(self) -> None:
+        async def main():
+            self.stop = asyncio.Event()
+            await self.bridge.run(self.stop)
+
+        self.loop.run_until_complete(main())
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.stop.set)
+        self.thread.join(timeout=15)
+        assert not self.thread.is_alive()
+        self.loop.close()
+
+
+def test_presence_discovery_and_each_event_once_through_restarts_and_an_erasure(tmp_path):
+    with EmbeddedRedis(tmp_path / "redis") as server, Mosquitto(tmp_path / "mqtt") as broker:
+        client = redis.Redis.from_url(server.url)
+        config = MqttConfig(url=broker.url, username=USER, password=PASSWORD, away_seconds=1.0)
+        events = Recorder(broker, "facetrack/events", client_id="events-reader", persistent=True)
+        first = [event("track.started", None, "unknown"), event("person.entered", 7, "Ada", crop_jpeg=CROP),
+                 event("person.entered", 8, "Grace", camera="yard")]
+        add(client, *first)
+        bridge = Running(config, server.url)
+        watcher = Recorder(broker)
+        home = until(lambda: watcher.latest().get("facetrack/person/7/state") == b"home" and
+                     "facetrack/bridge/status" in watcher.latest() and watcher.latest(), what="Ada home")
+        tracker = json.loads(home["homeassistant/device_tracker/facetrack_7/config"])
+        assert tracker["name"] == "Ada" and tracker["state_topic"] == "facetrack/person/7/state"
+        assert tracker["payload_home"] == "home" and tracker["payload_not_home"] == "not_home"
+        assert tracker["json_attributes_topic"] == "facetrack/person/7/attributes" and tracker["unique_id"]
+        assert json.loads(home["homeassistant/sensor/facetrack_yard/config"])["state_topic"] == \
+            "facetrack/camera/yard/state"
+        assert home["facetrack/person/7/image"] == base64.b64decode(CROP)
+        assert json.loads(home["facetrack/camera/yard/state"]) == {"people": ["Grace"]}
+        assert home["facetrack/bridge/status"] == b"online"
+        until(lambda: json.loads(client.get(state_key("facetrack")) or "{}").get("last_id"), what="saved")
+
+        bridge.close()  # a bridge restart: it goes on from the event it reached
+        add(client, event("person.left", 7, "Ada", dwell_seconds=3.0))
+        bridge = Running(config, server.url)
+        until(lambda: watcher.latest().get("facetrack/person/7/state") == b"not_home", what="Ada not_home")
+        attributes = json.loads(watcher.latest()["facetrack/person/7/attributes"])
+        assert attributes["cameras"] == [] and attributes["last_camera"] == "door"
+
+        broker.stop(forget=True)  # the broker restarted with nothing retained
+        add(client, event("identity.resolved", 8, "Grace", camera="yard"))
+        broker.start()
+        fresh = Recorder(broker)
+        until(lambda: fresh.latest().get("facetrack/person/8/state") == b"home", what="retained state back")
+        assert fresh.latest().get("facetrack/person/7/state") == b"not_home"
+        assert "homeassistant/device_tracker/facetrack_8/config" in fresh.latest()
+
+        client.sadd(erased_key("facetrack"), "8")  # Grace erased: gone from the broker too
+        until(lambda: fresh.latest().get("facetrack/person/8/state") == b"", what="Grace cleared")
+        bridge.close()
+        after = Recorder(broker)
+        time.sleep(1.0)
+        assert not any(topic.startswith(("facetrack/person/8/", "homeassistant/device_tracker/facetrack_8/"))
+                       for topic in after.latest())
+        assert json.loads(after.latest()["facetrack/camera/yard/state"]) == {"people": []}
+
+        published = until(lambda: [json.loads(p)["id"] for t, p, _ in events.seen()] if len(events.seen()) >= 5
+                          else None, what="the events")
+        written = [Event.model_validate_json(f[b"event"]).id for _, f in client.xrange(stream_key("facetrack"))]
+        assert published == written  # each once, in order, through both restarts
+        for recorder in (events, watcher, fresh, after):
+            recorder.close()
+        client.close()

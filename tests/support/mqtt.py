@@ -1,0 +1,99 @@
+"""A real MQTT broker for the tests: Debian's ``mosquitto`` (installed by ``scripts/system_packages.sh``),
+on a free loopback port with a password file and its store in a temporary folder, stopped (and started
+again) at will; and a subscriber that records every message it gets."""
+
+from __future__ import annotations
+
+import getpass
+import shutil
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from pipelines.events.redis_server import free_port, listening
+
+MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+needs_mosquitto = pytest.mark.skipif(
+    not Path(MOSQUITTO).is_file() or shutil.which("mosquitto_passwd") is None,
+    reason="Debian's mosquitto is not installed (scripts/system_packages.sh installs it)")
+USER, PASSWORD = "facetrack", "broker-secret-42"
+
+
+class Mosquitto:
+    def __init__(self, root: Path) -> None:
+        self.root, self.port = root, free_port()
+        self.url = f"mqtt://127.0.0.1:{self.port}"
+        root.mkdir(parents=True, exist_ok=True)
+        passwords = root / "passwords"
+        subprocess.run(["mosquitto_passwd", "-b", "-c", str(passwords), USER, PASSWORD], check=True,
+                       capture_output=True, timeout=30)
+        passwords.chmod(0o600)
+        (root / "store").mkdir(exist_ok=True)
+        self.conf = root / "mosquitto.conf"
+        self.conf.write_text(f"user {getpass.getuser()}\n"  # as root it would turn into `mosquitto`, locked out
+                             f"listener {self.port} 127.0.0.1\nallow_anonymous false\npassword_file {passwords}\n"
+                             f"persistence true\npersistence_location {root / 'store'}/\n")
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.log = (self.root / "mosquitto.log").open("ab")
+        self.process = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)], stdout=self.log, stderr=self.log)
+        deadline = time.monotonic() + 10
+        while not listening(self.port):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"mosquitto did not start: {(self.root / 'mosquitto.log').read_text()[-2000:]}")
+            time.sleep(0.05)
+
+    def stop(self, forget: bool = False) -> None:
+        """Stop it (its store saved); with ``forget``, its store deleted too (a broker that lost everything)."""
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        self.log.close()
+        if forget:
+            for stored in (self.root / "store").iterdir():
+                stored.unlink()
+
+    def __enter__(self) -> Mosquitto:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class Recorder:
+    """A subscriber to ``topics`` that keeps every message: (topic, payload, retained)."""
+
+    def __init__(self, broker: Mosquitto, topics: str = "#", client_id: str = "", persistent: bool = False) -> None:
+        self.messages: list[tuple[str, bytes, bool]] = []
+        self._lock = threading.Lock()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
+                                  clean_session=not persistent)
+        self.client.username_pw_set(USER, PASSWORD)
+        self.client.on_connect = lambda client, *_: client.subscribe(topics, qos=2)
+        self.client.on_message = self._keep
+        self.client.reconnect_delay_set(0.2, 1)
+        self.client.connect_async("127.0.0.1", broker.port)
+        self.client.loop_start()
+
+    def _keep(self, client, userdata, message) -> None:
+        with self._lock:
+            self.messages.append((message.topic, message.payload, bool(message.retain)))
+
+    def seen(self) -> list[tuple[str, bytes, bool]]:
+        with self._lock:
+            return list(self.messages)
+
+    def latest(self) -> dict[str, bytes]:
+        """Each topic's last payload."""
+        return {topic: payload for topic, payload, _ in self.seen()}
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
