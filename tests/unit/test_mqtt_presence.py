@@ -1,0 +1,47 @@
+"""Who is where, for the MQTT bridge: home from the first camera, not_home only once every camera lost the
+person and the time away has passed, and the state through JSON (a restarted bridge goes on with it)."""
+
+import pytest
+
+from pipelines.mqtt.presence import AWAY, HOME, Presence
+from tracker.config import MqttConfig
+from tracker.events import Event
+
+
+def event(kind: str, identity: int | None, camera: str) -> Event:
+    return Event(type=kind, camera=camera, frame_time=0.0, identity_id=identity, name=f"p{identity}", model_id="m")
+
+
+def test_home_from_the_first_camera_and_not_home_once_every_camera_lost_them_for_away_seconds():
+    presence = Presence()
+    assert presence.apply(event("person.entered", 1, "door"), now=10.0, away_seconds=5.0) == ({1}, {"door"})
+    presence.apply(event("person.entered", 1, "yard"), now=11.0, away_seconds=5.0)
+    presence.apply(event("person.left", 1, "door"), now=12.0, away_seconds=5.0)
+    assert presence.due(now=100.0) == set() and presence.people[1].state == HOME  # the yard still sees them
+    presence.apply(event("person.left", 1, "yard"), now=20.0, away_seconds=5.0)
+    assert presence.due(now=24.9) == set()
+    assert presence.due(now=25.0) == {1} and presence.people[1].state == AWAY and presence.people[1].since == 25.0
+    presence.apply(event("person.entered", 1, "door"), now=30.0, away_seconds=5.0)
+    assert presence.people[1].state == HOME and presence.cameras == {"door": [1], "yard": []}
+    again = Presence.from_json(presence.to_json())
+    assert again.people == presence.people and again.cameras == presence.cameras
+
+
+def test_unknown_faces_and_other_events_leave_presence_alone():
+    presence = Presence()
+    assert presence.apply(event("person.entered", None, "door"), 1.0, 5.0) == (set(), set())
+    assert presence.apply(event("track.started", 3, "door"), 1.0, 5.0) == (set(), set())
+    assert presence.people == {}
+
+
+def test_forgetting_an_erased_person_takes_them_out_of_every_view():
+    presence = Presence()
+    presence.apply(event("person.entered", 1, "door"), 1.0, 5.0)
+    presence.apply(event("person.entered", 2, "door"), 1.0, 5.0)
+    assert presence.forget(1).identity_id == 1
+    assert presence.cameras == {"door": [2]} and set(presence.people) == {2}
+
+
+def test_a_broker_url_that_is_not_mqtt_is_refused_without_showing_its_password():
+    with pytest.raises(ValueError, match=r"'http://u:\*\*\*@broker:1883' is not an mqtt:// or mqtts:// URL"):
+        MqttConfig(url="http://u:hunter2@broker:1883")
