@@ -29,6 +29,7 @@ from pipelines.cli.console import (
     gallery_location,
     out,
     progress,
+    write_json,
 )
 from pipelines.events.erase import sweep_erased
 from pipelines.events.redis_server import EmbeddedRedis, embedded_url, listening
@@ -368,6 +369,67 @@ def stats(gallery: GalleryOption = None, config: ConfigOption = DEFAULT_CONFIG) 
         out.print(table)
         if active and (warning := rule.warning()):
             err.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
+
+
+@gallery_app.command("audit")
+def audit_command(
+    strangers: Annotated[Path | None, typer.Option("--strangers", help="An LFW folder: its people not enrolled "
+                                                   "(a photograph each) are the strangers faces are tried on")] = None,
+    count: Annotated[int, typer.Option("--count", min=10, help="How many strangers")] = 500,
+    json_file: Annotated[Path | None, typer.Option("--json", help="Write every face's audit as JSON here")] = None,
+    gallery: GalleryOption = None, config: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Reference faces that barely resemble their person, make two people confusable, or name strangers."""
+    from gallery.audit import audit  # numpy only, but not for the other commands
+
+    settings = load_config(config)
+    name = model_name(settings.models)
+    with _open(settings, gallery) as store:
+        active = next((m for m in sorted(store.model_counts()) if m.startswith(f"{name}:")), None)
+        if active is None:
+            raise TrackerError(f"{store.path}: no faces embedded by {name}; run `facetrack gallery reembed`")
+        if settings.models.head:
+            register(active, head_record(settings.models))
+        face_ids, identity_ids, vectors = store.embeddings(active)
+        names = {i.id: i.name for i in store.identities()}
+        threshold = stored_threshold(store, settings.match, active, None).value
+    stranger_vectors = _strangers(settings, strangers, set(names.values()), count) if strangers else None
+    report = audit(face_ids, identity_ids, vectors, active, threshold, stranger_vectors)
+    flagged = sorted(report.flagged(), key=lambda f: (-len(f.flags), f.other_distance))
+    table = Table(title=f"{len(flagged)} of {len(report.faces)} faces flagged ({active}, threshold {threshold:.4f})")
+    for column in ("person", "face", "flags", "own nearest (same-person share closer)", "nearest other person",
+                   "strangers it names"):
+        table.add_column(column)
+    for f in flagged:
+        own = "-" if f.own_distance is None else f"{f.own_distance:.3f}" + (
+            "" if f.own_share is None else f" ({f.own_share:.1%})")
+        other = "-" if f.other_identity is None else f"{names.get(f.other_identity, '?')} {f.other_distance:.3f}"
+        table.add_row(escape(names.get(f.identity_id, "?")), str(f.face_id), ", ".join(f.flags), own,
+                      escape(other), str(f.strangers_named))
+    out.print(table)
+    if report.closest_pair:
+        a, b, d = report.closest_pair
+        out.print(f"closest pair of people: {escape(names.get(a, '?'))} and {escape(names.get(b, '?'))} "
+                  f"({d:.3f})", highlight=False)
+    if report.strangers:
+        after = report.strangers_named_without({f.face_id for f in flagged})
+        out.print(f"strangers named: {report.strangers_named} of {report.strangers} "
+                  f"({report.strangers_named / report.strangers:.1%}); without the flagged faces {after} "
+                  f"({after / report.strangers:.1%})", highlight=False)
+    if json_file:
+        write_json(json_file, {"model_id": active, "threshold": threshold, "closest_pair": report.closest_pair,
+                               "strangers": report.strangers, "strangers_named": report.strangers_named,
+                               "faces": [{**vars(f), "name": names.get(f.identity_id)} for f in report.faces]})
+
+
+def _strangers(settings: Config, root: Path, enrolled: set[str], count: int):
+    from pipelines.eval.embedding import embed_paths  # torch and the models: only with --strangers
+    from tracker.lfw import image_dir  # (light, beside it)
+
+    folders = sorted(p for p in image_dir(root).iterdir() if p.is_dir() and p.name not in enrolled)[:count]
+    with progress() as bar:
+        return embed_paths(analyzer(settings), [sorted(f.glob("*.jpg"))[0] for f in folders], bar,
+                           "embedding the strangers").vectors
 
 
 @gallery_app.command("reembed")

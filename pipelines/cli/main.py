@@ -180,6 +180,38 @@ def eval_far_table(
               markup=False)
 
 
+@eval_app.command("audit")
+def eval_audit(
+    root: Annotated[Path, typer.Option("--root", help="LFW folder (holds images_deepfunneled/)")],
+    people: Annotated[int, typer.Option("--people", min=20, help="People in the gallery (4 photographs each)")] = 200,
+    planted: Annotated[int, typer.Option("--planted", min=1, help="Bad references of each kind")] = 20,
+    json_file: Annotated[Path | None, typer.Option("--json", help="Write the report as JSON here")] = None,
+    config: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """The gallery audit on LFW with bad references planted (another person's photograph, tiny and blurred
+    faces): how many it finds, and strangers named before and after removing what it flags."""
+    from dataclasses import asdict  # (with the command)
+
+    from pipelines.eval.audit import measure_audit  # torch: this command only
+
+    settings = load_config(config)
+    face_path = analyzer(settings)
+    with progress() as bar:
+        measured = measure_audit(face_path, root, settings.match, bar, people, planted)
+    table = Table(title=f"gallery audit: {measured.people} people, {measured.faces} faces, "
+                        f"threshold {measured.threshold:.4f} ({face_path.embedder.model_id})")
+    table.add_column("bad reference")
+    table.add_column("flagged", justify="right")
+    for kind, (found, total) in measured.found.items():
+        table.add_row(kind, f"{found} of {total}")
+    table.add_row("clean faces (false flags)", f"{measured.clean_flagged[0]} of {measured.clean_flagged[1]}")
+    out.print(table)
+    out.print(f"strangers named ({measured.strangers} held out): " + ", ".join(
+        f"{what} {share:.2%}" for what, share in measured.named.items()), highlight=False)
+    if json_file:
+        write_json(json_file, asdict(measured))
+
+
 @eval_app.command("openset")
 def eval_openset(
     root: Annotated[Path, typer.Option("--root", help="LFW folder (holds images_deepfunneled/)")],

@@ -26,7 +26,7 @@ from tracker.config import load_config
 from tracker.lfw import read_pairs
 
 Views = Annotated[str, typer.Option("--views", help="Camera views each training photo is embedded in: full, a "
-                                 "face size in px, blur, jpeg, gamma, ir, joined with + (pipelines/train/views.py)")]
+                                 "face size in px, blur, jpeg, gamma, ir, joined with + (pipelines/eval/views.py)")]
 Margin = Annotated[float, typer.Option("--margin", min=0.01, max=2.0,
                                        help="α as a share of the model's verification threshold")]
 Rate = Annotated[float, typer.Option("--lr", min=1e-6, max=1.0, help="Adam's learning rate")]
@@ -54,11 +54,11 @@ def train(
 ) -> None:
     """Train a head with FaceNet's triplet loss (online semi-hard negatives in batches of 45 people x 4 faces),
     keeping the step with the best VAL on held-out training people."""
+    from pipelines.eval.views import views as parse_views  # cv2, as the rest
     from pipelines.train.calibrate import calibrate  # torch
     from pipelines.train.data import cached_faces, joined, site_faces  # torch and the models: for this command
     from pipelines.train.heads import save_head  # torch
     from pipelines.train.loop import train_head  # torch
-    from pipelines.train.views import views as parse_views  # cv2, as the rest
 
     settings = load_config(config)
     pairs = read_pairs(root, root / "pairs.txt")
@@ -106,8 +106,8 @@ def eval_heads(
     config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """LFW View 2 with a head per fold, trained on the other folds' people only, against the frozen embedder."""
+    from pipelines.eval.views import views as parse_views  # cv2, as the rest
     from pipelines.train.evaluate import ten_folds  # torch and the models: for this command only
-    from pipelines.train.views import views as parse_views  # cv2, as the rest
 
     settings = load_config(config)
     train_views, probe_views = parse_views(views), parse_views(probes)

@@ -40,7 +40,7 @@ def embed_paths(analyzer: FaceAnalyzer, paths: list[Path], bar: Progress, label:
                 view: Callable[[np.ndarray], np.ndarray] | None = None) -> CentralFaces:
     """Read, detect and embed the central face of each image in ``paths``, ``batch`` images at a time
     (with ``face``: each image ``shrink``-ed to that face size first; with ``view``: each image through it,
-    as ``pipelines.train.views`` makes them).
+    as ``pipelines.eval.views`` makes them).
 
     Only the faces and embeddings are kept, never the images or crops."""
     task = bar.add_task(label, total=len(paths))

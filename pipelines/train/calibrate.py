@@ -14,9 +14,9 @@ import torch
 from rich.progress import Progress
 
 from pipelines.eval.far_table import genuine_quantiles, impostor_quantiles
+from pipelines.eval.views import view
 from pipelines.train.data import cached_embeddings
 from pipelines.train.folds import fold_people, person_of
-from pipelines.train.views import view
 from tracker.distance import squared_distance
 from tracker.face.analyzer import FaceAnalyzer
 from tracker.lfw import Pairs, image_dir

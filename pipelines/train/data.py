@@ -13,7 +13,7 @@ from rich.progress import Progress
 
 from gallery.store import GalleryStore
 from pipelines.eval.embedding import embed_paths
-from pipelines.train.views import View
+from pipelines.eval.views import View
 from tracker.errors import DatasetError
 from tracker.face.analyzer import FaceAnalyzer
 

@@ -1,7 +1,7 @@
 """A head measured by LFW's protocol, never on its training data: for each of View 2's ten folds a head is
 trained on people outside that fold, its threshold chosen on the other nine folds' pairs and its accuracy
 and VAL at FAR 1e-3 scored on that fold's pairs; beside it the frozen embedder on the same pairs. Probes in
-camera views (``pipelines.train.views``): the second photograph of each pair through that view.
+camera views (``pipelines.eval.views``): the second photograph of each pair through that view.
 
 Rows per probe view: ``frozen`` (the base model on both photographs), ``trained`` (the head on both),
 ``cross`` for a compatible head (the first photograph by the base model, as an old gallery holds it, the
@@ -17,10 +17,10 @@ import numpy as np
 import torch
 from rich.progress import Progress
 
+from pipelines.eval.views import View, view
 from pipelines.train.data import Faces, cached_embeddings, cached_faces
 from pipelines.train.folds import fold_people, refuse_test_people, training_images
 from pipelines.train.loop import Training, train_head
-from pipelines.train.views import View, view
 from tracker.codes import code_distance, code_scale, quantise
 from tracker.distance import squared_distance
 from tracker.face.analyzer import FaceAnalyzer

@@ -6,10 +6,10 @@ import pytest
 import torch
 from rich.progress import Progress
 
+from pipelines.eval.views import view
 from pipelines.train.data import cached_faces
 from pipelines.train.folds import fold_people, refuse_test_people, training_images
 from pipelines.train.loop import all_triplets_loss, train_head
-from pipelines.train.views import view
 from tests.support.data import LFW, needs_data, tiny_lfw
 from tracker.errors import DatasetError
 from tracker.lfw import read_pairs

@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from pipelines.train.views import view, views
+from pipelines.eval.views import view, views
 from tests.support.data import STILLS, needs_data
 from tracker.codes import code_distance, code_scale, quantise
 from tracker.distance import squared_distance

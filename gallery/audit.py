@@ -1,0 +1,106 @@
+"""The gallery audit: which reference faces are bad, and what each costs.
+
+For every stored face of the active model:
+
+- **own**: the distance to the nearest other face of its own person, and how unusual that is for one person's
+  two photographs (the share of same-person pairs closer, from the model's own same-person table: a face past
+  ``UNLIKE_SHARE`` barely resembles its person: another person's photograph filed under the name, a tiny or
+  blurred face);
+- **other**: the nearest face of another person: a face within the threshold in force of someone else's, or
+  closer to them than to its own, makes the two confusable;
+- **strangers** (given faces of people not enrolled, such as LFW's): how many strangers it alone would name
+  at the threshold in force, and so the share of strangers named once it is removed.
+
+The report also gives the closest pair of people and the stranger ceiling (the share of the strangers named
+by the gallery as it is). Identity distances are nearest-face distances (``match.top_k`` = 1, the default).
+Pure: arrays in, report out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gallery.far_tables import genuine_table
+from tracker.distance import pairwise
+from tracker.verification import MAX_DISTANCE
+
+UNLIKE_SHARE = 0.99  # own-face distance beyond 99% of same-person pairs: it barely resembles its person
+UNLIKE, CONFUSABLE, NAMES_STRANGERS = "unlike its person", "confusable", "names strangers"
+
+
+@dataclass
+class FaceAudit:
+    face_id: int
+    identity_id: int
+    own_distance: float | None  # to the nearest other face of its person; None for a person's only face
+    own_share: float | None  # share of same-person pairs closer than own_distance (None: no table)
+    other_identity: int | None
+    other_distance: float  # to the nearest face of anyone else
+    strangers_named: int = 0  # strangers this face alone names
+    flags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Audit:
+    faces: list[FaceAudit]
+    threshold: float
+    closest_pair: tuple[int, int, float] | None  # (identity, identity, distance)
+    strangers: int = 0
+    strangers_named: int = 0  # by the gallery as it is (the ceiling)
+    within: np.ndarray | None = None  # (strangers, faces): within the threshold
+
+    def flagged(self) -> list[FaceAudit]:
+        return [f for f in self.faces if f.flags]
+
+    def strangers_named_without(self, removed: set[int]) -> int:
+        """Strangers still named once the faces ``removed`` (ids) are gone."""
+        if self.within is None:
+            return 0
+        kept = [k for k, face in enumerate(self.faces) if face.face_id not in removed]
+        return int(self.within[:, kept].any(axis=1).sum())
+
+
+def _share_closer(model_id: str, distance: float) -> float | None:
+    table = genuine_table(model_id)
+    if table is None:
+        return None
+    shares, distances = [0.0] + [s for s, _ in table] + [1.0], [0.0] + [d for _, d in table]
+    distances.append(distances[-1] + (distances[-1] - distances[-2]))
+    return float(np.interp(distance, distances, shares))
+
+
+def audit(face_ids: np.ndarray, identity_ids: np.ndarray, vectors: np.ndarray, model_id: str, threshold: float,
+          strangers: np.ndarray | None = None) -> Audit:
+    face_ids, identity_ids = np.asarray(face_ids), np.asarray(identity_ids)
+    d = pairwise(vectors, vectors) if len(vectors) else np.zeros((0, 0))
+    np.fill_diagonal(d, np.inf)
+    same = identity_ids[:, None] == identity_ids[None, :]
+    own = np.where(same, d, np.inf).min(axis=1) if len(d) else np.zeros(0)
+    other = np.where(~same, d, np.inf)
+    nearest_other = other.argmin(axis=1) if len(d) else np.zeros(0, int)
+    faces = []
+    for i in range(len(face_ids)):
+        own_d = None if not np.isfinite(own[i]) else float(own[i])
+        other_d = float(other[i, nearest_other[i]]) if np.isfinite(other[i, nearest_other[i]]) else MAX_DISTANCE
+        share = None if own_d is None else _share_closer(model_id, own_d)
+        face = FaceAudit(int(face_ids[i]), int(identity_ids[i]), own_d, share,
+                         int(identity_ids[nearest_other[i]]) if other_d < MAX_DISTANCE else None, other_d)
+        if own_d is not None and (share >= UNLIKE_SHARE if share is not None else own_d > threshold):
+            face.flags.append(UNLIKE)
+        if other_d <= threshold or (own_d is not None and other_d < own_d):
+            face.flags.append(CONFUSABLE)
+        faces.append(face)
+    pairs = [(a.identity_id, a.other_identity, a.other_distance) for a in faces if a.other_identity is not None]
+    closest = min(pairs, key=lambda p: p[2]) if pairs else None
+    report = Audit(faces, threshold, (min(closest[:2]), max(closest[:2]), closest[2]) if closest else None)
+    if strangers is not None and len(strangers) and len(vectors):
+        within = pairwise(strangers, vectors) <= threshold  # (strangers, faces)
+        named = within.any(axis=1)
+        alone = within.sum(axis=1) == 1
+        for k, face in enumerate(faces):
+            face.strangers_named = int((alone & within[:, k]).sum())
+            if face.strangers_named:
+                face.flags.append(NAMES_STRANGERS)
+        report.strangers, report.strangers_named, report.within = len(strangers), int(named.sum()), within
+    return report
