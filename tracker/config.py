@@ -321,6 +321,12 @@ class RedisConfig(Strict):
         return value
 
 
+class PresenceConfig(Strict):
+    away_seconds: float = Field(60.0, ge=0.0, le=86400.0,
+        description=("A person is away (`not_home` over MQTT) once no camera has had them in view for this long "
+                     "(0-86400 s)"))
+
+
 class MqttConfig(Strict):
     url: str = Field("", description=("The MQTT broker `facetrack mqtt` publishes to: `mqtt://host:1883`, or "
                                       "`mqtts://host:8883` for TLS; empty = no bridge"))
@@ -334,8 +340,6 @@ class MqttConfig(Strict):
                      "`<prefix>/bridge/status`"))
     discovery_prefix: str = Field("homeassistant", pattern=r"^[A-Za-z0-9_/-]{0,64}$",
         description="Home Assistant MQTT discovery topics' prefix; empty = no discovery")
-    away_seconds: float = Field(60.0, ge=0.0, le=86400.0,
-        description="A person is `not_home` once no camera has seen them for this long (0-86400 s)")
     client_id: str = Field("facetrack-bridge", pattern=r"^[A-Za-z0-9_.-]{1,64}$",
         description="MQTT client id")
 
@@ -442,6 +446,8 @@ class Config(Strict):
         description="Identity events")
     http: HttpConfig = Field(default_factory=HttpConfig,
         description="The HTTP side")
+    presence: PresenceConfig = Field(default_factory=PresenceConfig,
+        description="Who is where, across the cameras (`GET /api/presence`, MQTT)")
     mqtt: MqttConfig = Field(default_factory=MqttConfig,
         description="The MQTT / Home Assistant bridge (`facetrack mqtt`)")
     workers: WorkersConfig = Field(default_factory=WorkersConfig,

@@ -118,7 +118,7 @@ def mqtt(config: ConfigOption = DEFAULT_CONFIG) -> None:
     settings = load_config(config)
     if not settings.mqtt.url:
         raise TrackerError("mqtt.url is empty: set it to the broker, e.g. mqtt://127.0.0.1:1883")
-    bridge = Bridge(settings.mqtt, _events_url(settings), settings.events.prefix)
+    bridge = Bridge(settings.mqtt, _events_url(settings), settings.events.prefix, settings.presence.away_seconds)
 
     async def serve_bridge() -> None:
         await bridge.run(stop_on_signal())

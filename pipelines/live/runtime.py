@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -25,8 +26,10 @@ from pipelines.live.worker import CameraWorker, FrameObserver
 from pipelines.live.workers import Workers
 from tracker.config import CameraConfig, Config
 from tracker.errors import TrackerError
+from tracker.events import Event
 from tracker.redact import redact
 from tracker.track.camera import CameraTracks, TrackedFace, TrackView
+from tracker.whereabouts import Person, Whereabouts
 
 logger = logging.getLogger(__name__)
 STATUS_LINE = ("camera %s: %s, %.1f fps analysed, %d faces, %d tracks open, %d dropped, %d over rate, "
@@ -117,7 +120,19 @@ class Runtime:
         self.retention = retention
         self.workers = workers  # several workers: it decides which cameras run here
         self.cameras: dict[str, Camera] = {}
+        self.whereabouts = Whereabouts()  # who is where across this worker's cameras (GET /api/presence)
         self._group: asyncio.TaskGroup | None = None
+
+    def _seen(self, event: Event) -> None:
+        self.whereabouts.apply(event, time.time(), self.config.presence.away_seconds)
+
+    def presence(self) -> list[Person]:
+        """Everyone named on these cameras since the start, away once ``presence.away_seconds`` have passed;
+        people no longer in the gallery (erased) are forgotten here too."""
+        self.whereabouts.due(time.time())
+        for identity in [i for i in self.whereabouts.people if i not in self.identifier.names]:
+            self.whereabouts.forget(identity)
+        return sorted(self.whereabouts.people.values(), key=lambda p: p.name)
 
     def status(self, window: float = 5.0) -> RuntimeStatus:
         cameras = {cid: camera.status(window) for cid, camera in self.cameras.items()}
@@ -141,7 +156,7 @@ class Runtime:
                               pipeline.max_backoff, camera.fps, camera.loop, pipeline.max_frame_pixels)
         worker = CameraWorker(camera, mailbox, self.executor, self.identifier, self._tracks(camera, first_track_id),
                               self.publisher, self.stage_seconds, pipeline.detect_every, self.observers,
-                              self.sightings, may_analyse)
+                              self.sightings, may_analyse, self._seen)
         reader.start()
         task = self._group.create_task(worker.run(), name=f"camera {camera.id}")
         self.cameras[camera.id] = Camera(camera, reader, worker, task)

@@ -21,6 +21,7 @@ from pipelines.live.executor import ModelExecutor
 from pipelines.live.sightings import SightingWriter
 from pipelines.live.sources import Frame, Mailbox
 from tracker.config import CameraConfig
+from tracker.events import Event
 from tracker.face.analyzer import Analysis
 from tracker.track.camera import CameraTracks, TrackedFace
 from tracker.track.state import FrameInfo, Verdict
@@ -52,8 +53,11 @@ class CameraWorker:
     def __init__(self, camera: CameraConfig, mailbox: Mailbox, executor: ModelExecutor, identifier: Identifier,
                  tracks: CameraTracks, publisher: EventPublisher, stage_seconds: Histogram | None = None,
                  detect_every: int = 1, observers: tuple[FrameObserver, ...] = (),
-                 sightings: SightingWriter | None = None, may_analyse: Callable[[], bool] | None = None) -> None:
+                 sightings: SightingWriter | None = None, may_analyse: Callable[[], bool] | None = None,
+                 on_event: Callable[[Event], None] | None = None) -> None:
+        """``on_event``: told each event as it is published (the runtime's whereabouts)."""
         self.camera = camera
+        self.on_event = on_event
         self.mailbox = mailbox
         self.executor = executor
         self.identifier = identifier
@@ -106,6 +110,8 @@ class CameraWorker:
     def _publish(self, events) -> None:
         for event in events:
             self.publisher.publish(event)
+            if self.on_event is not None:
+                self.on_event(event)
         for sighting in self.tracks.take_sightings():
             if self.sightings is not None:
                 self.sightings.put(sighting)

@@ -36,10 +36,10 @@ import redis.asyncio as aioredis
 
 from pipelines.events.publisher import erased_key
 from pipelines.events.subscriber import read_events
-from pipelines.mqtt.presence import Person, Presence
 from tracker.config import MqttConfig
 from tracker.errors import ConfigError
 from tracker.redact import redact
+from tracker.whereabouts import Person, Whereabouts
 
 logger = logging.getLogger(__name__)
 ACK_SECONDS = 10.0
@@ -139,10 +139,10 @@ class Broker:
 
 
 class Bridge:
-    def __init__(self, config: MqttConfig, redis_url: str, prefix: str) -> None:
-        self.config, self.redis_url, self.prefix = config, redis_url, prefix
+    def __init__(self, config: MqttConfig, redis_url: str, prefix: str, away_seconds: float) -> None:
+        self.config, self.redis_url, self.prefix, self.away_seconds = config, redis_url, prefix, away_seconds
         self.topics = config.topic_prefix
-        self.presence = Presence()
+        self.presence = Whereabouts()
         self._connected = threading.Event()  # set by paho's thread at each (re)connect
         self.crops: dict[int, bytes] = {}
         self.broker = Broker(config, self._connected.set)
@@ -155,7 +155,7 @@ class Bridge:
             saved = await client.get(state_key(self.prefix))
             if saved:
                 held = json.loads(saved)
-                self.last_id, self.presence = held["last_id"], Presence.from_json(held["presence"])
+                self.last_id, self.presence = held["last_id"], Whereabouts.from_json(held["presence"])
             logger.info("mqtt: publishing to %s from stream id %s", redact(self.config.url), self.last_id)
             self.broker.start()
             work = [asyncio.create_task(self._clock(client)), asyncio.create_task(self._follow(client))]
@@ -176,7 +176,7 @@ class Bridge:
         async for stream_id, event in read_events(self.redis_url, self.prefix, since=self.last_id, waiting=_waiting):
             # QoS 2: a broker that stops before its acknowledgement reaches us does not deliver it twice
             self.broker.publish(f"{self.topics}/events", event.model_dump_json(exclude={"crop_jpeg"}), qos=2)
-            people, cameras = self.presence.apply(event, time.time(), self.config.away_seconds)
+            people, cameras = self.presence.apply(event, time.time(), self.away_seconds)
             if event.identity_id is not None and event.crop_jpeg and event.identity_id in self.presence.people:
                 self.crops[event.identity_id] = base64.b64decode(event.crop_jpeg)
                 self.broker.publish(f"{self.topics}/person/{event.identity_id}/image", self.crops[event.identity_id],

@@ -24,6 +24,7 @@ from tracker.config import CameraConfig
 from tracker.images import blur_boxes, blurred_jpeg_base64
 from tracker.redact import redact
 from tracker.track.camera import TrackedFace
+from tracker.whereabouts import HOME
 
 routes = web.RouteTableDef()
 
@@ -62,6 +63,14 @@ def view(frame: Frame, faces: list[TrackedFace], blur_unknown: bool = False) -> 
 @routes.get("/api/cameras")
 async def list_cameras(request: web.Request) -> web.Response:
     return web.json_response([describe(c) for c in _runtime(request).cameras.values()])
+
+
+@routes.get("/api/presence")
+async def presence(request: web.Request) -> web.Response:
+    return web.json_response([{"identity_id": p.identity_id, "name": p.name,
+                               "state": "home" if p.state == HOME else "away", "cameras": p.cameras,
+                               "last_camera": p.last_camera, "last_seen": p.last_seen, "since": p.since}
+                              for p in _runtime(request).presence()])
 
 
 @routes.post("/api/cameras")

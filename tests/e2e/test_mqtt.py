@@ -47,7 +47,7 @@ def test_run_to_mosquitto_with_discovery_presence_and_no_event_lost_or_doubled_t
         settings.write_text(
             f'[models]\ncache_dir = "{cache_dir}"\ndevice = "cpu"\n\n[gallery]\npath = "{gallery}"\n\n'
             f'[redis]\nurl = "{server.url}"\n\n[http]\nport = 0\n\n'
-            f'[mqtt]\nurl = "{broker.url}"\nusername = "{USER}"\naway_seconds = 1.0\n\n'
+            f'[mqtt]\nurl = "{broker.url}"\nusername = "{USER}"\n\n[presence]\naway_seconds = 1.0\n\n'
             f'[[cameras]]\nid = "tv"\nurl = "{FRIENDS / "cold_open_video_only.mp4"}"\nfps = 5.0\nrealtime = false\n')
         env = {**os.environ, "FACETRACK__MQTT__PASSWORD": PASSWORD}  # the secret stays out of the file
         events = Recorder(broker, "facetrack/events", client_id="events-reader", persistent=True)

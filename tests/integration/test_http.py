@@ -229,6 +229,14 @@ def test_cameras_tracks_live_view_and_events_over_http(analyzer, config, gallery
             assert [o["nearest"] for o in why["observations"] if o["decision"] == "resolved"] == ["Colin Powell"]
             assert {"distance", "margin", "frontal", "gain", "cut"} <= set(why["observations"][0])
             assert (await client.get("/api/cameras/hall/tracks/999/why")).status == 404
+
+            async def colin_in_view():  # who is where: GET /api/presence
+                people = await (await client.get("/api/presence")).json()
+                return [p for p in people if p["name"] == "Colin Powell" and p["cameras"] == ["hall"]]
+
+            await until(colin_in_view, what="Colin Powell in view on hall")
+            (colin,) = await colin_in_view()
+            assert colin["state"] == "home" and colin["last_camera"] == "hall" and colin["since"] > 0
             assert (await client.get("/api/cameras/hall/tracks/x/why")).status == 400
             async with client.get("/cameras/hall/live.mjpg") as live:
                 assert live.headers["Content-Type"].startswith("multipart/x-mixed-replace")

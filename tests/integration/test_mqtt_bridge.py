@@ -48,7 +48,7 @@ class Running:
     def __init__(self, config: MqttConfig, redis_url: str) -> None:
         import threading
 
-        self.bridge = Bridge(config, redis_url, "facetrack")
+        self.bridge = Bridge(config, redis_url, "facetrack", away_seconds=1.0)
         self.loop = asyncio.new_event_loop()
         self.stop = None
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -72,7 +72,7 @@ class Running:
 def test_presence_discovery_and_each_event_once_through_restarts_and_an_erasure(tmp_path):
     with EmbeddedRedis(tmp_path / "redis") as server, Mosquitto(tmp_path / "mqtt") as broker:
         client = redis.Redis.from_url(server.url)
-        config = MqttConfig(url=broker.url, username=USER, password=PASSWORD, away_seconds=1.0)
+        config = MqttConfig(url=broker.url, username=USER, password=PASSWORD)
         events = Recorder(broker, "facetrack/events", client_id="events-reader", persistent=True)
         first = [event("track.started", None, "unknown"), event("person.entered", 7, "Ada", crop_jpeg=CROP),
                  event("person.entered", 8, "Grace", camera="yard")]

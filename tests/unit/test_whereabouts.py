@@ -3,9 +3,9 @@ person and the time away has passed, and the state through JSON (a restarted bri
 
 import pytest
 
-from pipelines.mqtt.presence import AWAY, HOME, Presence
 from tracker.config import MqttConfig
 from tracker.events import Event
+from tracker.whereabouts import AWAY, HOME, Whereabouts
 
 
 def event(kind: str, identity: int | None, camera: str) -> Event:
@@ -13,7 +13,7 @@ def event(kind: str, identity: int | None, camera: str) -> Event:
 
 
 def test_home_from_the_first_camera_and_not_home_once_every_camera_lost_them_for_away_seconds():
-    presence = Presence()
+    presence = Whereabouts()
     assert presence.apply(event("person.entered", 1, "door"), now=10.0, away_seconds=5.0) == ({1}, {"door"})
     presence.apply(event("person.entered", 1, "yard"), now=11.0, away_seconds=5.0)
     presence.apply(event("person.left", 1, "door"), now=12.0, away_seconds=5.0)
@@ -23,19 +23,19 @@ def test_home_from_the_first_camera_and_not_home_once_every_camera_lost_them_for
     assert presence.due(now=25.0) == {1} and presence.people[1].state == AWAY and presence.people[1].since == 25.0
     presence.apply(event("person.entered", 1, "door"), now=30.0, away_seconds=5.0)
     assert presence.people[1].state == HOME and presence.cameras == {"door": [1], "yard": []}
-    again = Presence.from_json(presence.to_json())
+    again = Whereabouts.from_json(presence.to_json())
     assert again.people == presence.people and again.cameras == presence.cameras
 
 
 def test_unknown_faces_and_other_events_leave_presence_alone():
-    presence = Presence()
+    presence = Whereabouts()
     assert presence.apply(event("person.entered", None, "door"), 1.0, 5.0) == (set(), set())
     assert presence.apply(event("track.started", 3, "door"), 1.0, 5.0) == (set(), set())
     assert presence.people == {}
 
 
 def test_forgetting_an_erased_person_takes_them_out_of_every_view():
-    presence = Presence()
+    presence = Whereabouts()
     presence.apply(event("person.entered", 1, "door"), 1.0, 5.0)
     presence.apply(event("person.entered", 2, "door"), 1.0, 5.0)
     assert presence.forget(1).identity_id == 1

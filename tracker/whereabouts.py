@@ -27,7 +27,7 @@ class Person:
 
 
 @dataclass
-class Presence:
+class Whereabouts:
     people: dict[int, Person] = field(default_factory=dict)
     cameras: dict[str, list[int]] = field(default_factory=dict)  # camera -> identity ids in view
 
@@ -79,6 +79,6 @@ class Presence:
         return {"people": [asdict(p) for p in self.people.values()], "cameras": self.cameras}
 
     @classmethod
-    def from_json(cls, data: dict) -> Presence:
+    def from_json(cls, data: dict) -> Whereabouts:
         people = {p["identity_id"]: Person(**p) for p in data.get("people", [])}
         return cls(people, {camera: list(ids) for camera, ids in data.get("cameras", {}).items()})
