@@ -56,7 +56,7 @@ class ModelsConfig(Strict):
     head: str = Field("", description=("A head trained by `facetrack train`, applied after the embedder: its id "
                                        "(kept under `cache_dir`/heads/) or a `.pt` path; empty for none. A head is "
                                        "a model of its own (run `facetrack gallery reembed` after choosing one); "
-                                       "none is shipped: none measured better (docs/benchmarks.md)"))
+                                       "none is shipped or on by default (docs/benchmarks.md, \"Trained heads\")"))
 
 
 class DetectorConfig(Strict):

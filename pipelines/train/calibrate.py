@@ -2,8 +2,8 @@
 verification threshold (the most accurate on that fold's pairs), the impostor distance table for the false-
 accept rates a gallery's threshold is read from, and the same-person table the sequential test weighs
 evidence with, as ``facetrack eval far-table`` measures them for the shipped models on all of LFW. A fold's
-people give a few hundred thousand impostor pairs, not LFW's 87 million: rates under about 1e-5 rest on a
-handful of pairs (the record says how many)."""
+people give 0.4-0.7 million impostor pairs, not LFW's 87 million: rates under about 1e-5 rest on a handful
+of pairs (the record says how many)."""
 
 from __future__ import annotations
 
