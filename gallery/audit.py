@@ -25,6 +25,7 @@ from gallery.far_tables import genuine_table
 from tracker.distance import pairwise
 from tracker.verification import MAX_DISTANCE
 
+CHUNK = 256  # faces compared with the whole gallery at a time
 UNLIKE_SHARE = 0.99  # own-face distance beyond 99% of same-person pairs: it barely resembles its person
 UNLIKE, CONFUSABLE, NAMES_STRANGERS = "unlike its person", "confusable", "names strangers"
 
@@ -70,32 +71,45 @@ def _share_closer(model_id: str, distance: float) -> float | None:
     return float(np.interp(distance, distances, shares))
 
 
+def _nearest(identity_ids: np.ndarray, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per face: the distance to its person's nearest other face (inf: none), to the nearest face of anyone
+    else (inf: none), and that face's row; ``CHUNK`` rows at a time, so a large gallery fits in memory."""
+    n = len(vectors)
+    own, other, at = np.full(n, np.inf), np.full(n, np.inf), np.zeros(n, int)
+    for start in range(0, n, CHUNK):
+        d = pairwise(vectors[start:start + CHUNK], vectors)
+        rows = np.arange(len(d))
+        d[rows, start + rows] = np.inf  # not itself
+        same = identity_ids[start:start + CHUNK, None] == identity_ids[None, :]
+        own[start:start + CHUNK] = np.where(same, d, np.inf).min(axis=1)
+        others = np.where(same, np.inf, d)
+        at[start:start + CHUNK] = others.argmin(axis=1)
+        other[start:start + CHUNK] = others[rows, at[start:start + CHUNK]]
+    return own, other, at
+
+
 def audit(face_ids: np.ndarray, identity_ids: np.ndarray, vectors: np.ndarray, model_id: str, threshold: float,
           strangers: np.ndarray | None = None) -> Audit:
     face_ids, identity_ids = np.asarray(face_ids), np.asarray(identity_ids)
-    d = pairwise(vectors, vectors) if len(vectors) else np.zeros((0, 0))
-    np.fill_diagonal(d, np.inf)
-    same = identity_ids[:, None] == identity_ids[None, :]
-    own = np.where(same, d, np.inf).min(axis=1) if len(d) else np.zeros(0)
-    other = np.where(~same, d, np.inf)
-    nearest_other = other.argmin(axis=1) if len(d) else np.zeros(0, int)
+    own, other_d, other_at = _nearest(identity_ids, vectors)
     faces = []
     for i in range(len(face_ids)):
         own_d = None if not np.isfinite(own[i]) else float(own[i])
-        other_d = float(other[i, nearest_other[i]]) if np.isfinite(other[i, nearest_other[i]]) else MAX_DISTANCE
+        other = float(other_d[i]) if np.isfinite(other_d[i]) else MAX_DISTANCE
         share = None if own_d is None else _share_closer(model_id, own_d)
         face = FaceAudit(int(face_ids[i]), int(identity_ids[i]), own_d, share,
-                         int(identity_ids[nearest_other[i]]) if other_d < MAX_DISTANCE else None, other_d)
+                         int(identity_ids[other_at[i]]) if other < MAX_DISTANCE else None, other)
         if own_d is not None and (share >= UNLIKE_SHARE if share is not None else own_d > threshold):
             face.flags.append(UNLIKE)
-        if other_d <= threshold or (own_d is not None and other_d < own_d):
+        if other <= threshold or (own_d is not None and other < own_d):
             face.flags.append(CONFUSABLE)
         faces.append(face)
     pairs = [(a.identity_id, a.other_identity, a.other_distance) for a in faces if a.other_identity is not None]
     closest = min(pairs, key=lambda p: p[2]) if pairs else None
     report = Audit(faces, threshold, (min(closest[:2]), max(closest[:2]), closest[2]) if closest else None)
     if strangers is not None and len(strangers) and len(vectors):
-        within = pairwise(strangers, vectors) <= threshold  # (strangers, faces)
+        within = np.concatenate([pairwise(strangers[s:s + CHUNK], vectors) <= threshold
+                                 for s in range(0, len(strangers), CHUNK)])  # (strangers, faces)
         named = within.any(axis=1)
         alone = within.sum(axis=1) == 1
         for k, face in enumerate(faces):

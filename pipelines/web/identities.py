@@ -17,6 +17,7 @@ import cv2
 import redis
 from aiohttp import BodyPartReader, web
 
+from gallery.audit import audit
 from gallery.enroll import ENROLLED, REFUSED, Enroller, Outcome
 from gallery.negatives import Negatives
 from gallery.store import GalleryError, GalleryStore
@@ -39,6 +40,29 @@ async def list_identities(request: web.Request) -> web.Response:
                "X-Gallery-People": str(rule.identities), "X-Gallery-Faces": str(rule.faces)}
     people = await in_gallery(request, lambda store: [dataclasses.asdict(i) for i in store.identities()])
     return web.json_response(people, headers=headers)
+
+
+@routes.get("/api/audit")
+async def audit_gallery(request: web.Request) -> web.Response:
+    """The gallery audit (``gallery.audit``, without strangers: ``facetrack gallery audit --strangers`` adds them),
+    on a gallery thread."""
+    identifier = request.app[SERVICES].identifier
+    model_id, threshold = identifier.model_id, identifier.threshold
+
+    def read(store: GalleryStore) -> dict:
+        face_ids, identity_ids, vectors = store.embeddings(model_id)
+        names = {i.id: i.name for i in store.identities()}
+        report = audit(face_ids, identity_ids, vectors, model_id, threshold)
+        pair = report.closest_pair
+        return {"model_id": model_id, "threshold": threshold, "faces": len(report.faces),
+                "closest_pair": None if pair is None else {"a": names.get(pair[0]), "b": names.get(pair[1]),
+                                                           "distance": round(pair[2], 4)},
+                "flagged": [{"name": names.get(f.identity_id), "face_id": f.face_id, "flags": f.flags,
+                             "own_distance": f.own_distance, "own_share": f.own_share,
+                             "other": names.get(f.other_identity), "other_distance": f.other_distance}
+                            for f in report.flagged()]}
+
+    return web.json_response(await in_gallery(request, read))
 
 
 @routes.get("/api/identities/{name}")

@@ -118,6 +118,10 @@ CAMERAS_PATHS = {
         "responses": {"200": {"description": "JPEG", "content": {"image/jpeg": {}}},
                       "400": _error("Bad track number"),
                       "404": _error("No such camera or track, or no live pipeline here")}}},
+    "/api/audit": {"get": {
+        "summary": "The gallery audit: reference faces unlike their person or confusable with another, and the "
+                   "closest pair of people",
+        "responses": {"200": _json("The audit")}}},
     "/api/presence": {"get": {
         "summary": "Who is where: each person named on this worker's cameras, home or away (presence.away_seconds), "
                    "the cameras that see them now, last seen where and when, since when",

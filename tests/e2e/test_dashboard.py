@@ -3,6 +3,7 @@ against a running ``facetrack run`` watching the street video over RTSP (as a cl
 so the Workers panel shows), and against ``facetrack serve``."""
 
 import contextlib
+import re
 import shutil
 import subprocess
 import time
@@ -148,6 +149,8 @@ def test_the_dashboard_shows_cameras_and_live_events_and_enrolls_by_upload(track
         worker = wait_until(lambda: driver.find_element(By.CSS_SELECTOR, '#workers li[data-worker="door-box"]').text,
                             30, "the Workers panel")
         assert worker.startswith("door-box (this one): street, heartbeat")
+        wait_until(lambda: driver.find_element(By.ID, "presence-section").is_displayed(), 30, "the presence panel")
+        assert driver.find_elements(By.CSS_SELECTOR, "#presence li")  # who is where, or that nobody is named yet
         events = wait_until(lambda: driver.find_elements(By.CSS_SELECTOR, "#events li"), 90, "live events")
         assert "street" in events[0].text
         driver.find_element(By.ID, "enroll-name").send_keys("Angelina Jolie")
@@ -223,6 +226,9 @@ def test_not_this_person_on_a_wrong_match_in_the_event_list(tmp_path, cache_dir,
         try:
             wait_until(lambda: driver.find_elements(By.CSS_SELECTOR, '#people li[data-name="Tang_Jiaxuan"]'), 30,
                        "the gallery list")
+            audit = wait_until(lambda: driver.find_element(By.ID, "audit-summary").text, 30, "the gallery audit")
+            assert re.fullmatch(r"\d faces checked, 0 flagged", audit), audit
+            assert not driver.find_element(By.ID, "presence-section").is_displayed()  # no cameras in serve
             time.sleep(1.0)  # the event WebSocket follows from now on
             client.xadd(stream_key("facetrack"), {"event": wrong.model_dump_json()})
             button = wait_until(lambda: driver.find_element(By.CSS_SELECTOR, "#events li button.reject"), 30,

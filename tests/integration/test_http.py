@@ -129,6 +129,25 @@ def test_identities_enroll_show_rename_delete_with_the_cli_rules(analyzer, confi
     asyncio.run(scenario())
 
 
+def test_the_gallery_audit_over_http_flags_another_persons_photograph(analyzer, config, gallery, redis_url):
+    photos = [("a.jpg", lfw_image("Tony_Blair", 2).read_bytes()), ("b.jpg", lfw_image("Tony_Blair", 3).read_bytes()),
+              ("c.jpg", lfw_image("Tony_Blair", 4).read_bytes()),
+              ("wrong.jpg", lfw_image("Gerhard_Schroeder", 1).read_bytes())]  # filed under the wrong name
+
+    async def scenario():
+        async with live_app(analyzer, config, gallery, redis_url, pipeline=False) as (client, _):
+            created = await client.post("/api/identities", headers=AUTH, data=upload("Tony Blair", *photos))
+            assert created.status == 201 and (await created.json())["enrolled"] == 4
+            faces = (await (await client.get("/api/identities/Tony Blair")).json())["face_list"]
+            (wrong,) = [f["id"] for f in faces if f["source"] == "wrong.jpg"]
+            report = await (await client.get("/api/audit")).json()
+            assert [(f["face_id"], f["name"]) for f in report["flagged"]] == [(wrong, "Tony Blair")]
+            assert "unlike its person" in report["flagged"][0]["flags"]
+            assert {report["closest_pair"]["a"], report["closest_pair"]["b"]} == {"Colin Powell", "Tony Blair"}
+
+    asyncio.run(scenario())
+
+
 def test_bad_requests_get_json_errors_that_say_why(analyzer, config, gallery, redis_url):
     small = settings(config, max_upload_bytes=100_000, max_image_pixels=100_000, max_request_pixels=150_000)
     wide = cv2.imencode(".png", np.zeros((300, 500, 3), np.uint8))[1].tobytes()  # small file, 150,000 pixels

@@ -75,6 +75,38 @@ async function refreshWorkers() {
   }));
 }
 
+async function refreshPresence() {
+  // Who is where on this worker's cameras (hidden where no cameras run: facetrack serve).
+  const response = await fetch("/api/presence", { headers: headers() });
+  $("presence-section").hidden = !response.ok;
+  if (!response.ok) return;
+  const people = await response.json();
+  const seen = (t) => new Date(t * 1000).toLocaleTimeString();
+  $("presence").replaceChildren(...(people.length ? people.map((p) => {
+    const item = element("li", { textContent: p.state === "home"
+      ? `${p.name}: in view on ${p.cameras.join(", ") || p.last_camera} since ${seen(p.since)}`
+      : `${p.name}: away since ${seen(p.since)}, last seen on ${p.last_camera} at ${seen(p.last_seen)}` });
+    item.dataset.person = p.name;
+    return item;
+  }) : [element("li", { textContent: "nobody named yet" })]));
+}
+
+async function refreshAudit() {
+  // Reference faces that barely resemble their person or make two people confusable.
+  const report = await api("/api/audit");
+  const pair = report.closest_pair;
+  $("audit-summary").textContent = `${report.faces} faces checked, ${report.flagged.length} flagged` +
+    (pair ? `; closest pair: ${pair.a} and ${pair.b} (${pair.distance})` : "");
+  $("audit").replaceChildren(...report.flagged.map((f) => {
+    const item = element("li", {},
+      element("img", { src: withToken(`/api/identities/${encodeURIComponent(f.name)}/faces/${f.face_id}/crop.jpg`), alt: "" }),
+      element("span", { textContent: `${f.name}, face ${f.face_id}: ${f.flags.join(", ")}` +
+        (f.other ? ` (nearest other person: ${f.other}, ${f.other_distance.toFixed(3)})` : "") }));
+    item.dataset.face = f.face_id;
+    return item;
+  }));
+}
+
 function showEvent(event) {
   const crop = event.crop_jpeg ? element("img", { src: "data:image/jpeg;base64," + event.crop_jpeg, alt: "" }) : "";
   const time = new Date(event.frame_time * 1000).toLocaleTimeString();
@@ -127,6 +159,7 @@ async function refreshPeople() {
     item.dataset.name = person.name;
     list.append(item);
   }
+  refreshAudit();
 }
 
 async function refreshUnknowns() {
@@ -204,7 +237,8 @@ $("enroll").addEventListener("submit", async (submit) => {
   refreshPeople();
 });
 
-refreshReady(); refreshCameras(); refreshWorkers(); refreshPeople(); refreshUnknowns(); followEvents();
+refreshReady(); refreshCameras(); refreshWorkers(); refreshPresence(); refreshPeople(); refreshUnknowns(); followEvents();
+setInterval(refreshPresence, 3000);
 setInterval(refreshReady, 5000);
 setInterval(refreshCameras, 3000);
 setInterval(refreshWorkers, 3000);
