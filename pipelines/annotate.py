@@ -28,6 +28,18 @@ def draw_labelled(rgb: np.ndarray, faces) -> np.ndarray:
     return draw_boxes(rgb, [(f.box, f"{f.label()} {f.distance:.2f}", f.name is not None) for f in faces])
 
 
+def draw_zones(rgb: np.ndarray, zones: dict[str, np.ndarray]) -> np.ndarray:
+    """A copy of ``rgb`` with each zone's polygon (pixels) outlined in blue and named."""
+    out = rgb.copy()
+    thickness = max(1, round(max(rgb.shape[:2]) / 500))
+    for name, polygon in zones.items():
+        cv2.polylines(out, [polygon.reshape(-1, 1, 2)], True, (60, 120, 255), thickness)
+        x, y = polygon.min(axis=0)
+        cv2.putText(out, name, (int(x) + 4, int(y) + 14 * thickness), cv2.FONT_HERSHEY_SIMPLEX, 0.4 * thickness,
+                    (60, 120, 255), thickness)
+    return out
+
+
 def draw_boxes(rgb: np.ndarray, boxes: list[tuple]) -> np.ndarray:
     """A copy of ``rgb`` with each ``(box, label, known)`` drawn: green when known, orange when not."""
     out = rgb.copy()

@@ -168,6 +168,22 @@ class CameraConfig(Strict):
         description="Frames analysed per second at most")
     realtime: bool = Field(True, description="Video files: play at their own speed (false: every frame, fast)")
     loop: bool = Field(False, description="Video files: start again at the end, as a camera that never ends")
+    zones: dict[str, list[tuple[float, float]]] = Field(default_factory=dict, description=(
+        "Named polygons on the frame, vertices as fractions of its width and height (0-1), e.g. "
+        "`{porch = [[0, 0.5], [0.5, 0.5], [0.5, 1], [0, 1]]}`: events carry the zones a face's box centre is in, "
+        "and `person.entered` / `person.left` come per zone too (with `zone` set)"))
+
+    @field_validator("zones")
+    @classmethod
+    def _zones(cls, zones: dict[str, list[tuple[float, float]]]) -> dict[str, list[tuple[float, float]]]:
+        for name, points in zones.items():
+            if not re.fullmatch(r"[A-Za-z0-9_. -]{1,64}", name):
+                raise ValueError(f"zone {name!r}: a name of 1-64 letters, digits, spaces, dots, dashes or underscores")
+            if len(points) < 3:
+                raise ValueError(f"zone {name!r}: a polygon needs 3 vertices or more, it has {len(points)}")
+            if not all(0.0 <= v <= 1.0 for point in points for v in point):
+                raise ValueError(f"zone {name!r}: vertices are fractions of the frame, 0-1")
+        return zones
 
     @field_validator("url")
     @classmethod

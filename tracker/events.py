@@ -41,6 +41,9 @@ class Event(BaseModel):
     crop_jpeg: str | None = Field(None, description="Best face so far (its box grown by 40% each side), JPEG, base64")
     dwell_seconds: float | None = Field(None, description="track.ended / person.left: time in view")
     best_distance: float | None = Field(None, description="track.ended: best distance seen for its identity")
+    zones: list[str] | None = Field(None, description="Cameras with zones: the zones the face's box centre is in")
+    zone: str | None = Field(None, description=("person.entered / person.left of one zone: the zone; null for the "
+                                                "camera as a whole"))
     cluster_id: int | None = Field(None, description="person.unknown_recurring: the cluster of unknown sightings")
     visits: int | None = Field(None, description="person.unknown_recurring: the cluster's visits so far")
 

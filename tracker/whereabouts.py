@@ -23,6 +23,7 @@ class Person:
     last_seen: float = 0.0
     last_camera: str = ""
     cameras: list[str] = field(default_factory=list)  # in view now
+    zones: list[str] = field(default_factory=list)  # "camera/zone" in view now
     away_at: float | None = None  # when not_home falls due, once no camera has them
 
 
@@ -39,9 +40,14 @@ class Whereabouts:
         person = self.people.setdefault(event.identity_id, Person(event.identity_id, event.name))
         person.name = event.name
         person.last_seen, person.last_camera = now, event.camera
+        if event.zone is not None:  # one zone of the camera: the camera's own entered / left say the rest
+            where = f"{event.camera}/{event.zone}"
+            person.zones = [z for z in person.zones if z != where] + ([where] if event.type == "person.entered" else [])
+            return {event.identity_id}, changed_cameras
         in_view = self.cameras.setdefault(event.camera, [])
         if event.type == "person.left":
             person.cameras = [c for c in person.cameras if c != event.camera]
+            person.zones = [z for z in person.zones if not z.startswith(f"{event.camera}/")]
             if event.identity_id in in_view:
                 in_view.remove(event.identity_id)
                 changed_cameras.add(event.camera)

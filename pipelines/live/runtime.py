@@ -29,6 +29,7 @@ from tracker.errors import TrackerError
 from tracker.events import Event
 from tracker.redact import redact
 from tracker.track.camera import CameraTracks, TrackedFace, TrackView
+from tracker.track.zones import Zones
 from tracker.whereabouts import Person, Whereabouts
 
 logger = logging.getLogger(__name__)
@@ -169,7 +170,8 @@ class Runtime:
         return CameraTracks(camera.id, self.config.tracking, identifier.threshold, identifier.margin,
                             identifier.model_id, identifier.name_of, self.config.events.crop_max_bytes,
                             identifier.analyzer.verify_threshold, unknowns.faces_per_track if self.sightings else 0,
-                            unknowns.keep_named, self.config.http.blur_unknown, first_track_id, is_file(camera.url))
+                            unknowns.keep_named, self.config.http.blur_unknown, first_track_id, is_file(camera.url),
+                            Zones(camera.zones))
 
     async def remove_camera(self, camera_id: str) -> None:
         """Stop watching a camera: its open tracks end (``track.ended``) before this returns."""

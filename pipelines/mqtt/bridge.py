@@ -43,6 +43,7 @@ from tracker.whereabouts import Person, Whereabouts
 
 logger = logging.getLogger(__name__)
 ACK_SECONDS = 10.0
+STOP_SECONDS = 5.0  # at a stop, how long the event in hand may take to be acknowledged and saved
 
 
 def state_key(prefix: str) -> str:
@@ -147,6 +148,8 @@ class Bridge:
         self.crops: dict[int, bytes] = {}
         self.broker = Broker(config, self._connected.set)
         self.last_id = "0"
+        self._stopping = False
+        self._in_hand = False  # an event published, not yet acknowledged and saved
 
     async def run(self, stop: asyncio.Event) -> None:
         """Until ``stop`` is set (or Redis answers with something other than events)."""
@@ -161,7 +164,12 @@ class Bridge:
             work = [asyncio.create_task(self._clock(client)), asyncio.create_task(self._follow(client))]
             stopped = asyncio.create_task(stop.wait())
             done, _ = await asyncio.wait([*work, stopped], return_when=asyncio.FIRST_COMPLETED)
-            self.broker.release()  # a task waiting on the broker's acknowledgements ends now
+            self._stopping = True  # the feed finishes the event in hand (acknowledged, then saved) and stops
+            if not self._in_hand:
+                work[1].cancel()  # waiting on Redis for the next event: nothing to finish
+            finished, _ = await asyncio.wait(work, timeout=STOP_SECONDS)
+            done |= finished
+            self.broker.release()  # a task still waiting on the broker's acknowledgements ends now
             for task in (*work, stopped):
                 task.cancel()
             await asyncio.gather(*work, stopped, return_exceptions=True)
@@ -174,6 +182,9 @@ class Bridge:
 
     async def _follow(self, client: aioredis.Redis) -> None:
         async for stream_id, event in read_events(self.redis_url, self.prefix, since=self.last_id, waiting=_waiting):
+            if self._stopping:
+                return  # not published: the next start begins with it
+            self._in_hand = True
             # QoS 2: a broker that stops before its acknowledgement reaches us does not deliver it twice
             self.broker.publish(f"{self.topics}/events", event.model_dump_json(exclude={"crop_jpeg"}), qos=2)
             people, cameras = self.presence.apply(event, time.time(), self.away_seconds)
@@ -186,11 +197,12 @@ class Bridge:
                 return  # stopping: this event is published again by the next start
             self.last_id = stream_id
             await self._save(client)
+            self._in_hand = False
 
     async def _clock(self, client: aioredis.Redis) -> None:
         """Every quarter second: after a (re)connect everything retained again; people whose time away has come
         ``not_home``; erased people cleared."""
-        while True:
+        while not self._stopping:
             await asyncio.sleep(0.25)
             if self._connected.is_set():
                 self._connected.clear()
@@ -236,7 +248,7 @@ class Bridge:
             base = f"{self.topics}/person/{identity}"
             self.broker.publish(f"{base}/state", person.state, retain=True)
             self.broker.publish(f"{base}/attributes", json.dumps(
-                {"name": person.name, "identity_id": identity, "cameras": person.cameras,
+                {"name": person.name, "identity_id": identity, "cameras": person.cameras, "zones": person.zones,
                  "last_camera": person.last_camera, "last_seen": _iso(person.last_seen), "since": _iso(person.since)}),
                 retain=True)
         for camera in cameras:

@@ -15,7 +15,7 @@ import redis
 from aiohttp import web
 from pydantic import ValidationError
 
-from pipelines.annotate import draw_boxes
+from pipelines.annotate import draw_boxes, draw_zones
 from pipelines.live.runtime import Camera, Runtime
 from pipelines.live.sources import Frame, is_file
 from pipelines.live.workers import status
@@ -24,6 +24,7 @@ from tracker.config import CameraConfig
 from tracker.images import blur_boxes, blurred_jpeg_base64
 from tracker.redact import redact
 from tracker.track.camera import TrackedFace
+from tracker.track.zones import Zones
 from tracker.whereabouts import HOME
 
 routes = web.RouteTableDef()
@@ -51,10 +52,13 @@ def public(camera: CameraConfig) -> dict:
     return {**camera.model_dump(), "url": redact(camera.url)}
 
 
-def view(frame: Frame, faces: list[TrackedFace], blur_unknown: bool = False) -> bytes | None:
-    """The frame with its faces' boxes, track ids and names drawn (unknown faces blurred first, with
-    ``blur_unknown``), as JPEG."""
+def view(frame: Frame, faces: list[TrackedFace], blur_unknown: bool = False,
+         zones: Zones | None = None) -> bytes | None:
+    """The frame with its zones, and its faces' boxes, track ids and names drawn (unknown faces blurred first,
+    with ``blur_unknown``), as JPEG."""
     image = blur_boxes(frame.image, [f.box for f in faces if f.name is None]) if blur_unknown else frame.image
+    if zones:
+        image = draw_zones(image, zones.pixels(image.shape[1], image.shape[0]))
     image = draw_boxes(image, [(f.box, f.label(), f.name is not None) for f in faces])
     ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 75])
     return jpeg.tobytes() if ok else None
@@ -68,7 +72,7 @@ async def list_cameras(request: web.Request) -> web.Response:
 @routes.get("/api/presence")
 async def presence(request: web.Request) -> web.Response:
     return web.json_response([{"identity_id": p.identity_id, "name": p.name,
-                               "state": "home" if p.state == HOME else "away", "cameras": p.cameras,
+                               "state": "home" if p.state == HOME else "away", "cameras": p.cameras, "zones": p.zones,
                                "last_camera": p.last_camera, "last_seen": p.last_seen, "since": p.since}
                               for p in _runtime(request).presence()])
 
@@ -185,12 +189,13 @@ async def live(request: web.Request) -> web.StreamResponse:
     with streams.viewer():
         response = web.StreamResponse(headers={"Content-Type": "multipart/x-mixed-replace; boundary=frame"})
         await response.prepare(request)
-        sent = None
+        sent, zones = None, Zones(camera.config.zones)
         while camera.config.id in _runtime(request).cameras and not streams.closing.is_set():
             latest = camera.latest()
             if latest is not None and latest[0] is not sent:
                 sent = latest[0]
-                jpeg = await streams.frame(camera.config.id, sent, functools.partial(view, *latest, http.blur_unknown))
+                jpeg = await streams.frame(camera.config.id, sent, functools.partial(view, *latest, http.blur_unknown,
+                                                                                  zones))
                 if jpeg:
                     try:
                         await response.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "

@@ -10,6 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import cv2
 import pytest
 import redis
 
@@ -24,6 +25,7 @@ from tests.support.mqtt import PASSWORD, USER, Mosquitto, Recorder, needs_mosqui
 from tracker.events import Event
 
 FRIENDS = DATA / "real" / "friends"
+VIDEO = FRIENDS / "cold_open_video_only.mp4"
 pytestmark = [needs_mosquitto, pytest.mark.timeout(600),
               pytest.mark.skipif(not (FRIENDS / "shots.csv").is_file(), reason=f"real footage not found at {FRIENDS}")]
 
@@ -48,7 +50,8 @@ def test_run_to_mosquitto_with_discovery_presence_and_no_event_lost_or_doubled_t
             f'[models]\ncache_dir = "{cache_dir}"\ndevice = "cpu"\n\n[gallery]\npath = "{gallery}"\n\n'
             f'[redis]\nurl = "{server.url}"\n\n[http]\nport = 0\n\n'
             f'[mqtt]\nurl = "{broker.url}"\nusername = "{USER}"\n\n[presence]\naway_seconds = 1.0\n\n'
-            f'[[cameras]]\nid = "tv"\nurl = "{FRIENDS / "cold_open_video_only.mp4"}"\nfps = 5.0\nrealtime = false\n')
+            f'[[cameras]]\nid = "tv"\nurl = "{VIDEO}"\nfps = 5.0\nrealtime = false\n'
+            'zones = {left = [[0, 0], [0.5, 0], [0.5, 1], [0, 1]]}\n')
         env = {**os.environ, "FACETRACK__MQTT__PASSWORD": PASSWORD}  # the secret stays out of the file
         events = Recorder(broker, "facetrack/events", client_id="events-reader", persistent=True)
         states = Recorder(broker, "facetrack/person/+/state", client_id="state-reader", persistent=True)
@@ -85,6 +88,11 @@ def test_run_to_mosquitto_with_discovery_presence_and_no_event_lost_or_doubled_t
 
         people = {e.identity_id: e.name for e in written if e.type == "person.entered"}
         assert len(people) >= 4, people
+        width = cv2.VideoCapture(str(VIDEO)).get(cv2.CAP_PROP_FRAME_WIDTH)
+        boxed = [e for e in written if e.box is not None]
+        assert boxed and all(e.zones == (["left"] if (e.box[0] + e.box[2]) / 2 < width / 2 else []) for e in boxed)
+        entered = {(e.identity_id, e.zone) for e in written if e.type == "person.entered"}
+        assert any(zone == "left" for _, zone in entered)  # someone walked into the zone, as its own entry
         time.sleep(2.5)  # everyone has left the (ended) video: not_home once away_seconds have passed
         retained = Recorder(broker)
         latest = until(lambda: (lambda seen: seen if all(f"facetrack/person/{i}/state" in seen for i in people)

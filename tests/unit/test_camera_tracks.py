@@ -393,3 +393,22 @@ def test_an_open_track_explains_why_it_is_not_named():
     assert why["why"].startswith("not named: the best evidence") and why["name"] == "unknown"
     assert why["evidence"]["Ann Lee"] < why["bound"] and why["observations"][0]["nearest"] == "Ann Lee"
     assert tracks.explain(999) is None
+
+
+def test_a_named_face_enters_and_leaves_a_zone_and_its_events_name_the_zones_it_is_in():
+    from tracker.track.zones import Zones
+
+    porch = {"porch": [(0.5, 0.0), (1.0, 0.0), (1.0, 1.0), (0.5, 1.0)]}  # the right half of the frame
+    tracks = CameraTracks("door", TrackingConfig(), THRESHOLD, MARGIN, "test:0", lambda i: NAMES.get(i, "unknown"),
+                          crop_max_bytes=20_000, scale=THRESHOLD, zones=Zones(porch))
+    _, _, first = step(tracks, 0.0, faces(100), {0: Verdict(7, 0.05, 0.2, THRESHOLD)})  # centre x 150 of 640
+    assert kinds(first) == ["track.started", "identity.resolved", "person.entered"]
+    assert first[0].zones == [] and first[2].zone is None
+    for t, left in ((0.2, 200), (0.4, 300), (0.6, 400)):  # walking right: the centre crosses x 320 at 0.4
+        _, _, events = step(tracks, t, faces(left), {0: Verdict(7, 0.05, 0.2, THRESHOLD)})
+        if t == 0.4:
+            assert [(e.type, e.zone, e.name) for e in events] == [("person.entered", "porch", "Ann Lee")]
+    _, _, back = step(tracks, 0.8, faces(100), {0: Verdict(7, 0.05, 0.2, THRESHOLD)})
+    assert [(e.type, e.zone) for e in back] == [("person.left", "porch")] and back[0].dwell_seconds == 0.4
+    _, _, ended = step(tracks, 5.0, faces(), {})
+    assert kinds(ended) == ["track.ended", "person.left"] and ended[0].zones == [] and ended[1].zone is None

@@ -45,3 +45,27 @@ def test_forgetting_an_erased_person_takes_them_out_of_every_view():
 def test_a_broker_url_that_is_not_mqtt_is_refused_without_showing_its_password():
     with pytest.raises(ValueError, match=r"'http://u:\*\*\*@broker:1883' is not an mqtt:// or mqtts:// URL"):
         MqttConfig(url="http://u:hunter2@broker:1883")
+
+
+def test_a_zone_of_a_camera_is_where_the_person_is_until_they_leave_it_or_the_camera():
+    presence = Whereabouts()
+    presence.apply(event("person.entered", 1, "door"), 1.0, 5.0)
+    zone = Event(type="person.entered", camera="door", frame_time=0.0, identity_id=1, name="p1", model_id="m",
+                 zone="porch")
+    presence.apply(zone, 2.0, 5.0)
+    assert presence.people[1].zones == ["door/porch"] and presence.cameras == {"door": [1]}
+    presence.apply(event("person.left", 1, "door"), 3.0, 5.0)
+    assert presence.people[1].zones == [] and presence.people[1].cameras == []
+
+
+def test_zones_are_polygons_in_fractions_of_the_frame_named_and_checked():
+    from tracker.config import CameraConfig
+    from tracker.track.zones import Zones
+
+    zones = Zones({"porch": [(0.5, 0.0), (1.0, 0.0), (1.0, 1.0), (0.5, 1.0)], "mat": [(0, 0.8), (0.2, 0.8), (0.1, 1)]})
+    assert zones.of([700, 100, 800, 200], 1000, 500) == ["porch"]
+    assert zones.of([60, 420, 140, 480], 1000, 500) == ["mat"] and zones.of([0, 0, 100, 100], 1000, 500) == []
+    with pytest.raises(ValueError, match="zone 'mat': a polygon needs 3 vertices or more, it has 2"):
+        CameraConfig(id="c", url="x.mp4", zones={"mat": [(0, 0), (1, 1)]})
+    with pytest.raises(ValueError, match="zone 'porch': vertices are fractions of the frame, 0-1"):
+        CameraConfig(id="c", url="x.mp4", zones={"porch": [(0, 0), (1, 0), (640, 480)]})

@@ -49,6 +49,7 @@ if TYPE_CHECKING:  # annotations only: the tracker's rules need no torch
 from tracker.track.splitting import Splitter
 from tracker.track.state import FrameInfo, FramePlan, TrackState, Verdict
 from tracker.track.tracking import FaceTracker, Track
+from tracker.track.zones import Zones
 
 logger = logging.getLogger(__name__)  # DEBUG: each naming decision and each ended track, with why (JSON)
 
@@ -82,14 +83,19 @@ class CameraTracks:
     def __init__(self, camera_id: str, tracking: TrackingConfig, threshold: float, margin: float, model_id: str,
                  name_of: Callable[[int], str], crop_max_bytes: int, scale: float, sighting_faces: int = 0,
                  keep_named: bool = False, blur_unknown: bool = False, first_track_id: int = 1,
-                 video: bool = False) -> None:
+                 video: bool = False, zones: Zones | None = None) -> None:
         """``threshold``: the gallery's threshold in force; ``scale``: the embedder's own (LFW) threshold, the
         unit of its distances, in which ``tracking.split_share`` is given. ``sighting_faces``: the best faces
         an unknown track's sighting keeps (0: no sightings); ``keep_named``: named tracks leave one too;
         ``blur_unknown``: the events of a track not (yet) named carry its face crop blurred; ``first_track_id``:
         where track ids start (unique across workers); ``video``: the camera is a video file, whose events carry
-        the frame's position in it (``video_time``: the tracker clock)."""
+        the frame's position in it (``video_time``: the tracker clock); ``zones``: the camera's zones, which
+        events name and which people enter and leave one by one."""
         self.video = video
+        self.zones = zones or Zones({})
+        self._zone_presence = {name: Presence() for name in self.zones.polygons}
+        self._in_zones: dict[int, set[str]] = {}  # track id -> the zones its named face is in
+        self._frame_size = (1, 1)
         self.camera_id = camera_id
         self.tracking = tracking
         self.margin = margin
@@ -140,6 +146,7 @@ class CameraTracks:
         ``analysis`` holds the faces ``plan.embed`` chose (None: none), ``verdicts`` the gallery's on each.
         """
         embeddings = None  # (n, d), NaN rows for the faces not embedded
+        self._frame_size = (frame.image.shape[1], frame.image.shape[0])
         if analysis is not None:
             embeddings = np.full((len(faces), analysis.embeddings.shape[1]), np.nan, np.float32)
             embeddings[plan.embed] = analysis.embeddings
@@ -160,7 +167,29 @@ class CameraTracks:
             self._observe(frame, analysis, track_ids, verdicts)
         for track in step.ended:
             self._ended(track)
+        if self.zones:
+            self._zone_step(faces, step.track_ids, frame.time)
         return [self._tracked(faces.boxes[d], int(step.track_ids[d])) for d in range(len(faces))], self._take_events()
+
+    def _zone_step(self, faces: Faces, track_ids: np.ndarray, now: float) -> None:
+        """Each named track's face in or out of each zone: ``person.entered`` / ``left`` with ``zone`` set, the
+        first of a person's tracks to enter a zone and the last to leave it."""
+        for d, track_id in enumerate(int(t) for t in track_ids):
+            state = self.states.get(track_id)
+            who = state.identity.identity if state else UNKNOWN
+            now_in = set(self.zones.of(faces.boxes[d], *self._frame_size)) if who != UNKNOWN else set()
+            before = self._in_zones.get(track_id, set())
+            for zone in sorted(before - now_in):
+                self._leave_zone(zone, who, track_id, now)
+            for zone in sorted(now_in - before):
+                if self._zone_presence[zone].enter(who, track_id, now):
+                    self._event("person.entered", track_id, now, identity=who, zone=zone)
+            self._in_zones[track_id] = now_in
+
+    def _leave_zone(self, zone: str, identity: int, track_id: int, now: float) -> None:
+        dwell = self._zone_presence[zone].leave(identity, track_id, now)
+        if dwell is not None:
+            self._event("person.left", track_id, now, identity=identity, zone=zone, dwell_seconds=round(dwell, 3))
 
     def follow(self, t: float) -> list[TrackedFace]:
         """A frame between detections: each open track's box moved on at its velocity to ``t``."""
@@ -311,6 +340,8 @@ class CameraTracks:
             self._event("person.entered", track_id, now, identity=identity)
 
     def _leave(self, identity: int, track_id: int, now: float) -> None:
+        for zone in sorted(self._in_zones.pop(track_id, set())):
+            self._leave_zone(zone, identity, track_id, now)
         dwell = self.presence.leave(identity, track_id, now)
         if dwell is not None:
             self._event("person.left", track_id, now, identity=identity, dwell_seconds=round(dwell, 3))
@@ -321,6 +352,8 @@ class CameraTracks:
         if identity is None and state is not None:
             identity = state.identity.identity
         named = identity is not None and identity != UNKNOWN
+        if self.zones and fields.get("box") is not None:
+            fields["zones"] = self.zones.of(fields["box"], *self._frame_size)
         clock = state.last_clock if kind == "track.ended" and state is not None else self._clock
         self._events.append(Event(
             type=kind, camera=self.camera_id, track_id=track_id, frame_time=frame_time,
