@@ -123,3 +123,18 @@ def test_presence_discovery_and_each_event_once_through_restarts_and_an_erasure(
         for recorder in (events, watcher, fresh, after):
             recorder.close()
         client.close()
+
+
+def test_over_tls_with_the_brokers_own_ca_and_credentials_from_a_file(tmp_path):
+    with EmbeddedRedis(tmp_path / "redis") as server, Mosquitto(tmp_path / "mqtt", tls=True) as broker:
+        secret = tmp_path / "mqtt-password"
+        secret.write_text(PASSWORD + "\n")
+        config = MqttConfig(url=broker.url, username=USER, password_file=str(secret), ca_file=str(broker.ca))
+        client = redis.Redis.from_url(server.url)
+        add(client, event("person.entered", 3, "Lin"))
+        bridge = Running(config, server.url)
+        watcher = Recorder(broker)
+        until(lambda: watcher.latest().get("facetrack/person/3/state") == b"home", what="Lin home, over TLS")
+        bridge.close()
+        watcher.close()
+        client.close()

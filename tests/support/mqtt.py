@@ -24,9 +24,12 @@ USER, PASSWORD = "facetrack", "broker-secret-42"
 
 
 class Mosquitto:
-    def __init__(self, root: Path) -> None:
+    """With ``tls``: TLS only, with a certificate for 127.0.0.1 signed by a CA of its own (``ca``)."""
+
+    def __init__(self, root: Path, tls: bool = False) -> None:
         self.root, self.port = root, free_port()
-        self.url = f"mqtt://127.0.0.1:{self.port}"
+        self.url = f"{'mqtts' if tls else 'mqtt'}://127.0.0.1:{self.port}"
+        self.ca = root / "ca.pem" if tls else None
         root.mkdir(parents=True, exist_ok=True)
         passwords = root / "passwords"
         subprocess.run(["mosquitto_passwd", "-b", "-c", str(passwords), USER, PASSWORD], check=True,
@@ -34,10 +37,25 @@ class Mosquitto:
         passwords.chmod(0o600)
         (root / "store").mkdir(exist_ok=True)
         self.conf = root / "mosquitto.conf"
+        tls_lines = self._certificates() if tls else ""
         self.conf.write_text(f"user {getpass.getuser()}\n"  # as root it would turn into `mosquitto`, locked out
                              f"listener {self.port} 127.0.0.1\nallow_anonymous false\npassword_file {passwords}\n"
-                             f"persistence true\npersistence_location {root / 'store'}/\n")
+                             f"persistence true\npersistence_location {root / 'store'}/\n{tls_lines}")
         self.process: subprocess.Popen | None = None
+
+    def _certificates(self) -> str:
+        def openssl(*args: str) -> None:
+            subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60, cwd=self.root)
+
+        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+                "-subj", "/CN=facetrack test CA")
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
+                "-subj", "/CN=127.0.0.1")
+        (self.root / "san.ext").write_text("subjectAltName = IP:127.0.0.1\n")
+        openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+                "-out", "server.pem", "-days", "2", "-extfile", "san.ext")
+        return (f"cafile {self.root / 'ca.pem'}\ncertfile {self.root / 'server.pem'}\n"
+                f"keyfile {self.root / 'server.key'}\n")
 
     def start(self) -> None:
         self.log = (self.root / "mosquitto.log").open("ab")
@@ -76,6 +94,8 @@ class Recorder:
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
                                   clean_session=not persistent)
         self.client.username_pw_set(USER, PASSWORD)
+        if broker.ca:
+            self.client.tls_set(ca_certs=str(broker.ca))
         self.client.on_connect = lambda client, *_: client.subscribe(topics, qos=2)
         self.client.on_message = self._keep
         self.client.reconnect_delay_set(0.2, 1)
