@@ -21,22 +21,13 @@ from pipelines.events.redis_server import EmbeddedRedis, free_port
 from pipelines.mqtt.bridge import state_key
 from tests.support.cli import FACETRACK
 from tests.support.data import DATA, LFW
-from tests.support.mqtt import PASSWORD, USER, Mosquitto, Recorder, needs_mosquitto
+from tests.support.mqtt import PASSWORD, USER, Mosquitto, Recorder, needs_mosquitto, until
 from tracker.events import Event
 
 FRIENDS = DATA / "real" / "friends"
 VIDEO = FRIENDS / "cold_open_video_only.mp4"
 pytestmark = [needs_mosquitto, pytest.mark.timeout(600),
               pytest.mark.skipif(not (FRIENDS / "shots.csv").is_file(), reason=f"real footage not found at {FRIENDS}")]
-
-
-def until(check, seconds: float, what: str):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if result := check():
-            return result
-        time.sleep(0.1)
-    raise AssertionError(f"not within {seconds} s: {what}")
 
 
 def test_run_to_mosquitto_with_discovery_presence_and_no_event_lost_or_doubled_through_restarts(

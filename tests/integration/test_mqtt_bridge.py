@@ -15,7 +15,7 @@ import redis
 from pipelines.events.publisher import erased_key, stream_key
 from pipelines.events.redis_server import EmbeddedRedis
 from pipelines.mqtt.bridge import Bridge, state_key
-from tests.support.mqtt import PASSWORD, USER, Mosquitto, Recorder, needs_mosquitto
+from tests.support.mqtt import PASSWORD, USER, Mosquitto, Recorder, needs_mosquitto, until
 from tracker.config import MqttConfig
 from tracker.events import Event
 
@@ -31,15 +31,6 @@ def event(kind: str, identity: int | None, name: str, camera: str = "door", **mo
 def add(client: redis.Redis, *events: Event) -> None:
     for e in events:
         client.xadd(stream_key("facetrack"), {"event": e.model_dump_json()})
-
-
-def until(check, seconds: float = 15.0, what: str = ""):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if result := check():
-            return result
-        time.sleep(0.1)
-    raise AssertionError(f"not within {seconds} s: {what}")
 
 
 class Running:

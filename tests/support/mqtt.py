@@ -23,6 +23,16 @@ needs_mosquitto = pytest.mark.skipif(
 USER, PASSWORD = "facetrack", "broker-secret-42"
 
 
+def until(check, seconds: float = 15.0, what: str = ""):
+    """``check()``'s first true value within ``seconds``; an ``AssertionError`` naming ``what`` otherwise."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if result := check():
+            return result
+        time.sleep(0.1)
+    raise AssertionError(f"not within {seconds} s: {what}")
+
+
 class Mosquitto:
     """With ``tls``: TLS only, with a certificate for 127.0.0.1 signed by a CA of its own (``ca``)."""
 
