@@ -46,62 +46,72 @@ def test_run_to_mosquitto_with_discovery_presence_and_no_event_lost_or_doubled_t
         env = {**os.environ, "FACETRACK__MQTT__PASSWORD": PASSWORD}  # the secret stays out of the file
         events = Recorder(broker, "facetrack/events", client_id="events-reader", persistent=True)
         states = Recorder(broker, "facetrack/person/+/state", client_id="state-reader", persistent=True)
-        logs = []
+        logs, processes, recorders = [], [], [events, states]
 
         def bridge() -> subprocess.Popen:
             logs.append((tmp_path / f"bridge{len(logs)}.log").open("w"))
-            return subprocess.Popen([str(FACETRACK), "mqtt", "--config", str(settings)], env=env, stdout=logs[-1],
-                                    stderr=subprocess.STDOUT)
+            processes.append(subprocess.Popen([str(FACETRACK), "mqtt", "--config", str(settings)], env=env,
+                                              stdout=logs[-1], stderr=subprocess.STDOUT))
+            return processes[-1]
 
-        first = bridge()
-        run = subprocess.Popen([str(FACETRACK), "run", "--config", str(settings)], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        until(lambda: len(events.seen()) >= 10, 240, "ten events over MQTT")
-        first.send_signal(signal.SIGTERM)  # the bridge restarted mid-run
-        assert first.wait(timeout=30) == 0
-        second = bridge()
-        until(lambda: len(events.seen()) >= 40, 240, "forty events over MQTT")
-        broker.stop()  # and the broker: the bridge holds what it could not send
-        time.sleep(2)
-        broker.start()
-        _, stderr = run.communicate(timeout=480)
-        assert run.returncode == 0, stderr[-3000:]
+        try:
+            first = bridge()
+            run = subprocess.Popen([str(FACETRACK), "run", "--config", str(settings)], env=env,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            processes.append(run)
+            until(lambda: len(events.seen()) >= 10, 240, "ten events over MQTT")
+            first.send_signal(signal.SIGTERM)  # the bridge restarted mid-run
+            assert first.wait(timeout=30) == 0
+            second = bridge()
+            until(lambda: len(events.seen()) >= 40, 240, "forty events over MQTT")
+            broker.stop()  # and the broker: the bridge holds what it could not send
+            time.sleep(2)
+            broker.start()
+            _, stderr = run.communicate(timeout=480)
+            assert run.returncode == 0, stderr[-3000:]
 
-        client = redis.Redis.from_url(server.url)
-        entries = client.xrange(stream_key("facetrack"))
-        written = [Event.model_validate_json(fields[b"event"]) for _, fields in entries]
-        last = entries[-1][0].decode()
-        until(lambda: json.loads(client.get(state_key("facetrack")) or "{}").get("last_id") == last, 60,
-              "the bridge at the Stream's end")
-        until(lambda: len(events.seen()) >= len(written), 30, "every event over MQTT")
-        published = [json.loads(payload)["id"] for _, payload, _ in events.seen()]
-        assert published == [e.id for e in written]  # each once, in order, through both restarts
+            client = redis.Redis.from_url(server.url)
+            entries = client.xrange(stream_key("facetrack"))
+            written = [Event.model_validate_json(fields[b"event"]) for _, fields in entries]
+            last = entries[-1][0].decode()
+            until(lambda: json.loads(client.get(state_key("facetrack")) or "{}").get("last_id") == last, 60,
+                  "the bridge at the Stream's end")
+            until(lambda: len(events.seen()) >= len(written), 30, "every event over MQTT")
+            published = [json.loads(payload)["id"] for _, payload, _ in events.seen()]
+            assert published == [e.id for e in written]  # each once, in order, through both restarts
 
-        people = {e.identity_id: e.name for e in written if e.type == "person.entered"}
-        assert len(people) >= 4, people
-        width = cv2.VideoCapture(str(VIDEO)).get(cv2.CAP_PROP_FRAME_WIDTH)
-        boxed = [e for e in written if e.box is not None]
-        assert boxed and all(e.zones == (["left"] if (e.box[0] + e.box[2]) / 2 < width / 2 else []) for e in boxed)
-        entered = {(e.identity_id, e.zone) for e in written if e.type == "person.entered"}
-        assert any(zone == "left" for _, zone in entered)  # someone walked into the zone, as its own entry
-        time.sleep(2.5)  # everyone has left the (ended) video: not_home once away_seconds have passed
-        retained = Recorder(broker)
-        latest = until(lambda: (lambda seen: seen if all(f"facetrack/person/{i}/state" in seen for i in people)
-                                else None)(retained.latest()), 30, "every person's retained state")
-        for identity, name in people.items():
-            discovery = json.loads(latest[f"homeassistant/device_tracker/facetrack_{identity}/config"])
-            assert discovery["name"] == name and discovery["state_topic"] == f"facetrack/person/{identity}/state"
-            assert latest[f"facetrack/person/{identity}/state"] == b"not_home"
-            seen = [p for t, p, _ in states.seen() if t == f"facetrack/person/{identity}/state"]
-            assert b"home" in seen and seen[-1] == b"not_home", (name, seen)
-        assert json.loads(latest["homeassistant/sensor/facetrack_tv/config"])["state_topic"] == \
-            "facetrack/camera/tv/state"
-        second.send_signal(signal.SIGTERM)
-        assert second.wait(timeout=30) == 0
-        for recorder in (events, states, retained):
-            recorder.close()
-        client.close()
+            people = {e.identity_id: e.name for e in written if e.type == "person.entered"}
+            assert len(people) >= 4, people
+            width = cv2.VideoCapture(str(VIDEO)).get(cv2.CAP_PROP_FRAME_WIDTH)
+            boxed = [e for e in written if e.box is not None]
+            assert boxed and all(e.zones == (["left"] if (e.box[0] + e.box[2]) / 2 < width / 2 else []) for e in boxed)
+            entered = {(e.identity_id, e.zone) for e in written if e.type == "person.entered"}
+            assert any(zone == "left" for _, zone in entered)  # someone walked into the zone, as its own entry
+            time.sleep(2.5)  # everyone has left the (ended) video: not_home once away_seconds have passed
+            retained = Recorder(broker)
+            recorders.append(retained)
+            latest = until(lambda: (lambda seen: seen if all(f"facetrack/person/{i}/state" in seen for i in people)
+                                    else None)(retained.latest()), 30, "every person's retained state")
+            for identity, name in people.items():
+                discovery = json.loads(latest[f"homeassistant/device_tracker/facetrack_{identity}/config"])
+                assert discovery["name"] == name and discovery["state_topic"] == f"facetrack/person/{identity}/state"
+                assert latest[f"facetrack/person/{identity}/state"] == b"not_home"
+                seen = [p for t, p, _ in states.seen() if t == f"facetrack/person/{identity}/state"]
+                assert b"home" in seen and seen[-1] == b"not_home", (name, seen)
+            assert json.loads(latest["homeassistant/sensor/facetrack_tv/config"])["state_topic"] == \
+                "facetrack/camera/tv/state"
+            second.send_signal(signal.SIGTERM)
+            assert second.wait(timeout=30) == 0
+            client.close()
+        finally:  # a failure leaves no process, file or client behind for the next test
+            for process in processes:
+                if process.poll() is None:
+                    process.kill()
+                    process.communicate()
+            for log in logs:
+                log.close()
+            for recorder in recorders:
+                recorder.close()
     for log in logs:
-        log.close()
         text = Path(log.name).read_text()
         assert PASSWORD not in text and "mqtt: publishing to" in text, text[-2000:]
