@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from gallery.far_tables import genuine_table
+from gallery.far_tables import genuine_curve
 from tracker.distance import pairwise
 from tracker.verification import MAX_DISTANCE
 
@@ -58,17 +58,19 @@ class Audit:
         """Strangers still named once the faces ``removed`` (ids) are gone."""
         if self.within is None:
             return 0
-        kept = [k for k, face in enumerate(self.faces) if face.face_id not in removed]
-        return int(self.within[:, kept].any(axis=1).sum())
+        return named_without(self.within, [face.face_id for face in self.faces], removed)
 
 
-def _share_closer(model_id: str, distance: float) -> float | None:
-    table = genuine_table(model_id)
-    if table is None:
-        return None
-    shares, distances = [0.0] + [s for s, _ in table] + [1.0], [0.0] + [d for _, d in table]
-    distances.append(distances[-1] + (distances[-1] - distances[-2]))
-    return float(np.interp(distance, distances, shares))
+def within_threshold(strangers: np.ndarray, vectors: np.ndarray, threshold: float) -> np.ndarray:
+    """(strangers, faces): which faces each stranger is within ``threshold`` of, ``CHUNK`` strangers at a time."""
+    return np.concatenate([pairwise(strangers[s:s + CHUNK], vectors) <= threshold
+                           for s in range(0, len(strangers), CHUNK)])
+
+
+def named_without(within: np.ndarray, face_ids, removed: set[int]) -> int:
+    """How many strangers (rows of ``within``) the gallery still names once the faces ``removed`` are gone."""
+    kept = [k for k, face_id in enumerate(face_ids) if face_id not in removed]
+    return int(within[:, kept].any(axis=1).sum())
 
 
 def _nearest(identity_ids: np.ndarray, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -92,11 +94,12 @@ def audit(face_ids: np.ndarray, identity_ids: np.ndarray, vectors: np.ndarray, m
           strangers: np.ndarray | None = None) -> Audit:
     face_ids, identity_ids = np.asarray(face_ids), np.asarray(identity_ids)
     own, other_d, other_at = _nearest(identity_ids, vectors)
+    genuine = genuine_curve(model_id)  # the share of same-person pairs within a distance
     faces = []
     for i in range(len(face_ids)):
         own_d = None if not np.isfinite(own[i]) else float(own[i])
         other = float(other_d[i]) if np.isfinite(other_d[i]) else MAX_DISTANCE
-        share = None if own_d is None else _share_closer(model_id, own_d)
+        share = None if own_d is None or genuine is None else float(np.interp(own_d, *genuine))
         face = FaceAudit(int(face_ids[i]), int(identity_ids[i]), own_d, share,
                          int(identity_ids[other_at[i]]) if other < MAX_DISTANCE else None, other)
         if own_d is not None and (share >= UNLIKE_SHARE if share is not None else own_d > threshold):
@@ -108,12 +111,11 @@ def audit(face_ids: np.ndarray, identity_ids: np.ndarray, vectors: np.ndarray, m
     closest = min(pairs, key=lambda p: p[2]) if pairs else None
     report = Audit(faces, threshold, (min(closest[:2]), max(closest[:2]), closest[2]) if closest else None)
     if strangers is not None and len(strangers) and len(vectors):
-        within = np.concatenate([pairwise(strangers[s:s + CHUNK], vectors) <= threshold
-                                 for s in range(0, len(strangers), CHUNK)])  # (strangers, faces)
+        within = within_threshold(strangers, vectors, threshold)
         named = within.any(axis=1)
-        alone = within.sum(axis=1) == 1
-        for k, face in enumerate(faces):
-            face.strangers_named = int((alone & within[:, k]).sum())
+        alone = within & (within.sum(axis=1) == 1)[:, None]  # strangers only this face names
+        for face, count in zip(faces, alone.sum(axis=0)):
+            face.strangers_named = int(count)
             if face.strangers_named:
                 face.flags.append(NAMES_STRANGERS)
         report.strangers, report.strangers_named, report.within = len(strangers), int(named.sum()), within

@@ -26,7 +26,7 @@ import math
 
 import numpy as np
 
-from gallery.far_tables import genuine_table, impostor_table
+from gallery.far_tables import genuine_curve, impostor_table
 from gallery.threshold import pair_far
 from tracker.track.identity import threshold_evidence
 
@@ -48,12 +48,10 @@ class Evidence:
     def __init__(self, model_id: str, threshold: float, bound: float) -> None:
         self.model_id = model_id
         self.threshold, self.bound = threshold, bound
-        genuine, impostor = genuine_table(model_id), impostor_table(model_id)
+        genuine, impostor = genuine_curve(model_id), impostor_table(model_id)
         self.known = genuine is not None and impostor is not None
         if self.known:
-            self._shares = np.array([0.0] + [s for s, _ in genuine] + [1.0])
-            distances = [d for _, d in genuine]
-            self._distances = np.array([0.0] + distances + [distances[-1] + (distances[-1] - distances[-2])])
+            self._distances, self._shares = genuine
             self._far_end = impostor[-1][1]  # past the table's last distance, strangers are as likely as there
             self._wide = WIDE_SHARE / next(d for r, d in impostor if r >= 0.5)
 

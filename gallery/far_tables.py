@@ -10,6 +10,8 @@ rates rest on a handful of pairs (LFW holds a few near-duplicate photographs fil
 names), so they matter only for galleries of many thousands of faces.
 """
 
+import numpy as np
+
 from tracker.calibration import CALIBRATIONS
 
 IMPOSTOR_QUANTILES: dict[str, tuple[tuple[float, float], ...]] = {
@@ -129,6 +131,17 @@ def genuine_table(model_id: str) -> tuple[tuple[float, float], ...] | None:
     return GENUINE_QUANTILES.get(model_id) or _measured(model_id, "genuine")
 
 
+def genuine_curve(model_id: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """The same-person table as a cumulative curve, (distances, shares): from (0, 0) through each row to a
+    share of 1 one step past the last distance. None: no table for the model."""
+    table = genuine_table(model_id)
+    if table is None:
+        return None
+    distances = [d for _, d in table]
+    return (np.array([0.0] + distances + [distances[-1] + (distances[-1] - distances[-2])]),
+            np.array([0.0] + [s for s, _ in table] + [1.0]))
+
+
 def _measured(model_id: str, kind: str) -> tuple[tuple[float, float], ...] | None:
     calibration = CALIBRATIONS.get(model_id)
-    return tuple(calibration[kind]) if calibration else None
+    return calibration[kind] if calibration else None

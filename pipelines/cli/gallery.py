@@ -47,6 +47,16 @@ def _open(settings: Config, gallery: str | None) -> GalleryStore:
     return GalleryStore(gallery_location(settings, gallery))
 
 
+def _active_model(settings: Config, counts: dict[str, int]) -> tuple[str, str | None]:
+    """(the active model's name, its id among the gallery's models, or None), without loading a model; a
+    trained head's calibration is registered for that id, so its threshold reads the head's own tables."""
+    name = model_name(settings.models)
+    active = next((m for m in sorted(counts) if m.startswith(f"{name}:")), None)
+    if active and settings.models.head:
+        register(active, head_record(settings.models))
+    return name, active
+
+
 def _report(outcomes) -> None:
     """Each refused, skipped or dropped source (of a person's enrollment), one line each."""
     colours = {"refused": "red", "skipped": "yellow", "dropped": "yellow"}
@@ -353,10 +363,7 @@ def stats(gallery: GalleryOption = None, config: ConfigOption = DEFAULT_CONFIG) 
         for model_id, count in sorted(counts.items()):
             table.add_row(f"embeddings by {model_id}", str(count))
         table.add_row("file size", f"{store.path.stat().st_size / 1e6:.2f} MB")
-        name = model_name(settings.models)
-        active = next((m for m in sorted(counts) if m.startswith(f"{name}:")), None)
-        if active and settings.models.head:
-            register(active, head_record(settings.models))
+        name, active = _active_model(settings, counts)
         if active:
             rule = stored_threshold(store, settings.match, active, None)
             table.add_row(f"match threshold in force ({name})", f"{rule.value:.4f}")
@@ -383,13 +390,10 @@ def audit_command(
     from gallery.audit import audit  # numpy only, but not for the other commands
 
     settings = load_config(config)
-    name = model_name(settings.models)
     with _open(settings, gallery) as store:
-        active = next((m for m in sorted(store.model_counts()) if m.startswith(f"{name}:")), None)
+        name, active = _active_model(settings, store.model_counts())
         if active is None:
             raise TrackerError(f"{store.path}: no faces embedded by {name}; run `facetrack gallery reembed`")
-        if settings.models.head:
-            register(active, head_record(settings.models))
         face_ids, identity_ids, vectors = store.embeddings(active)
         names = {i.id: i.name for i in store.identities()}
         threshold = stored_threshold(store, settings.match, active, None).value

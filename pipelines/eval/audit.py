@@ -16,12 +16,11 @@ from pathlib import Path
 import numpy as np
 from rich.progress import Progress
 
-from gallery.audit import audit
+from gallery.audit import audit, named_without, within_threshold
 from gallery.threshold import threshold_for_faces
 from pipelines.eval.embedding import embed_paths
 from pipelines.eval.views import view
 from tracker.config import MatchConfig
-from tracker.distance import pairwise
 from tracker.face.analyzer import FaceAnalyzer
 from tracker.lfw import image_dir
 
@@ -67,11 +66,10 @@ def measure_audit(analyzer: FaceAnalyzer, root: Path, match: MatchConfig, progre
     half = len(strange) // 2
     report = audit(face_ids, owners, vectors, analyzer.embedder.model_id, threshold, strange[:half])
     flagged = {f.face_id for f in report.flagged()}
-    held_out = pairwise(strange[half:], vectors) <= threshold
+    held_out = within_threshold(strange[half:], vectors, threshold)
 
-    def named_without(removed: set[int]) -> float:
-        kept = [i for i in face_ids if i not in removed]
-        return float(held_out[:, kept].any(axis=1).mean())
+    def share_named(removed: set[int]) -> float:
+        return named_without(held_out, face_ids, removed) / len(held_out)
 
     planted_ids = {int(i) for i in face_ids[kinds != ""]}
     return AuditMeasure(
@@ -79,5 +77,5 @@ def measure_audit(analyzer: FaceAnalyzer, root: Path, match: MatchConfig, progre
         {kind: (int(sum(1 for i in face_ids[kinds == kind] if i in flagged)), int((kinds == kind).sum()))
          for kind in KINDS},
         (len(flagged - planted_ids), int((kinds == "").sum())), len(strange) - half,
-        {"as it is": named_without(set()), "flagged removed": named_without(flagged),
-         "planted removed": named_without(planted_ids)})
+        {"as it is": share_named(set()), "flagged removed": share_named(flagged),
+         "planted removed": share_named(planted_ids)})

@@ -146,6 +146,7 @@ class Bridge:
         self.presence = Whereabouts()
         self._connected = threading.Event()  # set by paho's thread at each (re)connect
         self.crops: dict[int, bytes] = {}
+        self._discovered: dict[str, str] = {}  # discovery topic -> the name it was published with, this connection
         self.broker = Broker(config, self._connected.set)
         self.last_id = "0"
         self._stopping = False
@@ -225,6 +226,7 @@ class Bridge:
             self.crops.pop(identity, None)
             for topic in self._person_topics(identity):
                 self.broker.publish(topic, b"", retain=True)  # an empty retained message deletes it
+                self._discovered.pop(topic, None)
             logger.info("mqtt: erased identity %s cleared from the broker", identity)
         return gone
 
@@ -234,6 +236,7 @@ class Bridge:
 
     def _republish(self) -> None:
         """After each (re)connect: the status, discovery and every retained state again."""
+        self._discovered.clear()
         self.broker.publish(f"{self.topics}/bridge/status", "online", retain=True)
         self._publish_state(set(self.presence.people), set(self.presence.cameras))
         for identity, crop in list(self.crops.items()):
@@ -259,39 +262,48 @@ class Bridge:
 
     def _person_topics(self, identity: int) -> list[str]:
         base = f"{self.topics}/person/{identity}"
-        topics = [f"{base}/state", f"{base}/attributes", f"{base}/image"]
-        if self.config.discovery_prefix:
-            topics += [f"{self.config.discovery_prefix}/device_tracker/facetrack_{identity}/config",
-                       f"{self.config.discovery_prefix}/image/facetrack_{identity}/config"]
-        return topics
+        return [f"{base}/state", f"{base}/attributes", f"{base}/image", *self._discovery_topics(identity)]
+
+    def _discovery_topics(self, identity: int) -> list[str]:
+        """A person's Home Assistant discovery configs: their device_tracker and their face's image entity."""
+        if not self.config.discovery_prefix:
+            return []
+        return [f"{self.config.discovery_prefix}/{kind}/facetrack_{identity}/config" for kind in ("device_tracker",
+                                                                                                  "image")]
+
+    def _discover(self, topic: str, name: str, config: dict) -> None:
+        """Publish a discovery config once per connection, and again when the name in it changes."""
+        if self._discovered.get(topic) != name:
+            self._discovered[topic] = name
+            self.broker.publish(topic, json.dumps(config), retain=True)
 
     def _device(self) -> dict:
         return {"identifiers": [f"facetrack_{self.topics}"], "name": "facetrack", "manufacturer": "facetrack"}
 
     def _discover_person(self, person: Person) -> None:
-        if not self.config.discovery_prefix:
+        topics = self._discovery_topics(person.identity_id)
+        if not topics:
             return
         base = f"{self.topics}/person/{person.identity_id}"
         common = {"availability_topic": f"{self.topics}/bridge/status", "device": self._device()}
-        self.broker.publish(f"{self.config.discovery_prefix}/device_tracker/facetrack_{person.identity_id}/config",
-                            json.dumps({"name": person.name, "unique_id": f"facetrack_{person.identity_id}",
-                                        "state_topic": f"{base}/state", "json_attributes_topic": f"{base}/attributes",
-                                        "payload_home": "home", "payload_not_home": "not_home",
-                                        "source_type": "router", **common}), retain=True)
-        self.broker.publish(f"{self.config.discovery_prefix}/image/facetrack_{person.identity_id}/config",
-                            json.dumps({"name": f"{person.name} face",
-                                        "unique_id": f"facetrack_{person.identity_id}_face",
-                                        "image_topic": f"{base}/image", "content_type": "image/jpeg", **common}),
-                            retain=True)
+        tracker, image = topics
+        self._discover(tracker, person.name, {
+            "name": person.name, "unique_id": f"facetrack_{person.identity_id}", "state_topic": f"{base}/state",
+            "json_attributes_topic": f"{base}/attributes", "payload_home": "home", "payload_not_home": "not_home",
+            "source_type": "router", **common})
+        self._discover(image, person.name, {
+            "name": f"{person.name} face", "unique_id": f"facetrack_{person.identity_id}_face",
+            "image_topic": f"{base}/image", "content_type": "image/jpeg", **common})
 
     def _discover_camera(self, camera: str) -> None:
         if not self.config.discovery_prefix:
             return
-        self.broker.publish(f"{self.config.discovery_prefix}/sensor/facetrack_{camera}/config", json.dumps(
-            {"name": f"{camera} people", "unique_id": f"facetrack_camera_{camera}",
-             "state_topic": f"{self.topics}/camera/{camera}/state", "value_template": "{{ value_json.people | count }}",
-             "json_attributes_topic": f"{self.topics}/camera/{camera}/state", "unit_of_measurement": "people",
-             "availability_topic": f"{self.topics}/bridge/status", "device": self._device()}), retain=True)
+        state = f"{self.topics}/camera/{camera}/state"
+        self._discover(f"{self.config.discovery_prefix}/sensor/facetrack_{camera}/config", camera, {
+            "name": f"{camera} people", "unique_id": f"facetrack_camera_{camera}", "state_topic": state,
+            "value_template": "{{ value_json.people | count }}", "json_attributes_topic": state,
+            "unit_of_measurement": "people", "availability_topic": f"{self.topics}/bridge/status",
+            "device": self._device()})
 
 
 def _iso(t: float) -> str | None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import torch
 from rich.progress import Progress
 
 from pipelines.eval.far_table import genuine_quantiles, impostor_quantiles
@@ -24,11 +23,6 @@ from tracker.train.head import ResidualHead
 from tracker.verification import best_threshold
 
 
-def _through(head: ResidualHead, vectors: np.ndarray) -> np.ndarray:
-    with torch.no_grad():
-        return head(torch.from_numpy(vectors)).numpy()
-
-
 def calibrate(analyzer: FaceAnalyzer, head: ResidualHead, root: Path, pairs: Pairs, fold: int, cache_dir: Path,
               progress: Progress) -> dict:
     people = sorted(fold_people(pairs, fold))
@@ -36,13 +30,13 @@ def calibrate(analyzer: FaceAnalyzer, head: ResidualHead, root: Path, pairs: Pai
     labels = np.array([people.index(person_of(p)) for p in paths])
     vectors, found = cached_embeddings(analyzer, paths, view("full"), cache_dir, progress,
                                        f"fold {fold}'s photographs")
-    out = _through(head, vectors[found])
+    out = head.apply(vectors[found])
     impostor, impostor_pairs = impostor_quantiles(out, labels[found])
     genuine, genuine_pairs = genuine_quantiles(out, labels[found])
     photos, seen = cached_embeddings(analyzer, pairs.images, view("full"), cache_dir, progress,
                                      "the pairs' photographs")
     rows = (pairs.fold == fold - 1) & seen[pairs.first] & seen[pairs.second]
-    mapped = _through(head, photos)
+    mapped = head.apply(photos)
     distances = squared_distance(mapped[pairs.first[rows]], mapped[pairs.second[rows]])
     return {"on": f"LFW fold {fold}'s {len(people)} people (not trained on)", "photographs": int(found.sum()),
             "verify_threshold": best_threshold(distances, pairs.same[rows]), "pairs": int(rows.sum()),

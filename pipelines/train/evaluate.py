@@ -14,13 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 from rich.progress import Progress
 
 from pipelines.eval.views import View, view
 from pipelines.train.data import Faces, cached_embeddings, cached_faces
 from pipelines.train.folds import fold_people, refuse_test_people, training_images
-from pipelines.train.loop import Training, train_head
+from pipelines.train.loop import train_head
 from tracker.codes import code_distance, code_scale, quantise
 from tracker.distance import squared_distance
 from tracker.face.analyzer import FaceAnalyzer
@@ -50,11 +49,6 @@ def _restricted(faces: Faces, excluded: set[str]) -> Faces:
     return faces.take(np.array([faces.people[label] not in excluded for label in faces.labels]))
 
 
-def _apply(training: Training, vectors: np.ndarray) -> np.ndarray:
-    with torch.no_grad():
-        return training.head(torch.from_numpy(vectors)).numpy()
-
-
 def ten_folds(analyzer: FaceAnalyzer, root: Path, pairs: Pairs, cache_dir: Path, progress: Progress,
               train_views: tuple[View, ...], probe_views: tuple[View, ...], **options) -> dict:
     """{"probes": {view: {row: summary}}, "heads": per fold's training, "training_seconds"}; ``options`` go to
@@ -71,7 +65,9 @@ def ten_folds(analyzer: FaceAnalyzer, root: Path, pairs: Pairs, cache_dir: Path,
         refuse_test_people({allowed.people[label] for label in allowed.labels}, test_people, k)
         heads.append((train_head(allowed, progress=progress, seed=k, **options), allowed))
     seconds = time.monotonic() - started
-    codes = heads[0][0].head.dim_out == CODE_DIM
+    # 128-d heads: each head's int8 scale, from the outputs of the faces it was trained on
+    scales = [code_scale(t.head.apply(allowed.vectors)) for t, allowed in heads] \
+        if heads[0][0].head.dim_out == CODE_DIM else None
     report = {}
     for name, (second, found_second) in probes.items():
         usable = found_first[pairs.first] & found_second[pairs.second]
@@ -79,17 +75,17 @@ def ten_folds(analyzer: FaceAnalyzer, root: Path, pairs: Pairs, cache_dir: Path,
         a, b = first[pairs.first[usable]], second[pairs.second[usable]]
         rows = {"frozen": FoldScores(), "trained": FoldScores()}
         rows |= {"cross": FoldScores()} if options.get("compatible") else {}
-        rows |= {"codes": FoldScores()} if codes else {}
+        rows |= {"codes": FoldScores()} if scales else {}
         base = squared_distance(a, b)
-        for k, (training, allowed) in enumerate(heads):
-            ha, hb = _apply(training, a), _apply(training, b)
+        for k, (training, _) in enumerate(heads):
+            ha, hb = training.head.apply(a), training.head.apply(b)
             test = fold == k
             rows["frozen"].add(base, same, test)
             rows["trained"].add(squared_distance(ha, hb), same, test)
             if "cross" in rows:
                 rows["cross"].add(squared_distance(a, hb), same, test)
-            if "codes" in rows:
-                scale = code_scale(_apply(training, allowed.vectors))
+            if scales:
+                scale = scales[k]
                 rows["codes"].add(code_distance(quantise(ha, scale), quantise(hb, scale), scale), same, test)
         report[name] = {row: scores.summary() for row, scores in rows.items()}
         report[name]["pairs_without_a_face"] = int((~usable).sum())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -31,6 +32,11 @@ class ResidualHead(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return nn.functional.normalize(self.project(x) + self.residual(x), dim=1)
+
+    def apply(self, vectors: np.ndarray) -> np.ndarray:
+        """The head's unit outputs of float32 ``vectors`` (n, dim_in), without gradients: numpy in, numpy out."""
+        with torch.inference_mode():
+            return self(torch.from_numpy(vectors)).numpy()
 
 
 def load_head(path: Path) -> ResidualHead:

@@ -7,7 +7,6 @@ distance tables that ``gallery.far_tables`` holds for the shipped models."""
 from __future__ import annotations
 
 import numpy as np
-import torch
 from torch import nn
 
 from tracker.calibration import head_path, head_record, register
@@ -26,9 +25,7 @@ class HeadEmbedder(Embedder):
         self.base, self.head = base, head
 
     def embed(self, crops: np.ndarray) -> np.ndarray:
-        vectors = self.base.embed(crops)
-        with torch.inference_mode():
-            return self.head(torch.from_numpy(vectors)).numpy()
+        return self.head.apply(self.base.embed(crops))
 
 
 def with_head(base: Embedder, config: ModelsConfig) -> Embedder:
