@@ -51,7 +51,7 @@ class Plan:
         return json.dumps(asdict(self), indent=2)
 
 
-def _photos(lfw: Path, name: str) -> list[Path]:
+def lfw_photos(lfw: Path, name: str) -> list[Path]:
     folder = lfw / "images_deepfunneled" / name
     photos = sorted(folder.glob("*.jpg"))
     if not photos:
@@ -67,7 +67,7 @@ def make_plan(lfw: Path, order: tuple[str, ...] = ORDER, enrolled: tuple[str, ..
     comes back with another photograph (a later visit)."""
     appearances, enroll, t, visits = [], {}, lead, {}
     for i, name in enumerate(order):
-        photos = _photos(lfw, name)
+        photos = lfw_photos(lfw, name)
         known = name in enrolled
         visit = visits[name] = visits.get(name, -1) + 1
         first = enroll_images if known else 0

@@ -28,13 +28,14 @@ from tracker.config import CameraConfig, Config
 from tracker.errors import TrackerError
 from tracker.events import Event
 from tracker.redact import redact
+from tracker.track.activity import ActivityGate
 from tracker.track.camera import CameraTracks, TrackedFace, TrackView
 from tracker.track.zones import Zones
 from tracker.whereabouts import Person, Whereabouts
 
 logger = logging.getLogger(__name__)
-STATUS_LINE = ("camera %s: %s, %.1f fps analysed, %d faces, %d tracks open, %d dropped, %d over rate, "
-               "latency %.0f ms")
+STATUS_LINE = ("camera %s: %s, %.1f fps analysed (%d idle in all), %d faces, %d tracks open, %d dropped, "
+               "%d over rate, latency %.0f ms")
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class CameraStatus:
     state: str  # connecting, live, stalled, failed, ended
     fps_analysed: float  # over the last few seconds
     frames_analysed: int
+    frames_idle: int  # of those, left undetected by the activity gate (no open track, no change)
     faces: int  # faces detected
     embedded: int  # faces embedded
     tracks: int  # open now
@@ -83,8 +85,8 @@ class Camera:
     def status(self, window: float = 5.0) -> CameraStatus:
         """The camera's figures (fps over the last ``window`` seconds)."""
         s, tracks = self.worker.stats, self.worker.tracks
-        return CameraStatus(self.reader.state, round(s.fps(window), 2), s.analysed, s.faces, s.embedded, tracks.open,
-                            tracks.started, self.worker.mailbox.dropped, self.reader.skipped,
+        return CameraStatus(self.reader.state, round(s.fps(window), 2), s.analysed, s.idle, s.faces, s.embedded,
+                            tracks.open, tracks.started, self.worker.mailbox.dropped, self.reader.skipped,
                             self.reader.reconnects,
                             round(s.lag() * 1000, 1))
 
@@ -157,7 +159,7 @@ class Runtime:
                               pipeline.max_backoff, camera.fps, camera.loop, pipeline.max_frame_pixels)
         worker = CameraWorker(camera, mailbox, self.executor, self.identifier, self._tracks(camera, first_track_id),
                               self.publisher, self.stage_seconds, pipeline.detect_every, self.observers,
-                              self.sightings, may_analyse, self._seen)
+                              self.sightings, may_analyse, self._seen, ActivityGate(pipeline.idle_detect_seconds))
         reader.start()
         task = self._group.create_task(worker.run(), name=f"camera {camera.id}")
         self.cameras[camera.id] = Camera(camera, reader, worker, task)
@@ -252,8 +254,8 @@ class Runtime:
             await asyncio.sleep(interval)
             status = self.status(interval)
             for cid, c in status.cameras.items():
-                logger.info(STATUS_LINE, cid, c.state, c.fps_analysed, c.faces, c.tracks, c.dropped, c.over_rate,
-                            c.lag_ms)
+                logger.info(STATUS_LINE, cid, c.state, c.fps_analysed, c.frames_idle, c.faces, c.tracks, c.dropped,
+                            c.over_rate, c.lag_ms)
             e = status.events
             logger.info("events: %d published, %d buffered, %d dropped; model queue %d", e.published, e.buffered,
                         e.dropped, status.model_queue)

@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from tracker.redact import redact
+from tracker.track.activity import thumbnail
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ class Frame:
     image: np.ndarray  # RGB uint8
     video_time: float  # the tracker's clock: seconds into a video file (frame number / fps); for a live source,
     # the monotonic clock at capture (differences only: it never steps when the wall clock is set)
+    thumb: np.ndarray | None = None  # the activity gate's grey thumbnail (tracker.track.activity), made by the reader
 
 
 class Mailbox:
@@ -218,7 +220,8 @@ class CameraReader(threading.Thread):
             if ok and self._too_large(bgr.shape[1], bgr.shape[0]):  # the stream changed its size
                 break
             if ok:
-                frame = Frame(self.camera, number - 1, now, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), clock)
+                rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+                frame = Frame(self.camera, number - 1, now, rgb, clock, thumbnail(bgr))
                 self.mailbox.put(frame, wait=file and not self.realtime, stop=self._halt)
         return number
 

@@ -1,8 +1,11 @@
 """One camera's loop on the event loop: await the models, hand the results to the camera's rules
 (``tracker.track.camera.CameraTracks``), publish the events that come out.
 
-At most ``fps`` frames per second are analysed; with ``detect_every = k`` detection runs on
-every k-th analysed frame and the tracks move on at their velocity in between.
+At most ``fps`` frames per second are analysed. With no open track, the activity gate
+(``tracker.track.activity``) sends a frame to detection only when it changed, or once every
+``idle_detect_seconds``; a frame it leaves is analysed as one without faces. With
+``detect_every = k`` detection runs on every k-th analysed frame and the tracks move on at
+their velocity in between.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from pipelines.live.sources import Frame, Mailbox
 from tracker.config import CameraConfig
 from tracker.events import Event
 from tracker.face.analyzer import Analysis
+from tracker.track.activity import ActivityGate
 from tracker.track.camera import CameraTracks, TrackedFace
 from tracker.track.state import FrameInfo, Verdict
 
@@ -32,11 +36,13 @@ FrameObserver = Callable[[str, Frame, list[TrackedFace], float], None]
 
 @dataclass
 class CameraStats:
-    analysed: int = 0  # frames analysed (detected, or followed between detections)
+    analysed: int = 0  # frames analysed (detected, followed between detections, or left by the activity gate)
+    idle: int = 0  # frames the activity gate left undetected (no open track, no change, no heartbeat due)
     faces: int = 0
     embedded: int = 0
     fenced: int = 0  # frames left alone: the camera's lease ran out before it was renewed
-    latency: deque[float] = field(default_factory=lambda: deque(maxlen=50))  # capture to decision, seconds
+    latency: deque[float] = field(default_factory=lambda: deque(maxlen=50))  # capture to decision, seconds (detected
+    # and followed frames)
     done_at: deque[float] = field(default_factory=lambda: deque(maxlen=50))  # monotonic time of recent frames
 
     def lag(self) -> float:
@@ -54,8 +60,10 @@ class CameraWorker:
                  tracks: CameraTracks, publisher: EventPublisher, stage_seconds: Histogram | None = None,
                  detect_every: int = 1, observers: tuple[FrameObserver, ...] = (),
                  sightings: SightingWriter | None = None, may_analyse: Callable[[], bool] | None = None,
-                 on_event: Callable[[Event], None] | None = None) -> None:
-        """``on_event``: told each event as it is published (the runtime's whereabouts)."""
+                 on_event: Callable[[Event], None] | None = None, gate: ActivityGate | None = None) -> None:
+        """``on_event``: told each event as it is published (the runtime's whereabouts); ``gate``: the activity
+        gate (None: every analysed frame is detected)."""
+        self.gate = gate
         self.camera = camera
         self.on_event = on_event
         self.mailbox = mailbox
@@ -87,6 +95,9 @@ class CameraWorker:
         if self.stats.analysed % self.detect_every and self.tracks.open:
             self._done(frame, self.tracks.follow(frame.video_time))
             return
+        if not self._due(frame):
+            self._done(frame, [], idle=True)
+            return
         started = time.perf_counter()
         faces = await self.executor.detect(frame.image)
         detected = time.perf_counter()
@@ -102,6 +113,12 @@ class CameraWorker:
         self._time(("detect", detected - started), ("embed", embedded - detected),
                    ("frame", time.perf_counter() - started))
 
+    def _due(self, frame: Frame) -> bool:
+        """Whether the frame goes to detection (the activity gate's say)."""
+        if self.gate is None or frame.thumb is None:
+            return True
+        return self.gate.update(frame.thumb, frame.video_time, self.tracks.open > 0)
+
     def _verdicts(self, analysis: Analysis | None) -> list[Verdict]:
         if analysis is None:
             return []
@@ -116,10 +133,13 @@ class CameraWorker:
             if self.sightings is not None:
                 self.sightings.put(sighting)
 
-    def _done(self, frame: Frame, faces: list[TrackedFace]) -> None:
+    def _done(self, frame: Frame, faces: list[TrackedFace], idle: bool = False) -> None:
+        """``idle``: the activity gate left the frame undetected (its latency is not the camera's lag)."""
         latency = time.time() - frame.time
         self.stats.analysed += 1
-        self.stats.latency.append(latency)
+        self.stats.idle += idle
+        if not idle:
+            self.stats.latency.append(latency)
         self.stats.done_at.append(time.monotonic())
         self.latest = frame, faces
         for observer in self.observers:

@@ -1,0 +1,184 @@
+"""The capacity benchmark of realistic sites: how many cameras this machine runs when most of them
+show nobody most of the time, and what a quiet camera costs against the decoding of its own stream.
+
+A site camera is a looping 1080p25 H.264 video (``site_video``): a still scene with sensor noise,
+and, in a "busy" camera, one enrolled LFW person walking in for ``IN_VIEW`` seconds of every
+``LAP`` (10% of the time), each camera's person entering at another moment. Each configuration runs
+in a process of its own (``python -m pipelines.eval.capacity_run``), so its CPU is its own:
+
+- ``decode``: the yardstick, every frame of the quiet video decoded as the reader decodes it (CPU per
+  second of video);
+- ``quiet``: N quiet cameras through the runtime in real time (cores in the steady state);
+- ``site``: N cameras with entries: every entry named?, time from each entry to its first name,
+  capture-to-decision latency of the frames with faces, and the share of due frames analysed.
+
+Each runs with the default config and with the activity gate off (``pipeline.idle_detect_seconds``
+0, the path before the gate), in the same run: this machine's speed varies from day to day, so the
+figures to compare are the ratios of one run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Annotated
+
+import av
+import numpy as np
+import typer
+
+from pipelines.eval.synthetic import ENROLLED, background, face_patch, lfw_photos, paste
+from tracker.errors import TrackerError
+
+SIZE = (1920, 1080)
+FPS = 25
+LAP = 30.0  # seconds of one loop of a site video
+IN_VIEW = 3.0  # seconds a person is in view per lap (10%)
+FACE_SCALE = 0.75  # the LFW face patch's scale on the frame: a face about 110 px high, a doorway camera's
+ENROLL_IMAGES = 3
+BITRATE = 3_000_000  # a camera's usual 1080p main stream: 2-4 Mbit/s, much of it spent on sensor noise
+NOISE = 3.0  # the sensor noise, grey levels (standard deviation)
+
+
+@dataclass(frozen=True)
+class Entry:
+    person: str
+    start: float  # seconds into the lap
+    photo: str  # the LFW photograph shown (never one of the enrolled ones)
+
+
+def entries(lfw: Path, cameras: int) -> list[Entry]:
+    """Camera k's entry: ``ENROLLED[k % 4]`` walks in at another moment of the lap than the cameras before."""
+    out = []
+    for k in range(cameras):
+        person = ENROLLED[k % len(ENROLLED)]
+        start = 4.0 + (k * 7.3) % (LAP - IN_VIEW - 6.0)
+        out.append(Entry(person, round(start, 2), str(lfw_photos(lfw, person)[ENROLL_IMAGES])))
+    return out
+
+
+def enrollment(lfw: Path) -> dict[str, list[str]]:
+    return {p: [str(x) for x in lfw_photos(lfw, p)[:ENROLL_IMAGES]] for p in ENROLLED}
+
+
+def site_video(path: Path, entry: Entry | None, seed: int = 0) -> Path:
+    """A lap of a site camera as 1080p25 H.264 (a keyframe every 2 s, as cameras send): a still scene with
+    sensor noise (at ``BITRATE``: a quiet scene decodes at a real camera's cost), and ``entry``'s person
+    walking in from the left, pausing, and walking out."""
+    if path.is_file():
+        return path
+    rng = np.random.default_rng(seed)
+    scene = background(*SIZE, seed=7 + seed).astype(np.int16)
+    noise = [rng.normal(0, NOISE, (SIZE[1], SIZE[0], 1)).astype(np.int16) for _ in range(5)]
+    patch = face_patch(entry.photo) if entry else None
+    tmp = path.with_suffix(".part.mp4")
+    with av.open(str(tmp), "w") as container:
+        stream = container.add_stream("libx264", rate=FPS, options={"preset": "veryfast"})
+        stream.width, stream.height, stream.pix_fmt, stream.bit_rate = *SIZE, "yuv420p", BITRATE
+        stream.codec_context.gop_size = 2 * FPS
+        for n in range(int(LAP * FPS)):
+            frame = np.clip(scene + noise[n % len(noise)], 0, 255).astype(np.uint8)
+            if entry is not None and 0.0 <= (t := n / FPS - entry.start) < IN_VIEW:
+                x = min(t, 1.0) * 0.45 + max(t - IN_VIEW + 1.0, 0.0) * 0.5  # in over 1 s, still, out over 1 s
+                paste(frame, *patch, SIZE[0] * (0.05 + x), SIZE[1] * 0.45, FACE_SCALE)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode(None))
+    tmp.rename(path)
+    return path
+
+
+def run_config(kind: str, cameras: int, folder: Path, lfw: Path, gate: bool, seconds: float) -> dict:
+    """One configuration in a process of its own; its result as a dict."""
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "pipelines.eval.capacity_run", kind, str(cameras), str(folder), str(lfw),
+               "gate" if gate else "nogate", str(seconds)]
+    done = subprocess.run(command, capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        raise TrackerError(f"capacity: {kind} x{cameras} failed: {done.stderr.strip()[-1500:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@dataclass(frozen=True)
+class EntryResult:
+    camera: str
+    person: str
+    at: float  # the entry's time on the camera's clock
+    named_after: float | None  # seconds from the entry to its first name; None: never named while in view
+
+
+def score_entries(camera_entries: dict[str, Entry], named: dict[str, list[tuple[float, str]]],
+                  until: float, since: float = 0.0) -> list[EntryResult]:
+    """Each entry of each lap that started in [since, until - IN_VIEW): how long until its person was first
+    named on its camera (``named``: camera -> (clock, name) of the frames showing a name)."""
+    results = []
+    for camera, entry in camera_entries.items():
+        lap = 0
+        while (at := lap * LAP + entry.start) < until - IN_VIEW:
+            if at >= since:
+                times = [t for t, name in named.get(camera, []) if name == entry.person and at <= t < at + IN_VIEW]
+                results.append(EntryResult(camera, entry.person, at, min(times) - at if times else None))
+            lap += 1
+    return results
+
+
+def summary(results: list[EntryResult]) -> dict:
+    delays = [r.named_after for r in results if r.named_after is not None]
+    return {"entries": len(results), "named": len(delays),
+            "first_name_p50_s": float(np.median(delays)) if delays else None,
+            "first_name_max_s": max(delays) if delays else None,
+            "results": [asdict(r) for r in results]}
+
+
+def passes(result: dict) -> bool:
+    """A site run this machine keeps up with: every entry named, frames with faces decided in under 250 ms (p50)."""
+    latency = result.get("latency_p50_ms")
+    return result["named"] == result["entries"] > 0 and latency is not None and latency < 250.0
+
+
+def run_all(folder: Path, lfw: Path, cameras: list[int], seconds: float, progress=None) -> dict:
+    """The decode yardstick, one quiet camera and the sites of each size, with the gate and without, in one run."""
+    steps = [("decode", 1, True)] + [("quiet", 1, g) for g in (False, True)] + \
+        [("site", n, g) for n in cameras for g in (False, True)]
+    results = []
+    for kind, n, gate in steps:
+        if progress is not None:
+            progress(f"{kind} x{n}, gate {'on' if gate else 'off'}")
+        results.append(run_config(kind, n, folder, lfw, gate, seconds))
+    return {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+            "seconds": seconds, "results": results}
+
+
+def main(
+    lfw: Annotated[Path, typer.Option(help="LFW folder (holds images_deepfunneled/)")] = Path("../shared/data/lfw"),
+    folder: Annotated[Path, typer.Option(help="Where the site videos are written (kept for the next run)")] = Path(
+        "data/capacity"),
+    cameras: Annotated[str, typer.Option(help="Site sizes to try, comma-separated")] = "1,2,4,8",
+    seconds: Annotated[float, typer.Option(help="Seconds measured per configuration (after 8 s of warm-up)")] = LAP,
+    json_file: Annotated[Path | None, typer.Option("--json", help="Write the results as JSON here")] = None,
+) -> None:
+    """Cameras per machine on realistic sites: quiet most of the time, someone in view 10% of it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    report = run_all(folder, lfw, [int(n) for n in cameras.split(",")], seconds,
+                     lambda step: print(f"running {step}", file=sys.stderr, flush=True))
+    decode_cores = report["results"][0]["cores"]
+    print(f"decode yardstick: {decode_cores:.3f} cores per 1080p25 stream ({report['machine']})")
+    print("kind   cameras  gate  cores  x decode  due   entries named  first name p50/max s  latency p50 ms  ok")
+    for r in report["results"][1:]:
+        named = f"{r['named']}/{r['entries']}" if "entries" in r else "-"
+        first = f"{r['first_name_p50_s']:.2f}/{r['first_name_max_s']:.2f}" if r.get("first_name_p50_s") is not None \
+            else "-"
+        latency = f"{r['latency_p50_ms']:.0f}" if r["latency_p50_ms"] is not None else "-"
+        print(f"{r['kind']:6} {r['cameras']:7d}  {'on ' if r['gate'] else 'off'}  {r['cores']:5.2f}  "
+              f"{r['cores'] / decode_cores / r['cameras']:8.2f}  {r['due_share']:4.0%}  {named:>13}  {first:>20}  "
+              f"{latency:>14}  {'yes' if r['kind'] == 'site' and passes(r) else '-'}")
+    if json_file:
+        json_file.write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    typer.run(main)
