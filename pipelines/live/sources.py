@@ -1,5 +1,10 @@
 """Camera sources: one decode thread per camera hands the newest frame to the event loop.
 
+The thread demuxes and decodes with PyAV (``media.py``: the one way a camera URL is opened, for
+the analysed stream here and a sub-stream camera's main stream in ``mainstream.py``); a frame due
+for analysis is converted to RGB with its grey thumbnail for the activity gate, the others are
+decoded (a video codec needs them) and skipped.
+
 A reader writes into a one-slot mailbox: the newest frame wins and a frame nobody took is
 dropped and counted, so latency never builds up. A file played "as fast as possible" waits
 for the slot instead (every frame is analysed). A camera that fails or stalls is reopened
@@ -11,15 +16,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
+import av
+import av.container
 import numpy as np
 
+from pipelines.live.media import StreamClock, frame_rate, is_file, open_input, packets, video_stream
 from tracker.redact import redact
 from tracker.track.activity import thumbnail
 
@@ -88,19 +94,6 @@ class Mailbox:
             await self._ready.wait()
 
 
-DAMAGED_RUN = 250  # unreadable frames in a row a video file may have before it counts as ended
-
-
-def is_file(url: str) -> bool:
-    return "://" not in url and not url.isdigit()
-
-
-def file_target(path: str) -> str:
-    """A video file as FFmpeg must see it: an absolute path, so nothing before a colon is taken for one of its
-    protocols (``subfile,,start,0,end,0,,:secret.mp4`` would read another file)."""
-    return str(Path(path).absolute())
-
-
 class CameraReader(threading.Thread):
     """Decodes one camera's stream off the event loop."""
 
@@ -132,16 +125,6 @@ class CameraReader(threading.Thread):
             level = logging.WARNING if state in (STALLED, FAILED) else logging.INFO
             logger.log(level, "camera %s: %s%s", self.camera, state, f" ({redact(detail)})" if detail else "")
 
-    def _open(self) -> cv2.VideoCapture:
-        if self.url.isdigit():
-            return cv2.VideoCapture(int(self.url))
-        if "://" in self.url:  # RTSP over TCP unless the environment says otherwise; reads time out on a stall
-            os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp")
-            timeout = int(self.stall_seconds * 1000)
-            params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout, cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout]
-            return cv2.VideoCapture(self.url, cv2.CAP_FFMPEG, params)
-        return cv2.VideoCapture(file_target(self.url))
-
     def run(self) -> None:
         backoff = 0.5
         try:
@@ -149,16 +132,18 @@ class CameraReader(threading.Thread):
                 if is_file(self.url) and not Path(self.url).is_file():
                     self._set_state(FAILED, f"{self.url}: no such file")
                     break
-                capture = self._open()
-                if not capture.isOpened():
-                    capture.release()
+                try:
+                    container = open_input(self.url, self.stall_seconds)
+                    stream = video_stream(container)
+                except (av.error.FFmpegError, OSError) as error:
                     if is_file(self.url):  # a file that cannot be opened now never will be: not a camera to wait for
                         self._set_state(FAILED, f"{self.url}: not a video this program can read")
                         break
-                    self._set_state(FAILED, f"cannot open {self.url}; retrying, at most every {self.max_backoff:.0f} s")
+                    self._set_state(FAILED, f"cannot open {self.url} ({_reason(error)}); retrying, at most every "
+                                            f"{self.max_backoff:.0f} s")
                 else:
-                    frames = self._read(capture)
-                    capture.release()
+                    with container:
+                        frames = self._read(container, stream)
                     if self._halt.is_set():
                         break
                     if self._oversize:  # a setting of the camera's, not a fault that reconnecting mends
@@ -182,49 +167,62 @@ class CameraReader(threading.Thread):
         finally:
             self.mailbox.close()
 
-    def _read(self, capture: cv2.VideoCapture) -> int:
+    def _read(self, container: av.container.InputContainer, stream) -> int:
         """Read until the stream ends, breaks or stalls, or we stop; returns the frames read."""
         file = is_file(self.url)
-        fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
-        started = time.monotonic()
-        number, next_due, damaged, lap = 0, -1.0, 0, 0
-        if self._too_large(int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))):
+        clock = StreamClock(file, frame_rate(stream))
+        if self._too_large(stream.codec_context.width, stream.codec_context.height):
             return 0
+        started = time.monotonic()
+        number, next_due, lap, damaged = 0, -1.0, 0, [0]
         while not self._halt.is_set():
-            if not capture.grab():
-                if file and damaged < DAMAGED_RUN and _before_end(capture):  # a damaged stretch: read on past it
-                    damaged += 1
+            for frame in self._decoded(container, stream, clock, damaged):
+                if damaged[0]:
+                    logger.warning("camera %s: %d unreadable frame(s) skipped before frame %d (damaged file?)",
+                                   self.camera, damaged[0], number)
+                    damaged[0] = 0
+                self._set_state(LIVE)
+                if self.realtime and file:
+                    delay = started + number / clock.fps - time.monotonic()
+                    if delay > 0:
+                        self._halt.wait(delay)
+                at = clock.of(number, frame)
+                number += 1
+                self.frames += 1
+                if at < next_due:  # over the analysis rate: skip the conversion, the costly part after decoding
+                    self.skipped += 1
                     continue
-                if file and self.loop and number > lap and capture.set(cv2.CAP_PROP_POS_FRAMES, 0):
-                    lap, damaged = number, 0
-                    continue
+                next_due = at + 1.0 / self.rate - 1e-6 if self.rate else -1.0
+                if self._too_large(frame.width, frame.height):  # the stream changed its size
+                    return number
+                self._hand_on(frame, number - 1, at, file)
+                if self._halt.is_set():
+                    break
+            if not (file and self.loop and number > lap) or self._halt.is_set():
                 break
-            if damaged:
-                logger.warning("camera %s: %d unreadable frame(s) skipped before frame %d (damaged file?)",
-                               self.camera, damaged, number)
-                damaged = 0
-            self._set_state(LIVE)
-            if self.realtime and file:
-                delay = started + number / fps - time.monotonic()
-                if delay > 0:
-                    self._halt.wait(delay)
-            now = time.time()
-            clock = number / fps if file else time.monotonic()  # a wall clock stepped back must not stop a camera
-            number += 1
-            self.frames += 1
-            if clock < next_due:  # over the analysis rate: skip the conversion, the costly part after decoding
-                self.skipped += 1
-                continue
-            next_due = clock + 1.0 / self.rate - 1e-6 if self.rate else -1.0
-            ok, bgr = capture.retrieve()
-            if ok and self._too_large(bgr.shape[1], bgr.shape[0]):  # the stream changed its size
-                break
-            if ok:
-                rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-                frame = Frame(self.camera, number - 1, now, rgb, clock, thumbnail(bgr))
-                self.mailbox.put(frame, wait=file and not self.realtime, stop=self._halt)
+            lap = number
+            container.seek(0)
+            stream.codec_context.flush_buffers()
         return number
 
+    def _decoded(self, container: av.container.InputContainer, stream, clock: StreamClock,
+                 damaged: list[int]):
+        """The stream's frames in order; a packet that does not decode counts as damage."""
+        for packet in packets(container, stream, clock.file, damaged):
+            clock.arrived(packet)
+            try:
+                yield from packet.decode()
+            except av.error.FFmpegError:
+                damaged[0] += 1
+        try:
+            yield from stream.codec_context.decode(None)  # the frames the decoder still holds
+        except av.error.FFmpegError:
+            pass
+
+    def _hand_on(self, frame: av.VideoFrame, number: int, at: float, file: bool) -> None:
+        rgb = frame.to_ndarray(format="rgb24")
+        image = Frame(self.camera, number, time.time(), rgb, at, thumbnail(rgb))
+        self.mailbox.put(image, wait=file and not self.realtime, stop=self._halt)
 
     def _too_large(self, width: int, height: int) -> bool:
         if self.max_pixels and width * height > self.max_pixels:
@@ -232,7 +230,5 @@ class CameraReader(threading.Thread):
         return self._oversize is not None
 
 
-def _before_end(capture: cv2.VideoCapture) -> bool:
-    """Whether a file's read position is short of its last frame (a failed read there is damage, not the end)."""
-    total = capture.get(cv2.CAP_PROP_FRAME_COUNT)
-    return total > 0 and capture.get(cv2.CAP_PROP_POS_FRAMES) < total - 1
+def _reason(error: BaseException) -> str:
+    return redact(getattr(error, "strerror", None) or str(error))

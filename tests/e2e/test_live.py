@@ -98,6 +98,8 @@ def test_people_crossing_an_rtsp_camera_become_one_named_track_each(scene, cache
 
     assert code == 0, output[-3000:]
     assert "camera lobby: live" in output
+    idle = [int(n) for n in re.findall(r"camera lobby: live, [\d.]+ fps analysed \((\d+) idle in all\)", output)]
+    assert idle and idle[-1] > 0, "the activity gate left frames of the empty scene undetected (and named everyone)"
     assert re.search(r"match threshold in force: \d\.\d+ \(auto; 4 people, 1\d faces; expected false accepts 0\.10%\)",
                      output), "the start-up log says which threshold is in force"
     assert all(e["camera"] == "lobby" for e in events)

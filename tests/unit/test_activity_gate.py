@@ -102,8 +102,8 @@ def test_a_frame_of_another_size_is_detected():
 
 def test_thumbnail_of_a_colour_frame_and_of_its_grey_plane_agree():
     rng = np.random.default_rng(9)
-    bgr = rng.integers(0, 255, size=(1080, 1920, 3)).astype(np.uint8)
-    grey = (0.114 * bgr[..., 0] + 0.587 * bgr[..., 1] + 0.299 * bgr[..., 2]).astype(np.uint8)
-    a, b = thumbnail(bgr), thumbnail(grey)
+    rgb = rng.integers(0, 255, size=(1080, 1920, 3)).astype(np.uint8)
+    grey = (0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]).astype(np.uint8)
+    a, b = thumbnail(rgb), thumbnail(grey)
     assert a.shape == b.shape == (THUMB[1], THUMB[0]) and a.dtype == np.uint8
     assert np.abs(a.astype(int) - b.astype(int)).max() <= 2

@@ -97,7 +97,7 @@ def test_camera_errors_name_the_camera_by_position():
 
 
 def test_a_camera_url_that_nests_ffmpeg_protocols_is_refused_and_a_file_path_reaches_ffmpeg_as_a_file():
-    from pipelines.live.sources import file_target
+    from pipelines.live.media import file_target
 
     nested = "subfile,,start,0,end,0,,:file:///etc/passwd"  # passes a scheme prefix check: "subfile,," is none
     with pytest.raises(ConfigError, match=r"cameras\[0\].url: .*only rtsp, rtsps, http, https:// URLs"):

@@ -1,0 +1,102 @@
+"""A camera URL opened with PyAV (FFmpeg at the packet level), and its frames' times on the tracker's clock.
+
+Both readers of a camera use this: ``sources.CameraReader`` (the stream analysed, decoded all the time) and
+``mainstream.MainStream`` (a sub-stream camera's main stream: packets read all the time, decoded only
+while faces are in view). PyAV, not OpenCV: OpenCV hands out decoded frames only, and a main stream that
+is read but not decoded needs its packets.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import av
+import av.container
+
+DAMAGED_RUN = 250  # unreadable packets in a row a video file may have before it counts as ended
+
+
+def is_file(url: str) -> bool:
+    return "://" not in url and not url.isdigit()
+
+
+def file_target(path: str) -> str:
+    """A video file as FFmpeg must see it: an absolute path, so nothing before a colon is taken for one of its
+    protocols (``subfile,,start,0,end,0,,:secret.mp4`` would read another file)."""
+    return str(Path(path).absolute())
+
+
+def open_input(url: str, stall_seconds: float) -> av.container.InputContainer:
+    """The camera's container, its video stream ready to demux; ``av.error.FFmpegError`` (or ``OSError``) when it
+    cannot be opened. Network reads give up after ``stall_seconds`` without data (RTSP over TCP)."""
+    if url.isdigit():
+        return av.open(f"/dev/video{url}", format="v4l2", timeout=stall_seconds)
+    if "://" in url:
+        options = {"rtsp_transport": "tcp"} if url.lower().startswith("rtsp") else {}
+        return av.open(url, options=options, timeout=(stall_seconds, stall_seconds))
+    return av.open(file_target(url))
+
+
+def video_stream(container: av.container.InputContainer) -> av.video.stream.VideoStream:
+    if not container.streams.video:
+        raise av.error.InvalidDataError(1094995529, "no video stream")
+    return container.streams.video[0]
+
+
+def frame_rate(stream: av.video.stream.VideoStream) -> float:
+    """The stream's frames per second as the container states it (its average rate, as OpenCV reads it)."""
+    rate = stream.average_rate or stream.guessed_rate
+    return float(rate) if rate else 25.0
+
+
+def packets(container: av.container.InputContainer, stream, file: bool,
+            damaged: list[int]) -> Iterator[av.Packet]:
+    """The stream's packets until it ends (a file's end, a network stream's stall or break). A file's unreadable
+    stretch is read past (``damaged[0]`` counts it), up to ``DAMAGED_RUN`` in a row."""
+    demuxer = container.demux(stream)
+    while True:
+        try:
+            packet = next(demuxer)
+        except StopIteration:
+            return
+        except (av.error.FFmpegError, OSError):
+            if not file or damaged[0] >= DAMAGED_RUN:
+                return
+            damaged[0] += 1
+            demuxer = container.demux(stream)
+            continue
+        if packet.size:  # the demuxer's last, empty packet is the decoder's flush: the caller flushes itself
+            yield packet
+
+
+class StreamClock:
+    """A stream's frames on the tracker's clock. A file: its frame number over its frame rate (seconds into the
+    file, running on across laps). A live stream: its presentation time moved onto the monotonic clock by the
+    smallest delay between a packet's presentation time and its arrival seen so far, so the main and sub-stream
+    of one camera (each with its own timestamps) meet on one clock; never running back."""
+
+    def __init__(self, file: bool, fps: float) -> None:
+        self.file = file
+        self.fps = fps
+        self._offset: float | None = None
+        self._last = -float("inf")
+
+    def arrived(self, packet: av.Packet) -> None:
+        """Note a live packet's arrival (its presentation time against the monotonic clock)."""
+        if self.file or packet.pts is None or packet.time_base is None:
+            return
+        offset = time.monotonic() - float(packet.pts * packet.time_base)
+        self._offset = offset if self._offset is None else min(self._offset, offset)
+
+    def of(self, number: int, frame: av.VideoFrame) -> float:
+        """The clock of the stream's frame ``number`` (counted from its start)."""
+        if self.file:
+            return number / self.fps
+        if frame.time is None or self._offset is None:
+            clock = time.monotonic()
+        else:
+            clock = frame.time + self._offset
+        self._last = max(clock, self._last + 1e-6)
+        return self._last
