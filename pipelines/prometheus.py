@@ -21,6 +21,8 @@ CAMERA_FIGURES = (
     ("facetrack_camera_fps", "Frames analysed per second, recent", GaugeMetricFamily, "fps_analysed"),
     ("facetrack_camera_frames_analysed", "Frames analysed", CounterMetricFamily, "frames_analysed"),
     ("facetrack_camera_frames_idle", "Frames the activity gate left undetected", CounterMetricFamily, "frames_idle"),
+    ("facetrack_camera_main_frames_decoded", "Sub-stream cameras: main-stream frames decoded", CounterMetricFamily,
+     "main_decoded"),
     ("facetrack_camera_faces_embedded", "Faces embedded", CounterMetricFamily, "embedded"),
     ("facetrack_camera_frames_dropped", "Frames replaced before analysis", CounterMetricFamily, "dropped"),
     ("facetrack_camera_frames_over_rate", "Frames over the analysis rate", CounterMetricFamily, "over_rate"),

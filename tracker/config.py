@@ -166,12 +166,23 @@ class CameraConfig(Strict):
                                  'holds a colon) or a device number (`"0"`)')
     fps: float = Field(5.0, gt=0.0, le=60.0,
         description="Frames analysed per second at most")
+    detect_url: str = Field("", max_length=2048, pattern=r"^[^\x00-\x1f\x7f]*$", description=(
+        "The camera's low-resolution sub-stream (same forms as `url`), or empty. Faces are detected and tracked on "
+        "it and cut for naming from `url`'s frame of the same moment, which is decoded only while faces are in "
+        "view (docs/cameras.md: when a sub-stream is the right choice)"))
     realtime: bool = Field(True, description="Video files: play at their own speed (false: every frame, fast)")
     loop: bool = Field(False, description="Video files: start again at the end, as a camera that never ends")
     zones: dict[str, list[tuple[float, float]]] = Field(default_factory=dict, description=(
         "Named polygons on the frame, vertices as fractions of its width and height (0-1), e.g. "
         "`{porch = [[0, 0.5], [0.5, 0.5], [0.5, 1], [0, 1]]}`: events carry the zones a face's box centre is in, "
         "and `person.entered` / `person.left` come per zone too (with `zone` set)"))
+
+    @model_validator(mode="after")
+    def _sub_stream_live(self) -> CameraConfig:
+        if self.detect_url and not self.realtime:
+            raise ValueError("detect_url: a sub-stream camera plays its two streams at their own speed; "
+                             "set realtime = true (or leave detect_url empty)")
+        return self
 
     @field_validator("zones")
     @classmethod
@@ -185,9 +196,11 @@ class CameraConfig(Strict):
                 raise ValueError(f"zone {name!r}: vertices are fractions of the frame, 0-1")
         return zones
 
-    @field_validator("url")
+    @field_validator("url", "detect_url")
     @classmethod
     def _known_scheme(cls, url: str) -> str:
+        if not url:
+            return url
         scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*):", url)
         if scheme and scheme.group(1).lower() not in CAMERA_SCHEMES:
             raise ValueError(f"'{scheme.group(1)}:' is not a camera scheme; use {', '.join(CAMERA_SCHEMES)}://, "

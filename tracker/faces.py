@@ -38,9 +38,11 @@ class Faces:
         """The faces at ``keep`` (a boolean mask or indices)."""
         return Faces(self.boxes[keep], self.scores[keep], self.landmarks[keep])
 
-    def scaled(self, factor: float) -> Faces:
-        """Coordinates multiplied by ``factor`` (to map a downscaled frame's faces back)."""
-        return Faces(self.boxes * factor, self.scores, self.landmarks * factor)
+    def scaled(self, factor: float | tuple[float, float]) -> Faces:
+        """Coordinates multiplied by ``factor``, or by ``(x, y)`` factors (to map a downscaled frame's faces back,
+        or a sub-stream's onto its main stream)."""
+        fx, fy = (factor, factor) if np.isscalar(factor) else factor
+        return Faces(self.boxes * np.float32([fx, fy, fx, fy]), self.scores, self.landmarks * np.float32([fx, fy]))
 
     @property
     def sizes(self) -> np.ndarray:

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Annotated
 
 import av
+import cv2
 import numpy as np
 import typer
 
@@ -36,6 +37,9 @@ from pipelines.eval.synthetic import ENROLLED, background, face_patch, lfw_photo
 from tracker.errors import TrackerError
 
 SIZE = (1920, 1080)
+SUB_SIZE = (640, 360)  # the sub-stream, as cameras send it
+SUB_BITRATE = 512_000
+MODES = ("off", "gate", "sub")  # the path before the gate; the gate (the default); the gate with sub-streams
 FPS = 25
 LAP = 30.0  # seconds of one loop of a site video
 IN_VIEW = 3.0  # seconds a person is in view per lap (10%)
@@ -66,7 +70,8 @@ def enrollment(lfw: Path) -> dict[str, list[str]]:
     return {p: [str(x) for x in lfw_photos(lfw, p)[:ENROLL_IMAGES]] for p in ENROLLED}
 
 
-def site_video(path: Path, entry: Entry | None, seed: int = 0) -> Path:
+def site_video(path: Path, entry: Entry | None, seed: int = 0, size: tuple[int, int] = SIZE,
+               bitrate: int = BITRATE) -> Path:
     """A lap of a site camera as 1080p25 H.264 (a keyframe every 2 s, as cameras send): a still scene with
     sensor noise (at ``BITRATE``: a quiet scene decodes at a real camera's cost), and ``entry``'s person
     walking in from the left, pausing, and walking out."""
@@ -79,24 +84,33 @@ def site_video(path: Path, entry: Entry | None, seed: int = 0) -> Path:
     tmp = path.with_suffix(".part.mp4")
     with av.open(str(tmp), "w") as container:
         stream = container.add_stream("libx264", rate=FPS, options={"preset": "veryfast"})
-        stream.width, stream.height, stream.pix_fmt, stream.bit_rate = *SIZE, "yuv420p", BITRATE
+        stream.width, stream.height, stream.pix_fmt, stream.bit_rate = *size, "yuv420p", bitrate
         stream.codec_context.gop_size = 2 * FPS
         for n in range(int(LAP * FPS)):
             frame = np.clip(scene + noise[n % len(noise)], 0, 255).astype(np.uint8)
             if entry is not None and 0.0 <= (t := n / FPS - entry.start) < IN_VIEW:
                 x = min(t, 1.0) * 0.45 + max(t - IN_VIEW + 1.0, 0.0) * 0.5  # in over 1 s, still, out over 1 s
                 paste(frame, *patch, SIZE[0] * (0.05 + x), SIZE[1] * 0.45, FACE_SCALE)
+            if size != SIZE:
+                frame = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
             container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
         container.mux(stream.encode(None))
     tmp.rename(path)
     return path
 
 
-def run_config(kind: str, cameras: int, folder: Path, lfw: Path, gate: bool, seconds: float) -> dict:
+def videos(folder: Path, entry: Entry | None) -> tuple[Path, Path]:
+    """A site camera's main stream and sub-stream (written the first time)."""
+    name = f"site-{entry.person}-{entry.start}" if entry else "quiet"
+    return (site_video(folder / f"{name}.mp4", entry),
+            site_video(folder / f"{name}-sub.mp4", entry, size=SUB_SIZE, bitrate=SUB_BITRATE))
+
+
+def run_config(kind: str, cameras: int, folder: Path, lfw: Path, mode: str, seconds: float) -> dict:
     """One configuration in a process of its own; its result as a dict."""
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "pipelines.eval.capacity_run", kind, str(cameras), str(folder), str(lfw),
-               "gate" if gate else "nogate", str(seconds)]
+               mode, str(seconds)]
     done = subprocess.run(command, capture_output=True, text=True, env=env)
     if done.returncode != 0:
         raise TrackerError(f"capacity: {kind} x{cameras} failed: {done.stderr.strip()[-1500:]}")
@@ -141,16 +155,34 @@ def passes(result: dict) -> bool:
 
 
 def run_all(folder: Path, lfw: Path, cameras: list[int], seconds: float, progress=None) -> dict:
-    """The decode yardstick, one quiet camera and the sites of each size, with the gate and without, in one run."""
-    steps = [("decode", 1, True)] + [("quiet", 1, g) for g in (False, True)] + \
-        [("site", n, g) for n in cameras for g in (False, True)]
+    """The decode yardsticks, one quiet camera and the sites of each size in each mode, in one run."""
+    steps = [("decode", 1, "off"), ("decode-sub", 1, "off")] + [("quiet", 1, m) for m in MODES] + \
+        [("site", n, m) for n in cameras for m in MODES]
     results = []
-    for kind, n, gate in steps:
+    for kind, n, mode in steps:
         if progress is not None:
-            progress(f"{kind} x{n}, gate {'on' if gate else 'off'}")
-        results.append(run_config(kind, n, folder, lfw, gate, seconds))
+            progress(f"{kind} x{n}, {mode}")
+        results.append({"kind": kind, "cameras": n, "mode": mode, **run_config(kind, n, folder, lfw, mode, seconds)})
     return {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
             "seconds": seconds, "results": results}
+
+
+def table(report: dict) -> list[str]:
+    """The report as text lines: CPU as cores and as multiples of decoding the camera's main stream."""
+    decode = report["results"][0]["cores"]
+    lines = [f"decode yardstick: main stream {decode:.3f} cores, sub-stream {report['results'][1]['cores']:.3f} "
+             f"({report['machine']})",
+             "kind   cameras mode  cores x decode  due  idle  main decoded  named  first name p50/max s  p50 ms  ok"]
+    for r in report["results"][2:]:
+        named = f"{r['named']}/{r['entries']}" if "entries" in r else "-"
+        first = f"{r['first_name_p50_s']:.2f}/{r['first_name_max_s']:.2f}" if r.get("first_name_p50_s") is not None \
+            else "-"
+        latency = f"{r['latency_p50_ms']:.0f}" if r["latency_p50_ms"] is not None else "-"
+        per_camera = r["cores"] / decode / r["cameras"]
+        lines.append(f"{r['kind']:6} {r['cameras']:7d} {r['mode']:5} {r['cores']:5.2f} {per_camera:8.2f}"
+                     f" {r['due_share']:4.0%} {r['idle_frames']:5d} {r['main_decoded']:13d} {named:>6} {first:>21}"
+                     f" {latency:>7}  {'yes' if r['kind'] == 'site' and passes(r) else '-'}")
+    return lines
 
 
 def main(
@@ -165,17 +197,7 @@ def main(
     folder.mkdir(parents=True, exist_ok=True)
     report = run_all(folder, lfw, [int(n) for n in cameras.split(",")], seconds,
                      lambda step: print(f"running {step}", file=sys.stderr, flush=True))
-    decode_cores = report["results"][0]["cores"]
-    print(f"decode yardstick: {decode_cores:.3f} cores per 1080p25 stream ({report['machine']})")
-    print("kind   cameras  gate  cores  x decode  due   entries named  first name p50/max s  latency p50 ms  ok")
-    for r in report["results"][1:]:
-        named = f"{r['named']}/{r['entries']}" if "entries" in r else "-"
-        first = f"{r['first_name_p50_s']:.2f}/{r['first_name_max_s']:.2f}" if r.get("first_name_p50_s") is not None \
-            else "-"
-        latency = f"{r['latency_p50_ms']:.0f}" if r["latency_p50_ms"] is not None else "-"
-        print(f"{r['kind']:6} {r['cameras']:7d}  {'on ' if r['gate'] else 'off'}  {r['cores']:5.2f}  "
-              f"{r['cores'] / decode_cores / r['cameras']:8.2f}  {r['due_share']:4.0%}  {named:>13}  {first:>20}  "
-              f"{latency:>14}  {'yes' if r['kind'] == 'site' and passes(r) else '-'}")
+    print("\n".join(table(report)))
     if json_file:
         json_file.write_text(json.dumps(report, indent=2) + "\n")
 

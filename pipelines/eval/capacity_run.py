@@ -1,6 +1,6 @@
 """One configuration of the capacity benchmark, in a process of its own (its CPU is its own); prints JSON.
 
-    python -m pipelines.eval.capacity_run decode|quiet|site CAMERAS FOLDER LFW gate|nogate SECONDS
+    python -m pipelines.eval.capacity_run decode|decode-sub|quiet|site CAMERAS FOLDER LFW off|gate|sub SECONDS
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import cv2
+import av
 import numpy as np
 
 from pipelines.eval.capacity import (
@@ -21,8 +21,8 @@ from pipelines.eval.capacity import (
     enrollment,
     entries,
     score_entries,
-    site_video,
     summary,
+    videos,
 )
 
 WARM = 8.0  # seconds after the start before the steady state is measured (models warm, first frames done)
@@ -35,16 +35,15 @@ def _cpu() -> float:
 
 def decode(video: Path) -> dict:
     """The yardstick: CPU seconds to decode one second of the stream, every frame, as the reader decodes it."""
-    capture = cv2.VideoCapture(str(video))
     started, frames = _cpu(), 0
-    while capture.grab():
-        frames += 1
-    capture.release()
+    with av.open(str(video)) as container:
+        for _ in container.decode(video=0):
+            frames += 1
     seconds = _cpu() - started
     return {"frames": frames, "cpu_per_frame_ms": seconds / frames * 1000, "cores": seconds / frames * FPS}
 
 
-def run(kind: str, cameras: int, folder: Path, lfw: Path, gate: bool, seconds: float) -> dict:
+def run(kind: str, cameras: int, folder: Path, lfw: Path, mode: str, seconds: float) -> dict:
     # The runtime's modules load torch: only in the configurations that run it (the decode yardstick does not).
     from gallery.enroll import Enroller  # (as above)
     from gallery.store import GalleryStore  # (as above)
@@ -54,10 +53,11 @@ def run(kind: str, cameras: int, folder: Path, lfw: Path, gate: bool, seconds: f
     from tracker.face.analyzer import FaceAnalyzer  # (as above)
 
     plan = entries(lfw, cameras) if kind == "site" else [None] * cameras
-    videos = [site_video(folder / (f"site-{e.person}-{e.start}.mp4" if e else "quiet.mp4"), e) for e in plan]
+    streams = [videos(folder, e) for e in plan]
     config = with_changes(Config(), "capacity", cameras=[
-        {"id": f"cam{k}", "url": str(v), "realtime": True, "loop": True} for k, v in enumerate(videos)],
-        pipeline={"status_interval": 3600.0, **({} if gate else {"idle_detect_seconds": 0.0})})
+        {"id": f"cam{k}", "url": str(main), "realtime": True, "loop": True,
+         **({"detect_url": str(sub)} if mode == "sub" else {})} for k, (main, sub) in enumerate(streams)],
+        pipeline={"status_interval": 3600.0, **({"idle_detect_seconds": 0.0} if mode == "off" else {})})
     analyzer = FaceAnalyzer.from_config(config)
     named: dict[str, list[tuple[float, str]]] = {}
     latencies: list[float] = []
@@ -92,10 +92,12 @@ def run(kind: str, cameras: int, folder: Path, lfw: Path, gate: bool, seconds: f
         with app.build(config, gallery, redis.url, analyzer) as services:
             runtime = app.start_runtime(services, observers=(record,))
             asyncio.run(main(runtime))
-            idle = sum(c.frames_idle for c in runtime.status().cameras.values())
+            status = runtime.status().cameras.values()
     due = seconds * config.cameras[0].fps * cameras
-    result = {"kind": kind, "cameras": cameras, "gate": gate, "seconds": window["wall"],
-              "cores": window["cpu"] / window["wall"], "due_share": window["frames"] / due, "idle_frames": idle,
+    result = {"kind": kind, "cameras": cameras, "mode": mode, "seconds": window["wall"],
+              "cores": window["cpu"] / window["wall"], "due_share": window["frames"] / due,
+              "idle_frames": sum(c.frames_idle for c in status), "main_decoded": sum(c.main_decoded for c in status),
+              "main_bursts": sum(c.main_bursts for c in status),
               "latency_p50_ms": float(np.percentile(latencies, 50) * 1000) if latencies else None}
     if kind == "site":
         until = WARM + seconds
@@ -104,13 +106,14 @@ def run(kind: str, cameras: int, folder: Path, lfw: Path, gate: bool, seconds: f
 
 
 def main() -> None:
-    kind, cameras, folder, lfw, gate, seconds = sys.argv[1:7]
+    kind, cameras, folder, lfw, mode, seconds = sys.argv[1:7]
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    if kind == "decode":
-        print(json.dumps(decode(site_video(folder / "quiet.mp4", None))))
+    if kind.startswith("decode"):
+        main, sub = videos(folder, None)
+        print(json.dumps(decode(sub if kind == "decode-sub" else main)))
     else:
-        print(json.dumps(run(kind, int(cameras), folder, Path(lfw), gate == "gate", float(seconds))))
+        print(json.dumps(run(kind, int(cameras), folder, Path(lfw), mode, float(seconds))))
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from prometheus_client import Histogram
 from gallery.identify import Identifier
 from pipelines.events.publisher import EventPublisher, PublisherStatus
 from pipelines.live.executor import ModelExecutor
+from pipelines.live.mainstream import MainStream
 from pipelines.live.retention import Retention
 from pipelines.live.sightings import SightingsStatus, SightingWriter
 from pipelines.live.sources import CameraReader, Frame, Mailbox, is_file
@@ -54,6 +55,9 @@ class CameraStatus:
     over_rate: int  # frames over the analysis rate
     reconnects: int
     lag_ms: float  # capture to decision, median of recent frames
+    main_state: str | None = None  # a sub-stream camera's main stream: connecting, live, stalled, failed
+    main_decoded: int = 0  # ...its frames decoded (only while faces are in view)
+    main_bursts: int = 0  # ...times its decoding started from a keyframe
 
 
 @dataclass(frozen=True)
@@ -81,14 +85,27 @@ class Camera:
     reader: CameraReader
     worker: CameraWorker
     task: asyncio.Task
+    main: MainStream | None = None  # a sub-stream camera's main stream (``reader`` reads its sub-stream)
 
     def status(self, window: float = 5.0) -> CameraStatus:
         """The camera's figures (fps over the last ``window`` seconds)."""
         s, tracks = self.worker.stats, self.worker.tracks
+        main = self.main
         return CameraStatus(self.reader.state, round(s.fps(window), 2), s.analysed, s.idle, s.faces, s.embedded,
                             tracks.open, tracks.started, self.worker.mailbox.dropped, self.reader.skipped,
-                            self.reader.reconnects,
-                            round(s.lag() * 1000, 1))
+                            self.reader.reconnects, round(s.lag() * 1000, 1), main.state if main else None,
+                            main.decoded if main else 0, main.bursts if main else 0)
+
+    def stop(self) -> None:
+        """Stop reading (the worker then ends its tracks and its task)."""
+        self.reader.stop()
+        if self.main is not None:
+            self.main.stop()
+
+    def join(self, timeout: float) -> None:
+        self.reader.join(timeout)
+        if self.main is not None:
+            self.main.join(timeout)
 
     def tracks(self) -> list[TrackView]:
         """The open tracks, as last seen."""
@@ -155,14 +172,20 @@ class Runtime:
             raise TrackerError(f"camera '{camera.id}' exists already")
         mailbox = Mailbox(asyncio.get_running_loop())
         pipeline = self.config.pipeline
-        reader = CameraReader(camera.id, camera.url, mailbox, camera.realtime, pipeline.stall_seconds,
-                              pipeline.max_backoff, camera.fps, camera.loop, pipeline.max_frame_pixels)
+        reader = CameraReader(camera.id, camera.detect_url or camera.url, mailbox, camera.realtime,
+                              pipeline.stall_seconds, pipeline.max_backoff, camera.fps, camera.loop,
+                              pipeline.max_frame_pixels)
+        main = MainStream(camera.id, camera.url, pipeline.stall_seconds, pipeline.max_backoff, camera.realtime,
+                          camera.loop) if camera.detect_url else None
         worker = CameraWorker(camera, mailbox, self.executor, self.identifier, self._tracks(camera, first_track_id),
                               self.publisher, self.stage_seconds, pipeline.detect_every, self.observers,
-                              self.sightings, may_analyse, self._seen, ActivityGate(pipeline.idle_detect_seconds))
+                              self.sightings, may_analyse, self._seen, ActivityGate(pipeline.idle_detect_seconds),
+                              main)
         reader.start()
+        if main is not None:
+            main.start()
         task = self._group.create_task(worker.run(), name=f"camera {camera.id}")
-        self.cameras[camera.id] = Camera(camera, reader, worker, task)
+        self.cameras[camera.id] = Camera(camera, reader, worker, task, main)
         logger.info("camera %s: added (%s, %.1f fps analysed)", camera.id, redact(camera.url), camera.fps)
         return self.cameras[camera.id]
 
@@ -178,8 +201,9 @@ class Runtime:
     async def remove_camera(self, camera_id: str) -> None:
         """Stop watching a camera: its open tracks end (``track.ended``) before this returns."""
         camera = self.cameras.pop(camera_id)
-        camera.reader.stop()
+        camera.stop()
         await camera.task
+        await asyncio.to_thread(camera.join, 10)
         logger.info("camera %s: removed", camera_id)
 
     async def hand_over(self, camera_id: str) -> None:
@@ -202,9 +226,9 @@ class Runtime:
                 await self._run(group, stop, until_ended)
         finally:  # a crash included: no reader outlives the run
             for camera in self.cameras.values():
-                camera.reader.stop()
+                camera.stop()
             for camera in self.cameras.values():
-                await asyncio.to_thread(camera.reader.join, 10)
+                await asyncio.to_thread(camera.join, 10)
             if self.sightings is not None:
                 await asyncio.to_thread(self.sightings.stop)
 
@@ -229,7 +253,7 @@ class Runtime:
             workers.cancel()
             await self.workers.leave(self.hand_over)
         for camera in self.cameras.values():
-            camera.reader.stop()
+            camera.stop()
         await asyncio.gather(*(c.task for c in self.cameras.values()))
         status.cancel()
         if retention:

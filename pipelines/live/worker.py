@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from prometheus_client import Histogram
@@ -21,14 +21,18 @@ from prometheus_client import Histogram
 from gallery.identify import Identifier
 from pipelines.events.publisher import EventPublisher
 from pipelines.live.executor import ModelExecutor
+from pipelines.live.mainstream import MainStream
 from pipelines.live.sightings import SightingWriter
 from pipelines.live.sources import Frame, Mailbox
 from tracker.config import CameraConfig
 from tracker.events import Event
 from tracker.face.analyzer import Analysis
+from tracker.faces import Faces
 from tracker.track.activity import ActivityGate
 from tracker.track.camera import CameraTracks, TrackedFace
 from tracker.track.state import FrameInfo, Verdict
+
+MAIN_WAIT = 1.0  # seconds a sub-stream camera waits for its main stream's frame (a burst decodes a GOP)
 
 FrameObserver = Callable[[str, Frame, list[TrackedFace], float], None]
 """Called after every analysed frame: camera id, the frame, its faces with tracks and names, capture-to-decision s."""
@@ -41,6 +45,8 @@ class CameraStats:
     faces: int = 0
     embedded: int = 0
     fenced: int = 0  # frames left alone: the camera's lease ran out before it was renewed
+    from_main: int = 0  # sub-stream camera: frames whose faces were embedded from the main stream
+    main_missed: int = 0  # ...and from the sub-stream's frame, the main stream's not coming in time
     latency: deque[float] = field(default_factory=lambda: deque(maxlen=50))  # capture to decision, seconds (detected
     # and followed frames)
     done_at: deque[float] = field(default_factory=lambda: deque(maxlen=50))  # monotonic time of recent frames
@@ -60,10 +66,13 @@ class CameraWorker:
                  tracks: CameraTracks, publisher: EventPublisher, stage_seconds: Histogram | None = None,
                  detect_every: int = 1, observers: tuple[FrameObserver, ...] = (),
                  sightings: SightingWriter | None = None, may_analyse: Callable[[], bool] | None = None,
-                 on_event: Callable[[Event], None] | None = None, gate: ActivityGate | None = None) -> None:
+                 on_event: Callable[[Event], None] | None = None, gate: ActivityGate | None = None,
+                 main: MainStream | None = None) -> None:
         """``on_event``: told each event as it is published (the runtime's whereabouts); ``gate``: the activity
-        gate (None: every analysed frame is detected)."""
+        gate (None: every analysed frame is detected); ``main``: a sub-stream camera's main stream (the mailbox's
+        frames are then the sub-stream's; boxes are in the main stream's pixels, faces embedded from its frames)."""
         self.gate = gate
+        self.main = main
         self.camera = camera
         self.on_event = on_event
         self.mailbox = mailbox
@@ -99,11 +108,10 @@ class CameraWorker:
             self._done(frame, [], idle=True)
             return
         started = time.perf_counter()
-        faces = await self.executor.detect(frame.image)
+        faces, info = await self._detect(frame)
         detected = time.perf_counter()
-        info = FrameInfo(frame.time, frame.video_time, frame.image)
         plan = self.tracks.plan(info, faces)
-        analysis = await self.executor.embed(frame.image, faces.select(plan.embed)) if plan.embed else None
+        info, analysis = await self._embed(info, faces.select(plan.embed)) if plan.embed else (info, None)
         embedded = time.perf_counter()
         tracked, events = self.tracks.update(info, faces, plan, analysis, self._verdicts(analysis))
         self._publish(events)
@@ -112,6 +120,39 @@ class CameraWorker:
         self._done(frame, tracked)
         self._time(("detect", detected - started), ("embed", embedded - detected),
                    ("frame", time.perf_counter() - started))
+
+    async def _detect(self, frame: Frame) -> tuple[Faces, FrameInfo]:
+        """The frame's faces, in the camera's pixels: a sub-stream camera's are its main stream's (where it has
+        reported its size), and the main stream is kept decoding while faces are in view."""
+        zoom = self._zoom(frame)
+        if zoom is None:
+            faces = await self.executor.detect(frame.image)
+            return faces, FrameInfo(frame.time, frame.video_time, frame.image)
+        faces = (await self.executor.detect(frame.image, min(zoom))).scaled(zoom)
+        if len(faces) or self.tracks.open:
+            self.main.want()
+        return faces, FrameInfo(frame.time, frame.video_time, frame.image, self.main.size)
+
+    def _zoom(self, frame: Frame) -> tuple[float, float] | None:
+        """The main stream's pixels per sub-stream pixel (None: a single-stream camera, or a main stream that has
+        not yet been opened)."""
+        if self.main is None or self.main.size is None:
+            return None
+        return self.main.size[0] / frame.image.shape[1], self.main.size[1] / frame.image.shape[0]
+
+    async def _embed(self, info: FrameInfo, chosen: Faces) -> tuple[FrameInfo, Analysis]:
+        """The chosen faces embedded: a sub-stream camera's from its main stream's frame of the same moment (which
+        then becomes the frame), or, that not coming in time, from the sub-stream's own frame."""
+        if info.size is None:
+            return info, await self.executor.embed(info.image, chosen)
+        image = await self.main.frame_at(info.clock, MAIN_WAIT)
+        if image is not None:
+            self.stats.from_main += 1
+            return FrameInfo(info.time, info.clock, image), await self.executor.embed(image, chosen)
+        self.stats.main_missed += 1
+        shrink = info.image.shape[1] / info.size[0], info.image.shape[0] / info.size[1]
+        analysis = await self.executor.embed(info.image, chosen.scaled(shrink))
+        return info, replace(analysis, faces=chosen)
 
     def _due(self, frame: Frame) -> bool:
         """Whether the frame goes to detection (the activity gate's say)."""
@@ -141,9 +182,17 @@ class CameraWorker:
         if not idle:
             self.stats.latency.append(latency)
         self.stats.done_at.append(time.monotonic())
-        self.latest = frame, faces
+        self.latest = frame, self._in_frame(frame, faces)
         for observer in self.observers:
             observer(self.camera.id, frame, faces, latency)
+
+    def _in_frame(self, frame: Frame, faces: list[TrackedFace]) -> list[TrackedFace]:
+        """The faces with their boxes in the frame's own pixels (a sub-stream camera's are in its main stream's)."""
+        zoom = self._zoom(frame)
+        if zoom is None:
+            return faces
+        shrink = np.float32([1 / zoom[0], 1 / zoom[1]] * 2)
+        return [replace(f, box=f.box * shrink) for f in faces]
 
     def _time(self, *stages: tuple[str, float]) -> None:
         if self.stage_seconds is not None:

@@ -21,15 +21,18 @@ class Detector(ABC):
         """The faces in one frame."""
         return self.detect_batch([frame])[0]
 
-    def detect_batch(self, frames: list[np.ndarray]) -> list[Faces]:
-        """The faces in each frame, at least ``min_face_size`` and ``min_confidence``."""
+    def detect_batch(self, frames: list[np.ndarray], zooms: list[float] | None = None) -> list[Faces]:
+        """The faces in each frame, at least ``min_face_size`` and ``min_confidence``. ``zooms``: how many of the
+        camera's pixels one pixel of each frame is (a sub-stream's frame of a camera named by its main stream:
+        ``min_face_size`` counts the camera's pixels); the boxes stay in the frame's own pixels."""
         for frame in frames:
             if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
                 raise ValueError(f"expected an RGB uint8 (h, w, 3) frame, got {frame.dtype} {frame.shape}")
-        return [self._keep(faces) for faces in self._detect(frames)] if frames else []
+        zooms = zooms or [1.0] * len(frames)
+        return [self._keep(faces, zoom) for faces, zoom in zip(self._detect(frames), zooms, strict=True)]
 
-    def _keep(self, faces: Faces) -> Faces:
-        return faces.select(faces.scores >= self.min_confidence)
+    def _keep(self, faces: Faces, zoom: float) -> Faces:
+        return faces.select((faces.scores >= self.min_confidence) & (faces.sizes * zoom >= self.config.min_face_size))
 
     @property
     def min_confidence(self) -> float:

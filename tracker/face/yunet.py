@@ -54,5 +54,4 @@ class YunetDetector(Detector):
         found = np.asarray(found, np.float32).reshape(-1, 15)
         boxes = np.concatenate([found[:, :2], found[:, :2] + found[:, 2:4]], axis=1)
         faces = Faces(boxes, found[:, 14].copy(), found[:, 4:14].reshape(-1, 5, 2).copy())
-        faces = faces.scaled(1.0 / scale) if scale != 1.0 else faces
-        return faces.select(faces.sizes >= self.config.min_face_size)
+        return faces.scaled(1.0 / scale) if scale != 1.0 else faces

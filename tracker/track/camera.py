@@ -146,7 +146,7 @@ class CameraTracks:
         ``analysis`` holds the faces ``plan.embed`` chose (None: none), ``verdicts`` the gallery's on each.
         """
         embeddings = None  # (n, d), NaN rows for the faces not embedded
-        self._frame_size = (frame.image.shape[1], frame.image.shape[0])
+        self._frame_size = frame.box_size()
         if analysis is not None:
             embeddings = np.full((len(faces), analysis.embeddings.shape[1]), np.nan, np.float32)
             embeddings[plan.embed] = analysis.embeddings
@@ -279,14 +279,14 @@ class CameraTracks:
             state = self.states[track_id]
             if weights[i] > state.crop_weight:
                 state.crop_weight = float(weights[i])
-                state.crop = self._crop(frame.image, analysis.faces.boxes[i])
+                state.crop = self._crop(frame.image, frame.in_image(analysis.faces.boxes[i]))
                 if self.blur_unknown and state.crop:
                     state.blurred = blurred_jpeg_base64(state.crop, self.crop_max_bytes)
             if state.identity.identity == UNKNOWN or self.keep_named:  # a named track never ends unknown
                 quality = {"size": float(q.size[i]), "sharpness": float(q.sharpness[i]),
                            "frontal": float(q.frontal[i])}
-                state.best.offer(frame.image, analysis.faces.landmarks[i], quality, analysis.embeddings[i],
-                                 frame.time, float(weights[i]))
+                state.best.offer(frame.image, frame.in_image(analysis.faces.landmarks[i]), quality,
+                                 analysis.embeddings[i], frame.time, float(weights[i]))
             previous = state.identity.identity
             # Evidence is discounted by pose alone: strangers' faces fall within a distance no more often when
             # small or blurred (LFW measured at 26-48 px), about twice as often when turned.

@@ -86,8 +86,22 @@ class Verdict:
 
 @dataclass(frozen=True)
 class FrameInfo:
-    """The parts of a frame the rules need: its capture time, its tracker clock, its pixels (RGB)."""
+    """The parts of a frame the rules need: its capture time, its tracker clock, its pixels (RGB). ``size``: the
+    (width, height) the faces' boxes are in when ``image`` has other pixels (a sub-stream camera's sub-stream
+    frame, its boxes in its main stream's pixels); None: the image's own."""
 
     time: float
     clock: float
     image: np.ndarray
+    size: tuple[int, int] | None = None
+
+    def box_size(self) -> tuple[int, int]:
+        """The width and height of the frame the tracks' boxes are in."""
+        return self.size or (self.image.shape[1], self.image.shape[0])
+
+    def in_image(self, points: np.ndarray) -> np.ndarray:
+        """Box corners or landmarks (x, y pairs, in the last axis) from the boxes' frame into ``image``'s pixels."""
+        if self.size is None:
+            return points
+        fx, fy = self.image.shape[1] / self.size[0], self.image.shape[0] / self.size[1]
+        return points * np.float32([fx, fy] * (points.shape[-1] // 2))
