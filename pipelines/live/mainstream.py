@@ -26,7 +26,7 @@ import av
 import av.container
 import numpy as np
 
-from pipelines.live.media import frame_rate, is_file, open_input, packets, video_stream
+from pipelines.live.media import StreamClock, is_file, open_input, packets, video_stream
 from tracker.redact import redact
 
 logger = logging.getLogger(__name__)
@@ -110,17 +110,17 @@ class MainStream(threading.Thread):
 
     def _read(self, container: av.container.InputContainer, stream) -> int:
         """Read (and decode while wanted) until the stream ends or stalls, or we stop; returns the packets read."""
-        decoder = _Decoder(stream, is_file(self.url), frame_rate(stream))
+        decoder = _Decoder(stream, StreamClock(stream, is_file(self.url)))
         self.size = (stream.codec_context.width, stream.codec_context.height)
         pending: list[_Request] = []
         started, read = time.monotonic(), 0
         while not self._halt.is_set():
-            for packet in packets(container, stream, decoder.file, [0]):
+            for packet in packets(container, stream, decoder.clock.file, [0]):
                 self._set_state("live")
                 read += 1
                 self.packets += 1
                 at = decoder.arrived(packet)
-                if self.realtime and decoder.file:
+                if self.realtime and decoder.clock.file:
                     self._halt.wait(max(0.0, started + at - time.monotonic()))
                 pending += _drain(self._requests)
                 wanted = time.monotonic() - self._wanted_at < HOLD
@@ -129,7 +129,7 @@ class MainStream(threading.Thread):
                 pending = [r for r in pending if not r.future.done() and not decoder.answer(r)]
                 if self._halt.is_set():
                     break
-            if not (decoder.file and self.loop and read) or self._halt.is_set():
+            if not (decoder.clock.file and self.loop and read) or self._halt.is_set():
                 break
             container.seek(0)
             decoder.lap()
@@ -145,27 +145,18 @@ class MainStream(threading.Thread):
 class _Decoder:
     """The main stream's kept packets, its decoder and the frames decoded last; owned by the reader thread."""
 
-    def __init__(self, stream, file: bool, fps: float) -> None:
-        self.stream, self.file, self.fps = stream, file, fps
+    def __init__(self, stream, clock: StreamClock) -> None:
+        self.stream, self.clock, self.fps = stream, clock, clock.fps
         self.kept: deque[tuple[float, av.Packet]] = deque(maxlen=KEPT_PACKETS)  # (clock, packet)
-        self.frames: deque[tuple[float, av.VideoFrame]] = deque(maxlen=max(2, int(round(fps))))  # the last second
+        self.frames: deque[tuple[float, av.VideoFrame]] = deque(maxlen=max(2, int(round(self.fps))))  # the last second
         self.decoding = False
         self.burst_started = 0
-        self._offset: float | None = None  # live: monotonic minus presentation time, smallest seen
-        self._lap = 0.0  # files: the clock at the start of this lap
         self._end = 0.0  # files: the clock just after the latest packet
-
-    def clock(self, seconds: float) -> float:
-        """A presentation time (seconds) on the tracker's clock."""
-        return self._lap + seconds if self.file else seconds + (self._offset or 0.0)
 
     def arrived(self, packet: av.Packet) -> float:
         """Keep the packet; its clock. Packets before the keyframe before the latest are let go."""
-        seconds = float(packet.pts * packet.time_base) if packet.pts is not None else 0.0
-        if not self.file:
-            offset = time.monotonic() - seconds
-            self._offset = offset if self._offset is None else min(self._offset, offset)
-        at = self.clock(seconds)
+        self.clock.arrived(packet)
+        at = self.clock.at(float(packet.pts * packet.time_base) if packet.pts is not None else None)
         self._end = max(self._end, at + 1.0 / self.fps)
         if packet.is_keyframe:
             keys = [i for i, (_, p) in enumerate(self.kept) if p.is_keyframe]
@@ -176,7 +167,7 @@ class _Decoder:
 
     def lap(self) -> None:
         """A looping file starts again: its clock runs on."""
-        self._lap = self._end
+        self.clock.lap = self._end
         self.kept.clear()
         self.frames.clear()
         self.decoding = False
@@ -204,9 +195,8 @@ class _Decoder:
         for packet in batch:
             try:
                 for frame in self.stream.codec_context.decode(packet):
-                    if frame.time is not None:
-                        self.frames.append((self.clock(frame.time), frame))
-                        done += 1
+                    self.frames.append((self.clock.at(frame.time), frame))
+                    done += 1
             except av.error.FFmpegError:  # a damaged packet: the frames after it come out
                 continue
         return done

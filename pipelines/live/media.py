@@ -72,31 +72,40 @@ def packets(container: av.container.InputContainer, stream, file: bool,
 
 
 class StreamClock:
-    """A stream's frames on the tracker's clock. A file: its frame number over its frame rate (seconds into the
-    file, running on across laps). A live stream: its presentation time moved onto the monotonic clock by the
-    smallest delay between a packet's presentation time and its arrival seen so far, so the main and sub-stream
-    of one camera (each with its own timestamps) meet on one clock; never running back."""
+    """A stream's frames on the tracker's clock, so that a camera's main and sub-stream (each with timestamps of
+    its own) meet on one clock.
 
-    def __init__(self, file: bool, fps: float) -> None:
+    A file: seconds into it, running on across laps (a frame's number over the frame rate for the stream read
+    frame by frame; its presentation time for the main stream, decoded only now and then: the same for a file
+    of constant rate). A live stream: its presentation time moved onto the monotonic clock by the smallest delay
+    seen between a packet's presentation time and its arrival (measured on the tests' two-stream RTSP camera:
+    the main stream's frame found for each sub-stream frame was the same moment, every time; RTSP's sender
+    reports, FFmpeg's ``start_time_realtime``, put them a frame apart, docs/benchmarks.md "Sub-streams").
+    Never runs back."""
+
+    def __init__(self, stream, file: bool) -> None:
         self.file = file
-        self.fps = fps
-        self._offset: float | None = None
+        self.fps = frame_rate(stream)
+        self.lap = 0.0  # files: the clock at the start of this lap
+        self._offset: float | None = None  # live: monotonic time minus presentation time, the smallest seen
         self._last = -float("inf")
 
     def arrived(self, packet: av.Packet) -> None:
-        """Note a live packet's arrival (its presentation time against the monotonic clock)."""
-        if self.file or packet.pts is None or packet.time_base is None:
-            return
-        offset = time.monotonic() - float(packet.pts * packet.time_base)
-        self._offset = offset if self._offset is None else min(self._offset, offset)
+        """Note a live packet's arrival."""
+        if not self.file and packet.pts is not None and packet.time_base is not None:
+            offset = time.monotonic() - float(packet.pts * packet.time_base)
+            self._offset = offset if self._offset is None else min(self._offset, offset)
+
+    def at(self, seconds: float | None) -> float:
+        """A presentation time (seconds; None: unknown, taken as now) on the tracker's clock."""
+        if self.file:
+            return self.lap + (seconds or 0.0)
+        return time.monotonic() if seconds is None or self._offset is None else seconds + self._offset
 
     def of(self, number: int, frame: av.VideoFrame) -> float:
-        """The clock of the stream's frame ``number`` (counted from its start)."""
+        """The clock of the stream's frame ``number`` (counted from the start, laps included) when every frame is
+        decoded, in presentation order: it never runs back."""
         if self.file:
             return number / self.fps
-        if frame.time is None or self._offset is None:
-            clock = time.monotonic()
-        else:
-            clock = frame.time + self._offset
-        self._last = max(clock, self._last + 1e-6)
+        self._last = max(self.at(frame.time), self._last + 1e-6)
         return self._last

@@ -25,7 +25,7 @@ import av
 import av.container
 import numpy as np
 
-from pipelines.live.media import StreamClock, frame_rate, is_file, open_input, packets, video_stream
+from pipelines.live.media import StreamClock, is_file, open_input, packets, video_stream
 from tracker.redact import redact
 from tracker.track.activity import thumbnail
 
@@ -170,7 +170,7 @@ class CameraReader(threading.Thread):
     def _read(self, container: av.container.InputContainer, stream) -> int:
         """Read until the stream ends, breaks or stalls, or we stop; returns the frames read."""
         file = is_file(self.url)
-        clock = StreamClock(file, frame_rate(stream))
+        clock = StreamClock(stream, file)
         if self._too_large(stream.codec_context.width, stream.codec_context.height):
             return 0
         started = time.monotonic()

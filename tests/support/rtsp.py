@@ -9,6 +9,7 @@ import pytest
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 SCRIPT = Path(__file__).parent / "rtsp_server.py"
+CAMERA_SCRIPT = Path(__file__).parent / "rtsp_camera.py"
 
 
 def rtsp_available() -> bool:
@@ -47,3 +48,23 @@ class RtspServer:
             self._process.wait()
         for pipe in (self._process.stdout, self._process.stderr) if self._process else ():
             pipe.close()
+
+
+class RtspCamera(RtspServer):
+    """An IP camera with a main stream and a sub-stream of one live scene (see rtsp_camera.py): ``url`` and
+    ``sub_url``."""
+
+    def __init__(self, video: Path, port: int, main: str = "1280x720", sub: str = "480x270", fps: int = 10) -> None:
+        super().__init__(video, port)
+        self.sizes, self.fps = (main, sub), fps
+        self.url = f"rtsp://127.0.0.1:{port}/main"
+        self.sub_url = f"rtsp://127.0.0.1:{port}/sub"
+
+    def start(self) -> RtspCamera:
+        command = [SYSTEM_PYTHON, str(CAMERA_SCRIPT), str(self.video), str(self.port), *self.sizes, str(self.fps)]
+        self._process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self._process.stdout.readline()
+        if line.strip() != "ready":
+            self.stop()
+            raise RuntimeError(f"RTSP camera did not start: {self._process.stderr.read()[-1000:]}")
+        return self
