@@ -98,6 +98,7 @@ def run(kind: str, cameras: int, folder: Path, lfw: Path, mode: str, seconds: fl
               "cores": window["cpu"] / window["wall"], "due_share": window["frames"] / due,
               "idle_frames": sum(c.frames_idle for c in status), "main_decoded": sum(c.main_decoded for c in status),
               "main_bursts": sum(c.main_bursts for c in status),
+              "detected_lag_ms": float(np.median([c.lag_ms for c in status])),
               "latency_p50_ms": float(np.percentile(latencies, 50) * 1000) if latencies else None}
     if kind == "site":
         until = WARM + seconds

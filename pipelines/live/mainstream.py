@@ -7,8 +7,9 @@ those since the keyframe before the previous one (cheap: no decoding). While the
 (``want()``: faces in view, or ``frame_at``) it decodes: first a burst, from the keyframe before the time
 asked for to the newest packet, then each packet as it comes, until nobody has wanted it for ``HOLD``
 seconds. Decoded frames stay as the decoder made them (YUV) for the last second; the one asked for is
-converted to RGB here and handed to the event loop through its future. A quiet camera never decodes its
-main stream.
+converted to RGB here and handed to the event loop through its future; a request finds no frame when
+the stream is not live, or when the nearest frame is more than a frame and a half away. A quiet camera
+never decodes its main stream.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from tracker.redact import redact
 logger = logging.getLogger(__name__)
 
 HOLD = 2.0  # seconds the decoder keeps going after it was last wanted
-MAX_SKEW = 0.1  # a main frame further than this from the time asked for is no answer (seconds)
+KEPT_SECONDS = 0.5  # decoded frames kept (YUV: 1.5 bytes a pixel, 75 MB a camera at 4K25)
 KEPT_PACKETS = 1500  # at most (a minute at 25 fps), should a stream send no keyframe
 
 
@@ -45,31 +46,35 @@ class _Request:
 
 class MainStream(threading.Thread):
     def __init__(self, camera: str, url: str, stall_seconds: float, max_backoff: float, realtime: bool = True,
-                 loop: bool = False) -> None:
+                 loop: bool = False, max_pixels: int = 0) -> None:
         super().__init__(name=f"camera-{camera}-main", daemon=True)
         self.camera, self.url, self.realtime, self.loop = camera, url, realtime, loop
-        self.stall_seconds, self.max_backoff = stall_seconds, max_backoff
+        self.stall_seconds, self.max_backoff, self.max_pixels = stall_seconds, max_backoff, max_pixels
         self.state = "connecting"
-        self.size: tuple[int, int] | None = None  # width, height once the stream is open
+        self.size: tuple[int, int] | None = None  # width, height once known (at opening, or from a first frame)
         self.packets = 0  # packets read
         self.decoded = 0  # frames decoded
         self.bursts = 0  # times decoding started from a keyframe
         self.reconnects = 0
-        self._wanted_at = -float("inf")  # monotonic time of the latest want (set from the event loop)
+        self._wanted: tuple[float, float] = (-float("inf"), 0.0)  # (monotonic time, clock) of the latest want
         self._requests: queue.SimpleQueue[_Request] = queue.SimpleQueue()
         self._halt = threading.Event()
+        self._oversize = False
 
     def stop(self) -> None:
         self._halt.set()
 
-    def want(self) -> None:
-        """Keep decoding (faces are in view): a frame will be asked for soon."""
-        self._wanted_at = time.monotonic()
+    def want(self, clock: float) -> None:
+        """Keep decoding (faces are in view), from the keyframe before ``clock`` if it has stopped: a frame of about
+        that moment will be asked for soon."""
+        self._wanted = (time.monotonic(), clock)
 
     async def frame_at(self, clock: float, wait: float) -> np.ndarray | None:
-        """The main stream's frame at ``clock`` (the tracker's clock) as RGB, or None when none comes within
-        ``wait`` seconds (the stream is down or behind) or none lies within ``MAX_SKEW`` of it."""
-        self.want()
+        """The main stream's frame at ``clock`` (the tracker's clock) as RGB, or None at once when the stream is
+        not live, or when none comes within ``wait`` seconds or none lies within a frame and a half of it."""
+        if self.state != "live" or not self.is_alive():
+            return None
+        self.want(clock)
         loop = asyncio.get_running_loop()
         request = _Request(clock, loop.create_future(), loop)
         self._requests.put(request)
@@ -86,9 +91,9 @@ class MainStream(threading.Thread):
                        f" ({redact(detail)})" if detail else "")
 
     def run(self) -> None:
-        backoff = 0.5
+        backoff, file = 0.5, is_file(self.url)
         while not self._halt.is_set():
-            if is_file(self.url) and not Path(self.url).is_file():
+            if file and not Path(self.url).is_file():
                 self._set_state("failed", f"{self.url}: no such file")
                 break
             try:
@@ -96,22 +101,26 @@ class MainStream(threading.Thread):
                     if self._read(container, video_stream(container)):
                         backoff = 0.5
             except (av.error.FFmpegError, OSError) as error:
-                self._set_state("failed", f"cannot open {self.url} ({getattr(error, 'strerror', None) or error}); "
-                                          f"retrying, at most every {self.max_backoff:.0f} s")
-            if self._halt.is_set():
-                break
+                self._set_state("failed", f"cannot open {self.url} ({getattr(error, 'strerror', None) or error})"
+                                          + ("" if file else f"; retrying, at most every {self.max_backoff:.0f} s"))
+            if self._halt.is_set() or file or self._oversize:
+                break  # a file ends (or fails) once; frames over the pixel limit are a setting, not a fault
             if self.state == "live":
                 self._set_state("stalled", f"the main stream ended or sent nothing for {self.stall_seconds:.0f} s; "
                                            "reconnecting")
             self.reconnects += 1
             self._halt.wait(backoff)
             backoff = min(backoff * 2, self.max_backoff)
+        if file and self.state == "live":
+            self._set_state("ended")
         self._answer_all(None)
 
     def _read(self, container: av.container.InputContainer, stream) -> int:
         """Read (and decode while wanted) until the stream ends or stalls, or we stop; returns the packets read."""
         decoder = _Decoder(stream, StreamClock(stream, is_file(self.url)))
-        self.size = (stream.codec_context.width, stream.codec_context.height)
+        width, height = stream.codec_context.width, stream.codec_context.height
+        if not self._size_known(width, height):
+            return 0
         pending: list[_Request] = []
         started, read = time.monotonic(), 0
         while not self._halt.is_set():
@@ -120,22 +129,40 @@ class MainStream(threading.Thread):
                 read += 1
                 self.packets += 1
                 at = decoder.arrived(packet)
-                if self.realtime and decoder.clock.file:
-                    self._halt.wait(max(0.0, started + at - time.monotonic()))
+                if self.realtime and decoder.clock.file and started + at - time.monotonic() > 0.001:
+                    self._halt.wait(started + at - time.monotonic())
                 pending += _drain(self._requests)
-                wanted = time.monotonic() - self._wanted_at < HOLD
-                self.decoded += decoder.step(wanted, min((r.clock for r in pending), default=at))
+                wanted_at, clock = self._wanted
+                wanted = time.monotonic() - wanted_at < HOLD or self.size is None  # a first frame tells the size
+                self.decoded += decoder.step(wanted, min([r.clock for r in pending] + [clock if wanted else at]))
                 self.bursts += decoder.burst_started
+                if self.size is None and decoder.frames and not self._size_known(*decoder.size()):
+                    return read
                 pending = [r for r in pending if not r.future.done() and not decoder.answer(r)]
                 if self._halt.is_set():
                     break
             if not (decoder.clock.file and self.loop and read) or self._halt.is_set():
                 break
-            container.seek(0)
+            try:
+                container.seek(0)
+            except av.error.FFmpegError:  # a file that cannot seek plays once
+                break
             decoder.lap()
         for request in pending:
             request.loop.call_soon_threadsafe(_resolve, request.future, None)
         return read
+
+    def _size_known(self, width: int, height: int) -> bool:
+        """Note the stream's size (0 x 0: not yet known); False when it is over the pixel limit (the stream fails)."""
+        if not (width and height):
+            return True
+        if self.max_pixels and width * height > self.max_pixels:
+            self.size, self._oversize = (width, height), True
+            self._set_state("failed", f"frames of {width}x{height} are over pipeline.max_frame_pixels "
+                                      f"({self.max_pixels:,}); lower the camera's resolution or raise it")
+            return False
+        self.size = (width, height)
+        return True
 
     def _answer_all(self, value) -> None:
         for request in _drain(self._requests):
@@ -148,7 +175,8 @@ class _Decoder:
     def __init__(self, stream, clock: StreamClock) -> None:
         self.stream, self.clock, self.fps = stream, clock, clock.fps
         self.kept: deque[tuple[float, av.Packet]] = deque(maxlen=KEPT_PACKETS)  # (clock, packet)
-        self.frames: deque[tuple[float, av.VideoFrame]] = deque(maxlen=max(2, int(round(self.fps))))  # the last second
+        self.frames: deque[tuple[float, av.VideoFrame]] = deque(maxlen=max(2, int(round(self.fps * KEPT_SECONDS))))
+        self.max_skew = 1.5 / self.fps  # a frame further from the moment asked for is no answer
         self.decoding = False
         self.burst_started = 0
         self._end = 0.0  # files: the clock just after the latest packet
@@ -201,12 +229,16 @@ class _Decoder:
                 continue
         return done
 
+    def size(self) -> tuple[int, int]:
+        """The latest decoded frame's width and height."""
+        return self.frames[-1][1].width, self.frames[-1][1].height
+
     def answer(self, request: _Request) -> bool:
         """Hand the request the frame nearest its clock, once a frame at or after it is decoded; whether answered."""
         if not self.frames or self.frames[-1][0] < request.clock - 0.5 / self.fps:
             return False
         at, frame = min(self.frames, key=lambda item: abs(item[0] - request.clock))
-        image = frame.to_ndarray(format="rgb24") if abs(at - request.clock) <= MAX_SKEW else None
+        image = frame.to_ndarray(format="rgb24") if abs(at - request.clock) <= self.max_skew else None
         request.loop.call_soon_threadsafe(_resolve, request.future, image)
         return True
 

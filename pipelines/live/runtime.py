@@ -176,7 +176,7 @@ class Runtime:
                               pipeline.stall_seconds, pipeline.max_backoff, camera.fps, camera.loop,
                               pipeline.max_frame_pixels)
         main = MainStream(camera.id, camera.url, pipeline.stall_seconds, pipeline.max_backoff, camera.realtime,
-                          camera.loop) if camera.detect_url else None
+                          camera.loop, pipeline.max_frame_pixels) if camera.detect_url else None
         worker = CameraWorker(camera, mailbox, self.executor, self.identifier, self._tracks(camera, first_track_id),
                               self.publisher, self.stage_seconds, pipeline.detect_every, self.observers,
                               self.sightings, may_analyse, self._seen, ActivityGate(pipeline.idle_detect_seconds),

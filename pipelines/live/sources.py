@@ -25,7 +25,7 @@ import av
 import av.container
 import numpy as np
 
-from pipelines.live.media import StreamClock, is_file, open_input, packets, video_stream
+from pipelines.live.media import StreamClock, is_file, luma, open_input, packets, video_stream
 from tracker.redact import redact
 from tracker.track.activity import thumbnail
 
@@ -36,13 +36,29 @@ CONNECTING, LIVE, STALLED, FAILED, ENDED = "connecting", "live", "stalled", "fai
 
 @dataclass(frozen=True)
 class Frame:
+    """A due frame as the reader hands it on: decoded, converted to RGB only when someone asks (``rgb``)."""
+
     camera: str
     number: int
     time: float  # capture time, Unix seconds
-    image: np.ndarray  # RGB uint8
+    picture: av.VideoFrame | np.ndarray  # as decoded (or already RGB uint8)
     video_time: float  # the tracker's clock: seconds into a video file (frame number / fps); for a live source,
     # the monotonic clock at capture (differences only: it never steps when the wall clock is set)
     thumb: np.ndarray | None = None  # the activity gate's grey thumbnail (tracker.track.activity), made by the reader
+
+    def rgb(self) -> np.ndarray:
+        """The frame as RGB uint8 (h, w, 3): a conversion of a 1080p frame costs milliseconds, so never on the
+        event loop (a quiet camera's frames that the activity gate leaves are never converted)."""
+        if isinstance(self.picture, np.ndarray):
+            return self.picture
+        return self.picture.to_ndarray(format="rgb24")
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """Width and height, pixels."""
+        if isinstance(self.picture, np.ndarray):
+            return self.picture.shape[1], self.picture.shape[0]
+        return self.picture.width, self.picture.height
 
 
 class Mailbox:
@@ -184,7 +200,7 @@ class CameraReader(threading.Thread):
                 self._set_state(LIVE)
                 if self.realtime and file:
                     delay = started + number / clock.fps - time.monotonic()
-                    if delay > 0:
+                    if delay > 0.001:
                         self._halt.wait(delay)
                 at = clock.of(number, frame)
                 number += 1
@@ -201,7 +217,11 @@ class CameraReader(threading.Thread):
             if not (file and self.loop and number > lap) or self._halt.is_set():
                 break
             lap = number
-            container.seek(0)
+            try:
+                container.seek(0)
+            except av.error.FFmpegError as error:  # a file that cannot seek plays once
+                logger.warning("camera %s: cannot start the file again (%s)", self.camera, _reason(error))
+                break
             stream.codec_context.flush_buffers()
         return number
 
@@ -220,9 +240,8 @@ class CameraReader(threading.Thread):
             pass
 
     def _hand_on(self, frame: av.VideoFrame, number: int, at: float, file: bool) -> None:
-        rgb = frame.to_ndarray(format="rgb24")
-        image = Frame(self.camera, number, time.time(), rgb, at, thumbnail(rgb))
-        self.mailbox.put(image, wait=file and not self.realtime, stop=self._halt)
+        due = Frame(self.camera, number, time.time(), frame, at, thumbnail(luma(frame)))
+        self.mailbox.put(due, wait=file and not self.realtime, stop=self._halt)
 
     def _too_large(self, width: int, height: int) -> bool:
         if self.max_pixels and width * height > self.max_pixels:

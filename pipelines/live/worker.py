@@ -10,6 +10,7 @@ their velocity in between.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import deque
 from collections.abc import Callable
@@ -88,6 +89,7 @@ class CameraWorker:
         self.stats = CameraStats()
         self.latest: tuple[Frame, list[TrackedFace]] | None = None  # for the live view
         self._revision = identifier.revision  # the gallery as the open tracks were named against it
+        self._main: tuple[int, int] | None = None  # the main stream's size the open tracks' boxes are in
 
     async def run(self) -> None:
         while (frame := await self.mailbox.get()) is not None:  # the reader keeps to camera.fps
@@ -101,6 +103,10 @@ class CameraWorker:
         if self.identifier.revision != self._revision:  # someone changed in the gallery: their tracks are unnamed
             changed, self._revision = self.identifier.changed_since(self._revision), self.identifier.revision
             self._publish(self.tracks.forget(changed, frame.time))
+        main = self._main_size()
+        if main != self._main:  # a sub-stream camera's boxes change pixels (its main stream opened): tracks end
+            self._main = main
+            self._publish(self.tracks.finish())
         if self.stats.analysed % self.detect_every and self.tracks.open:
             self._done(frame, self.tracks.follow(frame.video_time))
             return
@@ -108,7 +114,8 @@ class CameraWorker:
             self._done(frame, [], idle=True)
             return
         started = time.perf_counter()
-        faces, info = await self._detect(frame)
+        image = await asyncio.to_thread(frame.rgb)  # converted off the loop, and only when detected
+        faces, info = await self._detect(frame, image)
         detected = time.perf_counter()
         plan = self.tracks.plan(info, faces)
         info, analysis = await self._embed(info, faces.select(plan.embed)) if plan.embed else (info, None)
@@ -121,24 +128,26 @@ class CameraWorker:
         self._time(("detect", detected - started), ("embed", embedded - detected),
                    ("frame", time.perf_counter() - started))
 
-    async def _detect(self, frame: Frame) -> tuple[Faces, FrameInfo]:
-        """The frame's faces, in the camera's pixels: a sub-stream camera's are its main stream's (where it has
-        reported its size), and the main stream is kept decoding while faces are in view."""
+    async def _detect(self, frame: Frame, image: np.ndarray) -> tuple[Faces, FrameInfo]:
+        """The frame's faces, in the camera's pixels: a sub-stream camera's are its main stream's (once it has
+        opened), and the main stream is kept decoding while faces are in view."""
+        if self._main is None:
+            faces = await self.executor.detect(image)
+            return faces, FrameInfo(frame.time, frame.video_time, image)
         zoom = self._zoom(frame)
-        if zoom is None:
-            faces = await self.executor.detect(frame.image)
-            return faces, FrameInfo(frame.time, frame.video_time, frame.image)
-        faces = (await self.executor.detect(frame.image, min(zoom))).scaled(zoom)
+        faces = (await self.executor.detect(image, min(zoom))).scaled(zoom)
         if len(faces) or self.tracks.open:
-            self.main.want()
-        return faces, FrameInfo(frame.time, frame.video_time, frame.image, self.main.size)
+            self.main.want(frame.video_time)
+        return faces, FrameInfo(frame.time, frame.video_time, image, self._main)
 
-    def _zoom(self, frame: Frame) -> tuple[float, float] | None:
-        """The main stream's pixels per sub-stream pixel (None: a single-stream camera, or a main stream that has
-        not yet been opened)."""
-        if self.main is None or self.main.size is None:
-            return None
-        return self.main.size[0] / frame.image.shape[1], self.main.size[1] / frame.image.shape[0]
+    def _main_size(self) -> tuple[int, int] | None:
+        """A sub-stream camera's main stream's width and height (None: a single-stream camera, or a main stream
+        not yet opened: the camera then runs on its sub-stream alone)."""
+        return self.main.size if self.main is not None else None
+
+    def _zoom(self, frame: Frame) -> tuple[float, float]:
+        """The main stream's pixels per pixel of the frame (a sub-stream's)."""
+        return self._main[0] / frame.size[0], self._main[1] / frame.size[1]
 
     async def _embed(self, info: FrameInfo, chosen: Faces) -> tuple[FrameInfo, Analysis]:
         """The chosen faces embedded: a sub-stream camera's from its main stream's frame of the same moment (which
@@ -188,9 +197,9 @@ class CameraWorker:
 
     def _in_frame(self, frame: Frame, faces: list[TrackedFace]) -> list[TrackedFace]:
         """The faces with their boxes in the frame's own pixels (a sub-stream camera's are in its main stream's)."""
-        zoom = self._zoom(frame)
-        if zoom is None:
+        if self._main is None:
             return faces
+        zoom = self._zoom(frame)
         shrink = np.float32([1 / zoom[0], 1 / zoom[1]] * 2)
         return [replace(f, box=f.box * shrink) for f in faces]
 

@@ -49,14 +49,15 @@ def describe(camera: Camera) -> dict:
 
 def public(camera: CameraConfig) -> dict:
     """A camera's settings as shown over HTTP: its URL without the password in it."""
-    return {**camera.model_dump(), "url": redact(camera.url)}
+    return {**camera.model_dump(), "url": redact(camera.url), "detect_url": redact(camera.detect_url)}
 
 
 def view(frame: Frame, faces: list[TrackedFace], blur_unknown: bool = False,
          zones: Zones | None = None) -> bytes | None:
     """The frame with its zones, and its faces' boxes, track ids and names drawn (unknown faces blurred first,
     with ``blur_unknown``), as JPEG."""
-    image = blur_boxes(frame.image, [f.box for f in faces if f.name is None]) if blur_unknown else frame.image
+    image = frame.rgb()
+    image = blur_boxes(image, [f.box for f in faces if f.name is None]) if blur_unknown else image
     if zones:
         image = draw_zones(image, zones.pixels(image.shape[1], image.shape[0]))
     image = draw_boxes(image, [(f.box, f.label(), f.name is not None) for f in faces])
@@ -86,7 +87,8 @@ async def add_camera(request: web.Request) -> web.Response:
         detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()) \
             if isinstance(error, ValidationError) else "the body must be a JSON object"
         raise web.HTTPBadRequest(text=f"camera: {detail}") from None
-    _check_local(camera.url, request.app[SERVICES].config.http.camera_dirs)
+    for url in filter(None, (camera.url, camera.detect_url)):
+        _check_local(url, request.app[SERVICES].config.http.camera_dirs)
     if runtime.workers is not None:  # into the shared registry: the worker it belongs to starts it
         if camera.id in await runtime.workers.registry():
             raise web.HTTPConflict(text=f"camera '{camera.id}' exists already")

@@ -67,7 +67,7 @@ def test_the_main_streams_frame_for_a_sub_stream_frame_is_of_the_same_moment(cam
             while len(found) < 40:
                 frame = await asyncio.wait_for(mailbox.get(), 30)
                 image = await main.frame_at(frame.video_time, 5.0)
-                found.append(None if image is None else (code(frame.image, 72), code(image, 192)))
+                found.append(None if image is None else (code(frame.rgb(), 72), code(image, 192)))
         finally:
             reader.stop()
             main.stop()
@@ -91,7 +91,7 @@ def test_the_main_stream_is_decoded_only_while_wanted(camera):
         assert (main.decoded, main.bursts) == (0, 0), "nobody wanted it: read, never decoded"
         wanted_until = time.monotonic() + 2.0
         while time.monotonic() < wanted_until:
-            main.want()
+            main.want(time.monotonic())
             time.sleep(0.1)
         wait_for(lambda: main.decoded > 10, 10, "decoding while wanted")
         time.sleep(HOLD + 1.0)  # nobody wants it any more

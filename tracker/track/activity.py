@@ -36,9 +36,8 @@ def thumbnail(image: np.ndarray) -> np.ndarray:
     """The gate's view of a frame, from its grey (luma) plane or its RGB image: ``THUMB``, grey uint8. A large
     frame is first sampled bilinearly down to three times that, then averaged in blocks (a millisecond for a
     1080p frame, a third of averaging it all; the noise it keeps is what the gate's noise floor learns)."""
-    width, height = 3 * THUMB[0], 3 * THUMB[1]
-    if image.shape[1] > width and image.shape[0] > height:
-        image = cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
+    if image.shape[1] > 4 * THUMB[0] and image.shape[0] > 4 * THUMB[1]:
+        image = cv2.resize(image, (3 * THUMB[0], 3 * THUMB[1]), interpolation=cv2.INTER_LINEAR)
     small = cv2.resize(image, THUMB, interpolation=cv2.INTER_AREA)
     return small if small.ndim == 2 else cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
 
