@@ -309,10 +309,11 @@ class PipelineConfig(Strict):
         description="Model requests per batch, across cameras")
     detect_every: int = Field(1, ge=1, le=10,
         description="Detect on every k-th analysed frame, following tracks in between (1-10)")
-    idle_detect_seconds: float = Field(1.0, ge=0.0, le=60.0, description=(
+    idle_detect_seconds: float = Field(2.0, ge=0.0, le=60.0, description=(
         "The activity gate: a camera with no open track detects faces only on a frame that changed (at once) or "
-        "once every this many seconds (a still face is found within it); 0 = detect on every analysed frame. "
-        "Open tracks are always followed at the full rate"))
+        "once every this many seconds, a glance at 640 px (a still face of about 36 px or more on a 1080p frame is "
+        "found within it; docs/cameras.md); 0 = detect on every analysed frame. Open tracks are always followed "
+        "at the full rate"))
     max_wait_ms: float = Field(5.0, ge=0.0, le=1000.0,
         description="How long a batch waits for more requests")
     stall_seconds: float = Field(10.0, gt=0.0, le=600.0,

@@ -38,6 +38,7 @@ class _Request:
     loop: asyncio.AbstractEventLoop
     function: Callable[[FaceAnalyzer], Any] | None = None
     zoom: float = 1.0  # detect: the camera's pixels per pixel of the image (a sub-stream's)
+    glance: bool = False  # detect: a quick look (a quiet camera's heartbeat)
 
 
 class _Lane:
@@ -74,9 +75,10 @@ class ModelExecutor:
     def depth(self) -> int:
         return self._detect.queue.qsize() + self._embed.queue.qsize()
 
-    async def detect(self, image: np.ndarray, zoom: float = 1.0) -> Faces:
-        """The faces of ``image``; ``zoom``: the camera's pixels per pixel of it (a sub-stream's frame)."""
-        return await self._submit("detect", image, None, zoom=zoom)
+    async def detect(self, image: np.ndarray, zoom: float = 1.0, glance: bool = False) -> Faces:
+        """The faces of ``image``; ``zoom``: the camera's pixels per pixel of it (a sub-stream's frame); ``glance``:
+        a quick look (``Detector.detect_batch``)."""
+        return await self._submit("detect", image, None, zoom=zoom, glance=glance)
 
     async def embed(self, image: np.ndarray, faces: Faces) -> Analysis:
         return await self._submit("embed", image, faces)
@@ -86,12 +88,13 @@ class ModelExecutor:
         return await self._submit("call", None, None, function)
 
     async def _submit(self, kind: str, image: np.ndarray | None, faces: Faces | None,
-                      function: Callable[[FaceAnalyzer], Any] | None = None, zoom: float = 1.0):
+                      function: Callable[[FaceAnalyzer], Any] | None = None, zoom: float = 1.0,
+                      glance: bool = False):
         if self.error is not None:
             raise RuntimeError("the model executor has failed") from self.error
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        request = _Request(kind, image, faces, future, loop, function, zoom)
+        request = _Request(kind, image, faces, future, loop, function, zoom, glance)
         lane = self._embed if kind == "embed" else self._detect
         while True:
             try:
@@ -149,7 +152,8 @@ class ModelExecutor:
             if requests and self.on_batch:
                 self.on_batch(kind, len(requests))
         if detects:
-            found = self.analyzer.detector.detect_batch([r.image for r in detects], [r.zoom for r in detects])
+            found = self.analyzer.detector.detect_batch([r.image for r in detects], [r.zoom for r in detects],
+                                                        [r.glance for r in detects])
             for r, faces in zip(detects, found):
                 r.loop.call_soon_threadsafe(_resolve, r.future, faces)
         if embeds:

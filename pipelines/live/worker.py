@@ -29,7 +29,7 @@ from tracker.config import CameraConfig
 from tracker.events import Event
 from tracker.face.analyzer import Analysis
 from tracker.faces import Faces
-from tracker.track.activity import ActivityGate
+from tracker.track.activity import HEARTBEAT, TRACKING, ActivityGate
 from tracker.track.camera import CameraTracks, TrackedFace
 from tracker.track.state import FrameInfo, Verdict
 
@@ -110,12 +110,13 @@ class CameraWorker:
         if self.stats.analysed % self.detect_every and self.tracks.open:
             self._done(frame, self.tracks.follow(frame.video_time))
             return
-        if not self._due(frame):
+        due = self._due(frame)
+        if due is None:
             self._done(frame, [], idle=True)
             return
         started = time.perf_counter()
         image = await asyncio.to_thread(frame.rgb)  # converted off the loop, and only when detected
-        faces, info = await self._detect(frame, image)
+        faces, info = await self._detect(frame, image, glance=due == HEARTBEAT)
         detected = time.perf_counter()
         plan = self.tracks.plan(info, faces)
         info, analysis = await self._embed(info, faces.select(plan.embed)) if plan.embed else (info, None)
@@ -128,14 +129,14 @@ class CameraWorker:
         self._time(("detect", detected - started), ("embed", embedded - detected),
                    ("frame", time.perf_counter() - started))
 
-    async def _detect(self, frame: Frame, image: np.ndarray) -> tuple[Faces, FrameInfo]:
-        """The frame's faces, in the camera's pixels: a sub-stream camera's are its main stream's (once it has
-        opened), and the main stream is kept decoding while faces are in view."""
+    async def _detect(self, frame: Frame, image: np.ndarray, glance: bool) -> tuple[Faces, FrameInfo]:
+        """The frame's faces (``glance``: a quick look, a quiet camera's heartbeat), in the camera's pixels: a
+        sub-stream camera's are its main stream's (once it has opened), kept decoding while faces are in view."""
         if self._main is None:
-            faces = await self.executor.detect(image)
+            faces = await self.executor.detect(image, glance=glance)
             return faces, FrameInfo(frame.time, frame.video_time, image)
         zoom = self._zoom(frame)
-        faces = (await self.executor.detect(image, min(zoom))).scaled(zoom)
+        faces = (await self.executor.detect(image, min(zoom), glance)).scaled(zoom)
         if len(faces) or self.tracks.open:
             self.main.want(frame.video_time)
         return faces, FrameInfo(frame.time, frame.video_time, image, self._main)
@@ -163,10 +164,10 @@ class CameraWorker:
         analysis = await self.executor.embed(info.image, chosen.scaled(shrink))
         return info, replace(analysis, faces=chosen)
 
-    def _due(self, frame: Frame) -> bool:
-        """Whether the frame goes to detection (the activity gate's say)."""
+    def _due(self, frame: Frame) -> str | None:
+        """Why the frame goes to detection (the activity gate's say), or None: it does not."""
         if self.gate is None or frame.thumb is None:
-            return True
+            return TRACKING
         return self.gate.update(frame.thumb, frame.video_time, self.tracks.open > 0)
 
     def _verdicts(self, analysis: Analysis | None) -> list[Verdict]:

@@ -13,7 +13,7 @@ class CountingDetector:
         self.batches: list[int] = []
         self.fail = fail
 
-    def detect_batch(self, frames, zooms=None):
+    def detect_batch(self, frames, zooms=None, glances=None):
         if self.fail:
             raise MemoryError("out of memory")
         self.batches.append(len(frames))

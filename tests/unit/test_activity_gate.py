@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tracker.track.activity import THUMB, ActivityGate, thumbnail
+from tracker.track.activity import CHANGED, HEARTBEAT, THUMB, TRACKING, ActivityGate, thumbnail
 
 STEP = 0.2  # seconds between due frames (5 analysed frames a second)
 
@@ -27,13 +27,22 @@ def with_person(base: np.ndarray, x: int, width: int = 6, height: int = 14) -> n
 
 def run(gate: ActivityGate, frames: list[np.ndarray], tracking: list[bool] | None = None, start: float = 0.0):
     tracking = tracking or [False] * len(frames)
-    return [gate.update(f, start + i * STEP, t) for i, (f, t) in enumerate(zip(frames, tracking, strict=True))]
+    return [gate.update(f, start + i * STEP, t) is not None
+            for i, (f, t) in enumerate(zip(frames, tracking, strict=True))]
 
 
 def test_a_quiet_camera_detects_its_first_frame_then_once_a_heartbeat():
     base, rng = scene(), np.random.default_rng(1)
     decisions = run(ActivityGate(heartbeat=1.0), [noisy(base, rng) for _ in range(26)])  # 5 s
     assert [i for i, d in enumerate(decisions) if d] == [0, 5, 10, 15, 20, 25]
+
+
+def test_the_gate_says_why_a_frame_is_detected():
+    base, rng = scene(), np.random.default_rng(10)
+    gate = ActivityGate(heartbeat=1.0)
+    reasons = [gate.update(noisy(base, rng), i * STEP, i == 7) for i in range(8)]
+    assert reasons == [CHANGED, None, None, None, None, HEARTBEAT, None, TRACKING]
+    assert gate.update(noisy(with_person(base, 30), rng), 8 * STEP, False) == CHANGED
 
 
 def test_the_first_changed_frame_is_detected_at_once():
@@ -96,8 +105,8 @@ def test_zero_heartbeat_is_no_gate():
 
 def test_a_frame_of_another_size_is_detected():
     gate = ActivityGate(heartbeat=100.0)
-    assert gate.update(scene(), 0.0, False) and not gate.update(scene(), STEP, False)
-    assert gate.update(np.zeros((10, 10), np.uint8), 2 * STEP, False)
+    assert gate.update(scene(), 0.0, False) and gate.update(scene(), STEP, False) is None
+    assert gate.update(np.zeros((10, 10), np.uint8), 2 * STEP, False) == CHANGED
 
 
 def test_thumbnail_of_a_colour_frame_and_of_its_grey_plane_agree():

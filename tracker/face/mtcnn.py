@@ -30,7 +30,7 @@ class MtcnnDetector(Detector):
             device=device,
         )
 
-    def _detect(self, frames: list[np.ndarray]) -> list[Faces]:
+    def _detect(self, frames: list[np.ndarray], glances: list[bool]) -> list[Faces]:
         scaled = [self._downscale(frame) for frame in frames]
         small = [min(f.shape[:2]) < self._min_side for f in scaled]
         if any(small):  # smaller than the smallest face: nothing to find (and MTCNN would fail on it)

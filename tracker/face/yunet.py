@@ -21,6 +21,7 @@ from tracker.faces import Faces
 
 MODEL = Path(__file__).parent / "models" / "yunet" / "yunet_n_dynamic.onnx"
 LONG_SIDE = 1024
+GLANCE = 640  # px on the long side of a glance (a quiet camera's heartbeat): a quarter of the work of 1024 px
 SMALLEST = 12  # px: the smallest face YuNet finds reliably
 NMS = 0.3
 
@@ -34,16 +35,19 @@ class YunetDetector(Detector):
         super().__init__(config)
         self._net = cv2.FaceDetectorYN.create(str(MODEL), "", (320, 320), 0.3, NMS, 5000)
 
-    def _detect(self, frames: list[np.ndarray]) -> list[Faces]:
-        return [self._one(frame) for frame in frames]
+    def _detect(self, frames: list[np.ndarray], glances: list[bool]) -> list[Faces]:
+        return [self._one(frame, glance) for frame, glance in zip(frames, glances, strict=True)]
 
-    def scale_for(self, height: int, width: int) -> float:
-        """The factor a frame of this size is scaled by before detection."""
+    def scale_for(self, height: int, width: int, glance: bool = False) -> float:
+        """The factor a frame of this size is scaled by before detection (a glance: to ``GLANCE`` px, whatever
+        ``min_face_size``)."""
+        if glance:
+            return min(1.0, self.config.scale, GLANCE / max(height, width))
         scale = min(self.config.scale, LONG_SIDE / max(height, width))
         return min(1.0, max(scale, SMALLEST / self.config.min_face_size))
 
-    def _one(self, frame: np.ndarray) -> Faces:
-        scale = self.scale_for(*frame.shape[:2])
+    def _one(self, frame: np.ndarray, glance: bool) -> Faces:
+        scale = self.scale_for(*frame.shape[:2], glance)
         bgr = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
         if scale != 1.0:
             bgr = cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)

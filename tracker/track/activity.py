@@ -14,8 +14,10 @@ people are usual.
 A frame is detected when a track is open (the full rate), when it changed (at once: the first
 changed frame), or when ``heartbeat`` seconds of the tracker's clock passed since the last
 detected frame: never off, so a still face is found within a heartbeat. The first frame is
-always detected. What it gives up: a face that enters without moving enough pixels (a few
-pixels in a busy scene) is found at the next heartbeat rather than at once.
+always detected. ``update`` says why (``TRACKING``, ``CHANGED``, ``HEARTBEAT``), or None: the
+caller may look at a heartbeat frame more quickly (a glance: see ``Detector.detect_batch``).
+What it gives up: a face that enters without moving enough pixels (a few pixels in a busy
+scene) is found at the next heartbeat rather than at once.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from collections import deque
 import cv2
 import numpy as np
 
+TRACKING, CHANGED, HEARTBEAT = "tracking", "changed", "heartbeat"
 THUMB = (160, 90)  # width, height: a 1080p frame's pixel blocks of 12 x 12; a 40 px face covers about 11 of them
 PIXEL_DELTA = 10.0  # grey levels a thumbnail pixel must change by at least
 NOISE_TIMES = 6.0  # ...and this many times the usual change of a pixel
@@ -55,15 +58,19 @@ class ActivityGate:
         self.changed = 0  # frames detected because they changed (with no track open)
         self.idle = 0  # frames left undetected
 
-    def update(self, thumb: np.ndarray, clock: float, tracking: bool) -> bool:
-        """Whether the frame at ``clock`` (seconds) is detected; ``tracking``: the camera has an open track."""
+    def update(self, thumb: np.ndarray, clock: float, tracking: bool) -> str | None:
+        """Why the frame at ``clock`` (seconds) is detected, or None when it is not; ``tracking``: the camera has an
+        open track."""
         changed = self._changed(thumb.astype(np.int16))
         self.changed += changed and not tracking
-        if tracking or changed or not clock - self._last < self.heartbeat:
+        reason = TRACKING if tracking else CHANGED if changed else None
+        if reason is None and not clock - self._last < self.heartbeat:
+            reason = HEARTBEAT
+        if reason is None:
+            self.idle += 1
+        else:
             self._last = clock
-            return True
-        self.idle += 1
-        return False
+        return reason
 
     def _changed(self, current: np.ndarray) -> bool:
         previous, self._previous = self._previous, current
