@@ -171,7 +171,8 @@ def passes(result: dict) -> bool:
     return result["named"] == result["entries"] > 0 and latency is not None and latency < 250.0
 
 
-def run_all(folder: Path, lfw: Path, cameras: list[int], quiet: list[int], seconds: float, progress=None) -> dict:
+def run_all(folder: Path, lfw: Path, cameras: list[int], quiet: list[int], seconds: float, progress=None,
+            modes: tuple[str, ...] = MODES) -> dict:
     """In one run: the decode yardsticks; one quiet camera in each mode; sites of each size in each mode, up to
     the first size the machine does not keep up with; ``quiet`` many quiet cameras in each mode, likewise."""
     def one(kind: str, n: int, mode: str) -> dict:
@@ -179,9 +180,9 @@ def run_all(folder: Path, lfw: Path, cameras: list[int], quiet: list[int], secon
             progress(f"{kind} x{n}, {mode}")
         return {"kind": kind, "cameras": n, "mode": mode, **run_config(kind, n, folder, lfw, mode, seconds)}
 
-    results = [one("decode", 1, "off"), one("decode-sub", 1, "off")] + [one("quiet", 1, m) for m in MODES]
+    results = [one("decode", 1, "off"), one("decode-sub", 1, "off")] + [one("quiet", 1, m) for m in modes]
     for kind, sizes, keeps_up in (("site", cameras, passes), ("quiet", quiet, keeps_pace)):
-        for mode in MODES:
+        for mode in modes:
             for n in sizes:
                 results.append(one(kind, n, mode))
                 if not keeps_up(results[-1]):
@@ -220,6 +221,7 @@ def main(
         "data/capacity"),
     cameras: Annotated[str, typer.Option(help="Site sizes to try, comma-separated")] = "1,2,4,8,16",
     quiet: Annotated[str, typer.Option(help="Numbers of quiet cameras to try, comma-separated")] = "4,8,16,32",
+    modes: Annotated[str, typer.Option(help="Of off (the path before the gate), gate, sub")] = ",".join(MODES),
     seconds: Annotated[float, typer.Option(help="Seconds measured per configuration (after 8 s of warm-up)")] = LAP,
     json_file: Annotated[Path | None, typer.Option("--json", help="Write the results as JSON here")] = None,
     recall: Annotated[Path | None, typer.Option(help="Instead: what a 640x360 sub-stream loses on this video's faces")]
@@ -236,7 +238,7 @@ def main(
         return
     folder.mkdir(parents=True, exist_ok=True)
     report = run_all(folder, lfw, [int(n) for n in cameras.split(",")], [int(n) for n in quiet.split(",")], seconds,
-                     lambda step: print(f"running {step}", file=sys.stderr, flush=True))
+                     lambda step: print(f"running {step}", file=sys.stderr, flush=True), tuple(modes.split(",")))
     print("\n".join(table(report)))
     if json_file:
         json_file.write_text(json.dumps(report, indent=2) + "\n")

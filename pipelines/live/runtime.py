@@ -58,6 +58,7 @@ class CameraStatus:
     main_state: str | None = None  # a sub-stream camera's main stream: connecting, live, stalled, failed
     main_decoded: int = 0  # ...its frames decoded (only while faces are in view)
     main_bursts: int = 0  # ...times its decoding started from a keyframe
+    main_missed: int = 0  # ...frames whose faces were embedded from the sub-stream, the main stream's not in time
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ class Camera:
         return CameraStatus(self.reader.state, round(s.fps(window), 2), s.analysed, s.idle, s.faces, s.embedded,
                             tracks.open, tracks.started, self.worker.mailbox.dropped, self.reader.skipped,
                             self.reader.reconnects, round(s.lag() * 1000, 1), main.state if main else None,
-                            main.decoded if main else 0, main.bursts if main else 0)
+                            main.decoded if main else 0, main.bursts if main else 0, s.main_missed)
 
     def stop(self) -> None:
         """Stop reading (the worker then ends its tracks and its task)."""
@@ -177,10 +178,10 @@ class Runtime:
                               pipeline.max_frame_pixels)
         main = MainStream(camera.id, camera.url, pipeline.stall_seconds, pipeline.max_backoff, camera.realtime,
                           camera.loop, pipeline.max_frame_pixels) if camera.detect_url else None
+        gate = ActivityGate(pipeline.idle_detect_seconds) if pipeline.idle_detect_seconds else None  # 0: no gate
         worker = CameraWorker(camera, mailbox, self.executor, self.identifier, self._tracks(camera, first_track_id),
                               self.publisher, self.stage_seconds, pipeline.detect_every, self.observers,
-                              self.sightings, may_analyse, self._seen, ActivityGate(pipeline.idle_detect_seconds),
-                              main)
+                              self.sightings, may_analyse, self._seen, gate, main)
         reader.start()
         if main is not None:
             main.start()

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 import redis
 
-from gallery.enroll import Enroller
 from gallery.store import GalleryStore
 from pipelines.eval.synthetic import make_plan, write_demo
 from pipelines.events.publisher import stream_key
@@ -20,6 +19,7 @@ from pipelines.events.redis_server import EmbeddedRedis, free_port
 from tests.support.cli import FACETRACK
 from tests.support.data import LFW, ROOT, needs_data
 from tests.support.rtsp import RtspServer, needs_rtsp
+from tests.support.videos import enroll_plan
 
 pytestmark = [needs_data, needs_rtsp]
 
@@ -30,11 +30,7 @@ def scene(tmp_path_factory, analyzer, config):
     folder = tmp_path_factory.mktemp("live")
     plan = make_plan(LFW, lead=3.0, tail=8.0)  # the lead lets the RTSP stream settle
     video = write_demo(plan, folder)
-    gallery = folder / "gallery.db"
-    with GalleryStore(gallery) as store:
-        enroller = Enroller(analyzer, store, config.enroll)
-        for name, photos in plan.enroll.items():
-            enroller.enroll(name, *enroller.from_images([Path(p) for p in photos]))
+    gallery = enroll_plan(plan, folder / "gallery.db", analyzer, config)
     return plan, video, gallery
 
 

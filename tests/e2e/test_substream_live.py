@@ -6,21 +6,19 @@ import asyncio
 import base64
 import json
 import time
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 import redis
 
-from gallery.enroll import Enroller
-from gallery.store import GalleryStore
 from pipelines import app
-from pipelines.eval.synthetic import make_plan, write_demo
+from pipelines.eval.synthetic import ORDER, make_plan, write_demo
 from pipelines.events.publisher import stream_key
 from pipelines.events.redis_server import EmbeddedRedis, free_port
 from tests.support.data import LFW, needs_data
 from tests.support.rtsp import RtspCamera, needs_rtsp
+from tests.support.videos import enroll_plan
 from tracker.config import with_changes
 
 pytestmark = [needs_data, needs_rtsp, pytest.mark.timeout(300)]
@@ -30,13 +28,9 @@ MAIN, SUB = (1280, 720), (480, 270)
 @pytest.fixture(scope="module")
 def scene(tmp_path_factory, analyzer, config):
     folder = tmp_path_factory.mktemp("substream")
-    plan = make_plan(LFW, size=MAIN, lead=2.0, tail=4.0)
+    plan = make_plan(LFW, order=ORDER[:3], size=MAIN, lead=2.0, tail=4.0)  # two enrolled people, a stranger
     video = write_demo(plan, folder)
-    gallery = folder / "gallery.db"
-    with GalleryStore(gallery) as store:
-        enroller = Enroller(analyzer, store, config.enroll)
-        for name, photos in plan.enroll.items():
-            enroller.enroll(name, *enroller.from_images([Path(p) for p in photos]))
+    gallery = enroll_plan(plan, folder / "gallery.db", analyzer, config)
     return plan, video, gallery
 
 

@@ -3,7 +3,6 @@ other photographs, among enrolled people; the live pipeline's sightings cluster 
 cluster each; `unknowns name` turns a cluster into a person, whose next visit is named live."""
 
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
@@ -13,6 +12,7 @@ from gallery.unknowns import Unknowns
 from pipelines.eval.synthetic import make_plan, write_video
 from pipelines.eval.video import play
 from tests.support.data import LFW, needs_data
+from tests.support.videos import enroll_plan
 
 pytestmark = needs_data
 
@@ -40,11 +40,7 @@ def watched(tmp_path_factory, analyzer, config):
     folder = tmp_path_factory.mktemp("unknowns-live")
     plan = make_plan(LFW, order=ORDER, enrolled=KNOWN, duration=2.5, gap=1.0)
     video = write_video(plan, folder / "video.avi")
-    gallery = folder / "gallery.db"
-    with GalleryStore(gallery) as store:
-        enroller = Enroller(analyzer, store, config.enroll)
-        for name, photos in plan.enroll.items():
-            enroller.enroll(name, *enroller.from_images([Path(p) for p in photos]))
+    gallery = enroll_plan(plan, folder / "gallery.db", analyzer, config)
     seen = play(config, video, gallery, FPS, analyzer, sightings=True)
     return plan, gallery, seen
 

@@ -14,8 +14,8 @@ import sys
 import gi
 
 gi.require_version("Gst", "1.0")
-gi.require_version("GstRtspServer", "1.0")
-from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
+from gi.repository import Gst  # noqa: E402
+from rtsp_server import serve  # noqa: E402  (beside this script: Debian's Python runs it from here)
 
 
 def scene(video: str, main: str, sub: str, fps: int) -> Gst.Pipeline:
@@ -38,14 +38,10 @@ def scene(video: str, main: str, sub: str, fps: int) -> Gst.Pipeline:
     return pipeline
 
 
-def mount(server: GstRtspServer.RTSPServer, channel: str, fps: int) -> None:
-    factory = GstRtspServer.RTSPMediaFactory()
-    factory.set_launch(
-        f"( intervideosrc channel={channel} ! video/x-raw,framerate={fps}/1 ! videoconvert ! video/x-raw,format=I420 "
-        f"! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={2 * fps} ! rtph264pay name=pay0 pt=96 )"
-    )
-    factory.set_shared(True)
-    server.get_mount_points().add_factory(f"/{channel}", factory)
+def mount(channel: str, fps: int) -> str:
+    return (f"( intervideosrc channel={channel} ! video/x-raw,framerate={fps}/1 ! videoconvert "
+            f"! video/x-raw,format=I420 ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={2 * fps} "
+            "! rtph264pay name=pay0 pt=96 )")
 
 
 def main() -> None:
@@ -53,15 +49,7 @@ def main() -> None:
     Gst.init(None)
     playing = scene(video, main_size, sub_size, fps)
     playing.set_state(Gst.State.PLAYING)
-    server = GstRtspServer.RTSPServer()
-    server.set_address("127.0.0.1")
-    server.set_service(port)
-    for channel in ("main", "sub"):
-        mount(server, channel, fps)
-    if server.attach(None) == 0:
-        sys.exit(f"cannot listen on port {port}")
-    print("ready", flush=True)
-    GLib.MainLoop().run()
+    serve(port, {channel: mount(channel, fps) for channel in ("main", "sub")}, shared=True)
 
 
 if __name__ == "__main__":

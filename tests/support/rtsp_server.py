@@ -16,24 +16,29 @@ gi.require_version("GstRtspServer", "1.0")
 from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
 
 
-def main() -> None:
-    video, port = sys.argv[1], sys.argv[2]
-    mount = sys.argv[3] if len(sys.argv) > 3 else "test"
-    Gst.init(None)
+def serve(port: str, mounts: dict[str, str], shared: bool) -> None:
+    """Serve each ``mount``'s launch line at ``rtsp://127.0.0.1:PORT/MOUNT``; print ``ready``; run until killed."""
     server = GstRtspServer.RTSPServer()
     server.set_address("127.0.0.1")
     server.set_service(port)
-    factory = GstRtspServer.RTSPMediaFactory()
-    factory.set_launch(
-        f'( filesrc location="{video}" ! avidemux ! jpegdec ! videoconvert ! video/x-raw,format=I420 '
-        "! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=10 ! rtph264pay name=pay0 pt=96 )"
-    )
-    factory.set_shared(False)
-    server.get_mount_points().add_factory(f"/{mount}", factory)
+    for mount, launch in mounts.items():
+        factory = GstRtspServer.RTSPMediaFactory()
+        factory.set_launch(launch)
+        factory.set_shared(shared)
+        server.get_mount_points().add_factory(f"/{mount}", factory)
     if server.attach(None) == 0:
         sys.exit(f"cannot listen on port {port}")
     print("ready", flush=True)
     GLib.MainLoop().run()
+
+
+def main() -> None:
+    video, port = sys.argv[1], sys.argv[2]
+    mount = sys.argv[3] if len(sys.argv) > 3 else "test"
+    Gst.init(None)
+    launch = (f'( filesrc location="{video}" ! avidemux ! jpegdec ! videoconvert ! video/x-raw,format=I420 '
+              "! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=10 ! rtph264pay name=pay0 pt=96 )")
+    serve(port, {mount: launch}, shared=False)
 
 
 if __name__ == "__main__":

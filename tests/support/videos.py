@@ -1,7 +1,11 @@
-"""Small synthetic videos for the source and lifecycle tests."""
+"""Small synthetic videos for the source and lifecycle tests, and galleries of a demo plan's people."""
+
+from pathlib import Path
 
 import cv2
 
+from gallery.enroll import Enroller
+from gallery.store import GalleryStore
 from pipelines.eval.synthetic import background
 
 
@@ -14,3 +18,12 @@ def write_video(path, seconds: float, fps: float = 10.0):
         writer.write(frame)
     writer.release()
     return path
+
+
+def enroll_plan(plan, gallery: Path, analyzer, config) -> Path:
+    """A gallery of the plan's enrolled people, from their enrollment photographs (not the ones shown)."""
+    with GalleryStore(gallery) as store:
+        enroller = Enroller(analyzer, store, config.enroll)
+        for name, photos in plan.enroll.items():
+            enroller.enroll(name, *enroller.from_images([Path(p) for p in photos]))
+    return gallery
