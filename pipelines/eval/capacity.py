@@ -244,9 +244,6 @@ def main(
         json_file.write_text(json.dumps(report, indent=2) + "\n")
 
 
-if __name__ == "__main__":
-    typer.run(main)
-
 
 SIZE_BINS = (0, 40, 60, 100, 10_000)  # face heights on the main stream, pixels
 
@@ -269,3 +266,7 @@ def sub_stream_recall(video: Path, detector) -> list[dict]:
             np.add.at(found, bins, overlap.max(axis=1) >= 0.3)
     return [{"heights": f"{lo}-{hi}" if hi < 10_000 else f"{lo}+", "faces": int(t), "found": int(f)}
             for lo, hi, t, f in zip(SIZE_BINS, SIZE_BINS[1:], total, found)]
+
+
+if __name__ == "__main__":
+    typer.run(main)
