@@ -169,7 +169,7 @@ class CameraConfig(Strict):
     detect_url: str = Field("", max_length=2048, pattern=r"^[^\x00-\x1f\x7f]*$", description=(
         "The camera's low-resolution sub-stream (same forms as `url`), or empty. Faces are detected and tracked on "
         "it and cut for naming from `url`'s frame of the same moment, which is decoded only while faces are in "
-        "view (docs/cameras.md: when a sub-stream is the right choice)"))
+        "view (docs/cameras.md: when a sub-stream is the right choice); needs `realtime = true` for files"))
     realtime: bool = Field(True, description="Video files: play at their own speed (false: every frame, fast)")
     loop: bool = Field(False, description="Video files: start again at the end, as a camera that never ends")
     zones: dict[str, list[tuple[float, float]]] = Field(default_factory=dict, description=(
@@ -311,9 +311,9 @@ class PipelineConfig(Strict):
         description="Detect on every k-th analysed frame, following tracks in between (1-10)")
     idle_detect_seconds: float = Field(2.0, ge=0.0, le=60.0, description=(
         "The activity gate: a camera with no open track detects faces only on a frame that changed (at once) or "
-        "once every this many seconds, a glance at 640 px (a still face of about 36 px or more on a 1080p frame is "
-        "found within it; docs/cameras.md); 0 = detect on every analysed frame. Open tracks are always followed "
-        "at the full rate"))
+        "once every this many seconds, a glance (YuNet at 640 px: a still face of about 36 px or more on a 1080p "
+        "frame is found within it; docs/cameras.md); 0 = no gate: every frame due for detection is detected at "
+        "full size. Open tracks are always followed at the full rate"))
     max_wait_ms: float = Field(5.0, ge=0.0, le=1000.0,
         description="How long a batch waits for more requests")
     stall_seconds: float = Field(10.0, gt=0.0, le=600.0,

@@ -12,9 +12,9 @@ in a process of its own (``python -m pipelines.eval.capacity_run``), so its CPU 
 - ``site``: N cameras with entries: every entry named?, time from each entry to its first name,
   capture-to-decision latency of the frames with faces, and the share of due frames analysed.
 
-Each runs with the default config and with the activity gate off (``pipeline.idle_detect_seconds``
-0, the path before the gate), in the same run: this machine's speed varies from day to day, so the
-figures to compare are the ratios of one run.
+Each runs in three modes: ``off`` (``pipeline.idle_detect_seconds`` 0, the path before the gate),
+``gate`` (the default) and ``sub`` (the gate with sub-streams), in one run (``--modes`` picks some):
+this machine's speed varies from day to day, so the figures to compare are the ratios of one run.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 The thread demuxes and decodes with PyAV (``media.py``: the one way a camera URL is opened, for
 the analysed stream here and a sub-stream camera's main stream in ``mainstream.py``); a frame due
-for analysis is converted to RGB with its grey thumbnail for the activity gate, the others are
+for analysis is handed on as decoded, with the grey thumbnail of its luma for the activity gate
+(the worker converts it to RGB, off the event loop, only when it detects on it); the others are
 decoded (a video codec needs them) and skipped.
 
 A reader writes into a one-slot mailbox: the newest frame wins and a frame nobody took is
