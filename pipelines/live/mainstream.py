@@ -27,7 +27,7 @@ import av
 import av.container
 import numpy as np
 
-from pipelines.live.media import StreamClock, is_file, open_input, packets, video_stream
+from pipelines.live.media import StreamClock, is_file, open_input, packets, reason, video_stream
 from tracker.redact import redact
 
 logger = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ class MainStream(threading.Thread):
                     if self._read(container, video_stream(container)):
                         backoff = 0.5
             except (av.error.FFmpegError, OSError) as error:
-                self._set_state("failed", f"cannot open {self.url} ({getattr(error, 'strerror', None) or error})"
+                self._set_state("failed", f"cannot open {self.url} ({reason(error)})"
                                           + ("" if file else f"; retrying, at most every {self.max_backoff:.0f} s"))
             if self._halt.is_set() or file or self._oversize:
                 break  # a file ends (or fails) once; frames over the pixel limit are a setting, not a fault

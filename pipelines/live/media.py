@@ -16,6 +16,8 @@ import av
 import av.container
 import numpy as np
 
+from tracker.redact import redact
+
 DAMAGED_RUN = 250  # unreadable packets in a row a video file may have before it counts as ended
 
 
@@ -41,7 +43,8 @@ def open_input(url: str, stall_seconds: float) -> av.container.InputContainer:
 
 
 SMALL = 640 * 480  # a stream this small decodes on one thread (threads cost more than they save: 25% measured)
-PLANAR_YUV = ("yuv", "yuvj", "nv12", "nv21", "gray")  # pixel formats whose first plane is the luma
+LUMA_FIRST = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "nv21", "gray"}  # 8-bit
+# pixel formats whose first plane is the luma (a 10-bit stream's is converted)
 
 
 def video_stream(container: av.container.InputContainer) -> av.video.stream.VideoStream:
@@ -55,10 +58,15 @@ def video_stream(container: av.container.InputContainer) -> av.video.stream.Vide
 
 def luma(frame: av.VideoFrame) -> np.ndarray:
     """A decoded frame's grey (luma) plane as uint8 (h, w), without converting the frame where its format holds it."""
-    if not frame.format.name.startswith(PLANAR_YUV):
+    if frame.format.name not in LUMA_FIRST:
         return frame.to_ndarray(format="gray")
     plane = frame.planes[0]
     return np.frombuffer(plane, np.uint8).reshape(frame.height, plane.line_size)[:, :frame.width]
+
+
+def reason(error: BaseException) -> str:
+    """Why FFmpeg (or the system) could not open or read a stream, without any password in it."""
+    return redact(getattr(error, "strerror", None) or str(error))
 
 
 def frame_rate(stream: av.video.stream.VideoStream) -> float:

@@ -26,7 +26,7 @@ import av
 import av.container
 import numpy as np
 
-from pipelines.live.media import StreamClock, is_file, luma, open_input, packets, video_stream
+from pipelines.live.media import StreamClock, is_file, luma, open_input, packets, reason, video_stream
 from tracker.redact import redact
 from tracker.track.activity import thumbnail
 
@@ -156,7 +156,7 @@ class CameraReader(threading.Thread):
                     if is_file(self.url):  # a file that cannot be opened now never will be: not a camera to wait for
                         self._set_state(FAILED, f"{self.url}: not a video this program can read")
                         break
-                    self._set_state(FAILED, f"cannot open {self.url} ({_reason(error)}); retrying, at most every "
+                    self._set_state(FAILED, f"cannot open {self.url} ({reason(error)}); retrying, at most every "
                                             f"{self.max_backoff:.0f} s")
                 else:
                     with container:
@@ -221,7 +221,7 @@ class CameraReader(threading.Thread):
             try:
                 container.seek(0)
             except av.error.FFmpegError as error:  # a file that cannot seek plays once
-                logger.warning("camera %s: cannot start the file again (%s)", self.camera, _reason(error))
+                logger.warning("camera %s: cannot start the file again (%s)", self.camera, reason(error))
                 break
             stream.codec_context.flush_buffers()
         return number
@@ -249,6 +249,3 @@ class CameraReader(threading.Thread):
             self._oversize = (width, height)
         return self._oversize is not None
 
-
-def _reason(error: BaseException) -> str:
-    return redact(getattr(error, "strerror", None) or str(error))

@@ -116,6 +116,7 @@ class CameraWorker:
             return
         started = time.perf_counter()
         image = await asyncio.to_thread(frame.rgb)  # converted off the loop, and only when detected
+        frame = replace(frame, picture=image)  # the live view and the observers take it converted
         faces, info = await self._detect(frame, image, glance=due == HEARTBEAT)
         detected = time.perf_counter()
         plan = self.tracks.plan(info, faces)

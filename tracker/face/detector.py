@@ -31,6 +31,8 @@ class Detector(ABC):
         for frame in frames:
             if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
                 raise ValueError(f"expected an RGB uint8 (h, w, 3) frame, got {frame.dtype} {frame.shape}")
+        if not frames:
+            return []
         zooms = zooms or [1.0] * len(frames)
         found = self._detect(frames, glances or [False] * len(frames))
         return [self._keep(faces, zoom) for faces, zoom in zip(found, zooms, strict=True)]
