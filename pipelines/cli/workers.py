@@ -30,7 +30,7 @@ def workers_status(config: ConfigOption = DEFAULT_CONFIG) -> None:
         raise TrackerError(f"redis: {redact(settings.redis.url)} unreachable ({error})") from None
     finally:
         client.close()
-    workers = Table(title=f"workers ({settings.redis.url}, failover {settings.workers.failover_seconds:g} s)")
+    workers = Table(title=f"workers ({redact(settings.redis.url)}, failover {settings.workers.failover_seconds:g} s)")
     for column in ("worker", "host", "pid", "last heartbeat", "age", "cameras"):
         workers.add_column(column)
     for w in state["workers"]:
