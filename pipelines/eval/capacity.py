@@ -33,6 +33,7 @@ import cv2
 import numpy as np
 import typer
 
+from pipelines.eval.rtsp import MISSING, rtsp_available
 from pipelines.eval.synthetic import ENROLLED, background, face_patch, lfw_photos, paste
 from tracker.errors import TrackerError
 from tracker.track.tracking import iou
@@ -48,6 +49,9 @@ IN_VIEW = 3.0  # seconds a person is in view per lap (10%)
 FACE_SCALE = 0.75  # the LFW face patch's scale on the frame: a face about 110 px high, a doorway camera's
 ENROLL_IMAGES = 3
 BITRATE = 3_000_000  # a camera's usual 1080p main stream: 2-4 Mbit/s, much of it spent on sensor noise
+ENCODING = {"preset": "veryfast", "bf": "0"}  # as most IP cameras send: no B-frames. (The RTSP server sends a file's
+# frames in decoding order, a B-frame stream's reference frames ahead of their presentation time, which no camera can:
+# the main and sub-stream met 3 frames apart, measured; without B-frames, the same frame.)
 NOISE = 3.0  # the sensor noise, grey levels (standard deviation)
 
 
@@ -85,7 +89,7 @@ def site_video(path: Path, entry: Entry | None, seed: int = 0) -> Path:
     patch = face_patch(entry.photo) if entry else None
     tmp = path.with_suffix(".part.mp4")
     with av.open(str(tmp), "w") as container:
-        stream = container.add_stream("libx264", rate=FPS, options={"preset": "veryfast"})
+        stream = container.add_stream("libx264", rate=FPS, options=ENCODING)
         stream.width, stream.height, stream.pix_fmt, stream.bit_rate = *SIZE, "yuv420p", BITRATE
         stream.codec_context.gop_size = 2 * FPS
         for n in range(int(LAP * FPS)):
@@ -102,6 +106,7 @@ def site_video(path: Path, entry: Entry | None, seed: int = 0) -> Path:
 def videos(folder: Path, entry: Entry | None) -> tuple[Path, Path]:
     """A site camera's main stream and sub-stream (written the first time)."""
     name = f"site-{entry.person}-{entry.start}" if entry else "quiet"
+    name += "-nob"  # (the videos before were written with B-frames)
     main = site_video(folder / f"{name}.mp4", entry)
     return main, sub_stream(main, folder / f"{name}-sub.mp4")
 
@@ -112,7 +117,7 @@ def sub_stream(main: Path, path: Path) -> Path:
         return path
     tmp = path.with_suffix(".part.mp4")
     with av.open(str(main)) as source, av.open(str(tmp), "w") as container:
-        stream = container.add_stream("libx264", rate=FPS, options={"preset": "veryfast"})
+        stream = container.add_stream("libx264", rate=FPS, options=ENCODING)
         stream.width, stream.height, stream.pix_fmt, stream.bit_rate = *SUB_SIZE, "yuv420p", SUB_BITRATE
         stream.codec_context.gop_size = 2 * FPS
         for frame in source.decode(video=0):
@@ -123,11 +128,34 @@ def sub_stream(main: Path, path: Path) -> Path:
     return path
 
 
-def run_config(kind: str, cameras: int, folder: Path, lfw: Path, mode: str, seconds: float) -> dict:
+def looped(video: Path, laps: int) -> Path:
+    """``video`` ``laps`` times over in one file, its packets copied (not encoded again): a camera the RTSP server
+    sends from its start for a whole run (the server sends each client a file once, from its first frame)."""
+    path = video.with_name(f"{video.stem}-x{laps}.mp4")
+    if path.is_file():
+        return path
+    tmp = path.with_suffix(".part.mp4")
+    with av.open(str(tmp), "w") as container:
+        stream = None
+        for lap in range(laps):
+            with av.open(str(video)) as source:
+                template = source.streams.video[0]
+                stream = stream or container.add_stream_from_template(template)
+                shift = round(lap * LAP / template.time_base)
+                for packet in source.demux(template):
+                    if packet.dts is None:  # the demuxer's last, empty packet
+                        continue
+                    packet.pts, packet.dts, packet.stream = packet.pts + shift, packet.dts + shift, stream
+                    container.mux(packet)
+    tmp.rename(path)
+    return path
+
+
+def run_config(kind: str, cameras: int, folder: Path, lfw: Path, mode: str, seconds: float, source: str) -> dict:
     """One configuration in a process of its own; its result as a dict."""
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "pipelines.eval.capacity_run", kind, str(cameras), str(folder), str(lfw),
-               mode, str(seconds)]
+               mode, str(seconds), source]
     done = subprocess.run(command, capture_output=True, text=True, env=env)
     if done.returncode != 0:
         raise TrackerError(f"capacity: {kind} x{cameras} failed: {done.stderr.strip()[-1500:]}")
@@ -172,13 +200,13 @@ def passes(result: dict) -> bool:
 
 
 def run_all(folder: Path, lfw: Path, cameras: list[int], quiet: list[int], seconds: float, progress=None,
-            modes: tuple[str, ...] = MODES) -> dict:
+            modes: tuple[str, ...] = MODES, source: str = "rtsp") -> dict:
     """In one run: the decode yardsticks; one quiet camera in each mode; sites of each size in each mode, up to
     the first size the machine does not keep up with; ``quiet`` many quiet cameras in each mode, likewise."""
     def one(kind: str, n: int, mode: str) -> dict:
         if progress is not None:
             progress(f"{kind} x{n}, {mode}")
-        return {"kind": kind, "cameras": n, "mode": mode, **run_config(kind, n, folder, lfw, mode, seconds)}
+        return {"kind": kind, "cameras": n, "mode": mode, **run_config(kind, n, folder, lfw, mode, seconds, source)}
 
     results = [one("decode", 1, "off"), one("decode-sub", 1, "off")] + [one("quiet", 1, m) for m in modes]
     for kind, sizes, keeps_up in (("site", cameras, passes), ("quiet", quiet, keeps_pace)):
@@ -188,7 +216,7 @@ def run_all(folder: Path, lfw: Path, cameras: list[int], quiet: list[int], secon
                 if not keeps_up(results[-1]):
                     break
     return {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
-            "seconds": seconds, "results": results}
+            "seconds": seconds, "source": source, "results": results}
 
 
 def keeps_pace(result: dict) -> bool:
@@ -202,7 +230,9 @@ def table(report: dict) -> list[str]:
     decode = report["results"][0]["cores"]
     lines = [f"decode yardstick: main stream {decode:.3f} cores, sub-stream {report['results'][1]['cores']:.3f} "
              f"({report['machine']})",
-             "kind   cameras mode  cores x decode  due  idle  main decoded  named  first name p50/max s  p50 ms  ok"]
+             f"cameras: {report['source']} (server: the RTSP server's cores, apart)",
+             "kind   cameras mode  cores x decode  server  due  idle  main decoded  named  first name p50/max s  p50 ms"
+             "  ok"]
     for r in report["results"][2:]:
         named = f"{r['named']}/{r['entries']}" if "entries" in r else "-"
         first = f"{r['first_name_p50_s']:.2f}/{r['first_name_max_s']:.2f}" if r.get("first_name_p50_s") is not None \
@@ -210,7 +240,8 @@ def table(report: dict) -> list[str]:
         latency = f"{r['latency_p50_ms']:.0f}" if r["latency_p50_ms"] is not None else "-"
         per_camera = r["cores"] / decode / r["cameras"]
         lines.append(f"{r['kind']:6} {r['cameras']:7d} {r['mode']:5} {r['cores']:5.2f} {per_camera:8.2f}"
-                     f" {r['due_share']:4.0%} {r['idle_frames']:5d} {r['main_decoded']:13d} {named:>6} {first:>21}"
+                     f" {r['server_cores']:7.2f} {r['due_share']:4.0%} {r['idle_frames']:5d} {r['main_decoded']:13d}"
+                     f" {named:>6} {first:>21}"
                      f" {latency:>7}  {'yes' if (passes if r['kind'] == 'site' else keeps_pace)(r) else 'no'}")
     return lines
 
@@ -223,6 +254,8 @@ def main(
     quiet: Annotated[str, typer.Option(help="Numbers of quiet cameras to try, comma-separated")] = "4,8,16,32",
     modes: Annotated[str, typer.Option(help="Of off (the path before the gate), gate, sub")] = ",".join(MODES),
     seconds: Annotated[float, typer.Option(help="Seconds measured per configuration (after 8 s of warm-up)")] = LAP,
+    source: Annotated[str, typer.Option(help="rtsp: the cameras served by GStreamer's RTSP server (main + sub "
+                                        "mounts); file: the video files read in real time")] = "rtsp",
     json_file: Annotated[Path | None, typer.Option("--json", help="Write the results as JSON here")] = None,
     recall: Annotated[Path | None, typer.Option(help="Instead: what a 640x360 sub-stream loses on this video's faces")]
     = None,
@@ -236,9 +269,14 @@ def main(
             print(f"faces {row['heights']:>7} px high on the main stream: {row['found']} of {row['faces']} found on "
                   f"the sub-stream")
         return
+    if source not in ("rtsp", "file"):
+        raise typer.BadParameter(f"'{source}': rtsp or file", param_hint="--source")
+    if source == "rtsp" and not rtsp_available():
+        raise typer.BadParameter(f"{MISSING}; or --source file", param_hint="--source")
     folder.mkdir(parents=True, exist_ok=True)
     report = run_all(folder, lfw, [int(n) for n in cameras.split(",")], [int(n) for n in quiet.split(",")], seconds,
-                     lambda step: print(f"running {step}", file=sys.stderr, flush=True), tuple(modes.split(",")))
+                     lambda step: print(f"running {step}", file=sys.stderr, flush=True), tuple(modes.split(",")),
+                     source)
     print("\n".join(table(report)))
     if json_file:
         json_file.write_text(json.dumps(report, indent=2) + "\n")

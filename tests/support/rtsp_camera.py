@@ -10,12 +10,15 @@ each encoded with a keyframe every 2 s. Prints ``ready`` once listening.
 """
 
 import sys
+from pathlib import Path
 
 import gi
 
 gi.require_version("Gst", "1.0")
 from gi.repository import Gst  # noqa: E402
-from rtsp_server import serve  # noqa: E402  (beside this script: Debian's Python runs it from here)
+
+sys.path.insert(0, str(Path(__file__).parents[2] / "pipelines" / "eval"))  # Debian's Python: not the project's
+from rtsp_server import serve  # noqa: E402
 
 
 def scene(video: str, main: str, sub: str, fps: int) -> Gst.Pipeline:
