@@ -18,6 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tracker.errors import ConfigError
+from tracker.events import CAMERA_ID
 from tracker.redact import redact
 
 ENV_PREFIX = "FACETRACK__"
@@ -159,8 +160,7 @@ CAMERA_SCHEMES = ("rtsp", "rtsps", "http", "https")
 
 
 class CameraConfig(Strict):
-    id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$",
-        description="Letters, digits, `_ . -`; unique among the cameras")
+    id: str = Field(pattern=CAMERA_ID, description="Letters, digits, `_ . -`; unique among the cameras")
     url: str = Field(min_length=1, max_length=2048, pattern=r"^[^\x00-\x1f\x7f]*$",
                      description="`rtsp://`, `rtsps://`, `http(s)://` (MJPEG), a video file path (`./name` if it "
                                  'holds a colon) or a device number (`"0"`)')

@@ -15,6 +15,9 @@ EventType = Literal[
 ]
 
 
+CAMERA_ID = r"^[A-Za-z0-9_.-]{1,64}$"  # safe in file names, URLs, Redis channels and MQTT topics (no # + /)
+
+
 class Event(BaseModel):
     """One thing that happened on one camera. ``name`` is ``"unknown"`` until a track is named."""
 
@@ -23,7 +26,7 @@ class Event(BaseModel):
     schema_version: int = Field(SCHEMA_VERSION, description="Bumped on any incompatible change")
     id: str = Field(default_factory=lambda: uuid.uuid4().hex, description="Unique event id")
     type: EventType
-    camera: str = Field(description="Camera id from the config")
+    camera: str = Field(pattern=CAMERA_ID, description="Camera id from the config (letters, digits, `_ . -`)")
     track_id: int | None = Field(None, description="Track number, unique per camera and run")
     frame_time: float = Field(description="Capture time of the frame, Unix seconds")
     wall_time: float = Field(default_factory=time.time, description="When the event was made, Unix seconds")

@@ -41,12 +41,19 @@ SEEN_SECONDS = 3600  # a retry comes seconds after the first try; an hour is amp
 # the mark again when none); ARGV: payload, channel, Stream length, seconds the mark is kept, the event's
 # identity id ('' when none), its run ('' when not fenced). Returns the Stream id, nil when the event was
 # written before (a retry after a timeout), 0 when it names a person erased meanwhile, or -1 when a later
-# run of its camera has started (another worker holds it now): those two are dropped.
+# run of its camera has started (another worker holds it now): those two are dropped. A Stream key that
+# is not a Stream is an error, and so is any failed write: the mark is set only once the entry is written
+# (a script is not undone by an error), so the event is held and tried again, never taken as written.
 WRITE_ONCE = """
 if ARGV[5] ~= '' and redis.call('SISMEMBER', KEYS[3], ARGV[5]) == 1 then return 0 end
 if ARGV[6] ~= '' and tonumber(redis.call('GET', KEYS[4]) or '0') > tonumber(ARGV[6]) then return -1 end
-if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[4]) then return nil end
+if redis.call('EXISTS', KEYS[1]) == 1 then return nil end
+local kind = redis.call('TYPE', KEYS[2])['ok']
+if kind ~= 'stream' and kind ~= 'none' then
+  return redis.error_reply('WRONGTYPE the key ' .. KEYS[2] .. ' holds a ' .. kind .. ', not the event Stream')
+end
 local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'event', ARGV[1])
+redis.call('SET', KEYS[1], '1', 'EX', ARGV[4])
 redis.call('PUBLISH', ARGV[2], ARGV[1])
 return id
 """
@@ -96,6 +103,7 @@ class EventPublisher:
         self.prefix = prefix
         self.stream_maxlen = stream_maxlen
         self._buffer: deque[Event] = deque()
+        self._sending: Event | None = None  # the event being written (the buffer's first)
         self._buffer_size = buffer_size
         self._wake = asyncio.Event()
         self.published = 0
@@ -116,6 +124,12 @@ class EventPublisher:
                            self._buffer_size, self.dropped)
         self._buffer.append(event)
         self._wake.set()
+
+    def withdraw(self, camera: str, track_ids: set[int]) -> None:
+        """Drop the waiting events of these tracks of ``camera`` (tracks of people erased); one being sent goes."""
+        keep = [e for e in self._buffer if e is self._sending or e.camera != camera or e.track_id not in track_ids]
+        self.withheld += len(self._buffer) - len(keep)
+        self._buffer = deque(keep)
 
     async def flushed(self, camera: str, timeout: float) -> bool:
         """Wait until no event of ``camera`` waits in the buffer (at most ``timeout`` s); whether none does."""
@@ -138,7 +152,8 @@ class EventPublisher:
                     await _wait_any(self._wake, stop)
                     continue
                 try:
-                    await self._send(write_once, self._buffer[0])
+                    self._sending = self._buffer[0]
+                    await self._send(write_once, self._sending)
                     self._buffer.popleft()
                     self._state(True)
                     backoff = 0.2

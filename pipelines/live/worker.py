@@ -11,6 +11,7 @@ their velocity in between.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import deque
 from collections.abc import Callable
@@ -32,6 +33,8 @@ from tracker.faces import Faces
 from tracker.track.activity import HEARTBEAT, TRACKING, ActivityGate
 from tracker.track.camera import CameraTracks, TrackedFace
 from tracker.track.state import FrameInfo, Verdict
+
+logger = logging.getLogger(__name__)
 
 MAIN_WAIT = 1.0  # seconds a sub-stream camera waits for its main stream's frame (a burst decodes a GOP)
 
@@ -102,6 +105,7 @@ class CameraWorker:
     async def process(self, frame: Frame) -> None:
         if self.identifier.revision != self._revision:  # someone changed in the gallery: their tracks are unnamed
             changed, self._revision = self.identifier.changed_since(self._revision), self.identifier.revision
+            self._erase(changed)
             self._publish(self.tracks.forget(changed, frame.time))
         main = self._main_size()
         if main != self._main:  # a sub-stream camera's boxes change pixels (its main stream opened): tracks end
@@ -175,6 +179,16 @@ class CameraWorker:
         if analysis is None:
             return []
         return self.identifier.verdicts(analysis.embeddings)
+
+    def _erase(self, changed: set[int] | None) -> None:
+        """The people erased from the gallery (of ``changed``; None: anyone): their tracks end in silence
+        (``CameraTracks.erase``) and their events still waiting for Redis are dropped."""
+        carried = set().union(*(state.carried for state in self.tracks.states.values()))
+        erased = {i for i in (carried if changed is None else changed & carried) if i not in self.identifier.names}
+        if erased:
+            ended = self.tracks.erase(erased)
+            self.publisher.withdraw(self.camera.id, set(ended))
+            logger.info("camera %s: %d track(s) of erased people ended", self.camera.id, len(ended))
 
     def _publish(self, events) -> None:
         for event in events:

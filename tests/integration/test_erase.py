@@ -6,6 +6,7 @@ naming the person is never written."""
 import asyncio
 import itertools
 import json
+import sqlite3
 
 import pytest
 import redis
@@ -185,8 +186,8 @@ def colin_video(tmp_path_factory):
     return write_video(plan, tmp_path_factory.mktemp("video") / "colin.avi")
 
 
-def test_erasing_a_person_in_view_unnames_their_open_track_and_live_view_at_once(analyzer, config, gallery,
-                                                                               server, colin_video):
+def test_erasing_a_person_in_view_ends_their_track_and_nothing_of_it_is_written_after(analyzer, config, gallery,
+                                                                                    server, colin_video):
     settings = with_changes(config, "test", http={"camera_dirs": [str(colin_video.parent)]})
 
     async def scenario():
@@ -201,6 +202,7 @@ def test_erasing_a_person_in_view_unnames_their_open_track_and_live_view_at_once
                 return any(t.name == "Colin Powell" for t in camera.tracks())
 
             await until(named, what="Colin Powell named on the camera")
+            theirs = {t.id for t in camera.tracks() if t.name == "Colin Powell"}
             erased = await client.delete("/api/identities/Colin Powell", headers=AUTH)
             assert erased.status == 200
             frames = camera.status().frames_analysed
@@ -208,12 +210,17 @@ def test_erasing_a_person_in_view_unnames_their_open_track_and_live_view_at_once
                 await asyncio.sleep(0.1)
             shown = [f.name for f in camera.latest()[1]]  # what the live view draws
             tracks = await (await client.get("/api/cameras/hall/tracks")).json()
-            return colin, shown, tracks
+            return colin, theirs, shown, tracks  # (the run stops: open tracks end, their events are written)
 
-    colin, shown, tracks = asyncio.run(scenario())
+    colin, theirs, shown, tracks = asyncio.run(scenario())
     assert "Colin Powell" not in shown and all(t["name"] != "Colin Powell" for t in tracks)
-    assert all(t["identity_id"] != colin for t in tracks)
+    assert all(t["identity_id"] != colin and t["id"] not in theirs for t in tracks)  # his face: a new track
     client = redis.Redis.from_url(server.url)
-    stored = [f[b"event"] for _, f in client.xrange(stream_key("facetrack"))]
+    stored = [json.loads(f[b"event"]) for _, f in client.xrange(stream_key("facetrack"))]
     client.close()
-    assert stored and not [e for e in stored if b"Colin Powell" in e or json.loads(e)["identity_id"] == colin]
+    assert stored and not [e for e in stored if e["name"] == "Colin Powell" or e["identity_id"] == colin]
+    # Nothing of the track that carried his name, not even unnamed (it was un-named, and its later events and
+    # its sighting, with his face, outlived the erasure)
+    assert not [e["type"] for e in stored if e["track_id"] in theirs]
+    sightings = sqlite3.connect(gallery).execute("SELECT track_id FROM sightings WHERE camera = 'hall'").fetchall()
+    assert not {t for (t,) in sightings} & theirs

@@ -54,6 +54,30 @@ def test_events_go_to_the_camera_channel_and_the_stream(tmp_path):
     assert replay[0][0] < replay[1][0] < replay[2][0]
 
 
+def test_a_stream_key_of_the_wrong_type_holds_events_as_unwritten_until_it_is_fixed(tmp_path):
+    async def scenario():
+        with EmbeddedRedis(tmp_path / "redis", free_port()) as server:
+            client = redis.Redis.from_url(server.url)
+            client.set(stream_key("ft"), "not a stream")  # a careless operator's SET on the key
+            publisher, stop = EventPublisher(server.url, "ft", 1000, 100), asyncio.Event()
+            running = asyncio.create_task(publisher.run(stop))
+            for n in (1, 2):
+                publisher.publish(event(n))
+            await until(lambda: publisher._connected is False)  # said: Redis refuses the writes
+            held = publisher.status()
+            client.delete(stream_key("ft"))
+            await until(lambda: publisher.status().published == 2)
+            stop.set()
+            await running
+            written = [Event.model_validate_json(f[b"event"]).track_id for _, f in client.xrange(stream_key("ft"))]
+            client.close()
+            return held, written
+
+    held, written = asyncio.run(scenario())
+    assert (held.published, held.buffered) == (0, 2)  # (each was taken as written, and lost)
+    assert written == [1, 2]
+
+
 def test_events_wait_out_a_redis_outage_in_order(tmp_path):
     port = free_port()
 

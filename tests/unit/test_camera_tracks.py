@@ -385,6 +385,33 @@ def test_an_identity_changed_in_the_gallery_unnames_its_open_tracks_at_once_and_
     assert tracks.forget(None, 1000.3)[0].type == "identity.changed"  # None: anyone may have changed
 
 
+def test_erasing_a_person_ends_their_tracks_in_silence_and_their_face_goes_on_as_a_new_track():
+    tracks = CameraTracks("door", TrackingConfig(), THRESHOLD, MARGIN, "test:0", lambda i: NAMES.get(i, "unknown"),
+                          crop_max_bytes=20_000, scale=THRESHOLD, sighting_faces=2, keep_named=True)
+    step(tracks, 0.0, faces(50, 400), {0: Verdict(7, 0.02, 0.2, THRESHOLD), 1: Verdict(8, 0.02, 0.2, THRESHOLD)})
+    ann = next(v.id for v in tracks.views() if v.name == "Ann Lee")
+    assert tracks.erase({9}) == []
+    assert tracks.erase({7}) == [ann]  # Ann Lee erased: no event at all of her track, now or later
+    assert [v.name for v in tracks.views()] == ["Bo Chen"] and tracks.presence.tracks.keys() == {8}
+    _, tracked, events = step(tracks, 0.2, faces(50, 400), {1: Verdict(8, 0.02, 0.2, THRESHOLD)})
+    assert tracked[0].track_id != ann
+    assert [(e.type, e.track_id) for e in events] == [("track.started", tracked[0].track_id)]
+    assert events[0].name == "unknown" and events[0].identity_id is None
+    ended = tracks.finish()
+    assert ann not in {e.track_id for e in ended}
+    assert {s.track_id for s in tracks.take_sightings()} == {tracked[0].track_id, tracked[1].track_id}
+
+
+def test_a_track_that_was_named_someone_before_ends_when_they_are_erased():
+    tracks = cam()
+    step(tracks, 0.0, faces(50), {0: Verdict(7, 0.02, 0.2, THRESHOLD)})
+    tracks.forget({7}, 1000.1)  # a face of Ann Lee rejected as not her: the track is unnamed
+    for t in (0.2, 0.4, 0.6):  # and named Bo Chen
+        step(tracks, t, faces(50), {0: Verdict(8, 0.02, 0.2, THRESHOLD)})
+    first = tracks.views()[0]
+    assert first.name == "Bo Chen" and tracks.erase({7}) == [first.id]
+
+
 def test_an_open_track_explains_why_it_is_not_named():
     tracks = cam()
     turned = faces(50, nose=0.62)

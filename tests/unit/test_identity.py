@@ -102,3 +102,11 @@ def test_the_trace_of_a_named_track_says_when_its_evidence_reached_the_bound():
     t.observe(Observation(7, BOUND + 1, time=3.5))
     t.observe(Observation(7, -4.0, time=3.7))
     assert t.explain()["why"].startswith(f"named at 3.50: evidence {BOUND + 1:.2f} reached the bound")
+
+
+def test_evidence_that_is_not_a_number_is_refused_and_never_names():
+    t = ident()
+    for bad in (seen(7, math.nan), seen(7, BOUND + 1, 8, math.nan), seen(7, math.inf)):
+        assert t.observe(bad) is None  # (NaN compares false: a test that asked "below the bound?" named on it)
+    assert t.identity == UNKNOWN and t.evidence == {}
+    assert t.observe(seen(7, BOUND + 1)) == "resolved"  # the next real face counts as ever

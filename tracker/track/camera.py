@@ -210,6 +210,20 @@ class CameraTracks:
             self._ended(track)
         return self._take_events()
 
+    def erase(self, identities: set[int]) -> list[int]:
+        """The gallery erased these people: each open track that carries one of them (named them, now or before)
+        ends at once and in silence: no event of it follows (what it published named them, and is erased from
+        the Stream with them), its crops and best faces go, it leaves no sighting, and its face is a new track
+        (a new id) on the next frame it is detected on. Returns the ended tracks' ids."""
+        ended = [track_id for track_id, state in self.states.items() if state.carried & identities]
+        for track_id in ended:
+            state = self.states.pop(track_id)
+            self.tracker.end(track_id)
+            for zone in self._in_zones.pop(track_id, set()):
+                self._zone_presence[zone].leave(state.identity.identity, track_id, 0.0)
+            self.presence.leave(state.identity.identity, track_id, 0.0)
+        return ended
+
     def forget(self, identities: set[int] | None, now: float) -> list[Event]:
         """The gallery changed these people (None: anyone): erased, renamed, a face rejected as not them, faces
         added. A track named one of them is unnamed at once (``identity.changed`` to unknown) and embedded on its
@@ -296,6 +310,7 @@ class CameraTracks:
             if state.identity.agrees(seen_here):
                 state.agreed_at = frame.clock
             if decision:
+                state.carried.add(state.identity.identity)
                 self._log_why(f"identity.{decision}", track_id)
                 box = [round(float(v), 1) for v in analysis.faces.boxes[i]]
                 self._event(f"identity.{decision}", track_id, frame.time, box=box, distance=seen.distance,

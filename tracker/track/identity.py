@@ -82,8 +82,11 @@ class TrackIdentity:
 
     def observe(self, o: Observation, bound: float | None = None) -> str | None:
         """Add one observation (``bound``: the gallery's bound now, when it changed); returns "resolved" or
-        "changed" when the decision moves, else None."""
+        "changed" when the decision moves, else None. An observation whose evidence is not a number (a NaN
+        from a damaged embedding) is refused: it is no evidence at all."""
         self.bound = bound or self.bound
+        if not (math.isfinite(o.evidence) and math.isfinite(o.runner_evidence)):
+            return None
         gains: dict[int, float] = {}
         if o.identity != UNKNOWN:
             gains[o.identity] = -self.bound if o.refused else o.evidence
@@ -131,7 +134,7 @@ class TrackIdentity:
 
     def _decide(self, o: Observation) -> str | None:
         leader, evidence, lead = self.leader()
-        if leader == self.identity or evidence < self.bound or lead < self.bound:
+        if leader == self.identity or not (evidence >= self.bound and lead >= self.bound):  # NaN: not named
             return None
         decision = "resolved" if self.identity == UNKNOWN else "changed"
         self.identity, self.named_at = leader, (o.time, evidence)

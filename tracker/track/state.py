@@ -37,6 +37,7 @@ class TrackState:
     misses: int = 0  # embeddings in a row that matched no one
     doubt: bool = False  # its latest face looked a little unlike it: the next one decides
     best: BestFaces = field(default_factory=lambda: BestFaces(0))  # its best faces, for its sighting
+    carried: set[int] = field(default_factory=set)  # every identity it was named, now or before (erasure ends it)
 
 
 @dataclass(frozen=True)
