@@ -9,10 +9,11 @@ camera, track id and time) and the ``person.unknown_recurring`` events of those 
 Pub/sub messages, once delivered, cannot be recalled.
 
 The order, so that nothing of the person outlives the erasure: the gallery first (its rows go and a
-tombstone, the bare identity id, stays: ``GalleryStore.erase``); every running worker un-names open
-tracks of the person on its next frame; the id goes into the Redis set ``<prefix>:erased``, which the
-publisher's script reads, so a late event (held in a buffer, in flight on a frame, from a worker back from a
-partition) is dropped rather than written; then the Stream is swept, and swept again once the workers
+tombstone, the bare identity id, stays: ``GalleryStore.erase``); every running worker ends the open
+tracks that carried the person on its next frame, in silence (``CameraTracks.erase``: nothing of them
+follows); the id goes into the Redis set ``<prefix>:erased``, which the publisher's script reads, so a
+late event (held in a buffer, in flight on a frame, from a worker back from a partition) is dropped
+rather than written; then the Stream is swept, and swept again once the workers
 have had time to apply the change; last, Redis rewrites its append-only file, which still held the
 original writes. A sweep that cannot reach Redis leaves the tombstone pending: the next ``gallery erase``
 or the retention pass of a running ``facetrack run`` finishes it.

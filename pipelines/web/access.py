@@ -21,6 +21,7 @@ from tracker.redact import redact
 
 logger = logging.getLogger(__name__)
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
+FORWARDED = ("Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Real-IP")  # set by reverse proxies
 
 
 def json_error(status: int, message: str) -> web.Response:
@@ -54,9 +55,13 @@ async def no_store(request: web.Request, response: web.StreamResponse) -> None:
 
 
 def reads_guarded(request: web.Request) -> bool:
-    """Whether reading data here needs the token: off loopback, or with ``http.protect_all``."""
+    """Whether reading data here needs the token: off loopback, with ``http.protect_all``, or for a request that
+    did not come straight from this machine: one whose ``Host`` is not a loopback name (a name in
+    ``http.allowed_hosts``, behind a reverse proxy), or that a proxy forwarded (its ``Forwarded`` headers:
+    nginx, for one, sends the upstream's own ``127.0.0.1`` as the ``Host``)."""
     http = request.app[SERVICES].config.http
-    return http.protect_all or not is_loopback(http.host)
+    return (http.protect_all or not is_loopback(http.host) or not is_loopback(_hostname(request.host))
+            or any(header in request.headers for header in FORWARDED))
 
 
 def _needs_token(request: web.Request) -> bool:

@@ -44,7 +44,8 @@ def test_off_loopback_every_read_needs_the_token(analyzer, config, gallery, redi
     assert detailed["ready"] is True and "cameras" in detailed and "model_id" in detailed
 
 
-def test_on_loopback_reads_are_open_but_other_web_pages_are_refused(analyzer, config, gallery, redis_url):
+def test_on_loopback_reads_are_open_to_this_machine_only_and_other_web_pages_are_refused(analyzer, config, gallery,
+                                                                                          redis_url):
     behind_proxy = with_changes(config, "test", http={"allowed_hosts": ["cams.example.org"]})
 
     async def scenario():
@@ -65,14 +66,20 @@ def test_on_loopback_reads_are_open_but_other_web_pages_are_refused(analyzer, co
             rebound = await client.get("/api/identities", headers={"Host": "attacker.example"})
             results["says why"] = "http.allowed_hosts" in (await rebound.json())["error"]
         async with live_app(analyzer, behind_proxy, gallery, redis_url, pipeline=False) as (client, _):
-            results["proxy name"] = (await client.get("/api/identities", headers={
-                "Host": "cams.example.org", "Origin": "https://cams.example.org"})).status
+            proxied = {"Host": "cams.example.org", "Origin": "https://cams.example.org"}
+            results["proxy name"] = (await client.get("/api/identities", headers=proxied)).status
+            results["proxy name, token"] = (await client.get("/api/identities", headers={**proxied, **AUTH})).status
+            # a proxy that passes its upstream's own name on (nginx's default), saying whom it forwards
+            results["proxied as localhost"] = (await client.get("/api/identities", headers={
+                "Host": "127.0.0.1:8080", "X-Forwarded-For": "203.0.113.9"})).status
+            results["proxied crop"] = (await client.get("/api/identities/Colin Powell/faces/1/crop.jpg",
+                                                        headers=proxied)).status
         return results
 
     assert asyncio.run(scenario()) == {
         "own host": 200, "localhost": 200, "ipv6": 200, "rebound name": 403, "same origin": 200, "other origin": 403,
         "null origin": 403, "cross-site websocket": 403, "other origin with token": 403, "says why": True,
-        "proxy name": 200}
+        "proxy name": 401, "proxy name, token": 200, "proxied as localhost": 401, "proxied crop": 401}
 
 
 def test_camera_passwords_never_reach_a_response_or_the_log(analyzer, config, gallery, redis_url, caplog):
