@@ -82,6 +82,7 @@ class Negatives:
         rows = self.store.query("SELECT n.identity_id, e.vector FROM negative_embeddings e "
                                 f"JOIN negatives n ON n.id = e.negative_id WHERE e.model_id = ?{one} ORDER BY n.id",
                                 (model_id,) if identity_id is None else (model_id, identity_id))
+        rows = self.store.readable(model_id, rows, owner=0, vector=1)
         if not rows:
             return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
         return np.array([r[0] for r in rows], np.int64), np.stack([np.frombuffer(r[1], np.float32) for r in rows])

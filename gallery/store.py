@@ -10,6 +10,7 @@ and the storage compacted, so a removed person is gone for good. The engine is
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import time
@@ -22,7 +23,9 @@ import cv2
 import numpy as np
 
 from gallery.database import Database, GalleryError, GalleryUnavailable, SqliteDatabase, connect
+from gallery.validate import finite_vector, person_metadata, person_name
 
+logger = logging.getLogger(__name__)
 __all__ = ["GalleryError", "GalleryStore", "GalleryUnavailable", "NewFace", "decode_png", "encode_png"]
 
 SCHEMA_VERSION = 1
@@ -157,6 +160,15 @@ def log_change(db: Database, identity_ids: list[int] | None) -> None:
     db.notify()
 
 
+def _checked(rule, value, what: str):
+    """``value`` passed through one of ``gallery.validate``'s rules, or ``GalleryError`` naming ``what``."""
+    try:
+        return rule(value)
+    except ValueError as error:
+        shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
+        raise GalleryError(f"{what} {shown}: {error}") from None
+
+
 def named(db: Database, name: str) -> int | None:
     """Inside a transaction: the id of the person called ``name``, written as is or differing only in case."""
     rows = db.execute("SELECT id, name FROM identities").fetchall()
@@ -277,6 +289,7 @@ class GalleryStore:
 
     def rename(self, old: str, new: str) -> None:
         identity = self.identity(old)
+        new = _checked(person_name, new, "name")
         taken = self.find(new)
         if taken and taken.id != identity.id:  # a change of case alone is a rename of the same person
             raise GalleryError(f"{self.path}: the name '{new}' is taken" + (
@@ -343,13 +356,19 @@ class GalleryStore:
                     metadata: dict | None = None) -> int:
         """Add ``faces`` to ``name`` (created if new) and delete the face ids in ``drop``, atomically."""
         now = time.time()
+        metadata = None if metadata is None else _checked(person_metadata, metadata, "metadata")
+        length = self._vector_lengths(model_id).get(model_id)
+        if not all(finite_vector(f.embedding.astype(np.float32).tobytes(), length) for f in faces):
+            raise GalleryError(f"{name}: an embedding by {model_id} is not {length or 'the same number of'} finite "
+                               "numbers (a damaged face or another model's)")
         with self.transaction() as db:
             identity_id = named(db, name)
             if identity_id is not None:
                 if metadata is not None:
                     db.execute("UPDATE identities SET metadata = ? WHERE id = ?", (json.dumps(metadata), identity_id))
             else:
-                identity_id = new_identity(db, name, json.dumps(metadata or {}), now)
+                name = _checked(person_name, name, "name")
+                identity_id = named(db, name) or new_identity(db, name, json.dumps(metadata or {}), now)
             for face in faces:
                 face_id = db.insert(
                     "INSERT INTO faces (identity_id, crop, landmarks, quality, source, camera, captured_at, added_at) "
@@ -378,11 +397,33 @@ class GalleryStore:
         if identity_id is not None:
             query += " AND f.identity_id = ?"
             params += (identity_id,)
-        rows = self._db.execute(query + " ORDER BY f.identity_id, f.id", params).fetchall()
+        rows = self.readable(model_id, self._db.execute(query + " ORDER BY f.identity_id, f.id", params).fetchall(),
+                             owner=1, vector=2)
         if not rows:
             return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
         vectors = np.stack([np.frombuffer(r[2], np.float32) for r in rows])
         return np.array([r[0] for r in rows]), np.array([r[1] for r in rows]), vectors
+
+    def readable(self, model_id: str, rows: list, owner: int, vector: int) -> list:
+        """The ``rows`` whose embedding (column ``vector``) is finite numbers of the length ``model_id``'s embeddings
+        have here (the most common); the others are said in the log, with their people (column ``owner``), and
+        left out, so that one damaged row cannot stop the gallery from being read."""
+        length = self._vector_lengths(model_id).get(model_id)
+        kept = [row for row in rows if finite_vector(row[vector], length)]
+        if len(kept) < len(rows):
+            owners = sorted({row[owner] for row in rows if not finite_vector(row[vector], length)})
+            logger.warning("gallery %s: %d embedding(s) by %s of person id(s) %s are not %s finite numbers: left "
+                           "out of matching (erase those people, or import them again)", self.path,
+                           len(rows) - len(kept), model_id, owners, length)
+        return kept
+
+    def _vector_lengths(self, model_id: str | None = None) -> dict[str, int]:
+        """The length of each model's embeddings here (of ``model_id``'s only, when given): the most common."""
+        one = "" if model_id is None else " WHERE model_id = ?"
+        rows = self._db.execute(f"SELECT model_id, LENGTH(vector), COUNT(*) FROM embeddings{one} "
+                                "GROUP BY model_id, LENGTH(vector) ORDER BY COUNT(*)",
+                                () if model_id is None else (model_id,)).fetchall()
+        return {model: int(size) // 4 for model, size, _ in rows}  # (the most common last: it stays)
 
     def faces_missing(self, model_id: str) -> list[int]:
         """Face ids with no embedding by ``model_id`` (what ``reembed`` has left to do)."""
@@ -438,12 +479,15 @@ class GalleryStore:
         """
         source = _open_export(path)
         try:
-            incoming = [row[0] for row in source.execute("SELECT name FROM identities")]
-            clash = sorted(set(incoming) & {i.name for i in self.identities()})
+            incoming = _checked_people(source, path)
+            here = {i.name.casefold() for i in self.identities()}
+            clash = sorted(name for name in incoming.values() if name.casefold() in here)
             if clash:
-                raise GalleryError(f"{path}: already enrolled here: {', '.join(clash)} (rename or remove them first)")
+                raise GalleryError(f"{path}: already enrolled here: {', '.join(clash)} (rename or remove them first; "
+                                   "names that differ only in case are one person)")
+            _check_rows(source, path, self._vector_lengths())
             with self.transaction() as db:
-                faces = _copy_people(source, db)
+                faces = _copy_people(source, db, incoming)
                 log_change(db, None)
         except sqlite3.DatabaseError as error:
             raise GalleryError(f"{path}: unreadable facetrack export ({error})") from None
@@ -495,12 +539,54 @@ def _export_problem(db: SqliteDatabase) -> str | None:
     return None
 
 
-def _copy_people(source: Database, db: Database) -> int:
-    """Every person, face, embedding and rejected face of ``source`` into ``db`` under new ids; returns the
-    faces."""
+def _checked_people(source: Database, path: Path) -> dict[int, str]:
+    """The export's people (id -> name, normalised) once every name and metadata passes the rules enrolments pass
+    (``gallery.validate``) and no two names are one person; else ``GalleryError`` naming the row at fault."""
+    names: dict[int, str] = {}
+    seen: dict[str, str] = {}
+    for old_id, name, metadata in source.execute("SELECT id, name, metadata FROM identities ORDER BY id"):
+        where = f"{path}: identities row id {old_id}"
+        name = _checked(person_name, name, f"{where}: name")
+        _checked(person_metadata, metadata, f"{where} ({name}): metadata")
+        if (twin := seen.get(name.casefold())) is not None:
+            raise GalleryError(f"{where}: '{name}' and '{twin}' are one person (names that differ only in case)")
+        seen[name.casefold()] = names[old_id] = name
+    return names
+
+
+def _check_rows(source: Database, path: Path, lengths: dict[str, int]) -> None:
+    """Every face's and rejected face's crop, landmarks and quality, and every embedding (finite numbers, one length
+    per model, the length this gallery holds for it), readable; else ``GalleryError`` naming the row at fault."""
+    tables = {row[0] for row in source.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    faces = "SELECT 'faces', id, crop, landmarks, quality FROM faces"
+    if {"negatives", "negative_embeddings"} <= tables:
+        faces += " UNION ALL SELECT 'negatives', id, crop, landmarks, '{}' FROM negatives"
+    for table, row_id, crop, landmarks, quality in source.execute(faces):
+        where = f"{path}: {table} row id {row_id}"
+        if not finite_vector(landmarks, 10):
+            raise GalleryError(f"{where}: landmarks are not 5 points of finite numbers")
+        if cv2.imdecode(np.frombuffer(crop, np.uint8), cv2.IMREAD_COLOR) is None:
+            raise GalleryError(f"{where}: the face crop is not an image")
+        _checked(person_metadata, quality, f"{where}: quality")
+    vectors = "SELECT 'embeddings', face_id, model_id, vector FROM embeddings"
+    if {"negatives", "negative_embeddings"} <= tables:
+        vectors += " UNION ALL SELECT 'negative_embeddings', negative_id, model_id, vector FROM negative_embeddings"
+    lengths = dict(lengths)
+    for table, owner, model_id, vector in source.execute(vectors):
+        where = f"{path}: {table} of row id {owner}, model {model_id}"
+        if not finite_vector(vector):
+            raise GalleryError(f"{where}: the embedding is not finite float32 numbers")
+        expected = lengths.setdefault(model_id, len(vector) // 4)
+        if len(vector) // 4 != expected:
+            raise GalleryError(f"{where}: an embedding of {len(vector) // 4} numbers; this model's have {expected}")
+
+
+def _copy_people(source: Database, db: Database, names: dict[int, str] | None = None) -> int:
+    """Every person, face, embedding and rejected face of ``source`` into ``db`` under new ids; returns the faces.
+    ``names``: the people's names as checked (an import's), else as ``source`` has them."""
     identity_map = {}
     for old_id, name, metadata, created in source.execute("SELECT id, name, metadata, created_at FROM identities"):
-        identity_map[old_id] = new_identity(db, name, metadata, created)
+        identity_map[old_id] = new_identity(db, names[old_id] if names else name, metadata, created)
     face_map = {}
     columns = "crop, landmarks, quality, source, camera, captured_at, added_at"
     for row in source.execute(f"SELECT id, identity_id, {columns} FROM faces"):

@@ -248,7 +248,7 @@ def erase(name: Annotated[str | None, typer.Argument(help="The person; none: fin
             removed = store.erase(name)
             out.print(f"erased {name} from the gallery: {removed['faces']} face(s), {removed['negatives']} rejected "
                       f"face(s), {removed['sightings']} sighting(s) in {removed['clusters']} named cluster(s); "
-                      "running workers un-name them at once", highlight=False, markup=False)
+                      "running workers end their open tracks at once", highlight=False, markup=False)
         pending = store.pending_erasures()
         if gallery_only or not pending:
             if pending:

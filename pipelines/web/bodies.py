@@ -1,23 +1,22 @@
 """The bodies the HTTP side accepts, validated strictly (pydantic): a wrong type is refused, never
-coerced (``{"name": 5}`` is not "5"), names have a length limit and no control characters, and
-metadata is a small JSON object of finite numbers. Each refusal is one line that names the field."""
+coerced (``{"name": 5}`` is not "5"); names and metadata pass the gallery's own rules
+(``gallery.validate``: no control or invisible characters, a small JSON object of finite numbers).
+Each refusal is one line that names the field."""
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, StringConstraints, TypeAdapter, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, TypeAdapter, ValidationError
 
-MAX_NAME = 200
-MAX_METADATA_KEYS = 50
-MAX_METADATA_CHARS = 10_000
+from gallery import validate
+from gallery.validate import MAX_NAME
 
-# no control characters (C0, DEL, C1), and something besides spaces (the name is stripped of them)
+# for the OpenAPI document: no control characters (C0, DEL, C1), something besides spaces; the gallery's rule
+# (``person_name``) refuses invisible characters too, and normalises
 NAME_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
-PersonName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NAME,
-                                              pattern=NAME_PATTERN)]
+PersonName = Annotated[str, StringConstraints(max_length=MAX_NAME), AfterValidator(validate.person_name)]
 
 
 class _Body(BaseModel):
@@ -60,34 +59,27 @@ _NAME = TypeAdapter(PersonName)
 
 
 def person_name(text: str) -> str:
+    """A person's name from a form or a URL, or 400 saying what is wrong with it."""
     try:
         return _NAME.validate_python(text, strict=True)
     except ValidationError as error:
-        raise web.HTTPBadRequest(text=f"name: {error.errors()[0]['msg']}") from None
+        raise web.HTTPBadRequest(text=f"name: {_message(error.errors()[0])}") from None
 
 
 def metadata(text: str) -> dict:
-    """A JSON object of at most ``MAX_METADATA_KEYS`` keys and ``MAX_METADATA_CHARS`` characters, numbers finite."""
-    def refuse(constant: str):
-        raise ValueError(f"{constant} is not a JSON number")
-
+    """A person's metadata from a form, or 400 saying what is wrong with it."""
     try:
-        value = json.loads(text, parse_constant=refuse)
+        return validate.person_metadata(text)
     except ValueError as error:
-        raise web.HTTPBadRequest(text=f"metadata: not JSON ({error})") from None
-    if not isinstance(value, dict):
-        raise web.HTTPBadRequest(text="metadata: must be a JSON object")
-    if len(value) > MAX_METADATA_KEYS or len(json.dumps(value)) > MAX_METADATA_CHARS:
-        raise web.HTTPBadRequest(text=f"metadata: at most {MAX_METADATA_KEYS} keys and {MAX_METADATA_CHARS:,} "
-                                      "characters of JSON")
-    try:
-        json.dumps(value, allow_nan=False)
-    except ValueError:
-        raise web.HTTPBadRequest(text="metadata: numbers must be finite") from None
-    return value
+        raise web.HTTPBadRequest(text=f"metadata: {error}") from None
+
+
+def _message(problem: dict) -> str:
+    """pydantic's message, without its "Value error, " before a rule's own words."""
+    return problem["msg"].removeprefix("Value error, ")
 
 
 def _first(error: ValidationError) -> str:
     problem = error.errors()[0]
     where = ".".join(str(part) for part in problem["loc"]) or "body"
-    return f"{where}: {problem['msg']}"
+    return f"{where}: {_message(problem)}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from gallery import validate
 from pipelines.web import bodies
 from pipelines.web.events import STREAM_ID
 from tracker.config import CameraConfig
@@ -52,7 +53,7 @@ ID = {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}  # what a gallery s
 NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
 CAMERA = {"name": "camera", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
 TRACK = {"name": "track", "in": "path", "required": True, "schema": ID}
-PERSON_NAME = {"type": "string", "minLength": 1, "maxLength": bodies.MAX_NAME, "pattern": bodies.NAME_PATTERN}
+PERSON_NAME = {"type": "string", "minLength": 1, "maxLength": validate.MAX_NAME, "pattern": bodies.NAME_PATTERN}
 IMAGES = {"type": "array", "minItems": 1, "items": {"type": "string", "format": "binary"}}
 FILTERS = [
     {"name": "camera", "in": "query", "schema": {"type": "string"}, "description": "Camera ids, comma-separated"},
@@ -70,7 +71,7 @@ MATCH_HEADERS = {name: {"description": text, "schema": {"type": "string"}} for n
 UPLOAD = {"required": True, "content": {"multipart/form-data": {
     "schema": {"type": "object", "required": ["name", "image"], "additionalProperties": False,
                "properties": {"name": PERSON_NAME, "image": IMAGES,
-                              "metadata": {"type": "object", "maxProperties": bodies.MAX_METADATA_KEYS,
+                              "metadata": {"type": "object", "maxProperties": validate.MAX_METADATA_KEYS,
                                            "description": "A JSON object of at most 50 keys and 10,000 characters"}}},
     "encoding": {"metadata": {"contentType": "application/json"}}}}}
 

@@ -14,7 +14,7 @@ from gallery.enroll import Enroller
 from gallery.identify import Identifier
 from gallery.negatives import Negatives
 from gallery.reembed import missing
-from gallery.store import GalleryError, GalleryStore, NewFace
+from gallery.store import GalleryError, GalleryStore, NewFace, log_change
 from gallery.unknowns import IGNORED, NAMED, OPEN, Unknowns, expire_sightings, sighting_faces
 from tests.support.data import lfw_image, needs_data
 from tests.support.postgres import needs_postgres
@@ -218,6 +218,61 @@ def test_export_and_import_move_a_gallery_between_the_stores(location, sqlite_lo
         assert len(store.embeddings(MODEL)[0]) == 4
 
 
+BAD_ROWS = {  # a damaged or hostile export, one fault at a time: the statement, what the refusal says
+    "metadata not JSON": ("UPDATE identities SET metadata = '{oops'", r"identities row id \d+ \(Ann\): metadata"),
+    "metadata NaN": ("UPDATE identities SET metadata = '{\"a\": NaN}'", "metadata"),
+    "invisible name": ("UPDATE identities SET name = 'An' || char(8203) || 'n'", r"U\+200B"),
+    "control name": ("UPDATE identities SET name = 'Ann' || char(10) || 'Lee'", "control character"),
+    "empty name": ("UPDATE identities SET name = '   '", "besides spaces"),
+    "short vector": ("UPDATE embeddings SET vector = zeroblob(64) WHERE rowid = 1",
+                     r"embeddings of row id \d+, model test-model:1: an embedding of 16 numbers; this model's have"),
+    "NaN vector": ("UPDATE embeddings SET vector = nan_last(vector) WHERE rowid = 1", "the embedding is not finite"),
+    "crop not an image": ("UPDATE faces SET crop = x'00010203'", r"faces row id \d+: the face crop is not an image"),
+    "landmarks short": ("UPDATE faces SET landmarks = x'0000'", "landmarks"),
+    "rejected crop": ("UPDATE negatives SET crop = x'00'", r"negatives row id \d+"),
+}
+
+
+@pytest.mark.parametrize("fault", BAD_ROWS)
+def test_an_import_is_checked_as_enrolments_are_and_refused_whole_naming_the_row(location, tmp_path, fault):
+    with GalleryStore(tmp_path / "source.db") as source:
+        source.save_person("Ann", [face(1), face(2)], MODEL, metadata={"k": "v"})
+        Negatives(source).add("Ann", [face(4, "stranger.jpg")], MODEL)
+        source.export(tmp_path / "export.facetrack")
+    statement, says = BAD_ROWS[fault]
+    damaged = sqlite3.connect(tmp_path / "export.facetrack")
+    damaged.create_function("nan_last", 1, lambda blob: blob[:-4] + np.float32("nan").tobytes())
+    damaged.execute(statement)
+    damaged.commit()
+    damaged.close()
+    with GalleryStore(location) as store:
+        store.save_person("Bo", [face(3)], MODEL)
+        with pytest.raises(GalleryError, match=says):
+            store.import_from(tmp_path / "export.facetrack")
+        assert [i.name for i in store.identities()] == ["Bo"]  # nothing of it went in
+        store.erase("Bo")  # and the gallery works on: every person can still be listed and erased
+        assert store.identities() == []
+
+
+def test_names_that_look_alike_are_one_person_everywhere(location, tmp_path):
+    with GalleryStore(location) as store:
+        store.save_person("  Zoe\u0301 ", [face(1)], MODEL)  # stored normalised: "Zoé" (NFC), no outer spaces
+        assert [i.name for i in store.identities()] == ["Zo\u00e9"]
+        store.save_person("zo\u00e9", [face(2)], MODEL)  # differing only in case: the same person
+        assert [(i.name, i.faces) for i in store.identities()] == [("Zo\u00e9", 2)]
+        for bad in ("Ann\u200dLee", "Ann\u202eLee", "\ufeffAnn", "Ann\x00", "x" * 201):
+            with pytest.raises(GalleryError, match="name"):
+                store.save_person(bad, [face(3)], MODEL)
+            with pytest.raises(GalleryError, match="name"):
+                store.rename("Zo\u00e9", bad)
+        store.save_person("Ann", [face(4)], MODEL)
+        store.export(tmp_path / "export.facetrack")
+        with GalleryStore(tmp_path / "other.db") as other:
+            other.save_person("ANN", [face(5)], MODEL)
+            with pytest.raises(GalleryError, match="already enrolled here: Ann"):
+                other.import_from(tmp_path / "export.facetrack")
+
+
 def test_a_new_gallery_and_an_export_are_readable_by_their_user_only(sqlite_location, tmp_path):
     with GalleryStore(sqlite_location) as store:
         store.save_person("Ann", [face(1)], MODEL)
@@ -293,8 +348,16 @@ def test_a_change_made_elsewhere_reaches_a_running_identifier_person_by_person(l
             Negatives(other).add("Bo", [NewFace(f.crop, f.landmarks, f.quality, "lookalike", lookalike)], model)
             until(lambda: named(lookalike) is None, "the lookalike rejected as Bo")
             assert named(2) == "Bo"
-            other.rename("Ann", "Anne")
+            with pytest.raises(GalleryError, match=f"not {dim} finite numbers"):
+                other.save_person("Cy", [NewFace(f.crop, f.landmarks, f.quality, "", np.zeros(16, np.float32))], model)
+            cy = other.save_person("Cy", [person_face(4)], model)
+            with other.transaction() as db:  # damaged as an unchecked import left it: a person the watcher can't read
+                db.execute("UPDATE embeddings SET vector = ? WHERE face_id IN (SELECT id FROM faces WHERE "
+                           "identity_id = ?)", (np.zeros(16, np.float32).tobytes(), cy))
+                log_change(db, [cy])
+            other.rename("Ann", "Anne")  # the changes after it still reach the running identifier
             until(lambda: named(1) == "Anne", "Ann renamed")
+            assert cy not in identifier.index.identity_ids
             other.erase("Bo")
             until(lambda: "Bo" not in identifier.names.values() and named(2) is None, "Bo erased")
             assert int((identifier.index.identity_ids == other.identity("Anne").id).sum()) == ann_index_rows
