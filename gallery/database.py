@@ -157,7 +157,8 @@ class SqliteDatabase:
             self._db.execute("VACUUM")
         except sqlite3.OperationalError as error:
             raise GalleryUnavailable(f"{self.location}: the erased data is overwritten, but the file could not be "
-                                     f"compacted ({error}); the next erasure compacts it") from None
+                                     f"compacted ({error}); once there is space, `facetrack gallery erase` (no "
+                                     "name) compacts it") from None
 
     def problem(self) -> str | None:
         check = self._db.execute("PRAGMA integrity_check").fetchall()

@@ -306,7 +306,9 @@ class GalleryStore:
         """Erase a person for good: their faces, crops and embeddings, the faces rejected as not them, their
         sightings, and the clusters of unknown faces named as them (whose faces are theirs too). Their id stays
         behind as a tombstone (no name, no face) until the event Stream is swept of them (``pending_erasures``,
-        ``swept``), and is never given to anyone else. Returns what went, by kind, and the id."""
+        ``swept``), and is never given to anyone else. Returns what went, by kind, and the id, and, when the file
+        could not be compacted after (a full disk), why (``not_compacted``): the erasure stands (the rows are
+        gone, their bytes overwritten), and ``compact`` finishes it."""
         identity = self.identity(name)
         negatives = self._db.execute("SELECT COUNT(*) FROM negatives WHERE identity_id = ?",
                                      (identity.id,)).fetchone()[0]
@@ -326,9 +328,18 @@ class GalleryStore:
             db.execute("INSERT INTO erasures (identity_id, erased_at, tracks, clusters) VALUES (?, ?, ?, ?)",
                        (identity.id, time.time(), json.dumps([list(t) for t in tracks]), json.dumps(named)))
             log_change(db, [identity.id])
+        removed = {"faces": identity.faces, "negatives": negatives, "sightings": sightings, "clusters": clusters,
+                   "identity_id": identity.id}
+        try:
+            self.compact()
+        except GalleryUnavailable as error:
+            removed["not_compacted"] = str(error)
+        return removed
+
+    def compact(self) -> None:
+        """Rewrite the gallery's storage, so that deleted rows are gone from it and not only unlinked;
+        ``GalleryUnavailable`` when it cannot (a full disk), nothing lost."""
         self._db.compact()
-        return {"faces": identity.faces, "negatives": negatives, "sightings": sightings, "clusters": clusters,
-                "identity_id": identity.id}
 
     def pending_erasures(self) -> list[int]:
         """Ids of erased people whose events the Stream may still hold."""

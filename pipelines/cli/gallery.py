@@ -31,8 +31,7 @@ from pipelines.cli.console import (
     progress,
     write_json,
 )
-from pipelines.events.erase import sweep_erased
-from pipelines.events.redis_server import EmbeddedRedis, embedded_url, listening
+from pipelines.events.erase import sweep_configured
 from tracker.calibration import head_record, model_name, register
 from tracker.config import Config, load_config, parse_config
 from tracker.errors import TrackerError
@@ -243,22 +242,28 @@ def erase(name: Annotated[str | None, typer.Argument(help="The person; none: fin
           gallery: GalleryOption = None, config: ConfigOption = DEFAULT_CONFIG) -> None:
     """Erase a person for good: faces, crops, embeddings, sightings, and the Stream's events about them."""
     settings = load_config(config)
+    left = None  # what could not be done now, and the command that finishes it
     with _open(settings, gallery) as store:
         if name is not None:  # the gallery first: whatever happens to Redis, the person is gone from it
             removed = store.erase(name)
             out.print(f"erased {name} from the gallery: {removed['faces']} face(s), {removed['negatives']} rejected "
                       f"face(s), {removed['sightings']} sighting(s) in {removed['clusters']} named cluster(s); "
                       "running workers end their open tracks at once", highlight=False, markup=False)
+            left = removed.get("not_compacted")
+        else:  # finishing: a compaction a full disk stopped, too
+            store.compact()
         pending = store.pending_erasures()
         if gallery_only or not pending:
             if pending:
                 out.print(f"the Stream still holds events of {len(pending)} erased person(s): "
                           "`facetrack gallery erase` (no name) clears them, as a running `facetrack run` does",
                           highlight=False, markup=False)
-            return
-        events = _sweep_stream(settings, store)
-    out.print(f"{events} event(s) of {len(pending)} erased person(s) deleted from the Stream, and Redis's "
-              "append-only file rewritten", highlight=False, markup=False)
+        else:
+            events = _sweep_stream(settings, store)
+            out.print(f"{events} event(s) of {len(pending)} erased person(s) deleted from the Stream, and Redis's "
+                      "append-only file rewritten", highlight=False, markup=False)
+    if left:  # the erasure stands; said last, and the exit status says it is not finished
+        raise TrackerError(left)
 
 
 @gallery_app.command("reject")
@@ -304,28 +309,13 @@ def reject(
 
 
 def _sweep_stream(settings: Config, store) -> int:
-    """The Stream's events about erased people, deleted from the configured Redis, or from the embedded
-    server's data (started for the purpose when no run holds it)."""
-    url, server, data_dir = settings.redis.url, None, Path(settings.redis.data_dir).expanduser()
-    if not url and settings.redis.port and listening(settings.redis.port):  # a run's embedded server
-        url = embedded_url(data_dir, settings.redis.port)
-    elif not url:
-        if not data_dir.is_dir():
-            store.swept(store.pending_erasures())
-            return 0  # no run ever kept events here
-        server = EmbeddedRedis(data_dir, settings.redis.port).start()
-        url = server.url
-    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=10)
+    """The Stream's events about erased people, deleted (``sweep_configured``)."""
     try:
-        return sweep_erased(store, client, settings.events.prefix)
+        return sweep_configured(settings, store)
     except redis.RedisError as error:
-        raise TrackerError(f"redis: {redact(url)} unreachable ({error}); the person is erased from the gallery, and "
-                           "their events in the Stream will be when `facetrack gallery erase` (no name) or a running "
-                           "`facetrack run` reaches it") from None
-    finally:
-        client.close()
-        if server:
-            server.stop()
+        raise TrackerError(f"redis: {redact(settings.redis.url or 'the embedded server')} unreachable ({error}); the "
+                           "person is erased from the gallery, and their events in the Stream will be when `facetrack "
+                           "gallery erase` (no name) or a running `facetrack run` reaches it") from None
 
 
 @gallery_app.command("export")

@@ -33,6 +33,8 @@ from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
 import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from pipelines.events.publisher import erased_key
 from pipelines.events.subscriber import read_events
@@ -151,6 +153,8 @@ class Bridge:
         self.last_id = "0"
         self._stopping = False
         self._in_hand = False  # an event published, not yet acknowledged and saved
+        self._away_said = False  # Redis away: said once (the feed says so itself)
+        self._unsaved = False  # a save Redis did not take: tried again every tick
 
     async def run(self, stop: asyncio.Event) -> None:
         """Until ``stop`` is set (or Redis answers with something other than events)."""
@@ -214,12 +218,18 @@ class Bridge:
                 self._publish_state(changed, set(self.presence.cameras) if erased else set())
                 if await self.broker.acknowledged():
                     await self._save(client)
+            elif self._unsaved and not self._in_hand:
+                await self._save(client)
 
     async def _erased(self, client: aioredis.Redis) -> set[int]:
         known = list(self.presence.people)
         if not known:
             return set()
-        flags = await client.smismember(erased_key(self.prefix), [str(i) for i in known])
+        try:
+            flags = await client.smismember(erased_key(self.prefix), [str(i) for i in known])
+        except REDIS_AWAY as error:  # asked again on the next tick
+            self._redis_away(error)
+            return set()
         gone = {identity for identity, flag in zip(known, flags) if flag}
         for identity in gone:
             self.presence.forget(identity)
@@ -231,8 +241,21 @@ class Bridge:
         return gone
 
     async def _save(self, client: aioredis.Redis) -> None:
-        await client.set(state_key(self.prefix), json.dumps({"last_id": self.last_id,
-                                                             "presence": self.presence.to_json()}))
+        """Where the bridge is (its stream id, who is where) kept in Redis; while Redis is away, kept here and saved
+        on the first tick it is back (a restart meanwhile starts from the last saved: the events since are
+        published again, each with its id)."""
+        try:
+            await client.set(state_key(self.prefix), json.dumps({"last_id": self.last_id,
+                                                                 "presence": self.presence.to_json()}))
+            self._away_said = self._unsaved = False
+        except REDIS_AWAY as error:
+            self._unsaved = True
+            self._redis_away(error)
+
+    def _redis_away(self, error: Exception) -> None:
+        if not self._away_said:
+            self._away_said = True
+            _waiting(self.redis_url, error)
 
     def _republish(self) -> None:
         """After each (re)connect: the status, discovery and every retained state again."""
@@ -308,6 +331,9 @@ class Bridge:
 
 def _iso(t: float) -> str | None:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t)) if t else None
+
+
+REDIS_AWAY = (RedisConnectionError, RedisTimeoutError, OSError)  # Redis restarting, or cut off: the bridge waits
 
 
 def _waiting(url: str, error: Exception) -> None:

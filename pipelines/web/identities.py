@@ -17,15 +17,14 @@ import cv2
 import redis
 from aiohttp import BodyPartReader, web
 
-from gallery.audit import audit
 from gallery.enroll import ENROLLED, REFUSED, Enroller, Outcome
 from gallery.negatives import Negatives
 from gallery.store import GalleryError, GalleryStore
-from pipelines.events.erase import sweep_erased
+from pipelines.events.erase import sweep_configured, sweep_erased
 from pipelines.web import bodies
 from pipelines.web.gallery_io import identity_or_404, in_gallery, reload_gallery
 from pipelines.web.keys import RUNTIME, SERVICES
-from tracker.errors import ImageError
+from tracker.errors import ImageError, TrackerError
 from tracker.images import decode_image
 
 logger = logging.getLogger(__name__)
@@ -40,29 +39,6 @@ async def list_identities(request: web.Request) -> web.Response:
                "X-Gallery-People": str(rule.identities), "X-Gallery-Faces": str(rule.faces)}
     people = await in_gallery(request, lambda store: [dataclasses.asdict(i) for i in store.identities()])
     return web.json_response(people, headers=headers)
-
-
-@routes.get("/api/audit")
-async def audit_gallery(request: web.Request) -> web.Response:
-    """The gallery audit (``gallery.audit``, without strangers: ``facetrack gallery audit --strangers`` adds them),
-    on a gallery thread."""
-    identifier = request.app[SERVICES].identifier
-    model_id, threshold = identifier.model_id, identifier.threshold
-
-    def read(store: GalleryStore) -> dict:
-        face_ids, identity_ids, vectors = store.embeddings(model_id)
-        names = {i.id: i.name for i in store.identities()}
-        report = audit(face_ids, identity_ids, vectors, model_id, threshold)
-        pair = report.closest_pair
-        return {"model_id": model_id, "threshold": threshold, "faces": len(report.faces),
-                "closest_pair": None if pair is None else {"a": names.get(pair[0]), "b": names.get(pair[1]),
-                                                           "distance": round(pair[2], 4)},
-                "flagged": [{"name": names.get(f.identity_id), "face_id": f.face_id, "flags": f.flags,
-                             "own_distance": f.own_distance, "own_share": f.own_share,
-                             "other": names.get(f.other_identity), "other_distance": f.other_distance}
-                            for f in report.flagged()]}
-
-    return web.json_response(await in_gallery(request, read))
 
 
 @routes.get("/api/identities/{name}")
@@ -224,24 +200,29 @@ async def rename_identity(request: web.Request) -> web.Response:
 async def delete_identity(request: web.Request) -> web.Response:
     """Erase the person for good, as ``facetrack gallery erase``: the gallery first, then the Stream."""
     services = request.app[SERVICES]
-    body = await in_gallery(request, lambda store: _erase(store, request.match_info["name"], services.redis_url,
-                                                          services.config.events.prefix))
+    body = await in_gallery(request, lambda store: _erase(store, request.match_info["name"], services))
     await reload_gallery(request)
     return web.json_response(body)
 
 
-def _erase(store: GalleryStore, name: str, redis_url: str | None, prefix: str) -> dict:
+def _erase(store: GalleryStore, name: str, services) -> dict:
+    """The gallery first, then the Stream: the server's Redis, or (``facetrack serve`` without ``redis.url``) the
+    one ``facetrack gallery erase`` would reach."""
     identity_or_404(store, name)
     removed = store.erase(name)
     stream = {"deleted": None, "pending": True}
-    if redis_url:
-        client = redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=10)
-        try:
-            stream = {"deleted": sweep_erased(store, client, prefix), "pending": False}
-        except redis.RedisError as error:  # the retention pass of a running facetrack run finishes it
-            logger.warning("erase %s: the Stream is swept later: %s", name, error)
-        finally:
-            client.close()
+    try:
+        if services.redis_url:
+            client = redis.Redis.from_url(services.redis_url, socket_connect_timeout=2, socket_timeout=10)
+            try:
+                deleted = sweep_erased(store, client, services.config.events.prefix)
+            finally:
+                client.close()
+        else:
+            deleted = sweep_configured(services.config, store)
+        stream = {"deleted": deleted, "pending": False}
+    except (redis.RedisError, TrackerError) as error:  # `facetrack gallery erase`, or a run's retention pass
+        logger.warning("erase %s: the Stream is swept later: %s", name, error)
     return {**removed, "stream": stream}
 
 

@@ -98,6 +98,12 @@ def test_erase_leaves_nothing_of_the_person_in_the_gallery_the_stream_or_redis_f
         client.xadd(stream_key("facetrack"), {"event": event.model_dump_json()})
     client.xadd(stream_key("facetrack"), {"note": "written by hand, not an event"})  # must not stop the erasure
     assert b"Colin Powell" in _append_only_bytes(server)  # Redis keeps every write as it was made
+    # snapshots on, as the compose file's Redis had them (uncompressed, so that the test can read them)
+    client.config_set("save", "3600 1")
+    client.config_set("rdbcompression", "no")
+    client.save()
+    snapshot = server.data_dir / "dump.rdb"
+    assert b"Colin Powell" in snapshot.read_bytes()
 
     result = run("gallery", "erase", "Colin Powell", "--gallery", location, config=_config(tmp_path, cache_dir,
                                                                                            server.url))
@@ -114,6 +120,7 @@ def test_erase_leaves_nothing_of_the_person_in_the_gallery_the_stream_or_redis_f
     assert client.sismember(stream_key("facetrack").replace(":events", ":erased"), colin)  # for late publishers
     client.close()
     assert b"Colin Powell" not in _append_only_bytes(server)  # the append-only file rewritten
+    assert b"Colin Powell" not in snapshot.read_bytes()  # and the snapshot
     with GalleryStore(location, create=False) as store:
         counts = [store.query(f"SELECT COUNT(*) FROM {table} WHERE {column} = ?", (colin,))[0][0]
                   for table, column in (("identities", "id"), ("faces", "identity_id"), ("sightings", "identity_id"),
@@ -178,6 +185,88 @@ def test_a_late_event_naming_an_erased_person_is_not_written(gallery, server, tm
     client.close()
     assert [e["id"] for e in written] == [stranger.id]
     assert (publisher.withheld, publisher.published) == (3, 1)
+
+
+def test_a_delete_through_facetrack_serve_sweeps_the_embedded_servers_stream_at_once(analyzer, config, gallery,
+                                                                                      tmp_path):
+    """``facetrack serve`` has no Redis of its own: the erasure reaches the one ``facetrack run`` keeps (its data
+    here, the run stopped), as ``facetrack gallery erase`` does, instead of waiting for a run's retention pass."""
+    with GalleryStore(gallery) as store:
+        colin = store.identity("Colin Powell").id
+    port = free_port()
+    with EmbeddedRedis(tmp_path / "redis", port) as server:
+        client = redis.Redis.from_url(server.url)
+        for event in events_of(colin):
+            client.xadd(stream_key("facetrack"), {"event": event.model_dump_json()})
+        client.close()
+    settings = with_changes(config, "test", redis={"data_dir": str(tmp_path / "redis"), "port": port})
+
+    async def scenario():
+        async with live_app(analyzer, settings, gallery, None, pipeline=False) as (http, _):
+            return await (await http.delete("/api/identities/Colin Powell", headers=AUTH)).json()
+
+    body = asyncio.run(scenario())
+    assert body["stream"] == {"deleted": 5, "pending": False}
+    with EmbeddedRedis(tmp_path / "redis", port) as server:
+        client = redis.Redis.from_url(server.url)
+        left = [json.loads(f[b"event"]) for _, f in client.xrange(stream_key("facetrack"))]
+        client.close()
+    assert left and all(e["identity_id"] is None for e in left)
+    with GalleryStore(gallery) as store:
+        assert store.pending_erasures() == []
+
+
+class _FullDisk:
+    """A SQLite connection on a disk that has no room left for the copy VACUUM writes."""
+
+    def __init__(self, connection) -> None:
+        self.connection = connection
+
+    def execute(self, sql: str, *args):
+        if sql == "VACUUM":
+            raise sqlite3.OperationalError("database or disk is full")
+        return self.connection.execute(sql, *args)
+
+
+def test_on_a_full_disk_the_erasure_still_reaches_the_stream_and_says_what_is_left(gallery, server, tmp_path,
+                                                                                   cache_dir, monkeypatch, capsys):
+    from gallery.database import SqliteDatabase
+    from pipelines.cli.main import main
+
+    with GalleryStore(gallery) as store:
+        colin = store.identity("Colin Powell").id
+    client = redis.Redis.from_url(server.url)
+    for event in events_of(colin):
+        client.xadd(stream_key("facetrack"), {"event": event.model_dump_json()})
+    config = _config(tmp_path, cache_dir, server.url)
+    compact = SqliteDatabase.compact
+
+    def on_a_full_disk(database):
+        real, database._db = database._db, _FullDisk(database._db)
+        try:
+            compact(database)
+        finally:
+            database._db = real
+
+    def facetrack(*args) -> int:
+        monkeypatch.setattr("sys.argv", ["facetrack", *map(str, args), "--config", str(config)])
+        with pytest.raises(SystemExit) as done:
+            main()
+        return done.value.code
+
+    with monkeypatch.context() as full:
+        full.setattr(SqliteDatabase, "compact", on_a_full_disk)
+        code = facetrack("gallery", "erase", "Colin Powell", "--gallery", gallery)
+    said = capsys.readouterr()
+    assert code == 2 and "could not be compacted (database or disk is full)" in said.err
+    assert "`facetrack gallery erase` (no name) compacts it" in said.err  # what is left, and the command
+    assert "5 event(s) of 1 erased person(s) deleted from the Stream" in said.out  # the Stream reached all the same
+    assert client.sismember(stream_key("facetrack").replace(":events", ":erased"), colin)
+    assert all(json.loads(f[b"event"])["identity_id"] is None for _, f in client.xrange(stream_key("facetrack")))
+    client.close()
+    assert facetrack("gallery", "erase", "--gallery", gallery) == 0  # with room again: finished
+    with GalleryStore(gallery) as store:
+        assert store.identities() == [] and store.pending_erasures() == []
 
 
 @pytest.fixture(scope="module")

@@ -148,6 +148,44 @@ def test_the_gallery_audit_over_http_flags_another_persons_photograph(analyzer, 
     asyncio.run(scenario())
 
 
+def test_an_audit_holds_up_no_other_request_and_is_made_once_per_state_of_the_gallery(analyzer, config, gallery,
+                                                                                       redis_url, monkeypatch):
+    import threading
+
+    from pipelines.web import audit as audit_route
+
+    release, made = threading.Event(), []
+    real = audit_route.audit
+
+    def slow(*args):  # an audit of a large gallery (18 s at 20,000 faces)
+        made.append(args[0].size)
+        release.wait(60)
+        return real(*args)
+
+    monkeypatch.setattr(audit_route, "audit", slow)
+
+    async def scenario():
+        async with live_app(analyzer, config, gallery, redis_url, pipeline=False) as (client, _):
+            first = asyncio.create_task(client.get("/api/audit"))
+            second = asyncio.create_task(client.get("/api/audit"))
+            while not made:
+                await asyncio.sleep(0.02)
+            people = await client.get("/api/identities")  # the gallery threads are free meanwhile
+            answered_meanwhile = people.status == 200 and not first.done()
+            release.set()
+            reports = [await (await first).json(), await (await second).json(),
+                       await (await client.get("/api/audit")).json()]
+            renamed = await client.patch("/api/identities/Colin Powell", headers=AUTH, json={"name": "C. Powell"})
+            assert renamed.status == 200  # the gallery changed: made anew (an erasure here would mark Colin's id
+            after = await (await client.get("/api/audit")).json()  # erased in the Redis the next tests share)
+            return answered_meanwhile, reports, after
+
+    answered_meanwhile, reports, after = asyncio.run(scenario())
+    assert answered_meanwhile
+    assert reports[0] == reports[1] == reports[2] and reports[0]["faces"] == 3
+    assert after["faces"] == 3 and made == [3, 3]  # three requests, one audit; then one for the new state
+
+
 def test_bad_requests_get_json_errors_that_say_why(analyzer, config, gallery, redis_url):
     small = settings(config, max_upload_bytes=100_000, max_image_pixels=100_000, max_request_pixels=150_000)
     wide = cv2.imencode(".png", np.zeros((300, 500, 3), np.uint8))[1].tobytes()  # small file, 150,000 pixels

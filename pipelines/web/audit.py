@@ -1,0 +1,55 @@
+"""``GET /api/audit``: the gallery audit (``gallery.audit``, without strangers: ``facetrack gallery audit
+--strangers`` adds them). It compares every face with every other (20,000 faces: about 18 s), so it runs on a
+thread of its own, never on the gallery threads other requests share, and is made once per state of the gallery
+(its latest change) and model: requests meanwhile wait for that one and share it; one audit is kept."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
+from aiohttp import web
+
+from gallery.audit import audit
+from gallery.store import GalleryStore
+from pipelines.web.keys import SERVICES
+
+routes = web.RouteTableDef()
+_thread = ThreadPoolExecutor(1, thread_name_prefix="gallery-audit")
+_kept: list[tuple[tuple, dict]] = []  # (the gallery's state, its audit): only ever touched on ``_thread``
+
+
+@routes.get("/api/audit")
+async def audit_gallery(request: web.Request) -> web.Response:
+    """The gallery audit: reference faces unlike their person or confusable with another."""
+    services = request.app[SERVICES]
+    identifier = services.identifier
+    model_id, threshold = identifier.model_id, identifier.threshold
+    report = await asyncio.get_running_loop().run_in_executor(_thread, _audit, services.gallery, model_id, threshold)
+    return web.json_response(report)
+
+
+def _audit(location, model_id: str, threshold: float) -> dict:
+    """The audit of the gallery as it is now: the kept one when nothing changed since it was made."""
+    with GalleryStore(location, create=False) as store:
+        latest = tuple(store.query("SELECT id, at FROM changes ORDER BY id DESC LIMIT 1"))  # (ids restart: at too)
+        state = (str(location), model_id, threshold, latest)
+        if _kept and _kept[0][0] == state:
+            return _kept[0][1]
+        report = _report(store, model_id, threshold)
+    _kept[:] = [(state, report)]
+    return report
+
+
+def _report(store: GalleryStore, model_id: str, threshold: float) -> dict:
+    face_ids, identity_ids, vectors = store.embeddings(model_id)
+    names = {i.id: i.name for i in store.identities()}
+    report = audit(face_ids, identity_ids, vectors, model_id, threshold)
+    pair = report.closest_pair
+    return {"model_id": model_id, "threshold": threshold, "faces": len(report.faces),
+            "closest_pair": None if pair is None else {"a": names.get(pair[0]), "b": names.get(pair[1]),
+                                                       "distance": round(pair[2], 4)},
+            "flagged": [{"name": names.get(f.identity_id), "face_id": f.face_id, "flags": f.flags,
+                         "own_distance": f.own_distance, "own_share": f.own_share,
+                         "other": names.get(f.other_identity), "other_distance": f.other_distance}
+                        for f in report.flagged()]}
