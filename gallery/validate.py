@@ -3,16 +3,18 @@ their metadata, an embedding. The gallery owns the rules, so no way in can store
 find or erase.
 
 A name is normalised (Unicode NFC, spaces at its ends stripped) and holds 1-200 characters, something besides
-spaces, and nothing invisible or controlling: no control characters (C0, DEL, C1), no format characters
-(zero-width spaces and joiners, direction marks, the byte-order mark: names that look the same would be two
-people), no private-use, unassigned or surrogate code points, no line or paragraph separators. Names that differ
-only in case are one person (``GalleryStore.identity``). Metadata is a JSON object of at most 50 keys and 10,000
-characters, its numbers finite.
+spaces, and nothing invisible or controlling (``REFUSED``, in the Basic Multilingual Plane): no control
+characters (C0, DEL, C1), no invisible formatting characters (zero-width spaces and joiners, direction marks
+and overrides, the byte-order mark: names that look the same would be two people), no private-use or surrogate
+code points, no line or paragraph separators. ``NAME_PATTERN`` says the same as a regular expression (the HTTP
+API's schema). Names that differ only in case are one person (``GalleryStore.identity``). Metadata is a JSON
+object of at most 50 keys and 10,000 characters, its numbers finite.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 
 import numpy as np
@@ -20,9 +22,22 @@ import numpy as np
 MAX_NAME = 200
 MAX_METADATA_KEYS = 50
 MAX_METADATA_CHARS = 10_000
-REFUSED = {"Cc": "a control character", "Cf": "an invisible formatting character", "Co": "a private-use character",
-           "Cn": "an unassigned character", "Cs": "a lone surrogate", "Zl": "a line separator",
-           "Zp": "a paragraph separator"}
+# The code points of Unicode 14's categories Cc, Cf, Co, Cs, Zl and Zp in the Basic Multilingual Plane, as ranges:
+# the rule and the pattern alike. (Beyond it, a JSON Schema's regular expression cannot name code points: the
+# tag characters and the private-use planes pass, as rare as they are.)
+REFUSED = ((0x0, 0x1F), (0x7F, 0x9F), (0xAD, 0xAD), (0x600, 0x605), (0x61C, 0x61C), (0x6DD, 0x6DD), (0x70F, 0x70F),
+           (0x890, 0x891), (0x8E2, 0x8E2), (0x180E, 0x180E), (0x200B, 0x200F), (0x2028, 0x202E), (0x2060, 0x2064),
+           (0x2066, 0x206F), (0xD800, 0xF8FF), (0xFEFF, 0xFEFF), (0xFFF9, 0xFFFB))
+
+
+def _class(ranges) -> str:
+    return "".join(f"\\u{a:04X}" if a == b else f"\\u{a:04X}-\\u{b:04X}" for a, b in ranges)
+
+
+_NO_SURROGATES = _class((a, b) if b < 0xD800 or a > 0xDFFF else (0xE000, b) for a, b in REFUSED)
+# (surrogates are not characters to a schema's regular expression; the rule refuses them)
+NAME_PATTERN = rf"^[^{_NO_SURROGATES}]*[^\s{_NO_SURROGATES}][^{_NO_SURROGATES}]*$"  # something besides spaces
+_REFUSED_CHAR = re.compile(f"[{_class(REFUSED)}]")
 
 
 def person_name(text: str) -> str:
@@ -34,9 +49,10 @@ def person_name(text: str) -> str:
         raise ValueError("must hold something besides spaces")
     if len(name) > MAX_NAME:
         raise ValueError(f"at most {MAX_NAME} characters ({len(name)} given)")
-    for position, char in enumerate(name):
-        if (category := unicodedata.category(char)) in REFUSED:
-            raise ValueError(f"holds {REFUSED[category]} (U+{ord(char):04X}) at position {position + 1}")
+    if found := _REFUSED_CHAR.search(name):
+        kind = {"Cc": "a control character", "Cf": "an invisible formatting character", "Co": "a private-use "
+                "character", "Cs": "a lone surrogate"}.get(unicodedata.category(found.group()), "a line break")
+        raise ValueError(f"holds {kind} (U+{ord(found.group()):04X}) at position {found.start() + 1}")
     return name
 
 

@@ -8,15 +8,23 @@ from __future__ import annotations
 from typing import Annotated, TypeVar
 
 from aiohttp import web
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, TypeAdapter, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    WithJsonSchema,
+)
 
 from gallery import validate
-from gallery.validate import MAX_NAME
+from gallery.validate import MAX_NAME, NAME_PATTERN
 
-# for the OpenAPI document: no control characters (C0, DEL, C1), something besides spaces; the gallery's rule
-# (``person_name``) refuses invisible characters too, and normalises
-NAME_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
-PersonName = Annotated[str, StringConstraints(max_length=MAX_NAME), AfterValidator(validate.person_name)]
+PERSON_NAME_SCHEMA = {"type": "string", "minLength": 1, "maxLength": MAX_NAME, "pattern": NAME_PATTERN}
+PersonName = Annotated[str, StringConstraints(max_length=MAX_NAME), AfterValidator(validate.person_name),
+                       WithJsonSchema(PERSON_NAME_SCHEMA)]  # checked by the gallery's rule (its own words), shown
+# to clients as the same rule's pattern
 
 
 class _Body(BaseModel):

@@ -53,7 +53,7 @@ ID = {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}  # what a gallery s
 NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
 CAMERA = {"name": "camera", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
 TRACK = {"name": "track", "in": "path", "required": True, "schema": ID}
-PERSON_NAME = {"type": "string", "minLength": 1, "maxLength": validate.MAX_NAME, "pattern": bodies.NAME_PATTERN}
+PERSON_NAME = bodies.PERSON_NAME_SCHEMA
 IMAGES = {"type": "array", "minItems": 1, "items": {"type": "string", "format": "binary"}}
 FILTERS = [
     {"name": "camera", "in": "query", "schema": {"type": "string"}, "description": "Camera ids, comma-separated"},
