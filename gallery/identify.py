@@ -59,8 +59,8 @@ class Identifier:
     def reload(self, store: GalleryStore) -> None:
         """Read the gallery again (after it changed); the new index replaces the old one whole."""
         with self._changing:
-            _, identity_ids, vectors = store.embeddings(self.model_id)
-            negative_ids, negatives = Negatives(store).vectors(self.model_id)
+            _, identity_ids, vectors = store.embeddings(self.model_id, length=self.index_dim)
+            negative_ids, negatives = Negatives(store).vectors(self.model_id, length=self.index_dim)
             index = GalleryIndex(identity_ids, vectors.reshape(-1, self.index_dim),
                                  negatives=(negative_ids, negatives.reshape(-1, self.index_dim)))
             self._swap(store, index)
@@ -74,8 +74,8 @@ class Identifier:
         with self._changing:
             ids, vectors, negative_ids, negatives = [np.zeros(0, np.int64)], [], [np.zeros(0, np.int64)], []
             for identity in sorted(identities):
-                _, owners, found = store.embeddings(self.model_id, identity)
-                owners_n, found_n = Negatives(store).vectors(self.model_id, identity)
+                _, owners, found = store.embeddings(self.model_id, identity, length=self.index_dim)
+                owners_n, found_n = Negatives(store).vectors(self.model_id, identity, length=self.index_dim)
                 ids.append(owners), vectors.append(found.reshape(-1, self.index_dim))
                 negative_ids.append(owners_n), negatives.append(found_n.reshape(-1, self.index_dim))
             empty = [np.zeros((0, self.index_dim), np.float32)]
@@ -88,8 +88,8 @@ class Identifier:
         names = {i.id: i.name for i in store.identities()}
         owners, counts = np.unique(index.identity_ids, return_counts=True)
         face_counts = dict(zip(owners.tolist(), counts.tolist()))
-        self._note_changes(names, face_counts, index)
-        self.names, self.index, self.face_counts = names, index, face_counts
+        self.names, self.index, self.face_counts = names, index, face_counts  # before the revision moves: a reader
+        self._note_changes(names, face_counts, index)  # that sees the new revision sees the new gallery
         self.missing = len(store.faces_missing(self.model_id))
         self.rule = threshold_for_faces(self.match_config, self.model_id, self.analyzer.verify_threshold,
                                         index.identity_ids)

@@ -76,13 +76,15 @@ class Negatives:
         return [Negative(r[0], r[1], decode_png(r[2]), np.frombuffer(r[3], np.float32).reshape(5, 2), r[4], r[5])
                 for r in rows]
 
-    def vectors(self, model_id: str, identity_id: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """``(identity_ids, vectors)`` of every negative embedded by ``model_id`` (of one identity, if given)."""
+    def vectors(self, model_id: str, identity_id: int | None = None,
+                length: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``(identity_ids, vectors)`` of every negative embedded by ``model_id`` (of one identity, if given), of
+        ``length`` finite numbers (``GalleryStore.readable``)."""
         one = "" if identity_id is None else " AND n.identity_id = ?"
         rows = self.store.query("SELECT n.identity_id, e.vector FROM negative_embeddings e "
                                 f"JOIN negatives n ON n.id = e.negative_id WHERE e.model_id = ?{one} ORDER BY n.id",
                                 (model_id,) if identity_id is None else (model_id, identity_id))
-        rows = self.store.readable(model_id, rows, owner=0, vector=1)
+        rows = self.store.readable(model_id, rows, owner=0, vector=1, length=length)
         if not rows:
             return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
         return np.array([r[0] for r in rows], np.int64), np.stack([np.frombuffer(r[1], np.float32) for r in rows])

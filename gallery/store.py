@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from gallery.database import Database, GalleryError, GalleryUnavailable, SqliteDatabase, connect
-from gallery.validate import finite_vector, person_metadata, person_name
+from gallery.validate import finite_vector, normalised, person_metadata, person_name
 
 logger = logging.getLogger(__name__)
 __all__ = ["GalleryError", "GalleryStore", "GalleryUnavailable", "NewFace", "decode_png", "encode_png"]
@@ -171,7 +171,7 @@ def _checked(rule, value, what: str):
 
 def named(db: Database, name: str) -> int | None:
     """Inside a transaction: the id of the person called ``name``, written as is or differing only in case."""
-    rows = db.execute("SELECT id, name FROM identities").fetchall()
+    rows, name = db.execute("SELECT id, name FROM identities").fetchall(), normalised(name)
     exact = [i for i, n in rows if n == name] or [i for i, n in rows if n.casefold() == name.casefold()]
     return exact[0] if exact else None
 
@@ -272,7 +272,7 @@ class GalleryStore:
     def identity(self, name: str) -> Identity:
         """The person called ``name``: written as is, or differing only in case (names that differ only in case
         are one person)."""
-        people = self.identities()
+        people, name = self.identities(), normalised(name)
         for identity in people:
             if identity.name == name:
                 return identity
@@ -368,7 +368,9 @@ class GalleryStore:
         """Add ``faces`` to ``name`` (created if new) and delete the face ids in ``drop``, atomically."""
         now = time.time()
         metadata = None if metadata is None else _checked(person_metadata, metadata, "metadata")
-        length = self._vector_lengths(model_id).get(model_id)
+        stored = self._db.execute("SELECT LENGTH(vector) FROM embeddings WHERE model_id = ? LIMIT 1",
+                                  (model_id,)).fetchone()
+        length = int(stored[0]) // 4 if stored else None
         if not all(finite_vector(f.embedding.astype(np.float32).tobytes(), length) for f in faces):
             raise GalleryError(f"{name}: an embedding by {model_id} is not {length or 'the same number of'} finite "
                                "numbers (a damaged face or another model's)")
@@ -400,8 +402,10 @@ class GalleryStore:
         return [StoredFace(r[0], r[1], decode_png(r[2]), np.frombuffer(r[3], np.float32).reshape(5, 2),
                            json.loads(r[4]), r[5], r[6]) for r in rows]
 
-    def embeddings(self, model_id: str, identity_id: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(face_ids, identity_ids, vectors)`` of every face embedded by ``model_id``, grouped by identity."""
+    def embeddings(self, model_id: str, identity_id: int | None = None,
+                   length: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(face_ids, identity_ids, vectors)`` of every face embedded by ``model_id``, grouped by identity; those
+        of ``length`` numbers (the model's, when the caller knows it: else the most common here) and finite."""
         query = ("SELECT f.id, f.identity_id, e.vector FROM embeddings e JOIN faces f ON f.id = e.face_id "
                  "WHERE e.model_id = ?")
         params: tuple = (model_id,)
@@ -409,17 +413,17 @@ class GalleryStore:
             query += " AND f.identity_id = ?"
             params += (identity_id,)
         rows = self.readable(model_id, self._db.execute(query + " ORDER BY f.identity_id, f.id", params).fetchall(),
-                             owner=1, vector=2)
+                             owner=1, vector=2, length=length)
         if not rows:
             return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
         vectors = np.stack([np.frombuffer(r[2], np.float32) for r in rows])
         return np.array([r[0] for r in rows]), np.array([r[1] for r in rows]), vectors
 
-    def readable(self, model_id: str, rows: list, owner: int, vector: int) -> list:
-        """The ``rows`` whose embedding (column ``vector``) is finite numbers of the length ``model_id``'s embeddings
-        have here (the most common); the others are said in the log, with their people (column ``owner``), and
-        left out, so that one damaged row cannot stop the gallery from being read."""
-        length = self._vector_lengths(model_id).get(model_id)
+    def readable(self, model_id: str, rows: list, owner: int, vector: int, length: int | None = None) -> list:
+        """The ``rows`` whose embedding (column ``vector``) is ``length`` finite numbers (None: the length most of
+        ``model_id``'s embeddings have here, a scan of them all); the others are said in the log, with their people
+        (column ``owner``), and left out, so that one damaged row cannot stop the gallery from being read."""
+        length = length or self._vector_lengths(model_id).get(model_id)
         kept = [row for row in rows if finite_vector(row[vector], length)]
         if len(kept) < len(rows):
             owners = sorted({row[owner] for row in rows if not finite_vector(row[vector], length)})
@@ -576,7 +580,8 @@ def _check_rows(source: Database, path: Path, lengths: dict[str, int]) -> None:
         where = f"{path}: {table} row id {row_id}"
         if not finite_vector(landmarks, 10):
             raise GalleryError(f"{where}: landmarks are not 5 points of finite numbers")
-        if cv2.imdecode(np.frombuffer(crop, np.uint8), cv2.IMREAD_COLOR) is None:
+        if not isinstance(crop, (bytes, memoryview)) or not len(crop) or \
+                cv2.imdecode(np.frombuffer(crop, np.uint8), cv2.IMREAD_COLOR) is None:
             raise GalleryError(f"{where}: the face crop is not an image")
         _checked(person_metadata, quality, f"{where}: quality")
     vectors = "SELECT 'embeddings', face_id, model_id, vector FROM embeddings"

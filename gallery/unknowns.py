@@ -83,6 +83,10 @@ class Unknowns:
         mean, count = sighting.mean(), len(sighting.faces)
         with self.store.transaction() as db:
             db.serialize(CLUSTERING_LOCK)  # two workers' sightings of one stranger: the second joins the first's
+            if sighting.identity_id is not None and not db.execute("SELECT 1 FROM identities WHERE id = ?",
+                                                                   (sighting.identity_id,)).fetchone():
+                raise GalleryError(f"{self.store.path}: a sighting of person {sighting.identity_id}, erased "
+                                   "meanwhile: not kept (their faces go with them)")
             rows = db.execute("SELECT id, mean, faces FROM clusters WHERE model_id = ?", (self.model_id,)).fetchall()
             cluster_id = None
             if rows:

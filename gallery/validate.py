@@ -22,12 +22,14 @@ import numpy as np
 MAX_NAME = 200
 MAX_METADATA_KEYS = 50
 MAX_METADATA_CHARS = 10_000
-# The code points of Unicode 14's categories Cc, Cf, Co, Cs, Zl and Zp in the Basic Multilingual Plane, as ranges:
-# the rule and the pattern alike. (Beyond it, a JSON Schema's regular expression cannot name code points: the
-# tag characters and the private-use planes pass, as rare as they are.)
-REFUSED = ((0x0, 0x1F), (0x7F, 0x9F), (0xAD, 0xAD), (0x600, 0x605), (0x61C, 0x61C), (0x6DD, 0x6DD), (0x70F, 0x70F),
-           (0x890, 0x891), (0x8E2, 0x8E2), (0x180E, 0x180E), (0x200B, 0x200F), (0x2028, 0x202E), (0x2060, 0x2064),
-           (0x2066, 0x206F), (0xD800, 0xF8FF), (0xFEFF, 0xFEFF), (0xFFF9, 0xFFFB))
+# The code points of Unicode 14's categories Cc, Cf, Co, Cs, Zl and Zp in the Basic Multilingual Plane, and the
+# marks and letters that show nothing (the combining grapheme joiner, Hangul fillers, Khmer inherent vowels,
+# Mongolian and other variation selectors), as ranges: the rule and the pattern alike. (Beyond the plane a JSON
+# Schema's regular expression cannot name code points: the tag characters and the private-use planes pass.)
+REFUSED = ((0x0, 0x1F), (0x7F, 0x9F), (0xAD, 0xAD), (0x34F, 0x34F), (0x600, 0x605), (0x61C, 0x61C), (0x6DD, 0x6DD),
+           (0x70F, 0x70F), (0x890, 0x891), (0x8E2, 0x8E2), (0x115F, 0x1160), (0x17B4, 0x17B5), (0x180B, 0x180F),
+           (0x200B, 0x200F), (0x2028, 0x202E), (0x2060, 0x2064), (0x2066, 0x206F), (0x3164, 0x3164),
+           (0xD800, 0xF8FF), (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0), (0xFFF9, 0xFFFB))
 
 
 def _class(ranges) -> str:
@@ -40,18 +42,24 @@ NAME_PATTERN = rf"^[^{_NO_SURROGATES}]*[^\s{_NO_SURROGATES}][^{_NO_SURROGATES}]*
 _REFUSED_CHAR = re.compile(f"[{_class(REFUSED)}]")
 
 
+def normalised(name: str) -> str:
+    """A name as the gallery keeps it, for storing or finding: NFC, without spaces at its ends."""
+    return unicodedata.normalize("NFC", name).strip()
+
+
 def person_name(text: str) -> str:
     """``text`` as a person's name (normalised), or ``ValueError`` saying what is wrong."""
     if not isinstance(text, str):
         raise ValueError(f"must be text, not {type(text).__name__}")
-    name = unicodedata.normalize("NFC", text).strip()
+    name = normalised(text)
     if not name:
         raise ValueError("must hold something besides spaces")
     if len(name) > MAX_NAME:
         raise ValueError(f"at most {MAX_NAME} characters ({len(name)} given)")
     if found := _REFUSED_CHAR.search(name):
-        kind = {"Cc": "a control character", "Cf": "an invisible formatting character", "Co": "a private-use "
-                "character", "Cs": "a lone surrogate"}.get(unicodedata.category(found.group()), "a line break")
+        kind = {"Cc": "a control character", "Co": "a private-use character", "Cs": "a lone surrogate",
+                "Zl": "a line break", "Zp": "a line break"}.get(unicodedata.category(found.group()),
+                                                                "an invisible character")
         raise ValueError(f"holds {kind} (U+{ord(found.group()):04X}) at position {found.start() + 1}")
     return name
 

@@ -399,9 +399,9 @@ class HttpConfig(Strict):
                                                   "they always need it)"))
     allowed_hosts: list[str] = Field(
         default_factory=list,
-        description=("Host names this server answers to besides the loopback ones (behind a reverse proxy: its "
-                     "reads need the token); empty: a loopback server answers to loopback names only, any other "
-                     "to any name"))
+        description=("Host names this server answers to besides the loopback ones (behind a reverse proxy: every "
+                     "read then needs the token); empty: a loopback server answers to loopback names only, any "
+                     "other to any name"))
     max_upload_bytes: int = Field(10_000_000, ge=1000, le=1_000_000_000,
         description="Largest request body")
     max_image_pixels: int = Field(40_000_000, ge=10_000, le=1_000_000_000,

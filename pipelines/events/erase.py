@@ -50,8 +50,7 @@ def sweep_erased(store, client: redis.Redis, prefix: str, settle: float = SETTLE
     if settle:
         time.sleep(settle)
     deleted += erase_identities(client, prefix, set(pending), tracks, set(clusters))
-    if deleted:
-        rewrite_stream(client, prefix)
+    rewrite_stream(client, prefix)  # always: a retry after a failed rewrite finds nothing left to delete
     rewrite_append_only_file(client)
     rewrite_snapshot(client)
     store.swept(pending)

@@ -152,13 +152,16 @@ class EventPublisher:
                     await _wait_any(self._wake, stop)
                     continue
                 try:
-                    self._sending = self._buffer[0]
-                    await self._send(write_once, self._sending)
-                    self._buffer.popleft()
+                    sent = self._sending = self._buffer[0]
+                    await self._send(write_once, sent)
+                    self._sending = None
+                    if self._buffer and self._buffer[0] is sent:  # (a full buffer may have dropped it meanwhile)
+                        self._buffer.popleft()
                     self._state(True)
                     backoff = 0.2
                 except (RedisConnectionError, RedisTimeoutError, OSError, ResponseError) as error:
                     # ResponseError: a server that refuses writes for now (OOM, MISCONF, READONLY): held too
+                    self._sending = None  # (withdrawn meanwhile, it is not tried again)
                     self._state(False, error)
                     await _wait_any(stop, timeout=backoff)
                     backoff = min(backoff * 2, 5.0)

@@ -103,9 +103,10 @@ class CameraWorker:
         self._publish(self.tracks.finish())
 
     async def process(self, frame: Frame) -> None:
-        if self.identifier.revision != self._revision:  # someone changed in the gallery: their tracks are unnamed
-            changed, self._revision = self.identifier.changed_since(self._revision), self.identifier.revision
-            self._erase(changed)
+        revision = self.identifier.revision  # read once: a change after it is read on the next frame
+        if revision != self._revision:  # someone changed in the gallery: their tracks are unnamed
+            changed, self._revision = self.identifier.changed_since(self._revision), revision
+            self._erase()
             self._publish(self.tracks.forget(changed, frame.time))
         main = self._main_size()
         if main != self._main:  # a sub-stream camera's boxes change pixels (its main stream opened): tracks end
@@ -180,11 +181,12 @@ class CameraWorker:
             return []
         return self.identifier.verdicts(analysis.embeddings)
 
-    def _erase(self, changed: set[int] | None) -> None:
-        """The people erased from the gallery (of ``changed``; None: anyone): their tracks end in silence
-        (``CameraTracks.erase``) and their events still waiting for Redis are dropped."""
+    def _erase(self) -> None:
+        """The people the open tracks carried who are no longer in the gallery (erased): their tracks end in silence
+        (``CameraTracks.erase``) and their events still waiting for Redis are dropped. Asked of every carried
+        person on each change, not only of those it names: a change read apart from the names is not missed."""
         carried = set().union(*(state.carried for state in self.tracks.states.values()))
-        erased = {i for i in (carried if changed is None else changed & carried) if i not in self.identifier.names}
+        erased = carried - set(self.identifier.names)
         if erased:
             ended = self.tracks.erase(erased)
             self.publisher.withdraw(self.camera.id, set(ended))

@@ -55,13 +55,15 @@ async def no_store(request: web.Request, response: web.StreamResponse) -> None:
 
 
 def reads_guarded(request: web.Request) -> bool:
-    """Whether reading data here needs the token: off loopback, with ``http.protect_all``, or for a request that
-    did not come straight from this machine: one whose ``Host`` is not a loopback name (a name in
-    ``http.allowed_hosts``, behind a reverse proxy), or that a proxy forwarded (its ``Forwarded`` headers:
-    nginx, for one, sends the upstream's own ``127.0.0.1`` as the ``Host``)."""
+    """Whether reading data here needs the token: off loopback, with ``http.protect_all``, behind a reverse proxy
+    (``http.allowed_hosts`` names one: a proxy may pass its upstream's own ``127.0.0.1`` as the ``Host`` and say
+    nothing of whom it forwards, nginx's plain ``proxy_pass`` does), or for a request that did not come straight
+    from this machine: a ``Host`` that is not a loopback name, or a proxy's forwarding header. (A forwarder that
+    hides itself, ``ssh -R`` or ``socat`` to a loopback server with no ``allowed_hosts``, cannot be told from a
+    local client: set ``http.protect_all`` there.)"""
     http = request.app[SERVICES].config.http
-    return (http.protect_all or not is_loopback(http.host) or not is_loopback(_hostname(request.host))
-            or any(header in request.headers for header in FORWARDED))
+    return (http.protect_all or not is_loopback(http.host) or bool(http.allowed_hosts)
+            or not is_loopback(_hostname(request.host)) or any(header in request.headers for header in FORWARDED))
 
 
 def _needs_token(request: web.Request) -> bool:

@@ -376,6 +376,6 @@ def test_wrong_typed_or_oversized_json_is_refused_not_coerced_or_stored(analyzer
     assert results["null"][1].startswith("name: Input should be a valid string")
     assert results["long"][1].startswith("name: String should have at most 200 characters")
     assert results["extra"][1].startswith("admin: Extra inputs are not permitted")
-    assert results["invisible"][1] == "name: holds an invisible formatting character (U+200B) at position 6"
+    assert results["invisible"][1] == "name: holds an invisible character (U+200B) at position 6"
     assert "not a JSON number" in results["nan"][1]
     assert "Colin Powell" in names and "None" not in names and "5" not in names and "Someone" not in names

@@ -74,12 +74,16 @@ def test_on_loopback_reads_are_open_to_this_machine_only_and_other_web_pages_are
                 "Host": "127.0.0.1:8080", "X-Forwarded-For": "203.0.113.9"})).status
             results["proxied crop"] = (await client.get("/api/identities/Colin Powell/faces/1/crop.jpg",
                                                         headers=proxied)).status
+            # nginx's plain proxy_pass: the upstream's own name as the Host, no forwarding header
+            results["proxied, nothing said"] = (await client.get("/api/identities", headers={
+                "Host": "127.0.0.1:8080"})).status
         return results
 
     assert asyncio.run(scenario()) == {
         "own host": 200, "localhost": 200, "ipv6": 200, "rebound name": 403, "same origin": 200, "other origin": 403,
         "null origin": 403, "cross-site websocket": 403, "other origin with token": 403, "says why": True,
-        "proxy name": 401, "proxy name, token": 200, "proxied as localhost": 401, "proxied crop": 401}
+        "proxy name": 401, "proxy name, token": 200, "proxied as localhost": 401, "proxied crop": 401,
+        "proxied, nothing said": 401}
 
 
 def test_camera_passwords_never_reach_a_response_or_the_log(analyzer, config, gallery, redis_url, caplog):
