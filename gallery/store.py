@@ -531,8 +531,13 @@ def _open_export(path: Path) -> SqliteDatabase:
     return db
 
 
+def _tables(db: SqliteDatabase) -> set[str]:
+    """The tables a SQLite file (an export) has."""
+    return {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
 def _export_problem(db: SqliteDatabase) -> str | None:
-    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    tables = _tables(db)
     missing = sorted({"meta", "identities", "faces", "embeddings"} - tables)
     if missing:
         return f"not a facetrack gallery (no table {', '.join(missing)})"
@@ -572,7 +577,7 @@ def _checked_people(source: Database, path: Path) -> dict[int, str]:
 def _check_rows(source: Database, path: Path, lengths: dict[str, int]) -> None:
     """Every face's and rejected face's crop, landmarks and quality, and every embedding (finite numbers, one length
     per model, the length this gallery holds for it), readable; else ``GalleryError`` naming the row at fault."""
-    tables = {row[0] for row in source.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    tables = _tables(source)
     faces = "SELECT 'faces', id, crop, landmarks, quality FROM faces"
     if {"negatives", "negative_embeddings"} <= tables:
         faces += " UNION ALL SELECT 'negatives', id, crop, landmarks, '{}' FROM negatives"
@@ -611,8 +616,7 @@ def _copy_people(source: Database, db: Database, names: dict[int, str] | None = 
     db.executemany("INSERT INTO embeddings VALUES (?, ?, ?)",
                    [(face_map[face_id], model_id, vector) for face_id, model_id, vector in
                     source.execute("SELECT face_id, model_id, vector FROM embeddings")])
-    tables = {row[0] for row in source.execute("SELECT name FROM sqlite_master WHERE type = 'table'")} \
-        if isinstance(source, SqliteDatabase) else {"negatives", "negative_embeddings"}
+    tables = _tables(source) if isinstance(source, SqliteDatabase) else {"negatives", "negative_embeddings"}
     if {"negatives", "negative_embeddings"} <= tables:  # exports made before "not this person" have none
         negative_map = {}
         for row in source.execute("SELECT id, identity_id, crop, landmarks, source, added_at FROM negatives"):
