@@ -80,13 +80,13 @@ def start_runtime(services: Services, observers: tuple[FrameObserver, ...] = ())
         raise ConfigError("redis.url: the live pipeline publishes to Redis; none is configured")
     events = services.config.events
     workers = Workers(services.config, services.redis_url) if services.config.workers.enabled else None
+    retention = Retention(services.config, services.gallery, services.redis_url)
     publisher = EventPublisher(services.redis_url, events.prefix, events.stream_maxlen, events.buffer_size,
-                               fence=workers.fence if workers else None)
+                               fence=workers.fence if workers else None, on_tombstones=retention.soon)
     sightings = None
     if services.config.unknowns.enabled:
         join = services.config.unknowns.join_share * services.identifier.analyzer.verify_threshold
         sightings = SightingWriter(services.gallery, services.identifier.model_id, join, services.config).start()
-    retention = Retention(services.config, services.gallery, services.redis_url)
     runtime = Runtime(services.config, services.identifier, services.executor, publisher,
                       services.metrics.stage_seconds, observers, sightings, retention, workers)
     services.metrics.watch(runtime.status)

@@ -1,4 +1,9 @@
-"""Identity events: the versioned JSON that other apps receive (a pydantic schema)."""
+"""Identity events: the versioned JSON that other apps receive (a pydantic schema).
+
+The schema's version is ``MAJOR.MINOR``. A field added is a new minor version: readers of the same major read it
+(``read_event`` ignores the fields it does not know). A field removed, renamed or changed in meaning or type is a
+new major version, which readers of another major refuse by name rather than misread.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = "2.0"  # 2.0: schema_version a "MAJOR.MINOR" string; run added
 EventType = Literal[
     "track.started", "identity.resolved", "identity.changed", "track.ended", "person.entered", "person.left",
     "person.unknown_recurring",
@@ -23,11 +28,15 @@ class Event(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    schema_version: int = Field(SCHEMA_VERSION, description="Bumped on any incompatible change")
+    schema_version: str = Field(SCHEMA_VERSION, pattern=r"^[0-9]+\.[0-9]+$", description=(
+        "MAJOR.MINOR: a new field is a new minor (ignore fields you do not know); any other change a new major"))
     id: str = Field(default_factory=lambda: uuid.uuid4().hex, description="Unique event id")
     type: EventType
     camera: str = Field(pattern=CAMERA_ID, description="Camera id from the config (letters, digits, `_ . -`)")
     track_id: int | None = Field(None, description="Track number, unique per camera and run")
+    run: str | None = Field(None, pattern=r"^[0-9a-f]{1,32}$", description=(
+        "The camera's run the track is of (a new one each time the camera starts): camera, run and track_id name "
+        "one track"))
     frame_time: float = Field(description="Capture time of the frame, Unix seconds")
     wall_time: float = Field(default_factory=time.time, description="When the event was made, Unix seconds")
     video_time: float | None = Field(
@@ -49,6 +58,20 @@ class Event(BaseModel):
                                                 "camera as a whole"))
     cluster_id: int | None = Field(None, description="person.unknown_recurring: the cluster of unknown sightings")
     visits: int | None = Field(None, description="person.unknown_recurring: the cluster's visits so far")
+
+
+class SchemaError(ValueError):
+    """An event of another major version: this reader cannot read it."""
+
+
+def read_event(data: dict) -> Event:
+    """An event as received (JSON decoded), by the rules of ``SCHEMA_VERSION``: fields of a later minor version are
+    ignored; another major version raises ``SchemaError``, anything else malformed pydantic's ``ValidationError``."""
+    major = str(data.get("schema_version", "")).split(".")[0]
+    if major != SCHEMA_VERSION.split(".")[0]:
+        raise SchemaError(f"event schema {data.get('schema_version')!r}: this reader reads {SCHEMA_VERSION} "
+                          f"(major {SCHEMA_VERSION.split('.')[0]}); update facetrack's subscriber kit")
+    return Event.model_validate({key: value for key, value in data.items() if key in Event.model_fields})
 
 
 if __name__ == "__main__":  # the JSON Schema for apps in other languages: docs/event.schema.json

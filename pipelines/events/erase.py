@@ -11,10 +11,14 @@ Pub/sub messages, once delivered, cannot be recalled.
 The order, so that nothing of the person outlives the erasure: the gallery first (its rows go and a
 tombstone, the bare identity id, stays: ``GalleryStore.erase``); every running worker ends the open
 tracks that carried the person on its next frame, in silence (``CameraTracks.erase``: nothing of them
-follows); the id goes into the Redis set ``<prefix>:erased``, which the publisher's script reads, so a
+follows), and tombstones each of them in Redis (``<prefix>:erased-tracks``: camera, run and track id, which
+every event carries), so an event of such a track, named or not, is never written and every one already
+written is erased whole, even when the event that named the person never reached the Stream; the identity id
+goes into the Redis set ``<prefix>:erased``, which the publisher's script reads, so a
 late event (held in a buffer, in flight on a frame, from a worker back from a partition) is dropped
 rather than written; then the Stream is swept, and swept again once the workers
-have had time to apply the change; then the Stream is written anew (``XDEL`` only marks entries deleted:
+have had time to apply the change (a track tombstoned later is swept by the running ``facetrack run`` at once:
+``Retention.soon``); then the Stream is written anew (``XDEL`` only marks entries deleted:
 their bytes stay in the Stream's nodes, and so in any snapshot or rewrite); last, Redis rewrites its
 append-only file, which still held the original writes, and its snapshot when it keeps one. A sweep that
 cannot reach Redis leaves the tombstone pending: the next ``gallery erase`` or the retention pass of a
@@ -29,7 +33,7 @@ from pathlib import Path
 
 import redis
 
-from pipelines.events.publisher import entry_event, erased_key, stream_key
+from pipelines.events.publisher import entry_event, erased_key, stream_key, track_key, unswept_key
 from pipelines.events.redis_server import EmbeddedRedis, embedded_url, listening
 
 logger = logging.getLogger(__name__)
@@ -38,18 +42,25 @@ SETTLE_SECONDS = 2.0  # a worker applies a gallery change within a second (galle
 
 
 def sweep_erased(store, client: redis.Redis, prefix: str, settle: float = SETTLE_SECONDS) -> int:
-    """Finish every pending erasure of ``store`` (a ``GalleryStore``) in the Stream of ``client``: tombstones
-    into Redis, two sweeps ``settle`` seconds apart, the append-only file rewritten. Returns the entries
-    deleted. Raises ``redis.RedisError`` when Redis cannot be reached (the erasures stay pending)."""
+    """Finish every pending erasure of ``store`` (a ``GalleryStore``) and every tombstoned track not yet swept in
+    the Stream of ``client``: tombstones into Redis, two sweeps ``settle`` seconds apart (the tracks the workers
+    tombstone meanwhile included), the append-only file rewritten. Returns the entries deleted. Raises
+    ``redis.RedisError`` when Redis cannot be reached (the erasures stay pending)."""
     pending = store.pending_erasures()
-    if not pending:
+    if not pending and not client.scard(unswept_key(prefix)):
         return 0
-    client.sadd(erased_key(prefix), *pending)
+    if pending:
+        client.sadd(erased_key(prefix), *pending)
     tracks, clusters = store.erased_traces()
-    deleted = erase_identities(client, prefix, set(pending), tracks, set(clusters))
-    if settle:
-        time.sleep(settle)
-    deleted += erase_identities(client, prefix, set(pending), tracks, set(clusters))
+    deleted = 0
+    for round_ in range(2 if pending else 1):
+        if round_ and settle:
+            time.sleep(settle)
+        unswept = client.smembers(unswept_key(prefix))
+        deleted += erase_identities(client, prefix, set(pending), tracks, set(clusters),
+                                    {key.decode() for key in unswept})
+        if unswept:
+            client.srem(unswept_key(prefix), *unswept)
     rewrite_stream(client, prefix)  # always: a retry after a failed rewrite finds nothing left to delete
     rewrite_append_only_file(client)
     rewrite_snapshot(client)
@@ -80,17 +91,20 @@ def sweep_configured(config, store) -> int:
 
 
 def erase_identities(client: redis.Redis, prefix: str, identity_ids: set[int],
-                     tracks: list[tuple[str, int, float, float]] = (), clusters: set[int] = frozenset()) -> int:
-    """Delete the Stream entries about ``identity_ids``, and the spans of ``tracks`` (their sightings from before
-    they were named: camera, track id, first and last frame time) and ``person.unknown_recurring`` of
-    ``clusters``; returns how many. An entry that is not an event (written by hand, damaged) is left alone and
-    said once."""
+                     tracks: list[tuple[str, int, float, float]] = (), clusters: set[int] = frozenset(),
+                     tombstoned: set[str] = frozenset()) -> int:
+    """Delete the Stream entries about ``identity_ids``, the spans of ``tracks`` (their sightings from before
+    they were named: camera, track id, first and last frame time), ``person.unknown_recurring`` of ``clusters``
+    and every event of the ``tombstoned`` tracks (``track_key``); returns how many. An entry that is not an event
+    (written by hand, damaged) is left alone and said once."""
     seen: dict[tuple[str, int], list[tuple[float, float]]] = {}
     for camera, track_id, first, last in tracks:
         seen.setdefault((camera, track_id), []).append((first, last))
 
     def theirs(event: dict) -> bool:
         if event.get("identity_id") in identity_ids or event.get("cluster_id") in clusters:
+            return True
+        if tombstoned and track_key(event["camera"], event.get("run"), event.get("track_id")) in tombstoned:
             return True
         times = seen.get((event.get("camera"), event.get("track_id")), ())
         return any(first - 1.0 <= event.get("frame_time", -1.0) <= last + 1.0 for first, last in times)

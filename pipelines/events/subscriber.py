@@ -13,12 +13,15 @@ entry id to resume from); without, it subscribes to the live channels (``stream_
 None). While Redis is unreachable it calls ``waiting`` once and retries, resuming the Stream
 where it left off. An event id already yielded (the last ``REMEMBERED`` ids) is not yielded
 again, so a consumer sees each event once even when a source repeats one. An entry or message that is not
-an event (written by hand, damaged) is skipped, never the end of the feed.
+an event (written by hand, damaged) is skipped, never the end of the feed. Events are read by the schema's
+rules (``tracker.events.read_event``): fields of a later minor version are ignored; an event of another major
+version is skipped and said in the log (update the kit).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Collection
@@ -29,7 +32,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from pipelines.events.publisher import channel, entry_event, stream_key
-from tracker.events import Event
+from tracker.events import Event, SchemaError, read_event
 
 logger = logging.getLogger(__name__)
 RETRY_SECONDS = 0.5
@@ -105,9 +108,17 @@ async def _replay(client: aioredis.Redis, prefix: str, cameras: Collection[str] 
 
 def _event(fields: dict | None) -> Event | None:
     try:
-        return None if fields is None else Event.model_validate(fields)
+        return None if fields is None else read_event(fields)
+    except SchemaError as error:
+        _say_once(str(error))
+        return None
     except ValidationError:
         return None
+
+
+@functools.cache
+def _say_once(message: str) -> None:
+    logger.warning("%s; such events are skipped", message)
 
 
 class _Seen:

@@ -1,7 +1,8 @@
 """Retention: while ``facetrack run`` runs, sightings older than ``retention.sightings_days`` are
 erased from the gallery (and its change log trimmed to a day) and Stream events older than
 ``retention.events_days`` are trimmed, and erasures whose Stream sweep is pending (Redis was away when
-the person was erased) are finished, at start and every ``retention.every_minutes``. Each pass is logged;
+the person was erased, or a worker has since tombstoned a track that carried them) are finished, at start, every
+``retention.every_minutes`` and at once when a worker tombstones tracks (``soon``). Each pass is logged;
 the totals are metrics. A pass that fails (the gallery locked, Redis away) is logged and tried again at the next one."""
 
 from __future__ import annotations
@@ -31,11 +32,20 @@ class Retention:
         self.redis_url = redis_url
         self.removed = {"sightings": 0, "events": 0}
         self.passes = 0
+        self._soon = asyncio.Event()
+
+    def soon(self) -> None:
+        """Pass again now (on the event loop): tracks of erased people were tombstoned, their events are to go."""
+        self._soon.set()
 
     async def run(self) -> None:
         while True:
+            self._soon.clear()
             await asyncio.to_thread(self.apply)
-            await asyncio.sleep(self.rules.every_minutes * 60)
+            try:
+                await asyncio.wait_for(self._soon.wait(), self.rules.every_minutes * 60)
+            except TimeoutError:
+                pass
 
     def apply(self, now: float | None = None) -> None:
         """One pass: what is past its age goes."""

@@ -189,7 +189,7 @@ class CameraWorker:
         erased = carried - set(self.identifier.names)
         if erased:
             ended = self.tracks.erase(erased)
-            self.publisher.withdraw(self.camera.id, set(ended))
+            self.publisher.tombstone(self.camera.id, self.tracks.run, set(ended))
             logger.info("camera %s: %d track(s) of erased people ended", self.camera.id, len(ended))
 
     def _publish(self, events) -> None:

@@ -15,6 +15,7 @@ from gallery.negatives import Negatives
 from gallery.store import GalleryStore, NewFace
 from gallery.unknowns import NAMED, Unknowns
 from pipelines.eval.synthetic import make_plan, write_video
+from pipelines.events.erase import sweep_erased
 from pipelines.events.publisher import EventPublisher, stream_key
 from pipelines.events.redis_server import EmbeddedRedis, free_port
 from tests.support.cli import run
@@ -185,6 +186,50 @@ def test_a_late_event_naming_an_erased_person_is_not_written(gallery, server, tm
     client.close()
     assert [e["id"] for e in written] == [stranger.id]
     assert (publisher.withheld, publisher.published) == (3, 1)
+
+
+def test_a_track_tombstoned_before_its_naming_reached_redis_leaves_no_event_and_no_bytes(gallery, server):
+    """The worker ended a track of an erased person while the event that named them still waited for Redis: the
+    Stream then held only the track's unknown events, with its face, which no identity links to the person. Its
+    tombstone (camera, run, track) drops every later event of it and the sweep deletes those written."""
+    def e(kind, track, who=None, crop="VEhFSVJGQUNF"):
+        return Event(type=kind, camera="door", track_id=track, run="a1b2", frame_time=1.0, model_id="m",
+                     identity_id=who, name="Colin Powell" if who else "unknown", crop_jpeg=crop)
+    theirs = [e("track.started", 5), e("identity.changed", 5)]
+    stranger = [e("track.started", 6, crop="U1RSQU5HRVI="), e("track.ended", 6, crop="U1RSQU5HRVI=")]
+    swept = []
+
+    async def publish():
+        publisher = EventPublisher(server.url, "facetrack", 1000, 100, on_tombstones=lambda: swept.append(1))
+        stop = asyncio.Event()
+        running = asyncio.create_task(publisher.run(stop))
+        for event in [*theirs, stranger[0]]:
+            publisher.publish(event)
+        while publisher.status().buffered:
+            await asyncio.sleep(0.05)
+        publisher.publish(e("identity.resolved", 5, 4))  # named; still waiting when the erasure reaches the worker
+        publisher.tombstone("door", "a1b2", {5})
+        publisher.publish(e("track.ended", 5))  # late: made on a frame in flight
+        publisher.publish(stranger[1])
+        while publisher.status().buffered or not swept:
+            await asyncio.sleep(0.05)
+        stop.set()
+        await running
+        return publisher
+
+    publisher = asyncio.run(publish())
+    assert (publisher.published, publisher.withheld) == (4, 2)
+    client = redis.Redis.from_url(server.url)
+    try:
+        with GalleryStore(gallery) as store:
+            assert sweep_erased(store, client, "facetrack", settle=0) == 2
+        left = [json.loads(f[b"event"]) for _, f in client.xrange(stream_key("facetrack"))]
+        assert [(x["track_id"], x["type"]) for x in left] == [(6, "track.started"), (6, "track.ended")]
+        assert not client.scard("facetrack:erased-tracks:unswept")
+    finally:
+        client.close()
+    files = _append_only_bytes(server)
+    assert b"VEhFSVJGQUNF" not in files and b"U1RSQU5HRVI=" in files
 
 
 def test_a_delete_through_facetrack_serve_sweeps_the_embedded_servers_stream_at_once(analyzer, config, gallery,

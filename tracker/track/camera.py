@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -92,6 +93,7 @@ class CameraTracks:
         the frame's position in it (``video_time``: the tracker clock); ``zones``: the camera's zones, which
         events name and which people enter and leave one by one."""
         self.video = video
+        self.run = uuid.uuid4().hex[:16]  # this run of the camera: (camera, run, track id) names one track
         self.zones = zones or Zones({})
         self._zone_presence = {name: Presence() for name in self.zones.polygons}
         self._in_zones: dict[int, set[str]] = {}  # track id -> the zones its named face is in
@@ -371,7 +373,7 @@ class CameraTracks:
             fields["zones"] = self.zones.of(fields["box"], *self._frame_size)
         clock = state.last_clock if kind == "track.ended" and state is not None else self._clock
         self._events.append(Event(
-            type=kind, camera=self.camera_id, track_id=track_id, frame_time=frame_time,
+            type=kind, camera=self.camera_id, track_id=track_id, run=self.run, frame_time=frame_time,
             video_time=round(float(clock), 3) if self.video and np.isfinite(clock) else None,
             identity_id=identity if named else None, name=self._name(identity), model_id=self.model_id,
             crop_jpeg=(state.crop if named or not self.blur_unknown else state.blurred) if state else None, **fields,
