@@ -100,6 +100,7 @@ class CameraWorker:
                 self.stats.fenced += 1
                 continue
             await self.process(frame)
+        self._erase()  # a person erased since the last frame: their tracks end in silence, tombstoned, not as usual
         self._publish(self.tracks.finish())
 
     async def process(self, frame: Frame) -> None:
@@ -182,14 +183,8 @@ class CameraWorker:
         return self.identifier.verdicts(analysis.embeddings)
 
     def _erase(self) -> None:
-        """The people the open tracks carried who are no longer in the gallery (erased): their tracks end in silence
-        (``CameraTracks.erase``) and their events still waiting for Redis are dropped. Asked of every carried
-        person on each change, not only of those it names: a change read apart from the names is not missed."""
-        carried = set().union(*(state.carried for state in self.tracks.states.values()))
-        erased = carried - set(self.identifier.names)
-        if erased:
-            ended = self.tracks.erase(erased)
-            self.publisher.tombstone(self.camera.id, self.tracks.run, set(ended))
+        ended = end_erased(self.tracks, set(self.identifier.names), self.publisher)
+        if ended:
             logger.info("camera %s: %d track(s) of erased people ended", self.camera.id, len(ended))
 
     def _publish(self, events) -> None:
@@ -225,3 +220,15 @@ class CameraWorker:
         if self.stage_seconds is not None:
             for stage, seconds in stages:
                 self.stage_seconds.labels(self.camera.id, stage).observe(seconds)
+
+
+def end_erased(tracks: CameraTracks, names: set[int], publisher: EventPublisher) -> list[int]:
+    """The people the open ``tracks`` carried who are not in the gallery's ``names`` (erased): their tracks end in
+    silence (``CameraTracks.erase``) and are tombstoned, so that no event of theirs is written from then on and
+    those written are swept. Asked of every carried person on each change, not only of those it names: a change
+    read apart from the names is not missed. Returns the ended tracks' ids."""
+    carried = set().union(*(state.carried for state in tracks.states.values()))
+    ended = tracks.erase(carried - names) if carried - names else []
+    if ended:
+        publisher.tombstone(tracks.camera_id, tracks.run, set(ended))
+    return ended
