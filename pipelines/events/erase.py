@@ -33,7 +33,7 @@ from pathlib import Path
 
 import redis
 
-from pipelines.events.publisher import entry_event, erased_key, stream_key, track_key, unswept_key
+from pipelines.events.publisher import entry_event, erased_key, mark_key, stream_key, track_key, unswept_key
 from pipelines.events.redis_server import EmbeddedRedis, embedded_url, listening
 
 logger = logging.getLogger(__name__)
@@ -110,6 +110,7 @@ def erase_identities(client: redis.Redis, prefix: str, identity_ids: set[int],
         return any(first - 1.0 <= event.get("frame_time", -1.0) <= last + 1.0 for first, last in times)
 
     doomed: list[bytes] = []
+    marks: dict[bytes, str] = {}  # entry id -> its event's write-once mark (``mark_key``), which goes with it
     spans: dict[tuple[str, int | None], list] = {}  # (camera, track) -> [its entries so far, named as them]
     malformed = 0
 
@@ -131,6 +132,7 @@ def erase_identities(client: redis.Redis, prefix: str, identity_ids: set[int],
                 close(key)  # the same id in an earlier run
             span = spans.setdefault(key, [[], False])
             span[0].append(entry_id)
+            marks[entry_id] = mark_key(prefix, str(event.get("id")))
             span[1] = span[1] or theirs(event)
             if event.get("type") == "track.ended" and not span[1]:
                 spans.pop(key)
@@ -141,6 +143,7 @@ def erase_identities(client: redis.Redis, prefix: str, identity_ids: set[int],
         close(key)
     for i in range(0, len(doomed), PAGE):
         client.xdel(stream_key(prefix), *doomed[i : i + PAGE])
+        client.delete(*(marks[entry] for entry in doomed[i : i + PAGE]))
     if malformed:
         logger.warning("erase: %d Stream entries are not facetrack events (no JSON 'event' field); left as they are",
                        malformed)

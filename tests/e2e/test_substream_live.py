@@ -21,7 +21,7 @@ from tests.support.rtsp import RtspCamera, needs_rtsp
 from tests.support.videos import enroll_plan
 from tracker.config import with_changes
 
-pytestmark = [needs_data, needs_rtsp, pytest.mark.timeout(300)]
+pytestmark = [needs_data, needs_rtsp]
 MAIN, SUB = (1280, 720), (480, 270)
 
 

@@ -29,7 +29,7 @@ from pipelines.events.erase import sweep_erased
 from pipelines.events.publisher import EventPublisher, stream_key, track_key
 from pipelines.events.redis_server import EmbeddedRedis, free_port
 from pipelines.live.worker import end_erased
-from tests.unit.test_camera_tracks import THRESHOLD, analysis_of, faces, look
+from tests.support.tracks import THRESHOLD, analysis_of, faces, look
 from tracker.config import TrackingConfig
 from tracker.track.camera import CameraTracks
 from tracker.track.identity import UNKNOWN

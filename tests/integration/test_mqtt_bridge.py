@@ -19,7 +19,7 @@ from tests.support.mqtt import PASSWORD, USER, Mosquitto, Recorder, needs_mosqui
 from tracker.config import MqttConfig
 from tracker.events import Event
 
-pytestmark = [needs_mosquitto, pytest.mark.timeout(120)]
+pytestmark = [needs_mosquitto, pytest.mark.timeout(300)]
 CROP = base64.b64encode(cv2.imencode(".jpg", np.full((40, 40, 3), 128, np.uint8))[1].tobytes()).decode()
 
 
@@ -112,7 +112,7 @@ def test_presence_discovery_and_each_event_once_through_restarts_and_an_erasure(
         until(lambda: fresh.latest().get("facetrack/person/8/state") == b"", what="Grace cleared")
         bridge.close()
         after = Recorder(broker)
-        time.sleep(1.0)
+        after.caught_up()  # every retained message in
         assert not any(topic.startswith(("facetrack/person/8/", "homeassistant/device_tracker/facetrack_8/"))
                        for topic in after.latest())
         assert json.loads(after.latest()["facetrack/camera/yard/state"]) == {"people": []}

@@ -32,7 +32,9 @@ def test_events_go_to_the_camera_channel_and_the_stream(tmp_path):
                     received.append(e)
 
             listener = asyncio.create_task(subscribe())
-            await asyncio.sleep(0.5)  # subscribed
+            watcher = redis.Redis.from_url(server.url)
+            await until(lambda: watcher.pubsub_numsub("ft:events:door")[0][1] == 1)  # subscribed
+            watcher.close()
             publisher, stop = EventPublisher(server.url, "ft", 1000, 100), asyncio.Event()
             running = asyncio.create_task(publisher.run(stop))
             for e in (event(1), event(2, camera="yard"), event(3)):
@@ -91,15 +93,13 @@ def test_events_wait_out_a_redis_outage_in_order(tmp_path):
         server.stop()
         for n in range(4, 9):
             publisher.publish(event(n))
-        await asyncio.sleep(1.0)
+        await until(lambda: publisher._connected is False)  # it found Redis away, and holds them
         held = publisher.status().buffered
         server = EmbeddedRedis(tmp_path / "redis", port).start()  # same data: the stream comes back
         try:
             await until(lambda: publisher.status().published == 8)
             stop.set()
             await running
-            import redis
-
             client = redis.Redis.from_url(server.url)
             entries = client.xrange(stream_key("ft"))
             client.close()

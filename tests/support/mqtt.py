@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -120,9 +121,22 @@ class Recorder:
         with self._lock:
             return list(self.messages)
 
+    def caught_up(self, seconds: float = 15.0) -> None:
+        """Wait until the retained messages the broker held at subscription have all come: a marker of our own,
+        published (again and again, until the subscription stands) after it, comes back after them."""
+        marker = f"test-marker/{uuid.uuid4().hex}"
+
+        def back() -> bool:
+            if any(topic == marker for topic, _, _ in self.seen()):
+                return True
+            self.client.publish(marker, b"", qos=1)
+            return False
+
+        until(back, seconds, what="the recorder's subscription")
+
     def latest(self) -> dict[str, bytes]:
-        """Each topic's last payload."""
-        return {topic: payload for topic, payload, _ in self.seen()}
+        """Each topic's last payload (markers left out)."""
+        return {topic: payload for topic, payload, _ in self.seen() if not topic.startswith("test-marker/")}
 
     def close(self) -> None:
         self.client.disconnect()

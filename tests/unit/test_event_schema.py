@@ -10,7 +10,7 @@ import pytest
 
 from pipelines.events.subscriber import _event
 from tests.support import kit_2_0
-from tests.unit.test_camera_tracks import THRESHOLD, cam, faces, kinds, step
+from tests.support.tracks import THRESHOLD, cam, faces, kinds, step
 from tracker.events import SCHEMA_VERSION, Event, SchemaError, read_event
 from tracker.track.state import Verdict
 
