@@ -2,8 +2,8 @@
 
     python examples/on_identity.py [REDIS_URL] [--replay]
 
-REDIS_URL defaults to the embedded server of ``facetrack run`` (port 6390, its password read from
-``data/redis/password``); ``--replay`` starts from the oldest event the stream keeps instead of from now.
+REDIS_URL defaults to the embedded server of ``facetrack run`` (its socket ``data/redis/redis.sock``, its
+password read from ``data/redis/password``); ``--replay`` starts from the oldest event the stream keeps instead of from now.
 """
 
 import asyncio
@@ -23,6 +23,6 @@ async def main(url: str, replay: bool) -> None:
 if __name__ == "__main__":
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     try:
-        asyncio.run(main(args[0] if args else embedded_url(Path("data/redis"), 6390), "--replay" in sys.argv))
+        asyncio.run(main(args[0] if args else embedded_url(Path("data/redis")), "--replay" in sys.argv))
     except KeyboardInterrupt:
         pass

@@ -97,7 +97,7 @@ def start_redis(config: Config) -> tuple[str, EmbeddedRedis | None]:
     """The configured Redis URL, or a freshly started embedded server and its URL."""
     if config.redis.url:
         return config.redis.url, None
-    server = EmbeddedRedis(Path(config.redis.data_dir).expanduser(), config.redis.port).start()
+    server = EmbeddedRedis(Path(config.redis.data_dir).expanduser()).start()
     prefix = config.events.prefix
     logger.info("embedded Redis at %s (its password is in %s): events stream %s, channels %s (pattern %s)",
                 redact(server.url), server.data_dir / "password", stream_key(prefix), channel(prefix, "<camera>"),

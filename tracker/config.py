@@ -343,9 +343,17 @@ class EventsConfig(Strict):
 class RedisConfig(Strict):
     url: str = Field("", description="`redis://` URL of an external server; empty = start the embedded one")
     data_dir: str = Field("data/redis", min_length=1,
-        description="The embedded server's data folder")
-    port: int = Field(6390, ge=0, le=65535,
-        description="The embedded server's loopback port; 0 = any free port")
+        description="The embedded server's data folder; it listens on the unix socket `redis.sock` in it")
+    port: int | None = Field(None, deprecated="ignored: the embedded server listens on no TCP port now", description=(
+        "Deprecated and ignored: the embedded server listens on no TCP port now; remove it"))
+
+    @field_validator("port")
+    @classmethod
+    def _port_ignored(cls, value: int | None) -> int | None:
+        if value is not None:
+            logger.warning("redis.port is ignored: the embedded Redis listens on the unix socket redis.sock in "
+                           "redis.data_dir (its URL is in the log of facetrack run); remove redis.port")
+        return value
 
     @field_validator("url")
     @classmethod

@@ -63,6 +63,11 @@ def _sections() -> list[tuple[str, type[BaseModel]]]:
             if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)]
 
 
+def _settings(model: type[BaseModel]) -> list[tuple[str, object]]:
+    """A section's settings, deprecated ones left out (they are accepted, with a warning, for one more release)."""
+    return [(key, field) for key, field in model.model_fields.items() if not field.deprecated]
+
+
 def _line(key: str, value: str, description: str, commented: bool = False) -> str:
     setting = f"{'# ' if commented else ''}{key} = {value}"
     return f"{setting:<{COMMENT_AT - 1}} # {description.replace('`', '')}"
@@ -72,7 +77,7 @@ def config_toml() -> str:
     parts = [TOML_HEADER]
     for section, model in _sections():
         parts.append(f"\n[{section}]\n")
-        for key, field in model.model_fields.items():
+        for key, field in _settings(model):
             parts.append(_line(key, toml_value(_default(field)), field.description) + "\n")
     parts.append(f"\n# {Config.model_fields['cameras'].description}; none by default. One table per camera:\n"
                  "# [[cameras]]\n")
@@ -92,7 +97,7 @@ def _cell(field) -> str:
 
 def reference_markdown() -> str:
     rows = [f"| `{section}.{key}` | {_cell(field)} | {field.description} |"
-            for section, model in _sections() for key, field in model.model_fields.items()]
+            for section, model in _sections() for key, field in _settings(model)]
     rows += [f"| `cameras[].{key}` | {_cell(field)} | {field.description} |"
              for key, field in CameraConfig.model_fields.items()]
     return MARKDOWN_HEADER + "\n".join(rows) + "\n"

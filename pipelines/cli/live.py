@@ -128,9 +128,7 @@ def mqtt(config: ConfigOption = DEFAULT_CONFIG) -> None:
 
 def _events_url(settings: Config) -> str:
     """The Redis that ``facetrack run`` publishes to, as another process reaches it."""
-    if not settings.redis.url and not settings.redis.port:
-        raise TrackerError("redis.port is 0 (any free port): set redis.url to the URL facetrack run printed")
-    return settings.redis.url or embedded_url(Path(settings.redis.data_dir).expanduser(), settings.redis.port)
+    return settings.redis.url or embedded_url(Path(settings.redis.data_dir).expanduser())
 
 
 def _waiting(url: str, error: Exception) -> None:

@@ -90,7 +90,7 @@ STEADY_AFTER = 2.0  # seconds of video after which a live run counts as steady
 def run_ours(video: str, cameras: int, config_path: str, live: bool) -> dict:
     # Each method's process loads only its own code, so its memory and CPU figures are its own.
     from pipelines import app  # (as above)
-    from pipelines.events.redis_server import EmbeddedRedis, free_port  # (as above)
+    from pipelines.events.redis_server import EmbeddedRedis  # (as above)
     from tracker.config import load_config, with_changes  # (as above)
     from tracker.face.analyzer import FaceAnalyzer  # (as above)
 
@@ -110,7 +110,7 @@ def run_ours(video: str, cameras: int, config_path: str, live: bool) -> dict:
         if camera == "cam0":
             boxes_per_frame[frame.number] = [[float(v) for v in f.box] for f in faces]
 
-    with tempfile.TemporaryDirectory() as scratch, EmbeddedRedis(Path(scratch) / "redis", free_port()) as redis:
+    with tempfile.TemporaryDirectory() as scratch, EmbeddedRedis(Path(scratch) / "redis") as redis:
         started, cpu = time.perf_counter(), _usage()
         with app.build(config, Path(scratch) / "gallery.db", redis.url, analyzer) as services:
             runtime = app.start_runtime(services, observers=(record,))

@@ -112,7 +112,7 @@ def run(kind: str, cameras: int, folder: Path, lfw: Path, mode: str, seconds: fl
             group.create_task(measure(stop))
             group.create_task(runtime.run(stop, until_ended=False))
 
-    with (tempfile.TemporaryDirectory() as scratch, EmbeddedRedis(Path(scratch) / "redis", free_port()) as redis,
+    with (tempfile.TemporaryDirectory() as scratch, EmbeddedRedis(Path(scratch) / "redis") as redis,
           server or nullcontext()):
         gallery = Path(scratch) / "gallery.db"
         with GalleryStore(gallery) as store:

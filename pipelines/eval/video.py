@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pipelines import app
 from pipelines.eval.video_metrics import SeenFace, TruthFace, VideoScore, score
-from pipelines.events.redis_server import EmbeddedRedis, free_port
+from pipelines.events.redis_server import EmbeddedRedis
 from pipelines.live.sources import Frame
 from tracker.config import Config, with_changes
 from tracker.errors import DatasetError
@@ -50,7 +50,7 @@ def play(config: Config, video: Path, gallery: Path, fps: float, analyzer: FaceA
     def record(camera: str, frame: Frame, faces: list[TrackedFace], latency: float) -> None:
         seen[frame.number] = [SeenFace(f.track_id, f.name, tuple(float(v) for v in f.box)) for f in faces]
 
-    with tempfile.TemporaryDirectory() as scratch, EmbeddedRedis(Path(scratch) / "redis", free_port()) as redis:
+    with tempfile.TemporaryDirectory() as scratch, EmbeddedRedis(Path(scratch) / "redis") as redis:
         with app.build(config, gallery, redis.url, analyzer) as services:
             runtime = app.start_runtime(services, observers=(record,))
             asyncio.run(runtime.run(asyncio.Event(), until_ended=True))

@@ -34,7 +34,7 @@ from pathlib import Path
 import redis
 
 from pipelines.events.publisher import entry_event, erased_key, mark_key, stream_key, track_key, unswept_key
-from pipelines.events.redis_server import EmbeddedRedis, embedded_url, listening
+from pipelines.events.redis_server import EmbeddedRedis, embedded_url, serving
 
 logger = logging.getLogger(__name__)
 PAGE = 1000
@@ -73,13 +73,13 @@ def sweep_configured(config, store) -> int:
     embedded server of a running ``facetrack run``, else that server's data, started for the purpose (nothing
     to sweep when it never kept any). Raises ``redis.RedisError`` when Redis cannot be reached."""
     url, server, data_dir = config.redis.url, None, Path(config.redis.data_dir).expanduser()
-    if not url and config.redis.port and listening(config.redis.port):  # a run's embedded server
-        url = embedded_url(data_dir, config.redis.port)
+    if not url and serving(data_dir):  # a run's embedded server
+        url = embedded_url(data_dir)
     elif not url:
         if not data_dir.is_dir():
             store.swept(store.pending_erasures())
             return 0  # no run ever kept events here
-        server = EmbeddedRedis(data_dir, config.redis.port).start()
+        server = EmbeddedRedis(data_dir).start()
         url = server.url
     client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=10)
     try:

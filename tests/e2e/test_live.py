@@ -52,7 +52,7 @@ def drain(subscriber, events: list, seconds: float) -> None:
 
 def test_people_crossing_an_rtsp_camera_become_one_named_track_each(scene, cache_dir, tmp_path):
     plan, video, gallery = scene
-    with EmbeddedRedis(tmp_path / "redis", free_port()) as server:
+    with EmbeddedRedis(tmp_path / "redis") as server:
         camera = RtspServer(video, free_port()).start()
         config = tmp_path / "config.toml"
         config.write_text(

@@ -17,7 +17,7 @@ import redis
 from gallery.store import GalleryStore
 from pipelines.eval.real import enroll_variant
 from pipelines.events.publisher import stream_key
-from pipelines.events.redis_server import EmbeddedRedis, free_port
+from pipelines.events.redis_server import EmbeddedRedis
 from pipelines.mqtt.bridge import state_key
 from tests.support.cli import FACETRACK
 from tests.support.data import DATA, LFW
@@ -35,7 +35,7 @@ def test_run_to_mosquitto_with_discovery_presence_and_no_event_lost_or_doubled_t
     gallery = tmp_path / "gallery.db"
     with GalleryStore(gallery) as store:
         enroll_variant(analyzer, store, config, FRIENDS, "all", LFW)
-    with EmbeddedRedis(tmp_path / "redis", free_port()) as server, Mosquitto(tmp_path / "mqtt") as broker:
+    with EmbeddedRedis(tmp_path / "redis") as server, Mosquitto(tmp_path / "mqtt") as broker:
         settings = tmp_path / "config.toml"
         settings.write_text(
             f'[models]\ncache_dir = "{cache_dir}"\ndevice = "cpu"\n\n[gallery]\npath = "{gallery}"\n\n'

@@ -12,7 +12,7 @@ import redis
 from gallery.store import GalleryStore
 from pipelines.eval.real import enroll_variant, read_shots
 from pipelines.events.publisher import stream_key
-from pipelines.events.redis_server import EmbeddedRedis, free_port
+from pipelines.events.redis_server import EmbeddedRedis
 from tests.support.cli import FACETRACK
 from tests.support.data import DATA, LFW
 from tracker.events import Event
@@ -44,7 +44,7 @@ def test_a_sitcom_scene_with_hard_cuts_is_named_shot_by_shot_and_no_name_crosses
     capture = cv2.VideoCapture(str(video))
     rate = capture.get(cv2.CAP_PROP_FPS)  # the reader's clock: frame number / the container's rate
     capture.release()
-    with EmbeddedRedis(tmp_path / "redis", free_port()) as server:
+    with EmbeddedRedis(tmp_path / "redis") as server:
         settings = tmp_path / "config.toml"
         settings.write_text(
             f'[models]\ncache_dir = "{cache_dir}"\ndevice = "cpu"\n\n[gallery]\npath = "{gallery}"\n\n'

@@ -11,7 +11,7 @@ import redis
 
 from pipelines.eval.scenarios import RECIPES, write_scenario
 from pipelines.events.publisher import stream_key
-from pipelines.events.redis_server import EmbeddedRedis, free_port
+from pipelines.events.redis_server import EmbeddedRedis
 from tests.support.cli import FACETRACK, run
 from tests.support.data import LFW, needs_data
 
@@ -32,7 +32,7 @@ def scenes(tmp_path_factory, cache_dir):
 
 
 def events_of_run(folder, videos, cache_dir) -> list[dict]:
-    with EmbeddedRedis(folder / "redis", free_port()) as server:
+    with EmbeddedRedis(folder / "redis") as server:
         cameras = "".join(f'[[cameras]]\nid = "{name}"\nurl = "{video}"\nfps = 5.0\n\n' for name, video in
                           videos.items())
         config = folder / "run.toml"

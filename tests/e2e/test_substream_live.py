@@ -41,7 +41,7 @@ def test_a_sub_stream_camera_names_people_from_main_stream_faces(scene, analyzer
                             cameras=[{"id": "door", "url": camera.url, "detect_url": camera.sub_url}])
     enrolled = {a.name for a in plan.appearances if a.enrolled}
     try:
-        with EmbeddedRedis(tmp_path / "redis", free_port()) as server:
+        with EmbeddedRedis(tmp_path / "redis") as server:
             client = redis.Redis.from_url(server.url)
             try:
                 events, status, stats = asyncio.run(_watch(settings, gallery, analyzer, server.url, client, enrolled,

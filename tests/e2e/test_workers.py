@@ -19,7 +19,7 @@ import redis
 
 from pipelines.eval.synthetic import make_plan, write_video
 from pipelines.events.publisher import stream_key
-from pipelines.events.redis_server import EmbeddedRedis, free_port
+from pipelines.events.redis_server import EmbeddedRedis, free_port, password
 from pipelines.live.workers import TRACKS_PER_RUN
 from tests.support.cli import FACETRACK
 from tests.support.data import LFW, lfw_image, needs_data
@@ -70,10 +70,9 @@ def lease_holders(client):
             for c in CAMERAS}
 
 
-def _via(url: str, proxy: CuttableProxy) -> str:
-    """``url`` through the proxy's port."""
-    host, _, rest = url.rpartition("@127.0.0.1:")
-    return f"{host}@127.0.0.1:{proxy.port}/{rest.split('/', 1)[1]}"
+def _via(server: EmbeddedRedis, proxy: CuttableProxy) -> str:
+    """The embedded server's URL through the proxy's port (its password in it)."""
+    return f"redis://:{password(server.data_dir)}@127.0.0.1:{proxy.port}/0"
 
 
 @pytest.fixture
@@ -83,16 +82,16 @@ def site(tmp_path, cache_dir, postgres):
                      size=(480, 270))
     video = write_video(plan, tmp_path / "door.avi")
     gallery = postgres.create_database(f"cluster_site_{next(_sites)}")
-    with EmbeddedRedis(tmp_path / "redis", free_port()) as server:
+    with EmbeddedRedis(tmp_path / "redis") as server:
         workers, logs = {}, []
-        proxy = CuttableProxy(server.port)  # w3 reaches Redis through it: a partition when cut
+        proxy = CuttableProxy(server.socket)  # w3 reaches Redis through it: a partition when cut
         ports = {f"w{i}": free_port() for i in (1, 2, 3)}
         cameras = "".join(f'[[cameras]]\nid = "{c}"\nurl = "{video}"\nfps = 2.0\nloop = true\n\n' for c in CAMERAS)
         for worker, port in ports.items():
             config = tmp_path / f"{worker}.toml"
             config.write_text(
                 f'[models]\ncache_dir = "{cache_dir}"\ndevice = "cpu"\nthreads = 1\n\n[gallery]\nurl = "{gallery}"\n\n'
-                f'[redis]\nurl = "{_via(server.url, proxy) if worker == "w3" else server.url}"\n\n'
+                f'[redis]\nurl = "{_via(server, proxy) if worker == "w3" else server.url}"\n\n'
                 f'[http]\nport = {port}\ntoken = "{TOKEN}"\n'
                 f'camera_dirs = ["{tmp_path}"]\n\n'
                 f'[workers]\nenabled = true\nworker_id = "{worker}"\nheartbeat_seconds = {HEARTBEAT}\n'

@@ -94,7 +94,7 @@ def test_an_rtsp_server_killed_mid_stream_is_reconnected_and_other_cameras_never
             return yard_progress, outage, (await _cameras(client))
 
     try:
-        with EmbeddedRedis(tmp_path / "redis", free_port()) as events:
+        with EmbeddedRedis(tmp_path / "redis") as events:
             yard_progress, outage, final = asyncio.run(scenario(events.url))
     finally:
         for server in servers.values():

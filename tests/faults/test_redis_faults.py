@@ -18,7 +18,7 @@ import redis
 
 from pipelines.eval.synthetic import make_plan, write_video
 from pipelines.events.publisher import EventPublisher, channel, stream_key
-from pipelines.events.redis_server import EmbeddedRedis, embedded_url, free_port, listening, server_binary
+from pipelines.events.redis_server import EmbeddedRedis, embedded_url, free_port, server_binary, serving, socket_path
 from pipelines.events.subscriber import read_events
 from tests.support.cli import FACETRACK
 from tests.support.data import LFW, needs_data
@@ -62,7 +62,7 @@ class ExternalRedis:
 
 
 def make_server(kind, data_dir, port):
-    return (EmbeddedRedis(data_dir, port) if kind == "embedded" else ExternalRedis(data_dir, port)).start()
+    return (EmbeddedRedis(data_dir) if kind == "embedded" else ExternalRedis(data_dir, port)).start()
 
 
 def event(n):
@@ -168,12 +168,12 @@ def test_events_survive_a_redis_fault_once_each(tmp_path, kind, fault, seconds):
 
 
 def test_two_runs_cannot_share_one_redis_data_folder(tmp_path):
-    with EmbeddedRedis(tmp_path / "redis", free_port()) as first:
+    with EmbeddedRedis(tmp_path / "redis") as first:
         with pytest.raises(TrackerError, match=f"{tmp_path / 'redis'} is in use by another facetrack run "
                                                f"\\(pid {os.getpid()}\\); give each run its own redis.data_dir"):
-            EmbeddedRedis(tmp_path / "redis", free_port()).start()
+            EmbeddedRedis(tmp_path / "redis").start()
         assert redis.Redis.from_url(first.url).ping()  # the first run is untouched
-    with EmbeddedRedis(tmp_path / "redis", free_port()):  # free again once the first has stopped
+    with EmbeddedRedis(tmp_path / "redis"):  # free again once the first has stopped
         pass
 
 
@@ -214,9 +214,9 @@ def test_events_survive_redis_refusing_writes_for_ten_seconds(tmp_path, caplog):
     assert any("refuses writes" in r.getMessage() and "OOM" in r.getMessage() for r in caplog.records)
 
 
-def _redis_pids(port: int) -> list[int]:
-    """The redis-server processes serving ``port`` (read from /proc, as ``ps`` would: Redis sets its title to
-    ``redis-server 127.0.0.1:<port>``)."""
+def _redis_pids(data_dir: Path) -> list[int]:
+    """The redis-server processes serving ``data_dir``'s socket (read from /proc, as ``ps`` would: Redis sets its
+    title to ``redis-server unixsocket:<path>``)."""
     pids = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -225,7 +225,7 @@ def _redis_pids(port: int) -> list[int]:
                 alive = not Path(f"/proc/{entry}/stat").read_text().split(") ")[1].startswith("Z")
             except OSError:
                 continue
-            if alive and b"redis-server" in title and f"127.0.0.1:{port}\0".encode() in title + b"\0":
+            if alive and b"redis-server" in title and f"unixsocket:{socket_path(data_dir)}\0".encode() in title + b"\0":
                 pids.append(int(entry))
     return pids
 
@@ -243,10 +243,10 @@ def looping_video(tmp_path_factory):
     return write_video(plan, tmp_path_factory.mktemp("video") / "v.avi")
 
 
-def _start_run(tmp_path, cache_dir, video, port):
+def _start_run(tmp_path, cache_dir, video):
     config = tmp_path / "config.toml"
     config.write_text(
-        f'[models]\ncache_dir = "{cache_dir}"\ndevice = "cpu"\n\n[redis]\nport = {port}\n'
+        f'[models]\ncache_dir = "{cache_dir}"\ndevice = "cpu"\n\n[redis]\n'
         f'data_dir = "{tmp_path / "redis"}"\n\n[http]\nport = 0\n\n[pipeline]\ngrace_seconds = 10.0\n\n'
         f'[[cameras]]\nid = "hall"\nurl = "{video}"\nloop = true\n')
     log = (tmp_path / "run.log").open("w")
@@ -258,9 +258,9 @@ def _start_run(tmp_path, cache_dir, video, port):
 @needs_data
 def test_the_embedded_redis_is_restarted_when_it_dies_and_outlasts_a_group_sigterm_until_the_drain(
         tmp_path, cache_dir, looping_video):
-    port = free_port()
-    run, log = _start_run(tmp_path, cache_dir, looping_video, port)
-    client = redis.Redis.from_url(embedded_url(tmp_path / "redis", port), socket_connect_timeout=1, socket_timeout=2)
+    data = tmp_path / "redis"
+    run, log = _start_run(tmp_path, cache_dir, looping_video)
+    client = redis.Redis.from_url(embedded_url(data), socket_connect_timeout=1, socket_timeout=2)
 
     def events():
         try:
@@ -270,10 +270,10 @@ def test_the_embedded_redis_is_restarted_when_it_dies_and_outlasts_a_group_sigte
 
     try:
         _wait(lambda: any(b'"track.started"' in e for e in events()), 120, "the first track in the Stream")
-        first = _redis_pids(port)
+        first = _redis_pids(data)
         assert len(first) == 1
         os.kill(first[0], signal.SIGKILL)  # Redis dies under a running facetrack
-        _wait(lambda: _redis_pids(port) and _redis_pids(port) != first, 10, "the embedded Redis started again")
+        _wait(lambda: _redis_pids(data) and _redis_pids(data) != first, 10, "the embedded Redis started again")
         before = len(events())
         _wait(lambda: len(events()) > before, 30, "events after the restart")
         os.killpg(run.pid, signal.SIGTERM)  # what systemd's KillMode=control-group and Ctrl-C do: the whole group
@@ -283,8 +283,8 @@ def test_the_embedded_redis_is_restarted_when_it_dies_and_outlasts_a_group_sigte
             run.kill()
         client.close()
         log.close()
-    assert _redis_pids(port) == []  # stopped by facetrack, after the drain
-    with EmbeddedRedis(tmp_path / "redis", port) as server:  # read what it kept
+    assert _redis_pids(data) == []  # stopped by facetrack, after the drain
+    with EmbeddedRedis(tmp_path / "redis") as server:  # read what it kept
         kept = [json.loads(f[b"event"]) for _, f in redis.Redis.from_url(server.url).xrange(stream_key("facetrack"))]
     started = {e["track_id"] for e in kept if e["type"] == "track.started"}
     ended = {e["track_id"] for e in kept if e["type"] == "track.ended"}
@@ -293,14 +293,14 @@ def test_the_embedded_redis_is_restarted_when_it_dies_and_outlasts_a_group_sigte
 
 @needs_data
 def test_the_embedded_redis_does_not_outlive_a_killed_facetrack(tmp_path, cache_dir, looping_video):
-    port = free_port()
-    run, log = _start_run(tmp_path, cache_dir, looping_video, port)
+    data = tmp_path / "redis"
+    run, log = _start_run(tmp_path, cache_dir, looping_video)
     try:
-        _wait(lambda: bool(_redis_pids(port)) and listening(port), 120, "the embedded Redis")
+        _wait(lambda: bool(_redis_pids(data)) and serving(data), 120, "the embedded Redis")
         run.send_signal(signal.SIGKILL)
         run.wait(timeout=10)
     finally:
         if run.poll() is None:
             run.kill()
         log.close()
-    _wait(lambda: not _redis_pids(port) and not listening(port), 10, "the orphaned Redis to end and free its port")
+    _wait(lambda: not _redis_pids(data) and not serving(data), 10, "the orphaned Redis to end")

@@ -4,13 +4,13 @@ import pytest
 
 from gallery.enroll import Enroller
 from gallery.store import GalleryStore
-from pipelines.events.redis_server import EmbeddedRedis, free_port
+from pipelines.events.redis_server import EmbeddedRedis
 from tests.support.data import lfw_image
 
 
 @pytest.fixture(scope="module")
 def redis_url(tmp_path_factory):
-    with EmbeddedRedis(tmp_path_factory.mktemp("redis"), free_port()) as server:
+    with EmbeddedRedis(tmp_path_factory.mktemp("redis")) as server:
         yield server.url
 
 

@@ -44,7 +44,7 @@ def events_of(identity: int) -> list[Event]:
 @pytest.fixture
 def server(tmp_path):
     """A real Redis with its append-only file in a folder the test reads."""
-    with EmbeddedRedis(tmp_path / "redis", free_port()) as running:
+    with EmbeddedRedis(tmp_path / "redis") as running:
         yield running
 
 
@@ -239,7 +239,7 @@ def test_a_delete_through_facetrack_serve_sweeps_the_embedded_servers_stream_at_
     with GalleryStore(gallery) as store:
         colin = store.identity("Colin Powell").id
     port = free_port()
-    with EmbeddedRedis(tmp_path / "redis", port) as server:
+    with EmbeddedRedis(tmp_path / "redis") as server:
         client = redis.Redis.from_url(server.url)
         for event in events_of(colin):
             client.xadd(stream_key("facetrack"), {"event": event.model_dump_json()})
@@ -252,7 +252,7 @@ def test_a_delete_through_facetrack_serve_sweeps_the_embedded_servers_stream_at_
 
     body = asyncio.run(scenario())
     assert body["stream"] == {"deleted": 5, "pending": False}
-    with EmbeddedRedis(tmp_path / "redis", port) as server:
+    with EmbeddedRedis(tmp_path / "redis") as server:
         client = redis.Redis.from_url(server.url)
         left = [json.loads(f[b"event"]) for _, f in client.xrange(stream_key("facetrack"))]
         client.close()

@@ -27,7 +27,7 @@ from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_s
 from gallery.store import GalleryStore, NewFace
 from pipelines.events.erase import sweep_erased
 from pipelines.events.publisher import EventPublisher, stream_key, track_key
-from pipelines.events.redis_server import EmbeddedRedis, free_port
+from pipelines.events.redis_server import EmbeddedRedis
 from pipelines.live.worker import end_erased
 from tests.support.tracks import THRESHOLD, analysis_of, faces, look
 from tracker.config import TrackingConfig
@@ -49,7 +49,7 @@ def enrolled_face(k: int) -> NewFace:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    with EmbeddedRedis(tmp_path_factory.mktemp("redis"), free_port()) as running:
+    with EmbeddedRedis(tmp_path_factory.mktemp("redis")) as running:
         yield running
 
 

@@ -6,8 +6,9 @@ import pytest
 import redis
 
 from pipelines.events.publisher import EventPublisher, stream_key
-from pipelines.events.redis_server import EmbeddedRedis, embedded_url, free_port
+from pipelines.events.redis_server import EmbeddedRedis, embedded_url
 from pipelines.events.subscriber import read_events
+from tracker.errors import TrackerError
 from tracker.events import Event
 
 
@@ -24,7 +25,7 @@ async def until(condition, timeout: float = 20.0) -> None:
 
 def test_events_go_to_the_camera_channel_and_the_stream(tmp_path):
     async def scenario():
-        with EmbeddedRedis(tmp_path / "redis", free_port()) as server:
+        with EmbeddedRedis(tmp_path / "redis") as server:
             received = []
 
             async def subscribe():
@@ -58,7 +59,7 @@ def test_events_go_to_the_camera_channel_and_the_stream(tmp_path):
 
 def test_a_stream_key_of_the_wrong_type_holds_events_as_unwritten_until_it_is_fixed(tmp_path):
     async def scenario():
-        with EmbeddedRedis(tmp_path / "redis", free_port()) as server:
+        with EmbeddedRedis(tmp_path / "redis") as server:
             client = redis.Redis.from_url(server.url)
             client.set(stream_key("ft"), "not a stream")  # a careless operator's SET on the key
             publisher, stop = EventPublisher(server.url, "ft", 1000, 100), asyncio.Event()
@@ -81,10 +82,8 @@ def test_a_stream_key_of_the_wrong_type_holds_events_as_unwritten_until_it_is_fi
 
 
 def test_events_wait_out_a_redis_outage_in_order(tmp_path):
-    port = free_port()
-
     async def scenario():
-        server = EmbeddedRedis(tmp_path / "redis", port).start()
+        server = EmbeddedRedis(tmp_path / "redis").start()
         publisher, stop = EventPublisher(server.url, "ft", 1000, 100), asyncio.Event()
         running = asyncio.create_task(publisher.run(stop))
         for n in range(1, 4):
@@ -95,7 +94,7 @@ def test_events_wait_out_a_redis_outage_in_order(tmp_path):
             publisher.publish(event(n))
         await until(lambda: publisher._connected is False)  # it found Redis away, and holds them
         held = publisher.status().buffered
-        server = EmbeddedRedis(tmp_path / "redis", port).start()  # same data: the stream comes back
+        server = EmbeddedRedis(tmp_path / "redis").start()  # same data: the stream comes back
         try:
             await until(lambda: publisher.status().published == 8)
             stop.set()
@@ -119,28 +118,37 @@ def test_a_full_buffer_drops_the_oldest_and_counts_it():
     assert (publisher.status().buffered, publisher.status().dropped) == (3, 2)
 
 
-def test_the_embedded_server_refuses_a_port_in_use(tmp_path):
-    import pytest
+def test_a_second_embedded_server_on_the_same_data_is_refused_and_the_first_keeps_serving(tmp_path):
+    with EmbeddedRedis(tmp_path / "redis") as first:
+        with pytest.raises(TrackerError, match="in use by another facetrack run"):
+            EmbeddedRedis(tmp_path / "redis").start()
+        client = redis.Redis.from_url(first.url)
+        assert client.ping()
+        client.close()
 
-    from tracker.errors import TrackerError
 
-    with EmbeddedRedis(tmp_path / "a", free_port()) as first:
-        with pytest.raises(TrackerError, match=f"port {first.port} is already in use"):
-            EmbeddedRedis(tmp_path / "b", first.port).start()
-
-
-def test_the_embedded_server_admits_only_who_can_read_its_password(tmp_path):
-    with EmbeddedRedis(tmp_path / "redis", free_port()) as server:
-        stranger = redis.Redis(host="127.0.0.1", port=server.port)  # another user of the machine: no password
+def test_the_embedded_server_admits_only_who_can_read_its_password_and_listens_on_no_port(tmp_path):
+    with EmbeddedRedis(tmp_path / "redis") as server:
+        stranger = redis.Redis(unix_socket_path=str(server.socket))  # a process that cannot read the password
         with pytest.raises(redis.AuthenticationError):
             stranger.config_set("dir", "/tmp")  # before: allowed, and a way to write files as our user
         with pytest.raises(redis.AuthenticationError):
             stranger.xrange(stream_key("facetrack"))
         stranger.close()
-        owner = redis.Redis.from_url(embedded_url(tmp_path / "redis", server.port))  # facetrack events, gallery erase
+        owner = redis.Redis.from_url(embedded_url(tmp_path / "redis"))  # facetrack events, gallery erase
         assert owner.ping()
+        assert owner.config_get("port")["port"] == "0"  # no TCP port another user could take while it is down
         owner.close()
+        # the socket sits in the data folder (700), so no other user can reach it nor put one of theirs there
+        assert server.socket.parent == tmp_path / "redis" and server.socket.is_socket()
+        assert server.socket.stat().st_mode & 0o777 == 0o700
     assert (tmp_path / "redis" / "password").stat().st_mode & 0o777 == 0o600
     assert (tmp_path / "redis").stat().st_mode & 0o777 == 0o700
-    with EmbeddedRedis(tmp_path / "redis", free_port()) as again:  # the same password at the next run
-        assert again.url == embedded_url(tmp_path / "redis", again.port)
+    with EmbeddedRedis(tmp_path / "redis") as again:  # the same password at the next run
+        assert again.url == embedded_url(tmp_path / "redis")
+
+
+def test_a_data_folder_whose_socket_path_is_too_long_is_refused_by_name(tmp_path):
+    deep = tmp_path / ("d" * 120)
+    with pytest.raises(TrackerError, match="redis.data_dir: .* longer than a unix socket's path may be"):
+        EmbeddedRedis(deep)

@@ -130,7 +130,7 @@ def test_either_stream_may_drop_and_come_back_while_the_other_lives(camera, anal
                 await running
 
     try:
-        with EmbeddedRedis(tmp_path / "redis", free_port()) as redis:
+        with EmbeddedRedis(tmp_path / "redis") as redis:
             during, after = asyncio.run(scenario(redis.url))
     finally:
         proxy.close()

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import socket
 import threading
+from pathlib import Path
 
 
 class CuttableProxy:
-    """Forwards ``127.0.0.1:port`` to ``127.0.0.1:target``; ``cut()`` drops every connection and answers no new
-    one (connections are accepted and closed at once), ``restore()`` forwards again."""
+    """Forwards ``127.0.0.1:port`` to ``127.0.0.1:target`` (a port), or to the unix socket ``target`` (a path);
+    ``cut()`` drops every connection and answers no new one (connections are accepted and closed at once),
+    ``restore()`` forwards again."""
 
-    def __init__(self, target: int) -> None:
+    def __init__(self, target: int | Path) -> None:
         self.target = target
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
@@ -44,7 +46,7 @@ class CuttableProxy:
                 client.close()
                 continue
             try:
-                upstream = socket.create_connection(("127.0.0.1", self.target))
+                upstream = self._upstream()
             except OSError:
                 client.close()
                 continue
@@ -52,6 +54,17 @@ class CuttableProxy:
                 self._open.update((client, upstream))
             for source, sink in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    def _upstream(self) -> socket.socket:
+        if isinstance(self.target, int):
+            return socket.create_connection(("127.0.0.1", self.target))
+        upstream = socket.socket(socket.AF_UNIX)
+        try:
+            upstream.connect(str(self.target))
+        except OSError:
+            upstream.close()
+            raise
+        return upstream
 
     def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
         try:

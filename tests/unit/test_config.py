@@ -1,3 +1,4 @@
+import logging
 import re
 from pathlib import Path
 
@@ -43,9 +44,17 @@ def test_config_toml_and_the_docs_reference_are_generated_from_the_field_descrip
     assert (ROOT / "docs" / "configuration.md").read_text() == config_reference.reference_markdown(), \
         "docs/configuration.md is stale: run .venv/bin/python -m tracker.config_reference --write"
     every = {f"{s}.{k}" for s, f in Config.model_fields.items() if s != "cameras"
-             for k in f.annotation.model_fields}
+             for k, field in f.annotation.model_fields.items() if not field.deprecated}
     listed = set(re.findall(r"^\| `([a-z_]+\.[a-z_]+)` \|", config_reference.reference_markdown(), re.M))
-    assert listed == every  # every setting once, none that is not one
+    assert listed == every  # every setting once, none that is not one (deprecated ones are not listed)
+
+
+def test_a_deprecated_setting_is_accepted_with_a_warning_that_says_what_to_do(tmp_path, caplog):
+    config = tmp_path / "config.toml"
+    config.write_text("[redis]\nport = 6390\n")
+    with caplog.at_level(logging.WARNING):
+        assert load_config(config, environ={}).redis.data_dir == "data/redis"
+    assert "redis.port is ignored" in caplog.text and "remove redis.port" in caplog.text
 
 
 @pytest.mark.parametrize(
