@@ -208,8 +208,8 @@ class EventPublisher:
             await client.aclose()
             if self._tombstones:
                 logger.warning("%d tombstones of erased people's tracks were not written: Redis at %s is unreachable; "
-                               "their events still in the Stream stay until the next sweep of a named one",
-                               len(self._tombstones), redact(self.url))
+                               "those tracks' unnamed events already in the Stream may stay (a track that named the "
+                               "person in the Stream is still erased whole)", len(self._tombstones), redact(self.url))
             if self._buffer:
                 logger.warning("%d events were not delivered: Redis at %s is unreachable", len(self._buffer),
                                redact(self.url))

@@ -365,6 +365,9 @@ def test_a_track_that_was_named_someone_before_ends_when_they_are_erased():
         step(tracks, t, faces(50), {0: Verdict(8, 0.02, 0.2, THRESHOLD)})
     first = tracks.views()[0]
     assert first.name == "Bo Chen" and tracks.erase({7}) == [first.id]
+    _, _, events = step(tracks, 0.8, faces(), {})  # Bo Chen, still named, leaves: of no track (it is tombstoned)
+    assert [(e.type, e.name, e.track_id) for e in events] == [("person.left", "Bo Chen", None)]
+    assert not tracks.presence.tracks
 
 
 def test_an_open_track_explains_why_it_is_not_named():

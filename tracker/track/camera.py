@@ -188,10 +188,11 @@ class CameraTracks:
                     self._event("person.entered", track_id, now, identity=who, zone=zone)
             self._in_zones[track_id] = now_in
 
-    def _leave_zone(self, zone: str, identity: int, track_id: int, now: float) -> None:
+    def _leave_zone(self, zone: str, identity: int, track_id: int, now: float, of_track: bool = True) -> None:
         dwell = self._zone_presence[zone].leave(identity, track_id, now)
         if dwell is not None:
-            self._event("person.left", track_id, now, identity=identity, zone=zone, dwell_seconds=round(dwell, 3))
+            self._event("person.left", track_id if of_track else None, now, identity=identity, zone=zone,
+                        dwell_seconds=round(dwell, 3))
 
     def follow(self, t: float) -> list[TrackedFace]:
         """A frame between detections: each open track's box moved on at its velocity to ``t``."""
@@ -216,14 +217,19 @@ class CameraTracks:
         """The gallery erased these people: each open track that carries one of them (named them, now or before)
         ends at once and in silence: no event of it follows (what it published named them, and is erased from
         the Stream with them), its crops and best faces go, it leaves no sighting, and its face is a new track
-        (a new id) on the next frame it is detected on. Returns the ended tracks' ids."""
+        (a new id) on the next frame it is detected on; when it names someone else now, they leave (``person.left``
+        of no track, with the next frame's events). Returns the ended tracks' ids."""
         ended = [track_id for track_id, state in self.states.items() if state.carried & identities]
         for track_id in ended:
             state = self.states.pop(track_id)
             self.tracker.end(track_id)
+            who = state.identity.identity
+            if who != UNKNOWN and who not in identities:  # named someone else now: they leave, as of no track
+                self._leave(who, track_id, state.last_time, of_track=False)
+                continue
             for zone in self._in_zones.pop(track_id, set()):
-                self._zone_presence[zone].leave(state.identity.identity, track_id, 0.0)
-            self.presence.leave(state.identity.identity, track_id, 0.0)
+                self._zone_presence[zone].leave(who, track_id, 0.0)
+            self.presence.leave(who, track_id, 0.0)
         return ended
 
     def forget(self, identities: set[int] | None, now: float) -> list[Event]:
@@ -356,12 +362,14 @@ class CameraTracks:
         if self.presence.enter(identity, track_id, since):
             self._event("person.entered", track_id, now, identity=identity)
 
-    def _leave(self, identity: int, track_id: int, now: float) -> None:
+    def _leave(self, identity: int, track_id: int, now: float, of_track: bool = True) -> None:
+        """``of_track``: the events name the track (not when it ended in silence, tombstoned)."""
         for zone in sorted(self._in_zones.pop(track_id, set())):
-            self._leave_zone(zone, identity, track_id, now)
+            self._leave_zone(zone, identity, track_id, now, of_track)
         dwell = self.presence.leave(identity, track_id, now)
         if dwell is not None:
-            self._event("person.left", track_id, now, identity=identity, dwell_seconds=round(dwell, 3))
+            self._event("person.left", track_id if of_track else None, now, identity=identity,
+                        dwell_seconds=round(dwell, 3))
 
     def _event(self, kind: str, track_id: int, frame_time: float, state: TrackState | None = None,
                identity: int | None = None, **fields) -> None:
