@@ -34,6 +34,7 @@ from urllib.parse import unquote, urlsplit
 import paho.mqtt.client as mqtt
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from pipelines.events.publisher import erased_key
@@ -45,6 +46,7 @@ from tracker.whereabouts import Person, Whereabouts
 
 logger = logging.getLogger(__name__)
 ACK_SECONDS = 10.0
+RETRY_SECONDS = 0.5  # Redis away at the start: asked again this often
 STOP_SECONDS = 5.0  # at a stop, how long the event in hand may take to be acknowledged and saved
 
 
@@ -160,10 +162,8 @@ class Bridge:
         """Until ``stop`` is set (or Redis answers with something other than events)."""
         client = aioredis.Redis.from_url(self.redis_url, socket_connect_timeout=2)
         try:
-            saved = await client.get(state_key(self.prefix))
-            if saved:
-                held = json.loads(saved)
-                self.last_id, self.presence = held["last_id"], Whereabouts.from_json(held["presence"])
+            if not await self._restore(client, stop):
+                return
             logger.info("mqtt: publishing to %s from stream id %s", redact(self.config.url), self.last_id)
             self.broker.start()
             work = [asyncio.create_task(self._clock(client)), asyncio.create_task(self._follow(client))]
@@ -184,6 +184,26 @@ class Bridge:
         finally:
             self.broker.stop()
             await client.aclose()
+
+    async def _restore(self, client: aioredis.Redis, stop: asyncio.Event) -> bool:
+        """Where the bridge was (``_save``), waiting for Redis as long as it is away (said once); False when stopped
+        first."""
+        while not stop.is_set():
+            try:
+                saved = await client.get(state_key(self.prefix))
+            except REDIS_AWAY as error:
+                self._redis_away(error)
+                try:
+                    await asyncio.wait_for(stop.wait(), RETRY_SECONDS)
+                except TimeoutError:
+                    pass
+                continue
+            if saved:
+                held = json.loads(saved)
+                self.last_id, self.presence = held["last_id"], Whereabouts.from_json(held["presence"])
+            self._away_said = False
+            return True
+        return False
 
     async def _follow(self, client: aioredis.Redis) -> None:
         async for stream_id, event in read_events(self.redis_url, self.prefix, since=self.last_id, waiting=_waiting):
@@ -333,7 +353,8 @@ def _iso(t: float) -> str | None:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t)) if t else None
 
 
-REDIS_AWAY = (RedisConnectionError, RedisTimeoutError, OSError)  # Redis restarting, or cut off: the bridge waits
+# Redis restarting, cut off, or refusing writes for now (OOM, READONLY, MISCONF: a ResponseError): the bridge waits
+REDIS_AWAY = (RedisConnectionError, RedisTimeoutError, OSError, ResponseError)
 
 
 def _waiting(url: str, error: Exception) -> None:

@@ -13,7 +13,7 @@ import pytest
 import redis
 
 from pipelines.events.publisher import erased_key, stream_key
-from pipelines.events.redis_server import EmbeddedRedis
+from pipelines.events.redis_server import EmbeddedRedis, embedded_url
 from pipelines.mqtt.bridge import Bridge, state_key
 from tests.support.mqtt import PASSWORD, USER, Mosquitto, Recorder, needs_mosquitto, until
 from tracker.config import MqttConfig
@@ -58,6 +58,26 @@ class Running:
         self.thread.join(timeout=15)
         assert not self.thread.is_alive()
         self.loop.close()
+
+
+def test_a_bridge_started_before_redis_waits_for_it_and_then_publishes(tmp_path):
+    """``facetrack mqtt`` started before ``facetrack run`` (a boot, a unit started first): it waits, said once."""
+    with Mosquitto(tmp_path / "mqtt") as broker:
+        bridge = Running(MqttConfig(url=broker.url, username=USER, password=PASSWORD), embedded_url(tmp_path / "redis"))
+        watcher = Recorder(broker)
+        try:
+            until(lambda: bridge.bridge._away_said, what="the bridge saying Redis is away")
+            assert bridge.thread.is_alive()
+            with EmbeddedRedis(tmp_path / "redis") as server:
+                client = redis.Redis.from_url(server.url)
+                add(client, event("person.entered", 7, "Ada", crop_jpeg=CROP))
+                until(lambda: watcher.latest().get("facetrack/person/7/state") == b"home", 30, "Ada home")
+                bridge.close()
+                client.close()
+        finally:
+            watcher.close()
+            if bridge.thread.is_alive():
+                bridge.close()
 
 
 def test_presence_discovery_and_each_event_once_through_restarts_and_an_erasure(tmp_path, caplog):
