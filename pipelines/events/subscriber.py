@@ -29,6 +29,7 @@ from collections.abc import AsyncIterator, Callable, Collection
 import redis.asyncio as aioredis
 from pydantic import ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from pipelines.events.publisher import channel, entry_event, stream_key
@@ -66,7 +67,9 @@ async def read_events(
                     if seen.first(event.id):
                         yield stream_id, event
             return
-        except (RedisConnectionError, RedisTimeoutError, OSError) as error:
+        except (RedisConnectionError, RedisTimeoutError, OSError, ResponseError) as error:
+            if isinstance(error, ResponseError) and not str(error).startswith("BUSY"):
+                raise  # BUSY: a script runs (an erasure writes the Stream anew), and Redis answers once it ends
             if waiting and not told:
                 waiting(url, error)
                 told = True

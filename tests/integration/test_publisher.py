@@ -152,3 +152,51 @@ def test_a_data_folder_whose_socket_path_is_too_long_is_refused_by_name(tmp_path
     deep = tmp_path / ("d" * 120)
     with pytest.raises(TrackerError, match="redis.data_dir: .* longer than a unix socket's path may be"):
         EmbeddedRedis(deep)
+
+
+def test_the_kit_waits_out_a_script_that_holds_redis_busy(tmp_path):
+    """An erasure writes the Stream anew in one script; past Redis's script time limit, every other client is
+    answered BUSY until it ends. A subscriber that starts (or reads) meanwhile waits, then reads on."""
+    import threading
+
+    async def scenario():
+        with EmbeddedRedis(tmp_path / "redis") as server:
+            client = redis.Redis.from_url(server.url)
+            client.config_set("lua-time-limit", 100)  # BUSY after 0.1 s, not 5 s
+            client.xadd(stream_key("ft"), {"event": event(1).model_dump_json()})
+
+            def hold(seconds: float) -> None:  # a script that runs ``seconds`` (as REWRITE_STREAM on a long Stream)
+                holder = redis.Redis.from_url(server.url)
+                holder.eval("local t = redis.call('TIME'); while true do local n = redis.call('TIME'); "
+                            "if (n[1] - t[1]) * 1000000 + (n[2] - t[2]) > tonumber(ARGV[1]) then break end end "
+                            "return 0", 0, int(seconds * 1e6))
+                holder.close()
+
+            def busy() -> bool:
+                try:
+                    client.ping()
+                    return False
+                except redis.ResponseError as error:
+                    return str(error).startswith("BUSY")
+
+            holding = threading.Thread(target=hold, args=(3.0,))
+            holding.start()
+            await until(busy)
+            got, waited = [], []
+
+            async def read():
+                async for _, e in read_events(server.url, "ft", since="0", waiting=lambda *a: waited.append(a)):
+                    got.append(e.track_id)
+                    if len(got) == 2:
+                        return
+
+            reader = asyncio.create_task(read())
+            await asyncio.to_thread(holding.join)
+            await until(lambda: got == [1])
+            client.xadd(stream_key("ft"), {"event": event(2).model_dump_json()})
+            await asyncio.wait_for(reader, 30)
+            client.close()
+            return got, waited
+
+    got, waited = asyncio.run(scenario())
+    assert got == [1, 2] and len(waited) == 1  # said once
