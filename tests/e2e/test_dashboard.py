@@ -229,7 +229,8 @@ def test_not_this_person_on_a_wrong_match_in_the_event_list(tmp_path, cache_dir,
             audit = wait_until(lambda: driver.find_element(By.ID, "audit-summary").text, 30, "the gallery audit")
             assert re.fullmatch(r"\d faces checked, 0 flagged", audit), audit
             assert not driver.find_element(By.ID, "presence-section").is_displayed()  # no cameras in serve
-            time.sleep(1.0)  # the event WebSocket follows from now on
+            wait_until(lambda: any(c.get("cmd") == "xread" for c in client.client_list()), 60,
+                       "the page's event feed following the Stream")  # the event WebSocket follows from now on
             client.xadd(stream_key("facetrack"), {"event": wrong.model_dump_json()})
             button = wait_until(lambda: driver.find_element(By.CSS_SELECTOR, "#events li button.reject"), 30,
                                 "the wrong match in the event list")

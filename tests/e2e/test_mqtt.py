@@ -87,11 +87,11 @@ def test_run_to_mosquitto_with_discovery_presence_and_no_event_lost_or_doubled_t
             assert boxed and all(e.zones == (["left"] if (e.box[0] + e.box[2]) / 2 < width / 2 else []) for e in boxed)
             entered = {(e.identity_id, e.zone) for e in written if e.type == "person.entered"}
             assert any(zone == "left" for _, zone in entered)  # someone walked into the zone, as its own entry
-            time.sleep(2.5)  # everyone has left the (ended) video: not_home once away_seconds have passed
-            retained = Recorder(broker)
+            retained = Recorder(broker)  # everyone has left the (ended) video: not_home once away_seconds have passed
             recorders.append(retained)
-            latest = until(lambda: (lambda seen: seen if all(f"facetrack/person/{i}/state" in seen for i in people)
-                                    else None)(retained.latest()), 30, "every person's retained state")
+            latest = until(lambda: (lambda seen: seen if all(seen.get(f"facetrack/person/{i}/state") == b"not_home"
+                                                             for i in people) else None)(retained.latest()), 60,
+                           "every person's retained state, not_home")
             for identity, name in people.items():
                 discovery = json.loads(latest[f"homeassistant/device_tracker/facetrack_{identity}/config"])
                 assert discovery["name"] == name and discovery["state_topic"] == f"facetrack/person/{identity}/state"
