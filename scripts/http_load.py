@@ -124,7 +124,7 @@ def main() -> None:
     port = free_port()
     cameras = "".join(f'[[cameras]]\nid = "cam{i}"\nurl = "{args.video}"\nloop = true\n\n' for i in range(args.cameras))
     config = folder / "config.toml"
-    config.write_text(f'[http]\nport = {port}\n\n[redis]\nport = {free_port()}\ndata_dir = "{folder / "redis"}"\n\n'
+    config.write_text(f'[http]\nport = {port}\n\n[redis]\ndata_dir = "{folder / "redis"}"\n\n'
                       + cameras)
     env = {**os.environ, "FACETRACK__HTTP__TOKEN": TOKEN}
     if args.rate is not None:

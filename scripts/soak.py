@@ -65,7 +65,7 @@ def main() -> None:
         sys.exit(f"{VIDEO}: the street video is needed (the shared data folder)")
     work = ROOT / "out" / f"soak-{time.strftime('%Y%m%d-%H%M%S')}"
     work.mkdir(parents=True)
-    server = EmbeddedRedis(work / "redis", free_port()).start()
+    server = EmbeddedRedis(work / "redis").start()
     redis_box = {"server": server}
     port, token = free_port(), secrets.token_hex(8)
     config = write_config(work, server.url, port, token, args.cameras)
@@ -170,7 +170,7 @@ def outage(box: dict, kind: str, seconds: float) -> None:
         os.kill(server.pid, signal.SIGKILL)
         server.stop()
         time.sleep(seconds)
-        box["server"] = EmbeddedRedis(server.data_dir, server.port).start()
+        box["server"] = EmbeddedRedis(server.data_dir).start()
 
 
 def sample(pid: int, port: int, token: str, at: float) -> dict:

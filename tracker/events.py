@@ -64,14 +64,21 @@ class SchemaError(ValueError):
     """An event of another major version: this reader cannot read it."""
 
 
+READS = ("1", SCHEMA_VERSION.split(".")[0])  # majors read: 1 (an integer then) has 2.0's fields but run
+
+
 def read_event(data: dict) -> Event:
     """An event as received (JSON decoded), by the rules of ``SCHEMA_VERSION``: fields of a later minor version are
-    ignored; another major version raises ``SchemaError``, anything else malformed pydantic's ``ValidationError``."""
-    major = str(data.get("schema_version", "")).split(".")[0]
-    if major != SCHEMA_VERSION.split(".")[0]:
-        raise SchemaError(f"event schema {data.get('schema_version')!r}: this reader reads {SCHEMA_VERSION} "
-                          f"(major {SCHEMA_VERSION.split('.')[0]}); update facetrack's subscriber kit")
-    return Event.model_validate({key: value for key, value in data.items() if key in Event.model_fields})
+    ignored; events of release 1 (still in a Stream, or from a worker not yet upgraded) are read as they are;
+    another major version raises ``SchemaError``, anything else malformed pydantic's ``ValidationError``."""
+    version = str(data.get("schema_version", ""))
+    major = version.split(".")[0]
+    if major not in READS:
+        newer = major.isdigit() and int(major) > int(READS[-1])
+        raise SchemaError(f"event schema {data.get('schema_version')!r}: this reader reads majors "
+                          f"{', '.join(READS)}" + ("; update facetrack's subscriber kit" if newer else ""))
+    fields = {key: value for key, value in data.items() if key in Event.model_fields}
+    return Event.model_validate({**fields, "schema_version": version if "." in version else f"{version}.0"})
 
 
 if __name__ == "__main__":  # the JSON Schema for apps in other languages: docs/event.schema.json

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import redis
 
-from pipelines.events.publisher import entry_event, erased_key, mark_key, stream_key, track_key, unswept_key
+from pipelines.events.publisher import entry_event, erased_key, stream_key, track_key, unswept_key
 from pipelines.events.redis_server import EmbeddedRedis, embedded_url, serving
 
 logger = logging.getLogger(__name__)
@@ -52,20 +52,58 @@ def sweep_erased(store, client: redis.Redis, prefix: str, settle: float = SETTLE
     if pending:
         client.sadd(erased_key(prefix), *pending)
     tracks, clusters = store.erased_traces()
-    deleted = 0
+    deleted, unswept = 0, set()
     for round_ in range(2 if pending else 1):
         if round_ and settle:
             time.sleep(settle)
-        unswept = client.smembers(unswept_key(prefix))
+        unswept |= client.smembers(unswept_key(prefix))
         deleted += erase_identities(client, prefix, set(pending), tracks, set(clusters),
                                     {key.decode() for key in unswept})
-        if unswept:
-            client.srem(unswept_key(prefix), *unswept)
+    scrub_bridge_state(client, prefix, set(pending))
     rewrite_stream(client, prefix)  # always: a retry after a failed rewrite finds nothing left to delete
     rewrite_append_only_file(client)
     rewrite_snapshot(client)
+    if unswept:  # only now: a rewrite that failed leaves them to the next sweep, which rewrites again
+        client.srem(unswept_key(prefix), *unswept)
     store.swept(pending)
     return deleted
+
+
+# KEYS: the MQTT bridge's saved state; ARGV: identity ids. The bridge's whereabouts without these people (the bridge
+# clears them itself when it runs; a bridge stopped at the erasure would keep their names until it starts again).
+SCRUB_BRIDGE_STATE = """
+local raw = redis.call('GET', KEYS[1])
+if not raw then return 0 end
+local ok, state = pcall(cjson.decode, raw)
+if not ok or type(state) ~= 'table' or type(state['presence']) ~= 'table' then return 0 end
+local gone = {}
+for _, id in ipairs(ARGV) do gone[tonumber(id)] = true end
+local people, removed = {}, 0
+for _, person in ipairs(state['presence']['people'] or {}) do
+  if gone[tonumber(person['identity_id'])] then removed = removed + 1 else table.insert(people, person) end
+end
+if removed == 0 then return 0 end
+state['presence']['people'] = people
+for camera, ids in pairs(state['presence']['cameras'] or {}) do
+  local kept = {}
+  for _, id in ipairs(ids) do if not gone[tonumber(id)] then table.insert(kept, id) end end
+  state['presence']['cameras'][camera] = kept
+end
+redis.call('SET', KEYS[1], cjson.encode(state))
+return removed
+"""
+
+
+def bridge_state_key(prefix: str) -> str:
+    """Where ``facetrack mqtt`` keeps its place in the Stream and who is where (``pipelines.mqtt.bridge``)."""
+    return f"{prefix}:mqtt:bridge"
+
+
+def scrub_bridge_state(client: redis.Redis, prefix: str, identity_ids: set[int]) -> int:
+    """The erased people out of the MQTT bridge's saved state; returns how many were in it."""
+    if not identity_ids:
+        return 0
+    return client.eval(SCRUB_BRIDGE_STATE, 1, bridge_state_key(prefix), *sorted(identity_ids))
 
 
 def sweep_configured(config, store) -> int:
@@ -110,11 +148,10 @@ def erase_identities(client: redis.Redis, prefix: str, identity_ids: set[int],
         return any(first - 1.0 <= event.get("frame_time", -1.0) <= last + 1.0 for first, last in times)
 
     doomed: list[bytes] = []
-    marks: dict[bytes, str] = {}  # entry id -> its event's write-once mark (``mark_key``), which goes with it
-    spans: dict[tuple[str, int | None], list] = {}  # (camera, track) -> [its entries so far, named as them]
+    spans: dict[tuple, list] = {}  # (camera, run, track) -> [its entries so far, named as them]
     malformed = 0
 
-    def close(key: tuple[str, int | None]) -> None:
+    def close(key: tuple) -> None:
         entries, named = spans.pop(key, ([], False))
         if named:
             doomed.extend(entries)
@@ -127,12 +164,15 @@ def erase_identities(client: redis.Redis, prefix: str, identity_ids: set[int],
             if event is None:
                 malformed += 1
                 continue
-            key = (event.get("camera"), event.get("track_id"))
+            if event.get("track_id") is None:  # of no track (a person.left of a track ended in silence): alone
+                if theirs(event):
+                    doomed.append(entry_id)
+                continue
+            key = (event.get("camera"), event.get("run"), event.get("track_id"))
             if event.get("type") == "track.started":
                 close(key)  # the same id in an earlier run
             span = spans.setdefault(key, [[], False])
             span[0].append(entry_id)
-            marks[entry_id] = mark_key(prefix, str(event.get("id")))
             span[1] = span[1] or theirs(event)
             if event.get("type") == "track.ended" and not span[1]:
                 spans.pop(key)
@@ -143,7 +183,6 @@ def erase_identities(client: redis.Redis, prefix: str, identity_ids: set[int],
         close(key)
     for i in range(0, len(doomed), PAGE):
         client.xdel(stream_key(prefix), *doomed[i : i + PAGE])
-        client.delete(*(marks[entry] for entry in doomed[i : i + PAGE]))
     if malformed:
         logger.warning("erase: %d Stream entries are not facetrack events (no JSON 'event' field); left as they are",
                        malformed)
@@ -189,15 +228,17 @@ def rewrite_append_only_file(client: redis.Redis, timeout: float = 60.0) -> None
     """Have Redis rewrite its append-only file, which keeps every write as it was made (an erased person's
     events too) until rewritten; waits for it. A server without one, or that refuses (a managed Redis), is
     said in the log: its operator must rewrite it."""
+    flags = ("aof_rewrite_in_progress", "aof_rewrite_scheduled")
     try:
         if client.config_get("appendonly").get("appendonly") != "yes":
             return
+        _wait_persistence(client, flags, timeout)  # one running (another sweep's) may predate this one: after it
         client.bgrewriteaof()
     except redis.ResponseError as error:
         logger.warning("erase: Redis did not rewrite its append-only file (%s); it may still hold erased events "
                        "until its operator runs BGREWRITEAOF", error)
         return
-    _wait_persistence(client, ("aof_rewrite_in_progress", "aof_rewrite_scheduled"), timeout)
+    _wait_persistence(client, flags, timeout)
 
 
 def rewrite_snapshot(client: redis.Redis, timeout: float = 60.0) -> None:

@@ -42,17 +42,17 @@ SEEN_SECONDS = 3600  # a retry comes seconds after the first try; an hour is amp
 # the mark again when none), the tombstoned tracks, those not yet swept; ARGV: payload, channel, Stream length,
 # seconds the mark is kept, the event's identity id ('' when none), its run ('' when not fenced), its track's
 # tombstone key ('' when none). Returns the Stream id, nil when the event was written before (a retry after a
-# timeout), 0 when it names a person erased meanwhile (its track is tombstoned then: a track that ended before
-# its worker read the erasure has no other way to its earlier, unnamed events) or is of a tombstoned track, or -1
-# when a later
+# timeout), 0 when it names a person erased meanwhile or is of a tombstoned track, -2 when it names a person erased
+# meanwhile and its track is tombstoned by it (a track that ended before its worker read the erasure has no other
+# way to its earlier, unnamed events: a sweep is due), or -1 when a later
 # run of its camera has started (another worker holds it now): those two are dropped. A Stream key that
 # is not a Stream is an error, and so is any failed write: the mark is set only once the entry is written
 # (a script is not undone by an error), so the event is held and tried again, never taken as written.
 WRITE_ONCE = """
 if ARGV[5] ~= '' and redis.call('SISMEMBER', KEYS[3], ARGV[5]) == 1 then
-  if ARGV[7] ~= '' then
-    redis.call('SADD', KEYS[5], ARGV[7])
+  if ARGV[7] ~= '' and redis.call('SADD', KEYS[5], ARGV[7]) == 1 then
     redis.call('SADD', KEYS[6], ARGV[7])
+    return -2
   end
   return 0
 end
@@ -234,10 +234,10 @@ class EventPublisher:
             args=[payload, channel(self.prefix, event.camera), self.stream_maxlen, SEEN_SECONDS,
                   "" if event.identity_id is None else event.identity_id, fence[1] if fence else "",
                   track_key(event.camera, event.run, event.track_id)])
-        if written == 0:
+        if written in (0, -2):
             self.withheld += 1
             logger.info("camera %s: an event of a person erased (or of their track) was not written", event.camera)
-            if event.identity_id is not None and self.on_tombstones is not None:  # (its track tombstoned)
+            if written == -2 and self.on_tombstones is not None:
                 self.on_tombstones()
         elif written == -1:
             self.fenced += 1

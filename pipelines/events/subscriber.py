@@ -102,10 +102,11 @@ async def _replay(client: aioredis.Redis, prefix: str, cameras: Collection[str] 
         for _, entries in reply:
             for entry_id, fields in entries:
                 since = entry_id.decode()
-                event = _event(entry_event(fields))
-                if event is None:
+                data = entry_event(fields)
+                event = _event(data)
+                if data is None:
                     logger.warning("stream entry %s is not a facetrack event; skipped", since)
-                elif not cameras or event.camera in cameras:
+                elif event is not None and (not cameras or event.camera in cameras):  # (None: said once)
                     yield since, event
 
 
@@ -115,7 +116,8 @@ def _event(fields: dict | None) -> Event | None:
     except SchemaError as error:
         _say_once(str(error))
         return None
-    except ValidationError:
+    except ValidationError as error:
+        logger.warning("an event that does not fit the schema (%s); skipped", str(error).splitlines()[0])
         return None
 
 

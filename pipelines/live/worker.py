@@ -35,6 +35,7 @@ from tracker.track.camera import CameraTracks, TrackedFace
 from tracker.track.state import FrameInfo, Verdict
 
 logger = logging.getLogger(__name__)
+IDLE_SECONDS = 1.0  # without frames, the gallery's changes are still applied this often
 
 MAIN_WAIT = 1.0  # seconds a sub-stream camera waits for its main stream's frame (a burst decodes a GOP)
 
@@ -95,20 +96,32 @@ class CameraWorker:
         self._main: tuple[int, int] | None = None  # the main stream's size the open tracks' boxes are in
 
     async def run(self) -> None:
-        while (frame := await self.mailbox.get()) is not None:  # the reader keeps to camera.fps
+        while True:
+            try:  # the reader keeps to camera.fps
+                frame = await asyncio.wait_for(self.mailbox.get(), IDLE_SECONDS)
+            except TimeoutError:  # no frame (a camera reconnecting, stalled): gallery changes still apply
+                self._follow_gallery(time.time())
+                continue
+            if frame is None:
+                break
             if self.may_analyse is not None and not self.may_analyse():
                 self.stats.fenced += 1
                 continue
             await self.process(frame)
-        self._erase()  # a person erased since the last frame: their tracks end in silence, tombstoned, not as usual
+        self._follow_gallery(time.time())  # a person erased since the last frame: their tracks end in silence
         self._publish(self.tracks.finish())
 
-    async def process(self, frame: Frame) -> None:
-        revision = self.identifier.revision  # read once: a change after it is read on the next frame
-        if revision != self._revision:  # someone changed in the gallery: their tracks are unnamed
+    def _follow_gallery(self, now: float) -> None:
+        """Someone changed in the gallery: the tracks of people erased end (``_erase``), the tracks named someone
+        changed are unnamed."""
+        revision = self.identifier.revision  # read once: a change after it is read on the next call
+        if revision != self._revision:
             changed, self._revision = self.identifier.changed_since(self._revision), revision
             self._erase()
-            self._publish(self.tracks.forget(changed, frame.time))
+            self._publish(self.tracks.forget(changed, now))
+
+    async def process(self, frame: Frame) -> None:
+        self._follow_gallery(frame.time)
         main = self._main_size()
         if main != self._main:  # a sub-stream camera's boxes change pixels (its main stream opened): tracks end
             self._main = main
@@ -185,6 +198,7 @@ class CameraWorker:
     def _erase(self) -> None:
         ended = end_erased(self.tracks, set(self.identifier.names), self.publisher)
         if ended:
+            self.latest = None  # the live view's last frame showed them: none until the next one
             logger.info("camera %s: %d track(s) of erased people ended", self.camera.id, len(ended))
 
     def _publish(self, events) -> None:

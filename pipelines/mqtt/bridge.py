@@ -33,10 +33,11 @@ from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
 import redis.asyncio as aioredis
+from redis.exceptions import AuthenticationError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from pipelines.events.erase import bridge_state_key
 from pipelines.events.publisher import erased_key
 from pipelines.events.subscriber import read_events
 from tracker.config import MqttConfig
@@ -48,10 +49,6 @@ logger = logging.getLogger(__name__)
 ACK_SECONDS = 10.0
 RETRY_SECONDS = 0.5  # Redis away at the start: asked again this often
 STOP_SECONDS = 5.0  # at a stop, how long the event in hand may take to be acknowledged and saved
-
-
-def state_key(prefix: str) -> str:
-    return f"{prefix}:mqtt:bridge"
 
 
 def broker_password(config: MqttConfig) -> str:
@@ -190,7 +187,7 @@ class Bridge:
         first."""
         while not stop.is_set():
             try:
-                saved = await client.get(state_key(self.prefix))
+                saved = await client.get(bridge_state_key(self.prefix))
             except REDIS_AWAY as error:
                 self._redis_away(error)
                 try:
@@ -265,7 +262,7 @@ class Bridge:
         on the first tick it is back (a restart meanwhile starts from the last saved: the events since are
         published again, each with its id)."""
         try:
-            await client.set(state_key(self.prefix), json.dumps({"last_id": self.last_id,
+            await client.set(bridge_state_key(self.prefix), json.dumps({"last_id": self.last_id,
                                                                  "presence": self.presence.to_json()}))
             self._away_said = self._unsaved = False
         except REDIS_AWAY as error:
@@ -273,6 +270,10 @@ class Bridge:
             self._redis_away(error)
 
     def _redis_away(self, error: Exception) -> None:
+        """Said once; an error Redis will not get over (a wrong password, a key of another type) is raised."""
+        if isinstance(error, AuthenticationError) or (isinstance(error, ResponseError)
+                                                      and not str(error).startswith(PASSING)):
+            raise error
         if not self._away_said:
             self._away_said = True
             _waiting(self.redis_url, error)
@@ -353,8 +354,10 @@ def _iso(t: float) -> str | None:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t)) if t else None
 
 
-# Redis restarting, cut off, or refusing writes for now (OOM, READONLY, MISCONF: a ResponseError): the bridge waits
+# Redis restarting, cut off, or refusing for now (busy with a script, loading, out of memory, a replica, a failed
+# save): the bridge waits (``Bridge._redis_away``)
 REDIS_AWAY = (RedisConnectionError, RedisTimeoutError, OSError, ResponseError)
+PASSING = ("BUSY", "LOADING", "OOM", "READONLY", "MISCONF", "MASTERDOWN")
 
 
 def _waiting(url: str, error: Exception) -> None:

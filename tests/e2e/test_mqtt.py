@@ -16,9 +16,9 @@ import redis
 
 from gallery.store import GalleryStore
 from pipelines.eval.real import enroll_variant
+from pipelines.events.erase import bridge_state_key
 from pipelines.events.publisher import stream_key
 from pipelines.events.redis_server import EmbeddedRedis
-from pipelines.mqtt.bridge import state_key
 from tests.support.cli import FACETRACK
 from tests.support.data import DATA, LFW
 from tests.support.mqtt import PASSWORD, USER, Mosquitto, Recorder, needs_mosquitto, until
@@ -74,7 +74,7 @@ def test_run_to_mosquitto_with_discovery_presence_and_no_event_lost_or_doubled_t
             entries = client.xrange(stream_key("facetrack"))
             written = [Event.model_validate_json(fields[b"event"]) for _, fields in entries]
             last = entries[-1][0].decode()
-            until(lambda: json.loads(client.get(state_key("facetrack")) or "{}").get("last_id") == last, 60,
+            until(lambda: json.loads(client.get(bridge_state_key("facetrack")) or "{}").get("last_id") == last, 60,
                   "the bridge at the Stream's end")
             until(lambda: len(events.seen()) >= len(written), 30, "every event over MQTT")
             published = [json.loads(payload)["id"] for _, payload, _ in events.seen()]

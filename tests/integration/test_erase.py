@@ -15,7 +15,7 @@ from gallery.negatives import Negatives
 from gallery.store import GalleryStore, NewFace
 from gallery.unknowns import NAMED, Unknowns
 from pipelines.eval.synthetic import make_plan, write_video
-from pipelines.events.erase import sweep_erased
+from pipelines.events.erase import bridge_state_key, sweep_erased
 from pipelines.events.publisher import EventPublisher, stream_key
 from pipelines.events.redis_server import EmbeddedRedis, free_port
 from tests.support.cli import run
@@ -358,3 +358,32 @@ def test_erasing_a_person_in_view_ends_their_track_and_nothing_of_it_is_written_
     assert not [e["type"] for e in stored if e["track_id"] in theirs]
     sightings = sqlite3.connect(gallery).execute("SELECT track_id FROM sightings WHERE camera = 'hall'").fetchall()
     assert not {t for (t,) in sightings} & theirs
+
+
+def test_events_of_no_track_are_judged_one_by_one_and_the_bridges_saved_state_forgets_the_person(gallery, server):
+    """A ``person.left`` of no track (its track ended in silence) goes only when it names them; the MQTT bridge's
+    saved whereabouts (kept in Redis while ``facetrack mqtt`` is stopped) lose their name and id."""
+    with GalleryStore(gallery) as store:
+        colin = store.identity("Colin Powell").id
+        other = colin + 1000  # someone not erased
+        client = redis.Redis.from_url(server.url)
+        try:
+            for who, name in ((other, "Someone Else"), (colin, "Colin Powell")):
+                client.xadd(stream_key("facetrack"), {"event": Event(
+                    type="person.left", camera="door", frame_time=1.0, model_id="m", identity_id=who,
+                    name=name).model_dump_json()})
+            state = {"last_id": "0-0", "presence": {"people": [
+                {"identity_id": colin, "name": "Colin Powell", "cameras": ["door"], "last_camera": "door",
+                 "last_seen": 1.0, "away_at": None},
+                {"identity_id": other, "name": "Someone Else", "cameras": ["door"], "last_camera": "door",
+                 "last_seen": 1.0, "away_at": None}], "cameras": {"door": [colin, other]}}}
+            client.set(bridge_state_key("facetrack"), json.dumps(state))
+            store.erase("Colin Powell")
+            assert sweep_erased(store, client, "facetrack", settle=0) == 1
+            left = [json.loads(f[b"event"])["name"] for _, f in client.xrange(stream_key("facetrack"))]
+            saved = client.get(bridge_state_key("facetrack"))
+        finally:
+            client.close()
+    assert left == ["Someone Else"]
+    assert b"Colin" not in saved and json.loads(saved)["presence"]["cameras"] == {"door": [other]}
+    assert b"Colin Powell" not in _append_only_bytes(server)

@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 import redis
 
+from pipelines.events.erase import bridge_state_key
 from pipelines.events.publisher import erased_key, stream_key
 from pipelines.events.redis_server import EmbeddedRedis, embedded_url
-from pipelines.mqtt.bridge import Bridge, state_key
+from pipelines.mqtt.bridge import Bridge
 from tests.support.mqtt import PASSWORD, USER, Mosquitto, Recorder, needs_mosquitto, until
 from tracker.config import MqttConfig
 from tracker.events import Event
@@ -103,7 +104,7 @@ def test_presence_discovery_and_each_event_once_through_restarts_and_an_erasure(
         assert home["facetrack/person/7/image"] == base64.b64decode(CROP)
         assert json.loads(home["facetrack/camera/yard/state"]) == {"people": ["Grace"]}
         assert home["facetrack/bridge/status"] == b"online"
-        until(lambda: json.loads(client.get(state_key("facetrack")) or "{}").get("last_id"), what="saved")
+        until(lambda: json.loads(client.get(bridge_state_key("facetrack")) or "{}").get("last_id"), what="saved")
 
         server.stop()  # Redis restarts under the running bridge: it waits (its clock asks Redis every tick)
         until(lambda: "waiting for Redis" in caplog.text, what="the bridge waiting for Redis")

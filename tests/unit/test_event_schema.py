@@ -44,6 +44,13 @@ def test_a_field_of_a_later_minor_version_is_ignored_and_the_event_read():
     assert _event(later).name == "Ann"  # the kit's reader
 
 
+def test_an_event_of_release_1_still_in_a_stream_is_read():
+    data = json.loads(Event(type="person.left", camera="door", track_id=3, frame_time=1.0, identity_id=2, name="Ann",
+                            model_id="m", dwell_seconds=4.0).model_dump_json(exclude={"run"}))
+    old = read_event({**data, "schema_version": 1})
+    assert (old.schema_version, old.name, old.dwell_seconds, old.run) == ("1.0", "Ann", 4.0, None)
+
+
 def test_an_event_of_another_major_version_is_refused_by_name_and_skipped_by_the_kit(caplog):
     data = json.loads(Event(type="track.started", camera="door", frame_time=1.0, model_id="m").model_dump_json())
     major = int(SCHEMA_VERSION.split(".")[0])

@@ -111,7 +111,7 @@ function showEvent(event) {
   const crop = event.crop_jpeg ? element("img", { src: "data:image/jpeg;base64," + event.crop_jpeg, alt: "" }) : "";
   const time = new Date(event.frame_time * 1000).toLocaleTimeString();
   const item = element("li", { className: "event" }, crop,
-    element("span", {}, `${time} ${event.type} · ${event.camera} #${event.track_id} · ${event.name}`));
+    element("span", {}, `${time} ${event.type} · ${event.camera}${event.track_id === null ? "" : " #" + event.track_id} · ${event.name}`));
   if (event.type === "track.started" || event.type === "identity.resolved") {
     const button = element("button", { type: "button", textContent: "enroll…" });
     button.addEventListener("click", () => enrollTrack(event.camera, event.track_id));
