@@ -213,6 +213,10 @@ def test_bad_requests_get_json_errors_that_say_why(analyzer, config, gallery, re
             results["nothing enrolled"] = await client.post("/api/identities", headers=AUTH,
                                                             data=upload("X", ("x.txt", b"text")))
             results["no name"] = await client.post("/api/identities", headers=AUTH, data=upload(None, ("a", b"1")))
+            extra = upload("X", ("a.jpg", b"1"))
+            extra.add_field("colour", "red")
+            results["unknown part"] = await client.post("/api/identities", headers=AUTH, data=extra)
+            results["no image part"] = await client.post("/api/recognize", headers=AUTH, data=upload("X"))
             results["not multipart"] = await client.post("/api/identities", headers=AUTH, json={"name": "x"})
             results["bad rename"] = await client.patch("/api/identities/Colin Powell", headers=AUTH, data=b"{")
             results["no pipeline"] = await client.get("/api/cameras")
@@ -236,6 +240,8 @@ def test_bad_requests_get_json_errors_that_say_why(analyzer, config, gallery, re
     assert "http.max_request_pixels (150,000)" in reasons["two.png"] and "max_request" not in reasons["one.png"]
     assert r["nothing enrolled"][0] == 422 and r["nothing enrolled"][1]["outcomes"][0]["source"] == "x.txt"
     assert r["no name"][0] == 400 and "name" in r["no name"][1]["error"]
+    assert r["unknown part"][0] == 400 and "'colour'" in r["unknown part"][1]["error"]
+    assert r["no image part"][0] == 400
     assert r["not multipart"][0] == 400 and r["bad rename"][0] == 400
     assert r["no pipeline"][0] == 404  # facetrack serve has no cameras resource
     assert all(set(body) >= {"error", "status"} for _, body in r.values())
