@@ -3,6 +3,7 @@
 import numpy as np
 
 from tests.support.tracks import (
+    IMAGE,
     MARGIN,
     NAMES,
     OTHER_SHOT,
@@ -368,6 +369,17 @@ def test_a_track_that_was_named_someone_before_ends_when_they_are_erased():
     _, _, events = step(tracks, 0.8, faces(), {})  # Bo Chen, still named, leaves: of no track (it is tombstoned)
     assert [(e.type, e.name, e.track_id) for e in events] == [("person.left", "Bo Chen", None)]
     assert not tracks.presence.tracks
+
+
+def test_a_track_named_someone_else_carries_no_face_from_when_it_named_the_first():
+    tracks = cam()
+    first = step(tracks, 0.0, faces(50), {0: Verdict(7, 0.02, 0.2, THRESHOLD)})[2]
+    tracks.forget({7}, 1000.1)  # a face of Ann Lee rejected as not her: unnamed, then named Bo Chen
+    later = np.full_like(IMAGE, 121)  # the same place a moment later (no cut), its pixels not Ann's frame's
+    named = [e for t in (0.2, 0.4, 0.6) for e in step(tracks, t, faces(50), {0: Verdict(8, 0.02, 0.2, THRESHOLD)},
+                                                      image=later)[2] if e.name == "Bo Chen"]
+    anns = {e.crop_jpeg for e in first}
+    assert named and not {e.crop_jpeg for e in named} & anns  # erasing Ann leaves none of her face under Bo's name
 
 
 def test_an_open_track_explains_why_it_is_not_named():

@@ -318,6 +318,11 @@ class CameraTracks:
             if state.identity.agrees(seen_here):
                 state.agreed_at = frame.clock
             if decision:
+                if state.carried - {state.identity.identity}:  # the best face so far was shown as someone else's
+                    state.crop_weight = float(weights[i])
+                    state.crop = self._crop(frame.image, frame.in_image(analysis.faces.boxes[i]))
+                    state.blurred = blurred_jpeg_base64(state.crop, self.crop_max_bytes) \
+                        if self.blur_unknown and state.crop else None
                 state.carried.add(state.identity.identity)
                 self._log_why(f"identity.{decision}", track_id)
                 box = [round(float(v), 1) for v in analysis.faces.boxes[i]]
