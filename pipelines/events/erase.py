@@ -1,8 +1,8 @@
 """Erasing from the event Stream: erased people (``sweep_erased``), and events past their age (``trim_before``).
 
-A track's events run from its ``track.started`` to its ``track.ended`` (track ids restart with
-each run, so a track is one such span of its camera and id). A span with any event naming an
-erased identity is erased whole, its early ``unknown`` events with their face crops included, and so
+A track's events run from its ``track.started`` to its ``track.ended`` (track ids restart with each run, so a track
+is one such span of its camera, run and id; events of no track are judged one by one). A span with any event
+naming an erased identity is erased whole, its early ``unknown`` events with their face crops included, and so
 is every other event that carries the identity (``person.entered`` / ``person.left``); so are the spans of
 the person's tracks from before they were named (the sightings of clusters named as them, matched by
 camera, track id and time) and the ``person.unknown_recurring`` events of those clusters.
@@ -12,7 +12,7 @@ The order, so that nothing of the person outlives the erasure: the gallery first
 tombstone, the bare identity id, stays: ``GalleryStore.erase``); every running worker ends the open
 tracks that carried the person on its next frame, in silence (``CameraTracks.erase``: nothing of them
 follows), and tombstones each of them in Redis (``<prefix>:erased-tracks``: camera, run and track id, which
-every event carries), so an event of such a track, named or not, is never written and every one already
+every event of a track carries), so an event of such a track, named or not, is never written and every one already
 written is erased whole, even when the event that named the person never reached the Stream; the identity id
 goes into the Redis set ``<prefix>:erased``, which the publisher's script reads, so a
 late event (held in a buffer, in flight on a frame, from a worker back from a partition) is dropped

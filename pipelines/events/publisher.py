@@ -12,8 +12,8 @@ counted. Publishing never blocks the pipeline.
 
 A send that timed out may still have been applied (Redis stalled, then resumed), and is
 sent again. The write is idempotent, so the retry cannot add the event twice: one Lua
-script marks the event id as written (``<prefix>:event:<id>``, kept ``SEEN_SECONDS``) and
-only then appends and publishes, all or nothing. The Stream thus holds each event id once.
+script appends the event, only then marks its id as written (``<prefix>:event:<id>``, kept ``SEEN_SECONDS``),
+and publishes it; a retry finds the mark and does nothing. The Stream thus holds each event id once.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ SEEN_SECONDS = 3600  # a retry comes seconds after the first try; an hour is amp
 # timeout), 0 when it names a person erased meanwhile or is of a tombstoned track, -2 when it names a person erased
 # meanwhile and its track is tombstoned by it (a track that ended before its worker read the erasure has no other
 # way to its earlier, unnamed events: a sweep is due), or -1 when a later
-# run of its camera has started (another worker holds it now): those two are dropped. A Stream key that
+# run of its camera has started (another worker holds it now): those three are dropped. A Stream key that
 # is not a Stream is an error, and so is any failed write: the mark is set only once the entry is written
 # (a script is not undone by an error), so the event is held and tried again, never taken as written.
 WRITE_ONCE = """
@@ -124,7 +124,7 @@ class EventPublisher:
                  fence: Callable[[Event], tuple[str, int] | None] | None = None,
                  on_tombstones: Callable[[], None] | None = None) -> None:
         """``fence(event)``: the key of a counter and the value the event was made under; the event is written
-        only while the counter is not past it (a cluster's camera runs: ``Cluster.fence``). ``on_tombstones``: called
+        only while the counter is not past it (a cluster's camera runs: ``Workers.fence``). ``on_tombstones``: called
         once tombstones are in Redis (a sweep of their events already written is due)."""
         self.fence = fence
         self.on_tombstones = on_tombstones

@@ -15,8 +15,7 @@ ENROLLED = {"Colin_Powell", "Junichiro_Koizumi", "Donald_Rumsfeld", "Gerhard_Sch
 
 
 def test_the_demo_names_the_four_enrolled_people_and_no_one_else():
-    env = {**os.environ, "FACETRACK_DATA": str(DATA), "FACETRACK__HTTP__PORT": str(free_port()),
-           "FACETRACK__REDIS__PORT": str(free_port())}
+    env = {**os.environ, "FACETRACK_DATA": str(DATA), "FACETRACK__HTTP__PORT": str(free_port())}
     demo = subprocess.run(["bash", "scripts/demo.sh"], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=600)
     assert demo.returncode == 0, demo.stderr[-3000:]

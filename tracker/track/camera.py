@@ -233,9 +233,10 @@ class CameraTracks:
         return ended
 
     def forget(self, identities: set[int] | None, now: float) -> list[Event]:
-        """The gallery changed these people (None: anyone): erased, renamed, a face rejected as not them, faces
-        added. A track named one of them is unnamed at once (``identity.changed`` to unknown) and embedded on its
-        next frame, so a name stands only on evidence against the gallery as it is now."""
+        """The gallery changed these people (None: anyone): renamed, a face rejected as not them, faces added (the
+        tracks of people erased are ended first: ``erase``). A track named one of them is unnamed at once
+        (``identity.changed`` to unknown) and embedded on its next frame, so a name stands only on evidence against
+        the gallery as it is now."""
         for track_id, state in self.states.items():
             who = state.identity.identity
             if who == UNKNOWN or (identities is not None and who not in identities):
