@@ -97,8 +97,9 @@ class CameraWorker:
 
     async def run(self) -> None:
         while True:
-            try:  # the reader keeps to camera.fps
-                frame = await asyncio.wait_for(self.mailbox.get(), IDLE_SECONDS)
+            try:  # the reader keeps to camera.fps (a timer, not a task, per frame)
+                async with asyncio.timeout(IDLE_SECONDS):
+                    frame = await self.mailbox.get()
             except TimeoutError:  # no frame (a camera reconnecting, stalled): gallery changes still apply
                 self._follow_gallery(time.time())
                 continue
