@@ -60,12 +60,6 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def listening(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.5)
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
 def password(data_dir: Path) -> str:
     """The embedded server's password for ``data_dir``: made at first use (mode 600), the same afterwards."""
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -243,7 +243,7 @@ def end_erased(tracks: CameraTracks, names: set[int], publisher: EventPublisher)
     those written are swept. Asked of every carried person on each change, not only of those it names: a change
     read apart from the names is not missed. Returns the ended tracks' ids."""
     carried = set().union(*(state.carried for state in tracks.states.values()))
-    ended = tracks.erase(carried - names) if carried - names else []
+    ended = tracks.erase(carried - names)
     if ended:
         publisher.tombstone(tracks.camera_id, tracks.run, set(ended))
     return ended

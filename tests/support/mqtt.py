@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import getpass
 import shutil
+import socket
 import subprocess
 import threading
 import time
@@ -15,13 +16,19 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
-from pipelines.events.redis_server import free_port, listening
+from pipelines.events.redis_server import free_port
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 needs_mosquitto = pytest.mark.skipif(
     not Path(MOSQUITTO).is_file() or shutil.which("mosquitto_passwd") is None,
     reason="Debian's mosquitto is not installed (scripts/system_packages.sh installs it)")
 USER, PASSWORD = "facetrack", "broker-secret-42"
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def until(check, seconds: float = 15.0, what: str = ""):

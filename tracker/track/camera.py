@@ -301,10 +301,7 @@ class CameraTracks:
         for i, (track_id, seen) in enumerate(zip(track_ids, verdicts, strict=True)):
             state = self.states[track_id]
             if weights[i] > state.crop_weight:
-                state.crop_weight = float(weights[i])
-                state.crop = self._crop(frame.image, frame.in_image(analysis.faces.boxes[i]))
-                if self.blur_unknown and state.crop:
-                    state.blurred = blurred_jpeg_base64(state.crop, self.crop_max_bytes)
+                self._take_crop(state, frame, analysis.faces.boxes[i], float(weights[i]))
             if state.identity.identity == UNKNOWN or self.keep_named:  # a named track never ends unknown
                 quality = {"size": float(q.size[i]), "sharpness": float(q.sharpness[i]),
                            "frontal": float(q.frontal[i])}
@@ -320,10 +317,8 @@ class CameraTracks:
                 state.agreed_at = frame.clock
             if decision:
                 if state.carried - {state.identity.identity}:  # the best face so far was shown as someone else's
-                    state.crop_weight = float(weights[i])
-                    state.crop = self._crop(frame.image, frame.in_image(analysis.faces.boxes[i]))
-                    state.blurred = blurred_jpeg_base64(state.crop, self.crop_max_bytes) \
-                        if self.blur_unknown and state.crop else None
+                    state.blurred = None
+                    self._take_crop(state, frame, analysis.faces.boxes[i], float(weights[i]))
                 state.carried.add(state.identity.identity)
                 self._log_why(f"identity.{decision}", track_id)
                 box = [round(float(v), 1) for v in analysis.faces.boxes[i]]
@@ -331,6 +326,13 @@ class CameraTracks:
                             margin=seen.margin)
                 self._leave(previous, track_id, frame.time)
                 self._enter(state.identity.identity, track_id, frame.time, since=state.first_time)
+
+    def _take_crop(self, state: TrackState, frame: FrameInfo, box: np.ndarray, weight: float) -> None:
+        """The face in ``box`` becomes the track's best (its crop, and blurred when unknown tracks' are)."""
+        state.crop_weight = weight
+        state.crop = self._crop(frame.image, frame.in_image(box))
+        if self.blur_unknown and state.crop:
+            state.blurred = blurred_jpeg_base64(state.crop, self.crop_max_bytes)
 
     def _crop(self, image: np.ndarray, box: np.ndarray) -> str | None:
         if not self.crop_max_bytes:
