@@ -21,8 +21,9 @@ gi.require_version("GstRtspServer", "1.0")
 from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
 
 
-def serve(port: str, mounts: dict[str, str], shared: bool) -> None:
-    """Serve each ``mount``'s launch line at ``rtsp://127.0.0.1:PORT/MOUNT``; print ``ready``; run until killed."""
+def serve(port: str, mounts: dict[str, str], shared: bool, configure=None) -> None:
+    """Serve each ``mount``'s launch line at ``rtsp://127.0.0.1:PORT/MOUNT``; print ``ready``; run until killed.
+    ``configure(mount, media)``, if given, is called with each media made for a mount, before it plays."""
     server = GstRtspServer.RTSPServer()
     server.set_address("127.0.0.1")
     server.set_service(port)
@@ -30,6 +31,8 @@ def serve(port: str, mounts: dict[str, str], shared: bool) -> None:
         factory = GstRtspServer.RTSPMediaFactory()
         factory.set_launch(launch)
         factory.set_shared(shared)
+        if configure:
+            factory.connect("media-configure", lambda _factory, media, mount=mount: configure(mount, media))
         server.get_mount_points().add_factory(f"/{mount}", factory)
     if server.attach(None) == 0:
         sys.exit(f"cannot listen on port {port}")

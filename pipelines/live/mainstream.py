@@ -235,7 +235,7 @@ class _Decoder:
 
     def answer(self, request: _Request) -> bool:
         """Hand the request the frame nearest its clock, once a frame at or after it is decoded; whether answered."""
-        if not self.frames or self.frames[-1][0] < request.clock - 0.5 / self.fps:
+        if not self.clock.settled or not self.frames or self.frames[-1][0] < request.clock - 0.5 / self.fps:
             return False
         at, frame = min(self.frames, key=lambda item: abs(item[0] - request.clock))
         image = frame.to_ndarray(format="rgb24") if abs(at - request.clock) <= self.max_skew else None

@@ -102,11 +102,16 @@ class StreamClock:
     A file: seconds into it, running on across laps (a frame's number over the frame rate for the stream read
     frame by frame; its presentation time for the main stream, decoded only now and then: the same for a file
     of constant rate). A live stream: its presentation time moved onto the monotonic clock by the smallest delay
-    seen between a packet's presentation time and its arrival (measured on the tests' two-stream RTSP camera:
-    the main stream's frame found for a sub-stream frame was of the same moment for 81 of 85 frames, one frame
-    off for the others; RTSP's sender reports, FFmpeg's ``start_time_realtime``, put them a frame apart on every
-    frame: docs/benchmarks.md, "Sub-streams").
-    Never runs back."""
+    seen between a packet's presentation time and its arrival (measured on the tests' two-stream RTSP camera,
+    which stamps both streams' frames at capture: the main stream's frame found for a sub-stream frame was of
+    the same moment for every frame: docs/benchmarks.md, "Sub-streams").
+    Never runs back.
+
+    ``settled`` is False while that delay is still being learnt: until a timed packet did not lower it by half a
+    frame or more (an untimed one changes nothing, unless the stream has no timestamps at all). The packets
+    FFmpeg reads while opening a live stream (a second or more, to learn its format) reach us at once, each
+    lowering the delay by a frame: their frames are stale and their clock is not yet the stream's (the
+    sub-stream's first frame was paired with a main-stream frame 300 ms away)."""
 
     def __init__(self, stream, file: bool) -> None:
         self.file = file
@@ -115,12 +120,19 @@ class StreamClock:
         self.lap = 0.0  # files: the clock at the start of this lap
         self._offset: float | None = None  # live: monotonic time minus presentation time, the smallest seen
         self._last = -float("inf")
+        self.settled = file
+        self._untimed = False  # a packet without a presentation time was seen
 
     def arrived(self, packet: av.Packet) -> None:
         """Note a live packet's arrival."""
-        if not self.file and packet.pts is not None and packet.time_base is not None:
-            offset = time.monotonic() - float(packet.pts * packet.time_base)
-            self._offset = offset if self._offset is None else min(self._offset, offset)
+        if self.file:
+            return
+        if packet.pts is None or packet.time_base is None:  # FFmpeg's RTSP: the first packet; or a stream untimed
+            self.settled, self._untimed = self.settled or (self._offset is None and self._untimed), True
+            return  # (whose frames are on the clock when they come: settled from its second packet)
+        offset = time.monotonic() - float(packet.pts * packet.time_base)
+        self.settled = self._offset is not None and offset > self._offset - 0.5 / self.fps
+        self._offset = offset if self._offset is None else min(self._offset, offset)
 
     def at(self, seconds: float | None) -> float:
         """A presentation time (seconds; None: unknown, taken as now) on the tracker's clock."""

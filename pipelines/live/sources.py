@@ -4,7 +4,8 @@ The thread demuxes and decodes with PyAV (``media.py``: the one way a camera URL
 the analysed stream here and a sub-stream camera's main stream in ``mainstream.py``); a frame due
 for analysis is handed on as decoded, with the grey thumbnail of its luma for the activity gate
 (the worker converts it to RGB, off the event loop, only when it detects on it); the others are
-decoded (a video codec needs them) and skipped.
+decoded (a video codec needs them) and skipped, as are a live stream's frames read while it was opened
+(stale, their clock not yet learnt: ``media.StreamClock.settled``).
 
 A reader writes into a one-slot mailbox: the newest frame wins and a frame nobody took is
 dropped and counted, so latency never builds up. A file played "as fast as possible" waits
@@ -125,7 +126,7 @@ class CameraReader(threading.Thread):
         self.max_backoff = max_backoff
         self.state = CONNECTING
         self.frames = 0
-        self.skipped = 0  # frames over ``rate``, decoded but never converted or handed on
+        self.skipped = 0  # frames over ``rate`` or not yet on the clock, decoded but never converted or handed on
         self.rate = rate  # frames per second the camera is analysed at; 0 = every frame
         self.loop = loop  # a video file starts again at its end (its clock runs on)
         self.max_pixels = max_pixels  # larger frames fail the camera (0: no limit)
@@ -206,6 +207,9 @@ class CameraReader(threading.Thread):
                 at = clock.of(number, frame)
                 number += 1
                 self.frames += 1
+                if not clock.settled:  # read while the stream was opened: stale, and not yet on the clock
+                    self.skipped += 1
+                    continue
                 if at < next_due:  # over the analysis rate: skip the conversion, the costly part after decoding
                     self.skipped += 1
                     continue
