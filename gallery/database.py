@@ -100,7 +100,7 @@ def database_errors() -> tuple[type[Exception], ...]:
 
 def connect(location: Path | str) -> Database:
     """The database at ``location``: a ``postgresql://`` URL, or a SQLite file path."""
-    return PostgresDatabase(location) if is_url(location) else SqliteDatabase(Path(location))
+    return PostgresDatabase(str(location)) if is_url(location) else SqliteDatabase(Path(location))
 
 
 class SqliteDatabase:
@@ -186,7 +186,7 @@ class PostgresDatabase:
         self._psycopg = psycopg
         self.url = url
         self.location = redact(url)
-        self._listener = None  # a second connection, for LISTEN, made by the first wait_for_change
+        self._listener: Any = None  # a second connection, for LISTEN, made by the first wait_for_change
         try:
             # a writer waits at most 5 s for another's lock, as on SQLite; no statement runs for ever
             self._db = psycopg.connect(url, autocommit=True, connect_timeout=5,

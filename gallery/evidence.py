@@ -50,7 +50,7 @@ class Evidence:
         self.threshold, self.bound = threshold, bound
         genuine, impostor = genuine_curve(model_id), impostor_table(model_id)
         self.known = genuine is not None and impostor is not None
-        if self.known:
+        if genuine is not None and impostor is not None:
             self._distances, self._shares = genuine
             self._far_end = impostor[-1][1]  # past the table's last distance, strangers are as likely as there
             self._wide = WIDE_SHARE / next(d for r, d in impostor if r >= 0.5)
@@ -64,12 +64,19 @@ class Evidence:
             inside *= math.exp(-(d - self._distances[-1]) / width)
         return (1.0 - WIDE_SHARE) * inside + self._wide
 
+    def _far(self, d: float) -> float:
+        """The share of strangers' pairs within ``d`` (a model with tables only)."""
+        share = pair_far(self.model_id, d)
+        if share is None:
+            raise ValueError(f"model {self.model_id} has no impostor table")
+        return share
+
     def stranger_density(self, d: float, faces: int) -> float:
         """f_k(d): the density of a stranger's nearest of an identity's ``faces`` faces at ``d``."""
         step = max(d * 1e-3, 1e-4)
-        low, high = pair_far(self.model_id, max(d - step, 1e-6)), pair_far(self.model_id, d + step)
+        low, high = self._far(max(d - step, 1e-6)), self._far(d + step)
         pair = max((high - low) / (2 * step), 1e-300)  # f(d), from the impostor table
-        within = min(pair_far(self.model_id, d), 1.0)
+        within = min(self._far(d), 1.0)
         faces = max(faces, 1)
         return max(faces * pair * (1.0 - within) ** (faces - 1), 1e-300)
 

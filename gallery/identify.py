@@ -76,8 +76,10 @@ class Identifier:
             for identity in sorted(identities):
                 _, owners, found = store.embeddings(self.model_id, identity, length=self.index_dim)
                 owners_n, found_n = Negatives(store).vectors(self.model_id, identity, length=self.index_dim)
-                ids.append(owners), vectors.append(found.reshape(-1, self.index_dim))
-                negative_ids.append(owners_n), negatives.append(found_n.reshape(-1, self.index_dim))
+                ids.append(owners)
+                vectors.append(found.reshape(-1, self.index_dim))
+                negative_ids.append(owners_n)
+                negatives.append(found_n.reshape(-1, self.index_dim))
             empty = [np.zeros((0, self.index_dim), np.float32)]
             rejected = (np.concatenate(negative_ids).astype(np.int64), np.concatenate(negatives + empty))
             index = self.index.replaced(sorted(identities), np.concatenate(ids).astype(np.int64),
@@ -159,10 +161,10 @@ class Identifier:
         analysis = self.analyzer.analyze([rgb])[0]
         m = self.match(analysis.embeddings)
         return [
-            IdentifiedFace(tuple(float(v) for v in box), self.names.get(int(who)) if who != UNKNOWN else None,
+            IdentifiedFace((x1, y1, x2, y2), self.names.get(int(who)) if who != UNKNOWN else None,
                            float(d), float(g), self.names.get(int(near)), bool(r))
-            for box, who, d, g, near, r in zip(analysis.faces.boxes, m.identity, m.distance, m.margin, m.nearest,
-                                               m.refused)
+            for (x1, y1, x2, y2), who, d, g, near, r in zip(analysis.faces.boxes.tolist(), m.identity, m.distance,
+                                                             m.margin, m.nearest, m.refused)
         ]
 
 

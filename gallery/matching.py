@@ -36,7 +36,7 @@ class Matches:
     distance: np.ndarray  # (q,) float32, the best identity's distance; 4.0 with an empty gallery
     margin: np.ndarray  # (q,) float32, runner-up's distance minus the best's
     refused: np.ndarray  # (q,) bool: it would be named ``nearest`` but is closer to that identity's negatives
-    second: np.ndarray | None = None  # (q,) int: the runner-up identity, -1 when there is none among the candidates
+    second: np.ndarray  # (q,) int: the runner-up identity, -1 when there is none among the candidates
 
     def __len__(self) -> int:
         return len(self.identity)
@@ -106,7 +106,7 @@ class GalleryIndex:
         the identity's own faces."""
         refused = np.zeros(len(queries), bool)
         rows = np.flatnonzero(named & np.isin(nearest, self.negative_ids))
-        if not len(rows):
+        if not len(rows) or self._negative_rows is None:
             return refused
         with torch.inference_mode():
             similarity = (torch.from_numpy(np.ascontiguousarray(queries[rows], np.float32)) @ self._negative_rows.T)

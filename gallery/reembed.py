@@ -10,8 +10,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from gallery.negatives import Negatives
-from gallery.store import GalleryStore
+from gallery.negatives import Negative, Negatives
+from gallery.store import GalleryStore, StoredFace
 from tracker.face.align import align
 from tracker.face.embedders import Embedder
 
@@ -26,7 +26,9 @@ def reembed(store: GalleryStore, embedder: Embedder, batch: int = 64,
     """Embed every stored face and rejected face that has no embedding by ``embedder``; returns how many
     were done. Each batch commits on its own, so an interrupted run resumes where it stopped."""
     negatives = Negatives(store)
-    kinds = [(store.faces_missing(embedder.model_id), store.face, store.add_embeddings),
+    kinds: list[tuple[list[int], Callable[[int], StoredFace | Negative],
+                      Callable[[str, list[tuple[int, np.ndarray]]], None]]] = [
+        (store.faces_missing(embedder.model_id), store.face, store.add_embeddings),
              (negatives.missing(embedder.model_id), negatives.get, negatives.add_embeddings)]
     for ids, read, save in kinds:
         for start in range(0, len(ids), batch):

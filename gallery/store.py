@@ -14,7 +14,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +24,7 @@ import numpy as np
 
 from gallery.database import Database, GalleryError, GalleryUnavailable, SqliteDatabase, connect
 from gallery.validate import finite_vector, normalised, person_metadata, person_name
+from tracker.images import decode_image
 
 logger = logging.getLogger(__name__)
 __all__ = ["GalleryError", "GalleryStore", "GalleryUnavailable", "NewFace", "decode_png", "encode_png"]
@@ -199,7 +200,7 @@ def encode_png(rgb: np.ndarray) -> bytes:
 
 
 def decode_png(blob: bytes) -> np.ndarray:
-    return cv2.cvtColor(cv2.imdecode(np.frombuffer(blob, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    return decode_image(blob, "a face crop in the gallery")
 
 
 class GalleryStore:
@@ -363,7 +364,7 @@ class GalleryStore:
 
     # --- faces ------------------------------------------------------------------------
 
-    def save_person(self, name: str, faces: list[NewFace], model_id: str, drop: list[int] = (),
+    def save_person(self, name: str, faces: list[NewFace], model_id: str, drop: Sequence[int] = (),
                     metadata: dict | None = None) -> int:
         """Add ``faces`` to ``name`` (created if new) and delete the face ids in ``drop``, atomically."""
         now = time.time()
@@ -531,7 +532,7 @@ def _open_export(path: Path) -> SqliteDatabase:
     return db
 
 
-def _tables(db: SqliteDatabase) -> set[str]:
+def _tables(db: Database) -> set[str]:
     """The tables a SQLite file (an export) has."""
     return {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
 

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 
 from tracker.config import ENV_PREFIX, CameraConfig, Config
 
@@ -63,14 +64,14 @@ def _sections() -> list[tuple[str, type[BaseModel]]]:
             if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)]
 
 
-def _settings(model: type[BaseModel]) -> list[tuple[str, object]]:
+def _settings(model: type[BaseModel]) -> list[tuple[str, FieldInfo]]:
     """A section's settings, deprecated ones left out (they are accepted, with a warning, for one more release)."""
     return [(key, field) for key, field in model.model_fields.items() if not field.deprecated]
 
 
-def _line(key: str, value: str, description: str, commented: bool = False) -> str:
+def _line(key: str, value: str, description: str | None, commented: bool = False) -> str:
     setting = f"{'# ' if commented else ''}{key} = {value}"
-    return f"{setting:<{COMMENT_AT - 1}} # {description.replace('`', '')}"
+    return f"{setting:<{COMMENT_AT - 1}} # {(description or '').replace('`', '')}"
 
 
 def config_toml() -> str:

@@ -41,8 +41,9 @@ class Faces:
     def scaled(self, factor: float | tuple[float, float]) -> Faces:
         """Coordinates multiplied by ``factor``, or by ``(x, y)`` factors (to map a downscaled frame's faces back,
         or a sub-stream's onto its main stream)."""
-        fx, fy = (factor, factor) if np.isscalar(factor) else factor
-        return Faces(self.boxes * np.float32([fx, fy, fx, fy]), self.scores, self.landmarks * np.float32([fx, fy]))
+        fx, fy = factor if isinstance(factor, tuple) else (factor, factor)
+        return Faces(self.boxes * np.array([fx, fy, fx, fy], np.float32), self.scores,
+                     self.landmarks * np.array([fx, fy], np.float32))
 
     @property
     def sizes(self) -> np.ndarray:

@@ -115,6 +115,4 @@ def blur_boxes(rgb: np.ndarray, boxes: list[np.ndarray]) -> np.ndarray:
 
 def blurred_jpeg_base64(jpeg: str, max_bytes: int) -> str | None:
     """A base64 JPEG face crop, blurred."""
-    rgb = cv2.cvtColor(cv2.imdecode(np.frombuffer(base64.b64decode(jpeg), np.uint8), cv2.IMREAD_COLOR),
-                       cv2.COLOR_BGR2RGB)
-    return jpeg_base64(blur(rgb), max_bytes)
+    return jpeg_base64(blur(decode_image(base64.b64decode(jpeg), "a face crop")), max_bytes)

@@ -34,7 +34,8 @@ class Whereabouts:
 
     def apply(self, event: Event, now: float, away_seconds: float) -> tuple[set[int], set[str]]:
         """The people and cameras whose state ``event`` changed."""
-        changed_people, changed_cameras = set(), set()
+        changed_people: set[int] = set()
+        changed_cameras: set[str] = set()
         if event.identity_id is None or event.type not in ("person.entered", "person.left"):
             return changed_people, changed_cameras
         person = self.people.setdefault(event.identity_id, Person(event.identity_id, event.name))

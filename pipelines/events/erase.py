@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 
 import redis
@@ -129,24 +131,13 @@ def sweep_configured(config, store) -> int:
 
 
 def erase_identities(client: redis.Redis, prefix: str, identity_ids: set[int],
-                     tracks: list[tuple[str, int, float, float]] = (), clusters: set[int] = frozenset(),
-                     tombstoned: set[str] = frozenset()) -> int:
+                     tracks: Sequence[tuple[str, int, float, float]] = (), clusters: AbstractSet[int] = frozenset(),
+                     tombstoned: AbstractSet[str] = frozenset()) -> int:
     """Delete the Stream entries about ``identity_ids``, the spans of ``tracks`` (their sightings from before
     they were named: camera, track id, first and last frame time), ``person.unknown_recurring`` of ``clusters``
     and every event of the ``tombstoned`` tracks (``track_key``); returns how many. An entry that is not an event
     (written by hand, damaged) is left alone and said once."""
-    seen: dict[tuple[str, int], list[tuple[float, float]]] = {}
-    for camera, track_id, first, last in tracks:
-        seen.setdefault((camera, track_id), []).append((first, last))
-
-    def theirs(event: dict) -> bool:
-        if event.get("identity_id") in identity_ids or event.get("cluster_id") in clusters:
-            return True
-        if tombstoned and track_key(event["camera"], event.get("run"), event.get("track_id")) in tombstoned:
-            return True
-        times = seen.get((event.get("camera"), event.get("track_id")), ())
-        return any(first - 1.0 <= event.get("frame_time", -1.0) <= last + 1.0 for first, last in times)
-
+    theirs = _judge(identity_ids, tracks, clusters, tombstoned)
     doomed: list[bytes] = []
     spans: dict[tuple, list] = {}  # (camera, run, track) -> [its entries so far, named as them]
     malformed = 0
@@ -156,18 +147,13 @@ def erase_identities(client: redis.Redis, prefix: str, identity_ids: set[int],
         if named:
             doomed.extend(entries)
 
-    start = "-"
-    while True:
-        page = client.xrange(stream_key(prefix), min=start, count=PAGE)
-        for entry_id, fields in page:
-            event = entry_event(fields)
-            if event is None:
-                malformed += 1
-                continue
-            if event.get("track_id") is None:  # of no track (a person.left of a track ended in silence): alone
-                if theirs(event):
-                    doomed.append(entry_id)
-                continue
+    for entry_id, event in _stream_events(client, prefix):
+        if event is None:
+            malformed += 1
+        elif event.get("track_id") is None:  # of no track (a person.left of a track ended in silence): alone
+            if theirs(event):
+                doomed.append(entry_id)
+        else:
             key = (event.get("camera"), event.get("run"), event.get("track_id"))
             if event.get("type") == "track.started":
                 close(key)  # the same id in an earlier run
@@ -176,9 +162,6 @@ def erase_identities(client: redis.Redis, prefix: str, identity_ids: set[int],
             span[1] = span[1] or theirs(event)
             if event.get("type") == "track.ended" and not span[1]:
                 spans.pop(key)
-        if len(page) < PAGE:
-            break
-        start = "(" + page[-1][0].decode()
     for key in list(spans):  # person.left after a track ended, tracks still open or cut short by a crash
         close(key)
     for i in range(0, len(doomed), PAGE):
@@ -187,6 +170,37 @@ def erase_identities(client: redis.Redis, prefix: str, identity_ids: set[int],
         logger.warning("erase: %d Stream entries are not facetrack events (no JSON 'event' field); left as they are",
                        malformed)
     return len(doomed)
+
+
+def _judge(identity_ids: set[int], tracks: Sequence[tuple[str, int, float, float]], clusters: AbstractSet[int],
+           tombstoned: AbstractSet[str]) -> Callable[[dict], bool]:
+    """Whether an event is about the erased: by its identity or cluster, its tombstoned track, or its time within
+    a sighting of theirs (a second either side)."""
+    seen: dict[tuple[str, int], list[tuple[float, float]]] = {}
+    for camera, track_id, first, last in tracks:
+        seen.setdefault((camera, track_id), []).append((first, last))
+
+    def theirs(event: dict) -> bool:
+        if event.get("identity_id") in identity_ids or event.get("cluster_id") in clusters:
+            return True
+        if tombstoned and track_key(event["camera"], event.get("run"), event.get("track_id")) in tombstoned:
+            return True
+        times = seen.get((event.get("camera"), event.get("track_id")), [])
+        return any(first - 1.0 <= event.get("frame_time", -1.0) <= last + 1.0 for first, last in times)
+
+    return theirs
+
+
+def _stream_events(client: redis.Redis, prefix: str) -> Iterator[tuple[bytes, dict | None]]:
+    """Every Stream entry, oldest first, a page at a time: its id and its event (None: not an event)."""
+    start = "-"
+    while True:
+        page = client.xrange(stream_key(prefix), min=start, count=PAGE)
+        for entry_id, fields in page:
+            yield entry_id, entry_event(fields)
+        if len(page) < PAGE:
+            return
+        start = "(" + page[-1][0].decode()
 
 
 # KEYS: the Stream, a scratch key; ARGV: entries copied a page. The Stream written anew, entry by entry under the

@@ -201,9 +201,7 @@ class CameraReader(threading.Thread):
                     damaged[0] = 0
                 self._set_state(LIVE)
                 if self.realtime and file:
-                    delay = started + number / clock.fps - time.monotonic()
-                    if delay > 0.001:
-                        self._halt.wait(delay)
+                    self._pace(started + number / clock.fps)
                 at = clock.of(number, frame)
                 number += 1
                 self.frames += 1
@@ -229,6 +227,12 @@ class CameraReader(threading.Thread):
                 break
             stream.codec_context.flush_buffers()
         return number
+
+    def _pace(self, due: float) -> None:
+        """A file played in real time: wait until the frame's moment (``due``, on the monotonic clock)."""
+        delay = due - time.monotonic()
+        if delay > 0.001:
+            self._halt.wait(delay)
 
     def _decoded(self, container: av.container.InputContainer, stream, clock: StreamClock,
                  damaged: list[int]):

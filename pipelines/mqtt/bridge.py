@@ -85,7 +85,7 @@ class Broker:
         self.client.on_connect = self._connected
         self.client.on_disconnect = lambda *_: logger.warning("mqtt: the broker at %s went away; reconnecting",
                                                               redact(config.url))
-        self.client.on_publish = self._acked
+        self.client.on_publish = self._on_publish
         self._on_connect = on_connect
         self.host, self.port = where.hostname, where.port or (8883 if where.scheme == "mqtts" else 1883)
         self._waiting: list[int] = []  # message ids published, not yet known acknowledged
@@ -99,7 +99,7 @@ class Broker:
         else:
             self._on_connect()
 
-    def _acked(self, client, userdata, mid, reason, properties) -> None:
+    def _on_publish(self, client, userdata, mid, reason, properties) -> None:
         with self._condition:
             self._acked.add(mid)
             self._condition.notify_all()

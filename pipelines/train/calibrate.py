@@ -30,13 +30,13 @@ def calibrate(analyzer: FaceAnalyzer, head: ResidualHead, root: Path, pairs: Pai
     labels = np.array([people.index(person_of(p)) for p in paths])
     vectors, found = cached_embeddings(analyzer, paths, view("full"), cache_dir, progress,
                                        f"fold {fold}'s photographs")
-    out = head.apply(vectors[found])
+    out = head.embed(vectors[found])
     impostor, impostor_pairs = impostor_quantiles(out, labels[found])
     genuine, genuine_pairs = genuine_quantiles(out, labels[found])
     photos, seen = cached_embeddings(analyzer, pairs.images, view("full"), cache_dir, progress,
                                      "the pairs' photographs")
     rows = (pairs.fold == fold - 1) & seen[pairs.first] & seen[pairs.second]
-    mapped = head.apply(photos)
+    mapped = head.embed(photos)
     distances = squared_distance(mapped[pairs.first[rows]], mapped[pairs.second[rows]])
     return {"on": f"LFW fold {fold}'s {len(people)} people (not trained on)", "photographs": int(found.sum()),
             "verify_threshold": best_threshold(distances, pairs.same[rows]), "pairs": int(rows.sum()),

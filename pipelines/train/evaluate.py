@@ -66,7 +66,7 @@ def ten_folds(analyzer: FaceAnalyzer, root: Path, pairs: Pairs, cache_dir: Path,
         heads.append((train_head(allowed, progress=progress, seed=k, **options), allowed))
     seconds = time.monotonic() - started
     # 128-d heads: each head's int8 scale, from the outputs of the faces it was trained on
-    scales = [code_scale(t.head.apply(allowed.vectors)) for t, allowed in heads] \
+    scales = [code_scale(t.head.embed(allowed.vectors)) for t, allowed in heads] \
         if heads[0][0].head.dim_out == CODE_DIM else None
     report = {}
     for name, (second, found_second) in probes.items():
@@ -78,7 +78,7 @@ def ten_folds(analyzer: FaceAnalyzer, root: Path, pairs: Pairs, cache_dir: Path,
         rows |= {"codes": FoldScores()} if scales else {}
         base = squared_distance(a, b)
         for k, (training, _) in enumerate(heads):
-            ha, hb = training.head.apply(a), training.head.apply(b)
+            ha, hb = training.head.embed(a), training.head.embed(b)
             test = fold == k
             rows["frozen"].add(base, same, test)
             rows["trained"].add(squared_distance(ha, hb), same, test)

@@ -86,6 +86,20 @@ def listen_raw(url, received, ready, stop):
     client.close()
 
 
+def inject(fault, seconds, servers, restart):
+    """Pause the server for ``seconds``, or kill it and start another on its data ``seconds`` later."""
+    server = servers[0]
+    if fault == "pause":
+        os.kill(server.pid, signal.SIGSTOP)
+        time.sleep(seconds)  # the fault's length, not a wait for something
+        os.kill(server.pid, signal.SIGCONT)
+    else:
+        os.kill(server.pid, signal.SIGKILL)
+        server.stop()
+        time.sleep(seconds)
+        servers.append(restart())  # the same data folder: the Stream comes back
+
+
 @pytest.mark.parametrize("kind", ["embedded", "external"])
 @pytest.mark.timeout(300)  # a stuck restart fails by the assertions, inside this
 @pytest.mark.parametrize("fault, seconds", [("pause", 2.0), ("pause", SOCKET_TIMEOUT + 2.0), ("kill", 3.0)])
@@ -101,21 +115,9 @@ def test_events_survive_a_redis_fault_once_each(tmp_path, kind, fault, seconds):
 
     def fault_injection():
         try:
-            inject()
+            inject(fault, seconds, servers, lambda: make_server(kind, data, port))
         except Exception as error:  # said by the test, not lost in a thread
             injection_failed.append(repr(error))
-
-    def inject():
-        server = servers[0]
-        if fault == "pause":
-            os.kill(server.pid, signal.SIGSTOP)
-            time.sleep(seconds)
-            os.kill(server.pid, signal.SIGCONT)
-        else:
-            os.kill(server.pid, signal.SIGKILL)
-            server.stop()
-            time.sleep(seconds)
-            servers.append(make_server(kind, data, port))  # the same data folder: the Stream comes back
 
     async def scenario():
         publisher, stop = EventPublisher(servers[0].url, "ft", 10_000, 1_000), asyncio.Event()
@@ -150,7 +152,9 @@ def test_events_survive_a_redis_fault_once_each(tmp_path, kind, fault, seconds):
 
     try:
         sent, status, replayed = asyncio.run(asyncio.wait_for(scenario(), 90))
-        time.sleep(0.5)  # the last pub/sub messages
+        deadline = time.monotonic() + 10  # the last pub/sub message (none after a kill: the listener has gone)
+        while listener.is_alive() and sent[-1] not in raw and time.monotonic() < deadline:
+            time.sleep(0.05)
         done.set()
         listener.join(5)
         client = redis.Redis.from_url(servers[-1].url)

@@ -52,6 +52,11 @@ def test_batches_give_what_single_frames_give(analyzer, group_six):
     np.testing.assert_allclose(batch[0].boxes, batch[2].boxes)
 
 
+def test_a_frame_smaller_than_the_smallest_face_finds_nothing_and_its_batch_goes_on(detector, group_six):
+    batch = detector.detect_batch([group_six, np.full((8, 8, 3), 128, np.uint8)], glances=[False, True])
+    assert [len(f) for f in batch] == [6, 0]
+
+
 def test_detector_refuses_frames_that_are_not_rgb(analyzer):
     with pytest.raises(ValueError, match="RGB uint8"):
         analyzer.detector.detect(np.zeros((10, 10), np.uint8))

@@ -10,6 +10,7 @@ import sqlite3
 import numpy as np
 import pytest
 
+from gallery.database import database_errors
 from gallery.enroll import Enroller
 from gallery.identify import Identifier
 from gallery.negatives import Negatives
@@ -82,7 +83,7 @@ def test_a_change_is_whole_or_not_at_all(location):
         with pytest.raises(RuntimeError), store.transaction() as db:
             db.insert("INSERT INTO identities (name, metadata, created_at) VALUES (?, ?, ?)", ("Half", "{}", 1.0))
             raise RuntimeError("killed half way")
-        with pytest.raises(Exception), store.transaction() as db:  # the second face's identity does not exist
+        with pytest.raises(database_errors()), store.transaction() as db:  # the face's identity does not exist
             db.execute("DELETE FROM faces")
             db.execute("INSERT INTO faces (identity_id, crop, landmarks, quality, source, added_at) "
                        "VALUES (?, ?, ?, ?, ?, ?)", (999, b"x", b"x", "{}", "x", 1.0))

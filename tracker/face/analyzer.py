@@ -75,4 +75,4 @@ def central_face(faces: Faces, height: int, width: int) -> Faces:
         return faces
     centres = (faces.boxes[:, :2] + faces.boxes[:, 2:]) / 2
     offset = np.linalg.norm(centres - np.array([width / 2, height / 2]), axis=1)
-    return faces.select([int(np.argmin(offset / np.maximum(faces.sizes, 1.0)))])
+    return faces.select(np.array([np.argmin(offset / np.maximum(faces.sizes, 1.0))]))

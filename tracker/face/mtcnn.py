@@ -34,7 +34,8 @@ class MtcnnDetector(Detector):
         scaled = [self._downscale(frame) for frame in frames]
         small = [min(f.shape[:2]) < self._min_side for f in scaled]
         if any(small):  # smaller than the smallest face: nothing to find (and MTCNN would fail on it)
-            found = iter(self._detect([frame for frame, s in zip(frames, small) if not s]))
+            found = iter(self._detect([f for f, s in zip(frames, small) if not s],
+                                      [g for g, s in zip(glances, small) if not s]))
             return [Faces.empty() if s else next(found) for s in small]
         if len({f.shape for f in scaled}) == 1:
             results = self._run(scaled)

@@ -47,7 +47,8 @@ class YunetDetector(Detector):
         return min(1.0, max(scale, SMALLEST / self.config.min_face_size))
 
     def _one(self, frame: np.ndarray, glance: bool) -> Faces:
-        scale = self.scale_for(*frame.shape[:2], glance)
+        height, width = frame.shape[:2]
+        scale = self.scale_for(height, width, glance)
         bgr = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
         if scale != 1.0:
             bgr = cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)

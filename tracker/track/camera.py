@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tracker.config import TrackingConfig
-from tracker.events import Event
+from tracker.events import Event, EventType
 from tracker.face.quality import face_weight, frontal_score
 from tracker.faces import Faces
 from tracker.images import blurred_jpeg_base64, face_region, jpeg_base64
@@ -203,8 +203,8 @@ class CameraTracks:
         frame, or on the one before with no cut between. Elsewhere the face shows no name, the track keeps it."""
         state = self.states.get(track_id)
         who = state.identity.identity if state else UNKNOWN
-        shown = who != UNKNOWN and (state.agreed_at == self._clock or
-                                    (state.agreed_at == self._previous and not self._cut))
+        shown = state is not None and who != UNKNOWN and (
+            state.agreed_at == self._clock or (state.agreed_at == self._previous and not self._cut))
         return TrackedFace(box, track_id, self._name(who) if shown else None)
 
     def finish(self) -> list[Event]:
@@ -320,9 +320,10 @@ class CameraTracks:
                     state.blurred = None
                     self._take_crop(state, frame, analysis.faces.boxes[i], float(weights[i]))
                 state.carried.add(state.identity.identity)
-                self._log_why(f"identity.{decision}", track_id)
+                kind: EventType = "identity.resolved" if decision == "resolved" else "identity.changed"
+                self._log_why(kind, track_id)
                 box = [round(float(v), 1) for v in analysis.faces.boxes[i]]
-                self._event(f"identity.{decision}", track_id, frame.time, box=box, distance=seen.distance,
+                self._event(kind, track_id, frame.time, box=box, distance=seen.distance,
                             margin=seen.margin)
                 self._leave(previous, track_id, frame.time)
                 self._enter(state.identity.identity, track_id, frame.time, since=state.first_time)
@@ -341,7 +342,7 @@ class CameraTracks:
 
     def _log_why(self, what: str, track_id: int) -> None:
         if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("%s", json.dumps({"camera": self.camera_id, "event": what, **self.explain(track_id)}))
+            logger.debug("%s", json.dumps({"camera": self.camera_id, "event": what, **(self.explain(track_id) or {})}))
 
     def _ended(self, track: Track) -> None:
         """A track ends: its event carries the time it was last seen and how long it was in view."""
@@ -379,9 +380,9 @@ class CameraTracks:
             self._event("person.left", track_id if of_track else None, now, identity=identity,
                         dwell_seconds=round(dwell, 3))
 
-    def _event(self, kind: str, track_id: int, frame_time: float, state: TrackState | None = None,
+    def _event(self, kind: EventType, track_id: int | None, frame_time: float, state: TrackState | None = None,
                identity: int | None = None, **fields) -> None:
-        state = state or self.states.get(track_id)
+        state = state or (self.states.get(track_id) if track_id is not None else None)
         if identity is None and state is not None:
             identity = state.identity.identity
         named = identity is not None and identity != UNKNOWN

@@ -11,6 +11,8 @@ other's tracks as they crossed go back), else for a new track, and the track it 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from tracker.distance import squared_distance
@@ -67,9 +69,10 @@ class Splitter:
     def _home(self, candidates: set[int], embedding: np.ndarray, verdict: Verdict, tracks: dict[int, Track],
               states: dict[int, TrackState], reid_distance: float) -> int | None:
         """The open track among ``candidates`` the face fits, closest first, within ``reid_distance``."""
-        def distance(k: int) -> float:
-            return float(squared_distance(tracks[k].embedding, embedding))
+        def distance(k: int) -> float:  # inf: a track without faces embedded yet
+            own = tracks[k].embedding
+            return math.inf if own is None else float(squared_distance(own, embedding))
 
-        fits = [k for k in candidates if tracks[k].embedding is not None and distance(k) < reid_distance
+        fits = [k for k in candidates if distance(k) < reid_distance
                 and self.fit(tracks[k], states[k].identity.identity, embedding, verdict) == "yes"]
         return min(fits, key=distance, default=None)

@@ -105,4 +105,4 @@ class FrameInfo:
         if self.size is None:
             return points
         fx, fy = self.image.shape[1] / self.size[0], self.image.shape[0] / self.size[1]
-        return points * np.float32([fx, fy] * (points.shape[-1] // 2))
+        return points * np.array([fx, fy] * (points.shape[-1] // 2), np.float32)

@@ -129,15 +129,15 @@ class FaceTracker:
         if embeddings is None:
             return
         taken = set(pairs.values())
-        missing = [tr for tr in self.tracks.values()
+        missing = [(tr, tr.embedding) for tr in self.tracks.values()
                    if tr.id not in taken and tr.last_seen < t and tr.embedding is not None]
         for d in range(len(faces)):
             if d in pairs or d in fixed or not missing or np.isnan(embeddings[d]).any():
                 continue
-            distances = [float(squared_distance(tr.embedding, embeddings[d])) for tr in missing]
+            distances = [float(squared_distance(embedding, embeddings[d])) for _, embedding in missing]
             best = int(np.argmin(distances))
             if distances[best] < self.reid_distance:
-                pairs[d] = missing.pop(best).id
+                pairs[d] = missing.pop(best)[0].id
 
     def _observe(self, track: Track, t: float, box: np.ndarray, vector: np.ndarray | None, quality: float) -> None:
         dt = t - track.last_seen

@@ -26,14 +26,15 @@ class ResidualHead(nn.Module):
         self.project = nn.Linear(dim_in, dim_out, bias=False)
         with torch.no_grad():
             self.project.weight.copy_(torch.eye(dim_out, dim_in) if basis is None else basis)
-        self.residual = nn.Sequential(nn.Linear(dim_in, hidden), nn.ReLU(), nn.Linear(hidden, dim_out))
-        nn.init.zeros_(self.residual[2].weight)
-        nn.init.zeros_(self.residual[2].bias)
+        first, last = nn.Linear(dim_in, hidden), nn.Linear(hidden, dim_out)  # made in this order: the same weights
+        nn.init.zeros_(last.weight)  # zero: the head starts as the projection
+        nn.init.zeros_(last.bias)
+        self.residual = nn.Sequential(first, nn.ReLU(), last)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return nn.functional.normalize(self.project(x) + self.residual(x), dim=1)
 
-    def apply(self, vectors: np.ndarray) -> np.ndarray:
+    def embed(self, vectors: np.ndarray) -> np.ndarray:
         """The head's unit outputs of float32 ``vectors`` (n, dim_in), without gradients: numpy in, numpy out."""
         with torch.inference_mode():
             return self(torch.from_numpy(vectors)).numpy()

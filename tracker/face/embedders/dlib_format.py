@@ -44,7 +44,7 @@ class _Stream:
         self.pos += 1
         return b
 
-    def int(self) -> int:
+    def integer(self) -> int:
         head = self.byte()
         size, negative = head & 0x0F, head & 0x80
         if size > 8:
@@ -54,12 +54,12 @@ class _Stream:
         value = int.from_bytes(raw, "little")
         return -value if negative else value
 
-    def float(self) -> float:
-        mantissa, exponent = self.int(), self.int()
+    def real(self) -> float:
+        mantissa, exponent = self.integer(), self.integer()
         return float(mantissa) * 2.0**exponent
 
     def string(self) -> str:
-        n = self.int()
+        n = self.integer()
         raw = self.data[self.pos : self.pos + n]
         self.pos += n
         return raw.decode("latin-1")
@@ -68,10 +68,10 @@ class _Stream:
         return chr(self.byte())
 
     def tensor(self) -> np.ndarray:
-        version = self.int()
+        version = self.integer()
         if version != 2:
             raise self.fail(f"tensor version {version}")
-        n, k, nr, nc = (self.int() for _ in range(4))
+        n, k, nr, nc = (self.integer() for _ in range(4))
         count = n * k * nr * nc
         end = self.pos + 4 * count
         if end > len(self.data):
@@ -81,9 +81,9 @@ class _Stream:
         return values.astype(np.float32).reshape(n, k, nr, nc) if count else values.astype(np.float32)
 
     def alias_tensor(self) -> tuple[int, int, int, int]:
-        if self.int() != 1:
+        if self.integer() != 1:
             raise self.fail("alias tensor version")
-        n, k, nr, nc = (self.int() for _ in range(4))
+        n, k, nr, nc = (self.integer() for _ in range(4))
         return n, k, nr, nc
 
 
@@ -110,10 +110,10 @@ def _read_details(s: _Stream, expected: str) -> Layer:
 def _read_con(s: _Stream) -> Layer:
     params = s.tensor().reshape(-1)
     names = ("num_filters", "nr", "nc", "stride_y", "stride_x", "padding_y", "padding_x")
-    ints = {name: s.int() for name in names}
+    ints = {name: s.integer() for name in names}
     filters, biases = s.alias_tensor(), s.alias_tensor()
     for _ in range(4):  # learning-rate and weight-decay multipliers
-        s.float()
+        s.real()
     ints["in_channels"] = filters[1]
     if filters[0] != ints["num_filters"] or biases[1] != ints["num_filters"]:
         raise s.fail("convolution shapes disagree")
@@ -123,29 +123,29 @@ def _read_con(s: _Stream) -> Layer:
 def _read_affine(s: _Stream) -> Layer:
     params = s.tensor().reshape(-1)
     gamma, _beta = s.alias_tensor(), s.alias_tensor()
-    mode = s.int()
+    mode = s.integer()
     return Layer("affine", params, {"channels": gamma[1] * gamma[2] * gamma[3], "mode": mode})
 
 
 def _read_pool(s: _Stream, kind: str) -> Layer:
     names = ("nr", "nc", "stride_y", "stride_x", "padding_y", "padding_x")
-    return Layer(kind, ints={name: s.int() for name in names})
+    return Layer(kind, ints={name: s.integer() for name in names})
 
 
 def _read_fc(s: _Stream) -> Layer:
-    num_outputs, num_inputs = s.int(), s.int()
+    num_outputs, num_inputs = s.integer(), s.integer()
     params = s.tensor().reshape(-1)
     s.alias_tensor()  # weights: (num_inputs, num_outputs)
     s.alias_tensor()  # biases: empty when there are none
-    bias_mode = s.int()
+    bias_mode = s.integer()
     for _ in range(4):
-        s.float()
+        s.real()
     return Layer("fc", params, {"num_outputs": num_outputs, "num_inputs": num_inputs, "bias_mode": bias_mode})
 
 
 def _read_input(s: _Stream) -> Layer:
-    floats = {"avg_red": s.float(), "avg_green": s.float(), "avg_blue": s.float()}
-    return Layer("input", ints={"nr": s.int(), "nc": s.int()}, floats=floats)
+    floats = {"avg_red": s.real(), "avg_green": s.real(), "avg_blue": s.real()}
+    return Layer("input", ints={"nr": s.integer(), "nc": s.integer()}, floats=floats)
 
 
 def _read_layer_tail(s: _Stream) -> None:
@@ -163,22 +163,22 @@ def read_network(data: bytes, sequence: list[str], source: str) -> list[Layer]:
     Returns the layers (tags and skips left out) in input-to-output order.
     """
     s = _Stream(data, source)
-    if s.int() != 1 or s.string() != "loss_metric_2":
+    if s.integer() != 1 or s.string() != "loss_metric_2":
         raise s.fail("no loss_metric layer")
-    s.float(), s.float()  # margin and distance threshold, used only in training
+    s.real(), s.real()  # margin and distance threshold, used only in training
     outer_first = list(reversed(sequence))
     if outer_first[-1] != "input":
         raise ValueError("sequence must start with the input layer")
     stack: list[str] = []
     for kind in outer_first[:-2]:
-        s.int()  # the wrapper's version
+        s.integer()  # the wrapper's version
         if kind not in ("tag", "skip"):
             stack.append(kind)
-    if s.int() != 3:
+    if s.integer() != 3:
         raise s.fail("input layer wrapper version")
     layers = [_read_details(s, "input"), _read_details(s, outer_first[-2])]
     _read_layer_tail(s)
-    s.int()  # sample expansion factor, kept by the wrapper next to the input layer
+    s.integer()  # sample expansion factor, kept by the wrapper next to the input layer
     for kind in reversed(stack):
         layers.append(_read_details(s, kind))
         _read_layer_tail(s)

@@ -70,6 +70,8 @@ class _Unit(nn.Module):
 class DlibResNet(nn.Module):
     """Forward maps uint8 RGB chips ``(n, 150, 150, 3)`` to raw 128-d dlib descriptors."""
 
+    mean: torch.Tensor  # a buffer: dlib's mean colour
+
     def __init__(self) -> None:
         super().__init__()
         self.register_buffer("mean", torch.zeros(1, 3, 1, 1))
@@ -90,10 +92,8 @@ class DlibResNet(nn.Module):
         return self.fc(x.mean(dim=(2, 3)))
 
     def convs(self) -> list[nn.Conv2d]:
-        out = [self.stem]
-        for unit in self.units:
-            out += [unit.conv1, unit.conv2]
-        return out
+        units = [unit for unit in self.units if isinstance(unit, _Unit)]
+        return [self.stem] + [conv for unit in units for conv in (unit.conv1, unit.conv2)]
 
 
 def _fold_affine(conv: nn.Conv2d, con: Layer, affine: Layer) -> None:
@@ -105,6 +105,8 @@ def _fold_affine(conv: nn.Conv2d, con: Layer, affine: Layer) -> None:
     weight = torch.from_numpy(con.params[:n].reshape(f, c, k, k))
     bias = torch.from_numpy(con.params[n:])
     gamma, beta = torch.from_numpy(affine.params[:f]), torch.from_numpy(affine.params[f:])
+    if conv.bias is None:
+        raise ValueError("a convolution without a bias cannot take dlib's affine")
     conv.weight.data.copy_(weight * gamma.view(-1, 1, 1, 1))
     conv.bias.data.copy_(bias * gamma + beta)
 

@@ -25,7 +25,7 @@ class HeadEmbedder(Embedder):
         self.base, self.head = base, head
 
     def embed(self, crops: np.ndarray) -> np.ndarray:
-        return self.head.apply(self.base.embed(crops))
+        return self.head.embed(self.base.embed(crops))
 
 
 def with_head(base: Embedder, config: ModelsConfig) -> Embedder:

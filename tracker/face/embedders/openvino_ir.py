@@ -46,21 +46,28 @@ def read_layers(xml: Path) -> list[Layer]:
         root = ET.parse(xml).getroot()
     except (OSError, ET.ParseError) as error:
         raise WeightsError(f"{xml}: not a readable OpenVINO IR graph ({error})") from None
+
+    def attribute(element: ET.Element, name: str) -> str:
+        value = element.get(name)
+        if value is None:
+            raise WeightsError(f"{xml}: an <{element.tag}> without its {name} attribute")
+        return value
+
     edges: dict[str, dict[int, tuple[str, str]]] = {}
     for edge in root.iter("edge"):
-        edges.setdefault(edge.get("to-layer"), {})[int(edge.get("to-port"))] = (edge.get("from-layer"),
-                                                                                 edge.get("from-port"))
+        edges.setdefault(attribute(edge, "to-layer"), {})[int(attribute(edge, "to-port"))] = (
+            attribute(edge, "from-layer"), attribute(edge, "from-port"))
     layers = {}
     for node in root.iter("layer"):
-        kind = node.get("type")
+        kind, layer_id = attribute(node, "type"), attribute(node, "id")
         if kind not in OPERATIONS:
-            raise WeightsError(f"{xml}: layer {node.get('id')} ({node.get('name')}) is a {kind}, an operation this "
+            raise WeightsError(f"{xml}: layer {layer_id} ({node.get('name')}) is a {kind}, an operation this "
                                f"reader does not support (it supports {', '.join(sorted(OPERATIONS))})")
         data = node.find("data")
-        ports = edges.get(node.get("id"), {})
-        layers[node.get("id")] = Layer(node.get("id"), node.get("name"), kind,
-                                       dict(data.attrib) if data is not None else {},
-                                       tuple(ports[p] for p in sorted(ports)))
+        ports = edges.get(layer_id, {})
+        layers[layer_id] = Layer(layer_id, attribute(node, "name"), kind,
+                                 dict(data.attrib) if data is not None else {},
+                                 tuple(ports[p] for p in sorted(ports)))
     ordered, done = [], set()
 
     def visit(layer_id: str) -> None:
