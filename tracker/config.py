@@ -34,9 +34,8 @@ class ModelsConfig(Strict):
     embedder: Literal["dlib-resnet-v1", "omz-reid-0095", "dlib-resnet-v1+omz-reid-0095", "facenet-vggface2",
                       "facenet-casia-webface"] = Field(
         "omz-reid-0095", description=("`omz-reid-0095` (the most accurate, and the fastest on a CPU), "
-                                      "`dlib-resnet-v1` (the default before 2026-11-28), "
-                                      "`dlib-resnet-v1+omz-reid-0095` (both, fused), `facenet-vggface2` or "
-                                      "`facenet-casia-webface`")
+                                      "`dlib-resnet-v1`, `dlib-resnet-v1+omz-reid-0095` (both, fused), "
+                                      "`facenet-vggface2` or `facenet-casia-webface` (docs/models.md)")
     )
     device: Literal["auto", "cpu", "cuda"] = Field("auto",
         description="`auto` (CUDA when present), `cpu` or `cuda`")
@@ -55,9 +54,8 @@ class ModelsConfig(Strict):
         "", description="Local state-dict file for the facenet embedders"
     )
     head: str = Field("", description=("A head trained by `facetrack train`, applied after the embedder: its id "
-                                       "(kept under `cache_dir`/heads/) or a `.pt` path; empty for none. A head is "
-                                       "a model of its own (run `facetrack gallery reembed` after choosing one); "
-                                       "none is shipped or on by default (docs/benchmarks.md, \"Trained heads\")"))
+                                       "(under `cache_dir`/heads/) or a `.pt` path; empty = none. A model of its "
+                                       "own: `gallery reembed` after choosing it"))
 
 
 class DetectorConfig(Strict):
@@ -77,9 +75,8 @@ class DetectorConfig(Strict):
                                           "0.7 on its face score, `mtcnn` 0.9 on its probability)")
     )
     scale: float = Field(1.0, gt=0.05, le=1.0,
-        description=("Detect on the frame scaled by at most this factor (0.05-1); `yunet` also scales a frame down to "
-                     "1024 px on its long side (it is trained for faces of 10-300 px, so a close-up gives one box and "
-                     "a 1080p frame costs a quarter); boxes come back in full-frame pixels"))
+        description=("Detect on the frame scaled by at most this factor (0.05-1); `yunet` also brings a frame down "
+                     "to 1024 px on its long side; boxes come back in full-frame pixels (docs/tuning.md)"))
     batch_size: int = Field(16, ge=1, le=256,
                             description=("Images per detection batch in `facetrack eval lfw` (1-256); the live "
                                          "path batches by `pipeline.batch_size`"))
@@ -104,9 +101,8 @@ class GalleryConfig(Strict):
     path: str = Field("data/gallery.db", min_length=1,
         description="The gallery file; `--gallery` overrides it")
     url: str = Field("", pattern=r"^$|^postgres(ql)?://",
-                     description=("A PostgreSQL gallery instead (`postgresql://user@host:5432/db`), shared by "
-                                  "every worker; give the password through `FACETRACK__GALLERY__URL` or "
-                                  "`PGPASSWORD`, not the file; `--gallery postgresql://...` overrides it"))
+                     description=("A PostgreSQL gallery instead (`postgresql://user@host:5432/db`), shared by every "
+                                  "worker; the password in `FACETRACK__GALLERY__URL` or `PGPASSWORD`, not the file"))
 
     def location(self) -> Path | str:
         """The PostgreSQL URL when set, else the file."""
@@ -133,11 +129,9 @@ class EnrollConfig(Strict):
 
 class MatchConfig(Strict):
     far: float = Field(
-        1e-3, gt=0.0, le=0.1, description=("Share of strangers you accept being named (up to 0.1): per "
-                                           "photograph for `identify` (it sets the threshold for the gallery's "
-                                           "size while `match.threshold` is 0) and per track for the live "
-                                           "tracker (a track is named when its evidence reaches `ln(people / "
-                                           "match.far)`)")
+        1e-3, gt=0.0, le=0.1, description=("Share of strangers you accept being named (up to 0.1): per photograph "
+                                           "for `identify`, per track for the live tracker (named at evidence "
+                                           "`ln(people / match.far)`; docs/tuning.md)")
     )
     threshold: float = Field(
         0.0, ge=0.0, le=4.0,
@@ -167,15 +161,13 @@ class CameraConfig(Strict):
     fps: float = Field(5.0, gt=0.0, le=60.0,
         description="Frames analysed per second at most")
     detect_url: str = Field("", max_length=2048, pattern=r"^[^\x00-\x1f\x7f]*$", description=(
-        "The camera's low-resolution sub-stream (same forms as `url`), or empty. Faces are detected and tracked on "
-        "it and cut for naming from `url`'s frame of the same moment, which is decoded only while faces are in "
-        "view (docs/cameras.md: when a sub-stream is the right choice); needs `realtime = true` for files"))
+        "The camera's low-resolution sub-stream (same forms as `url`), or empty: faces are found on it and cut "
+        "from `url`'s frame of the same moment (docs/cameras.md); files need `realtime = true`"))
     realtime: bool = Field(True, description="Video files: play at their own speed (false: every frame, fast)")
     loop: bool = Field(False, description="Video files: start again at the end, as a camera that never ends")
     zones: dict[str, list[tuple[float, float]]] = Field(default_factory=dict, description=(
-        "Named polygons on the frame, vertices as fractions of its width and height (0-1), e.g. "
-        "`{porch = [[0, 0.5], [0.5, 0.5], [0.5, 1], [0, 1]]}`: events carry the zones a face's box centre is in, "
-        "and `person.entered` / `person.left` come per zone too (with `zone` set)"))
+        "Named polygons, vertices as fractions of the frame's width and height (0-1): events carry the zones a "
+        "face's box centre is in; `person.entered` / `person.left` come per zone too (docs/cameras.md)"))
 
     @model_validator(mode="after")
     def _sub_stream_live(self) -> CameraConfig:
@@ -220,10 +212,8 @@ class UnknownsConfig(Strict):
         description="The best faces (by size, pose, sharpness) a sighting keeps")
     join_share: float = Field(
         0.8, gt=0.0, le=2.0,
-        description=("A sighting joins the nearest cluster when the mean squared distance between its faces and "
-                     "the cluster's (average linkage) is within this share of the model's verification threshold, else "
-                     "starts one (measured on LFW with the default embedder: purity and completeness 0.99, "
-                     "whether a sighting kept one face or two; `scripts/join_share.py`)"),
+        description=("A sighting joins the nearest cluster when their faces' mean distance is within this share of "
+                     "the verification threshold, else starts one (docs/tuning.md)"),
     )
     recurring_visits: int = Field(
         3, ge=0, le=1000, description=("A `person.unknown_recurring` event fires (once per cluster) when an open "
@@ -259,11 +249,9 @@ class TrackingConfig(Strict):
                                           "only this close to it (else to a new track)")
     )
     unknown_interval: float = Field(
-        0.5, ge=0.0, le=60.0, description=("A track that matched no one yet is re-embedded after this many "
-                                           "seconds, then after 2, 4 and 8 times it while it keeps matching no "
-                                           "one, unless its face improves. Shorter names a small or turned "
-                                           "enrolled face sooner when a later frame of it matches; longer costs "
-                                           "less in crowds of strangers")
+        0.5, ge=0.0, le=60.0, description=("Seconds before a track that matched no one is embedded again (then 2, 4 "
+                                           "and 8 times it while it matches no one, unless its face improves; "
+                                           "docs/tuning.md)")
     )
     reembed_gain: float = Field(
         1.2, ge=1.0, le=10.0, description=("A track is re-embedded whenever its face quality beats its best by "
@@ -271,25 +259,14 @@ class TrackingConfig(Strict):
     )
     split_share: float = Field(
         1.1, gt=0.0, le=10.0,
-        description=("An embedded face farther from its track's running look than this share of the model's "
-                     "verification threshold (the unit of its distances: 0.177 for `dlib-resnet-v1`, 1.396 for "
-                     "`omz-reid-0095`) ends the track (`track.ended` at its true last-seen time and box) and a "
-                     "new track with no evidence takes the face. Lower splits more readily when two people swap "
-                     "places (safer names, but a blurred or turned face may split a track: an ID switch); higher "
-                     "keeps tracks through poor frames but lets a look-alike take over a track. 1.1 keeps every "
-                     "benchmark scenario whole while 97% of different-person LFW pairs lie beyond it with dlib's "
-                     "model (0.2) and 99% with omz-reid-0095's (1.54); a face between 1 and 1.5 times that "
-                     "distance (blur and dim light move a face about that far from its sharp look) is a doubt, "
-                     "split only when the next frame's face is unlike the track too, and at once on a cut or "
-                     "beside another face"),
+        description=("A face farther from its track's running look than this share of the verification threshold "
+                     "ends the track and starts a new one (a doubt, up to 1.5 times, waits a frame; docs/tuning.md)"),
     )
     cut_hard: float = Field(
         0.3, ge=0.0, le=1.0,
-        description=("A change between two analysed frames this large counts as a shot cut (0-1: the share of "
-                     "the picture quarters' hue-saturation histograms no longer shared, averaged), and every "
-                     "face is embedded on that frame, so no name survives a cut unchecked. Lower catches softer "
-                     "cuts but also fast motion (each costing one round of embeddings, never a wrong split); 0 = "
-                     "no cut detection"),
+        description=("A change between analysed frames this large (0-1, in the hue-saturation histograms of the "
+                     "picture's quarters) is a shot cut: every face is embedded; 0 = no cut detection "
+                     "(docs/tuning.md)"),
     )
     cut_soft: float = Field(
         0.15, ge=0.0, le=1.0, description=("A smaller change is a cut too when it is also `cut_ratio` times the "
@@ -310,10 +287,8 @@ class PipelineConfig(Strict):
     detect_every: int = Field(1, ge=1, le=10,
         description="Detect on every k-th analysed frame, following tracks in between (1-10)")
     idle_detect_seconds: float = Field(2.0, ge=0.0, le=60.0, description=(
-        "The activity gate: a camera with no open track detects faces only on a frame that changed (at once) or "
-        "once every this many seconds, a glance (YuNet at 640 px: a still face of about 36 px or more on a 1080p "
-        "frame is found within it; docs/cameras.md); 0 = no gate: every frame due for detection is detected at "
-        "full size. Open tracks are always followed at the full rate"))
+        "The activity gate: a camera with no open track detects only on a frame that changed, or at a glance (YuNet "
+        "at 640 px) every this many seconds; 0 = no gate (docs/cameras.md)"))
     max_wait_ms: float = Field(5.0, ge=0.0, le=1000.0,
         description="How long a batch waits for more requests")
     stall_seconds: float = Field(10.0, gt=0.0, le=600.0,
@@ -421,19 +396,16 @@ class HttpConfig(Strict):
         description="Frames per second of a live MJPEG view, at most")
     max_requests_per_second: float = Field(
         100.0, ge=0.0, le=100_000.0,
-        description=("Requests a second each client address may make: a second's worth go at once, more wait "
-                     "their turn, and one that would wait over 2 s waits 2 s and gets 429 with `Retry-After`; "
-                     "`/health` and `/ready` are never paced; behind a reverse proxy every client has the "
-                     "proxy's address, so this becomes the server's limit; 0 = no limit"))
+        description=("Requests a second per client address: a second's worth at once, more wait their turn, 429 past "
+                     "2 s; `/health`, `/ready` never paced; 0 = no limit (docs/tuning.md)"))
     max_viewers: int = Field(50, ge=1, le=10_000,
                              description=("Live views and event WebSockets open at once, at most; more get 503 "
                                           "(each frame is drawn and encoded once for all viewers of a camera, "
                                           "off the event loop)"))
     blur_unknown: bool = Field(
-        False, description=("Privacy: faces not (yet) named are blurred in the live MJPEG view, in a track's "
-                            "crop over HTTP and in the face crops of their events (a track's events once it is "
-                            "named carry its clear crop); sightings keep clear faces in the gallery file, for "
-                            "naming")
+        False, description=("Privacy: faces not (yet) named are blurred in the live view, in a track's crop over "
+                            "HTTP and in event crops (a named track's carry its clear crop); sightings keep clear "
+                            "faces")
     )
     camera_dirs: list[str] = Field(
         default_factory=list, description=("Folders whose video files `POST /api/cameras` may open; empty = none "

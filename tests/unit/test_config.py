@@ -49,6 +49,18 @@ def test_config_toml_and_the_docs_reference_are_generated_from_the_field_descrip
     assert listed == every  # every setting once, none that is not one (deprecated ones are not listed)
 
 
+def test_every_setting_is_said_in_at_most_two_lines():
+    """A description fits two lines of config.toml (200 characters); what a setting trades and the figures behind
+    its default belong in docs/tuning.md."""
+    from tracker.config import CameraConfig, Config
+
+    fields = [(f"{s}.{k}", field) for s, f in Config.model_fields.items() if s != "cameras"
+              for k, field in f.annotation.model_fields.items()]
+    fields += [(f"cameras[].{k}", field) for k, field in CameraConfig.model_fields.items()]
+    long = {key: len(field.description or "") for key, field in fields if len(field.description or "") > 200}
+    assert not long, long
+
+
 def test_a_deprecated_setting_is_accepted_with_a_warning_that_says_what_to_do(tmp_path, caplog):
     config = tmp_path / "config.toml"
     config.write_text("[redis]\nport = 6390\n")
