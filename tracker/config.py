@@ -93,7 +93,7 @@ class VerifyConfig(Strict):
     threshold: float = Field(
         0.0, ge=0.0, le=4.0, description=("The verification threshold: two faces are one person within "
                                           "this squared L2 distance on unit vectors (0-4); 0 = the model's, from "
-                                          "LFW. The unit of every `*_share` setting")
+                                          "LFW. The unit of the `*_share` settings but `tracking.reid_share`")
     )
 
 
