@@ -3,7 +3,8 @@
     python examples/on_identity.py [REDIS_URL] [--replay]
 
 REDIS_URL defaults to the embedded server of ``facetrack run`` (its socket ``data/redis/redis.sock``, its
-password read from ``data/redis/password``); ``--replay`` starts from the oldest event the stream keeps instead of from now.
+password read from ``data/redis/password``); ``--replay`` starts from the oldest event the stream keeps instead
+of from now.
 """
 
 import asyncio

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh test
 scripts/system_packages.sh
 echo "ruff (the linter):"
-.venv/bin/ruff check tracker pipelines gallery tests scripts
+.venv/bin/ruff check .
 echo "mypy (the type checker):"
 .venv/bin/mypy
 exec .venv/bin/python -m pytest "$@"

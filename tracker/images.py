@@ -115,4 +115,7 @@ def blur_boxes(rgb: np.ndarray, boxes: list[np.ndarray]) -> np.ndarray:
 
 def blurred_jpeg_base64(jpeg: str, max_bytes: int) -> str | None:
     """A base64 JPEG face crop, blurred."""
-    return jpeg_base64(blur(decode_image(base64.b64decode(jpeg), "a face crop")), max_bytes)
+    bgr = cv2.imdecode(np.frombuffer(base64.b64decode(jpeg), np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None:  # our own crop, damaged: not the caller's fault (not an ImageError)
+        raise ValueError("a face crop does not decode")
+    return jpeg_base64(blur(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)), max_bytes)

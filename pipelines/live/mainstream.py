@@ -223,7 +223,8 @@ class _Decoder:
         for packet in batch:
             try:
                 for frame in self.stream.codec_context.decode(packet):
-                    self.frames.append((self.clock.at(frame.time), frame))
+                    if self.clock.settled:  # a frame read while the stream was opened is not on the clock
+                        self.frames.append((self.clock.at(frame.time), frame))
                     done += 1
             except av.error.FFmpegError:  # a damaged packet: the frames after it come out
                 continue
@@ -235,7 +236,7 @@ class _Decoder:
 
     def answer(self, request: _Request) -> bool:
         """Hand the request the frame nearest its clock, once a frame at or after it is decoded; whether answered."""
-        if not self.clock.settled or not self.frames or self.frames[-1][0] < request.clock - 0.5 / self.fps:
+        if not self.frames or self.frames[-1][0] < request.clock - 0.5 / self.fps:
             return False
         at, frame = min(self.frames, key=lambda item: abs(item[0] - request.clock))
         image = frame.to_ndarray(format="rgb24") if abs(at - request.clock) <= self.max_skew else None

@@ -95,6 +95,9 @@ def packets(container: av.container.InputContainer, stream, file: bool,
             yield packet
 
 
+OPENING_SECONDS = 1.0  # a live stream is on its clock this long after its first packet, whatever its timestamps
+
+
 class StreamClock:
     """A stream's frames on the tracker's clock, so that a camera's main and sub-stream (each with timestamps of
     its own) meet on one clock.
@@ -104,14 +107,16 @@ class StreamClock:
     of constant rate). A live stream: its presentation time moved onto the monotonic clock by the smallest delay
     seen between a packet's presentation time and its arrival (measured on the tests' two-stream RTSP camera,
     which stamps both streams' frames at capture: the main stream's frame found for a sub-stream frame was of
-    the same moment for every frame: docs/benchmarks.md, "Sub-streams").
-    Never runs back.
+    the same moment for every frame: docs/benchmarks.md, "Sub-streams"; a camera that sends its main stream
+    later than its sub-stream, by encoding or network, by more than half a frame at best, would pair them a
+    frame apart: arrival cannot tell). Never runs back.
 
-    ``settled`` is False while that delay is still being learnt: until a timed packet did not lower it by half a
-    frame or more (an untimed one changes nothing, unless the stream has no timestamps at all). The packets
-    FFmpeg reads while opening a live stream (a second or more, to learn its format) reach us at once, each
-    lowering the delay by a frame: their frames are stale and their clock is not yet the stream's (the
-    sub-stream's first frame was paired with a main-stream frame 300 ms away)."""
+    ``settled`` is False while the stream is being opened: the packets FFmpeg reads then (a second or more of
+    them, to learn the format) reach us at once, each lowering that delay by a frame, their frames stale and
+    their clock not yet the stream's (the sub-stream's first frame was paired with a main-stream frame 300 ms
+    away). It turns True, for the rest of the connection, at the first timed packet that did not lower the
+    delay by half a frame or more, or ``OPENING_SECONDS`` after the first packet whatever the timestamps do
+    (a stream without them, or whose timestamps run faster than real time, as FFmpeg's for HTTP MJPEG)."""
 
     def __init__(self, stream, file: bool) -> None:
         self.file = file
@@ -121,18 +126,19 @@ class StreamClock:
         self._offset: float | None = None  # live: monotonic time minus presentation time, the smallest seen
         self._last = -float("inf")
         self.settled = file
-        self._untimed = False  # a packet without a presentation time was seen
+        self._first: float | None = None  # live: when the first packet came
 
     def arrived(self, packet: av.Packet) -> None:
         """Note a live packet's arrival."""
         if self.file:
             return
-        if packet.pts is None or packet.time_base is None:  # FFmpeg's RTSP: the first packet; or a stream untimed
-            self.settled, self._untimed = self.settled or (self._offset is None and self._untimed), True
-            return  # (whose frames are on the clock when they come: settled from its second packet)
-        offset = time.monotonic() - float(packet.pts * packet.time_base)
-        self.settled = self._offset is not None and offset > self._offset - 0.5 / self.fps
-        self._offset = offset if self._offset is None else min(self._offset, offset)
+        now = time.monotonic()
+        self._first = now if self._first is None else self._first
+        if packet.pts is not None and packet.time_base is not None:  # (FFmpeg's RTSP: the first packet has none)
+            offset = now - float(packet.pts * packet.time_base)
+            self.settled = self.settled or (self._offset is not None and offset > self._offset - 0.5 / self.fps)
+            self._offset = offset if self._offset is None else min(self._offset, offset)
+        self.settled = self.settled or now - self._first >= OPENING_SECONDS
 
     def at(self, seconds: float | None) -> float:
         """A presentation time (seconds; None: unknown, taken as now) on the tracker's clock."""

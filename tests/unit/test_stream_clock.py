@@ -49,16 +49,33 @@ def test_the_packets_read_while_opening_are_not_on_the_clock_until_one_comes_in_
     for frame in range(29, 34):  # the sender's backlog after a hiccup: late, not early, packets
         stream.arrived(packet(frame))
         assert stream.settled
+    stream.arrived(packet(60))  # the sender's clock stepped on (a delay lowered by 2.6 s): opened long ago
+    assert stream.settled
 
 
-def test_a_stream_without_timestamps_is_on_the_clock_from_its_second_packet(now):
+def test_a_stream_without_timestamps_is_on_the_clock_a_second_after_its_first_packet(now):
     stream = clock()
     stream.arrived(packet(None))
+    now.seconds += 0.5
+    stream.arrived(packet(None))
     assert not stream.settled
-    now.seconds += 0.1
+    now.seconds += media.OPENING_SECONDS - 0.5
     stream.arrived(packet(None))
     assert stream.settled
     assert stream.at(None) == now.seconds
+
+
+def test_timestamps_faster_than_real_time_hold_no_camera_back(now):
+    """FFmpeg's HTTP MJPEG makes up 25 timestamps a second whatever the camera sends: a camera of 100 frames a
+    second lowers the delay by three quarters of a frame each packet, for ever."""
+    stream = clock()  # 10 fps stated
+    settled = []
+    for frame in range(300):
+        now.seconds += 0.025  # packets a quarter of a frame apart: the delay falls by 0.075 s each time
+        stream.arrived(packet(frame))
+        settled.append(stream.settled)
+    first = settled.index(True)
+    assert first * 0.025 <= media.OPENING_SECONDS + 0.05 and all(settled[first:]), "settled within a second, for good"
 
 
 def test_a_file_is_always_on_its_clock():
