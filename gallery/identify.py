@@ -90,14 +90,16 @@ class Identifier:
         names = {i.id: i.name for i in store.identities()}
         owners, counts = np.unique(index.identity_ids, return_counts=True)
         face_counts = dict(zip(owners.tolist(), counts.tolist()))
-        self.names, self.index, self.face_counts = names, index, face_counts  # before the revision moves: a reader
-        self._note_changes(names, face_counts, index)  # that sees the new revision sees the new gallery
+        rule = threshold_for_faces(self.match_config, self.model_id, self.analyzer.verify_threshold,
+                                   index.identity_ids)
+        evidence = Evidence(self.model_id, rule.value, bound(self.match_config.far, rule.identities))
+        evidence.prepare(face_counts.values())  # here (start-up, the watcher's thread), not on the camera loop
+        # everything prepared first, then handed over together, before the revision moves: a reader that sees the
+        # new revision sees the new gallery (attribute by attribute, not as one value: issue 35's GalleryView)
+        self.names, self.index, self.face_counts = names, index, face_counts
+        self.rule, self.bound, self.evidence = rule, evidence.bound, evidence
+        self._note_changes(names, face_counts, index)
         self.missing = len(store.faces_missing(self.model_id))
-        self.rule = threshold_for_faces(self.match_config, self.model_id, self.analyzer.verify_threshold,
-                                        index.identity_ids)
-        self.bound = bound(self.match_config.far, self.rule.identities)
-        self.evidence = Evidence(self.model_id, self.rule.value, self.bound)
-        self.evidence.prepare(face_counts.values())  # here (start-up, the watcher's thread), not on the camera loop
         if warning := self.rule.warning():
             logger.warning("%s", warning)
 
