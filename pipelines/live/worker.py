@@ -142,7 +142,8 @@ class CameraWorker:
         plan = self.tracks.plan(info, faces)
         info, analysis = await self._embed(info, faces.select(plan.embed)) if plan.embed else (info, None)
         embedded = time.perf_counter()
-        tracked, events = self.tracks.update(info, faces, plan, analysis, self._verdicts(analysis))
+        verdicts = await asyncio.to_thread(self._verdicts, analysis) if analysis is not None else []  # the gallery
+        tracked, events = self.tracks.update(info, faces, plan, analysis, verdicts)  # search: CPU work, off the loop
         self._publish(events)
         self.stats.faces += len(faces)
         self.stats.embedded += len(plan.embed)
@@ -191,9 +192,7 @@ class CameraWorker:
             return TRACKING
         return self.gate.update(frame.thumb, frame.video_time, self.tracks.open > 0)
 
-    def _verdicts(self, analysis: Analysis | None) -> list[Verdict]:
-        if analysis is None:
-            return []
+    def _verdicts(self, analysis: Analysis) -> list[Verdict]:
         return self.identifier.verdicts(analysis.embeddings)
 
     def _erase(self) -> None:
