@@ -24,6 +24,7 @@ import numpy as np
 
 from gallery.database import Database, GalleryError, GalleryUnavailable, SqliteDatabase, connect
 from gallery.validate import finite_vector, normalised, person_metadata, person_name
+from tracker.images import decode_own
 
 logger = logging.getLogger(__name__)
 __all__ = ["GalleryError", "GalleryStore", "GalleryUnavailable", "NewFace", "decode_png", "encode_png"]
@@ -199,10 +200,7 @@ def encode_png(rgb: np.ndarray) -> bytes:
 
 
 def decode_png(blob: bytes) -> np.ndarray:
-    bgr = cv2.imdecode(np.frombuffer(blob, np.uint8), cv2.IMREAD_COLOR)
-    if bgr is None:  # the gallery's own data, damaged: not the caller's fault (not an ImageError)
-        raise ValueError("a face crop in the gallery does not decode")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    return decode_own(blob, "a face crop in the gallery")
 
 
 class GalleryStore:

@@ -113,9 +113,15 @@ def blur_boxes(rgb: np.ndarray, boxes: list[np.ndarray]) -> np.ndarray:
     return out
 
 
+def decode_own(data: bytes, what: str) -> np.ndarray:
+    """RGB of an image facetrack encoded itself (a crop it stored or sent); ``ValueError`` when it does not decode:
+    damaged data of ours, not the caller's fault (``decode_image``'s ``ImageError`` is for what callers send)."""
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise ValueError(f"{what} does not decode")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
 def blurred_jpeg_base64(jpeg: str, max_bytes: int) -> str | None:
     """A base64 JPEG face crop, blurred."""
-    bgr = cv2.imdecode(np.frombuffer(base64.b64decode(jpeg), np.uint8), cv2.IMREAD_COLOR)
-    if bgr is None:  # our own crop, damaged: not the caller's fault (not an ImageError)
-        raise ValueError("a face crop does not decode")
-    return jpeg_base64(blur(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)), max_bytes)
+    return jpeg_base64(blur(decode_own(base64.b64decode(jpeg), "a face crop")), max_bytes)

@@ -32,7 +32,7 @@ from tracker.face.analyzer import Analysis
 from tracker.faces import Faces
 from tracker.track.activity import HEARTBEAT, TRACKING, ActivityGate
 from tracker.track.camera import CameraTracks, TrackedFace
-from tracker.track.state import FrameInfo, Verdict
+from tracker.track.state import FrameInfo
 
 logger = logging.getLogger(__name__)
 IDLE_SECONDS = 1.0  # without frames, the gallery's changes are still applied this often
@@ -142,8 +142,9 @@ class CameraWorker:
         plan = self.tracks.plan(info, faces)
         info, analysis = await self._embed(info, faces.select(plan.embed)) if plan.embed else (info, None)
         embedded = time.perf_counter()
-        verdicts = await asyncio.to_thread(self._verdicts, analysis) if analysis is not None else []  # the gallery
-        tracked, events = self.tracks.update(info, faces, plan, analysis, verdicts)  # search: CPU work, off the loop
+        verdicts = [] if analysis is None else await asyncio.to_thread(  # the gallery search: CPU work, off the loop
+            self.identifier.verdicts, analysis.embeddings)
+        tracked, events = self.tracks.update(info, faces, plan, analysis, verdicts)
         self._publish(events)
         self.stats.faces += len(faces)
         self.stats.embedded += len(plan.embed)
@@ -191,9 +192,6 @@ class CameraWorker:
         if self.gate is None or frame.thumb is None:
             return TRACKING
         return self.gate.update(frame.thumb, frame.video_time, self.tracks.open > 0)
-
-    def _verdicts(self, analysis: Analysis) -> list[Verdict]:
-        return self.identifier.verdicts(analysis.embeddings)
 
     def _erase(self) -> None:
         ended = end_erased(self.tracks, set(self.identifier.names), self.publisher)
