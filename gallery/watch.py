@@ -6,8 +6,9 @@ which people changed into the gallery's change log in the same transaction
 the log past the last entry it applied and hands each batch of changed people to
 ``Identifier.apply``, which re-reads only those people. PostgreSQL wakes it the moment a change
 commits (``LISTEN``/``NOTIFY``); a SQLite file is read every ``interval`` seconds. Either way a
-change reaches every running process within about a second. ``facetrack run``'s retention pass
-trims the log to its last day (``GalleryStore.trim_changes``).
+change reaches every running process within about a second. A change made in this process (the
+HTTP API) is applied the same way, at once: ``catch_up`` runs the same pass on the caller's thread.
+``facetrack run``'s retention pass trims the log to its last day (``GalleryStore.trim_changes``).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class GalleryWatcher:
         self._thread = threading.Thread(target=self._run, name="gallery-watch", daemon=True)
         self._last: tuple[int, float | None] = (0, None)  # the last change applied: its id and time
         self._recheck_at: float | None = None  # a gap was seen: read everything again at this monotonic time
+        self._passing = threading.Lock()  # one pass at a time: the thread's, or one ``catch_up`` asked for
 
     def start(self) -> GalleryWatcher:
         with GalleryStore(self.location) as store:  # what the identifier was loaded from is applied already
@@ -64,7 +66,7 @@ class GalleryWatcher:
             try:
                 if store is None:
                     store = GalleryStore(self.location)
-                self._follow(store)
+                self.catch_up(store)
                 store.wait_for_change(self.interval)
             except Exception as error:  # noqa: BLE001 - a watcher that dies leaves every camera naming the old gallery
                 expected = isinstance(error, (TrackerError, *database_errors()))
@@ -75,6 +77,12 @@ class GalleryWatcher:
                 self._stop.wait(5.0)
         if store is not None:
             store.close()
+
+    def catch_up(self, store: GalleryStore) -> None:
+        """Apply every change the log holds now, reading it with ``store`` on the caller's thread: a change made
+        here (``facetrack serve``'s gallery routes) names from the next frame, by the path every change takes."""
+        with self._passing:
+            self._follow(store)
 
     @staticmethod
     def _newest(store: GalleryStore) -> tuple[int, float | None]:
@@ -104,6 +112,6 @@ class GalleryWatcher:
         self.identifier.apply(store, changed)
         self.changes += rows
         logger.info("gallery changed (%s%s): %d people, %d faces now", "everyone" if changed is None else
-                    f"{len(changed)} people", f", {why}" if why else "", len(self.identifier.names),
-                    len(self.identifier.index))
+                    f"{len(changed)} people", f", {why}" if why else "", len(self.identifier.view.names),
+                    len(self.identifier.view.index))
         self.applied(changed)

@@ -56,7 +56,7 @@ def build(config: Config, gallery: Path | str, redis_url: str | None = None,
                              on_batch=metrics.observe_batch).start()
     watcher = GalleryWatcher(gallery, identifier).start()  # changes made by other processes, within a second
     try:
-        yield Services(config, gallery, identifier, executor, metrics, redis_url)
+        yield Services(config, gallery, identifier, executor, metrics, redis_url, watcher)
     finally:
         watcher.stop()
         executor.stop()
@@ -64,10 +64,10 @@ def build(config: Config, gallery: Path | str, redis_url: str | None = None,
 
 def _log_gallery(store: GalleryStore, identifier: Identifier) -> None:
     gallery = store.path  # a URL's password left out
-    logger.info("gallery %s: %d people, %d faces of %s", gallery, len(identifier.names), len(identifier.index),
-                identifier.model_id)
-    logger.info("match threshold in force: %s", identifier.rule.describe())
-    if not identifier.names:
+    view = identifier.view
+    logger.info("gallery %s: %d people, %d faces of %s", gallery, len(view.names), len(view.index), identifier.model_id)
+    logger.info("match threshold in force: %s", view.rule.describe())
+    if not view.names:
         logger.warning("gallery %s is empty: every face will be 'unknown' (enroll people with facetrack enroll)",
                        gallery)
     if warning := identifier.missing_warning(store):

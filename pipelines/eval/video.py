@@ -22,7 +22,7 @@ from pipelines.live.sources import Frame
 from tracker.config import Config, with_changes
 from tracker.errors import DatasetError
 from tracker.face.analyzer import FaceAnalyzer
-from tracker.track.camera import TrackedFace
+from tracker.track.state import TrackedFace
 
 
 def read_truth(path: Path) -> tuple[dict[int, list[TruthFace]], dict[int, float]]:

@@ -30,7 +30,8 @@ from tracker.errors import TrackerError
 from tracker.events import Event
 from tracker.redact import redact
 from tracker.track.activity import ActivityGate
-from tracker.track.camera import CameraTracks, TrackedFace, TrackView
+from tracker.track.camera import CameraTracks
+from tracker.track.state import CameraRules, TrackedFace, TrackView
 from tracker.track.zones import Zones
 from tracker.whereabouts import Person, Whereabouts
 
@@ -151,7 +152,7 @@ class Runtime:
         """Everyone named on these cameras since the start, away once ``presence.away_seconds`` have passed;
         people no longer in the gallery (erased) are forgotten here too."""
         self.whereabouts.due(time.time())
-        for identity in [i for i in self.whereabouts.people if i not in self.identifier.names]:
+        for identity in [i for i in self.whereabouts.people if i not in self.identifier.view.names]:
             self.whereabouts.forget(identity)
         return sorted(self.whereabouts.people.values(), key=lambda p: p.name)
 
@@ -191,13 +192,11 @@ class Runtime:
         return self.cameras[camera.id]
 
     def _tracks(self, camera: CameraConfig, first_track_id: int) -> CameraTracks:
-        identifier = self.identifier
-        unknowns = self.config.unknowns
-        return CameraTracks(camera.id, self.config.tracking, identifier.threshold, identifier.margin,
-                            identifier.model_id, identifier.name_of, self.config.events.crop_max_bytes,
-                            identifier.analyzer.verify_threshold, unknowns.faces_per_track if self.sightings else 0,
-                            unknowns.keep_named, self.config.http.blur_unknown, first_track_id, is_file(camera.url),
-                            Zones(camera.zones))
+        config, unknowns = self.config, self.config.unknowns
+        rules = CameraRules(config.tracking, self.identifier.analyzer.verify_threshold, config.events.crop_max_bytes,
+                            unknowns.faces_per_track if self.sightings else 0, unknowns.keep_named,
+                            config.http.blur_unknown, is_file(camera.url), Zones(camera.zones))
+        return CameraTracks(camera_id=camera.id, rules=rules, first_track_id=first_track_id)
 
     async def remove_camera(self, camera_id: str) -> None:
         """Stop watching a camera: its open tracks end (``track.ended``) before this returns."""

@@ -21,6 +21,7 @@ import numpy as np
 from prometheus_client import Histogram
 
 from gallery.identify import Identifier
+from gallery.view import GalleryView
 from pipelines.events.publisher import EventPublisher
 from pipelines.live.executor import ModelExecutor
 from pipelines.live.mainstream import MainStream
@@ -31,8 +32,8 @@ from tracker.events import Event
 from tracker.face.analyzer import Analysis
 from tracker.faces import Faces
 from tracker.track.activity import HEARTBEAT, TRACKING, ActivityGate
-from tracker.track.camera import CameraTracks, TrackedFace
-from tracker.track.state import FrameInfo
+from tracker.track.camera import CameraTracks
+from tracker.track.state import FrameInfo, TrackedFace
 
 logger = logging.getLogger(__name__)
 IDLE_SECONDS = 1.0  # without frames, the gallery's changes are still applied this often
@@ -92,7 +93,7 @@ class CameraWorker:
         self.may_analyse = may_analyse  # several workers: only while this one holds the camera's lease
         self.stats = CameraStats()
         self.latest: tuple[Frame, list[TrackedFace]] | None = None  # for the live view
-        self._revision = identifier.revision  # the gallery as the open tracks were named against it
+        self._view = identifier.view  # the gallery as the open tracks were named against it
         self._main: tuple[int, int] | None = None  # the main stream's size the open tracks' boxes are in
 
     async def run(self) -> None:
@@ -112,17 +113,18 @@ class CameraWorker:
         self._follow_gallery(time.time())  # a person erased since the last frame: their tracks end in silence
         self._publish(self.tracks.finish())
 
-    def _follow_gallery(self, now: float) -> None:
-        """Someone changed in the gallery: the tracks of people erased end (``_erase``), the tracks named someone
-        changed are unnamed."""
-        revision = self.identifier.revision  # read once: a change after it is read on the next call
-        if revision != self._revision:
-            changed, self._revision = self.identifier.changed_since(self._revision), revision
-            self._erase()
-            self._publish(self.tracks.forget(changed, now))
+    def _follow_gallery(self, now: float) -> GalleryView:
+        """The gallery as it is now, read once (a frame keeps it to the end). Someone changed in it since the last
+        read: the tracks of people erased end (``_erase``), the tracks named someone changed are unnamed."""
+        view, before = self.identifier.view, self._view
+        self._view = view
+        if view.revision != before.revision:
+            self._erase(view)
+            self._publish(self.tracks.forget(view.changed_since(before.revision), now, view.terms))
+        return view
 
     async def process(self, frame: Frame) -> None:
-        self._follow_gallery(frame.time)
+        view = self._follow_gallery(frame.time)
         main = self._main_size()
         if main != self._main:  # a sub-stream camera's boxes change pixels (its main stream opened): tracks end
             self._main = main
@@ -139,12 +141,13 @@ class CameraWorker:
         frame = replace(frame, picture=image)  # the live view and the observers take it converted
         faces, info = await self._detect(frame, image, glance=due == HEARTBEAT)
         detected = time.perf_counter()
+        self.tracks.note(info)
         plan = self.tracks.plan(info, faces)
         info, analysis = await self._embed(info, faces.select(plan.embed)) if plan.embed else (info, None)
         embedded = time.perf_counter()
         verdicts = [] if analysis is None else await asyncio.to_thread(  # the gallery search: CPU work, off the loop
-            self.identifier.verdicts, analysis.embeddings)
-        tracked, events = self.tracks.update(info, faces, plan, analysis, verdicts)
+            view.verdicts, analysis.embeddings)
+        tracked, events = self.tracks.update(info, faces, plan, analysis, verdicts, view.terms)
         self._publish(events)
         self.stats.faces += len(faces)
         self.stats.embedded += len(plan.embed)
@@ -193,8 +196,8 @@ class CameraWorker:
             return TRACKING
         return self.gate.update(frame.thumb, frame.video_time, self.tracks.open > 0)
 
-    def _erase(self) -> None:
-        ended = end_erased(self.tracks, set(self.identifier.names), self.publisher)
+    def _erase(self, view: GalleryView) -> None:
+        ended = end_erased(self.tracks, set(view.names), self.publisher)
         if ended:
             self.latest = None  # the live view's last frame showed them: none until the next one
             logger.info("camera %s: %d track(s) of erased people ended", self.camera.id, len(ended))

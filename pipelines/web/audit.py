@@ -24,7 +24,7 @@ async def audit_gallery(request: web.Request) -> web.Response:
     """The gallery audit: reference faces unlike their person or confusable with another."""
     services = request.app[SERVICES]
     identifier = services.identifier
-    model_id, threshold = identifier.model_id, identifier.threshold
+    model_id, threshold = identifier.model_id, identifier.view.threshold
     report = await asyncio.get_running_loop().run_in_executor(_thread, _audit, services.gallery, model_id, threshold)
     return web.json_response(report)
 

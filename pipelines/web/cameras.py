@@ -23,7 +23,7 @@ from pipelines.web.keys import RUNTIME, SERVICES, STREAMS
 from tracker.config import CameraConfig
 from tracker.images import blur_boxes, blurred_jpeg_base64
 from tracker.redact import redact
-from tracker.track.camera import TrackedFace
+from tracker.track.state import TrackedFace
 from tracker.track.zones import Zones
 from tracker.whereabouts import HOME
 
@@ -191,7 +191,7 @@ async def live(request: web.Request) -> web.StreamResponse:
     with streams.viewer():
         response = web.StreamResponse(headers={"Content-Type": "multipart/x-mixed-replace; boundary=frame"})
         await response.prepare(request)
-        sent, zones = None, camera.worker.tracks.zones  # the zones the camera's tracker uses
+        sent, zones = None, camera.worker.tracks.rules.zones  # the zones the camera's tracker uses
         while camera.config.id in _runtime(request).cameras and not streams.closing.is_set():
             latest = camera.latest()
             if latest is not None and latest[0] is not sent:

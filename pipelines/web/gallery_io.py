@@ -34,10 +34,10 @@ async def in_gallery(request: web.Request, work: Callable[[GalleryStore], T]) ->
     return await asyncio.get_running_loop().run_in_executor(_threads, call)
 
 
-async def reload_gallery(request: web.Request) -> None:
-    """After a change made here: the live pipeline's gallery read again and swapped in, on a worker thread."""
-    identifier = request.app[SERVICES].identifier
-    await in_gallery(request, identifier.reload)
+async def apply_change(request: web.Request) -> None:
+    """After a change made here: the gallery watcher's pass, now, on a gallery thread (the path every change takes,
+    ``gallery/watch.py``): the live pipeline names with the change from its next frame."""
+    await in_gallery(request, request.app[SERVICES].watcher.catch_up)
 
 
 def identity_or_404(store: GalleryStore, name: str):

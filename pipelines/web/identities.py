@@ -3,7 +3,7 @@
 
 Enrollment and recognition run on the model executor's thread (the one owner of the models)
 with the same rules and messages as ``facetrack enroll`` and ``facetrack identify``; after a
-change the live pipeline's gallery is reloaded.
+change the gallery watcher applies it at once (``apply_change``), as every change is applied.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from gallery.negatives import Negatives
 from gallery.store import GalleryError, GalleryStore
 from pipelines.events.erase import sweep_configured, sweep_erased
 from pipelines.web import bodies
-from pipelines.web.gallery_io import identity_or_404, in_gallery, reload_gallery
+from pipelines.web.gallery_io import apply_change, identity_or_404, in_gallery
 from pipelines.web.keys import RUNTIME, SERVICES
 from tracker.errors import ImageError, TrackerError
 from tracker.images import decode_image
@@ -33,7 +33,7 @@ routes = web.RouteTableDef()
 
 @routes.get("/api/identities")
 async def list_identities(request: web.Request) -> web.Response:
-    rule = request.app[SERVICES].identifier.rule
+    rule = request.app[SERVICES].identifier.view.rule
     headers = {"X-Match-Threshold": f"{rule.value:.4f}", "X-Match-Threshold-Source": rule.source,
                "X-Match-Expected-FAR": "unknown" if rule.expected_far is None else f"{rule.expected_far:.6f}",
                "X-Gallery-People": str(rule.identities), "X-Gallery-Faces": str(rule.faces)}
@@ -140,7 +140,7 @@ async def _run_enroll(request: web.Request, name: str, files: list[tuple[str, by
     outcomes = [dataclasses.asdict(o) for o in refused + (result.outcomes if result else [])]
     enrolled = sum(o["status"] == ENROLLED for o in outcomes)
     if enrolled:
-        await reload_gallery(request)
+        await apply_change(request)
     body = {"name": name, "enrolled": enrolled, "faces": result.faces_total if result else 0, "outcomes": outcomes}
     if not enrolled:
         body.update(error=f"nothing enrolled for '{name}': every image was refused or skipped", status=422)
@@ -192,7 +192,7 @@ async def rename_identity(request: web.Request) -> web.Response:
         return store.identity(new)
 
     identity = await in_gallery(request, change)
-    await reload_gallery(request)
+    await apply_change(request)
     return web.json_response(dataclasses.asdict(identity))
 
 
@@ -201,7 +201,7 @@ async def delete_identity(request: web.Request) -> web.Response:
     """Erase the person for good, as ``facetrack gallery erase``: the gallery first, then the Stream."""
     services = request.app[SERVICES]
     body = await in_gallery(request, lambda store: _erase(store, request.match_info["name"], services))
-    await reload_gallery(request)
+    await apply_change(request)
     return web.json_response(body)
 
 

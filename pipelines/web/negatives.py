@@ -2,7 +2,7 @@
 
 The same rules as ``facetrack gallery reject``: an uploaded image must hold exactly one face
 (found on the model executor's thread), a sighting gives all its stored faces. After a change
-the live pipeline's gallery is reloaded, so the rejection holds from the next frame.
+the gallery watcher applies it at once (``apply_change``), so the rejection holds from the next frame.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from gallery.negatives import Negatives
 from gallery.store import GalleryError, GalleryStore
 from gallery.unknowns import sighting_faces
 from pipelines.web import bodies
-from pipelines.web.gallery_io import identity_or_404, in_gallery, reload_gallery
+from pipelines.web.gallery_io import apply_change, identity_or_404, in_gallery
 from pipelines.web.identities import decode_uploads, uploads
 from pipelines.web.keys import SERVICES
 
@@ -67,7 +67,7 @@ async def reject(request: web.Request) -> web.Response:
             raise web.HTTPNotFound(text=f"no identity named '{name}'") from None
 
     ids = await in_gallery(request, change)
-    await reload_gallery(request)
+    await apply_change(request)
     return web.json_response({**body, "rejected": len(ids), "ids": ids}, status=201)
 
 
@@ -87,5 +87,5 @@ async def take_back(request: web.Request) -> web.Response:
             raise web.HTTPNotFound(text=f"'{name}' has no rejected face {negative_id}") from None
 
     await in_gallery(request, change)
-    await reload_gallery(request)
+    await apply_change(request)
     return web.Response(status=204)

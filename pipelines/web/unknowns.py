@@ -1,6 +1,6 @@
 """Unknown people over HTTP: the clusters of sightings, their faces, and naming, merging, ignoring
 and erasing them, with the same rules as ``facetrack unknowns``. Naming enrolls on the model
-executor's thread and then reloads the live pipeline's gallery, so the person is named at once."""
+executor's thread and then has the gallery watcher apply it at once, so the person is named from the next frame."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from gallery.enroll import ENROLLED, Enroller
 from gallery.store import GalleryError, GalleryStore
 from gallery.unknowns import IGNORED, NAMED, OPEN, Unknowns
 from pipelines.web import bodies
-from pipelines.web.gallery_io import in_gallery, reload_gallery
+from pipelines.web.gallery_io import apply_change, in_gallery
 from pipelines.web.identities import jpeg_of
 from pipelines.web.keys import SERVICES
 
@@ -90,7 +90,7 @@ async def name_cluster(request: web.Request) -> web.Response:
         result = await services.executor.call(work)
     except GalleryError as error:
         raise web.HTTPUnprocessableEntity(text=str(error).split(": ", 1)[-1]) from None
-    await reload_gallery(request)
+    await apply_change(request)
     return web.json_response({"name": name, "cluster": cluster_id, "enrolled": result.count(ENROLLED),
                               "faces": result.faces_total,
                               "outcomes": [dataclasses.asdict(o) for o in result.outcomes]}, status=201)

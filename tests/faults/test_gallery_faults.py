@@ -321,13 +321,13 @@ def test_a_gallery_change_made_after_postgresql_restarted_reaches_a_running_proc
         identifier = Identifier(analyzer, store, config.match)
     watcher = GalleryWatcher(location, identifier, interval=0.2).start()
     try:
-        assert sorted(identifier.names.values()) == ["Ann", "Bo"]
+        assert sorted(identifier.view.names.values()) == ["Ann", "Bo"]
         postgres.stop("fast")  # the watcher's connection (LISTEN) is broken
         time.sleep(1.0)
         postgres.resume()
         with GalleryStore(location) as store:
             store.erase("Bo")  # made by another process once the server is back
-        _wait(lambda: sorted(identifier.names.values()) == ["Ann"], 30, "the erasure after the restart")
+        _wait(lambda: sorted(identifier.view.names.values()) == ["Ann"], 30, "the erasure after the restart")
     finally:
         watcher.stop()
 

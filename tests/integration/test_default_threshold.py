@@ -52,14 +52,14 @@ def central_names(identifier: Identifier, paths: list) -> list[str | None]:
         if not len(analysis):
             names.append(None)
             continue
-        who = int(identifier.match(analysis.embeddings).identity[0])
-        names.append(identifier.names[who] if who != UNKNOWN else None)
+        who = int(identifier.view.match(analysis.embeddings).identity[0])
+        names.append(identifier.view.names[who] if who != UNKNOWN else None)
     return names
 
 
 def test_the_default_threshold_follows_match_far_for_this_gallery(enrolled, config):
     identifier, known, _ = enrolled
-    rule = identifier.rule
+    rule = identifier.view.rule
     assert rule.source == AUTO and config.match.threshold == 0 and config.match.far == 1e-3
     assert rule.identities == 30 and 60 <= rule.faces <= 90
     assert rule.expected_far == pytest.approx(config.match.far, rel=0.05)
@@ -77,4 +77,4 @@ def test_few_strangers_are_named_and_most_known_photographs_are(enrolled):
     assert len(probes) == 90
     assert len(stranger_names) <= 1, stranger_names
     assert right >= 0.75 * 90, f"{right} of 90 known photographs named right (wrongly named: {wrong})"
-    assert np.isfinite(identifier.threshold)
+    assert np.isfinite(identifier.view.threshold)

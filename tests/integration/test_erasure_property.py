@@ -33,7 +33,7 @@ from tests.support.tracks import THRESHOLD, analysis_of, faces, look
 from tracker.config import TrackingConfig
 from tracker.track.camera import CameraTracks
 from tracker.track.identity import UNKNOWN
-from tracker.track.state import FrameInfo, Verdict
+from tracker.track.state import CameraRules, FrameInfo, GalleryTerms, Verdict
 
 PEOPLE = {"Ann Lee": (50.0, 1), "Bo Chen": (250.0, 2)}  # name: where the face is, its look
 STRANGER = (450.0, 3)
@@ -66,6 +66,7 @@ class Site(RuleBasedStateMachine):
         self.store = GalleryStore(Path(self.folder.name) / "gallery.db")
         self.ids = {name: self.store.save_person(name, [enrolled_face(k)], MODEL) for name, (_, k) in PEOPLE.items()}
         self.names = {i: n for n, i in self.ids.items()}
+        self.terms = GalleryTerms(MODEL, THRESHOLD, 0.03, names=self.names)
         self.known = set(self.ids.values())  # the gallery as the worker read it last (late after an erasure)
         self.erased: set[int] = set()
         self.carried: dict[int, set[str]] = {}  # identity -> every track (track_key) that ever named them
@@ -80,8 +81,8 @@ class Site(RuleBasedStateMachine):
         self.tracks = self._camera()
 
     def _camera(self) -> CameraTracks:
-        return CameraTracks("door", TrackingConfig(), THRESHOLD, 0.03, MODEL, lambda i: self.names.get(i, "unknown"),
-                            crop_max_bytes=20_000, scale=THRESHOLD)
+        rules = CameraRules(TrackingConfig(), scale=THRESHOLD, crop_max_bytes=20_000)
+        return CameraTracks(camera_id="door", rules=rules)
 
     def _sweep_soon(self) -> None:
         self.tombstoned = True  # facetrack run's Retention.soon
@@ -111,15 +112,16 @@ class Site(RuleBasedStateMachine):
         places = sorted([PEOPLE[n] if n in PEOPLE else STRANGER for n in who])
         found = faces(*[x for x, _ in places])
         frame = FrameInfo(1000.0 + self.t, self.t, IMAGE)
+        self.tracks.note(frame)
         plan = self.tracks.plan(frame, found)
         verdicts = []
         for d in plan.embed:
             k = places[d][1]
             identity = next((i for n, i in self.ids.items() if PEOPLE[n][1] == k), None)
             known = recognised and identity in self.known
-            verdicts.append(Verdict(identity, 0.02, 0.5, THRESHOLD) if known else Verdict(UNKNOWN, 4.0, 0.0, THRESHOLD))
+            verdicts.append(Verdict(identity, 0.02, 0.5) if known else Verdict(UNKNOWN, 4.0, 0.0))
         analysis = analysis_of(found, plan.embed, {d: places[d][1] for d in plan.embed}) if plan.embed else None
-        _, events = self.tracks.update(frame, found, plan, analysis, verdicts)
+        _, events = self.tracks.update(frame, found, plan, analysis, verdicts, self.terms)
         self._publish(events)
         if deliver:
             self._pump()
@@ -129,7 +131,8 @@ class Site(RuleBasedStateMachine):
         self.t += 3.0
         frame = FrameInfo(1000.0 + self.t, self.t, IMAGE)
         empty = faces()
-        self._publish(self.tracks.update(frame, empty, self.tracks.plan(frame, empty), None, [])[1])
+        self.tracks.note(frame)
+        self._publish(self.tracks.update(frame, empty, self.tracks.plan(frame, empty), None, [], self.terms)[1])
 
     @rule()
     def camera_restarts(self):
@@ -190,7 +193,7 @@ class Site(RuleBasedStateMachine):
             assert not [i for i in self.made[key] if f'"id":"{i}"'.encode() in files], f"track {key} in the AOF"
         assert not any(state.carried & self.erased for state in self.tracks.states.values())
         assert not {v.identity_id for v in self.tracks.views()} & self.erased
-        assert not set(self.tracks.presence.tracks) & self.erased
+        assert not set(self.tracks.presence.in_view.tracks) & self.erased
         for identity in self.erased:
             assert self.store.find(self.names[identity]) is None
         assert not self.store.pending_erasures()

@@ -155,7 +155,7 @@ def test_a_gallery_of_another_model_says_which_and_what_to_do(analyzer, dlib_ana
     enroll(dlib_analyzer, store, "Tony_Blair", [lfw_image("Tony_Blair", i) for i in (1, 2, 3)])
     faces = len(store.faces())
     identifier = Identifier(analyzer, store, MatchConfig())
-    assert faces and identifier.missing == faces
+    assert faces and identifier.view.missing == faces
     assert identifier.identify(read_image(lfw_image("Tony_Blair", 9)))[0].name is None
     warning = identifier.missing_warning(store)
     model = analyzer.embedder.model_id

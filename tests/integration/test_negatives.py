@@ -26,7 +26,7 @@ from tracker.face.embedders import load_embedder
 from tracker.images import read_image
 from tracker.track.camera import CameraTracks
 from tracker.track.sighting import Sighting, SightingFace
-from tracker.track.state import FrameInfo
+from tracker.track.state import CameraRules, FrameInfo
 
 pytestmark = needs_data
 
@@ -214,21 +214,23 @@ def test_not_this_person_on_a_live_false_match_unnames_the_open_track_at_once(ga
     event's face as not her un-names the open track on the next frame, and it is not named her again."""
     with GalleryStore(gallery) as store:
         identifier = Identifier(analyzer, store, dlib_config.match)
-    tracks = CameraTracks("door", dlib_config.tracking, identifier.threshold, dlib_config.match.margin,
-                          analyzer.embedder.model_id, identifier.name_of, crop_max_bytes=0,
-                          scale=analyzer.verify_threshold)
-    image, seen, revision = read_image(lfw_image(STRANGER, 1)), [], identifier.revision
+    rules = CameraRules(dlib_config.tracking, analyzer.verify_threshold, crop_max_bytes=0)
+    view = identifier.view
+    tracks = CameraTracks(camera_id="door", rules=rules)
+    image, seen = read_image(lfw_image(STRANGER, 1)), []
 
     def frame(t: float) -> list:
-        nonlocal revision
-        if identifier.revision != revision:  # as the camera worker does before each frame
-            changed, revision = identifier.changed_since(revision), identifier.revision
-            seen.extend(tracks.forget(changed, t))
+        nonlocal view
+        latest = identifier.view  # as the camera worker does before each frame
+        if latest.revision != view.revision:
+            changed, view = latest.changed_since(view.revision), latest
+            seen.extend(tracks.forget(changed, t, view.terms))
         info, faces = FrameInfo(t, t, image), analyzer.detector.detect(image)
+        tracks.note(info)
         plan = tracks.plan(info, faces)
         analysis = analyzer.embed_faces([image], [faces.select(plan.embed)])[0] if plan.embed else None
-        verdicts = identifier.verdicts(analysis.embeddings) if analysis is not None else []
-        tracked, events = tracks.update(info, faces, plan, analysis, verdicts)
+        verdicts = view.verdicts(analysis.embeddings) if analysis is not None else []
+        tracked, events = tracks.update(info, faces, plan, analysis, verdicts, view.terms)
         seen.extend(events)
         return [f.name for f in tracked]
 

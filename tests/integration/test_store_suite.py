@@ -350,8 +350,9 @@ def test_a_change_made_elsewhere_reaches_a_running_identifier_person_by_person(l
 
     def named(seed_or_vector):
         vector = unit(seed_or_vector, dim) if isinstance(seed_or_vector, int) else seed_or_vector
-        m = identifier.match(vector[None])
-        return identifier.name_of(int(m.identity[0])) if m.identity[0] >= 0 else None
+        view = identifier.view
+        m = view.match(vector[None])
+        return view.terms.name_of(int(m.identity[0])) if m.identity[0] >= 0 else None
 
     lookalike = unit(2, dim) + 0.25 * unit(3, dim)  # a stranger within the threshold of Bo
     lookalike = (lookalike / np.linalg.norm(lookalike)).astype(np.float32)
@@ -361,7 +362,7 @@ def test_a_change_made_elsewhere_reaches_a_running_identifier_person_by_person(l
             other.save_person("Bo", [person_face(2)], model)
             until(lambda: named(2) == "Bo", "Bo enrolled")
             assert named(lookalike) == "Bo"
-            ann_index_rows = int((identifier.index.identity_ids == other.identity("Ann").id).sum())
+            ann_index_rows = int((identifier.view.index.identity_ids == other.identity("Ann").id).sum())
             f = person_face(9)
             Negatives(other).add("Bo", [NewFace(f.crop, f.landmarks, f.quality, "lookalike", lookalike)], model)
             until(lambda: named(lookalike) is None, "the lookalike rejected as Bo")
@@ -375,13 +376,48 @@ def test_a_change_made_elsewhere_reaches_a_running_identifier_person_by_person(l
                 log_change(db, [cy])
             other.rename("Ann", "Anne")  # the changes after it still reach the running identifier
             until(lambda: named(1) == "Anne", "Ann renamed")
-            assert cy not in identifier.index.identity_ids
+            assert cy not in identifier.view.index.identity_ids
             other.erase("Bo")
-            until(lambda: "Bo" not in identifier.names.values() and named(2) is None, "Bo erased")
-            assert int((identifier.index.identity_ids == other.identity("Anne").id).sum()) == ann_index_rows
+            until(lambda: "Bo" not in identifier.view.names.values() and named(2) is None, "Bo erased")
+            assert int((identifier.view.index.identity_ids == other.identity("Anne").id).sum()) == ann_index_rows
     finally:
         watcher.stop()
     assert watcher.changes >= 4
+
+
+def test_a_view_read_before_a_change_stays_the_gallery_it_was_and_the_change_comes_as_a_new_view(location, analyzer,
+                                                                                                   config):
+    """What a camera holds for a frame: the gallery whole as it was read, whatever changes meanwhile; a change made in
+    this process (the HTTP API's) is applied by the watcher's own pass, at once, on the caller's thread."""
+    import dataclasses
+
+    from gallery.watch import GalleryWatcher
+
+    model, dim = analyzer.embedder.model_id, analyzer.embedder.dim
+
+    def person_face(seed):
+        f = face(seed)
+        return NewFace(f.crop, f.landmarks, f.quality, f.source, unit(seed, dim))
+
+    with GalleryStore(location) as store:
+        ann = store.save_person("Ann", [person_face(1)], model)
+        identifier = Identifier(analyzer, store, config.match)
+        watcher = GalleryWatcher(location, identifier)  # its thread not started: only catch_up applies changes
+        before = identifier.view
+        bo = store.save_person("Bo", [person_face(2)], model)
+        store.rename("Ann", "Anne")
+        assert identifier.view is before
+        watcher.catch_up(store)
+        after = identifier.view
+    assert dict(before.names) == {ann: "Ann"} and len(before.index) == 1 and before.face_counts == {ann: 1}
+    assert before.match(unit(2, dim)[None]).identity.tolist() == [-1]  # Bo is not in the view read before
+    assert dict(after.names) == {ann: "Anne", bo: "Bo"} and len(after.index) == 2
+    assert after.match(unit(2, dim)[None]).identity.tolist() == [bo]
+    assert after.revision == before.revision + 1 and after.changed_since(before.revision) == {ann, bo}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        after.revision = 0  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        after.names[ann] = "Ann"  # type: ignore[index]
 
 
 def watched_pair(location, analyzer, config):
@@ -416,10 +452,10 @@ def test_a_running_watcher_sees_changes_after_the_change_log_was_emptied_and_num
         with GalleryStore(location) as other:
             for n in range(3):  # the watcher's last applied id is now past what a fresh log will reach
                 other.rename("Ann" if n % 2 == 0 else "Anne", "Anne" if n % 2 == 0 else "Ann")
-            wait_for(lambda: "Anne" in identifier.names.values(), "the renames")
+            wait_for(lambda: "Anne" in identifier.view.names.values(), "the renames")
             other.trim_changes(time.time() + 1)  # a quiet day: retention empties the log
             other.erase("Bo")  # the next change, numbered from 1 again on SQLite
-            wait_for(lambda: "Bo" not in identifier.names.values(), "Bo erased after the log was emptied")
+            wait_for(lambda: "Bo" not in identifier.view.names.values(), "Bo erased after the log was emptied")
     finally:
         watcher.stop()
 
@@ -445,10 +481,10 @@ def test_a_change_committed_after_a_later_one_is_not_skipped(location, analyzer,
             began.wait(10)
             if isinstance(location, str) and location.startswith("postgresql"):
                 fast.rename("Ann", "Anne")  # a later id, committed first (SQLite: waits for the writer's lock)
-                wait_for(lambda: "Anne" in identifier.names.values(), "the later change")
+                wait_for(lambda: "Anne" in identifier.view.names.values(), "the later change")
             go.set()
             writer.join(20)
-            wait_for(lambda: "Bo" not in identifier.names.values(), "the change committed last", seconds=15)
+            wait_for(lambda: "Bo" not in identifier.view.names.values(), "the change committed last", seconds=15)
     finally:
         watcher.stop()
 
@@ -468,7 +504,7 @@ def test_a_watcher_survives_an_unexpected_error_and_applies_the_change_it_failed
     try:
         with GalleryStore(sqlite_location) as other:
             other.erase("Bo")
-            wait_for(lambda: "Bo" not in identifier.names.values(), "Bo erased after the failed pass", seconds=15)
+            wait_for(lambda: "Bo" not in identifier.view.names.values(), "Bo erased after the failed pass", seconds=15)
     finally:
         watcher.stop()
     assert failures

@@ -1,5 +1,7 @@
 """One camera's rules without models or I/O (``CameraTracks``): faces, looks and verdicts made up."""
 
+from dataclasses import fields
+
 import numpy as np
 
 from tracker.config import TrackingConfig
@@ -8,18 +10,23 @@ from tracker.face.quality import Quality, frontal_score
 from tracker.faces import Faces
 from tracker.track.camera import CameraTracks
 from tracker.track.identity import UNKNOWN
-from tracker.track.state import FrameInfo, Verdict
+from tracker.track.state import CameraRules, FrameInfo, GalleryTerms, Verdict
 
 THRESHOLD, MARGIN = 0.2, 0.03
 IMAGE = np.full((480, 640, 3), 120, np.uint8)
 OTHER_SHOT = np.zeros_like(IMAGE)
 OTHER_SHOT[..., 0] = 200  # another shot: other colours
 NAMES = {7: "Ann Lee", 8: "Bo Chen"}
+TERMS = GalleryTerms("test:0", THRESHOLD, MARGIN, names=NAMES)  # the gallery the camera names with
+RULES = {f.name for f in fields(CameraRules)}
 
 
-def cam(**tracking) -> CameraTracks:
-    return CameraTracks("door", TrackingConfig(**tracking), THRESHOLD, MARGIN, "test:0",
-                        lambda i: NAMES.get(i, "unknown"), crop_max_bytes=20_000, scale=THRESHOLD)
+def cam(**settings) -> CameraTracks:
+    """A camera at the door naming with ``TERMS``: ``settings`` are ``CameraRules`` fields (20 kB crops, the
+    threshold as the unit of distances, unless given) and ``tracking`` settings."""
+    rules = {"scale": THRESHOLD, "crop_max_bytes": 20_000} | {k: v for k, v in settings.items() if k in RULES}
+    tracking = TrackingConfig(**{k: v for k, v in settings.items() if k not in RULES})
+    return CameraTracks(camera_id="door", rules=CameraRules(tracking, **rules))
 
 
 def faces(*lefts: float, size: float = 100.0, nose: float = 0.5) -> Faces:
@@ -51,13 +58,15 @@ def analysis_of(found: Faces, embed: list[int], looks: dict, sharpness: float = 
 
 
 def step(tracks: CameraTracks, t: float, found: Faces, verdicts: dict[int, Verdict],
-         looks: dict | None = None, image: np.ndarray = IMAGE, sharpness: float = 100.0):
+         looks: dict | None = None, image: np.ndarray = IMAGE, sharpness: float = 100.0,
+         gallery: GalleryTerms = TERMS):
     """One analysed frame at time ``t``; ``verdicts`` gives the gallery's answer per face index."""
     frame = FrameInfo(1000.0 + t, t, image)
+    tracks.note(frame)
     plan = tracks.plan(frame, found)
     analysis = analysis_of(found, plan.embed, looks or {}, sharpness) if plan.embed else None
-    given = [verdicts.get(d, Verdict(UNKNOWN, 4.0, 0.0, THRESHOLD)) for d in plan.embed]
-    tracked, events = tracks.update(frame, found, plan, analysis, given)
+    given = [verdicts.get(d, Verdict(UNKNOWN, 4.0, 0.0)) for d in plan.embed]
+    tracked, events = tracks.update(frame, found, plan, analysis, given, gallery)
     return plan, tracked, events
 
 

@@ -7,7 +7,7 @@ import numpy as np
 from pipelines.live.sources import Frame
 from pipelines.web.cameras import view
 from tracker.images import blur_boxes
-from tracker.track.camera import TrackedFace
+from tracker.track.state import TrackedFace
 
 
 def detail(rgb: np.ndarray) -> float:

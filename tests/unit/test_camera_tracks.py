@@ -4,10 +4,8 @@ import numpy as np
 
 from tests.support.tracks import (
     IMAGE,
-    MARGIN,
-    NAMES,
     OTHER_SHOT,
-    THRESHOLD,
+    TERMS,
     cam,
     drifted,
     faces,
@@ -15,7 +13,6 @@ from tests.support.tracks import (
     look,
     step,
 )
-from tracker.config import TrackingConfig
 from tracker.track.camera import CameraTracks
 from tracker.track.identity import UNKNOWN
 from tracker.track.state import Verdict
@@ -23,7 +20,7 @@ from tracker.track.state import Verdict
 
 def test_a_known_face_starts_a_track_is_named_and_enters_with_a_crop():
     tracks = cam()
-    plan, tracked, events = step(tracks, 0.0, faces(50), {0: Verdict(7, 0.05, 0.2, THRESHOLD)})
+    plan, tracked, events = step(tracks, 0.0, faces(50), {0: Verdict(7, 0.05, 0.2)})
     assert plan.embed == [0]
     assert kinds(events) == ["track.started", "identity.resolved", "person.entered"]
     resolved = events[1]
@@ -35,13 +32,13 @@ def test_a_known_face_starts_a_track_is_named_and_enters_with_a_crop():
 
 def test_a_named_track_is_embedded_every_other_frame_and_shows_its_name_only_next_to_agreement():
     tracks = cam(reembed_gain=1.2)
-    step(tracks, 0.0, faces(50, size=50), {0: Verdict(7, 0.02, 0.2, THRESHOLD)})  # a small face, but a clear match
+    step(tracks, 0.0, faces(50, size=50), {0: Verdict(7, 0.02, 0.2)})  # a small face, but a clear match
     same, tracked, events = step(tracks, 0.2, faces(50, size=50), {})
     assert same.embed == [] and events == [] and [f.name for f in tracked] == ["Ann Lee"]  # agreed the frame before
-    again, tracked, events = step(tracks, 0.4, faces(50, size=50), {0: Verdict(UNKNOWN, 4.0, 0.0, THRESHOLD)})
+    again, tracked, events = step(tracks, 0.4, faces(50, size=50), {0: Verdict(UNKNOWN, 4.0, 0.0)})
     assert again.embed == [0] and events == []  # due: it did not agree on the frame before
     assert [f.name for f in tracked] == [None]  # its face did not agree: no name shown, the track keeps it
-    _, tracked, _ = step(tracks, 0.6, faces(50, size=50), {0: Verdict(7, 0.03, 0.2, THRESHOLD)})
+    _, tracked, _ = step(tracks, 0.6, faces(50, size=50), {0: Verdict(7, 0.03, 0.2)})
     assert [f.name for f in tracked] == ["Ann Lee"] and [v.name for v in tracks.views()] == ["Ann Lee"]
 
 
@@ -63,7 +60,7 @@ def test_a_stranger_whose_face_improves_is_embedded_at_once_whatever_the_wait():
 
 def test_a_track_unseen_for_max_age_ends_with_its_dwell_and_the_person_leaves():
     tracks = cam(max_age=1.0)
-    step(tracks, 0.0, faces(50), {0: Verdict(7, 0.05, 0.2, THRESHOLD)})
+    step(tracks, 0.0, faces(50), {0: Verdict(7, 0.05, 0.2)})
     step(tracks, 0.5, faces(50), {})
     _, _, events = step(tracks, 2.0, faces(), {})
     assert kinds(events) == ["track.ended", "person.left"]
@@ -74,7 +71,7 @@ def test_a_track_unseen_for_max_age_ends_with_its_dwell_and_the_person_leaves():
 
 def test_two_people_at_once_get_two_tracks_and_each_their_name():
     tracks = cam()
-    verdicts = {0: Verdict(7, 0.05, 0.2, THRESHOLD), 1: Verdict(8, 0.06, 0.2, THRESHOLD)}
+    verdicts = {0: Verdict(7, 0.05, 0.2), 1: Verdict(8, 0.06, 0.2)}
     _, _, events = step(tracks, 0.0, faces(50, 400), verdicts)
     named = {e.track_id: e.name for e in events if e.type == "identity.resolved"}
     assert sorted(named.values()) == ["Ann Lee", "Bo Chen"] and len(named) == 2
@@ -85,7 +82,7 @@ def test_two_people_at_once_get_two_tracks_and_each_their_name():
 def test_an_ambiguous_face_stays_unknown_and_names_no_one():
     tracks = cam()
     # Bo Chen is within the threshold too, 0.01 further: as likely
-    _, _, events = step(tracks, 0.0, faces(50), {0: Verdict(7, 0.05, 0.01, THRESHOLD, runner_up=8)})
+    _, _, events = step(tracks, 0.0, faces(50), {0: Verdict(7, 0.05, 0.01, runner_up=8)})
     assert kinds(events) == ["track.started"]
     assert [f.label() for f in tracks.follow(0.1)] == [f"#{events[0].track_id} unknown"]
 
@@ -93,7 +90,7 @@ def test_an_ambiguous_face_stays_unknown_and_names_no_one():
 def named_ann(**tracking) -> CameraTracks:
     """Ann Lee named at t = 0, and one frame at 0.1 on which she is not embedded: due at 0.2."""
     tracks = cam(**tracking)
-    step(tracks, 0.0, faces(50), {0: Verdict(7, 0.02, 0.2, THRESHOLD)})
+    step(tracks, 0.0, faces(50), {0: Verdict(7, 0.02, 0.2)})
     assert step(tracks, 0.1, faces(50), {})[0].embed == []
     return tracks
 
@@ -112,33 +109,33 @@ def test_a_different_look_in_a_tracks_box_ends_it_and_a_new_unnamed_track_takes_
 
 def test_a_face_clearly_named_as_someone_else_ends_a_named_track_even_when_it_looks_alike():
     tracks = named_ann()
-    _, tracked, events = step(tracks, 0.2, faces(50), {0: Verdict(8, 0.02, 0.2, THRESHOLD)})
+    _, tracked, events = step(tracks, 0.2, faces(50), {0: Verdict(8, 0.02, 0.2)})
     assert kinds(events) == ["track.ended", "person.left", "track.started", "identity.resolved", "person.entered"]
     assert [f.name for f in tracked] == ["Bo Chen"]
 
 
 def test_the_same_face_verified_keeps_its_track_and_name():
     tracks = named_ann()
-    plan, tracked, events = step(tracks, 0.2, faces(52), {0: Verdict(7, 0.03, 0.2, THRESHOLD)})
+    plan, tracked, events = step(tracks, 0.2, faces(52), {0: Verdict(7, 0.03, 0.2)})
     assert plan.embed == [0] and events == [] and [f.name for f in tracked] == ["Ann Lee"]
 
 
 def test_a_named_track_that_keeps_agreeing_is_embedded_every_other_frame():
     tracks = cam()
-    embedded = [bool(step(tracks, t, faces(50), {0: Verdict(7, 0.02, 0.2, THRESHOLD)})[0].embed)
+    embedded = [bool(step(tracks, t, faces(50), {0: Verdict(7, 0.02, 0.2)})[0].embed)
                 for t in (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)]
     assert embedded == [True, False, True, False, True, False]
 
 
 def test_a_box_that_jumps_in_size_is_verified_at_once():
     tracks = cam()
-    step(tracks, 0.0, faces(50), {0: Verdict(7, 0.02, 0.2, THRESHOLD)})
+    step(tracks, 0.0, faces(50), {0: Verdict(7, 0.02, 0.2)})
     assert step(tracks, 0.2, faces(50, size=160), {})[0].embed == [0]  # the same place, three times as big
 
 
 def test_a_shot_cut_verifies_every_track_and_a_new_person_in_the_same_place_gets_a_new_track():
     tracks = cam()
-    step(tracks, 0.0, faces(50), {0: Verdict(7, 0.02, 0.2, THRESHOLD)})
+    step(tracks, 0.0, faces(50), {0: Verdict(7, 0.02, 0.2)})
     plan, tracked, events = step(tracks, 0.2, faces(50), {}, looks={0: 5}, image=OTHER_SHOT)
     assert plan.cut and plan.embed == [0] and tracks.cuts == 1
     assert kinds(events)[:2] == ["track.ended", "person.left"] and [f.name for f in tracked] == [None]
@@ -147,9 +144,9 @@ def test_a_shot_cut_verifies_every_track_and_a_new_person_in_the_same_place_gets
 
 def test_a_hard_cut_between_two_overlapping_faces_of_different_people_never_shows_the_old_name():
     tracks = cam()
-    step(tracks, 0.0, faces(50), {0: Verdict(7, 0.02, 0.2, THRESHOLD)})  # Ann Lee, named
+    step(tracks, 0.0, faces(50), {0: Verdict(7, 0.02, 0.2)})  # Ann Lee, named
     # the next shot: Bo Chen where Ann was, his box overlapping hers (the same track by the boxes alone)
-    plan, tracked, events = step(tracks, 0.2, faces(60), {0: Verdict(8, 0.02, 0.2, THRESHOLD)}, looks={0: 1},
+    plan, tracked, events = step(tracks, 0.2, faces(60), {0: Verdict(8, 0.02, 0.2)}, looks={0: 1},
                                  image=OTHER_SHOT)
     assert plan.cut and plan.embed == [0]
     assert [f.name for f in tracked] == ["Bo Chen"]
@@ -158,7 +155,7 @@ def test_a_hard_cut_between_two_overlapping_faces_of_different_people_never_show
 
 def test_with_cut_detection_off_a_missed_cut_shows_the_old_name_one_frame_at_most():
     tracks = cam(cut_hard=0.0)
-    step(tracks, 0.0, faces(50), {0: Verdict(7, 0.02, 0.2, THRESHOLD)})
+    step(tracks, 0.0, faces(50), {0: Verdict(7, 0.02, 0.2)})
     plan, tracked, _ = step(tracks, 0.2, faces(50), {}, looks={0: 5}, image=OTHER_SHOT)
     assert not plan.cut and plan.embed == [] and [f.name for f in tracked] == ["Ann Lee"]  # agreed the frame before
     plan, tracked, _ = step(tracks, 0.4, faces(50), {}, looks={0: 5}, image=OTHER_SHOT)
@@ -169,7 +166,7 @@ def test_a_small_blurred_face_that_matches_clearly_is_named_on_its_first_frame()
     """Size and blur do not weigh the evidence: strangers' faces of 26-48 px fall within the threshold no
     more often than large ones (measured on LFW), so a clear match of a 28 px face names it at once."""
     tracks = cam()
-    _, tracked, events = step(tracks, 0.0, faces(50, size=28), {0: Verdict(7, 0.05, 0.2, THRESHOLD)}, sharpness=8.0)
+    _, tracked, events = step(tracks, 0.0, faces(50, size=28), {0: Verdict(7, 0.05, 0.2)}, sharpness=8.0)
     assert kinds(events) == ["track.started", "identity.resolved", "person.entered"]
     assert [f.name for f in tracked] == ["Ann Lee"]
 
@@ -177,16 +174,16 @@ def test_a_small_blurred_face_that_matches_clearly_is_named_on_its_first_frame()
 def test_a_turned_face_counts_less_and_is_named_on_its_second_clear_match():
     tracks = cam()
     turned = faces(50, nose=0.62)  # three-quarter view: frontal score 0.4
-    _, tracked, events = step(tracks, 0.0, turned, {0: Verdict(7, 0.05, 0.2, THRESHOLD)})
+    _, tracked, events = step(tracks, 0.0, turned, {0: Verdict(7, 0.05, 0.2)})
     assert kinds(events) == ["track.started"] and [f.name for f in tracked] == [None]
-    plan, tracked, events = step(tracks, 0.2, turned, {0: Verdict(7, 0.05, 0.2, THRESHOLD)})
+    plan, tracked, events = step(tracks, 0.2, turned, {0: Verdict(7, 0.05, 0.2)})
     assert plan.embed == [0]  # some evidence for someone: embedded every frame until named
     assert kinds(events) == ["identity.resolved", "person.entered"] and [f.name for f in tracked] == ["Ann Lee"]
 
 
 def test_faces_that_cross_are_verified_while_they_overlap_and_once_they_come_apart():
     tracks = cam()
-    verdicts = {0: Verdict(7, 0.02, 0.2, THRESHOLD), 1: Verdict(8, 0.02, 0.2, THRESHOLD)}
+    verdicts = {0: Verdict(7, 0.02, 0.2), 1: Verdict(8, 0.02, 0.2)}
     embedded = []
     for i, (a, b) in enumerate([(50, 400), (90, 360), (130, 320), (170, 280), (210, 240), (250, 200), (290, 160),
                                 (330, 120), (370, 80)]):
@@ -200,7 +197,7 @@ def test_faces_that_cross_are_verified_while_they_overlap_and_once_they_come_apa
 
 def test_two_faces_that_swapped_tracks_go_back_to_their_own_and_keep_their_names():
     tracks = cam()
-    ann, bo = Verdict(7, 0.02, 0.2, THRESHOLD), Verdict(8, 0.02, 0.2, THRESHOLD)
+    ann, bo = Verdict(7, 0.02, 0.2), Verdict(8, 0.02, 0.2)
     _, before, _ = step(tracks, 0.0, faces(50, 400), {0: ann, 1: bo})
     step(tracks, 0.1, faces(50, 400), {})  # not embedded: they agreed the frame before
     # the boxes stay, the people behind them changed places (as after a crossing the boxes cannot tell)
@@ -211,10 +208,10 @@ def test_two_faces_that_swapped_tracks_go_back_to_their_own_and_keep_their_names
 
 def test_a_face_that_left_its_track_for_a_new_one_leaves_the_other_tracks_alone():
     tracks = cam()
-    ann, bo = Verdict(7, 0.02, 0.2, THRESHOLD), Verdict(8, 0.02, 0.2, THRESHOLD)
+    ann, bo = Verdict(7, 0.02, 0.2), Verdict(8, 0.02, 0.2)
     _, before, _ = step(tracks, 0.0, faces(50, 400), {0: ann, 1: bo})
     step(tracks, 0.1, faces(50, 400), {})
-    stranger = Verdict(UNKNOWN, 1.0, 0.0, THRESHOLD)
+    stranger = Verdict(UNKNOWN, 1.0, 0.0)
     _, after, events = step(tracks, 0.2, faces(50, 400), {0: stranger, 1: bo}, looks={0: 9})
     assert kinds(events) == ["track.ended", "person.left", "track.started"] and tracks.splits == 1
     assert after[0].track_id not in (before[0].track_id, before[1].track_id) and after[0].name is None
@@ -247,7 +244,7 @@ def test_a_face_a_little_unlike_its_track_is_checked_again_and_kept_when_it_stay
     """Blur or dim light move a face 0.18-0.21 from its own sharp look (measured in the blur_light scenario):
     that is a doubt, settled by the next frame, not a split."""
     tracks = named_ann(split_share=1.0)
-    ann = {0: Verdict(7, 0.15, 0.05, THRESHOLD)}
+    ann = {0: Verdict(7, 0.15, 0.05)}
     plan, blurred, events = step(tracks, 0.2, faces(50, size=160), ann, looks={0: drifted(0, 0.25)})
     assert plan.embed == [0] and events == []  # the box jumped: verified; a little unlike its look
     plan, still, events = step(tracks, 0.4, faces(50, size=160), ann, looks={0: drifted(0, 0.22)})
@@ -267,16 +264,15 @@ def test_a_doubt_that_the_next_face_does_not_settle_splits_the_track():
 
 def test_a_face_a_little_unlike_its_track_on_a_cut_splits_it_at_once():
     tracks = cam()
-    step(tracks, 0.0, faces(50), {0: Verdict(7, 0.02, 0.2, THRESHOLD)})
+    step(tracks, 0.0, faces(50), {0: Verdict(7, 0.02, 0.2)})
     plan, tracked, events = step(tracks, 0.2, faces(50), {}, looks={0: drifted(0, 0.25)}, image=OTHER_SHOT)
     assert plan.cut and kinds(events)[:2] == ["track.ended", "person.left"] and [f.name for f in tracked] == [None]
 
 
 def test_a_track_that_ends_unknown_leaves_a_sighting_of_its_best_faces_and_a_named_one_does_not():
-    tracks = CameraTracks("door", TrackingConfig(max_age=0.5, unknown_interval=0.0), THRESHOLD, MARGIN, "test:0",
-                          lambda i: NAMES.get(i, "unknown"), crop_max_bytes=0, scale=THRESHOLD, sighting_faces=2)
+    tracks = cam(max_age=0.5, unknown_interval=0.0, crop_max_bytes=0, sighting_faces=2)
     for t, size in ((0.0, 60), (0.2, 120), (0.4, 90), (0.6, 80)):  # a stranger walks by at x=50; Ann at x=400
-        step(tracks, t, faces(50, 400, size=size), {1: Verdict(7, 0.05, 0.2, THRESHOLD)}, looks={0: 3, 1: 7})
+        step(tracks, t, faces(50, 400, size=size), {1: Verdict(7, 0.05, 0.2)}, looks={0: 3, 1: 7})
     assert tracks.take_sightings() == []  # nobody has left yet
     step(tracks, 2.0, faces(), {})  # both tracks end
     sightings = tracks.take_sightings()
@@ -290,9 +286,8 @@ def test_a_track_that_ends_unknown_leaves_a_sighting_of_its_best_faces_and_a_nam
 
 def test_with_keep_named_a_named_track_leaves_a_sighting_too_and_without_faces_to_keep_none_do():
     def walk(**kept):
-        tracks = CameraTracks("door", TrackingConfig(max_age=0.5), THRESHOLD, MARGIN, "test:0",
-                              lambda i: NAMES.get(i, "unknown"), crop_max_bytes=0, scale=THRESHOLD, **kept)
-        step(tracks, 0.0, faces(400), {0: Verdict(7, 0.05, 0.2, THRESHOLD)}, looks={0: 7})
+        tracks = cam(max_age=0.5, crop_max_bytes=0, **kept)
+        step(tracks, 0.0, faces(400), {0: Verdict(7, 0.05, 0.2)}, looks={0: 7})
         step(tracks, 2.0, faces(), {})
         return tracks.take_sightings()
 
@@ -310,9 +305,8 @@ def test_with_blur_unknown_an_unknown_tracks_events_carry_its_crop_blurred_and_a
         return float(cv2.Laplacian(grey, cv2.CV_64F).var())
 
     noise = np.random.default_rng(0).integers(0, 255, (480, 640, 3), np.uint8)  # texture a blur must remove
-    tracks = CameraTracks("door", TrackingConfig(max_age=0.5), THRESHOLD, MARGIN, "test:0",
-                          lambda i: NAMES.get(i, "unknown"), crop_max_bytes=200_000, scale=THRESHOLD, blur_unknown=True)
-    step(tracks, 0.0, faces(50, 400), {1: Verdict(7, 0.05, 0.2, THRESHOLD)}, looks={0: 3, 1: 7}, image=noise)
+    tracks = cam(max_age=0.5, crop_max_bytes=200_000, blur_unknown=True)
+    step(tracks, 0.0, faces(50, 400), {1: Verdict(7, 0.05, 0.2)}, looks={0: 3, 1: 7}, image=noise)
     clear = {state.identity.identity: state.crop for state in tracks.states.values()}
     _, _, events = step(tracks, 2.0, faces(), {})  # both tracks end, each event with its track's crop
     stranger, ann = (next(e for e in events if e.type == "track.ended" and e.identity_id == who) for who in (None, 7))
@@ -322,7 +316,7 @@ def test_with_blur_unknown_an_unknown_tracks_events_carry_its_crop_blurred_and_a
 
 def test_a_face_refused_as_a_person_never_names_the_track_as_them():
     tracks = cam()
-    refused = Verdict(7, 0.05, 0.2, THRESHOLD, refused=True)  # within the threshold, but rejected as not Ann Lee
+    refused = Verdict(7, 0.05, 0.2, refused=True)  # within the threshold, but rejected as not Ann Lee
     events = []
     for t in (0.0, 0.2, 0.4, 0.6):
         events += step(tracks, t, faces(50), {0: refused})[2]
@@ -332,24 +326,23 @@ def test_a_face_refused_as_a_person_never_names_the_track_as_them():
 
 def test_an_identity_changed_in_the_gallery_unnames_its_open_tracks_at_once_and_no_one_elses():
     tracks = cam()
-    step(tracks, 0.0, faces(50, 400), {0: Verdict(7, 0.02, 0.2, THRESHOLD), 1: Verdict(8, 0.02, 0.2, THRESHOLD)})
-    assert tracks.forget({9}, 1000.1) == []
-    events = tracks.forget({7}, 1000.1)  # Ann Lee erased, renamed, or a face rejected as not her
+    step(tracks, 0.0, faces(50, 400), {0: Verdict(7, 0.02, 0.2), 1: Verdict(8, 0.02, 0.2)})
+    assert tracks.forget({9}, 1000.1, TERMS) == []
+    events = tracks.forget({7}, 1000.1, TERMS)  # Ann Lee erased, renamed, or a face rejected as not her
     assert [(e.type, e.name) for e in events] == [("identity.changed", "unknown"), ("person.left", "Ann Lee")]
-    _, tracked, _ = step(tracks, 0.2, faces(50, 400), {1: Verdict(8, 0.02, 0.2, THRESHOLD)})
+    _, tracked, _ = step(tracks, 0.2, faces(50, 400), {1: Verdict(8, 0.02, 0.2)})
     assert [f.name for f in tracked] == [None, "Bo Chen"]
-    assert tracks.forget(None, 1000.3)[0].type == "identity.changed"  # None: anyone may have changed
+    assert tracks.forget(None, 1000.3, TERMS)[0].type == "identity.changed"  # None: anyone may have changed
 
 
 def test_erasing_a_person_ends_their_tracks_in_silence_and_their_face_goes_on_as_a_new_track():
-    tracks = CameraTracks("door", TrackingConfig(), THRESHOLD, MARGIN, "test:0", lambda i: NAMES.get(i, "unknown"),
-                          crop_max_bytes=20_000, scale=THRESHOLD, sighting_faces=2, keep_named=True)
-    step(tracks, 0.0, faces(50, 400), {0: Verdict(7, 0.02, 0.2, THRESHOLD), 1: Verdict(8, 0.02, 0.2, THRESHOLD)})
+    tracks = cam(sighting_faces=2, keep_named=True)
+    step(tracks, 0.0, faces(50, 400), {0: Verdict(7, 0.02, 0.2), 1: Verdict(8, 0.02, 0.2)})
     ann = next(v.id for v in tracks.views() if v.name == "Ann Lee")
     assert tracks.erase({9}) == []
     assert tracks.erase({7}) == [ann]  # Ann Lee erased: no event at all of her track, now or later
-    assert [v.name for v in tracks.views()] == ["Bo Chen"] and tracks.presence.tracks.keys() == {8}
-    _, tracked, events = step(tracks, 0.2, faces(50, 400), {1: Verdict(8, 0.02, 0.2, THRESHOLD)})
+    assert [v.name for v in tracks.views()] == ["Bo Chen"] and tracks.presence.in_view.tracks.keys() == {8}
+    _, tracked, events = step(tracks, 0.2, faces(50, 400), {1: Verdict(8, 0.02, 0.2)})
     assert tracked[0].track_id != ann
     assert [(e.type, e.track_id) for e in events] == [("track.started", tracked[0].track_id)]
     assert events[0].name == "unknown" and events[0].identity_id is None
@@ -360,23 +353,23 @@ def test_erasing_a_person_ends_their_tracks_in_silence_and_their_face_goes_on_as
 
 def test_a_track_that_was_named_someone_before_ends_when_they_are_erased():
     tracks = cam()
-    step(tracks, 0.0, faces(50), {0: Verdict(7, 0.02, 0.2, THRESHOLD)})
-    tracks.forget({7}, 1000.1)  # a face of Ann Lee rejected as not her: the track is unnamed
+    step(tracks, 0.0, faces(50), {0: Verdict(7, 0.02, 0.2)})
+    tracks.forget({7}, 1000.1, TERMS)  # a face of Ann Lee rejected as not her: the track is unnamed
     for t in (0.2, 0.4, 0.6):  # and named Bo Chen
-        step(tracks, t, faces(50), {0: Verdict(8, 0.02, 0.2, THRESHOLD)})
+        step(tracks, t, faces(50), {0: Verdict(8, 0.02, 0.2)})
     first = tracks.views()[0]
     assert first.name == "Bo Chen" and tracks.erase({7}) == [first.id]
     _, _, events = step(tracks, 0.8, faces(), {})  # Bo Chen, still named, leaves: of no track (it is tombstoned)
     assert [(e.type, e.name, e.track_id) for e in events] == [("person.left", "Bo Chen", None)]
-    assert not tracks.presence.tracks
+    assert not tracks.presence.in_view.tracks
 
 
 def test_a_track_named_someone_else_carries_no_face_from_when_it_named_the_first():
     tracks = cam()
-    first = step(tracks, 0.0, faces(50), {0: Verdict(7, 0.02, 0.2, THRESHOLD)})[2]
-    tracks.forget({7}, 1000.1)  # a face of Ann Lee rejected as not her: unnamed, then named Bo Chen
+    first = step(tracks, 0.0, faces(50), {0: Verdict(7, 0.02, 0.2)})[2]
+    tracks.forget({7}, 1000.1, TERMS)  # a face of Ann Lee rejected as not her: unnamed, then named Bo Chen
     later = np.full_like(IMAGE, 121)  # the same place a moment later (no cut), its pixels not Ann's frame's
-    named = [e for t in (0.2, 0.4, 0.6) for e in step(tracks, t, faces(50), {0: Verdict(8, 0.02, 0.2, THRESHOLD)},
+    named = [e for t in (0.2, 0.4, 0.6) for e in step(tracks, t, faces(50), {0: Verdict(8, 0.02, 0.2)},
                                                       image=later)[2] if e.name == "Bo Chen"]
     anns = {e.crop_jpeg for e in first}
     assert named and not {e.crop_jpeg for e in named} & anns  # erasing Ann leaves none of her face under Bo's name
@@ -385,7 +378,7 @@ def test_a_track_named_someone_else_carries_no_face_from_when_it_named_the_first
 def test_an_open_track_explains_why_it_is_not_named():
     tracks = cam()
     turned = faces(50, nose=0.62)
-    step(tracks, 0.0, turned, {0: Verdict(7, 0.05, 0.2, THRESHOLD)})
+    step(tracks, 0.0, turned, {0: Verdict(7, 0.05, 0.2)})
     why = tracks.explain(tracks.views()[0].id)
     assert why["why"].startswith("not named: the best evidence") and why["name"] == "unknown"
     assert why["evidence"]["Ann Lee"] < why["bound"] and why["observations"][0]["nearest"] == "Ann Lee"
@@ -396,16 +389,15 @@ def test_a_named_face_enters_and_leaves_a_zone_and_its_events_name_the_zones_it_
     from tracker.track.zones import Zones
 
     porch = {"porch": [(0.5, 0.0), (1.0, 0.0), (1.0, 1.0), (0.5, 1.0)]}  # the right half of the frame
-    tracks = CameraTracks("door", TrackingConfig(), THRESHOLD, MARGIN, "test:0", lambda i: NAMES.get(i, "unknown"),
-                          crop_max_bytes=20_000, scale=THRESHOLD, zones=Zones(porch))
-    _, _, first = step(tracks, 0.0, faces(100), {0: Verdict(7, 0.05, 0.2, THRESHOLD)})  # centre x 150 of 640
+    tracks = cam(zones=Zones(porch))
+    _, _, first = step(tracks, 0.0, faces(100), {0: Verdict(7, 0.05, 0.2)})  # centre x 150 of 640
     assert kinds(first) == ["track.started", "identity.resolved", "person.entered"]
     assert first[0].zones == [] and first[2].zone is None
     for t, left in ((0.2, 200), (0.4, 300), (0.6, 400)):  # walking right: the centre crosses x 320 at 0.4
-        _, _, events = step(tracks, t, faces(left), {0: Verdict(7, 0.05, 0.2, THRESHOLD)})
+        _, _, events = step(tracks, t, faces(left), {0: Verdict(7, 0.05, 0.2)})
         if t == 0.4:
             assert [(e.type, e.zone, e.name) for e in events] == [("person.entered", "porch", "Ann Lee")]
-    _, _, back = step(tracks, 0.8, faces(100), {0: Verdict(7, 0.05, 0.2, THRESHOLD)})
+    _, _, back = step(tracks, 0.8, faces(100), {0: Verdict(7, 0.05, 0.2)})
     assert [(e.type, e.zone) for e in back] == [("person.left", "porch")] and back[0].dwell_seconds == 0.4
     _, _, ended = step(tracks, 5.0, faces(), {})
     assert kinds(ended) == ["track.ended", "person.left"] and ended[0].zones == [] and ended[1].zone is None

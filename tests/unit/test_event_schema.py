@@ -10,7 +10,7 @@ import pytest
 
 from pipelines.events.subscriber import _event
 from tests.support import kit_2_0
-from tests.support.tracks import THRESHOLD, cam, faces, kinds, step
+from tests.support.tracks import cam, faces, kinds, step
 from tracker.events import SCHEMA_VERSION, Event, SchemaError, read_event
 from tracker.track.state import Verdict
 
@@ -18,7 +18,7 @@ from tracker.track.state import Verdict
 def this_releases_events() -> list[dict]:
     """Events as this release writes them (a camera names Ann, she leaves), as JSON decoded."""
     tracks = cam()
-    events = step(tracks, 0.0, faces(50), {0: Verdict(7, 0.05, 0.2, THRESHOLD)})[2]
+    events = step(tracks, 0.0, faces(50), {0: Verdict(7, 0.05, 0.2)})[2]
     for t in np.arange(0.1, 6.0, 0.1):
         events += step(tracks, float(t), faces(), {})[2]
     assert {"track.started", "identity.resolved", "track.ended", "person.left"} <= set(kinds(events))

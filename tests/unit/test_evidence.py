@@ -11,7 +11,7 @@ from gallery.evidence import Evidence, bound
 from gallery.far_tables import GENUINE_QUANTILES, IMPOSTOR_QUANTILES
 from gallery.threshold import auto_threshold, pair_distance
 from tracker.track.identity import UNKNOWN, TrackIdentity
-from tracker.track.state import Verdict
+from tracker.track.state import GalleryTerms, Verdict
 
 OMZ, DLIB = "omz-reid-0095:241229ca3d20", "dlib-resnet-v1:55533b28a958"
 FAR, PEOPLE, FACES = 1e-3, 6, 8
@@ -25,9 +25,10 @@ def evidence(model: str) -> Evidence:
 def track_of(model: str, frames: list[tuple[int, float, int, float]], frontal: float = 1.0) -> TrackIdentity:
     """A track fed ``(nearest, distance, runner-up, its distance)`` per frame, as the live tracker feeds it."""
     e, track = evidence(model), TrackIdentity(bound(FAR, PEOPLE))
+    terms = GalleryTerms(model, e.threshold, 0.0, e.bound)
     for nearest, d, second, d2 in frames:
-        verdict = Verdict(nearest, d, d2 - d, e.threshold, False, e.llr(d, FACES), second, e.llr(d2, FACES), e.bound)
-        track.observe(verdict.observation(frontal, 0.0, False))
+        verdict = Verdict(nearest, d, d2 - d, False, e.llr(d, FACES), second, e.llr(d2, FACES))
+        track.observe(verdict.observation(frontal, 0.0, False, terms))
     return track
 
 

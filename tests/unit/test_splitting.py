@@ -4,10 +4,11 @@ import numpy as np
 
 from tracker.track.identity import UNKNOWN, TrackIdentity
 from tracker.track.splitting import Splitter
-from tracker.track.state import FramePlan, TrackState, Verdict
+from tracker.track.state import FramePlan, GalleryTerms, TrackState, Verdict
 from tracker.track.tracking import Track
 
-SPLIT, MARGIN = 0.2, 0.03
+SPLIT = 0.2
+TERMS = GalleryTerms("test:0", threshold=0.5, margin=0.03)
 
 
 def look(k: int) -> np.ndarray:
@@ -26,20 +27,20 @@ def drifted(k: int, distance: float) -> np.ndarray:
 
 
 def test_a_face_fits_its_track_near_its_look_is_in_doubt_a_little_further_and_does_not_fit_beyond():
-    s, t = Splitter(SPLIT, MARGIN), track(1, 0)
-    nobody = Verdict(UNKNOWN, 4.0, 0.0, 0.5)
-    assert s.fit(t, UNKNOWN, drifted(0, 0.1), nobody) == "yes"
-    assert s.fit(t, UNKNOWN, drifted(0, 0.25), nobody) == "doubt"
-    assert s.fit(t, UNKNOWN, look(3), nobody) == "no"
-    assert s.fit(t, 7, look(0), Verdict(8, 0.05, 0.2, 0.5)) == "no"  # clearly someone other than its name
+    s, t = Splitter(SPLIT), track(1, 0)
+    nobody = Verdict(UNKNOWN, 4.0, 0.0)
+    assert s.fit(t, UNKNOWN, drifted(0, 0.1), nobody, TERMS) == "yes"
+    assert s.fit(t, UNKNOWN, drifted(0, 0.25), nobody, TERMS) == "doubt"
+    assert s.fit(t, UNKNOWN, look(3), nobody, TERMS) == "no"
+    assert s.fit(t, 7, look(0), Verdict(8, 0.05, 0.2), TERMS) == "no"  # clearly someone other than its name
 
 
 def test_faces_that_took_each_others_tracks_go_back_and_a_stranger_ends_the_track_it_took():
-    s = Splitter(SPLIT, MARGIN)
+    s = Splitter(SPLIT)
     tracks = {1: track(1, 0), 2: track(2, 1)}
     states = {k: TrackState(TrackIdentity(6.9)) for k in tracks}
     swapped = FramePlan(np.ones(2), [0, 1], {0: 1, 1: 2})
-    nobody = [Verdict(UNKNOWN, 4.0, 0.0, 0.5)] * 2
-    assert s.decide(swapped, np.stack([look(1), look(0)]), nobody, tracks, states, 0.1) == ({0: 2, 1: 1}, [])
+    nobody = [Verdict(UNKNOWN, 4.0, 0.0)] * 2
+    assert s.decide(swapped, np.stack([look(1), look(0)]), nobody, tracks, states, TERMS, 0.1) == ({0: 2, 1: 1}, [])
     stranger = FramePlan(np.ones(1), [0], {0: 1})
-    assert s.decide(stranger, look(5)[None], nobody[:1], tracks, states, 0.1) == ({0: None}, [1])
+    assert s.decide(stranger, look(5)[None], nobody[:1], tracks, states, TERMS, 0.1) == ({0: None}, [1])

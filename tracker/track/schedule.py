@@ -49,7 +49,7 @@ class EmbeddingSchedule:
     def choose(self, t: float, previous: float, faces: Faces, known: dict[int, int], proxy: np.ndarray, cut: bool,
                tracks: dict[int, Track], states: dict[int, TrackState]) -> tuple[list[int], set[int]]:
         """The faces to embed at clock ``t`` (``previous``: the detected frame before), and the faces whose box
-        touches another face or track. Notes on each named track whether it touched (for the next frame)."""
+        touches another face or track (``CameraTracks.update`` notes it on each named track, for the next frame)."""
         near = touching(t, faces, tracks, known)
         crossed = self._crossed(near, known, states)
         embed = [d for d in range(len(faces)) if cut or crossed[d] or self._wants(
@@ -68,7 +68,6 @@ class EmbeddingSchedule:
                 result.append(False)
                 continue
             result.append(now or state.touching)
-            state.touching = now
         return result
 
     def _wants(self, track: Track | None, state: TrackState | None, box: np.ndarray, proxy: float, t: float,

@@ -17,20 +17,20 @@ import numpy as np
 
 from tracker.distance import squared_distance
 from tracker.track.identity import UNKNOWN
-from tracker.track.state import FramePlan, TrackState, Verdict
+from tracker.track.state import FramePlan, GalleryTerms, TrackState, Verdict
 from tracker.track.tracking import Track
 
 DOUBT = 1.5  # a face up to this many split distances from its track's look is a doubt, not a split, once
 
 
 class Splitter:
-    def __init__(self, split_distance: float, margin: float) -> None:
+    def __init__(self, split_distance: float) -> None:
         self.split_distance = split_distance
-        self.margin = margin
 
-    def fit(self, track: Track, named: int, embedding: np.ndarray, verdict: Verdict) -> str:
-        """"yes", "doubt" or "no" for a face of ``track``, which is named ``named`` (``UNKNOWN``: unnamed)."""
-        if named != UNKNOWN and verdict.names(self.margin) and verdict.identity != named:
+    def fit(self, track: Track, named: int, embedding: np.ndarray, verdict: Verdict, terms: GalleryTerms) -> str:
+        """"yes", "doubt" or "no" for a face of ``track``, which is named ``named`` (``UNKNOWN``: unnamed), by the
+        gallery's ``terms``."""
+        if named != UNKNOWN and verdict.names(terms) and verdict.identity != named:
             return "no"
         if track.embedding is None:
             return "yes"
@@ -40,7 +40,8 @@ class Splitter:
         return "doubt" if distance <= DOUBT * self.split_distance else "no"
 
     def decide(self, plan: FramePlan, embeddings: np.ndarray, verdicts: list[Verdict], tracks: dict[int, Track],
-               states: dict[int, TrackState], reid_distance: float) -> tuple[dict[int, int | None], list[int]]:
+               states: dict[int, TrackState], terms: GalleryTerms,
+               reid_distance: float) -> tuple[dict[int, int | None], list[int]]:
         """The faces that leave their track, each with the open track it goes to (None: a new one), and the
         tracks that end. ``embeddings`` and ``verdicts`` are those of ``plan.embed``, in order."""
         wrong = {}  # face index -> (its place in the analysis, the track it disagrees with)
@@ -49,7 +50,7 @@ class Splitter:
             if own is None:
                 continue
             state = states[own]
-            fit = self.fit(tracks[own], state.identity.identity, embeddings[i], verdicts[i])
+            fit = self.fit(tracks[own], state.identity.identity, embeddings[i], verdicts[i], terms)
             if fit == "doubt" and not state.doubt and not plan.cut and d not in plan.touching:
                 state.doubt = True  # a doubt once, when nothing else explains the change
                 continue
@@ -62,17 +63,17 @@ class Splitter:
         moved: dict[int, int | None] = {}
         for d, (i, own) in wrong.items():
             moved[d] = self._home(free - {own} - set(moved.values()), embeddings[i], verdicts[i], tracks, states,
-                                  reid_distance)
+                                  terms, reid_distance)
         ended = [own for d, (_, own) in wrong.items() if moved[d] is None and own not in moved.values()]
         return moved, ended
 
     def _home(self, candidates: set[int], embedding: np.ndarray, verdict: Verdict, tracks: dict[int, Track],
-              states: dict[int, TrackState], reid_distance: float) -> int | None:
+              states: dict[int, TrackState], terms: GalleryTerms, reid_distance: float) -> int | None:
         """The open track among ``candidates`` the face fits, closest first, within ``reid_distance``."""
         def distance(k: int) -> float:  # inf: a track without faces embedded yet
             own = tracks[k].embedding
             return math.inf if own is None else float(squared_distance(own, embedding))
 
         fits = [k for k in candidates if distance(k) < reid_distance
-                and self.fit(tracks[k], states[k].identity.identity, embedding, verdict) == "yes"]
+                and self.fit(tracks[k], states[k].identity.identity, embedding, verdict, terms) == "yes"]
         return min(fits, key=distance, default=None)

@@ -1,14 +1,19 @@
-"""The values one camera's rules share, between the rules and with their caller: what the camera keeps of
-an open track (``TrackState``), a frame as the rules see it (``FrameInfo``), what ``plan`` decided for
-its faces (``FramePlan``), and the gallery's verdict on one face (``Verdict``)."""
+"""The values one camera's rules share, between the rules and with their caller: the camera's fixed rules
+(``CameraRules``), what the camera keeps of an open track (``TrackState``), a frame as the rules see it
+(``FrameInfo``), what ``plan`` decided for its faces (``FramePlan``), the gallery as a frame's rules read it
+(``GalleryTerms``), the gallery's verdict on one face (``Verdict``), and what comes out: a face of a frame
+(``TrackedFace``) and an open track as the HTTP side shows it (``TrackView``)."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import numpy as np
 
+from tracker.config import TrackingConfig
 from tracker.track.identity import (
     UNKNOWN,
     Observation,
@@ -18,6 +23,21 @@ from tracker.track.identity import (
     threshold_evidence,
 )
 from tracker.track.sighting import BestFaces
+from tracker.track.zones import Zones
+
+
+@dataclass(frozen=True)
+class CameraRules:
+    """A camera's rules that do not change while it runs."""
+
+    tracking: TrackingConfig
+    scale: float  # the embedder's own (LFW) threshold: the unit of its distances, that of ``tracking.split_share``
+    crop_max_bytes: int  # of an event's face crop (0: events carry none)
+    sighting_faces: int = 0  # the best faces an unknown track's sighting keeps (0: no sightings)
+    keep_named: bool = False  # named tracks leave a sighting too
+    blur_unknown: bool = False  # the events of a track not (yet) named carry its face crop blurred
+    video: bool = False  # the camera is a video file: events carry the frame's position in it (``video_time``)
+    zones: Zones = field(default_factory=lambda: Zones({}))  # which events name, and people enter and leave
 
 
 @dataclass
@@ -52,35 +72,53 @@ class FramePlan:
 
 
 @dataclass(frozen=True)
+class GalleryTerms:
+    """What a camera's rules read of the gallery, one value for a whole frame (part of ``gallery.view.GalleryView``):
+    whose embeddings it holds, the naming rule (a face within ``threshold`` and ``margin`` ahead of the runner-up
+    names its nearest identity; a track names one once its evidence reaches ``bound``), and who is called what."""
+
+    model_id: str
+    threshold: float  # the threshold in force for the gallery as it is
+    margin: float
+    bound: float = math.log(1000.0)  # the evidence a track needs for a name (ln(identities / match.far))
+    names: Mapping[int, str] = field(default_factory=dict)  # identity id -> name
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "names", MappingProxyType(dict(self.names)))  # shared across threads: read-only
+
+    def name_of(self, identity: int | None) -> str:
+        """An identity's name; "unknown" for ``UNKNOWN`` (or None) and for one no longer in the gallery."""
+        return self.names.get(identity, "unknown") if identity is not None and identity != UNKNOWN else "unknown"
+
+
+@dataclass(frozen=True)
 class Verdict:
     """The gallery's verdict on one face: the nearest identity (``UNKNOWN`` with an empty gallery), its
-    distance, and its margin over the runner-up."""
+    distance, and its margin over the runner-up. The naming rule it is read by is the frame's ``GalleryTerms``."""
 
     identity: int
     distance: float
     margin: float
-    threshold: float  # the threshold in force for the gallery that gave the verdict
     refused: bool = False  # closer to faces rejected as not the identity than to the identity's own
     evidence: float | None = None  # the log-likelihood ratio for ``identity`` (gallery/evidence.py); None: no
     # calibration for the model, so a face within the threshold counts as the bound, one beyond it as minus it
     runner_up: int = UNKNOWN  # the second nearest identity
     runner_evidence: float | None = None  # ...and its evidence (None: as for ``evidence``, at distance + margin)
-    bound: float = math.log(1000.0)  # the evidence a track needs for a name (ln(identities / match.far))
 
-    def names(self, margin: float) -> bool:
-        """Whether this one face names its identity (``facetrack identify``'s rule): within the threshold,
-        ``margin`` ahead of the runner-up, and not refused."""
-        return self.identity != UNKNOWN and bool(one_face_names(self.distance, self.margin, self.threshold, margin,
-                                                                self.refused))
+    def names(self, terms: GalleryTerms) -> bool:
+        """Whether this one face names its identity (``facetrack identify``'s rule): within the threshold, the
+        margin ahead of the runner-up, and not refused."""
+        return self.identity != UNKNOWN and bool(one_face_names(self.distance, self.margin, terms.threshold,
+                                                                terms.margin, self.refused))
 
-    def observation(self, frontal: float, time: float, cut: bool) -> Observation:
+    def observation(self, frontal: float, time: float, cut: bool, terms: GalleryTerms) -> Observation:
         """What the face tells the track's sequential test: the evidence for its nearest two identities, less
         ``pose_discount(frontal)``."""
         discount = pose_discount(frontal)
         gain = (self.evidence if self.evidence is not None
-                else threshold_evidence(self.distance, self.threshold, self.bound))
+                else threshold_evidence(self.distance, terms.threshold, terms.bound))
         runner = (self.runner_evidence if self.runner_evidence is not None
-                  else threshold_evidence(self.distance + self.margin, self.threshold, self.bound))
+                  else threshold_evidence(self.distance + self.margin, terms.threshold, terms.bound))
         return Observation(self.identity, gain - discount, self.runner_up, runner - discount, self.refused,
                            self.distance, self.margin, frontal, time, cut)
 
@@ -106,3 +144,28 @@ class FrameInfo:
             return points
         fx, fy = self.image.shape[1] / self.size[0], self.image.shape[0] / self.size[1]
         return points * np.array([fx, fy] * (points.shape[-1] // 2), np.float32)
+
+
+@dataclass(frozen=True)
+class TrackedFace:
+    """A face of an analysed frame: its box, its track, and the track's name (None: unknown)."""
+
+    box: np.ndarray  # (4,) x1 y1 x2 y2, frame pixels
+    track_id: int
+    name: str | None
+
+    def label(self) -> str:
+        return f"#{self.track_id} {self.name or 'unknown'}"
+
+
+@dataclass(frozen=True)
+class TrackView:
+    """An open track as the HTTP side shows it."""
+
+    id: int
+    box: list[float]
+    name: str
+    identity_id: int | None
+    since: float
+    last_seen: float
+    crop_jpeg: str | None

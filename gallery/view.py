@@ -1,0 +1,69 @@
+"""The gallery as it is at one moment (``GalleryView``), frozen: what a camera reads once per frame.
+
+``Identifier`` prepares a new view off the loop (start-up, the watcher's thread) after each change and publishes
+it by one assignment, so a reader holds one consistent gallery (its index, names, face counts, naming rule,
+bound and evidence) for as long as it keeps the view: never a new index with old names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import numpy as np
+
+from gallery.evidence import Evidence
+from gallery.matching import GalleryIndex, Matches
+from gallery.threshold import Threshold
+from tracker.track.identity import UNKNOWN
+from tracker.track.state import GalleryTerms, Verdict
+
+
+@dataclass(frozen=True)
+class GalleryView:
+    terms: GalleryTerms  # what the cameras' rules read: model, threshold, margin, bound, names
+    index: GalleryIndex  # never changed once built (``GalleryIndex.replaced`` makes a new one)
+    face_counts: Mapping[int, int]  # identity id -> faces in the index
+    rule: Threshold  # the threshold in force, and why
+    evidence: Evidence  # its curves prepared for every face count in the index
+    top_k: int  # faces per identity a search reads (``match.top_k``)
+    revision: int = 0  # counts the changes applied
+    changes: tuple[tuple[int, frozenset[int]], ...] = ()  # (revision, who changed) of the latest changes kept
+    missing: int = 0  # stored faces with no embedding of this model
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "face_counts", MappingProxyType(dict(self.face_counts)))
+
+    @property
+    def names(self) -> Mapping[int, str]:
+        return self.terms.names
+
+    @property
+    def threshold(self) -> float:
+        return self.terms.threshold
+
+    def changed_since(self, revision: int) -> set[int] | None:
+        """The identities changed after ``revision`` (None: too long ago to say; take everyone)."""
+        if revision == self.revision:
+            return set()
+        kept = [ids for rev, ids in self.changes if rev > revision]
+        if not kept or len(kept) < self.revision - revision:
+            return None
+        return set().union(*kept)
+
+    def match(self, embeddings: np.ndarray) -> Matches:
+        """The gallery's verdict on each unit embedding, by the naming rule."""
+        return self.index.search(embeddings, self.terms.threshold, self.terms.margin, self.top_k)
+
+    def verdicts(self, embeddings: np.ndarray) -> list[Verdict]:
+        """The gallery's verdict on each face for the live tracker: its nearest two identities with their
+        evidence (``gallery/evidence.py``)."""
+        m, evidence = self.match(embeddings), self.evidence
+        result = []
+        for n, d, g, r, second in zip(m.nearest, m.distance, m.margin, m.refused, m.second):
+            n, second = int(n), int(second)
+            gain = evidence.llr(float(d), self.face_counts.get(n, 1)) if n != UNKNOWN else 0.0
+            runner = evidence.llr(float(d + g), self.face_counts.get(second, 1)) if second != UNKNOWN else 0.0
+            result.append(Verdict(n, float(d), float(g), bool(r), gain, second, runner))
+        return result
