@@ -26,6 +26,7 @@ from tracker.face.quality import rank
 from tracker.images import read_image
 
 ENROLLED, REFUSED, SKIPPED, DROPPED = "enrolled", "refused", "skipped", "dropped"
+DUPLICATE_SHARE = 0.05  # a face this close to one the person has (share of the model's threshold) is skipped
 
 
 @dataclass(frozen=True)
@@ -188,7 +189,7 @@ class Enroller:
         return result
 
     def _distinct(self, faces: list[NewFace], stored: np.ndarray, outcomes: list[Outcome]) -> list[NewFace]:
-        """The faces not within ``duplicate_share`` of the embedder's threshold of a stored face or an earlier one
+        """The faces not within ``DUPLICATE_SHARE`` of the embedder's threshold of a stored face or an earlier one
         here (a share, since each model has its own scale of distances)."""
         have = list(stored)
         sources = ["a face already enrolled"] * len(have)
@@ -197,7 +198,7 @@ class Enroller:
             if have:
                 distances = squared_distance(np.stack(have), face.embedding)
                 closest = int(np.argmin(distances))
-                if distances[closest] < self.policy.duplicate_share * self.analyzer.verify_threshold:
+                if distances[closest] < DUPLICATE_SHARE * self.analyzer.verify_threshold:
                     outcomes.append(Outcome(face.source, SKIPPED, f"near-duplicate of {sources[closest]}"))
                     continue
             have.append(face.embedding)

@@ -52,8 +52,7 @@ def build(config: Config, gallery: Path | str, redis_url: str | None = None,
         identifier = Identifier(analyzer, store, config.match)
         _log_gallery(store, identifier)
     metrics = Metrics()
-    executor = ModelExecutor(analyzer, config.pipeline.batch_size, config.pipeline.max_wait_ms,
-                             on_batch=metrics.observe_batch).start()
+    executor = ModelExecutor(analyzer, config.pipeline.batch_size, on_batch=metrics.observe_batch).start()
     watcher = GalleryWatcher(gallery, identifier).start()  # changes made by other processes, within a second
     try:
         yield Services(config, gallery, identifier, executor, metrics, redis_url, watcher)

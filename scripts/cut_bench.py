@@ -62,7 +62,7 @@ def main() -> None:
     cuts = cut_frames(read_shots(args.folder / "shots.csv"))
     video = next(args.folder.glob("*.mp4"))
     tracking = TrackingConfig()
-    ours = CutDetector(tracking.cut_hard, tracking.cut_soft, tracking.cut_ratio)
+    ours = CutDetector(tracking.cut_hard)
     old = grey_rule(0.12)
     full = {"PySceneDetect content (every frame)": ContentDetector(),
             "PySceneDetect adaptive (every frame)": AdaptiveDetector()}

@@ -23,6 +23,20 @@ from tracker.redact import redact
 
 ENV_PREFIX = "FACETRACK__"
 RENAMED = {"cluster": "workers", "sightings": "unknowns"}  # old section -> new; the old is read one release more
+RETIRED = {  # settings of the last release that are now fixed where they are used: read one release more, ignored
+    "detector.thresholds": "MTCNN_THRESHOLDS in tracker/face/mtcnn.py",
+    "detector.batch_size": "LFW_BATCH in pipelines/eval/lfw.py",
+    "enroll.duplicate_share": "DUPLICATE_SHARE in gallery/enroll.py",
+    "unknowns.faces_per_track": "SIGHTING_FACES in tracker/track/sighting.py",
+    "retention.every_minutes": "EVERY_MINUTES in pipelines/live/retention.py",
+    "tracking.min_iou": "MIN_IOU in tracker/track/tracking.py",
+    "tracking.reembed_gain": "REEMBED_GAIN in tracker/track/schedule.py",
+    "tracking.jump": "JUMP in tracker/track/schedule.py",
+    "tracking.split_share": "SPLIT_SHARE in tracker/track/state.py",
+    "tracking.cut_soft": "SOFT in tracker/track/cuts.py",
+    "tracking.cut_ratio": "RATIO in tracker/track/cuts.py",
+    "pipeline.max_wait_ms": "MAX_WAIT_MS in pipelines/live/executor.py",
+}
 logger = logging.getLogger(__name__)
 
 
@@ -67,9 +81,6 @@ class DetectorConfig(Strict):
         description=("Smallest face to find, full-frame pixels (12-2000); for `mtcnn` the start of its image pyramid "
                      "(smaller is slower), for `yunet` a cut on the boxes (and a floor on how far a frame is scaled "
                      "down)"))
-    thresholds: tuple[float, float, float] = Field(
-        (0.6, 0.7, 0.7), description="`mtcnn` only: its three stage thresholds (each 0-1)"
-    )
     min_confidence: float = Field(
         0.0, ge=0.0, le=1.0, description=("Faces scored below this are dropped; 0 = the model's own cut (`yunet` "
                                           "0.7 on its face score, `mtcnn` 0.9 on its probability)")
@@ -77,16 +88,6 @@ class DetectorConfig(Strict):
     scale: float = Field(1.0, gt=0.05, le=1.0,
         description=("Detect on the frame scaled by at most this factor (0.05-1); `yunet` also brings a frame down "
                      "to 1024 px on its long side; boxes come back in full-frame pixels (docs/tuning.md)"))
-    batch_size: int = Field(16, ge=1, le=256,
-                            description=("Images per detection batch in `facetrack eval lfw` (1-256); the live "
-                                         "path batches by `pipeline.batch_size`"))
-
-    @field_validator("thresholds")
-    @classmethod
-    def _probabilities(cls, value: tuple[float, float, float]) -> tuple[float, float, float]:
-        if not all(0.0 < t < 1.0 for t in value):
-            raise ValueError("each threshold must lie between 0 and 1")
-        return value
 
 
 class VerifyConfig(Strict):
@@ -116,11 +117,6 @@ class EnrollConfig(Strict):
         description="Blurrier faces are refused (Laplacian variance of the aligned crop)")
     min_frontal: float = Field(0.25, ge=0.0, le=1.0,
         description="Faces turned further away are refused (frontal-pose score 0-1)")
-    duplicate_share: float = Field(
-        0.05, ge=0.0, le=1.0,
-        description=("A face closer to one the person has than this share of the model's verification "
-                     "threshold is skipped (a share: each model has its own scale of distances)"),
-    )
     max_faces_per_person: int = Field(10, ge=1, le=1000,
         description="Cap per person; the most varied faces stay")
     video_samples: int = Field(60, ge=1, le=10000,
@@ -208,8 +204,6 @@ class UnknownsConfig(Strict):
                                              "camera, times) in the gallery file, clustered by person "
                                              "(`facetrack unknowns`)"))
     keep_named: bool = Field(False, description="Named tracks leave a sighting too")
-    faces_per_track: int = Field(3, ge=1, le=20,
-        description="The best faces (by size, pose, sharpness) a sighting keeps")
     join_share: float = Field(
         0.8, gt=0.0, le=2.0,
         description=("A sighting joins the nearest cluster when their faces' mean distance is within this share of "
@@ -233,14 +227,9 @@ class RetentionConfig(Strict):
         30.0, ge=0.0, le=36500.0, description=("`facetrack run` trims Stream events made longer ago "
                                                "(besides `events.stream_maxlen`); 0 = kept")
     )
-    every_minutes: float = Field(60.0, gt=0.0, le=10080.0,
-        description=("How often (and once at start); each pass is logged, and "
-                     "`facetrack_retention_removed_total{kind}` counts what went"))
 
 
 class TrackingConfig(Strict):
-    min_iou: float = Field(0.2, gt=0.0, le=1.0,
-        description="A face continues a track when its box overlaps the track's predicted box this much")
     max_age: float = Field(1.5, gt=0.0, le=60.0,
         description="Seconds a track survives without a face")
     reid_share: float = Field(
@@ -253,31 +242,11 @@ class TrackingConfig(Strict):
                                            "and 8 times it while it matches no one, unless its face improves; "
                                            "docs/tuning.md)")
     )
-    reembed_gain: float = Field(
-        1.2, ge=1.0, le=10.0, description=("A track is re-embedded whenever its face quality beats its best by "
-                                           "this")
-    )
-    split_share: float = Field(
-        1.1, gt=0.0, le=10.0,
-        description=("A face farther from its track's running look than this share of the verification threshold "
-                     "ends the track and starts a new one (a doubt, up to 1.5 times, waits a frame; docs/tuning.md)"),
-    )
     cut_hard: float = Field(
         0.3, ge=0.0, le=1.0,
         description=("A change between analysed frames this large (0-1, in the hue-saturation histograms of the "
                      "picture's quarters) is a shot cut: every face is embedded; 0 = no cut detection "
                      "(docs/tuning.md)"),
-    )
-    cut_soft: float = Field(
-        0.15, ge=0.0, le=1.0, description=("A smaller change is a cut too when it is also `cut_ratio` times the "
-                                           "median change of the last 8 analysed frames (a still scene's weaker "
-                                           "cuts)")
-    )
-    cut_ratio: float = Field(3.0, ge=1.0, le=100.0,
-        description="How many times the recent usual change a soft cut must be (1-100)")
-    jump: float = Field(
-        0.5, gt=0.0, le=10.0, description=("A box this far (share of its size, in position or size) from where "
-                                           "its motion puts it is verified at once")
     )
 
 
@@ -289,8 +258,6 @@ class PipelineConfig(Strict):
     idle_detect_seconds: float = Field(2.0, ge=0.0, le=60.0, description=(
         "The activity gate: a camera with no open track detects only on a frame that changed, or at a glance (YuNet "
         "at 640 px) every this many seconds; 0 = no gate (docs/cameras.md)"))
-    max_wait_ms: float = Field(5.0, ge=0.0, le=1000.0,
-        description="How long a batch waits for more requests")
     stall_seconds: float = Field(10.0, gt=0.0, le=600.0,
         description="A camera with no frame for this long is reopened")
     max_backoff: float = Field(30.0, gt=0.0, le=3600.0,
@@ -516,11 +483,24 @@ def _renamed(data: dict[str, Any], source: str) -> None:
                 else data.get(new, moved)
 
 
+def _retired(data: dict[str, Any], source: str) -> None:
+    """Settings no longer settable (``RETIRED``) are dropped with a warning that says where their value lives now,
+    for one release; after it they are unknown keys."""
+    for key, where in RETIRED.items():
+        section, name = key.split(".")
+        values = data.get(section)
+        if isinstance(values, dict) and name in values:
+            del values[name]
+            logger.warning("%s: %s is no longer a setting and is ignored (its value is fixed: %s, docs/tuning.md); "
+                           "remove it: from the next release it is refused", source, key, where)
+
+
 def parse_config(data: dict[str, Any], source: str, environ: dict[str, str] | None = None) -> Config:
     """Validate a parsed TOML document, after environment overrides, into a ``Config``."""
     data = json.loads(json.dumps(data))  # a deep copy the overrides may change
     _apply_env(data, dict(os.environ) if environ is None else environ)
     _renamed(data, source)
+    _retired(data, source)
     try:
         return Config.model_validate(data)
     except ValidationError as error:

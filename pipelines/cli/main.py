@@ -127,7 +127,7 @@ def eval_lfw(
     config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """LFW verification: 10 folds, each fold's threshold chosen on the other nine."""
-    from pipelines.eval.lfw import evaluate_lfw, write_roc  # torch and matplotlib: for this command only
+    from pipelines.eval.lfw import LFW_BATCH, evaluate_lfw, write_roc  # torch and matplotlib: for this command only
 
     settings = load_config(config)
     if model:
@@ -135,7 +135,7 @@ def eval_lfw(
     pairs_data = read_pairs(root, pairs if pairs.is_absolute() else root / pairs)
     face_path = analyzer(settings)
     with progress() as bar:
-        result, distances = evaluate_lfw(face_path, pairs_data, settings.detector.batch_size, bar)
+        result, distances = evaluate_lfw(face_path, pairs_data, LFW_BATCH, bar)
     write_roc(roc, distances, pairs_data.same, result)
     if json_file:
         write_json(json_file, result.as_json())

@@ -19,6 +19,7 @@ from tracker.lfw import Pairs
 from tracker.verification import FoldReport, evaluate_folds, roc_curve
 
 FAR_TARGET = 1e-3
+LFW_BATCH = 16  # images per detection batch (the live path batches by pipeline.batch_size; was detector.batch_size)
 NO_FACE_HANDLING = "aligned with the median landmarks of the faces found in the other images"
 
 

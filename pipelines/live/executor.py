@@ -4,7 +4,7 @@ One thread, the detection lane, owns the detector (and runs the whole-analyzer c
 enrollment and recognition); the other, the embedding lane, runs the embedder. So one
 camera's faces are embedded while another camera's frame is detected. Each lane's requests
 wait in a bounded queue; a lane takes what is waiting, up to ``batch_size`` requests, or
-waits at most ``max_wait_ms`` for more after the first; detection requests of one batch run
+waits at most ``MAX_WAIT_MS`` for more after the first; detection requests of one batch run
 as one detector batch, embedding requests as one embedder batch. Results come back to the
 event loop as futures. No locks: the detector is touched by its lane only, and the embedder's
 torch module only reads its weights, so the two lanes may both run it.
@@ -27,6 +27,7 @@ from tracker.face.analyzer import Analysis, FaceAnalyzer
 from tracker.faces import Faces
 
 logger = logging.getLogger(__name__)
+MAX_WAIT_MS = 5.0  # how long a batch waits for more requests after its first (was pipeline.max_wait_ms)
 
 
 @dataclass
@@ -50,7 +51,7 @@ class _Lane:
 
 
 class ModelExecutor:
-    def __init__(self, analyzer: FaceAnalyzer, batch_size: int, max_wait_ms: float, queue_size: int = 64,
+    def __init__(self, analyzer: FaceAnalyzer, batch_size: int, max_wait_ms: float = MAX_WAIT_MS, queue_size: int = 64,
                  on_batch: Callable[[str, int], None] | None = None) -> None:
         self.analyzer = analyzer
         self.on_batch = on_batch

@@ -2,7 +2,7 @@
 erased from the gallery (and its change log trimmed to a day) and Stream events older than
 ``retention.events_days`` are trimmed, and erasures whose Stream sweep is pending (Redis was away when
 the person was erased, or a worker has since tombstoned a track that carried them) are finished, at start, every
-``retention.every_minutes`` and at once when a worker tombstones tracks (``soon``). Each pass is logged;
+``EVERY_MINUTES`` and at once when a worker tombstones tracks (``soon``). Each pass is logged;
 the totals are metrics. A pass that fails (the gallery locked, Redis away) is logged and tried again at the next one."""
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from tracker.errors import TrackerError
 
 logger = logging.getLogger(__name__)
 DAY = 86_400.0
+EVERY_MINUTES = 60.0  # a pass this often, once at start, and at once after a tombstone (was retention.every_minutes)
 
 
 class Retention:
@@ -43,7 +44,7 @@ class Retention:
             self._soon.clear()
             await asyncio.to_thread(self.apply)
             try:
-                await asyncio.wait_for(self._soon.wait(), self.rules.every_minutes * 60)
+                await asyncio.wait_for(self._soon.wait(), EVERY_MINUTES * 60)
             except TimeoutError:
                 pass
 
@@ -64,7 +65,7 @@ class Retention:
                 finally:
                     client.close()
         except (TrackerError, redis.RedisError) as error:
-            logger.warning("retention: %s; trying again in %.0f min", error, self.rules.every_minutes)
+            logger.warning("retention: %s; trying again in %.0f min", error, EVERY_MINUTES)
         self.removed["sightings"] += sightings
         self.removed["events"] += events
         self.passes += 1

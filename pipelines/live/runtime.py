@@ -31,6 +31,7 @@ from tracker.events import Event
 from tracker.redact import redact
 from tracker.track.activity import ActivityGate
 from tracker.track.camera import CameraTracks
+from tracker.track.sighting import SIGHTING_FACES
 from tracker.track.state import CameraRules, TrackedFace, TrackView
 from tracker.track.zones import Zones
 from tracker.whereabouts import Person, Whereabouts
@@ -194,7 +195,7 @@ class Runtime:
     def _tracks(self, camera: CameraConfig, first_track_id: int) -> CameraTracks:
         config, unknowns = self.config, self.config.unknowns
         rules = CameraRules(config.tracking, self.identifier.analyzer.verify_threshold, config.events.crop_max_bytes,
-                            unknowns.faces_per_track if self.sightings else 0, unknowns.keep_named,
+                            SIGHTING_FACES if self.sightings else 0, unknowns.keep_named,
                             config.http.blur_unknown, is_file(camera.url), Zones(camera.zones))
         return CameraTracks(camera_id=camera.id, rules=rules, first_track_id=first_track_id)
 

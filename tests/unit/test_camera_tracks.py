@@ -31,7 +31,7 @@ def test_a_known_face_starts_a_track_is_named_and_enters_with_a_crop():
 
 
 def test_a_named_track_is_embedded_every_other_frame_and_shows_its_name_only_next_to_agreement():
-    tracks = cam(reembed_gain=1.2)
+    tracks = cam()
     step(tracks, 0.0, faces(50, size=50), {0: Verdict(7, 0.02, 0.2)})  # a small face, but a clear match
     same, tracked, events = step(tracks, 0.2, faces(50, size=50), {})
     assert same.embed == [] and events == [] and [f.name for f in tracked] == ["Ann Lee"]  # agreed the frame before
@@ -51,7 +51,7 @@ def test_a_stranger_is_re_embedded_after_unknown_interval_then_less_and_less_oft
 
 
 def test_a_stranger_whose_face_improves_is_embedded_at_once_whatever_the_wait():
-    tracks = cam(unknown_interval=0.5, reembed_gain=1.2)
+    tracks = cam(unknown_interval=0.5)
     for t in (0.0, 0.6, 1.6):
         step(tracks, t, faces(50, size=40), {})
     assert step(tracks, 1.8, faces(50, size=40), {})[0].embed == []

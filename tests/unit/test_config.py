@@ -69,12 +69,38 @@ def test_a_deprecated_setting_is_accepted_with_a_warning_that_says_what_to_do(tm
     assert "redis.port is ignored" in caplog.text and "remove redis.port" in caplog.text
 
 
+def test_a_retired_setting_is_read_one_release_more_ignored_with_a_warning_that_says_where_its_value_is(tmp_path,
+                                                                                                      caplog):
+    from tracker.track.state import SPLIT_SHARE
+
+    config = write(tmp_path, "[tracking]\nsplit_share = 2.0\nmax_age = 3.0\n\n[pipeline]\nmax_wait_ms = 9\n")
+    with caplog.at_level(logging.WARNING):
+        settings = load_config(config, environ={"FACETRACK__TRACKING__JUMP": "0.9"})
+    assert settings.tracking.max_age == 3.0 and not hasattr(settings.tracking, "split_share")
+    assert SPLIT_SHARE == 1.1  # the value in force, whatever the file said
+    for key, where in (("tracking.split_share", "SPLIT_SHARE in tracker/track/state.py"),
+                       ("pipeline.max_wait_ms", "MAX_WAIT_MS in pipelines/live/executor.py"),
+                       ("tracking.jump", "JUMP in tracker/track/schedule.py")):
+        assert f"{config}: {key} is no longer a setting and is ignored (its value is fixed: {where}" in caplog.text
+
+
+def test_every_retired_setting_names_a_constant_that_exists():
+    import importlib
+
+    from tracker.config import RETIRED
+
+    for key, where in RETIRED.items():
+        constant, path = where.split(" in ")
+        module = importlib.import_module(path.removesuffix(".py").replace("/", "."))
+        assert hasattr(module, constant), f"{key}: {where}"
+
+
 @pytest.mark.parametrize(
     "text, fragment",
     [
         ("[models]\nembeder = 'x'\n", "models.embeder: unknown key"),
         ("[detector]\nmin_face_size = 5\n", "detector.min_face_size: Input should be greater than or equal to 12"),
-        ("[detector]\nthresholds = [0.6, 1.5, 0.7]\n", "detector.thresholds"),
+        ("[detector]\nscale = 1.5\n", "detector.scale"),
         ("[models]\nembedder = 'arcface'\n", "models.embedder"),
         ("[verify]\nthreshold = -1\n", "verify.threshold"),
         ("[redis]\nurl = 'http://x'\n", "redis.url: Value error, 'http://x' is not a redis://"),

@@ -15,9 +15,11 @@ from tracker.config import DetectorConfig
 from tracker.face.detector import Detector
 from tracker.faces import Faces
 
+MTCNN_THRESHOLDS = [0.6, 0.7, 0.7]  # its three stages' thresholds: facenet-pytorch's own (was detector.thresholds)
+
 
 class MtcnnDetector(Detector):
-    """MTCNN: ``detector.thresholds`` are its three stages' thresholds; frames of one size run as one batch."""
+    """MTCNN with its stages' thresholds ``MTCNN_THRESHOLDS``; frames of one size run as one batch."""
 
     def __init__(self, config: DetectorConfig, device: torch.device) -> None:
         super().__init__(config)
@@ -26,7 +28,7 @@ class MtcnnDetector(Detector):
         self._mtcnn = MTCNN(
             keep_all=True,
             min_face_size=self._min_side,
-            thresholds=list(config.thresholds),
+            thresholds=MTCNN_THRESHOLDS,
             device=device,
         )
 

@@ -12,7 +12,7 @@ Per analysed frame:
    unnamed tracks that matched no one (every ``unknown_interval``, doubling with each miss in a row,
    up to 8 times); named tracks that did not agree on the previous analysed frame, whose box jumped,
    or whose box touches another face or track (and once more when they come apart); any track back
-   after a detected frame without its face; any track whose face beats its best by ``reembed_gain``;
+   after a detected frame without its face; any track whose face beats its best by ``REEMBED_GAIN``;
    every face after a cut.
 3. ``update(frame, faces, plan, analysis, verdicts, gallery)``: an embedded face that disagrees with
    its track goes to the open track it is as close to as a lost track must be to be re-joined
@@ -69,15 +69,15 @@ class CameraTracks:
         tracking = rules.tracking
         self.gallery = NO_GALLERY  # as the latest frame (or change) read it
         self.schedule = EmbeddingSchedule(tracking)
-        self.splitter = Splitter(tracking.split_share * rules.scale)
+        self.splitter = Splitter(rules.split_share * rules.scale)
         self.presence = CameraPresence(rules.zones)
         self.outbox = Outbox(camera_id, rules)
-        self.tracker = FaceTracker(tracking.min_iou, tracking.max_age, 0.0, first_id=first_track_id)  # (``update``)
+        self.tracker = FaceTracker(max_age=tracking.max_age, first_id=first_track_id)  # reid_distance: ``update``
         self.states: dict[int, TrackState] = {}
         self.started = 0  # tracks started since the camera started
         self.splits = 0  # tracks ended because a face did not agree with them
         self._sightings: list[Sighting] = []
-        self._cuts = CutDetector(tracking.cut_hard, tracking.cut_soft, tracking.cut_ratio)
+        self._cuts = CutDetector(tracking.cut_hard)
         self._frame_size = (1, 1)  # the latest frame's, that of the tracks' boxes
         self._previous = -np.inf  # the clock of the detected frame before the latest
         self._clock = -np.inf  # the latest detected frame's

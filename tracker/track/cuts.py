@@ -20,6 +20,8 @@ import numpy as np
 
 THUMB = (64, 36)
 BINS = (12, 8)
+SOFT = 0.15  # a smaller change than ``hard`` is a cut too when it is also ``RATIO`` times the median recent change
+RATIO = 3.0  # (a still scene's cuts are weaker than a busy one's motion; were tracking.cut_soft and cut_ratio)
 
 
 def colour_histograms(image: np.ndarray) -> np.ndarray:
@@ -40,7 +42,7 @@ def cut_score(previous: np.ndarray, current: np.ndarray) -> float:
 class CutDetector:
     """``update(image)`` per analysed frame: whether it starts a new shot. ``hard`` 0 turns it off."""
 
-    def __init__(self, hard: float, soft: float, ratio: float, window: int = 8) -> None:
+    def __init__(self, hard: float, soft: float = SOFT, ratio: float = RATIO, window: int = 8) -> None:
         self.hard, self.soft, self.ratio = hard, soft, ratio
         self._previous: np.ndarray | None = None
         self._recent: deque[float] = deque(maxlen=window)

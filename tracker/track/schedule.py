@@ -2,7 +2,7 @@
 
 Embedded: a face with no track yet; a track back after a detected frame without its face (someone
 else may have walked into its place) or in doubt; a face better than its track's best by
-``reembed_gain``; a box that jumped where its motion does not explain (``jump``); a named track
+``REEMBED_GAIN``; a box that jumped where its motion does not explain (``JUMP``); a named track
 that did not agree with its name on the previous analysed frame (its name is shown only next to
 agreement); a named track whose box touches another face or track, and once more when they come
 apart; an unnamed track with evidence for someone (every frame, to name it soon); an unnamed track
@@ -20,6 +20,8 @@ from tracker.track.state import TrackState
 from tracker.track.tracking import Track, iou
 
 MAX_BACKOFF = 3  # an unknown track's re-embedding interval doubles per miss, up to 8 x unknown_interval
+REEMBED_GAIN = 1.2  # a track's face this many times better than its best is embedded again (was tracking.reembed_gain)
+JUMP = 0.5  # a box this far (share of its size) from where its motion puts it is verified at once (was tracking.jump)
 
 
 def touching(t: float, faces: Faces, tracks: dict[int, Track], known: dict[int, int]) -> list[bool]:
@@ -76,7 +78,7 @@ class EmbeddingSchedule:
             return True
         if state.doubt or track.last_seen < previous:  # back after a frame without its face: whose is it?
             return True
-        if proxy > track.best_quality * self.tracking.reembed_gain or jumped(track, box, t, self.tracking.jump):
+        if proxy > track.best_quality * REEMBED_GAIN or jumped(track, box, t, JUMP):
             return True
         if state.identity.identity != UNKNOWN:  # its name is shown only where its face agreed this frame or the last
             return state.agreed_at < previous

@@ -13,6 +13,8 @@ import numpy as np
 
 from tracker.face.align import STORE_224, align, landmarks_on_crop
 
+SIGHTING_FACES = 3  # the best faces (by size, pose, sharpness) a sighting keeps (was unknowns.faces_per_track)
+
 
 @dataclass(frozen=True)
 class SightingFace:

@@ -25,19 +25,22 @@ from tracker.track.identity import (
 from tracker.track.sighting import BestFaces
 from tracker.track.zones import Zones
 
+SPLIT_SHARE = 1.1  # the split distance: a share of the embedder's own threshold (docs/tuning.md; was a setting)
+
 
 @dataclass(frozen=True)
 class CameraRules:
     """A camera's rules that do not change while it runs."""
 
     tracking: TrackingConfig
-    scale: float  # the embedder's own (LFW) threshold: the unit of its distances, that of ``tracking.split_share``
+    scale: float  # the embedder's own (LFW) threshold: the unit of its distances, that of ``split_share``
     crop_max_bytes: int  # of an event's face crop (0: events carry none)
     sighting_faces: int = 0  # the best faces an unknown track's sighting keeps (0: no sightings)
     keep_named: bool = False  # named tracks leave a sighting too
     blur_unknown: bool = False  # the events of a track not (yet) named carry its face crop blurred
     video: bool = False  # the camera is a video file: events carry the frame's position in it (``video_time``)
     zones: Zones = field(default_factory=lambda: Zones({}))  # which events name, and people enter and leave
+    split_share: float = SPLIT_SHARE  # a face this far from its track's look (a share of ``scale``) leaves it
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 Association is motion-predicted box overlap: each track's box moves on at its smoothed
 velocity to the frame's time, and detections are matched greedily by IoU (highest first,
-at least ``min_iou``). A detection left over that carries an embedding may re-join a track
+at least ``MIN_IOU``). A detection left over that carries an embedding may re-join a track
 that missed the last frames when the embeddings agree (``reid_distance``): a person who
 was briefly hidden keeps their track. Tracks unseen for ``max_age`` seconds end.
 """
@@ -16,6 +16,7 @@ import numpy as np
 from tracker.distance import squared_distance
 from tracker.faces import Faces
 
+MIN_IOU = 0.2  # a face continues a track whose predicted box it overlaps this much (was tracking.min_iou)
 
 @dataclass
 class Track:
@@ -50,7 +51,7 @@ def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 class FaceTracker:
-    def __init__(self, min_iou: float = 0.2, max_age: float = 1.5, reid_distance: float = 0.25,
+    def __init__(self, min_iou: float = MIN_IOU, max_age: float = 1.5, reid_distance: float = 0.25,
                  smoothing: float = 0.5, first_id: int = 1) -> None:
         self.first_id = first_id
         self.min_iou = min_iou
