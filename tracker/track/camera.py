@@ -34,7 +34,6 @@ import numpy as np
 from tracker.events import Event, EventType
 from tracker.face.quality import face_weight, frontal_score
 from tracker.faces import Faces
-from tracker.images import blurred_jpeg_base64, face_region, jpeg_base64
 from tracker.track.cuts import CutDetector
 from tracker.track.identity import UNKNOWN, TrackIdentity
 from tracker.track.outbox import Outbox
@@ -184,30 +183,14 @@ class CameraTracks:
         return self.outbox.take()
 
     def explain(self, track_id: int) -> dict | None:
-        """Why an open track is (not) named: its evidence per identity, the bound, its latest observations."""
+        """Why an open track is (not) named (None: no such track)."""
         state = self.states.get(track_id)
-        if state is None:
-            return None
-        why, name = state.identity.explain(), self.gallery.name_of
-
-        def by_name(evidence: dict[int, float]) -> dict[str, float]:
-            return {name(k): v for k, v in evidence.items()}
-
-        return {"track": track_id, **why, "name": name(why["identity"]), "evidence": by_name(why["evidence"]),
-                "observations": [{**o, "nearest": name(o["nearest"]), "evidence": by_name(o["evidence"])}
-                                 for o in why["observations"]]}
+        return state.explain(track_id, self.gallery) if state is not None else None
 
     def views(self) -> list[TrackView]:
         """The open tracks, as last seen."""
-        views = []
-        for track in self.tracker.tracks.values():
-            state = self.states.get(track.id)
-            if state is None:
-                continue
-            who = state.identity.identity
-            views.append(TrackView(track.id, [round(float(v), 1) for v in track.box], self.gallery.name_of(who),
-                                   who if who != UNKNOWN else None, state.first_time, state.last_time, state.crop))
-        return views
+        return [TrackView.of(t.id, t.box, self.states[t.id], self.gallery) for t in self.tracker.tracks.values()
+                if t.id in self.states]
 
     def take_sightings(self) -> list[Sighting]:
         """The sightings of the tracks that ended since the last call."""
@@ -244,26 +227,9 @@ class CameraTracks:
         weights = face_weight(q.size, q.frontal, q.sharpness)
         for i, (track_id, seen) in enumerate(zip(track_ids, verdicts, strict=True)):
             state = self.states[track_id]
-            if weights[i] > state.crop_weight:
-                self._take_crop(state, frame, analysis.faces.boxes[i], float(weights[i]))
-            if state.identity.identity == UNKNOWN or self.rules.keep_named:  # a named track never ends unknown
-                quality = {"size": float(q.size[i]), "sharpness": float(q.sharpness[i]),
-                           "frontal": float(q.frontal[i])}
-                state.best.offer(frame.image, frame.in_image(analysis.faces.landmarks[i]), quality,
-                                 analysis.embeddings[i], frame.time, float(weights[i]))
             previous = state.identity.identity
-            # Evidence is discounted by pose alone: strangers' faces fall within a distance no more often when
-            # small or blurred (LFW measured at 26-48 px), about twice as often when turned.
-            seen_here = seen.observation(float(q.frontal[i]), frame.time, self._cut, self.gallery)
-            state.misses = 0 if seen_here.evidence > 0 else state.misses + 1
-            decision = state.identity.observe(seen_here, self.gallery.bound)
-            if state.identity.agrees(seen_here):
-                state.agreed_at = frame.clock
+            decision = state.see(frame, analysis, i, float(weights[i]), seen, self.gallery, self.rules, self._cut)
             if decision:
-                if state.carried - {state.identity.identity}:  # the best face so far was shown as someone else's
-                    state.blurred = None
-                    self._take_crop(state, frame, analysis.faces.boxes[i], float(weights[i]))
-                state.carried.add(state.identity.identity)
                 kind: EventType = "identity.resolved" if decision == "resolved" else "identity.changed"
                 self._log_why(kind, track_id)
                 box = [round(float(v), 1) for v in analysis.faces.boxes[i]]
@@ -272,34 +238,23 @@ class CameraTracks:
                 self._moved(self.presence.enter(state.identity.identity, track_id, state.first_time), track_id,
                             frame.time)
 
-    def _take_crop(self, state: TrackState, frame: FrameInfo, box: np.ndarray, weight: float) -> None:
-        """The face in ``box`` becomes the track's best (its crop, and blurred when unknown tracks' are)."""
-        state.crop_weight = weight
-        limit = self.rules.crop_max_bytes
-        state.crop = jpeg_base64(face_region(frame.image, frame.in_image(box)), limit) if limit else None
-        if self.rules.blur_unknown and state.crop:
-            state.blurred = blurred_jpeg_base64(state.crop, limit)
-
     def _log_why(self, what: str, track_id: int) -> None:
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("%s", json.dumps({"camera": self.camera_id, "event": what, **(self.explain(track_id) or {})}))
 
     def _ended(self, track: Track) -> None:
         """A track ends: its event carries the time it was last seen and how long it was in view."""
-        if track.id in self.states:
-            self._log_why("track.ended", track.id)
-        state = self.states.pop(track.id, None)
-        if state is None:
+        if track.id not in self.states:
             return
+        self._log_why("track.ended", track.id)
+        state = self.states.pop(track.id)
         identity = state.identity.identity
         best = state.identity.best_distance if identity != UNKNOWN else None
         self._event("track.ended", track.id, state.last_time, state=state, box=track.box.tolist(),
                     dwell_seconds=round(state.last_time - state.first_time, 3), best_distance=best)
         self._moved(self.presence.leave(identity, track.id, state.last_time), track.id, state.last_time)
-        if state.best.faces and (identity == UNKNOWN or self.rules.keep_named):
-            self._sightings.append(Sighting(self.camera_id, track.id, state.first_time, state.last_time,
-                                            self.gallery.model_id, state.best.faces,
-                                            None if identity == UNKNOWN else identity))
+        if sighting := state.sighting(self.camera_id, track.id, self.gallery.model_id, self.rules.keep_named):
+            self._sightings.append(sighting)
 
     def _place(self, faces: Faces, track_ids: np.ndarray, now: float) -> None:
         """Each named track's face in or out of each zone."""

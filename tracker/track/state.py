@@ -10,10 +10,12 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tracker.config import TrackingConfig
+from tracker.images import blurred_jpeg_base64, face_region, jpeg_base64
 from tracker.track.identity import (
     UNKNOWN,
     Observation,
@@ -22,8 +24,11 @@ from tracker.track.identity import (
     pose_discount,
     threshold_evidence,
 )
-from tracker.track.sighting import BestFaces
+from tracker.track.sighting import BestFaces, Sighting
 from tracker.track.zones import Zones
+
+if TYPE_CHECKING:  # annotations only: the tracker's rules need no torch
+    from tracker.face.analyzer import Analysis
 
 SPLIT_SHARE = 1.1  # the split distance: a share of the embedder's own threshold (docs/tuning.md; was a setting)
 
@@ -45,7 +50,7 @@ class CameraRules:
 
 @dataclass
 class TrackState:
-    """What the camera keeps of one open track besides its box."""
+    """What the camera keeps of one open track besides its box, and what one embedded face of it changes (``see``)."""
 
     identity: TrackIdentity
     crop: str | None = None  # best face crop, JPEG base64
@@ -61,6 +66,61 @@ class TrackState:
     doubt: bool = False  # its latest face looked a little unlike it: the next one decides
     best: BestFaces = field(default_factory=lambda: BestFaces(0))  # its best faces, for its sighting
     carried: set[int] = field(default_factory=set)  # every identity it was named, now or before (erasure ends it)
+
+    def see(self, frame: FrameInfo, analysis: Analysis, face: int, weight: float, verdict: Verdict,
+            gallery: GalleryTerms, rules: CameraRules, cut: bool) -> str | None:
+        """One embedded face of the track (``face`` of ``analysis``, of quality ``weight``): the best crop and faces
+        kept, the verdict's evidence added to its sequential test. Returns its decision ("resolved", "changed";
+        None: no new name)."""
+        q, box = analysis.quality, analysis.faces.boxes[face]
+        if weight > self.crop_weight:
+            self.take_crop(frame, box, weight, rules)
+        if self.identity.identity == UNKNOWN or rules.keep_named:  # a named track never ends unknown
+            quality = {"size": float(q.size[face]), "sharpness": float(q.sharpness[face]),
+                       "frontal": float(q.frontal[face])}
+            self.best.offer(frame.image, frame.in_image(analysis.faces.landmarks[face]), quality,
+                            analysis.embeddings[face], frame.time, weight)
+        # Evidence is discounted by pose alone: strangers' faces fall within a distance no more often when small or
+        # blurred (LFW measured at 26-48 px), about twice as often when turned.
+        seen = verdict.observation(float(q.frontal[face]), frame.time, cut, gallery)
+        self.misses = 0 if seen.evidence > 0 else self.misses + 1
+        decision = self.identity.observe(seen, gallery.bound)
+        if self.identity.agrees(seen):
+            self.agreed_at = frame.clock
+        if decision:
+            if self.carried - {self.identity.identity}:  # the best face so far was shown as someone else's
+                self.blurred = None
+                self.take_crop(frame, box, weight, rules)
+            self.carried.add(self.identity.identity)
+        return decision
+
+    def sighting(self, camera_id: str, track_id: int, model_id: str, keep_named: bool) -> Sighting | None:
+        """What the ended track leaves for review: its best faces, if it ended unknown (or ``keep_named``)."""
+        identity = self.identity.identity
+        if not self.best.faces or (identity != UNKNOWN and not keep_named):
+            return None
+        return Sighting(camera_id, track_id, self.first_time, self.last_time, model_id, self.best.faces,
+                        None if identity == UNKNOWN else identity)
+
+    def take_crop(self, frame: FrameInfo, box: np.ndarray, weight: float, rules: CameraRules) -> None:
+        """The face in ``box`` (in the boxes' frame) becomes the track's best: its crop, and the crop blurred when
+        unknown tracks' are."""
+        self.crop_weight = weight
+        limit = rules.crop_max_bytes
+        self.crop = jpeg_base64(face_region(frame.image, frame.in_image(box)), limit) if limit else None
+        if rules.blur_unknown and self.crop:
+            self.blurred = blurred_jpeg_base64(self.crop, limit)
+
+    def explain(self, track_id: int, gallery: GalleryTerms) -> dict:
+        """Why the track is (not) named: its evidence per identity, the bound, its latest observations, by name."""
+        why, name = self.identity.explain(), gallery.name_of
+
+        def by_name(evidence: dict[int, float]) -> dict[str, float]:
+            return {name(k): v for k, v in evidence.items()}
+
+        return {"track": track_id, **why, "name": name(why["identity"]), "evidence": by_name(why["evidence"]),
+                "observations": [{**o, "nearest": name(o["nearest"]), "evidence": by_name(o["evidence"])}
+                                 for o in why["observations"]]}
 
 
 @dataclass(frozen=True)
@@ -172,3 +232,9 @@ class TrackView:
     since: float
     last_seen: float
     crop_jpeg: str | None
+
+    @classmethod
+    def of(cls, track_id: int, box: np.ndarray, state: TrackState, gallery: GalleryTerms) -> TrackView:
+        who = state.identity.identity
+        return cls(track_id, [round(float(v), 1) for v in box], gallery.name_of(who), who if who != UNKNOWN else None,
+                   state.first_time, state.last_time, state.crop)
