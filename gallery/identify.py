@@ -95,25 +95,24 @@ class Identifier:
         evidence = Evidence(self.model_id, rule.value, bound(match.far, rule.identities))
         evidence.prepare(face_counts.values())
         terms = GalleryTerms(self.model_id, rule.value, match.margin, evidence.bound, names)
-        old = getattr(self, "view", None)
-        revision, changes = self._note_changes(old, names, face_counts, index)
-        self.view = GalleryView(terms, index, face_counts, rule, evidence, match.top_k, revision, changes,
-                                len(store.faces_missing(self.model_id)))
+        missing = len(store.faces_missing(self.model_id))
+        signatures, revision, changes = self._note_changes(getattr(self, "view", None), names, face_counts, index)
+        self.view = GalleryView(terms, index, face_counts, rule, evidence, match.top_k, revision, changes, missing)
+        self._signatures = signatures  # only once published: a pass that failed before is seen as a change again
         if warning := rule.warning():
             logger.warning("%s", warning)
 
     def _note_changes(self, old: GalleryView | None, names: dict[int, str], faces: dict[int, int],
-                      index: GalleryIndex) -> tuple[int, tuple[tuple[int, frozenset[int]], ...]]:
-        """The new view's revision and its record of who changed (name, faces or rejected faces), for the live
-        tracks: the old one's, with this change added when anyone changed."""
+                      index: GalleryIndex) -> tuple[dict[int, tuple], int, tuple[tuple[int, frozenset[int]], ...]]:
+        """Who is how now (name, faces, rejected faces), the new view's revision and its record of who changed,
+        for the live tracks: the old view's, with this change added when anyone differs from the last published."""
         revision, changes = (old.revision, old.changes) if old is not None else (0, ())
         negatives = dict(zip(*np.unique(index.negative_ids, return_counts=True)))
         signatures = {i: (names.get(i), faces.get(i, 0), int(negatives.get(i, 0))) for i in set(names) | set(faces)}
         changed = {i for i in set(signatures) | set(self._signatures) if signatures.get(i) != self._signatures.get(i)}
-        self._signatures = signatures
         if not changed:
-            return revision, changes
-        return revision + 1, (*changes, (revision + 1, frozenset(changed)))[-CHANGES_KEPT:]
+            return signatures, revision, changes
+        return signatures, revision + 1, (*changes, (revision + 1, frozenset(changed)))[-CHANGES_KEPT:]
 
     def missing_warning(self, store: GalleryStore) -> str | None:
         """What to do about stored faces the active model has no embedding of (e.g. after a change of

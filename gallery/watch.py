@@ -78,11 +78,15 @@ class GalleryWatcher:
         if store is not None:
             store.close()
 
-    def catch_up(self, store: GalleryStore) -> None:
-        """Apply every change the log holds now, reading it with ``store`` on the caller's thread: a change made
-        here (``facetrack serve``'s gallery routes) names from the next frame, by the path every change takes."""
+    def catch_up(self, store: GalleryStore, settle: bool = False) -> None:
+        """Apply every change the log holds now, reading it with ``store`` on the caller's thread. ``settle``: a
+        change made here has committed (``facetrack serve``'s gallery routes) and must name from the next frame, by
+        the path every change takes; when the log showed a gap not yet settled (a change that took an id before
+        another's but may commit after it), everything is read again now too, not only after ``GAP_GRACE``."""
         with self._passing:
             self._follow(store)
+            if settle and self._recheck_at is not None:
+                self._apply(store, None, 0, "a change made here while a gap in the change log is open")
 
     @staticmethod
     def _newest(store: GalleryStore) -> tuple[int, float | None]:
@@ -98,8 +102,8 @@ class GalleryWatcher:
             self._last = newest
             return
         rows = store.query("SELECT id, identity_id, at FROM changes WHERE id > ? ORDER BY id", (last,))
-        if rows and [r[0] for r in rows] != list(range(last + 1, last + 1 + len(rows))) and at is not None:
-            self._recheck_at = time.monotonic() + GAP_GRACE  # an id not (yet) in the log
+        if rows and (at is None or [r[0] for r in rows] != list(range(last + 1, last + 1 + len(rows)))):
+            self._recheck_at = time.monotonic() + GAP_GRACE  # an id not (yet) in the log (or, first, none known)
         if rows:
             changed = None if any(r[1] is None for r in rows) else {int(r[1]) for r in rows}
             self._apply(store, changed, len(rows))

@@ -387,8 +387,8 @@ def test_a_change_made_elsewhere_reaches_a_running_identifier_person_by_person(l
 
 def test_a_view_read_before_a_change_stays_the_gallery_it_was_and_the_change_comes_as_a_new_view(location, analyzer,
                                                                                                    config):
-    """What a camera holds for a frame: the gallery whole as it was read, whatever changes meanwhile; a change made in
-    this process (the HTTP API's) is applied by the watcher's own pass, at once, on the caller's thread."""
+    """What a camera holds for a frame: the gallery whole as it was read, whatever changes meanwhile; the watcher's
+    pass run on the caller's thread (as the HTTP API's handlers run it after a change) applies a change at once."""
     import dataclasses
 
     from gallery.watch import GalleryWatcher
@@ -489,6 +489,46 @@ def test_a_change_committed_after_a_later_one_is_not_skipped(location, analyzer,
         watcher.stop()
 
 
+@needs_postgres
+def test_a_change_made_here_that_commits_after_a_later_one_names_at_once(postgres, analyzer, config):
+    """The HTTP API's pass (``catch_up(settle=True)``, right after its change committed) applies that change even
+    when another change took a later id and was applied first: no waiting for the watcher's gap grace."""
+    import threading
+    import time
+
+    from gallery.watch import GalleryWatcher
+
+    postgres_url = postgres.create_database(f"suite_{next(_databases)}")
+    model, dim = analyzer.embedder.model_id, analyzer.embedder.dim
+    with GalleryStore(postgres_url) as store:
+        for seed, name in ((1, "Ann"), (2, "Bo")):
+            f = face(seed)
+            store.save_person(name, [NewFace(f.crop, f.landmarks, f.quality, f.source, unit(seed, dim))], model)
+        identifier = Identifier(analyzer, store, config.match)
+    watcher = GalleryWatcher(postgres_url, identifier)  # its thread not started: the requests' passes only
+    go, began = threading.Event(), threading.Event()
+
+    def erase_slowly():  # request A: takes its change id first, commits last, then runs its pass
+        with GalleryStore(postgres_url, create=False) as slow:
+            with slow.transaction() as db:
+                db.execute("DELETE FROM identities WHERE name = ?", ("Bo",))
+                db.execute("INSERT INTO changes (identity_id, at) VALUES (NULL, ?)", (time.time(),))  # (no NOTIFY)
+                began.set()
+                go.wait(10)
+            watcher.catch_up(slow, settle=True)
+
+    writer = threading.Thread(target=erase_slowly)
+    writer.start()
+    began.wait(10)
+    with GalleryStore(postgres_url, create=False) as fast:  # request B: a later id, committed and applied first
+        fast.rename("Ann", "Anne")
+        watcher.catch_up(fast, settle=True)
+    assert sorted(identifier.view.names.values()) == ["Anne", "Bo"]
+    go.set()
+    writer.join(20)
+    assert sorted(identifier.view.names.values()) == ["Anne"]  # at once, when A's request returns
+
+
 def test_a_watcher_survives_an_unexpected_error_and_applies_the_change_it_failed_on(sqlite_location, analyzer,
                                                                                    config):
     identifier, watcher = watched_pair(sqlite_location, analyzer, config)
@@ -508,6 +548,32 @@ def test_a_watcher_survives_an_unexpected_error_and_applies_the_change_it_failed
     finally:
         watcher.stop()
     assert failures
+
+
+def test_a_pass_that_fails_after_reading_the_change_still_tells_the_cameras_who_changed(sqlite_location, analyzer,
+                                                                                     config, monkeypatch):
+    """The cameras act on the view's revision (erased people's tracks end, changed people's are unnamed): a pass that
+    fails late (the store's last read) and is retried must still move it, naming the person."""
+    identifier, watcher = watched_pair(sqlite_location, analyzer, config)
+    before, failures = identifier.view, []
+    real = GalleryStore.faces_missing
+
+    def missing_once_broken(self, model_id):
+        if not failures:
+            failures.append(model_id)
+            raise sqlite3.OperationalError("database is locked")
+        return real(self, model_id)
+
+    monkeypatch.setattr(GalleryStore, "faces_missing", missing_once_broken)
+    try:
+        with GalleryStore(sqlite_location) as other:
+            bo = other.identity("Bo").id
+            other.erase("Bo")
+            wait_for(lambda: "Bo" not in identifier.view.names.values(), "Bo erased after the failed pass", seconds=15)
+    finally:
+        watcher.stop()
+    assert failures and identifier.view.revision > before.revision
+    assert bo in identifier.view.changed_since(before.revision)
 
 
 def test_sightings_of_one_stranger_written_by_several_workers_at_once_make_one_cluster(location):
