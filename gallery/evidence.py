@@ -4,13 +4,13 @@ For a face at distance ``d`` from the nearest of identity I's ``k`` enrolled fac
 
     LLR(d) = ln g(d) - ln f_k(d)
 
-- ``g``: the density of same-person distances (``far_tables.GENUINE_QUANTILES``, all same-person
+- ``g``: the density of same-person distances (``far_tables.genuine_table``: the model card's, all same-person
   pairs of LFW through our own pipeline), widened for footage that is not LFW: a share
   ``WIDE_SHARE`` is spread evenly up to the distance of the median impostor pair, so a genuine
   face far from every LFW-like distance (a turned head, a broadcast image) is unlikely, not
   impossible. (Real footage measured 0.8-1.0 for genuine faces with omz-reid-0095: LFW's tail.)
 - ``f_k``: the density of a stranger's nearest of I's ``k`` faces, ``k f(d) (1 - F(d))^(k-1)``,
-  with ``F`` the impostor table (``far_tables.IMPOSTOR_QUANTILES``) that the threshold in force
+  with ``F`` the impostor table (``far_tables.impostor_table``) that the threshold in force
   follows too.
 
 A track is named I when its summed evidence for I reaches ``bound(far, identities)`` =

@@ -1,7 +1,7 @@
 """Which match threshold is in force, where it comes from, and what it means for this gallery.
 
 A stranger is compared with every enrolled face, so the chance that one of them falls within
-the threshold grows with the gallery. ``far_tables.IMPOSTOR_QUANTILES`` holds, per model id,
+the threshold grows with the gallery. The model's card (``far_tables.impostor_table``) holds, per model id,
 the share ``F(t)`` of different-person face pairs within distance ``t`` (measured once on
 all of LFW through our own pipeline). For ``n`` enrolled faces a stranger's nearest one is
 within ``t`` with probability ``1 - (1 - F(t))^n``: faces are counted as if independent,

@@ -158,26 +158,32 @@ def eval_lfw(
 @eval_app.command("far-table")
 def eval_far_table(
     root: Annotated[Path, typer.Option("--root", help="LFW folder (holds images_deepfunneled/)")],
+    write: Annotated[bool, typer.Option("--write", help="Write the tables into the model's card (else print it)")]
+    = False,
     config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
-    """The model's impostor and same-person distances on all of LFW, as the quantile tables for
-    gallery/far_tables.py."""
+    """The model's impostor and same-person distances on all of LFW, as the quantile tables of its model card
+    (tracker/face/cards/<model>.json)."""
     from pipelines.eval.far_table import (  # torch: this command only
         genuine_quantiles,
         impostor_quantiles,
         lfw_faces,
-        python_table,
+        measured_card,
     )
+    from tracker.face.card import card_json, card_path  # (with the command)
 
     settings = load_config(config)
     face_path = analyzer(settings)
     with progress() as bar:
         vectors, people = lfw_faces(face_path, root, bar)
         table, pairs = impostor_quantiles(vectors, people, bar=bar)
-    out.print(python_table(face_path.embedder.model_id, table, pairs, len(vectors)), highlight=False, markup=False)
     genuine, same = genuine_quantiles(vectors, people)
-    out.print(python_table(face_path.embedder.model_id, genuine, same, len(vectors), "same-person"), highlight=False,
-              markup=False)
+    card = measured_card(face_path.embedder.model_id, table, pairs, genuine, same, len(vectors))
+    if write:
+        card_path(card.name).write_text(card_json(card))
+        err.print(f"tables written to {card_path(card.name)}")
+    else:
+        out.print(card_json(card), highlight=False, markup=False, end="")
 
 
 @eval_app.command("audit")

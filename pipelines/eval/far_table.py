@@ -1,5 +1,5 @@
-"""``facetrack eval far-table``: the model's impostor distance distribution on LFW, as the quantile
-table that ``gallery/far_tables.py`` keeps per model id.
+"""``facetrack eval far-table``: the model's impostor and same-person distance distributions on LFW, as the
+quantile tables of its model card (``tracker/face/cards/<model>.json``, ``tracker/face/card.py``).
 
 Every LFW image's central face goes through our own detector, alignment and embedder (the
 configured ones: the table belongs to that model and its ``models.flip``); then every pair of
@@ -11,6 +11,7 @@ turns it into the default threshold of a gallery.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from rich.progress import Progress
 from pipelines.eval.embedding import embed_paths
 from tracker.distance import pairwise
 from tracker.face.analyzer import FaceAnalyzer
+from tracker.face.card import ModelCard, Tables, load_card
 from tracker.lfw import image_dir
 
 RATES = tuple(float(f"{m}e{e}") for e in range(-8, 0) for m in (1, 2, 5))  # 1e-8 ... 0.5
@@ -82,10 +84,10 @@ def genuine_quantiles(vectors: np.ndarray, people: np.ndarray,
     return [(share, float(np.quantile(every, share))) for share in shares], len(every)
 
 
-def python_table(model_id: str, table: list[tuple[float, float]], pairs: int, images: int,
-                 kind: str = "impostor") -> str:
-    """The table as the entry of ``gallery/far_tables.py``."""
-    rows = "\n".join(f"        ({rate:.0e}, {distance:.5f})," if kind == "impostor" else
-                     f"        ({rate:g}, {distance:.5f})," for rate, distance in table)
-    return (f'    # {images} LFW images, {pairs:,} {kind} pairs\n'
-            f'    "{model_id}": (\n{rows}\n    ),')
+def measured_card(model_id: str, impostor: list[tuple[float, float]], impostor_pairs: int,
+                  genuine: list[tuple[float, float]], genuine_pairs: int, images: int) -> ModelCard:
+    """The card of ``model_id``'s embedder with these tables (its name, template and threshold as shipped)."""
+    shipped = load_card(model_id.split(":")[0])  # (a trained head's tables are measured by facetrack train)
+    measured = (f"all {images} LFW images: {impostor_pairs:,} impostor pairs, {genuine_pairs:,} same-person pairs; "
+                "facetrack eval far-table --root ../shared/data/lfw --write")
+    return replace(shipped, tables=Tables(model_id, measured, tuple(impostor), tuple(genuine)))

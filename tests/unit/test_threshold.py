@@ -2,11 +2,12 @@
 
 import pytest
 
-from gallery.far_tables import IMPOSTOR_QUANTILES
+from gallery.far_tables import impostor_table
 from gallery.threshold import AUTO, CALIBRATED, MODEL_DEFAULT, SET, auto_threshold, gallery_far, threshold_in_force
 from tracker.config import MatchConfig
+from tracker.face.card import load_card
 
-DLIB = next(m for m in IMPOSTOR_QUANTILES if m.startswith("dlib-resnet-v1:"))
+DLIB = load_card("dlib-resnet-v1").tables.model_id
 
 
 @pytest.mark.parametrize("faces", [1, 30, 90, 300, 1000, 10_000])
@@ -25,8 +26,8 @@ def test_a_lower_far_gets_a_stricter_threshold():
 
 
 def test_the_table_is_a_distribution():
-    rates = [r for r, _ in IMPOSTOR_QUANTILES[DLIB]]
-    distances = [d for _, d in IMPOSTOR_QUANTILES[DLIB]]
+    rates = [r for r, _ in impostor_table(DLIB)]
+    distances = [d for _, d in impostor_table(DLIB)]
     assert rates == sorted(rates) and distances == sorted(distances) and 0 < distances[0] < distances[-1] < 4
 
 

@@ -10,6 +10,7 @@ import torch
 
 from tracker.config import ModelsConfig
 from tracker.errors import ConfigError
+from tracker.face.card import load_card
 from tracker.face.embedders.base import Embedder, file_hash, frozen
 
 __all__ = ["FUSION", "Embedder", "file_hash", "frozen", "load_embedder", "resolve_device"]
@@ -24,9 +25,7 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-FUSION = "dlib-resnet-v1+omz-reid-0095"
-# Squared L2 on unit vectors: the mean 10-fold threshold of `facetrack eval lfw --model dlib-resnet-v1+omz-reid-0095`.
-FUSION_THRESHOLD = 0.811
+FUSION = "dlib-resnet-v1+omz-reid-0095"  # its card: tracker/face/cards/dlib-resnet-v1+omz-reid-0095.json
 
 
 def load_embedder(config: ModelsConfig, device: torch.device) -> Embedder:
@@ -54,7 +53,7 @@ def _base_embedder(config: ModelsConfig, device: torch.device) -> Embedder:
         from tracker.face.embedders.fusion import FusionEmbedder  # see above
 
         members = [_base_embedder(config.model_copy(update={"embedder": name}), device) for name in FUSION.split("+")]
-        return FusionEmbedder(FUSION, members, FUSION_THRESHOLD, config)
+        return FusionEmbedder(FUSION, members, load_card(FUSION).verify_threshold, config)
     from tracker.face.embedders.facenet import load_facenet  # see above
 
     return load_facenet(config, device)

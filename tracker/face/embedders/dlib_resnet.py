@@ -23,6 +23,7 @@ from torch import nn
 from tracker.config import ModelsConfig
 from tracker.errors import WeightsError
 from tracker.face.align import DLIB_150
+from tracker.face.card import load_card
 from tracker.face.embedders.base import Embedder, file_hash
 from tracker.face.embedders.dlib_format import Layer, read_network
 
@@ -130,10 +131,8 @@ def state_from_layers(layers: list[Layer]) -> dict[str, torch.Tensor]:
     return net.state_dict()
 
 
-NAME = "dlib-resnet-v1"
+NAME = "dlib-resnet-v1"  # its card: tracker/face/cards/dlib-resnet-v1.json
 WEIGHTS_FILE = "dlib_face_recognition_resnet_model_v1.dat"
-# Squared L2 on unit vectors: the mean 10-fold threshold of `facetrack eval lfw` (docs/benchmarks.md).
-THRESHOLD = 0.177
 
 
 def weights_path() -> Path:
@@ -159,7 +158,7 @@ def load_dlib_resnet(config: ModelsConfig, device: torch.device) -> Embedder:
         state = state_from_layers(read_network(source.read_bytes(), layer_sequence(), str(source)))
         net.load_state_dict(state)
         _save_atomically(state, cache)
-    return Embedder(NAME, net, 128, DLIB_150, THRESHOLD, digest, device, config)
+    return Embedder(NAME, net, 128, DLIB_150, load_card(NAME).verify_threshold, digest, device, config)
 
 
 def _save_atomically(state: dict[str, torch.Tensor], path: Path) -> None:

@@ -16,14 +16,13 @@ from facenet_pytorch.models.inception_resnet_v1 import get_torch_home
 from tracker.config import ModelsConfig
 from tracker.errors import WeightsError
 from tracker.face.align import FACENET_160
+from tracker.face.card import load_card
 from tracker.face.embedders.base import Embedder, file_hash
 
 WEIGHTS = {
     "facenet-vggface2": ("vggface2", "20180402-114759-vggface2.pt"),
     "facenet-casia-webface": ("casia-webface", "20180408-102900-casia-webface.pt"),
 }
-# Not measured here (no weights offline): the value facenet-pytorch's examples use, 1.1^2 ~ 1.2.
-THRESHOLD = 1.2
 
 
 class _Standardised(torch.nn.Module):
@@ -69,4 +68,5 @@ def load_facenet(config: ModelsConfig, device: torch.device) -> Embedder:
         net.load_state_dict(state)
     except RuntimeError as error:
         raise WeightsError(f"{path}: does not hold InceptionResnetV1 weights: {str(error)[:300]}") from None
-    return Embedder(config.embedder, _Standardised(net), 512, FACENET_160, THRESHOLD, file_hash(path), device, config)
+    return Embedder(config.embedder, _Standardised(net), 512, FACENET_160, load_card(config.embedder).verify_threshold,
+                    file_hash(path), device, config)

@@ -1,0 +1,90 @@
+"""Model cards: what facetrack knows of each embedder, one JSON file per model in ``tracker/face/cards/``.
+
+A card names the model, its crop template, its verification threshold (and where that number comes from), and
+the distance tables measured on all of LFW for one model id (its weights): the share of different-person pairs
+within each distance (``impostor``, which ``gallery/threshold.py`` turns into a gallery's threshold) and of
+same-person pairs (``genuine``, the evidence of ``gallery/evidence.py``). ``facetrack eval far-table --write``
+measures and writes the tables; a trained head carries the same tables in its own record (``facetrack train``).
+Adding an embedder: its module and its card. Torch-free: the gallery commands read cards without a model.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from tracker.errors import WeightsError
+
+CARDS = Path(__file__).resolve().parent / "cards"
+Table = tuple[tuple[float, float], ...]  # (rate or share, distance), ascending
+
+
+@dataclass(frozen=True)
+class Tables:
+    """Distances measured for one model id: ``impostor`` (rate, distance), ``genuine`` (share, distance)."""
+
+    model_id: str
+    measured: str  # what they were measured on, and the command
+    impostor: Table
+    genuine: Table
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    name: str
+    template: str  # the crop template's name (``tracker/face/align.py``, or the model's module)
+    verify_threshold: float  # squared L2 on unit vectors: two faces within it are one person
+    threshold_note: str  # where the threshold comes from
+    tables: Tables | None = None  # None: not measured (the threshold alone then decides)
+
+
+def card_path(name: str) -> Path:
+    return CARDS / f"{name}.json"
+
+
+@functools.cache
+def load_card(name: str) -> ModelCard:
+    """The card of the embedder ``name``; a ``WeightsError`` naming the file when it is missing or unreadable."""
+    path = card_path(name)
+    try:
+        data = json.loads(path.read_text())
+        tables = data["tables"]
+        return ModelCard(data["name"], data["template"], float(data["verify_threshold"]), data["threshold_note"],
+                         _tables(tables) if tables is not None else None)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise WeightsError(f"{path}: no readable model card for {name} ({error}); reinstall facetrack") from None
+
+
+def _tables(data: dict) -> Tables:
+    impostor, genuine = (tuple((float(r), float(d)) for r, d in data[kind]) for kind in ("impostor", "genuine"))
+    for kind, table in (("impostor", impostor), ("genuine", genuine)):
+        if not table or any(b[0] <= a[0] or b[1] < a[1] for a, b in zip(table, table[1:])):
+            raise ValueError(f"tables.{kind}: rows not ascending")
+    return Tables(str(data["model_id"]), str(data["measured"]), impostor, genuine)
+
+
+def measured_tables(model_id: str) -> Tables | None:
+    """The tables measured for exactly ``model_id`` (name and weights), from its card; None: none shipped."""
+    name = model_id.split(":")[0]
+    if not card_path(name).is_file():
+        return None
+    tables = load_card(name).tables
+    return tables if tables is not None and tables.model_id == model_id else None
+
+
+def card_json(card: ModelCard) -> str:
+    """The card as its file holds it: a table row per line."""
+    head = {"name": card.name, "template": card.template, "verify_threshold": card.verify_threshold,
+            "threshold_note": card.threshold_note}
+    lines = ["{"] + [f"  {json.dumps(k)}: {json.dumps(v)}," for k, v in head.items()]
+    if card.tables is None:
+        return "\n".join(lines + ['  "tables": null', "}"]) + "\n"
+    t = card.tables
+    lines += ['  "tables": {', f'    "model_id": {json.dumps(t.model_id)},',
+              f'    "measured": {json.dumps(t.measured)},']
+    for kind, table in (("impostor", t.impostor), ("genuine", t.genuine)):
+        rows = ",\n".join(f"      [{r!r}, {d!r}]" for r, d in table)
+        lines += [f'    "{kind}": [', rows, "    ]" + ("," if kind == "impostor" else "")]
+    return "\n".join(lines + ["  }", "}"]) + "\n"
