@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 
 
 GAP_GRACE = 5.0  # seconds a change missing from the log may take to commit before a full re-read settles it
+MAX_GAPS = 500  # skipped ids looked for at each pass (more wait for the full re-read)
 
 
 class GalleryWatcher:
@@ -48,6 +49,7 @@ class GalleryWatcher:
         self._thread = threading.Thread(target=self._run, name="gallery-watch", daemon=True)
         self._last: tuple[int, float | None] = (0, None)  # the last change applied: its id and time
         self._recheck_at: float | None = None  # a gap was seen: read everything again at this monotonic time
+        self._gaps: set[int] = set()  # ids skipped between rows applied: changes that may still commit
         self._passing = threading.Lock()  # one pass at a time: the thread's, or one ``catch_up`` asked for
 
     def start(self) -> GalleryWatcher:
@@ -78,15 +80,12 @@ class GalleryWatcher:
         if store is not None:
             store.close()
 
-    def catch_up(self, store: GalleryStore, settle: bool = False) -> None:
-        """Apply every change the log holds now, reading it with ``store`` on the caller's thread. ``settle``: a
-        change made here has committed (``facetrack serve``'s gallery routes) and must name from the next frame, by
-        the path every change takes; when the log showed a gap not yet settled (a change that took an id before
-        another's but may commit after it), everything is read again now too, not only after ``GAP_GRACE``."""
+    def catch_up(self, store: GalleryStore) -> None:
+        """Apply every change the log holds now, reading it with ``store`` on the caller's thread: a change made here
+        (``facetrack serve``'s gallery routes) names from the next frame, by the path every change takes (a change
+        of an id skipped before, committed after a later one, included: ``_late``)."""
         with self._passing:
             self._follow(store)
-            if settle and self._recheck_at is not None:
-                self._apply(store, None, 0, "a change made here while a gap in the change log is open")
 
     @staticmethod
     def _newest(store: GalleryStore) -> tuple[int, float | None]:
@@ -102,15 +101,34 @@ class GalleryWatcher:
             self._last = newest
             return
         rows = store.query("SELECT id, identity_id, at FROM changes WHERE id > ? ORDER BY id", (last,))
-        if rows and (at is None or [r[0] for r in rows] != list(range(last + 1, last + 1 + len(rows)))):
-            self._recheck_at = time.monotonic() + GAP_GRACE  # an id not (yet) in the log (or, first, none known)
+        skipped = set()  # ids below the newest row and above the last applied not in the log (yet)
+        if rows and at is not None:
+            skipped = set(range(last + 1, int(rows[-1][0]))) - {int(r[0]) for r in rows}
+        if rows and (at is None or skipped):  # (the first rows: nothing is known below them)
+            self._recheck_at = time.monotonic() + GAP_GRACE
+            self._gaps |= skipped
         if rows:
             changed = None if any(r[1] is None for r in rows) else {int(r[1]) for r in rows}
             self._apply(store, changed, len(rows))
             self._last = (int(rows[-1][0]), float(rows[-1][2]))  # only once applied: a failed pass is tried again
+        self._late(store)
         if self._recheck_at is not None and time.monotonic() >= self._recheck_at:
             self._recheck_at = None
             self._apply(store, None, 0, "a gap in the change log")
+            self._gaps.clear()
+
+    def _late(self, store: GalleryStore) -> None:
+        """The changes whose ids were skipped (``_gaps``) that have committed since: applied now, person by person
+        (an id rolled back never comes: the full re-read after ``GAP_GRACE`` settles it)."""
+        if not self._gaps:
+            return
+        gaps = sorted(self._gaps)[:MAX_GAPS]
+        rows = store.query(f"SELECT id, identity_id FROM changes WHERE id IN ({', '.join('?' * len(gaps))})",
+                           tuple(gaps))
+        if rows:
+            changed = None if any(r[1] is None for r in rows) else {int(r[1]) for r in rows}
+            self._apply(store, changed, len(rows), "committed after a later change")
+            self._gaps -= {int(r[0]) for r in rows}
 
     def _apply(self, store: GalleryStore, changed: set[int] | None, rows: int, why: str = "") -> None:
         self.identifier.apply(store, changed)

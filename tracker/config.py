@@ -483,24 +483,27 @@ def _renamed(data: dict[str, Any], source: str) -> None:
                 else data.get(new, moved)
 
 
-def _retired(data: dict[str, Any], source: str) -> None:
-    """Settings no longer settable (``RETIRED``) are dropped with a warning that says where their value lives now,
-    for one release; after it they are unknown keys."""
+def _retired(data: dict[str, Any], source: str, environ: dict[str, str]) -> None:
+    """Settings no longer settable (``RETIRED``) are dropped with a warning that names where it was set (the file,
+    or the variable) and where its value lives now, for one release; after it they are unknown keys."""
     for key, where in RETIRED.items():
         section, name = key.split(".")
         values = data.get(section)
         if isinstance(values, dict) and name in values:
             del values[name]
+            variable = f"{ENV_PREFIX}{section.upper()}__{name.upper()}"
             logger.warning("%s: %s is no longer a setting and is ignored (its value is fixed: %s, docs/tuning.md); "
-                           "remove it: from the next release it is refused", source, key, where)
+                           "remove it: from the next release it is refused", variable if variable in environ else
+                           source, key, where)
 
 
 def parse_config(data: dict[str, Any], source: str, environ: dict[str, str] | None = None) -> Config:
     """Validate a parsed TOML document, after environment overrides, into a ``Config``."""
     data = json.loads(json.dumps(data))  # a deep copy the overrides may change
-    _apply_env(data, dict(os.environ) if environ is None else environ)
+    environ = dict(os.environ) if environ is None else environ
+    _apply_env(data, environ)
     _renamed(data, source)
-    _retired(data, source)
+    _retired(data, source, environ)
     try:
         return Config.model_validate(data)
     except ValidationError as error:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -27,7 +28,7 @@ from pipelines.cli.workers import workers_app
 from tracker import redact
 from tracker.config import Config, load_config, with_changes
 from tracker.distance import squared_distance
-from tracker.errors import NoFaceError, TrackerError
+from tracker.errors import ConfigError, NoFaceError, TrackerError
 from tracker.images import read_image, write_image
 from tracker.lfw import read_pairs
 
@@ -173,15 +174,23 @@ def eval_far_table(
     from tracker.face.card import card_json, card_path  # (with the command)
 
     settings = load_config(config)
+    if settings.models.head:
+        raise ConfigError("models.head: eval far-table measures a shipped embedder's tables; a trained head's are "
+                          "measured by facetrack train, into its record")
+    path = card_path(settings.models.embedder)
+    if write and not os.access(path, os.W_OK):
+        raise ConfigError(f"--write: {path} is not writable here (run it from a source checkout, or without --write "
+                          "to print the card)")
     face_path = analyzer(settings)
     with progress() as bar:
         vectors, people = lfw_faces(face_path, root, bar)
         table, pairs = impostor_quantiles(vectors, people, bar=bar)
     genuine, same = genuine_quantiles(vectors, people)
-    card = measured_card(face_path.embedder.model_id, table, pairs, genuine, same, len(vectors))
+    how = f"detector.model {settings.detector.model}, models.flip {settings.models.flip}"
+    card = measured_card(face_path.embedder.model_id, table, pairs, genuine, same, len(vectors), how)
     if write:
-        card_path(card.name).write_text(card_json(card))
-        err.print(f"tables written to {card_path(card.name)}")
+        path.write_text(card_json(card))
+        err.print(f"tables written to {path}")
     else:
         out.print(card_json(card), highlight=False, markup=False, end="")
 

@@ -85,9 +85,10 @@ def genuine_quantiles(vectors: np.ndarray, people: np.ndarray,
 
 
 def measured_card(model_id: str, impostor: list[tuple[float, float]], impostor_pairs: int,
-                  genuine: list[tuple[float, float]], genuine_pairs: int, images: int) -> ModelCard:
-    """The card of ``model_id``'s embedder with these tables (its name, template and threshold as shipped)."""
+                  genuine: list[tuple[float, float]], genuine_pairs: int, images: int, how: str) -> ModelCard:
+    """The card of ``model_id``'s embedder with these tables (its name, template and threshold as shipped), measured
+    ``how`` (the settings the tables depend on)."""
     shipped = load_card(model_id.split(":")[0])  # (a trained head's tables are measured by facetrack train)
     measured = (f"all {images} LFW images: {impostor_pairs:,} impostor pairs, {genuine_pairs:,} same-person pairs; "
-                "facetrack eval far-table --root ../shared/data/lfw --write")
+                f"facetrack eval far-table --write, {how}")
     return replace(shipped, tables=Tables(model_id, measured, tuple(impostor), tuple(genuine)))

@@ -37,8 +37,7 @@ async def in_gallery(request: web.Request, work: Callable[[GalleryStore], T]) ->
 async def apply_change(request: web.Request) -> None:
     """After a change made here: the gallery watcher's pass, now, on a gallery thread (the path every change takes,
     ``gallery/watch.py``): the live pipeline names with the change from its next frame."""
-    watcher = request.app[SERVICES].watcher
-    await in_gallery(request, lambda store: watcher.catch_up(store, settle=True))
+    await in_gallery(request, request.app[SERVICES].watcher.catch_up)
 
 
 def identity_or_404(store: GalleryStore, name: str):

@@ -12,7 +12,9 @@ from gallery.enroll import Enroller
 from gallery.store import GalleryStore
 from tests.support.cli import FACETRACK, run
 from tests.support.data import LFW, STILLS, lfw_image, needs_data
-from tracker.face.embedders.omz_reid import THRESHOLD  # the default embedder's
+from tracker.face.card import load_card
+
+THRESHOLD = load_card("omz-reid-0095").verify_threshold  # the default embedder's
 
 pytestmark = needs_data
 

@@ -78,10 +78,10 @@ def test_a_retired_setting_is_read_one_release_more_ignored_with_a_warning_that_
         settings = load_config(config, environ={"FACETRACK__TRACKING__JUMP": "0.9"})
     assert settings.tracking.max_age == 3.0 and not hasattr(settings.tracking, "split_share")
     assert SPLIT_SHARE == 1.1  # the value in force, whatever the file said
-    for key, where in (("tracking.split_share", "SPLIT_SHARE in tracker/track/state.py"),
-                       ("pipeline.max_wait_ms", "MAX_WAIT_MS in pipelines/live/executor.py"),
-                       ("tracking.jump", "JUMP in tracker/track/schedule.py")):
-        assert f"{config}: {key} is no longer a setting and is ignored (its value is fixed: {where}" in caplog.text
+    for origin, key, where in ((config, "tracking.split_share", "SPLIT_SHARE in tracker/track/state.py"),
+                               (config, "pipeline.max_wait_ms", "MAX_WAIT_MS in pipelines/live/executor.py"),
+                               ("FACETRACK__TRACKING__JUMP", "tracking.jump", "JUMP in tracker/track/schedule.py")):
+        assert f"{origin}: {key} is no longer a setting and is ignored (its value is fixed: {where}" in caplog.text
 
 
 def test_every_retired_setting_names_a_constant_that_exists():

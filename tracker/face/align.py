@@ -35,10 +35,16 @@ FACENET_160 = Template(
     160, np.array([[45.54, 62.49], [119.13, 60.96], [84.28, 93.74], [51.69, 121.19], [117.82, 119.64]], np.float32)
 )
 
+# omz-reid-0095's reference points, from its Open Model Zoo card (ArcFace's 96x112 points as shares of width and
+# height), on a 128 px crop.
+OMZ_128 = Template(128, np.array([[0.31557, 0.46157], [0.68262, 0.45983], [0.50026, 0.64051],
+                                  [0.34947, 0.82469], [0.65344, 0.82325]], np.float32) * 128)
+
 
 # The canonical crop a gallery stores: dlib's chip geometry with a 37 px margin all round, large
 # enough that every model's template can be cut from it again (see ``landmarks_on_crop``).
 STORE_224 = Template(224, DLIB_150.points + np.float32(37.0))
+TEMPLATES = {"DLIB_150": DLIB_150, "FACENET_160": FACENET_160, "OMZ_128": OMZ_128, "STORE_224": STORE_224}
 
 
 def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tracker.errors import WeightsError
+from tracker.face.align import TEMPLATES, Template
 
 CARDS = Path(__file__).resolve().parent / "cards"
 Table = tuple[tuple[float, float], ...]  # (rate or share, distance), ascending
@@ -40,6 +41,14 @@ class ModelCard:
     tables: Tables | None = None  # None: not measured (the threshold alone then decides)
 
 
+def model_template(name: str) -> Template:
+    """The crop template the card of embedder ``name`` names."""
+    template = load_card(name).template
+    if template not in TEMPLATES:
+        raise WeightsError(f"{card_path(name)}: template {template!r} is none of {sorted(TEMPLATES)}")
+    return TEMPLATES[template]
+
+
 def card_path(name: str) -> Path:
     return CARDS / f"{name}.json"
 
@@ -60,8 +69,8 @@ def load_card(name: str) -> ModelCard:
 def _tables(data: dict) -> Tables:
     impostor, genuine = (tuple((float(r), float(d)) for r, d in data[kind]) for kind in ("impostor", "genuine"))
     for kind, table in (("impostor", impostor), ("genuine", genuine)):
-        if not table or any(b[0] <= a[0] or b[1] < a[1] for a, b in zip(table, table[1:])):
-            raise ValueError(f"tables.{kind}: rows not ascending")
+        if len(table) < 2 or any(b[0] <= a[0] or b[1] < a[1] for a, b in zip(table, table[1:])):
+            raise ValueError(f"tables.{kind}: not two rows or more, ascending")
     return Tables(str(data["model_id"]), str(data["measured"]), impostor, genuine)
 
 

@@ -27,7 +27,7 @@ NMS = 0.3
 
 
 class YunetDetector(Detector):
-    """YuNet: ``detector.min_confidence`` is its face score (default 0.7); ``thresholds`` do not apply."""
+    """YuNet: ``detector.min_confidence`` is its face score (default 0.7)."""
 
     default_confidence = 0.7
 

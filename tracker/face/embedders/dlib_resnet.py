@@ -22,8 +22,7 @@ from torch import nn
 
 from tracker.config import ModelsConfig
 from tracker.errors import WeightsError
-from tracker.face.align import DLIB_150
-from tracker.face.card import load_card
+from tracker.face.card import load_card, model_template
 from tracker.face.embedders.base import Embedder, file_hash
 from tracker.face.embedders.dlib_format import Layer, read_network
 
@@ -158,7 +157,7 @@ def load_dlib_resnet(config: ModelsConfig, device: torch.device) -> Embedder:
         state = state_from_layers(read_network(source.read_bytes(), layer_sequence(), str(source)))
         net.load_state_dict(state)
         _save_atomically(state, cache)
-    return Embedder(NAME, net, 128, DLIB_150, load_card(NAME).verify_threshold, digest, device, config)
+    return Embedder(NAME, net, 128, model_template(NAME), load_card(NAME).verify_threshold, digest, device, config)
 
 
 def _save_atomically(state: dict[str, torch.Tensor], path: Path) -> None:

@@ -15,8 +15,7 @@ from facenet_pytorch.models.inception_resnet_v1 import get_torch_home
 
 from tracker.config import ModelsConfig
 from tracker.errors import WeightsError
-from tracker.face.align import FACENET_160
-from tracker.face.card import load_card
+from tracker.face.card import load_card, model_template
 from tracker.face.embedders.base import Embedder, file_hash
 
 WEIGHTS = {
@@ -68,5 +67,6 @@ def load_facenet(config: ModelsConfig, device: torch.device) -> Embedder:
         net.load_state_dict(state)
     except RuntimeError as error:
         raise WeightsError(f"{path}: does not hold InceptionResnetV1 weights: {str(error)[:300]}") from None
-    return Embedder(config.embedder, _Standardised(net), 512, FACENET_160, load_card(config.embedder).verify_threshold,
+    card = load_card(config.embedder)
+    return Embedder(config.embedder, _Standardised(net), 512, model_template(config.embedder), card.verify_threshold,
                     file_hash(path), device, config)

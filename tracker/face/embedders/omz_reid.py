@@ -9,22 +9,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
 from tracker.config import ModelsConfig
-from tracker.face.align import Template
-from tracker.face.card import load_card
+from tracker.face.card import load_card, model_template
 from tracker.face.embedders.base import Embedder, file_hash
 from tracker.face.embedders.openvino_ir import IRNetwork
 
 NAME = "omz-reid-0095"  # its card: tracker/face/cards/omz-reid-0095.json
 FOLDER = Path(__file__).resolve().parent.parent / "models" / NAME
 XML, BIN = FOLDER / "face-reidentification-retail-0095.xml", FOLDER / "face-reidentification-retail-0095.bin"
-# The model card's reference points (ArcFace's 96x112 points as shares of width and height), on a 128 px crop.
-OMZ_128 = Template(128, np.array([[0.31557, 0.46157], [0.68262, 0.45983], [0.50026, 0.64051],
-                                  [0.34947, 0.82469], [0.65344, 0.82325]], np.float32) * 128)
 CPU_BATCH = 4
 
 
@@ -44,5 +39,5 @@ def load_omz_reid(config: ModelsConfig, device: torch.device) -> Embedder:
     # No flip averaging by default: on LFW it scored 99.53% with it and 99.50% without (VAL 98.8% and 99.1%),
     # for twice the work. On this 2-core CPU (frozen, two threads) passes of 4 crops embedded 330-370 faces a
     # second, of 8 or more 255-280: the activations of larger batches fall out of the cache. At most 4.
-    return Embedder(NAME, _BgrInput(IRNetwork(XML, BIN)), 256, OMZ_128, load_card(NAME).verify_threshold,
+    return Embedder(NAME, _BgrInput(IRNetwork(XML, BIN)), 256, model_template(NAME), load_card(NAME).verify_threshold,
                     file_hash(BIN), device, config, flips=False, cpu_batch=CPU_BATCH)
