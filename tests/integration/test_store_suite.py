@@ -420,16 +420,21 @@ def test_a_view_read_before_a_change_stays_the_gallery_it_was_and_the_change_com
         after.names[ann] = "Ann"  # type: ignore[index]
 
 
-def watched_pair(location, analyzer, config):
-    """Ann and Bo enrolled, an identifier of them and a watcher following the gallery."""
-    from gallery.watch import GalleryWatcher
-
+def enrolled_pair(location, analyzer, config) -> Identifier:
+    """Ann and Bo enrolled, and an identifier of them."""
     model, dim = analyzer.embedder.model_id, analyzer.embedder.dim
     with GalleryStore(location) as store:
         for seed, name in ((1, "Ann"), (2, "Bo")):
             f = face(seed)
             store.save_person(name, [NewFace(f.crop, f.landmarks, f.quality, f.source, unit(seed, dim))], model)
-        identifier = Identifier(analyzer, store, config.match)
+        return Identifier(analyzer, store, config.match)
+
+
+def watched_pair(location, analyzer, config):
+    """Ann and Bo enrolled, an identifier of them and a watcher following the gallery."""
+    from gallery.watch import GalleryWatcher
+
+    identifier = enrolled_pair(location, analyzer, config)
     return identifier, GalleryWatcher(location, identifier, interval=0.1).start()
 
 
@@ -499,12 +504,7 @@ def test_a_change_made_here_that_commits_after_a_later_one_names_at_once(postgre
     from gallery.watch import GalleryWatcher
 
     postgres_url = postgres.create_database(f"suite_{next(_databases)}")
-    model, dim = analyzer.embedder.model_id, analyzer.embedder.dim
-    with GalleryStore(postgres_url) as store:
-        for seed, name in ((1, "Ann"), (2, "Bo")):
-            f = face(seed)
-            store.save_person(name, [NewFace(f.crop, f.landmarks, f.quality, f.source, unit(seed, dim))], model)
-        identifier = Identifier(analyzer, store, config.match)
+    identifier = enrolled_pair(postgres_url, analyzer, config)
     watcher = GalleryWatcher(postgres_url, identifier)  # its thread not started: the requests' passes only
     with GalleryStore(postgres_url, create=False) as store:
         watcher.catch_up(store)  # (the log's two enrolments applied: the watcher knows where it stands)
