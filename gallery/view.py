@@ -1,6 +1,7 @@
 """The gallery as it is at one moment (``GalleryView``), frozen: what a camera reads once per frame.
 
-``Identifier`` prepares a new view off the loop (start-up, the watcher's thread) after each change and publishes
+``Identifier`` prepares a new view off the loop (start-up, the watcher's thread, an HTTP request's gallery thread)
+after each change and publishes
 it by one assignment, so a reader holds one consistent gallery (its index, names, face counts, naming rule,
 bound and evidence) for as long as it keeps the view: never a new index with old names.
 """

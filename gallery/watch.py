@@ -35,8 +35,9 @@ class GalleryWatcher:
     """Gap-proof: the log's ids are compared with what was applied. A log that no longer holds the last change
     applied as it was (trimmed past it, or emptied and numbered from 1 again, as SQLite does) means changes
     may hide below it: everything is read again. A gap in the ids (PostgreSQL: a transaction that took an id
-    earlier but commits later, or one rolled back) is settled by reading everything again once it may have
-    committed (``GAP_GRACE``). Any error in a pass is logged and the pass retried: the thread never dies."""
+    earlier but commits later, or one rolled back) is looked up at each pass and applied once it has committed
+    (``_late``); everything is read again once it may have (``GAP_GRACE``), for the ids that never come. Any error
+    in a pass is logged and the pass retried: the thread never dies."""
 
     def __init__(self, location: Path | str, identifier: Identifier, interval: float = 0.5,
                  applied: Callable[[set[int] | None], None] = lambda changed: None) -> None:
@@ -82,8 +83,8 @@ class GalleryWatcher:
 
     def catch_up(self, store: GalleryStore) -> None:
         """Apply every change the log holds now, reading it with ``store`` on the caller's thread: a change made here
-        (``facetrack serve``'s gallery routes) names from the next frame, by the path every change takes (a change
-        of an id skipped before, committed after a later one, included: ``_late``)."""
+        (the HTTP API's gallery routes, under ``facetrack run``) names from the next frame, by the path every change
+        takes (a change of an id skipped before, committed after a later one, included: ``_late``)."""
         with self._passing:
             self._follow(store)
 

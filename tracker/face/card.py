@@ -5,7 +5,8 @@ the distance tables measured on all of LFW for one model id (its weights): the s
 within each distance (``impostor``, which ``gallery/threshold.py`` turns into a gallery's threshold) and of
 same-person pairs (``genuine``, the evidence of ``gallery/evidence.py``). ``facetrack eval far-table --write``
 measures and writes the tables; a trained head carries the same tables in its own record (``facetrack train``).
-Adding an embedder: its module and its card. Torch-free: the gallery commands read cards without a model.
+Adding an embedder: its module, its branch in ``load_embedder``, its card (a new template into ``align.TEMPLATES``)
+and its name among ``models.embedder``'s choices. Torch-free: the gallery commands read cards without a model.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ class Tables:
 @dataclass(frozen=True)
 class ModelCard:
     name: str
-    template: str  # the crop template's name (``tracker/face/align.py``, or the model's module)
+    template: str  # the crop template's name, one of ``tracker/face/align.py`` ``TEMPLATES``
     verify_threshold: float  # squared L2 on unit vectors: two faces within it are one person
     threshold_note: str  # where the threshold comes from
     tables: Tables | None = None  # None: not measured (the threshold alone then decides)
