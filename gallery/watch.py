@@ -109,8 +109,7 @@ class GalleryWatcher:
             self._recheck_at = time.monotonic() + GAP_GRACE
             self._gaps |= skipped
         if rows:
-            changed = None if any(r[1] is None for r in rows) else {int(r[1]) for r in rows}
-            self._apply(store, changed, len(rows))
+            self._apply(store, _people(rows), len(rows))
             self._last = (int(rows[-1][0]), float(rows[-1][2]))  # only once applied: a failed pass is tried again
         self._late(store)
         if self._recheck_at is not None and time.monotonic() >= self._recheck_at:
@@ -127,8 +126,7 @@ class GalleryWatcher:
         rows = store.query(f"SELECT id, identity_id FROM changes WHERE id IN ({', '.join('?' * len(gaps))})",
                            tuple(gaps))
         if rows:
-            changed = None if any(r[1] is None for r in rows) else {int(r[1]) for r in rows}
-            self._apply(store, changed, len(rows), "committed after a later change")
+            self._apply(store, _people(rows), len(rows), "committed after a later change")
             self._gaps -= {int(r[0]) for r in rows}
 
     def _apply(self, store: GalleryStore, changed: set[int] | None, rows: int, why: str = "") -> None:
@@ -138,3 +136,8 @@ class GalleryWatcher:
                     f"{len(changed)} people", f", {why}" if why else "", len(self.identifier.view.names),
                     len(self.identifier.view.index))
         self.applied(changed)
+
+
+def _people(rows: list[tuple]) -> set[int] | None:
+    """The people change-log rows ``(id, identity_id, ...)`` name; None: one of them is of anyone."""
+    return None if any(r[1] is None for r in rows) else {int(r[1]) for r in rows}

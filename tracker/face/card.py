@@ -77,11 +77,16 @@ def _tables(data: dict) -> Tables:
 
 def measured_tables(model_id: str) -> Tables | None:
     """The tables measured for exactly ``model_id`` (name and weights), from its card; None: none shipped."""
-    name = model_id.split(":")[0]
-    if not card_path(name).is_file():
-        return None
-    tables = load_card(name).tables
+    card = _shipped(model_id.split(":")[0])
+    tables = card.tables if card is not None else None
     return tables if tables is not None and tables.model_id == model_id else None
+
+
+@functools.cache
+def _shipped(name: str) -> ModelCard | None:
+    """The card of ``name`` when the package has one (None: a trained head's name, say), looked for once: the
+    distance lookups of every curve point come here."""
+    return load_card(name) if card_path(name).is_file() else None
 
 
 def card_json(card: ModelCard) -> str:

@@ -57,7 +57,6 @@ class CameraPresence:
     """The camera's view and its zones: who is where, by the open tracks named them."""
 
     def __init__(self, zones: Zones) -> None:
-        self.zones = zones
         self.in_view = Presence()
         self._zones = {name: Presence() for name in zones.polygons}
         self._in_zones: dict[int, set[str]] = {}  # track id -> the zones its named face is in
