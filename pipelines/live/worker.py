@@ -245,5 +245,5 @@ def end_erased(tracks: CameraTracks, names: set[int], publisher: EventPublisher)
     carried = set().union(*(state.carried for state in tracks.states.values()))
     ended = tracks.erase(carried - names)
     if ended:
-        publisher.tombstone(tracks.camera_id, tracks.run, set(ended))
+        publisher.tombstone(tracks.camera_id, tracks.outbox.run, set(ended))
     return ended

@@ -193,7 +193,7 @@ class Site(RuleBasedStateMachine):
             assert not [i for i in self.made[key] if f'"id":"{i}"'.encode() in files], f"track {key} in the AOF"
         assert not any(state.carried & self.erased for state in self.tracks.states.values())
         assert not {v.identity_id for v in self.tracks.views()} & self.erased
-        assert not set(self.tracks.presence.in_view.tracks) & self.erased
+        assert not set(self.tracks.outbox.presence.in_view.tracks) & self.erased
         for identity in self.erased:
             assert self.store.find(self.names[identity]) is None
         assert not self.store.pending_erasures()

@@ -1,7 +1,7 @@
 """One camera's rules, pure and synchronous: which faces to embed, and what events a frame makes.
 
 ``CameraTracks`` coordinates the camera's tracks (``FaceTracker``), each track's identity evidence
-(``TrackIdentity``) and best faces, who is in view and in which zone (``CameraPresence``) and the events
+(``TrackIdentity``) and best faces (``TrackState``), and the events, with who is in view and in which zone
 (``Outbox``). It reads no clock and does no I/O: the caller awaits the models, then hands the results in,
 with the gallery as it read it once for the frame (``GalleryTerms``), and publishes the events that come out.
 Per analysed frame:
@@ -37,8 +37,7 @@ from tracker.faces import Faces
 from tracker.track.cuts import CutDetector
 from tracker.track.identity import UNKNOWN, TrackIdentity
 from tracker.track.outbox import Outbox
-from tracker.track.presence import CameraPresence, Move
-from tracker.track.schedule import EmbeddingSchedule
+from tracker.track.schedule import EmbeddingSchedule, remember_touching
 from tracker.track.sighting import BestFaces, Sighting
 from tracker.track.splitting import Splitter
 from tracker.track.state import (
@@ -57,7 +56,6 @@ if TYPE_CHECKING:  # annotations only: the tracker's rules need no torch
     from tracker.face.analyzer import Analysis
 
 logger = logging.getLogger(__name__)  # DEBUG: each naming decision and each ended track, with why (JSON)
-NO_GALLERY = GalleryTerms("none", threshold=0.0, margin=0.0)  # before the first frame: no track, no event yet
 
 
 class CameraTracks:
@@ -66,25 +64,22 @@ class CameraTracks:
         self.camera_id = camera_id
         self.rules = rules
         tracking = rules.tracking
-        self.gallery = NO_GALLERY  # as the latest frame (or change) read it
         self.schedule = EmbeddingSchedule(tracking)
         self.splitter = Splitter(rules.split_share * rules.scale)
-        self.presence = CameraPresence(rules.zones)
-        self.outbox = Outbox(camera_id, rules)
+        self.outbox = Outbox(camera_id, rules)  # the events, who is in view; the gallery as the latest frame read it
         self.tracker = FaceTracker(max_age=tracking.max_age, first_id=first_track_id)  # reid_distance: ``update``
         self.states: dict[int, TrackState] = {}
         self.started = 0  # tracks started since the camera started
         self.splits = 0  # tracks ended because a face did not agree with them
         self._sightings: list[Sighting] = []
         self._cuts = CutDetector(tracking.cut_hard)
-        self._frame_size = (1, 1)  # the latest frame's, that of the tracks' boxes
         self._previous = -np.inf  # the clock of the detected frame before the latest
         self._clock = -np.inf  # the latest detected frame's
         self._cut = False  # whether the latest detected frame was a cut
 
     @property
-    def run(self) -> str:
-        return self.outbox.run
+    def gallery(self) -> GalleryTerms:
+        return self.outbox.terms
 
     @property
     def cuts(self) -> int:
@@ -97,6 +92,7 @@ class CameraTracks:
     def note(self, frame: FrameInfo) -> None:
         """A detected frame: its clock, and whether it starts a new shot."""
         self._previous, self._clock, self._cut = self._clock, frame.clock, self._cuts.update(frame.image)
+        self.outbox.clock = frame.clock
 
     def plan(self, frame: FrameInfo, faces: Faces) -> FramePlan:
         """Which of the ``note``d frame's faces to embed (a query: nothing changes)."""
@@ -110,32 +106,23 @@ class CameraTracks:
                verdicts: list[Verdict], gallery: GalleryTerms) -> tuple[list[TrackedFace], list[Event]]:
         """Advance by one analysed frame; returns its faces with their tracks and names, and the events it made.
         ``analysis`` holds the faces ``plan.embed`` chose (None: none), ``verdicts`` ``gallery``'s on each."""
-        self.gallery, self._frame_size = gallery, frame.box_size()
+        self.outbox.terms, self.outbox.frame_size = gallery, frame.box_size()
         self.tracker.reid_distance = self.rules.tracking.reid_share * gallery.threshold
-        for d, own in plan.known.items():  # a named track touching another is verified once more when apart
-            state = self.states.get(own)
-            if state is not None and state.identity.identity != UNKNOWN:
-                state.touching = d in plan.touching
-        embeddings = None  # (n, d), NaN rows for the faces not embedded
-        if analysis is not None:
-            embeddings = np.full((len(faces), analysis.embeddings.shape[1]), np.nan, np.float32)
-            embeddings[plan.embed] = analysis.embeddings
+        remember_touching(plan, self.states)
         fixed = self._split(plan, analysis, verdicts) if analysis is not None else {}
-        step = self.tracker.update(frame.clock, faces, embeddings, plan.quality, fixed)
+        step = self.tracker.update(frame.clock, faces, plan.embeddings(analysis, len(faces)), plan.quality, fixed)
         for track in step.started:
             self._start(track, frame.time)
         for track_id in step.track_ids:
             self.states[int(track_id)].last_time = frame.time
             self.states[int(track_id)].last_clock = frame.clock
         if analysis is not None:
-            track_ids = [int(step.track_ids[d]) for d in plan.embed]
-            for track_id in track_ids:
-                self.states[track_id].embedded_at = frame.clock
-            self._observe(frame, analysis, track_ids, verdicts)
+            self._observe(frame, analysis, [int(step.track_ids[d]) for d in plan.embed], verdicts)
         for track in step.ended:
             self._ended(track)
         if self.rules.zones:
-            self._place(faces, step.track_ids, frame.time)
+            for d, track_id in enumerate(int(t) for t in step.track_ids):
+                self.outbox.placed(track_id, self.states.get(track_id), faces.boxes[d], frame.time)
         return [self._tracked(faces.boxes[d], int(step.track_ids[d])) for d in range(len(faces))], self.outbox.take()
 
     def follow(self, t: float) -> list[TrackedFace]:
@@ -150,19 +137,12 @@ class CameraTracks:
 
     def erase(self, identities: set[int]) -> list[int]:
         """The gallery erased these people: each open track that carries one of them (named them, now or before)
-        ends at once and in silence: no event of it follows (what it published named them, and is erased from
-        the Stream with them), its crops and best faces go, it leaves no sighting, and its face is a new track
-        (a new id) on the next frame it is detected on; when it names someone else now, they leave (``person.left``
-        of no track, with the next frame's events). Returns the ended tracks' ids."""
+        ends at once, in silence (no event, crop, best faces or sighting of it; its face is a new track on its next
+        frame); when it names someone else now, they leave (``person.left`` of no track). Returns the ended ids."""
         ended = [track_id for track_id, state in self.states.items() if state.carried & identities]
         for track_id in ended:
-            state = self.states.pop(track_id)
             self.tracker.end(track_id)
-            who = state.identity.identity
-            if who != UNKNOWN and who not in identities:  # named someone else now: they leave, as of no track
-                self._moved(self.presence.leave(who, track_id, state.last_time), None, state.last_time)
-            else:
-                self.presence.drop(who, track_id)
+            self.outbox.erased(track_id, self.states.pop(track_id), identities)
         return ended
 
     def forget(self, identities: set[int] | None, now: float, gallery: GalleryTerms) -> list[Event]:
@@ -170,16 +150,14 @@ class CameraTracks:
         them, faces added (the tracks of people erased are ended first: ``erase``). A track named one of them is
         unnamed at once (``identity.changed`` to unknown) and embedded on its next frame, so a name stands only on
         evidence against the gallery as it is now."""
-        self.gallery = gallery
+        self.outbox.terms = gallery
         for track_id, state in self.states.items():
             who = state.identity.identity
             if who == UNKNOWN or (identities is not None and who not in identities):
                 continue
             state.identity.forget(who)
             state.agreed_at = -1e9
-            box = self.tracker.tracks[track_id].box.tolist()
-            self._event("identity.changed", track_id, now, identity=UNKNOWN, box=box)
-            self._moved(self.presence.leave(who, track_id, now), track_id, now)
+            self.outbox.unnamed(track_id, state, who, now, self.tracker.tracks[track_id].box)
         return self.outbox.take()
 
     def explain(self, track_id: int) -> dict | None:
@@ -220,7 +198,7 @@ class CameraTracks:
         self.started += 1
         identity = TrackIdentity(self.gallery.bound)
         self.states[track.id] = TrackState(identity, first_time=now, best=BestFaces(self.rules.sighting_faces))
-        self._event("track.started", track.id, now, box=track.box.tolist())
+        self.outbox.started(track.id, self.states[track.id], track.box)
 
     def _observe(self, frame: FrameInfo, analysis: Analysis, track_ids: list[int], verdicts: list[Verdict]) -> None:
         q = analysis.quality
@@ -232,11 +210,8 @@ class CameraTracks:
             if decision:
                 kind: EventType = "identity.resolved" if decision == "resolved" else "identity.changed"
                 self._log_why(kind, track_id)
-                box = [round(float(v), 1) for v in analysis.faces.boxes[i]]
-                self._event(kind, track_id, frame.time, box=box, distance=seen.distance, margin=seen.margin)
-                self._moved(self.presence.leave(previous, track_id, frame.time), track_id, frame.time)
-                self._moved(self.presence.enter(state.identity.identity, track_id, state.first_time), track_id,
-                            frame.time)
+                self.outbox.decided(kind, track_id, state, previous, frame.time, analysis.faces.boxes[i],
+                                    seen.distance, seen.margin)
 
     def _log_why(self, what: str, track_id: int) -> None:
         if logger.isEnabledFor(logging.DEBUG):
@@ -248,30 +223,6 @@ class CameraTracks:
             return
         self._log_why("track.ended", track.id)
         state = self.states.pop(track.id)
-        identity = state.identity.identity
-        best = state.identity.best_distance if identity != UNKNOWN else None
-        self._event("track.ended", track.id, state.last_time, state=state, box=track.box.tolist(),
-                    dwell_seconds=round(state.last_time - state.first_time, 3), best_distance=best)
-        self._moved(self.presence.leave(identity, track.id, state.last_time), track.id, state.last_time)
+        self.outbox.ended(track.id, state, track.box)
         if sighting := state.sighting(self.camera_id, track.id, self.gallery.model_id, self.rules.keep_named):
             self._sightings.append(sighting)
-
-    def _place(self, faces: Faces, track_ids: np.ndarray, now: float) -> None:
-        """Each named track's face in or out of each zone."""
-        for d, track_id in enumerate(int(t) for t in track_ids):
-            state = self.states.get(track_id)
-            who = state.identity.identity if state else UNKNOWN
-            zones = set(self.rules.zones.of(faces.boxes[d], *self._frame_size)) if who != UNKNOWN else set()
-            self._moved(self.presence.place(who, track_id, zones, now), track_id, now)
-
-    def _moved(self, moves: list[Move], track_id: int | None, now: float) -> None:
-        """People's moves as ``person.entered`` / ``left`` events (``track_id`` None: of no track)."""
-        for move in moves:
-            dwell = None if move.dwell is None else round(move.dwell, 3)
-            self._event(move.kind, track_id, now, identity=move.identity, zone=move.zone, dwell_seconds=dwell)
-
-    def _event(self, kind: EventType, track_id: int | None, frame_time: float, state: TrackState | None = None,
-               identity: int | None = None, **fields) -> None:
-        state = state or (self.states.get(track_id) if track_id is not None else None)
-        self.outbox.add(kind, track_id, frame_time, state, identity, self._clock, self._frame_size, self.gallery,
-                        **fields)

@@ -2,7 +2,7 @@
 and since when (``Presence``, one per place), and the camera's places together (``CameraPresence``).
 
 A person enters a place with their first named track there and leaves it when their last one there
-ends, is unnamed or (a zone) walks out; ``CameraTracks`` turns the ``Move``s into ``person.entered`` /
+ends, is unnamed or (a zone) walks out; ``Outbox`` turns the ``Move``s into ``person.entered`` /
 ``person.left`` events.
 """
 

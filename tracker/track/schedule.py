@@ -16,12 +16,21 @@ import numpy as np
 from tracker.config import TrackingConfig
 from tracker.faces import Faces
 from tracker.track.identity import UNKNOWN
-from tracker.track.state import TrackState
+from tracker.track.state import FramePlan, TrackState
 from tracker.track.tracking import Track, iou
 
 MAX_BACKOFF = 3  # an unknown track's re-embedding interval doubles per miss, up to 8 x unknown_interval
 REEMBED_GAIN = 1.2  # a track's face this many times better than its best is embedded again (was tracking.reembed_gain)
 JUMP = 0.5  # a box this far (share of its size) from where its motion puts it is verified at once (was tracking.jump)
+
+
+def remember_touching(plan: FramePlan, states: dict[int, TrackState]) -> None:
+    """Each named track of the planned frame remembers whether its face touched another face or track, so that it
+    is verified once more when they come apart."""
+    for d, own in plan.known.items():
+        state = states.get(own)
+        if state is not None and state.identity.identity != UNKNOWN:
+            state.touching = d in plan.touching
 
 
 def touching(t: float, faces: Faces, tracks: dict[int, Track], known: dict[int, int]) -> list[bool]:

@@ -73,6 +73,7 @@ class TrackState:
         kept, the verdict's evidence added to its sequential test. Returns its decision ("resolved", "changed";
         None: no new name)."""
         q, box = analysis.quality, analysis.faces.boxes[face]
+        self.embedded_at = frame.clock
         if weight > self.crop_weight:
             self.take_crop(frame, box, weight, rules)
         if self.identity.identity == UNKNOWN or rules.keep_named:  # a named track never ends unknown
@@ -132,6 +133,15 @@ class FramePlan:
     known: dict[int, int] = field(default_factory=dict)  # face index -> the open track its box continues
     cut: bool = False  # the frame changed like a shot cut: every track is verified
     touching: set[int] = field(default_factory=set)  # faces whose box overlaps another face's or track's
+
+    def embeddings(self, analysis: Analysis | None, faces: int) -> np.ndarray | None:
+        """(faces, d): the embeddings of the faces ``embed`` chose, from ``analysis``; NaN rows for the others
+        (None: nothing embedded)."""
+        if analysis is None:
+            return None
+        rows = np.full((faces, analysis.embeddings.shape[1]), np.nan, np.float32)
+        rows[self.embed] = analysis.embeddings
+        return rows
 
 
 @dataclass(frozen=True)
