@@ -27,6 +27,7 @@ from tracker.images import read_image
 
 ENROLLED, REFUSED, SKIPPED, DROPPED = "enrolled", "refused", "skipped", "dropped"
 DUPLICATE_SHARE = 0.05  # a face this close to one the person has (share of the model's threshold) is skipped
+VIDEO_SAMPLES = 60  # frames `enroll --video` looks at, evenly spaced (was enroll.video_samples)
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,7 @@ class Enroller:
             capture.release()
             raise ImageError(f"{path}: not a video this program can read")
         candidates, empty, crowded = [], 0, 0
-        for number in np.unique(np.linspace(0, total - 1, self.policy.video_samples).astype(int)):
+        for number in np.unique(np.linspace(0, total - 1, VIDEO_SAMPLES).astype(int)):
             capture.set(cv2.CAP_PROP_POS_FRAMES, int(number))
             ok, bgr = capture.read()
             if not ok:

@@ -80,7 +80,7 @@ def start_runtime(services: Services, observers: tuple[FrameObserver, ...] = ())
     events = services.config.events
     workers = Workers(services.config, services.redis_url) if services.config.workers.enabled else None
     retention = Retention(services.config, services.gallery, services.redis_url)
-    publisher = EventPublisher(services.redis_url, events.prefix, events.stream_maxlen, events.buffer_size,
+    publisher = EventPublisher(services.redis_url, events.prefix, events.stream_maxlen,
                                fence=workers.fence if workers else None, on_tombstones=retention.soon)
     sightings = None
     if services.config.unknowns.enabled:

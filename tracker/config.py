@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from tracker.errors import ConfigError
 from tracker.events import CAMERA_ID
+from tracker.face.card import card_names, load_card
 from tracker.redact import redact
 
 ENV_PREFIX = "FACETRACK__"
@@ -36,6 +37,11 @@ RETIRED = {  # settings of the last release that are now fixed where they are us
     "tracking.cut_soft": "SOFT in tracker/track/cuts.py",
     "tracking.cut_ratio": "RATIO in tracker/track/cuts.py",
     "pipeline.max_wait_ms": "MAX_WAIT_MS in pipelines/live/executor.py",
+    "enroll.video_samples": "VIDEO_SAMPLES in gallery/enroll.py",
+    "pipeline.max_frame_pixels": "MAX_FRAME_PIXELS in pipelines/live/media.py",
+    "events.buffer_size": "BUFFER_SIZE in pipelines/events/publisher.py",
+    "http.live_fps": "LIVE_FPS in pipelines/web/cameras.py",
+    "workers.heartbeat_seconds": "HEARTBEATS_PER_FAILOVER in pipelines/live/workers.py",
 }
 logger = logging.getLogger(__name__)
 
@@ -44,13 +50,18 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+DEFAULT_EMBEDDER = "omz-reid-0095"
+
+
+def _embedder_choices() -> str:
+    """``models.embedder``'s description: the model cards (tracker/face/cards), the default first."""
+    names = [DEFAULT_EMBEDDER] + [n for n in card_names() if n != DEFAULT_EMBEDDER]
+    summaries = {n: load_card(n).summary for n in names}
+    return ", ".join(f"`{n}` ({summaries[n]})" if summaries[n] else f"`{n}`" for n in names) + " (docs/models.md)"
+
+
 class ModelsConfig(Strict):
-    embedder: Literal["dlib-resnet-v1", "omz-reid-0095", "dlib-resnet-v1+omz-reid-0095", "facenet-vggface2",
-                      "facenet-casia-webface"] = Field(
-        "omz-reid-0095", description=("`omz-reid-0095` (the most accurate, and the fastest on a CPU), "
-                                      "`dlib-resnet-v1`, `dlib-resnet-v1+omz-reid-0095` (both, fused), "
-                                      "`facenet-vggface2` or `facenet-casia-webface` (docs/models.md)")
-    )
+    embedder: str = Field(DEFAULT_EMBEDDER, description=_embedder_choices())
     device: Literal["auto", "cpu", "cuda"] = Field("auto",
         description="`auto` (CUDA when present), `cpu` or `cuda`")
     threads: int = Field(0, ge=0, le=256,
@@ -70,6 +81,13 @@ class ModelsConfig(Strict):
     head: str = Field("", description=("A head trained by `facetrack train`, applied after the embedder: its id "
                                        "(under `cache_dir`/heads/) or a `.pt` path; empty = none. A model of its "
                                        "own: `gallery reembed` after choosing it"))
+
+    @field_validator("embedder")
+    @classmethod
+    def _carded(cls, name: str) -> str:
+        if name not in card_names():
+            raise ValueError(f"{name!r} is none of the embedders there are model cards of: {', '.join(card_names())}")
+        return name
 
 
 class DetectorConfig(Strict):
@@ -119,8 +137,6 @@ class EnrollConfig(Strict):
         description="Faces turned further away are refused (frontal-pose score 0-1)")
     max_faces_per_person: int = Field(10, ge=1, le=1000,
         description="Cap per person; the most varied faces stay")
-    video_samples: int = Field(60, ge=1, le=10000,
-        description="Frames looked at by `enroll --video`")
 
 
 class MatchConfig(Strict):
@@ -266,9 +282,6 @@ class PipelineConfig(Strict):
         description="Seconds between status lines")
     grace_seconds: float = Field(5.0, ge=0.0, le=600.0,
         description="On shutdown, how long the event buffer may drain")
-    max_frame_pixels: int = Field(40_000_000, ge=10_000, le=1_000_000_000,
-                                  description=("A camera whose frames are larger fails, saying so (8K UHD is 33 "
-                                               "million)"))
 
 
 class EventsConfig(Strict):
@@ -276,8 +289,6 @@ class EventsConfig(Strict):
         description="Redis keys: `<prefix>:events` (stream), `<prefix>:events:<camera>` (pub/sub)")
     stream_maxlen: int = Field(10000, ge=10, le=10_000_000,
         description="Events kept in the replay stream, about")
-    buffer_size: int = Field(10000, ge=1, le=10_000_000,
-        description="Events held in order while Redis is away")
     crop_max_bytes: int = Field(20000, ge=0, le=1_000_000,
         description="Largest face-crop JPEG in an event; 0 = no crops")
 
@@ -359,8 +370,6 @@ class HttpConfig(Strict):
     max_request_pixels: int = Field(100_000_000, ge=10_000, le=10_000_000_000,
                                     description=("An upload's images together, at most (decoded: 3 bytes a "
                                                  "pixel); the images past it are refused with the reason"))
-    live_fps: float = Field(5.0, gt=0.0, le=30.0,
-        description="Frames per second of a live MJPEG view, at most")
     max_requests_per_second: float = Field(
         100.0, ge=0.0, le=100_000.0,
         description=("Requests a second per client address: a second's worth at once, more wait their turn, 429 past "
@@ -385,18 +394,9 @@ class WorkersConfig(Strict):
                                               "(docs/workers.md)"))
     worker_id: str = Field("", pattern=r"^[A-Za-z0-9_.:-]{0,64}$",
                            description="This worker's name among them; empty: host name and process id")
-    heartbeat_seconds: float = Field(1.0, ge=0.1, le=60.0,
-        description="How often a worker says it is alive and renews its leases")
     failover_seconds: float = Field(5.0, ge=0.5, le=600.0,
-                                    description=("A worker silent this long loses its cameras to the others (at "
-                                                 "least 3 heartbeats)"))
-
-    @model_validator(mode="after")
-    def _failover_after_heartbeats(self) -> WorkersConfig:
-        if self.failover_seconds < 3 * self.heartbeat_seconds:
-            raise ValueError("failover_seconds must be at least 3 x heartbeat_seconds (a worker renews its leases "
-                             "every heartbeat, and they last failover_seconds - heartbeat_seconds)")
-        return self
+                                    description=("A worker silent this long loses its cameras to the others; it says "
+                                                 "it is alive 5 times in it"))
 
 
 class Config(Strict):

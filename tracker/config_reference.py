@@ -33,7 +33,7 @@ MARKDOWN_HEADER = f"""\
 # Configuration
 
 `config.toml` holds every setting with its default and what it means; `facetrack` reads it from the working
-folder, or from `--config PATH`. Unknown keys and out-of-range values are errors naming the key (the twelve
+folder, or from `--config PATH`. Unknown keys and out-of-range values are errors naming the key (the seventeen
 settings retired in this release are read once more, ignored, with a warning that says where their value lives
 now: [tuning.md](tuning.md)). Any setting can be overridden from the environment as
 `{ENV_PREFIX}<SECTION>__<KEY>` (values are read as JSON when they parse, else as strings), which is how secrets and

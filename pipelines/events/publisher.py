@@ -36,6 +36,7 @@ from tracker.redact import redact
 logger = logging.getLogger(__name__)
 
 
+BUFFER_SIZE = 10_000  # events held in order while Redis is away; the oldest dropped past it (was a setting)
 SEEN_SECONDS = 3600  # a retry comes seconds after the first try; an hour is ample
 
 # KEYS: the event's mark, the Stream, the erased identities, the camera's run counter (a cluster's fence, or
@@ -120,7 +121,7 @@ class PublisherStatus:
 
 
 class EventPublisher:
-    def __init__(self, url: str, prefix: str, stream_maxlen: int, buffer_size: int,
+    def __init__(self, url: str, prefix: str, stream_maxlen: int, buffer_size: int = BUFFER_SIZE,
                  fence: Callable[[Event], tuple[str, int] | None] | None = None,
                  on_tombstones: Callable[[], None] | None = None) -> None:
         """``fence(event)``: the key of a counter and the value the event was made under; the event is written

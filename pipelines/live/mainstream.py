@@ -27,7 +27,15 @@ import av
 import av.container
 import numpy as np
 
-from pipelines.live.media import StreamClock, is_file, open_input, packets, reason, video_stream
+from pipelines.live.media import (
+    MAX_FRAME_PIXELS,
+    StreamClock,
+    is_file,
+    open_input,
+    packets,
+    reason,
+    video_stream,
+)
 from tracker.redact import redact
 
 logger = logging.getLogger(__name__)
@@ -46,7 +54,7 @@ class _Request:
 
 class MainStream(threading.Thread):
     def __init__(self, camera: str, url: str, stall_seconds: float, max_backoff: float, realtime: bool = True,
-                 loop: bool = False, max_pixels: int = 0) -> None:
+                 loop: bool = False, max_pixels: int = MAX_FRAME_PIXELS) -> None:
         super().__init__(name=f"camera-{camera}-main", daemon=True)
         self.camera, self.url, self.realtime, self.loop = camera, url, realtime, loop
         self.stall_seconds, self.max_backoff, self.max_pixels = stall_seconds, max_backoff, max_pixels
@@ -158,8 +166,8 @@ class MainStream(threading.Thread):
             return True
         if self.max_pixels and width * height > self.max_pixels:
             self.size, self._oversize = (width, height), True
-            self._set_state("failed", f"frames of {width}x{height} are over pipeline.max_frame_pixels "
-                                      f"({self.max_pixels:,}); lower the camera's resolution or raise it")
+            self._set_state("failed", f"frames of {width}x{height} are over {self.max_pixels:,} pixels "
+                                      "(MAX_FRAME_PIXELS); lower the camera's resolution")
             return False
         self.size = (width, height)
         return True

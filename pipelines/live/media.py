@@ -18,6 +18,7 @@ import numpy as np
 
 from tracker.redact import redact
 
+MAX_FRAME_PIXELS = 40_000_000  # a camera whose frames are larger fails, saying so (8K UHD is 33 million; was a setting)
 DAMAGED_RUN = 250  # unreadable packets in a row a video file may have before it counts as ended
 
 

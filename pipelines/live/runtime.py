@@ -176,10 +176,9 @@ class Runtime:
         mailbox = Mailbox(asyncio.get_running_loop())
         pipeline = self.config.pipeline
         reader = CameraReader(camera.id, camera.detect_url or camera.url, mailbox, camera.realtime,
-                              pipeline.stall_seconds, pipeline.max_backoff, camera.fps, camera.loop,
-                              pipeline.max_frame_pixels)
+                              pipeline.stall_seconds, pipeline.max_backoff, camera.fps, camera.loop)
         main = MainStream(camera.id, camera.url, pipeline.stall_seconds, pipeline.max_backoff, camera.realtime,
-                          camera.loop, pipeline.max_frame_pixels) if camera.detect_url else None
+                          camera.loop) if camera.detect_url else None
         gate = ActivityGate(pipeline.idle_detect_seconds) if pipeline.idle_detect_seconds else None  # 0: no gate
         worker = CameraWorker(camera, mailbox, self.executor, self.identifier, self._tracks(camera, first_track_id),
                               self.publisher, self.stage_seconds, pipeline.detect_every, self.observers,

@@ -27,7 +27,16 @@ import av
 import av.container
 import numpy as np
 
-from pipelines.live.media import StreamClock, is_file, luma, open_input, packets, reason, video_stream
+from pipelines.live.media import (
+    MAX_FRAME_PIXELS,
+    StreamClock,
+    is_file,
+    luma,
+    open_input,
+    packets,
+    reason,
+    video_stream,
+)
 from tracker.redact import redact
 from tracker.track.activity import thumbnail
 
@@ -116,7 +125,8 @@ class CameraReader(threading.Thread):
     """Decodes one camera's stream off the event loop."""
 
     def __init__(self, camera: str, url: str, mailbox: Mailbox, realtime: bool, stall_seconds: float,
-                 max_backoff: float, rate: float = 0.0, loop: bool = False, max_pixels: int = 0) -> None:
+                 max_backoff: float, rate: float = 0.0, loop: bool = False,
+                 max_pixels: int = MAX_FRAME_PIXELS) -> None:
         super().__init__(name=f"camera-{camera}", daemon=True)
         self.camera = camera
         self.url = url
@@ -166,8 +176,8 @@ class CameraReader(threading.Thread):
                         break
                     if self._oversize:  # a setting of the camera's, not a fault that reconnecting mends
                         width, height = self._oversize
-                        self._set_state(FAILED, f"frames of {width}x{height} are over pipeline.max_frame_pixels "
-                                                f"({self.max_pixels:,}); lower the camera's resolution or raise it")
+                        self._set_state(FAILED, f"frames of {width}x{height} are over {self.max_pixels:,} pixels "
+                                                "(MAX_FRAME_PIXELS); lower the camera's resolution")
                         break
                     if is_file(self.url):
                         if frames:

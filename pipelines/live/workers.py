@@ -1,11 +1,11 @@
 """Several workers sharing the cameras, coordinated through the Redis they share (``redis.url``).
 
 Nothing here is a cluster manager: each worker runs the same loop every
-``workers.heartbeat_seconds`` and they agree without talking to each other.
+heartbeat (``workers.failover_seconds / HEARTBEATS_PER_FAILOVER``) and they agree without talking to each other.
 
 1. **Heartbeat.** The worker writes its name into a sorted set scored by Redis's own clock (one
    script, so the workers' clocks do not matter) and drops every name silent for
-   ``failover_seconds - heartbeat_seconds``: what is left is the live workers.
+   ``failover_seconds`` less one heartbeat: what is left is the live workers.
 2. **Assignment.** Each camera of the registry (a hash: the config's cameras of every worker,
    and those added over HTTP) belongs to the live worker with the highest
    ``blake2b(worker, camera)``: rendezvous hashing. Every worker computes the same owner, and a
@@ -52,6 +52,7 @@ from tracker.events import Event
 from tracker.redact import redact
 
 logger = logging.getLogger(__name__)
+HEARTBEATS_PER_FAILOVER = 5  # a worker says it is alive this many times in failover_seconds (was heartbeat_seconds)
 TRACKS_PER_RUN = 1_000_000
 LOG_LENGTH = 100_000
 
@@ -126,7 +127,8 @@ class Workers:
         self.own_cameras = config.cameras  # this worker's config adds them to the registry
         # A silent worker leaves the live set, and its leases run out, one heartbeat before failover_seconds: the
         # others' next heartbeat (at most one later) takes its cameras, so within failover_seconds of its last.
-        self.ttl_ms = int((self.config.failover_seconds - self.config.heartbeat_seconds) * 1000)
+        self.heartbeat = self.config.failover_seconds / HEARTBEATS_PER_FAILOVER  # seconds
+        self.ttl_ms = int((self.config.failover_seconds - self.heartbeat) * 1000)
         self.held: dict[str, Held] = {}
         self.live: list[str] = []
         self.last_heartbeat = 0.0  # wall clock, by Redis's time
@@ -188,7 +190,7 @@ class Workers:
                   stop: Callable[[str], Awaitable[None]]) -> None:
         await self.register(self.own_cameras)
         logger.info("workers: worker %s joins (heartbeat %.1f s, failover %.1f s)", self.worker,
-                    self.config.heartbeat_seconds, self.config.failover_seconds)
+                    self.heartbeat, self.config.failover_seconds)
         while True:
             began = time.monotonic()
             try:
@@ -196,7 +198,7 @@ class Workers:
             except redis.RedisError as error:
                 logger.warning("workers: redis %s (%s); leases run out unless renewed in time",
                                redact(self.redis_url), error)
-            await asyncio.sleep(max(0.0, self.config.heartbeat_seconds - (time.monotonic() - began)))
+            await asyncio.sleep(max(0.0, self.heartbeat - (time.monotonic() - began)))
 
     async def tick(self, start, stop) -> None:
         """One heartbeat: say alive, renew or give up leases, take the cameras that are now this worker's."""
@@ -225,7 +227,7 @@ class Workers:
                                                  "it belongs to another worker now" if camera_id in cameras
                                                  else "it left the registry"))
         if self._stopping:  # most stop at once; one that hangs goes on in the background
-            await asyncio.wait(self._stopping, timeout=self.config.heartbeat_seconds)
+            await asyncio.wait(self._stopping, timeout=self.heartbeat)
         for camera_id in sorted(mine - set(self.held)):
             acquired_at = time.monotonic()
             if not await self._client.set(self.keys.lease(camera_id), self.token, nx=True, px=self.ttl_ms):

@@ -28,6 +28,7 @@ from tracker.track.zones import Zones
 from tracker.whereabouts import HOME
 
 routes = web.RouteTableDef()
+LIVE_FPS = 5.0  # frames a second of a live MJPEG view, at most (was http.live_fps)
 
 
 def _runtime(request: web.Request) -> Runtime:
@@ -183,7 +184,7 @@ async def track_crop(request: web.Request) -> web.Response:
 async def live(request: web.Request) -> web.StreamResponse:
     """The camera's analysed frames with boxes, track ids and names, as multipart MJPEG.
 
-    Frames are drawn and encoded only for connected viewers, at most ``http.live_fps`` per second.
+    Frames are drawn and encoded only for connected viewers, at most ``LIVE_FPS`` per second.
     """
     camera = _camera(request)
     http = request.app[SERVICES].config.http
@@ -204,7 +205,7 @@ async def live(request: web.Request) -> web.StreamResponse:
                                              + str(len(jpeg)).encode() + b"\r\n\r\n" + jpeg + b"\r\n")
                     except ConnectionResetError:  # the viewer left
                         break
-            await _wait(streams.closing, 1.0 / http.live_fps)
+            await _wait(streams.closing, 1.0 / LIVE_FPS)
     return response
 
 

@@ -20,14 +20,15 @@ import redis
 from pipelines.eval.synthetic import make_plan, write_video
 from pipelines.events.publisher import stream_key
 from pipelines.events.redis_server import EmbeddedRedis, free_port, password
-from pipelines.live.workers import TRACKS_PER_RUN
+from pipelines.live.workers import HEARTBEATS_PER_FAILOVER, TRACKS_PER_RUN
 from tests.support.cli import FACETRACK
 from tests.support.data import LFW, lfw_image, needs_data
 from tests.support.postgres import needs_postgres
 from tests.support.proxy import CuttableProxy
 
 pytestmark = [needs_data, needs_postgres]
-HEARTBEAT, FAILOVER = 0.5, 3.0
+FAILOVER = 3.0
+HEARTBEAT = FAILOVER / HEARTBEATS_PER_FAILOVER
 STOP_SECONDS = 150  # a stop ends tracks, drains events and joins threads: slow on a busy machine, never a hang
 CAMERAS = [f"cam{i}" for i in range(6)]
 PERSON = "Colin_Powell"
@@ -36,13 +37,14 @@ _sites = itertools.count()
 
 
 def wait_until(condition, timeout, what):
+    """``what``: a message, or a function that makes it when the wait fails (the workers' logs then)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         result = condition()
         if result:
             return result
         time.sleep(0.2)
-    pytest.fail(f"timed out waiting for {what}")
+    pytest.fail(f"timed out waiting for {what() if callable(what) else what}")
 
 
 def events(client):
@@ -94,7 +96,7 @@ def site(tmp_path, cache_dir, postgres):
                 f'[redis]\nurl = "{_via(server, proxy) if worker == "w3" else server.url}"\n\n'
                 f'[http]\nport = {port}\ntoken = "{TOKEN}"\n'
                 f'camera_dirs = ["{tmp_path}"]\n\n'
-                f'[workers]\nenabled = true\nworker_id = "{worker}"\nheartbeat_seconds = {HEARTBEAT}\n'
+                f'[workers]\nenabled = true\nworker_id = "{worker}"\n'
                 f'failover_seconds = {FAILOVER}\n\n{cameras}')
             logs.append((tmp_path / f"{worker}.log").open("w"))
             workers[worker] = subprocess.Popen([str(FACETRACK), "run", "--config", str(config)], stderr=logs[-1])
@@ -128,7 +130,7 @@ def test_three_workers_share_six_cameras_survive_a_kill_and_share_one_gallery(si
         return "\n".join(f"--- {w}\n" + (folder / f"{w}.log").read_text()[-1500:] for w in workers)
 
     holders = wait_until(lambda: (h := lease_holders(client)) and all(h.values()) and len(set(h.values())) == 3
-                         and h, 180, f"every camera leased, over three workers:\n{log_tail()}")
+                         and h, 180, lambda: f"every camera leased, over three workers:\n{log_tail()}")
     wait_until(lambda: {e["camera"] for e in events(client) if e["type"] == "track.started"} >= set(CAMERAS), 120,
                "a track on every camera")
 
@@ -220,7 +222,7 @@ def test_a_worker_cut_off_from_redis_stops_and_the_others_take_over_with_no_even
         return "\n".join(f"--- {w}\n" + (folder / f"{w}.log").read_text()[-1500:] for w in workers)
 
     wait_until(lambda: (h := lease_holders(client)) and all(h.values()) and len(set(h.values())) == 3, 180,
-               f"every camera leased, over three workers:\n{log_tail()}")
+               lambda: f"every camera leased, over three workers:\n{log_tail()}")
     wait_until(lambda: {e["camera"] for e in events(client) if e["type"] == "track.started"} >= set(CAMERAS), 120,
                "a track on every camera")
     orphans = [c for c, w in lease_holders(client).items() if w == "w3"]

@@ -184,7 +184,7 @@ def test_enroll_from_a_video_keeps_distinct_faces_of_the_one_person(analyzer, st
         for _ in range(10):
             writer.write(frame)
     writer.release()
-    enroller = Enroller(analyzer, store, EnrollConfig(video_samples=20))
+    enroller = Enroller(analyzer, store, EnrollConfig())
     result = enroller.enroll("Colin Powell", *enroller.from_video(video), metadata={"team": "state"})
     enrolled = [o.source for o in result.outcomes if o.status == ENROLLED]
     assert 3 <= len(enrolled) <= 4, result.outcomes  # one face per photograph, repeats skipped

@@ -171,4 +171,4 @@ def test_a_camera_whose_frames_are_over_the_pixel_limit_fails_and_says_why(tmp_p
 
     state, handed = asyncio.run(consume())
     assert (state, handed) == (FAILED, 0)  # before: every frame decoded and handed on, whatever its size
-    assert "over pipeline.max_frame_pixels (10,000)" in caplog.text
+    assert "over 10,000 pixels (MAX_FRAME_PIXELS)" in caplog.text

@@ -21,8 +21,8 @@ class Member:
     """A worker's cluster side with a record of what it was told to run."""
 
     def __init__(self, config, redis_url, name):
-        settings = with_changes(config, "test", workers={"enabled": True, "worker_id": name, "heartbeat_seconds": 0.1,
-                                                         "failover_seconds": 0.6}, cameras=CAMERAS)
+        settings = with_changes(config, "test", workers={"enabled": True, "worker_id": name, "failover_seconds": 0.5},
+                                cameras=CAMERAS)
         self.workers = Workers(settings, redis_url)
         self.running: dict[str, tuple[int, object]] = {}
         self.history: list[tuple[str, str, float]] = []
@@ -56,7 +56,7 @@ def test_cameras_are_shared_handed_over_on_silence_and_on_leaving(config, redis_
             for kind, cam, first in m.history:
                 if kind == "start":
                     first_ids.setdefault(cam, []).append(first)
-        snapshot = status(client, "facetrack", 0.6)
+        snapshot = status(client, "facetrack", 0.5)
 
         # c falls silent (killed): its leases run out, then a and b take its cameras
         orphans, silenced_at = sorted(c.running), time.monotonic()
@@ -88,7 +88,7 @@ def test_cameras_are_shared_handed_over_on_silence_and_on_leaving(config, redis_
     assert [w["id"] for w in snapshot["workers"]] == ["w-a", "w-b", "w-c"]
     assert {c["id"]: c["worker"] for c in snapshot["cameras"]} == {
         cam: w for w, cams in shares.items() for cam in cams}
-    assert orphans and failover is not None and failover <= 0.6 + 0.1, failover  # failover + scheduling slack
+    assert orphans and failover is not None and failover <= 0.5 + 0.1, failover  # failover + scheduling slack
     assert fenced
     assert finally_a == [c["id"] for c in CAMERAS] and left_b == {}
     client.close()
@@ -182,7 +182,7 @@ def test_two_processes_given_one_worker_id_never_share_a_lease(config, redis_url
         await first.workers.register(first.workers.own_cameras)
         for _ in range(2):
             await first.tick()
-        await asyncio.sleep(0.7)  # first stalls past its leases (0.5 s): they run out
+        await asyncio.sleep(0.7)  # first stalls past its leases (0.4 s): they run out
         await second.tick()  # the other process of the same name takes the cameras
         await first.tick()  # first is back: its renewal must fail, not extend second's lease
         shares = sorted(first.running), sorted(second.running)
@@ -212,7 +212,7 @@ def test_a_camera_that_will_not_stop_does_not_cost_the_others_their_leases(confi
         assert len(a.running) == len(CAMERAS)
         await b.tick()  # b joins: some of a's cameras are b's now, and a's stop hangs on them
         began = time.monotonic()
-        for _ in range(10):  # 10 heartbeats: well past the leases' 0.5 s
+        for _ in range(10):  # 10 heartbeats: well past the leases' 0.4 s
             await asyncio.wait_for(a.workers.tick(a.start, hung), 2)
             await b.tick()
             await asyncio.sleep(0.1)

@@ -1,23 +1,34 @@
-"""Model cards: one JSON file per embedder, read by the embedders (threshold) and the gallery (tables)."""
+"""Model cards: one JSON file per embedder, the table of embedders: read by the config (the choices), by
+``load_embedder`` (the loader), the embedders (template, threshold) and the gallery (tables)."""
 
-import typing
+import importlib
 
 import pytest
 
-from tracker.config import ModelsConfig
-from tracker.errors import WeightsError
+from tracker.config import ModelsConfig, parse_config
+from tracker.errors import ConfigError, WeightsError
 from tracker.face import align, card
-from tracker.face.card import CARDS, card_json, load_card, measured_tables
+from tracker.face.card import CARDS, card_json, card_names, load_card, measured_tables
 
 
-def test_every_embedder_the_config_offers_has_a_card_whose_template_exists_and_whose_file_is_as_written():
-    offered = typing.get_args(ModelsConfig.model_fields["embedder"].annotation)
-    assert sorted(p.stem for p in CARDS.glob("*.json")) == sorted(offered)
+def test_every_card_is_an_embedder_the_config_offers_with_a_loader_and_template_that_exist_as_written():
+    offered = card_names()
+    assert len(offered) == 5 and ModelsConfig().embedder in offered
     for name in offered:
         model = load_card(name)
         assert model.name == name and 0.0 < model.verify_threshold < 4.0
+        assert f"`{name}`" in ModelsConfig.model_fields["embedder"].description
+        assert ModelsConfig(embedder=name).embedder == name
+        module, function = model.loader.split(":")
+        assert callable(getattr(importlib.import_module(module), function)), model.loader
         assert model.template in align.TEMPLATES, model.template
         assert (CARDS / f"{name}.json").read_text() == card_json(model)  # what far-table --write would write
+
+
+def test_an_embedder_without_a_card_is_refused_naming_the_setting_and_the_choices():
+    with pytest.raises(ConfigError, match=r"x\.toml: models\.embedder: .*'arcface' is none of the embedders there "
+                                          r"are model cards of: dlib-resnet-v1, "):
+        parse_config({"models": {"embedder": "arcface"}}, "x.toml")
 
 
 def test_the_tables_belong_to_the_weights_they_were_measured_with():
@@ -36,7 +47,8 @@ def test_a_card_that_cannot_be_read_is_a_clear_error_naming_its_file(tmp_path, m
         (tmp_path / "broken.json").write_text('{"name": "broken", "template": "DLIB_150"}')
         with pytest.raises(WeightsError, match=r"broken\.json: no readable model card for broken \('tables'\)"):
             load_card("broken")
-        unsorted = ('{"name": "u", "template": "DLIB_150", "verify_threshold": 0.2, "threshold_note": "", '
+        unsorted = ('{"name": "u", "loader": "m:f", "summary": "", "template": "DLIB_150", "verify_threshold": 0.2, '
+                    '"threshold_note": "", '
                     '"tables": {"model_id": "u:1", "measured": "", "impostor": [[0.1, 0.5], [0.01, 0.4]], '
                     '"genuine": [[0.5, 1]]}}')
         (tmp_path / "u.json").write_text(unsorted)

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from tracker.errors import WeightsError
+from tracker.face.card import card_path, load_card
 from tracker.faces import Faces
 
 
@@ -45,6 +47,14 @@ OMZ_128 = Template(128, np.array([[0.31557, 0.46157], [0.68262, 0.45983], [0.500
 # enough that every model's template can be cut from it again (see ``landmarks_on_crop``).
 STORE_224 = Template(224, DLIB_150.points + np.float32(37.0))
 TEMPLATES = {"DLIB_150": DLIB_150, "FACENET_160": FACENET_160, "OMZ_128": OMZ_128, "STORE_224": STORE_224}
+
+
+def model_template(name: str) -> Template:
+    """The crop template the model card of embedder ``name`` names."""
+    template = load_card(name).template
+    if template not in TEMPLATES:
+        raise WeightsError(f"{card_path(name)}: template {template!r} is none of {sorted(TEMPLATES)}")
+    return TEMPLATES[template]
 
 
 def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:

@@ -1,12 +1,15 @@
 """Model cards: what facetrack knows of each embedder, one JSON file per model in ``tracker/face/cards/``.
 
-A card names the model, its crop template, its verification threshold (and where that number comes from), and
+The cards are the table of embedders: ``models.embedder`` may name any of them (``card_names``), and
+``load_embedder`` calls the function the card names (``loader``). A card names the model, the function that
+loads it, a few words on it for the settings' description, its crop template, its verification threshold (and
+where that number comes from), and
 the distance tables measured on all of LFW for one model id (its weights): the share of different-person pairs
 within each distance (``impostor``, which ``gallery/threshold.py`` turns into a gallery's threshold) and of
 same-person pairs (``genuine``, the evidence of ``gallery/evidence.py``). ``facetrack eval far-table --write``
 measures and writes the tables; a trained head carries the same tables in its own record (``facetrack train``).
-Adding an embedder: its module, its branch in ``load_embedder``, its card (a new template into ``align.TEMPLATES``)
-and its name among ``models.embedder``'s choices. Torch-free: the gallery commands read cards without a model.
+Adding an embedder: its module and its card (and a new template into ``align.TEMPLATES``, if it needs one).
+Torch- and OpenCV-free: the config and the gallery commands read cards without a model.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tracker.errors import WeightsError
-from tracker.face.align import TEMPLATES, Template
 
 CARDS = Path(__file__).resolve().parent / "cards"
 Table = tuple[tuple[float, float], ...]  # (rate or share, distance), ascending
@@ -36,18 +38,17 @@ class Tables:
 @dataclass(frozen=True)
 class ModelCard:
     name: str
+    loader: str  # "module:function": the function (config, device) -> Embedder that loads it
+    summary: str  # a few words on it for ``models.embedder``'s description ("": none)
     template: str  # the crop template's name, one of ``tracker/face/align.py`` ``TEMPLATES``
     verify_threshold: float  # squared L2 on unit vectors: two faces within it are one person
     threshold_note: str  # where the threshold comes from
     tables: Tables | None = None  # None: not measured (the threshold alone then decides)
 
 
-def model_template(name: str) -> Template:
-    """The crop template the card of embedder ``name`` names."""
-    template = load_card(name).template
-    if template not in TEMPLATES:
-        raise WeightsError(f"{card_path(name)}: template {template!r} is none of {sorted(TEMPLATES)}")
-    return TEMPLATES[template]
+def card_names() -> list[str]:
+    """The embedders there are cards of: the choices of ``models.embedder``."""
+    return sorted(path.stem for path in CARDS.glob("*.json"))
 
 
 def card_path(name: str) -> Path:
@@ -61,7 +62,8 @@ def load_card(name: str) -> ModelCard:
     try:
         data = json.loads(path.read_text())
         tables = data["tables"]
-        return ModelCard(data["name"], data["template"], float(data["verify_threshold"]), data["threshold_note"],
+        return ModelCard(data["name"], data["loader"], data["summary"], data["template"],
+                         float(data["verify_threshold"]), data["threshold_note"],
                          _tables(tables) if tables is not None else None)
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise WeightsError(f"{path}: no readable model card for {name} ({error}); reinstall facetrack") from None
@@ -91,7 +93,8 @@ def _shipped(name: str) -> ModelCard | None:
 
 def card_json(card: ModelCard) -> str:
     """The card as its file holds it: a table row per line."""
-    head = {"name": card.name, "template": card.template, "verify_threshold": card.verify_threshold,
+    head = {"name": card.name, "template": card.template, "loader": card.loader, "summary": card.summary,
+            "verify_threshold": card.verify_threshold,
             "threshold_note": card.threshold_note}
     lines = ["{"] + [f"  {json.dumps(k)}: {json.dumps(v)}," for k, v in head.items()]
     if card.tables is None:

@@ -6,6 +6,8 @@ beside each embedding, so embeddings of different models are never mixed.
 
 from __future__ import annotations
 
+import importlib
+
 import torch
 
 from tracker.config import ModelsConfig
@@ -31,7 +33,7 @@ FUSION = "dlib-resnet-v1+omz-reid-0095"  # its card: tracker/face/cards/dlib-res
 def load_embedder(config: ModelsConfig, device: torch.device) -> Embedder:
     """The embedder ``config.embedder`` names, with its weights loaded on ``device``, and after it the trained
     head ``config.head`` names, if any."""
-    base = _base_embedder(config, device)
+    base = base_embedder(config, device)
     if not config.head:
         return base
     from tracker.face.embedders.head import with_head  # torch.load of a head: only when one is configured
@@ -39,21 +41,8 @@ def load_embedder(config: ModelsConfig, device: torch.device) -> Embedder:
     return with_head(base, config)
 
 
-def _base_embedder(config: ModelsConfig, device: torch.device) -> Embedder:
-    # Only the chosen model's code is loaded (dlib's reader, OpenVINO's IR, facenet-pytorch).
-    if config.embedder == "dlib-resnet-v1":
-        from tracker.face.embedders.dlib_resnet import load_dlib_resnet  # see above
-
-        return load_dlib_resnet(config, device)
-    if config.embedder == "omz-reid-0095":
-        from tracker.face.embedders.omz_reid import load_omz_reid  # see above
-
-        return load_omz_reid(config, device)
-    if config.embedder == FUSION:
-        from tracker.face.embedders.fusion import FusionEmbedder  # see above
-
-        members = [_base_embedder(config.model_copy(update={"embedder": name}), device) for name in FUSION.split("+")]
-        return FusionEmbedder(FUSION, members, load_card(FUSION).verify_threshold, config)
-    from tracker.face.embedders.facenet import load_facenet  # see above
-
-    return load_facenet(config, device)
+def base_embedder(config: ModelsConfig, device: torch.device) -> Embedder:
+    """The embedder ``config.embedder`` names, by the function its model card names: only the chosen model's code
+    is imported (dlib's reader, OpenVINO's IR, facenet-pytorch)."""
+    module, function = load_card(config.embedder).loader.split(":")
+    return getattr(importlib.import_module(module), function)(config, device)

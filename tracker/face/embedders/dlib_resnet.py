@@ -22,7 +22,8 @@ from torch import nn
 
 from tracker.config import ModelsConfig
 from tracker.errors import WeightsError
-from tracker.face.card import load_card, model_template
+from tracker.face.align import model_template
+from tracker.face.card import load_card
 from tracker.face.embedders.base import Embedder, file_hash
 from tracker.face.embedders.dlib_format import Layer, read_network
 

@@ -15,7 +15,8 @@ from facenet_pytorch.models.inception_resnet_v1 import get_torch_home
 
 from tracker.config import ModelsConfig
 from tracker.errors import WeightsError
-from tracker.face.card import load_card, model_template
+from tracker.face.align import model_template
+from tracker.face.card import load_card
 from tracker.face.embedders.base import Embedder, file_hash
 
 WEIGHTS = {

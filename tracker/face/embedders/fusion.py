@@ -14,7 +14,17 @@ import torch
 
 from tracker.config import ModelsConfig
 from tracker.face.align import STORE_224, similarity_transform
+from tracker.face.card import load_card
 from tracker.face.embedders.base import Embedder
+
+
+def load_fusion(config: ModelsConfig, device: torch.device) -> FusionEmbedder:
+    """The members ``config.embedder`` names ("a+b"), fused."""
+    from tracker.face.embedders import base_embedder  # the package loads this module only when fusion is chosen
+
+    name = config.embedder
+    members = [base_embedder(config.model_copy(update={"embedder": member}), device) for member in name.split("+")]
+    return FusionEmbedder(name, members, load_card(name).verify_threshold, config)
 
 
 class FusionEmbedder(Embedder):

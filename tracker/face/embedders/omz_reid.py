@@ -13,7 +13,8 @@ import torch
 from torch import nn
 
 from tracker.config import ModelsConfig
-from tracker.face.card import load_card, model_template
+from tracker.face.align import model_template
+from tracker.face.card import load_card
 from tracker.face.embedders.base import Embedder, file_hash
 from tracker.face.embedders.openvino_ir import IRNetwork
 
