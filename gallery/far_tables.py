@@ -1,14 +1,14 @@
 """The distance tables of the active model, by model id: a shipped model's from its card (``tracker/face/card.py``,
 one JSON file per model in ``tracker/face/cards/``, measured for exactly its weights), or a trained head's from
-its record (``tracker/calibration.py``). Rows are ``(rate, distance)`` ascending; ``gallery/threshold.py`` and
+its record (``tracker/head_record.py``). Rows are ``(rate, distance)`` ascending; ``gallery/threshold.py`` and
 ``gallery/evidence.py`` read them. The smallest rates rest on a handful of pairs (LFW holds a few near-duplicate
 photographs filed under two names), so they matter only for galleries of many thousands of faces.
 """
 
 import numpy as np
 
-from tracker.calibration import CALIBRATIONS
 from tracker.face.card import Table, measured_tables
+from tracker.head_record import HEAD_TABLES
 
 
 def impostor_table(model_id: str) -> Table | None:
@@ -36,5 +36,5 @@ def _table(model_id: str, kind: str) -> Table | None:
     shipped = measured_tables(model_id)
     if shipped is not None:
         return shipped.impostor if kind == "impostor" else shipped.genuine
-    calibration = CALIBRATIONS.get(model_id)  # a trained head loaded in this process
+    calibration = HEAD_TABLES.get(model_id)  # a trained head loaded in this process
     return calibration[kind] if calibration else None

@@ -23,11 +23,11 @@ from gallery.store import GalleryStore
 from gallery.watch import GalleryWatcher
 from pipelines.events.publisher import EventPublisher, channel, stream_key
 from pipelines.events.redis_server import EmbeddedRedis
+from pipelines.live.camera_loop import FrameObserver
 from pipelines.live.executor import ModelExecutor
 from pipelines.live.retention import Retention
 from pipelines.live.runtime import Runtime
 from pipelines.live.sightings import SightingWriter
-from pipelines.live.worker import FrameObserver
 from pipelines.live.workers import Workers
 from pipelines.prometheus import Metrics
 from pipelines.services import Services

@@ -78,7 +78,7 @@ def main() -> None:
             break
         for name, detector in full.items():
             flags[name] += detector.process_frame(number, bgr)
-        if number / rate >= due:  # as the camera worker picks its frames
+        if number / rate >= due:  # as the camera's loop picks its frames
             due = number / rate + 1.0 / args.fps - 1e-6
             analysed.append(number)
             rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)

@@ -32,9 +32,9 @@ from pipelines.cli.console import (
     write_json,
 )
 from pipelines.events.erase import sweep_configured
-from tracker.calibration import head_record, model_name, register
 from tracker.config import Config, load_config, parse_config
 from tracker.errors import TrackerError
+from tracker.head_record import head_record, model_name, register
 from tracker.images import read_image, write_image
 from tracker.redact import redact
 

@@ -55,10 +55,10 @@ def train(
     """Train a head with FaceNet's triplet loss (online semi-hard negatives in batches of 45 people x 4 faces),
     keeping the step with the best VAL on held-out training people."""
     from pipelines.eval.views import views as parse_views  # cv2, as the rest
-    from pipelines.train.calibrate import calibrate  # torch
     from pipelines.train.data import cached_faces, joined, site_faces  # torch and the models: for this command
     from pipelines.train.heads import save_head  # torch
     from pipelines.train.loop import train_head  # torch
+    from pipelines.train.measure import measure_head  # torch
 
     settings = load_config(config)
     pairs = read_pairs(root, root / "pairs.txt")
@@ -75,7 +75,7 @@ def train(
         lfw_people = len(faces.people)
         faces = joined(faces, site) if site else faces
         training = train_head(faces, steps, bar, dim_out=dim, alpha=alpha, lr=lr, compatible=compatible)
-        calibration = calibrate(face_path, training.head, root, pairs, fold, Path(settings.models.cache_dir), bar)
+        calibration = measure_head(face_path, training.head, root, pairs, fold, Path(settings.models.cache_dir), bar)
     record = {"base": face_path.embedder.model_id, "fold": fold, "test_people_left_out": len(test_people),
               "people": len(faces.people), "site_people": len(faces.people) - lfw_people,
               "faces": len(faces.vectors), "views": views, "alpha": alpha,

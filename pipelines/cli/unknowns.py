@@ -14,8 +14,8 @@ from rich.table import Table
 from gallery.store import GalleryStore
 from gallery.unknowns import IGNORED, NAMED, OPEN, Unknowns
 from pipelines.cli.console import DEFAULT_CONFIG, ConfigOption, GalleryOption, analyzer, err, gallery_location, out
-from tracker.calibration import model_name
 from tracker.config import Config, load_config
+from tracker.head_record import model_name
 from tracker.images import write_image
 
 T = TypeVar("T")

@@ -1,4 +1,4 @@
-"""The running cameras: a reader thread and a worker task per camera, the publisher and a status
+"""The running cameras: a reader thread and a loop task (``CameraLoop``) per camera, the publisher and a status
 log, all in one ``asyncio.TaskGroup``; cameras can be added and removed while running.
 
 Shutdown (``stop`` set, or every camera ended by itself): readers stop, workers finish their
@@ -18,12 +18,12 @@ from prometheus_client import Histogram
 
 from gallery.identify import Identifier
 from pipelines.events.publisher import EventPublisher, PublisherStatus
+from pipelines.live.camera_loop import CameraLoop, FrameObserver
 from pipelines.live.executor import ModelExecutor
 from pipelines.live.mainstream import MainStream
 from pipelines.live.retention import Retention
 from pipelines.live.sightings import SightingsStatus, SightingWriter
 from pipelines.live.sources import CameraReader, Frame, Mailbox, is_file
-from pipelines.live.worker import CameraWorker, FrameObserver
 from pipelines.live.workers import Workers
 from tracker.config import CameraConfig, Config
 from tracker.errors import TrackerError
@@ -86,21 +86,21 @@ class WorkersStatus:
 class Camera:
     config: CameraConfig
     reader: CameraReader
-    worker: CameraWorker
+    loop: CameraLoop
     task: asyncio.Task
     main: MainStream | None = None  # a sub-stream camera's main stream (``reader`` reads its sub-stream)
 
     def status(self, window: float = 5.0) -> CameraStatus:
         """The camera's figures (fps over the last ``window`` seconds)."""
-        s, tracks = self.worker.stats, self.worker.tracks
+        s, tracks = self.loop.stats, self.loop.tracks
         main = self.main
         return CameraStatus(self.reader.state, round(s.fps(window), 2), s.analysed, s.idle, s.faces, s.embedded,
-                            tracks.open, tracks.started, self.worker.mailbox.dropped, self.reader.skipped,
+                            tracks.open, tracks.started, self.loop.mailbox.dropped, self.reader.skipped,
                             self.reader.reconnects, round(s.lag() * 1000, 1), main.state if main else None,
                             main.decoded if main else 0, main.bursts if main else 0, s.main_missed)
 
     def stop(self) -> None:
-        """Stop reading (the worker then ends its tracks and its task)."""
+        """Stop reading (the camera's loop then ends its tracks and its task)."""
         self.reader.stop()
         if self.main is not None:
             self.main.stop()
@@ -112,18 +112,18 @@ class Camera:
 
     def tracks(self) -> list[TrackView]:
         """The open tracks, as last seen."""
-        return self.worker.tracks.views()
+        return self.loop.tracks.views()
 
     def track(self, track_id: int) -> TrackView | None:
         return next((v for v in self.tracks() if v.id == track_id), None)
 
     def why(self, track_id: int) -> dict | None:
         """Why an open track is (not) named (None: no such open track)."""
-        return self.worker.tracks.explain(track_id)
+        return self.loop.tracks.explain(track_id)
 
     def latest(self) -> tuple[Frame, list[TrackedFace]] | None:
         """The newest analysed frame and its faces, for the live view."""
-        return self.worker.latest
+        return self.loop.latest
 
 
 class Runtime:
@@ -180,14 +180,14 @@ class Runtime:
         main = MainStream(camera.id, camera.url, pipeline.stall_seconds, pipeline.max_backoff, camera.realtime,
                           camera.loop) if camera.detect_url else None
         gate = ActivityGate(pipeline.idle_detect_seconds) if pipeline.idle_detect_seconds else None  # 0: no gate
-        worker = CameraWorker(camera, mailbox, self.executor, self.identifier, self._tracks(camera, first_track_id),
-                              self.publisher, self.stage_seconds, pipeline.detect_every, self.observers,
-                              self.sightings, may_analyse, self._seen, gate, main)
+        loop = CameraLoop(camera, mailbox, self.executor, self.identifier, self._tracks(camera, first_track_id),
+                          self.publisher, self.stage_seconds, pipeline.detect_every, self.observers,
+                          self.sightings, may_analyse, self._seen, gate, main)
         reader.start()
         if main is not None:
             main.start()
-        task = self._group.create_task(worker.run(), name=f"camera {camera.id}")
-        self.cameras[camera.id] = Camera(camera, reader, worker, task, main)
+        task = self._group.create_task(loop.run(), name=f"camera {camera.id}")
+        self.cameras[camera.id] = Camera(camera, reader, loop, task, main)
         logger.info("camera %s: added (%s, %.1f fps analysed)", camera.id, redact(camera.url), camera.fps)
         return self.cameras[camera.id]
 

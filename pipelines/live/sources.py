@@ -3,7 +3,7 @@
 The thread demuxes and decodes with PyAV (``media.py``: the one way a camera URL is opened, for
 the analysed stream here and a sub-stream camera's main stream in ``mainstream.py``); a frame due
 for analysis is handed on as decoded, with the grey thumbnail of its luma for the activity gate
-(the worker converts it to RGB, off the event loop, only when it detects on it); the others are
+(the camera's loop converts it to RGB, off the event loop, only when it detects on it); the others are
 decoded (a video codec needs them) and skipped, as are a live stream's frames read while it was opened
 (stale, their clock not yet learnt: ``media.StreamClock.settled``).
 

@@ -144,7 +144,7 @@ class Bridge:
     def __init__(self, config: MqttConfig, redis_url: str, prefix: str, away_seconds: float) -> None:
         self.config, self.redis_url, self.prefix, self.away_seconds = config, redis_url, prefix, away_seconds
         self.topics = config.topic_prefix
-        self.presence = Whereabouts()
+        self.whereabouts = Whereabouts()
         self._connected = threading.Event()  # set by paho's thread at each (re)connect
         self.crops: dict[int, bytes] = {}
         self._discovered: dict[str, str] = {}  # discovery topic -> the name it was published with, this connection
@@ -197,7 +197,7 @@ class Bridge:
                 continue
             if saved:
                 held = json.loads(saved)
-                self.last_id, self.presence = held["last_id"], Whereabouts.from_json(held["presence"])
+                self.last_id, self.whereabouts = held["last_id"], Whereabouts.from_json(held["presence"])
             self._away_said = False
             return True
         return False
@@ -209,8 +209,8 @@ class Bridge:
             self._in_hand = True
             # QoS 2: a broker that stops before its acknowledgement reaches us does not deliver it twice
             self.broker.publish(f"{self.topics}/events", event.model_dump_json(exclude={"crop_jpeg"}), qos=2)
-            people, cameras = self.presence.apply(event, time.time(), self.away_seconds)
-            if event.identity_id is not None and event.crop_jpeg and event.identity_id in self.presence.people:
+            people, cameras = self.whereabouts.apply(event, time.time(), self.away_seconds)
+            if event.identity_id is not None and event.crop_jpeg and event.identity_id in self.whereabouts.people:
                 self.crops[event.identity_id] = base64.b64decode(event.crop_jpeg)
                 self.broker.publish(f"{self.topics}/person/{event.identity_id}/image", self.crops[event.identity_id],
                                     retain=True)
@@ -229,17 +229,17 @@ class Bridge:
             if self._connected.is_set():
                 self._connected.clear()
                 self._republish()
-            changed = self.presence.due(time.time())
+            changed = self.whereabouts.due(time.time())
             erased = await self._erased(client)
             if changed or erased:
-                self._publish_state(changed, set(self.presence.cameras) if erased else set())
+                self._publish_state(changed, set(self.whereabouts.cameras) if erased else set())
                 if await self.broker.acknowledged():
                     await self._save(client)
             elif self._unsaved and not self._in_hand:
                 await self._save(client)
 
     async def _erased(self, client: aioredis.Redis) -> set[int]:
-        known = list(self.presence.people)
+        known = list(self.whereabouts.people)
         if not known:
             return set()
         try:
@@ -249,7 +249,7 @@ class Bridge:
             return set()
         gone = {identity for identity, flag in zip(known, flags) if flag}
         for identity in gone:
-            self.presence.forget(identity)
+            self.whereabouts.forget(identity)
             self.crops.pop(identity, None)
             for topic in self._person_topics(identity):
                 self.broker.publish(topic, b"", retain=True)  # an empty retained message deletes it
@@ -263,7 +263,7 @@ class Bridge:
         published again, each with its id)."""
         try:
             await client.set(bridge_state_key(self.prefix), json.dumps({"last_id": self.last_id,
-                                                                 "presence": self.presence.to_json()}))
+                                                                 "presence": self.whereabouts.to_json()}))
             self._away_said = self._unsaved = False
         except REDIS_AWAY as error:
             self._unsaved = True
@@ -282,13 +282,13 @@ class Bridge:
         """After each (re)connect: the status, discovery and every retained state again."""
         self._discovered.clear()
         self.broker.publish(f"{self.topics}/bridge/status", "online", retain=True)
-        self._publish_state(set(self.presence.people), set(self.presence.cameras))
+        self._publish_state(set(self.whereabouts.people), set(self.whereabouts.cameras))
         for identity, crop in list(self.crops.items()):
             self.broker.publish(f"{self.topics}/person/{identity}/image", crop, retain=True)
 
     def _publish_state(self, people: set[int], cameras: set[str]) -> None:
         for identity in people:
-            person = self.presence.people.get(identity)
+            person = self.whereabouts.people.get(identity)
             if person is None:
                 continue
             self._discover_person(person)
@@ -300,8 +300,8 @@ class Bridge:
                 retain=True)
         for camera in cameras:
             self._discover_camera(camera)
-            names = [self.presence.people[i].name for i in self.presence.cameras.get(camera, [])
-                     if i in self.presence.people]
+            names = [self.whereabouts.people[i].name for i in self.whereabouts.cameras.get(camera, [])
+                     if i in self.whereabouts.people]
             self.broker.publish(f"{self.topics}/camera/{camera}/state", json.dumps({"people": names}), retain=True)
 
     def _person_topics(self, identity: int) -> list[str]:

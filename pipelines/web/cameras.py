@@ -192,7 +192,7 @@ async def live(request: web.Request) -> web.StreamResponse:
     with streams.viewer():
         response = web.StreamResponse(headers={"Content-Type": "multipart/x-mixed-replace; boundary=frame"})
         await response.prepare(request)
-        sent, zones = None, camera.worker.tracks.rules.zones  # the zones the camera's tracker uses
+        sent, zones = None, camera.loop.tracks.rules.zones  # the zones the camera's tracker uses
         while camera.config.id in _runtime(request).cameras and not streams.closing.is_set():
             latest = camera.latest()
             if latest is not None and latest[0] is not sent:

@@ -66,7 +66,7 @@ async def face_crop(request: web.Request) -> web.Response:
 
 
 def jpeg_of(rgb) -> bytes:
-    """A stored face crop as JPEG (CPU work: called on the handlers' worker threads)."""
+    """A stored face crop as JPEG (CPU work: called on the default executor's threads)."""
     return cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))[1].tobytes()
 
 

@@ -1,6 +1,6 @@
 """Long-lived responses: the live MJPEG views and the event WebSockets.
 
-A camera's analysed frame is drawn and encoded once, on a worker thread, however many people watch it;
+A camera's analysed frame is drawn and encoded once, on a thread of the default executor, however many people watch it;
 at most ``http.max_viewers`` streams are open at once (more get 503), so viewers cannot pile up work or
 connections; and when the server stops, every open stream is ended at once, so shutdown does not wait for
 viewers to leave.

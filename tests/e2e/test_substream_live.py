@@ -83,7 +83,7 @@ async def _watch(settings, gallery, analyzer, redis_url, client, enrolled, lap):
                 assert time.monotonic() - started < 200, f"named so far: {named}"
                 await asyncio.sleep(1.0)
             camera = runtime.cameras["door"]
-            return events, camera.status(), camera.worker.stats
+            return events, camera.status(), camera.loop.stats
         finally:
             stop.set()
             await running

@@ -1,11 +1,11 @@
 """Erasure's invariant, tried on histories hypothesis makes up: after an erasure returns (and the running worker
 and publisher have had their turn), nothing of the person is readable anywhere.
 
-One camera's rules (``CameraTracks``), the worker's erasure step (``end_erased``), the real publisher, a real
+One camera's rules (``CameraTracks``), the camera loop's erasure step (``end_erased``), the real publisher, a real
 Redis (its append-only file read as bytes) and a real gallery file. The steps, in any order: frames with any of
 two enrolled people and a stranger in view, each face recognised or not (a turned face is unknown at first, so
 a track's early events, with its face, name nobody), deliveries held or made, people leaving, the camera
-restarting (a new run, track ids from 1 again), an erasure, the worker reading the gallery late, Redis stopped
+restarting (a new run, track ids from 1 again), an erasure, the camera's loop reading the gallery late, Redis stopped
 and started again (events held meanwhile), retention passes. The check: the Stream holds no event naming an
 erased person and no event of any track that ever named them, the append-only file no byte of those events,
 the open tracks, the live view and the presence nothing of them, the gallery no row."""
@@ -28,7 +28,7 @@ from gallery.store import GalleryStore, NewFace
 from pipelines.events.erase import sweep_erased
 from pipelines.events.publisher import EventPublisher, stream_key, track_key
 from pipelines.events.redis_server import EmbeddedRedis
-from pipelines.live.worker import end_erased
+from pipelines.live.camera_loop import end_erased
 from tests.support.tracks import THRESHOLD, analysis_of, faces, look
 from tracker.config import TrackingConfig
 from tracker.track.camera import CameraTracks
@@ -67,7 +67,7 @@ class Site(RuleBasedStateMachine):
         self.ids = {name: self.store.save_person(name, [enrolled_face(k)], MODEL) for name, (_, k) in PEOPLE.items()}
         self.names = {i: n for n, i in self.ids.items()}
         self.terms = GalleryTerms(MODEL, THRESHOLD, 0.03, names=self.names)
-        self.known = set(self.ids.values())  # the gallery as the worker read it last (late after an erasure)
+        self.known = set(self.ids.values())  # the gallery as the camera's loop read it last (late after an erasure)
         self.erased: set[int] = set()
         self.carried: dict[int, set[str]] = {}  # identity -> every track (track_key) that ever named them
         self.made: dict[str, set[str]] = {}  # track_key -> the ids of every event it made
@@ -136,7 +136,7 @@ class Site(RuleBasedStateMachine):
 
     @rule()
     def camera_restarts(self):
-        end_erased(self.tracks, self.known, self.publisher)  # the worker's last step (CameraWorker.run)
+        end_erased(self.tracks, self.known, self.publisher)  # the loop's last step (CameraLoop.run)
         self._publish(self.tracks.finish())
         self.tracks = self._camera()
 
@@ -193,7 +193,7 @@ class Site(RuleBasedStateMachine):
             assert not [i for i in self.made[key] if f'"id":"{i}"'.encode() in files], f"track {key} in the AOF"
         assert not any(state.carried & self.erased for state in self.tracks.states.values())
         assert not {v.identity_id for v in self.tracks.views()} & self.erased
-        assert not set(self.tracks.outbox.presence.in_view.tracks) & self.erased
+        assert not set(self.tracks.outbox.places.in_view.tracks) & self.erased
         for identity in self.erased:
             assert self.store.find(self.names[identity]) is None
         assert not self.store.pending_erasures()

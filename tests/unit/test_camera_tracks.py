@@ -341,7 +341,7 @@ def test_erasing_a_person_ends_their_tracks_in_silence_and_their_face_goes_on_as
     ann = next(v.id for v in tracks.views() if v.name == "Ann Lee")
     assert tracks.erase({9}) == []
     assert tracks.erase({7}) == [ann]  # Ann Lee erased: no event at all of her track, now or later
-    assert [v.name for v in tracks.views()] == ["Bo Chen"] and tracks.outbox.presence.in_view.tracks.keys() == {8}
+    assert [v.name for v in tracks.views()] == ["Bo Chen"] and tracks.outbox.places.in_view.tracks.keys() == {8}
     _, tracked, events = step(tracks, 0.2, faces(50, 400), {1: Verdict(8, 0.02, 0.2)})
     assert tracked[0].track_id != ann
     assert [(e.type, e.track_id) for e in events] == [("track.started", tracked[0].track_id)]
@@ -361,7 +361,7 @@ def test_a_track_that_was_named_someone_before_ends_when_they_are_erased():
     assert first.name == "Bo Chen" and tracks.erase({7}) == [first.id]
     _, _, events = step(tracks, 0.8, faces(), {})  # Bo Chen, still named, leaves: of no track (it is tombstoned)
     assert [(e.type, e.name, e.track_id) for e in events] == [("person.left", "Bo Chen", None)]
-    assert not tracks.outbox.presence.in_view.tracks
+    assert not tracks.outbox.places.in_view.tracks
 
 
 def test_a_track_named_someone_else_carries_no_face_from_when_it_named_the_first():

@@ -1,5 +1,5 @@
 """The events one camera makes, in the order it made them, each stamped with the camera, its run, the frame and the
-gallery's name for its person; and who is in view and in which zone (``CameraPresence``), whose moves become
+gallery's name for its person; and who is in view and in which zone (``CameraPlaces``), whose moves become
 ``person.entered`` / ``person.left``. ``CameraTracks`` tells it what happened to a track; its caller takes the
 events and publishes them."""
 
@@ -11,7 +11,7 @@ import numpy as np
 
 from tracker.events import Event, EventType
 from tracker.track.identity import UNKNOWN
-from tracker.track.presence import CameraPresence, Move
+from tracker.track.places import CameraPlaces, Move
 from tracker.track.state import CameraRules, GalleryTerms, TrackState
 
 NO_GALLERY = GalleryTerms("none", threshold=0.0, margin=0.0)  # before the first frame: no track, no event yet
@@ -22,7 +22,7 @@ class Outbox:
         self.camera_id = camera_id
         self.rules = rules
         self.run = uuid.uuid4().hex[:16]  # this run of the camera: (camera, run, track id) names one track
-        self.presence = CameraPresence(rules.zones)
+        self.places = CameraPlaces(rules.zones)
         self.terms = NO_GALLERY  # the gallery the events name people by: as the latest frame (or change) read it
         self.clock = -np.inf  # the tracker clock of the latest detected frame (a video file's position)
         self.frame_size = (1, 1)  # the latest frame's, that of the tracks' boxes
@@ -35,13 +35,13 @@ class Outbox:
                 box: np.ndarray, distance: float, margin: float) -> None:
         """The track, named ``previous`` (or ``UNKNOWN``), is now named as ``state`` says."""
         self.add(kind, track_id, now, state, box=[round(float(v), 1) for v in box], distance=distance, margin=margin)
-        self.moved(self.presence.leave(previous, track_id, now), track_id, now, state)
-        self.moved(self.presence.enter(state.identity.identity, track_id, state.first_time), track_id, now, state)
+        self.moved(self.places.leave(previous, track_id, now), track_id, now, state)
+        self.moved(self.places.enter(state.identity.identity, track_id, state.first_time), track_id, now, state)
 
     def unnamed(self, track_id: int, state: TrackState, who: int, now: float, box: np.ndarray) -> None:
         """The gallery changed ``who``: the track named them is unknown again."""
         self.add("identity.changed", track_id, now, state, identity=UNKNOWN, box=box.tolist())
-        self.moved(self.presence.leave(who, track_id, now), track_id, now, state)
+        self.moved(self.places.leave(who, track_id, now), track_id, now, state)
 
     def ended(self, track_id: int, state: TrackState, box: np.ndarray) -> None:
         """The track ended: its event carries the time it was last seen and how long it was in view."""
@@ -49,22 +49,22 @@ class Outbox:
         best = state.identity.best_distance if identity != UNKNOWN else None
         self.add("track.ended", track_id, now, state, box=box.tolist(), dwell_seconds=round(now - state.first_time, 3),
                  best_distance=best)
-        self.moved(self.presence.leave(identity, track_id, now), track_id, now)
+        self.moved(self.places.leave(identity, track_id, now), track_id, now)
 
     def erased(self, track_id: int, state: TrackState, identities: set[int]) -> None:
         """The track carried one of the erased ``identities`` and ended in silence; when it names someone else now,
         they leave (``person.left`` of no track)."""
         who = state.identity.identity
         if who != UNKNOWN and who not in identities:
-            self.moved(self.presence.leave(who, track_id, state.last_time), None, state.last_time)
+            self.moved(self.places.leave(who, track_id, state.last_time), None, state.last_time)
         else:
-            self.presence.drop(who, track_id)
+            self.places.drop(who, track_id)
 
     def placed(self, track_id: int, state: TrackState | None, box: np.ndarray, now: float) -> None:
         """The track's face is at ``box`` now: a named track's enters and leaves zones (one not named is in none)."""
         who = state.identity.identity if state else UNKNOWN
         zones = set(self.rules.zones.of(box, *self.frame_size)) if who != UNKNOWN else set()
-        self.moved(self.presence.place(who, track_id, zones, now), track_id, now, state)
+        self.moved(self.places.place(who, track_id, zones, now), track_id, now, state)
 
     def moved(self, moves: list[Move], track_id: int | None, now: float, state: TrackState | None = None) -> None:
         """People's moves as ``person.entered`` / ``left`` events of ``track_id`` (None: of no track) and its open

@@ -9,10 +9,10 @@ from __future__ import annotations
 import numpy as np
 from torch import nn
 
-from tracker.calibration import head_path, head_record, register
 from tracker.config import ModelsConfig
 from tracker.errors import WeightsError
 from tracker.face.embedders.base import Embedder, file_hash
+from tracker.head_record import head_path, head_record, register
 from tracker.train.head import ResidualHead, load_head
 
 

@@ -1,5 +1,5 @@
 """Who is in view on one camera and in each of its zones, pure: per identity, the open tracks named them
-and since when (``Presence``, one per place), and the camera's places together (``CameraPresence``).
+and since when (``Place``, one per place), and the camera's places together (``CameraPlaces``).
 
 A person enters a place with their first named track there and leaves it when their last one there
 ends, is unnamed or (a zone) walks out; ``Outbox`` turns the ``Move``s into ``person.entered`` /
@@ -15,7 +15,7 @@ from tracker.track.identity import UNKNOWN
 from tracker.track.zones import Zones
 
 
-class Presence:
+class Place:
     def __init__(self) -> None:
         self.tracks: dict[int, dict[int, float]] = {}  # identity -> {track id: seen since}
         self._since: dict[int, float] = {}  # identity -> seen since, over all their tracks while in view
@@ -53,12 +53,12 @@ class Move:
     dwell: float | None = None  # on leaving: seconds in the place since their first track there started
 
 
-class CameraPresence:
+class CameraPlaces:
     """The camera's view and its zones: who is where, by the open tracks named them."""
 
     def __init__(self, zones: Zones) -> None:
-        self.in_view = Presence()
-        self._zones = {name: Presence() for name in zones.polygons}
+        self.in_view = Place()
+        self._zones = {name: Place() for name in zones.polygons}
         self._in_zones: dict[int, set[str]] = {}  # track id -> the zones its named face is in
 
     def enter(self, identity: int, track_id: int, since: float) -> list[Move]:

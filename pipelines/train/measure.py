@@ -23,7 +23,7 @@ from tracker.train.head import ResidualHead
 from tracker.verification import best_threshold
 
 
-def calibrate(analyzer: FaceAnalyzer, head: ResidualHead, root: Path, pairs: Pairs, fold: int, cache_dir: Path,
+def measure_head(analyzer: FaceAnalyzer, head: ResidualHead, root: Path, pairs: Pairs, fold: int, cache_dir: Path,
               progress: Progress) -> dict:
     people = sorted(fold_people(pairs, fold))
     paths = [p for person in people for p in sorted((image_dir(root) / person).glob("*.jpg"))]

@@ -67,7 +67,7 @@ class CameraStats:
         return sum(1 for t in self.done_at if now - t <= window) / window
 
 
-class CameraWorker:
+class CameraLoop:
     def __init__(self, camera: CameraConfig, mailbox: Mailbox, executor: ModelExecutor, identifier: Identifier,
                  tracks: CameraTracks, publisher: EventPublisher, stage_seconds: Histogram | None = None,
                  detect_every: int = 1, observers: tuple[FrameObserver, ...] = (),

@@ -11,7 +11,7 @@ from pathlib import Path
 from tracker.config import ModelsConfig
 from tracker.errors import WeightsError
 
-CALIBRATIONS: dict[str, dict] = {}  # model id -> {"impostor": [(rate, d)], "genuine": [(share, d)]}
+HEAD_TABLES: dict[str, dict] = {}  # model id -> {"impostor": [(rate, d)], "genuine": [(share, d)]}
 
 
 def head_path(config: ModelsConfig) -> Path:
@@ -47,4 +47,4 @@ def model_name(config: ModelsConfig) -> str:
 def register(model_id: str, record: dict) -> None:
     """Make a head's measured tables those of ``model_id``."""
     calibration = record["calibration"]
-    CALIBRATIONS[model_id] = {kind: tuple(tuple(row) for row in calibration[kind]) for kind in ("impostor", "genuine")}
+    HEAD_TABLES[model_id] = {kind: tuple(tuple(row) for row in calibration[kind]) for kind in ("impostor", "genuine")}
