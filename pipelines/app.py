@@ -13,7 +13,7 @@ import asyncio
 import gc
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -36,6 +36,7 @@ from pipelines.web.access import token_for
 from pipelines.web.server import build_app, serve_app
 from tracker.config import Config
 from tracker.errors import ConfigError, TrackerError
+from tracker.events import Event
 from tracker.face.analyzer import FaceAnalyzer
 from tracker.redact import redact
 
@@ -73,8 +74,10 @@ def _log_gallery(store: GalleryStore, identifier: Identifier) -> None:
         logger.warning("%s", warning)
 
 
-def start_runtime(services: Services, observers: tuple[FrameObserver, ...] = ()) -> Runtime:
-    """The cameras' runtime over ``services``, publishing to their Redis; ``/metrics`` reports it."""
+def start_runtime(services: Services, observers: tuple[FrameObserver, ...] = (),
+                  listeners: tuple[Callable[[Event], None], ...] = ()) -> Runtime:
+    """The cameras' runtime over ``services``, publishing to their Redis; ``/metrics`` reports it. ``observers``:
+    told each analysed frame; ``listeners``: each event published (the metrics' are always)."""
     if not services.redis_url:
         raise ConfigError("redis.url: the live pipeline publishes to Redis; none is configured")
     events = services.config.events
@@ -87,7 +90,8 @@ def start_runtime(services: Services, observers: tuple[FrameObserver, ...] = ())
         join = services.config.unknowns.join_share * services.identifier.analyzer.verify_threshold
         sightings = SightingWriter(services.gallery, services.identifier.model_id, join, services.config).start()
     runtime = Runtime(services.config, services.identifier, services.executor, publisher,
-                      services.metrics.stage_seconds, observers, sightings, retention, workers)
+                      services.metrics.stage_seconds, observers, sightings, retention, workers,
+                      (services.metrics.observe_event, *listeners))
     services.metrics.watch(runtime.status)
     return runtime
 

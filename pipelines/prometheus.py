@@ -13,9 +13,11 @@ from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from pipelines.live.runtime import RuntimeStatus
+from tracker.events import Event
 
 STAGE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+NAME_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 # (name, help, kind, CameraStatus field)
 CAMERA_FIGURES = (
     ("facetrack_camera_fps", "Frames analysed per second, recent", GaugeMetricFamily, "fps_analysed"),
@@ -39,9 +41,17 @@ class Metrics:
                                        ["camera", "stage"], buckets=STAGE_BUCKETS, registry=self.registry)
         self.batch_size = Histogram("facetrack_batch_requests", "Requests per model batch", ["kind"],
                                     buckets=BATCH_BUCKETS, registry=self.registry)
+        self.time_to_name = Histogram("facetrack_time_to_name_seconds",
+                                      "Seconds from a track's first face to its first name", ["camera"],
+                                      buckets=NAME_BUCKETS, registry=self.registry)
 
     def observe_batch(self, kind: str, requests: int) -> None:
         self.batch_size.labels(kind).observe(requests)
+
+    def observe_event(self, event: Event) -> None:
+        """A published event: a track's first name is a time to name."""
+        if event.named_after_seconds is not None:
+            self.time_to_name.labels(event.camera).observe(event.named_after_seconds)
 
     def watch(self, status: Callable[[], RuntimeStatus]) -> None:
         """Report ``status()`` at each scrape."""

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "2.0"  # 2.0: schema_version a "MAJOR.MINOR" string; run added
+SCHEMA_VERSION = "2.1"  # 2.0: schema_version a "MAJOR.MINOR" string; run added. 2.1: named_after_seconds
 EventType = Literal[
     "track.started", "identity.resolved", "identity.changed", "track.ended", "person.entered", "person.left",
     "person.unknown_recurring",
@@ -53,6 +53,8 @@ class Event(BaseModel):
     crop_jpeg: str | None = Field(None, description="Best face so far (its box grown by 40% each side), JPEG, base64")
     dwell_seconds: float | None = Field(None, description="track.ended / person.left: time in view")
     best_distance: float | None = Field(None, description="track.ended: best distance seen for its identity")
+    named_after_seconds: float | None = Field(None, description=(
+        "identity.resolved, the track's first name: seconds from its first face to the name (since 2.1)"))
     zones: list[str] | None = Field(None, description="Cameras with zones: the zones the face's box centre is in")
     zone: str | None = Field(None, description=("person.entered / person.left of one zone: the zone; null for the "
                                                 "camera as a whole"))

@@ -149,6 +149,10 @@ def eval_real(
         table.add_row(method, f"{s.named} of {s.enrolled_closeups}{strangers}", "-" if median is None else
                       f"{median:.2f}", str(sum(s.wrong_names.values())), str(s.faces))
     out.print(table)
+    for method, s in scores.items():
+        if (named := s.time_to_name()) is not None:
+            out.print(f"{method}: {named['tracks']} tracks named, {named['median_s']:.2f} s from a track's first face "
+                      f"to its name (median; 90th percentile {named['p90_s']:.2f} s; facetrack_time_to_name_seconds)")
     shots = Table(title="close-ups: first name (s from the shot's start) and coverage")
     for column in ("shot", "person", *scores):
         shots.add_column(column)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import csv
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -32,6 +32,7 @@ from pipelines.eval.video import play
 from pipelines.eval.video_metrics import SeenFace
 from tracker.config import Config
 from tracker.errors import DatasetError
+from tracker.events import Event
 from tracker.face.analyzer import FaceAnalyzer
 
 FRAME_RATE = 24000 / 1001  # the scene's own rate (its container reports another; see its README)
@@ -64,6 +65,7 @@ class RealScore:
     faces: int  # faces on them
     closeups: list[CloseUp]
     wrong_names: dict[str, int] = field(default_factory=dict)  # shot -> face-frames with a name not in view
+    track_names: list[float] | None = None  # live: each named track's seconds from its first face to its name
 
     @property
     def named(self) -> int:
@@ -81,9 +83,19 @@ class RealScore:
         times = sorted(c.first_name_seconds for c in self.closeups if c.enrolled and c.first_name_seconds is not None)
         return times[len(times) // 2] if times else None
 
+    def time_to_name(self) -> dict | None:
+        """The named tracks' seconds from their first face to their name (``facetrack_time_to_name_seconds``):
+        how many, the median and the 90th percentile (None: not measured, or no track named)."""
+        if not self.track_names:
+            return None
+        times = sorted(self.track_names)
+        return {"tracks": len(times), "median_s": times[len(times) // 2],
+                "p90_s": times[min(len(times) - 1, int(0.9 * len(times)))]}
+
     def as_json(self) -> dict:
         return {"frames": self.frames, "faces": self.faces, "closeups_named": self.named,
                 "closeups_enrolled": self.enrolled_closeups, "median_first_name_s": self.median_first_name(),
+                "time_to_name": self.time_to_name(),
                 "wrong_name_face_frames": sum(self.wrong_names.values()), "wrong_names": self.wrong_names,
                 "closeups": [c.__dict__ for c in self.closeups]}
 
@@ -181,8 +193,14 @@ def evaluate_real(config: Config, analyzer: FaceAnalyzer, folder: Path, variant:
         gallery = Path(scratch) / "gallery.db"
         with GalleryStore(gallery) as store:
             enrolled = enroll_variant(analyzer, store, config, folder, variant, lfw)
-        seen = play(config, videos[0], gallery, fps, analyzer)
-        scores = {"live": score_shots(shots, seen, enrolled)}
+        named: list[float] = []
+
+        def note_name(event: Event) -> None:
+            if event.named_after_seconds is not None:
+                named.append(event.named_after_seconds)
+
+        seen = play(config, videos[0], gallery, fps, analyzer, listeners=(note_name,))
+        scores = {"live": replace(score_shots(shots, seen, enrolled), track_names=named)}
         if baseline:
             alone = single_frame(analyzer, config, videos[0], gallery, set(seen))
             scores["single frame"] = score_shots(shots, alone, enrolled)

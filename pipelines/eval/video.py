@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from pipelines import app
@@ -21,6 +22,7 @@ from pipelines.events.redis_server import EmbeddedRedis
 from pipelines.live.sources import Frame
 from tracker.config import Config, with_changes
 from tracker.errors import DatasetError
+from tracker.events import Event
 from tracker.face.analyzer import FaceAnalyzer
 from tracker.track.state import TrackedFace
 
@@ -39,9 +41,10 @@ def read_truth(path: Path) -> tuple[dict[int, list[TruthFace]], dict[int, float]
 
 
 def play(config: Config, video: Path, gallery: Path, fps: float, analyzer: FaceAnalyzer | None = None,
-         sightings: bool = False) -> dict[int, list[SeenFace]]:
+         sightings: bool = False, listeners: tuple[Callable[[Event], None], ...] = ()) -> dict[int, list[SeenFace]]:
     """Every analysed frame's faces with their tracks and names, by frame number. With ``sightings``,
-    the unknown tracks' sightings are written into ``gallery`` as ``facetrack run`` writes them."""
+    the unknown tracks' sightings are written into ``gallery`` as ``facetrack run`` writes them; ``listeners`` are
+    told each event."""
     camera = {"id": "video", "url": str(video), "fps": fps, "realtime": False}
     config = with_changes(config, "eval video", cameras=[camera], pipeline={"status_interval": 3600.0},
                           http={"port": 0}, unknowns={"enabled": sightings})  # by default, none written
@@ -52,7 +55,7 @@ def play(config: Config, video: Path, gallery: Path, fps: float, analyzer: FaceA
 
     with tempfile.TemporaryDirectory() as scratch, EmbeddedRedis(Path(scratch) / "redis") as redis:
         with app.build(config, gallery, redis.url, analyzer) as services:
-            runtime = app.start_runtime(services, observers=(record,))
+            runtime = app.start_runtime(services, observers=(record,), listeners=listeners)
             asyncio.run(runtime.run(asyncio.Event(), until_ended=True))
     return seen
 

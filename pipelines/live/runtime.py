@@ -132,13 +132,15 @@ class Runtime:
     def __init__(self, config: Config, identifier: Identifier, executor: ModelExecutor, publisher: EventPublisher,
                  stage_seconds: Histogram | None = None, observers: tuple[FrameObserver, ...] = (),
                  sightings: SightingWriter | None = None, retention: Retention | None = None,
-                 workers: Workers | None = None) -> None:
+                 workers: Workers | None = None, listeners: tuple[Callable[[Event], None], ...] = ()) -> None:
+        """``observers``: told each analysed frame; ``listeners``: each event as it is published."""
         self.config = config
         self.identifier = identifier
         self.executor = executor
         self.publisher = publisher
         self.stage_seconds = stage_seconds
         self.observers = observers
+        self.listeners = listeners
         self.sightings = sightings
         self.retention = retention
         self.workers = workers  # several workers: it decides which cameras run here
@@ -148,6 +150,8 @@ class Runtime:
 
     def _seen(self, event: Event) -> None:
         self.whereabouts.apply(event, time.time(), self.config.presence.away_seconds)
+        for listener in self.listeners:
+            listener(event)
 
     def presence(self) -> list[Person]:
         """Everyone named on these cameras since the start, away once ``presence.away_seconds`` have passed;

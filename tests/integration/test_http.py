@@ -338,6 +338,7 @@ def test_cameras_tracks_live_view_and_events_over_http(analyzer, config, gallery
             metrics = await (await client.get("/metrics")).text()
             assert 'facetrack_camera_frames_analysed_total{camera="hall"}' in metrics
             assert 'facetrack_stage_seconds_count{camera="hall",stage="detect"}' in metrics
+            assert 'facetrack_time_to_name_seconds_count{camera="hall"} 1.0' in metrics  # Colin Powell, once
             removed = await client.delete("/api/cameras/hall", headers=AUTH)
             assert removed.status == 204 and not runtime.cameras
 

@@ -401,3 +401,16 @@ def test_a_named_face_enters_and_leaves_a_zone_and_its_events_name_the_zones_it_
     assert [(e.type, e.zone) for e in back] == [("person.left", "porch")] and back[0].dwell_seconds == 0.4
     _, _, ended = step(tracks, 5.0, faces(), {})
     assert kinds(ended) == ["track.ended", "person.left"] and ended[0].zones == [] and ended[1].zone is None
+
+
+def test_a_tracks_first_name_says_how_long_after_its_first_face_it_came_and_a_second_name_does_not():
+    tracks = cam()
+    step(tracks, 0.0, faces(50), {})  # a face that matches no one yet (turned, far, a stranger so far)
+    events = step(tracks, 0.6, faces(50), {0: Verdict(7, 0.02, 0.2)})[2]  # embedded again after unknown_interval
+    resolved = [e for e in events if e.type == "identity.resolved"]
+    assert [(e.name, e.named_after_seconds) for e in resolved] == [("Ann Lee", 0.6)]
+    assert all(e.named_after_seconds is None for e in events if e.type != "identity.resolved")
+    tracks.forget({7}, 1000.7, TERMS)  # her faces changed: unnamed, and embedded again on its next frame
+    plan, _, events = step(tracks, 0.8, faces(50), {0: Verdict(7, 0.02, 0.2)})
+    again = [e for e in events if e.type == "identity.resolved"]  # before: not embedded until unknown_interval
+    assert plan.embed == [0] and [(e.name, e.named_after_seconds) for e in again] == [("Ann Lee", None)]

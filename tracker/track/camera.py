@@ -156,7 +156,7 @@ class CameraTracks:
             if who == UNKNOWN or (identities is not None and who not in identities):
                 continue
             state.identity.forget(who)
-            state.agreed_at = -1e9
+            state.agreed_at = state.embedded_at = -1e9  # embedded on its next frame, not after unknown_interval
             self.outbox.unnamed(track_id, state, who, now, self.tracker.tracks[track_id].box)
         return self.outbox.take()
 
@@ -205,13 +205,13 @@ class CameraTracks:
         weights = face_weight(q.size, q.frontal, q.sharpness)
         for i, (track_id, seen) in enumerate(zip(track_ids, verdicts, strict=True)):
             state = self.states[track_id]
-            previous = state.identity.identity
+            previous, first = state.identity.identity, not state.carried  # carried: every name it had
             decision = state.see(frame, analysis, i, float(weights[i]), seen, self.gallery, self.rules, self._cut)
             if decision:
                 kind: EventType = "identity.resolved" if decision == "resolved" else "identity.changed"
                 self._log_why(kind, track_id)
                 self.outbox.decided(kind, track_id, state, previous, frame.time, analysis.faces.boxes[i],
-                                    seen.distance, seen.margin)
+                                    seen.distance, seen.margin, first)
 
     def _log_why(self, what: str, track_id: int) -> None:
         if logger.isEnabledFor(logging.DEBUG):

@@ -32,9 +32,12 @@ class Outbox:
         self.add("track.started", track_id, state.first_time, state, box=box.tolist())
 
     def decided(self, kind: EventType, track_id: int, state: TrackState, previous: int, now: float,
-                box: np.ndarray, distance: float, margin: float) -> None:
-        """The track, named ``previous`` (or ``UNKNOWN``), is now named as ``state`` says."""
-        self.add(kind, track_id, now, state, box=[round(float(v), 1) for v in box], distance=distance, margin=margin)
+                box: np.ndarray, distance: float, margin: float, first: bool = False) -> None:
+        """The track, named ``previous`` (or ``UNKNOWN``), is now named as ``state`` says; ``first``: its first
+        name ever (its event says how long after the track's first face)."""
+        after = round(now - state.first_time, 3) if first and kind == "identity.resolved" else None
+        self.add(kind, track_id, now, state, box=[round(float(v), 1) for v in box], distance=distance, margin=margin,
+                 named_after_seconds=after)
         self.moved(self.places.leave(previous, track_id, now), track_id, now, state)
         self.moved(self.places.enter(state.identity.identity, track_id, state.first_time), track_id, now, state)
 
