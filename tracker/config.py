@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from tracker.errors import ConfigError
+from tracker.errors import ConfigError, WeightsError
 from tracker.events import CAMERA_ID
 from tracker.face.card import card_names, load_card
 from tracker.redact import redact
@@ -56,8 +56,16 @@ DEFAULT_EMBEDDER = "omz-reid-0095"
 def _embedder_choices() -> str:
     """``models.embedder``'s description: the model cards (tracker/face/cards), the default first."""
     names = [DEFAULT_EMBEDDER] + [n for n in card_names() if n != DEFAULT_EMBEDDER]
-    summaries = {n: load_card(n).summary for n in names}
+    summaries = {n: _summary(n) for n in names}
     return ", ".join(f"`{n}` ({summaries[n]})" if summaries[n] else f"`{n}`" for n in names) + " (docs/models.md)"
+
+
+def _summary(name: str) -> str:
+    """A card's summary; "" for a card that cannot be read (choosing that model then says why, naming the file)."""
+    try:
+        return load_card(name).summary
+    except WeightsError:
+        return ""
 
 
 class ModelsConfig(Strict):

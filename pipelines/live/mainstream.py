@@ -3,7 +3,7 @@
 A camera with ``detect_url`` is detected and tracked on that low-resolution stream (``sources.py``); the
 faces to embed are cut from this, the camera's full-resolution main stream, at the same time on the
 tracker's clock (``media.StreamClock``). The thread reads the main stream's packets as they come and keeps
-those since the keyframe before the previous one (cheap: no decoding). While the camera's worker wants it
+those since the keyframe before the previous one (cheap: no decoding). While the camera's loop wants it
 (``want()``: faces in view, or ``frame_at``) it decodes: first a burst, from the keyframe before the time
 asked for to the newest packet, then each packet as it comes, until nobody has wanted it for ``HOLD``
 seconds. Decoded frames stay as the decoder made them (YUV) for the last second; the one asked for is

@@ -1,7 +1,7 @@
 """The running cameras: a reader thread and a loop task (``CameraLoop``) per camera, the publisher and a status
 log, all in one ``asyncio.TaskGroup``; cameras can be added and removed while running.
 
-Shutdown (``stop`` set, or every camera ended by itself): readers stop, workers finish their
+Shutdown (``stop`` set, or every camera ended by itself): readers stop, the camera loops finish their
 frame and end their open tracks (``track.ended``), the publisher drains within
 ``grace_seconds``. A task that crashes cancels the group; ``run`` raises its error.
 """

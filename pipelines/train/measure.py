@@ -24,7 +24,7 @@ from tracker.verification import best_threshold
 
 
 def measure_head(analyzer: FaceAnalyzer, head: ResidualHead, root: Path, pairs: Pairs, fold: int, cache_dir: Path,
-              progress: Progress) -> dict:
+                 progress: Progress) -> dict:
     people = sorted(fold_people(pairs, fold))
     paths = [p for person in people for p in sorted((image_dir(root) / person).glob("*.jpg"))]
     labels = np.array([people.index(person_of(p)) for p in paths])

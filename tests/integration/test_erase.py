@@ -189,7 +189,7 @@ def test_a_late_event_naming_an_erased_person_is_not_written(gallery, server, tm
 
 
 def test_a_track_tombstoned_before_its_naming_reached_redis_leaves_no_event_and_no_bytes(gallery, server):
-    """The worker ended a track of an erased person while the event that named them still waited for Redis: the
+    """The camera loop ended a track of an erased person while the event that named them still waited for Redis: the
     Stream then held only the track's unknown events, with its face, which no identity links to the person. Its
     tombstone (camera, run, track) drops every later event of it and the sweep deletes those written."""
     def e(kind, track, who=None, crop="VEhFSVJGQUNF"):

@@ -8,7 +8,7 @@ a track's early events, with its face, name nobody), deliveries held or made, pe
 restarting (a new run, track ids from 1 again), an erasure, the camera's loop reading the gallery late, Redis stopped
 and started again (events held meanwhile), retention passes. The check: the Stream holds no event naming an
 erased person and no event of any track that ever named them, the append-only file no byte of those events,
-the open tracks, the live view and the presence nothing of them, the gallery no row."""
+the open tracks, the live view and who is in view (places, GET /api/presence) nothing of them, the gallery no row."""
 
 from __future__ import annotations
 

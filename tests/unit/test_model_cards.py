@@ -58,3 +58,18 @@ def test_a_card_that_cannot_be_read_is_a_clear_error_naming_its_file(tmp_path, m
             load_card("missing")
     finally:
         load_card.cache_clear()
+
+
+def test_a_card_whose_loader_cannot_be_found_is_a_clear_error_naming_its_file(tmp_path, monkeypatch):
+    from tracker.face.embedders import base_embedder
+
+    monkeypatch.setattr(card, "CARDS", tmp_path)
+    load_card.cache_clear()
+    try:
+        text = (CARDS / "omz-reid-0095.json").read_text().replace("omz_reid:load_omz_reid", "omz_reid:load_omz")
+        (tmp_path / "omz-reid-0095.json").write_text(text)
+        with pytest.raises(WeightsError, match=r"omz-reid-0095\.json: loader 'tracker\.face\.embedders\.omz_reid:"
+                                               r"load_omz' cannot be found"):
+            base_embedder(ModelsConfig(), None)
+    finally:
+        load_card.cache_clear()

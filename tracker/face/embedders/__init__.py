@@ -11,8 +11,8 @@ import importlib
 import torch
 
 from tracker.config import ModelsConfig
-from tracker.errors import ConfigError
-from tracker.face.card import load_card
+from tracker.errors import ConfigError, WeightsError
+from tracker.face.card import card_path, load_card
 from tracker.face.embedders.base import Embedder, file_hash, frozen
 
 __all__ = ["FUSION", "Embedder", "file_hash", "frozen", "load_embedder", "resolve_device"]
@@ -44,5 +44,11 @@ def load_embedder(config: ModelsConfig, device: torch.device) -> Embedder:
 def base_embedder(config: ModelsConfig, device: torch.device) -> Embedder:
     """The embedder ``config.embedder`` names, by the function its model card names: only the chosen model's code
     is imported (dlib's reader, OpenVINO's IR, facenet-pytorch)."""
-    module, function = load_card(config.embedder).loader.split(":")
-    return getattr(importlib.import_module(module), function)(config, device)
+    loader = load_card(config.embedder).loader
+    module, _, function = loader.partition(":")
+    try:
+        load = getattr(importlib.import_module(module), function)
+    except (ImportError, AttributeError, ValueError) as error:
+        raise WeightsError(f"{card_path(config.embedder)}: loader {loader!r} cannot be found ({error}); reinstall "
+                           "facetrack") from None
+    return load(config, device)
