@@ -13,10 +13,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "2.1"  # 2.0: schema_version a "MAJOR.MINOR" string; run added. 2.1: named_after_seconds
+SCHEMA_VERSION = "2.1"  # 2.0: schema_version a "MAJOR.MINOR" string; run added. 2.1: named_after_seconds,
+# track.unknown
 EventType = Literal[
     "track.started", "identity.resolved", "identity.changed", "track.ended", "person.entered", "person.left",
-    "person.unknown_recurring",
+    "person.unknown_recurring", "track.unknown",
 ]
 
 

@@ -3,7 +3,7 @@ Stream id it has reached, so a restarted bridge goes on where it stopped). Pure:
 
 A named person is ``home`` from their first ``person.entered`` on any camera; ``not_home`` once no camera
 has them in view and ``away_seconds`` have passed since the last one lost them. Each camera keeps who is in
-its view now."""
+its view now, and its open tracks said to be nobody enrolled (``track.unknown``) until they end or are named."""
 
 from __future__ import annotations
 
@@ -31,11 +31,12 @@ class Person:
 class Whereabouts:
     people: dict[int, Person] = field(default_factory=dict)
     cameras: dict[str, list[int]] = field(default_factory=dict)  # camera -> identity ids in view
+    unknown: dict[str, list[str]] = field(default_factory=dict)  # camera -> open stranger tracks, "run/track id"
 
     def apply(self, event: Event, now: float, away_seconds: float) -> tuple[set[int], set[str]]:
         """The people and cameras whose state ``event`` changed."""
         changed_people: set[int] = set()
-        changed_cameras: set[str] = set()
+        changed_cameras = self._strangers(event)
         if event.identity_id is None or event.type not in ("person.entered", "person.left"):
             return changed_people, changed_cameras
         person = self.people.setdefault(event.identity_id, Person(event.identity_id, event.name))
@@ -66,6 +67,20 @@ class Whereabouts:
         changed_people.add(event.identity_id)
         return changed_people, changed_cameras
 
+    def _strangers(self, event: Event) -> set[str]:
+        """A track said to be nobody enrolled is in the camera's list until it ends or is named."""
+        if event.track_id is None or event.type not in ("track.unknown", "track.ended", "identity.resolved",
+                                                         "identity.changed"):
+            return set()
+        key, tracks = f"{event.run}/{event.track_id}", self.unknown.setdefault(event.camera, [])
+        if (event.type == "track.unknown") == (key in tracks):
+            return set()
+        if event.type == "track.unknown":
+            tracks.append(key)
+        else:
+            tracks.remove(key)
+        return {event.camera}
+
     def due(self, now: float) -> set[int]:
         """Mark ``not_home`` everyone whose time away has come; their ids."""
         gone = set()
@@ -83,9 +98,10 @@ class Whereabouts:
         return self.people.pop(identity_id, None)
 
     def to_json(self) -> dict:
-        return {"people": [asdict(p) for p in self.people.values()], "cameras": self.cameras}
+        return {"people": [asdict(p) for p in self.people.values()], "cameras": self.cameras, "unknown": self.unknown}
 
     @classmethod
     def from_json(cls, data: dict) -> Whereabouts:
         people = {p["identity_id"]: Person(**p) for p in data.get("people", [])}
-        return cls(people, {camera: list(ids) for camera, ids in data.get("cameras", {}).items()})
+        return cls(people, {camera: list(ids) for camera, ids in data.get("cameras", {}).items()},
+                   {camera: list(keys) for camera, keys in data.get("unknown", {}).items()})

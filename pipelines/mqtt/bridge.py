@@ -10,10 +10,17 @@ event. What it publishes (``mqtt.topic_prefix``, ``facetrack`` by default):
 - ``<prefix>/person/<identity id>/state``: ``home`` / ``not_home``, retained;
 - ``<prefix>/person/<identity id>/attributes``: name, cameras in view, last camera, last seen, since, retained;
 - ``<prefix>/person/<identity id>/image``: their latest face crop (JPEG bytes), retained;
+- ``<prefix>/person/<identity id>/seen_by``: the camera that has them in view now, or ``none``, retained;
+- ``<prefix>/person/<identity id>/last_seen``: when a camera last saw them enter or leave (ISO 8601), retained;
 - ``<prefix>/camera/<camera>/state``: the names in view there, retained;
+- ``<prefix>/camera/<camera>/unknown``: ``ON`` while a track there is said to be nobody enrolled (a clear face
+  that matches nobody: ``track.unknown``), else ``OFF``, retained;
+- ``<prefix>/camera/<camera>/event``: the camera's identity events (``EVENT_TYPES``) for a Home Assistant
+  ``event`` entity: ``{"event_type": ..., "name": ..., ...}``, not retained;
 - ``<prefix>/bridge/status``: ``online``, and ``offline`` as its last will;
-- Home Assistant discovery (``mqtt.discovery_prefix``): a ``device_tracker`` and an ``image`` per person,
-  a ``sensor`` (people in view) per camera, all retained, so people appear as entities with no YAML.
+- Home Assistant discovery (``mqtt.discovery_prefix``): per person a ``device_tracker``, an ``image`` and the
+  ``sensor``s ``seen by`` and ``last seen``; per camera a ``sensor`` (people in view), a ``binary_sensor``
+  (unknown person) and an ``event`` entity; all retained, so they appear as entities with no YAML.
 
 Every retained topic is published again each time the bridge (re)connects, so a broker restarted without
 its store has the state back at once. An erased person (``<prefix>:erased``) has every retained topic of
@@ -46,6 +53,8 @@ from tracker.redact import redact
 from tracker.whereabouts import Person, Whereabouts
 
 logger = logging.getLogger(__name__)
+EVENT_TYPES = ["identity.resolved", "identity.changed", "person.entered", "person.left", "track.unknown",
+               "person.unknown_recurring"]  # those a camera's Home Assistant event entity fires
 ACK_SECONDS = 10.0
 RETRY_SECONDS = 0.5  # Redis away at the start: asked again this often
 STOP_SECONDS = 5.0  # at a stop, how long the event in hand may take to be acknowledged and saved
@@ -209,6 +218,7 @@ class Bridge:
             self._in_hand = True
             # QoS 2: a broker that stops before its acknowledgement reaches us does not deliver it twice
             self.broker.publish(f"{self.topics}/events", event.model_dump_json(exclude={"crop_jpeg"}), qos=2)
+            self._fire(event)
             people, cameras = self.whereabouts.apply(event, time.time(), self.away_seconds)
             if event.identity_id is not None and event.crop_jpeg and event.identity_id in self.whereabouts.people:
                 self.crops[event.identity_id] = base64.b64decode(event.crop_jpeg)
@@ -294,6 +304,8 @@ class Bridge:
             self._discover_person(person)
             base = f"{self.topics}/person/{identity}"
             self.broker.publish(f"{base}/state", person.state, retain=True)
+            self.broker.publish(f"{base}/seen_by", person.cameras[-1] if person.cameras else "none", retain=True)
+            self.broker.publish(f"{base}/last_seen", _iso(person.last_seen) or "", retain=True)
             self.broker.publish(f"{base}/attributes", json.dumps(
                 {"name": person.name, "identity_id": identity, "cameras": person.cameras, "zones": person.zones,
                  "last_camera": person.last_camera, "last_seen": _iso(person.last_seen), "since": _iso(person.since)}),
@@ -303,17 +315,32 @@ class Bridge:
             names = [self.whereabouts.people[i].name for i in self.whereabouts.cameras.get(camera, [])
                      if i in self.whereabouts.people]
             self.broker.publish(f"{self.topics}/camera/{camera}/state", json.dumps({"people": names}), retain=True)
+            self.broker.publish(f"{self.topics}/camera/{camera}/unknown",
+                                "ON" if self.whereabouts.unknown.get(camera) else "OFF", retain=True)
+
+    def _fire(self, event) -> None:
+        """The event for the camera's Home Assistant ``event`` entity, when it is one of its types."""
+        if event.type not in EVENT_TYPES:
+            return
+        self._discover_camera(event.camera)
+        self.broker.publish(f"{self.topics}/camera/{event.camera}/event", json.dumps(
+            {"event_type": event.type, "name": event.name, "identity_id": event.identity_id, "track_id": event.track_id,
+             "zone": event.zone, "frame_time": _iso(event.frame_time), "event_id": event.id}))
 
     def _person_topics(self, identity: int) -> list[str]:
         base = f"{self.topics}/person/{identity}"
-        return [f"{base}/state", f"{base}/attributes", f"{base}/image", *self._discovery_topics(identity)]
+        return [f"{base}/{part}" for part in ("state", "attributes", "image", "seen_by", "last_seen")] + \
+            self._discovery_topics(identity)
 
     def _discovery_topics(self, identity: int) -> list[str]:
-        """A person's Home Assistant discovery configs: their device_tracker and their face's image entity."""
+        """A person's Home Assistant discovery configs: their device_tracker, their face's image entity, and the
+        sensors of the camera that sees them now and of when they were last seen."""
         if not self.config.discovery_prefix:
             return []
-        return [f"{self.config.discovery_prefix}/{kind}/facetrack_{identity}/config" for kind in ("device_tracker",
-                                                                                                  "image")]
+        root = self.config.discovery_prefix
+        return [f"{root}/device_tracker/facetrack_{identity}/config", f"{root}/image/facetrack_{identity}/config",
+                f"{root}/sensor/facetrack_{identity}_seen_by/config",
+                f"{root}/sensor/facetrack_{identity}_last_seen/config"]
 
     def _discover(self, topic: str, name: str, config: dict) -> None:
         """Publish a discovery config once per connection, and again when the name in it changes."""
@@ -330,7 +357,7 @@ class Bridge:
             return
         base = f"{self.topics}/person/{person.identity_id}"
         common = {"availability_topic": f"{self.topics}/bridge/status", "device": self._device()}
-        tracker, image = topics
+        tracker, image, seen_by, last_seen = topics
         self._discover(tracker, person.name, {
             "name": person.name, "unique_id": f"facetrack_{person.identity_id}", "state_topic": f"{base}/state",
             "json_attributes_topic": f"{base}/attributes", "payload_home": "home", "payload_not_home": "not_home",
@@ -338,16 +365,30 @@ class Bridge:
         self._discover(image, person.name, {
             "name": f"{person.name} face", "unique_id": f"facetrack_{person.identity_id}_face",
             "image_topic": f"{base}/image", "content_type": "image/jpeg", **common})
+        self._discover(seen_by, person.name, {
+            "name": f"{person.name} seen by", "unique_id": f"facetrack_{person.identity_id}_seen_by",
+            "state_topic": f"{base}/seen_by", "icon": "mdi:cctv", **common})
+        self._discover(last_seen, person.name, {
+            "name": f"{person.name} last seen", "unique_id": f"facetrack_{person.identity_id}_last_seen",
+            "state_topic": f"{base}/last_seen", "device_class": "timestamp",
+            "json_attributes_topic": f"{base}/attributes", **common})
 
     def _discover_camera(self, camera: str) -> None:
         if not self.config.discovery_prefix:
             return
-        state = f"{self.topics}/camera/{camera}/state"
-        self._discover(f"{self.config.discovery_prefix}/sensor/facetrack_{camera}/config", camera, {
-            "name": f"{camera} people", "unique_id": f"facetrack_camera_{camera}", "state_topic": state,
-            "value_template": "{{ value_json.people | count }}", "json_attributes_topic": state,
-            "unit_of_measurement": "people", "availability_topic": f"{self.topics}/bridge/status",
-            "device": self._device()})
+        root, base = self.config.discovery_prefix, f"{self.topics}/camera/{camera}"
+        common = {"availability_topic": f"{self.topics}/bridge/status", "device": self._device()}
+        self._discover(f"{root}/sensor/facetrack_{camera}/config", camera, {
+            "name": f"{camera} people", "unique_id": f"facetrack_camera_{camera}", "state_topic": f"{base}/state",
+            "value_template": "{{ value_json.people | count }}", "json_attributes_topic": f"{base}/state",
+            "unit_of_measurement": "people", **common})
+        self._discover(f"{root}/binary_sensor/facetrack_{camera}_unknown/config", camera, {
+            "name": f"{camera} unknown person", "unique_id": f"facetrack_camera_{camera}_unknown",
+            "state_topic": f"{base}/unknown", "payload_on": "ON", "payload_off": "OFF", "icon": "mdi:account-question",
+            **common})
+        self._discover(f"{root}/event/facetrack_{camera}_events/config", camera, {
+            "name": f"{camera} identity", "unique_id": f"facetrack_camera_{camera}_events",
+            "state_topic": f"{base}/event", "event_types": EVENT_TYPES, **common})
 
 
 def _iso(t: float) -> str | None:

@@ -5,6 +5,7 @@ erased person gone from the broker."""
 import asyncio
 import base64
 import json
+import re
 import time
 
 import cv2
@@ -16,6 +17,7 @@ from pipelines.events.erase import bridge_state_key
 from pipelines.events.publisher import erased_key, stream_key
 from pipelines.events.redis_server import EmbeddedRedis, embedded_url
 from pipelines.mqtt.bridge import Bridge
+from tests.support.ha_schema import TIMESTAMP, problems
 from tests.support.mqtt import PASSWORD, USER, Mosquitto, Recorder, needs_mosquitto, until
 from tracker.config import MqttConfig
 from tracker.events import Event
@@ -24,8 +26,8 @@ pytestmark = [needs_mosquitto, pytest.mark.timeout(300)]
 CROP = base64.b64encode(cv2.imencode(".jpg", np.full((40, 40, 3), 128, np.uint8))[1].tobytes()).decode()
 
 
-def event(kind: str, identity: int | None, name: str, camera: str = "door", **more) -> Event:
-    return Event(type=kind, camera=camera, track_id=1, frame_time=time.time(), identity_id=identity, name=name,
+def event(kind: str, identity: int | None, name: str, camera: str = "door", track_id: int = 1, **more) -> Event:
+    return Event(type=kind, camera=camera, track_id=track_id, frame_time=time.time(), identity_id=identity, name=name,
                  model_id="omz-reid-0095:x", **more)
 
 
@@ -160,4 +162,49 @@ def test_over_tls_with_the_brokers_own_ca_and_credentials_from_a_file(tmp_path):
         until(lambda: watcher.latest().get("facetrack/person/3/state") == b"home", what="Lin home, over TLS")
         bridge.close()
         watcher.close()
+        client.close()
+
+
+def test_home_assistant_entities_seen_by_last_seen_an_unknown_person_and_identity_events(tmp_path):
+    """What Home Assistant users expect: per person the camera that sees them and when they were last seen; per
+    camera an "unknown person" sensor raised only by a track said to be nobody enrolled, and an event entity; the
+    discovery configs as Home Assistant's schemas take them; an erased person's entities gone."""
+    with EmbeddedRedis(tmp_path / "redis") as server, Mosquitto(tmp_path / "mqtt") as broker:
+        client = redis.Redis.from_url(server.url)
+        bridge = Running(MqttConfig(url=broker.url, username=USER, password=PASSWORD), server.url)
+        watcher = Recorder(broker)
+        add(client, event("track.started", None, "unknown", track_id=2),  # a face not named yet: no alarm
+            event("person.entered", 7, "Ada", run="a1"))
+        seen = until(lambda: watcher.latest().get("facetrack/person/7/seen_by") == b"door" and watcher.latest(),
+                     what="Ada seen by the door")
+        assert re.match(TIMESTAMP, seen["facetrack/person/7/last_seen"].decode())
+        assert seen["facetrack/camera/door/unknown"] == b"OFF"
+        configs = {t: json.loads(p) for t, p in seen.items() if t.startswith("homeassistant/") and p}
+        assert {t.split("/")[1] for t in configs} == {"device_tracker", "image", "sensor", "binary_sensor", "event"}
+        assert [p for t, c in configs.items() for p in problems(t, c)] == []
+        last = configs["homeassistant/sensor/facetrack_7_last_seen/config"]
+        assert last["device_class"] == "timestamp" and last["json_attributes_topic"] == "facetrack/person/7/attributes"
+        assert configs["homeassistant/sensor/facetrack_7_seen_by/config"]["state_topic"] == "facetrack/person/7/seen_by"
+        unknown = configs["homeassistant/binary_sensor/facetrack_door_unknown/config"]
+        assert unknown["state_topic"] == "facetrack/camera/door/unknown" and unknown["payload_on"] == "ON"
+
+        add(client, event("track.unknown", None, "unknown", track_id=2, run="b1"))  # a clear face, nobody enrolled
+        until(lambda: watcher.latest().get("facetrack/camera/door/unknown") == b"ON", what="an unknown person")
+        add(client, event("track.ended", None, "unknown", track_id=2, run="b1"),
+            event("person.left", 7, "Ada", run="a1"))
+        until(lambda: watcher.latest().get("facetrack/camera/door/unknown") == b"OFF", what="no unknown person")
+        until(lambda: watcher.latest().get("facetrack/person/7/seen_by") == b"none", what="Ada seen by no camera")
+        fired = [json.loads(p) for t, p, _ in watcher.seen() if t == "facetrack/camera/door/event"]
+        types = configs["homeassistant/event/facetrack_door_events/config"]["event_types"]
+        assert [f["event_type"] for f in fired] == ["person.entered", "track.unknown", "person.left"]
+        assert all(f["event_type"] in types for f in fired) and fired[0]["name"] == "Ada"
+
+        client.sadd(erased_key("facetrack"), "7")  # Ada erased: her entities leave Home Assistant
+        until(lambda: watcher.latest().get("facetrack/person/7/seen_by") == b"", what="Ada cleared")
+        bridge.close()
+        after = Recorder(broker)
+        after.caught_up()
+        assert not [t for t in after.latest() if "facetrack_7" in t or t.startswith("facetrack/person/7/")]
+        for recorder in (watcher, after):
+            recorder.close()
         client.close()

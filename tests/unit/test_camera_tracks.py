@@ -99,8 +99,8 @@ def test_a_different_look_in_a_tracks_box_ends_it_and_a_new_unnamed_track_takes_
     tracks = named_ann()
     plan, tracked, events = step(tracks, 0.2, faces(50), {}, looks={0: 5})  # due for verification: someone else
     assert plan.embed == [0]
-    assert kinds(events) == ["track.ended", "person.left", "track.started"]
-    ended, _, started = events
+    assert kinds(events) == ["track.ended", "person.left", "track.started", "track.unknown"]  # clearly nobody enrolled
+    ended, _, started, _ = events
     assert ended.name == "Ann Lee" and ended.frame_time == 1000.1 and ended.dwell_seconds == 0.1
     assert started.track_id != ended.track_id and started.name == "unknown"
     assert [(f.track_id, f.name) for f in tracked] == [(started.track_id, None)]  # no name carried over
@@ -213,7 +213,7 @@ def test_a_face_that_left_its_track_for_a_new_one_leaves_the_other_tracks_alone(
     step(tracks, 0.1, faces(50, 400), {})
     stranger = Verdict(UNKNOWN, 1.0, 0.0)
     _, after, events = step(tracks, 0.2, faces(50, 400), {0: stranger, 1: bo}, looks={0: 9})
-    assert kinds(events) == ["track.ended", "person.left", "track.started"] and tracks.splits == 1
+    assert kinds(events) == ["track.ended", "person.left", "track.started", "track.unknown"] and tracks.splits == 1
     assert after[0].track_id not in (before[0].track_id, before[1].track_id) and after[0].name is None
     assert (after[1].track_id, after[1].name) == (before[1].track_id, "Bo Chen")
 
@@ -225,7 +225,7 @@ def test_a_track_back_after_a_frame_without_its_face_is_verified_and_someone_in_
     plan, after, events = step(tracks, 0.4, faces(205), {}, looks={0: 4})  # someone else walks into the place
     assert plan.embed == [0], "a track back after a gap is verified, named or not"
     assert after[0].track_id != before[0].track_id and tracks.splits == 1
-    assert kinds(events) == ["track.ended", "track.started"]
+    assert kinds(events) == ["track.ended", "track.started", "track.unknown"]
     _, again, _ = step(tracks, 0.6, faces(205), {}, looks={0: 4})
     assert again[0].track_id == after[0].track_id
 
@@ -344,7 +344,8 @@ def test_erasing_a_person_ends_their_tracks_in_silence_and_their_face_goes_on_as
     assert [v.name for v in tracks.views()] == ["Bo Chen"] and tracks.outbox.places.in_view.tracks.keys() == {8}
     _, tracked, events = step(tracks, 0.2, faces(50, 400), {1: Verdict(8, 0.02, 0.2)})
     assert tracked[0].track_id != ann
-    assert [(e.type, e.track_id) for e in events] == [("track.started", tracked[0].track_id)]
+    assert [(e.type, e.track_id) for e in events] == [("track.started", tracked[0].track_id),
+                                                      ("track.unknown", tracked[0].track_id)]  # she is nobody now
     assert events[0].name == "unknown" and events[0].identity_id is None
     ended = tracks.finish()
     assert ann not in {e.track_id for e in ended}
@@ -414,3 +415,39 @@ def test_a_tracks_first_name_says_how_long_after_its_first_face_it_came_and_a_se
     plan, _, events = step(tracks, 0.8, faces(50), {0: Verdict(7, 0.02, 0.2)})
     again = [e for e in events if e.type == "identity.resolved"]  # before: not embedded until unknown_interval
     assert plan.embed == [0] and [(e.name, e.named_after_seconds) for e in again] == [("Ann Lee", None)]
+
+
+def test_a_clear_face_that_matches_nobody_is_said_once_to_be_no_one_enrolled():
+    tracks = cam()
+    events = step(tracks, 0.0, faces(50), {0: Verdict(7, 0.9, 0.1)})[2]  # far from Ann Lee, the nearest
+    assert kinds(events) == ["track.started", "track.unknown"]
+    assert events[1].identity_id is None and events[1].distance == 0.9 and events[1].box is not None
+    later = []
+    for t in (0.6, 1.2, 2.4):
+        later += step(tracks, t, faces(50), {0: Verdict(7, 0.9, 0.1)})[2]
+    assert "track.unknown" not in kinds(later)  # once per track
+
+
+def test_a_small_a_turned_or_an_unsure_face_is_not_called_a_stranger_nor_is_a_track_that_was_named():
+    for found, verdict in ((faces(50, size=30), Verdict(7, 0.9, 0.1)),  # too small to be sure
+                           (faces(50, nose=0.2), Verdict(7, 0.9, 0.1)),  # turned
+                           (faces(50), Verdict(7, 0.25, 0.1, evidence=-1.0))):  # beyond the threshold, not far
+        events = step(cam(), 0.0, found, {0: verdict})[2]
+        assert kinds(events) == ["track.started"], (found.sizes, verdict)
+    tracks = cam()
+    step(tracks, 0.0, faces(50), {0: Verdict(7, 0.02, 0.2)})  # Ann Lee
+    tracks.forget({7}, 1000.1, TERMS)  # her faces changed: the track is unnamed...
+    events = step(tracks, 0.2, faces(50), {0: Verdict(7, 0.9, 0.1)})[2]
+    assert "track.unknown" not in kinds(events)  # ...but it was someone: not called a stranger
+
+
+def test_only_clear_faces_call_a_track_a_stranger_however_far_its_turned_faces_were():
+    """The real clip's false alarm: profile faces of someone enrolled had driven everyone's evidence to the floor,
+    and one clear face a little beyond the threshold was taken as the stranger's proof."""
+    tracks = cam()
+    for t in (0.0, 0.6):  # in profile, far from everyone
+        assert "track.unknown" not in kinds(step(tracks, t, faces(50, nose=0.2), {0: Verdict(7, 0.9, 0.1)})[2])
+    events = step(tracks, 1.8, faces(50), {0: Verdict(7, 0.25, 0.1, evidence=-2.0)})[2]  # clear, not far
+    assert "track.unknown" not in kinds(events)
+    events = step(tracks, 4.2, faces(50), {0: Verdict(7, 0.3, 0.1, evidence=-5.0)})[2]  # a second clear face
+    assert kinds(events) == ["track.unknown"]  # the clear faces' own evidence, -7, reached the floor (-6.9)

@@ -56,6 +56,8 @@ if TYPE_CHECKING:  # annotations only: the tracker's rules need no torch
     from tracker.face.analyzer import Analysis
 
 logger = logging.getLogger(__name__)  # DEBUG: each naming decision and each ended track, with why (JSON)
+DECISIONS: dict[str, EventType] = {"resolved": "identity.resolved", "changed": "identity.changed",
+                                   "unknown": "track.unknown"}
 
 
 class CameraTracks:
@@ -208,7 +210,7 @@ class CameraTracks:
             previous, first = state.identity.identity, not state.carried  # carried: every name it had
             decision = state.see(frame, analysis, i, float(weights[i]), seen, self.gallery, self.rules, self._cut)
             if decision:
-                kind: EventType = "identity.resolved" if decision == "resolved" else "identity.changed"
+                kind = DECISIONS[decision]
                 self._log_why(kind, track_id)
                 self.outbox.decided(kind, track_id, state, previous, frame.time, analysis.faces.boxes[i],
                                     seen.distance, seen.margin, first)

@@ -111,6 +111,13 @@ class TrackIdentity:
         return self.identity != UNKNOWN and o.identity == self.identity and not o.refused and o.evidence >= 0.0
 
     @property
+    def stranger(self) -> bool:
+        """Wald's other decision for everyone enrolled: an unnamed track with a face matched, whose every
+        identity's evidence is at the floor (``-bound``: each at least ``1 / far`` times likelier a stranger's
+        than theirs). With an empty gallery, any face matched."""
+        return self.identity == UNKNOWN and bool(self.trace) and all(v <= -self.bound for v in self.evidence.values())
+
+    @property
     def hopeful(self) -> bool:
         """An unnamed track with evidence for someone: worth embedding every frame."""
         return any(v > 0.0 for v in self.evidence.values())

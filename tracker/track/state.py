@@ -31,6 +31,8 @@ if TYPE_CHECKING:  # annotations only: the tracker's rules need no torch
     from tracker.face.analyzer import Analysis
 
 SPLIT_SHARE = 1.1  # the split distance: a share of the embedder's own threshold (docs/tuning.md; was a setting)
+CLEAR_SIZE = 48.0  # a face this large (px) and this frontal (no pose discount) is clear: the faces whose evidence
+CLEAR_FRONTAL = 0.75  # alone may call a track a stranger (``TrackState.clear``)
 
 
 @dataclass(frozen=True)
@@ -66,12 +68,15 @@ class TrackState:
     doubt: bool = False  # its latest face looked a little unlike it: the next one decides
     best: BestFaces = field(default_factory=lambda: BestFaces(0))  # its best faces, for its sighting
     carried: set[int] = field(default_factory=set)  # every identity it was named, now or before (erasure ends it)
+    clear: TrackIdentity | None = None  # the sequential test over its clear faces alone (None: none yet)
+    stranger: bool = False  # it was said to be nobody enrolled (``track.unknown``)
 
     def see(self, frame: FrameInfo, analysis: Analysis, face: int, weight: float, verdict: Verdict,
             gallery: GalleryTerms, rules: CameraRules, cut: bool) -> str | None:
         """One embedded face of the track (``face`` of ``analysis``, of quality ``weight``): the best crop and faces
         kept, the verdict's evidence added to its sequential test. Returns its decision ("resolved", "changed";
-        None: no new name)."""
+        "unknown": its clear faces' own test holds everyone enrolled at the floor, before any name; None: nothing
+        new)."""
         q, box = analysis.quality, analysis.faces.boxes[face]
         self.embedded_at = frame.clock
         if weight > self.crop_weight:
@@ -86,6 +91,9 @@ class TrackState:
         seen = verdict.observation(float(q.frontal[face]), frame.time, cut, gallery)
         self.misses = 0 if seen.evidence > 0 else self.misses + 1
         decision = self.identity.observe(seen, gallery.bound)
+        if q.size[face] >= CLEAR_SIZE and q.frontal[face] >= CLEAR_FRONTAL:
+            self.clear = self.clear or TrackIdentity(gallery.bound)
+            self.clear.observe(seen, gallery.bound)
         if self.identity.agrees(seen):
             self.agreed_at = frame.clock
         if decision:
@@ -93,6 +101,9 @@ class TrackState:
                 self.blurred = None
                 self.take_crop(frame, box, weight, rules)
             self.carried.add(self.identity.identity)
+        elif not (self.stranger or self.carried) and self.clear is not None and self.clear.stranger:
+            self.stranger = True
+            return "unknown"
         return decision
 
     def sighting(self, camera_id: str, track_id: int, model_id: str, keep_named: bool) -> Sighting | None:
