@@ -112,7 +112,7 @@ function showEvent(event) {
   const time = new Date(event.frame_time * 1000).toLocaleTimeString();
   const item = element("li", { className: "event" }, crop,
     element("span", {}, `${time} ${event.type} · ${event.camera}${event.track_id === null ? "" : " #" + event.track_id} · ${event.name}`));
-  if (event.type === "track.started" || event.type === "identity.resolved") {
+  if (["track.started", "identity.resolved", "track.unknown"].includes(event.type)) {
     const button = element("button", { type: "button", textContent: "enroll…" });
     button.addEventListener("click", () => enrollTrack(event.camera, event.track_id));
     item.append(button);
