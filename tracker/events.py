@@ -30,7 +30,8 @@ class Event(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     schema_version: str = Field(SCHEMA_VERSION, pattern=r"^[0-9]+\.[0-9]+$", description=(
-        "MAJOR.MINOR: a new field is a new minor (ignore fields you do not know); any other change a new major"))
+        "MAJOR.MINOR: a new field or event type is a new minor (ignore what you do not know); any other change a new "
+        "major"))
     id: str = Field(default_factory=lambda: uuid.uuid4().hex, description="Unique event id")
     type: EventType
     camera: str = Field(pattern=CAMERA_ID, description="Camera id from the config (letters, digits, `_ . -`)")

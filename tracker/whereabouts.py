@@ -68,13 +68,20 @@ class Whereabouts:
         return changed_people, changed_cameras
 
     def _strangers(self, event: Event) -> set[str]:
-        """A track said to be nobody enrolled is in the camera's list until it ends or is named."""
+        """A track said to be nobody enrolled is in the camera's list until it ends or is named, or an event of
+        another run of the camera comes (the camera restarted, or another worker took it: its old run's tracks
+        are over, whether their ``track.ended`` came or not)."""
+        tracks = self.unknown.setdefault(event.camera, [])
+        stale = [key for key in tracks if event.run is not None and not key.startswith(f"{event.run}/")]
+        for key in stale:
+            tracks.remove(key)
+        changed = {event.camera} if stale else set()
         if event.track_id is None or event.type not in ("track.unknown", "track.ended", "identity.resolved",
                                                          "identity.changed"):
-            return set()
-        key, tracks = f"{event.run}/{event.track_id}", self.unknown.setdefault(event.camera, [])
+            return changed
+        key = f"{event.run}/{event.track_id}"
         if (event.type == "track.unknown") == (key in tracks):
-            return set()
+            return changed
         if event.type == "track.unknown":
             tracks.append(key)
         else:

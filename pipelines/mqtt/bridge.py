@@ -55,6 +55,7 @@ from tracker.whereabouts import Person, Whereabouts
 logger = logging.getLogger(__name__)
 EVENT_TYPES = ["identity.resolved", "identity.changed", "person.entered", "person.left", "track.unknown",
                "person.unknown_recurring"]  # those a camera's Home Assistant event entity fires
+FIRE_SECONDS = 60.0
 ACK_SECONDS = 10.0
 RETRY_SECONDS = 0.5  # Redis away at the start: asked again this often
 STOP_SECONDS = 5.0  # at a stop, how long the event in hand may take to be acknowledged and saved
@@ -292,7 +293,7 @@ class Bridge:
         """After each (re)connect: the status, discovery and every retained state again."""
         self._discovered.clear()
         self.broker.publish(f"{self.topics}/bridge/status", "online", retain=True)
-        self._publish_state(set(self.whereabouts.people), set(self.whereabouts.cameras))
+        self._publish_state(set(self.whereabouts.people), set(self.whereabouts.cameras) | set(self.whereabouts.unknown))
         for identity, crop in list(self.crops.items()):
             self.broker.publish(f"{self.topics}/person/{identity}/image", crop, retain=True)
 
@@ -319,8 +320,9 @@ class Bridge:
                                 "ON" if self.whereabouts.unknown.get(camera) else "OFF", retain=True)
 
     def _fire(self, event) -> None:
-        """The event for the camera's Home Assistant ``event`` entity, when it is one of its types."""
-        if event.type not in EVENT_TYPES:
+        """The event for the camera's Home Assistant ``event`` entity, when it is one of its types and was made in
+        the last ``FIRE_SECONDS`` (a bridge catching up on the Stream does not set off automations with old news)."""
+        if event.type not in EVENT_TYPES or time.time() - event.wall_time > FIRE_SECONDS:
             return
         self._discover_camera(event.camera)
         self.broker.publish(f"{self.topics}/camera/{event.camera}/event", json.dumps(
@@ -378,15 +380,16 @@ class Bridge:
             return
         root, base = self.config.discovery_prefix, f"{self.topics}/camera/{camera}"
         common = {"availability_topic": f"{self.topics}/bridge/status", "device": self._device()}
-        self._discover(f"{root}/sensor/facetrack_{camera}/config", camera, {
+        node = camera.replace(".", "_")  # a discovery object id is letters, digits, _ and - only (a camera id: also .)
+        self._discover(f"{root}/sensor/facetrack_{node}/config", camera, {
             "name": f"{camera} people", "unique_id": f"facetrack_camera_{camera}", "state_topic": f"{base}/state",
             "value_template": "{{ value_json.people | count }}", "json_attributes_topic": f"{base}/state",
             "unit_of_measurement": "people", **common})
-        self._discover(f"{root}/binary_sensor/facetrack_{camera}_unknown/config", camera, {
+        self._discover(f"{root}/binary_sensor/facetrack_{node}_unknown/config", camera, {
             "name": f"{camera} unknown person", "unique_id": f"facetrack_camera_{camera}_unknown",
             "state_topic": f"{base}/unknown", "payload_on": "ON", "payload_off": "OFF", "icon": "mdi:account-question",
             **common})
-        self._discover(f"{root}/event/facetrack_{camera}_events/config", camera, {
+        self._discover(f"{root}/event/facetrack_{node}_events/config", camera, {
             "name": f"{camera} identity", "unique_id": f"facetrack_camera_{camera}_events",
             "state_topic": f"{base}/event", "event_types": EVENT_TYPES, **common})
 

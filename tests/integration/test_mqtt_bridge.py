@@ -198,6 +198,9 @@ def test_home_assistant_entities_seen_by_last_seen_an_unknown_person_and_identit
         types = configs["homeassistant/event/facetrack_door_events/config"]["event_types"]
         assert [f["event_type"] for f in fired] == ["person.entered", "track.unknown", "person.left"]
         assert all(f["event_type"] in types for f in fired) and fired[0]["name"] == "Ada"
+        add(client, event("person.entered", 9, "Grace", wall_time=time.time() - 3600))  # an hour old: caught up on
+        until(lambda: watcher.latest().get("facetrack/person/9/state") == b"home", what="Grace home")
+        assert not [p for t, p, _ in watcher.seen() if t == "facetrack/camera/door/event" and b"Grace" in p]
 
         client.sadd(erased_key("facetrack"), "7")  # Ada erased: her entities leave Home Assistant
         until(lambda: watcher.latest().get("facetrack/person/7/seen_by") == b"", what="Ada cleared")

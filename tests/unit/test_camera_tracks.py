@@ -406,7 +406,7 @@ def test_a_named_face_enters_and_leaves_a_zone_and_its_events_name_the_zones_it_
 
 def test_a_tracks_first_name_says_how_long_after_its_first_face_it_came_and_a_second_name_does_not():
     tracks = cam()
-    step(tracks, 0.0, faces(50), {})  # a face that matches no one yet (turned, far, a stranger so far)
+    step(tracks, 0.0, faces(50), {0: Verdict(8, 0.25, 0.1, evidence=-1.0)})  # not named yet, nor a stranger
     events = step(tracks, 0.6, faces(50), {0: Verdict(7, 0.02, 0.2)})[2]  # embedded again after unknown_interval
     resolved = [e for e in events if e.type == "identity.resolved"]
     assert [(e.name, e.named_after_seconds) for e in resolved] == [("Ann Lee", 0.6)]
@@ -451,3 +451,13 @@ def test_only_clear_faces_call_a_track_a_stranger_however_far_its_turned_faces_w
     assert "track.unknown" not in kinds(events)
     events = step(tracks, 4.2, faces(50), {0: Verdict(7, 0.3, 0.1, evidence=-5.0)})[2]  # a second clear face
     assert kinds(events) == ["track.unknown"]  # the clear faces' own evidence, -7, reached the floor (-6.9)
+
+
+def test_a_name_that_came_after_the_track_was_called_a_stranger_is_not_a_time_to_name():
+    """Someone enrolled from the dashboard's 'enroll' on their track.unknown: the name waited for the enrolment."""
+    tracks = cam()
+    assert kinds(step(tracks, 0.0, faces(50), {0: Verdict(UNKNOWN, 4.0, 0.0)})[2]) == ["track.started",
+                                                                                     "track.unknown"]
+    tracks.forget(None, 1000.5, TERMS)  # enrolled now: the gallery changed
+    resolved = [e for e in step(tracks, 0.6, faces(50), {0: Verdict(7, 0.02, 0.2)})[2] if e.type == "identity.resolved"]
+    assert [(e.name, e.named_after_seconds) for e in resolved] == [("Ann Lee", None)]

@@ -59,3 +59,11 @@ def test_an_event_of_another_major_version_is_refused_by_name_and_skipped_by_the
     with caplog.at_level(logging.WARNING):
         assert _event({**data, "schema_version": f"{major + 1}.0"}) is None
     assert "update facetrack's subscriber kit" in caplog.text
+
+
+def test_the_previous_releases_kit_skips_an_event_type_it_does_not_know():
+    data = json.loads(Event(type="track.unknown", camera="door", track_id=1, run="ab12", frame_time=1.0,
+                            model_id="m").model_dump_json())
+    assert read_event(data).type == "track.unknown"
+    with pytest.raises(ValueError):  # the subscriber skips the entry (with a line in its log) and reads on
+        kit_2_0.read_event(data)

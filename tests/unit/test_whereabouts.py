@@ -69,3 +69,21 @@ def test_zones_are_polygons_in_fractions_of_the_frame_named_and_checked():
         CameraConfig(id="c", url="x.mp4", zones={"mat": [(0, 0), (1, 1)]})
     with pytest.raises(ValueError, match="zone 'porch': vertices are fractions of the frame, 0-1"):
         CameraConfig(id="c", url="x.mp4", zones={"porch": [(0, 0), (1, 0), (640, 480)]})
+
+
+def stranger(kind: str, run: str, track: int, camera: str = "door") -> Event:
+    return Event(type=kind, camera=camera, frame_time=0.0, track_id=track, run=run, model_id="m")
+
+
+def test_a_camera_holds_its_stranger_tracks_until_they_end_are_named_or_the_camera_runs_anew():
+    places = Whereabouts()
+    assert places.apply(stranger("track.unknown", "a1", 5), 1.0, 5.0) == (set(), {"door"})
+    assert places.apply(stranger("track.unknown", "a1", 6), 1.0, 5.0) == (set(), {"door"})
+    assert places.apply(stranger("track.ended", "a1", 5), 2.0, 5.0) == (set(), {"door"})
+    assert places.unknown == {"door": ["a1/6"]}
+    again = Whereabouts.from_json(places.to_json())  # a restarted bridge goes on with it
+    assert again.unknown == {"door": ["a1/6"]}
+    # the camera restarted (or another worker took it): track 6's track.ended never came, and it is over
+    assert again.apply(stranger("track.started", "b2", 1), 3.0, 5.0) == (set(), {"door"})
+    assert again.unknown == {"door": []}
+    assert Whereabouts.from_json({"people": [], "cameras": {}}).unknown == {}  # a state saved before it existed

@@ -114,7 +114,7 @@ class CameraTracks:
         fixed = self._split(plan, analysis, verdicts) if analysis is not None else {}
         step = self.tracker.update(frame.clock, faces, plan.embeddings(analysis, len(faces)), plan.quality, fixed)
         for track in step.started:
-            self._start(track, frame.time)
+            self._start(track, frame.time, frame.clock)
         for track_id in step.track_ids:
             self.states[int(track_id)].last_time = frame.time
             self.states[int(track_id)].last_clock = frame.clock
@@ -196,10 +196,11 @@ class CameraTracks:
             self._ended(self.tracker.end(own))
         return moved
 
-    def _start(self, track: Track, now: float) -> None:
+    def _start(self, track: Track, now: float, clock: float) -> None:
         self.started += 1
         identity = TrackIdentity(self.gallery.bound)
-        self.states[track.id] = TrackState(identity, first_time=now, best=BestFaces(self.rules.sighting_faces))
+        self.states[track.id] = TrackState(identity, first_time=now, first_clock=clock,
+                                           best=BestFaces(self.rules.sighting_faces))
         self.outbox.started(track.id, self.states[track.id], track.box)
 
     def _observe(self, frame: FrameInfo, analysis: Analysis, track_ids: list[int], verdicts: list[Verdict]) -> None:
@@ -207,7 +208,8 @@ class CameraTracks:
         weights = face_weight(q.size, q.frontal, q.sharpness)
         for i, (track_id, seen) in enumerate(zip(track_ids, verdicts, strict=True)):
             state = self.states[track_id]
-            previous, first = state.identity.identity, not state.carried  # carried: every name it had
+            # its first name: never named before (carried), nor called a stranger (a name then waited for enrolment)
+            previous, first = state.identity.identity, not (state.carried or state.stranger)
             decision = state.see(frame, analysis, i, float(weights[i]), seen, self.gallery, self.rules, self._cut)
             if decision:
                 kind = DECISIONS[decision]

@@ -34,8 +34,9 @@ class Outbox:
     def decided(self, kind: EventType, track_id: int, state: TrackState, previous: int, now: float,
                 box: np.ndarray, distance: float, margin: float, first: bool = False) -> None:
         """The track, named ``previous`` (or ``UNKNOWN``), is now named as ``state`` says; ``first``: its first
-        name ever (its event says how long after the track's first face)."""
-        after = round(now - state.first_time, 3) if first and kind == "identity.resolved" else None
+        name ever (its event says how long after the track's first face, on the tracker's clock: a video file's
+        position, not how fast it was played)."""
+        after = round(self.clock - state.first_clock, 3) if first and kind == "identity.resolved" else None
         self.add(kind, track_id, now, state, box=[round(float(v), 1) for v in box], distance=distance, margin=margin,
                  named_after_seconds=after)
         self.moved(self.places.leave(previous, track_id, now), track_id, now, state)

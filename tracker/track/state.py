@@ -61,6 +61,7 @@ class TrackState:
     first_time: float = 0.0  # capture time of the track's first and latest face
     last_time: float = 0.0
     last_clock: float = 0.0  # the tracker clock of its latest face (a video file's position)
+    first_clock: float = 0.0  # ...and of its first
     embedded_at: float = -1e9  # frame time (tracker clock) of its latest embedding
     agreed_at: float = -1e9  # ...of its latest embedded face that agreed with its name
     touching: bool = False  # its box overlapped another face's or track's on its latest detected frame
