@@ -56,7 +56,8 @@ class Event(BaseModel):
     dwell_seconds: float | None = Field(None, description="track.ended / person.left: time in view")
     best_distance: float | None = Field(None, description="track.ended: best distance seen for its identity")
     named_after_seconds: float | None = Field(None, description=(
-        "identity.resolved, the track's first name: seconds from its first face to the name (since 2.1)"))
+        "identity.resolved, the track's first name (not after its track.unknown): seconds from its first face, on "
+        "the tracker's clock (since 2.1)"))
     zones: list[str] | None = Field(None, description="Cameras with zones: the zones the face's box centre is in")
     zone: str | None = Field(None, description=("person.entered / person.left of one zone: the zone; null for the "
                                                 "camera as a whole"))

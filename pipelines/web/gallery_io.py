@@ -1,6 +1,6 @@
-"""The gallery for the HTTP handlers, off the event loop: every read and change runs on a thread of the default
-executor with the gallery opened there (its schema was made once, at start), so a locked gallery, a slow disk or a
-PostgreSQL round trip never stalls the cameras that share the loop."""
+"""The gallery for the HTTP handlers, off the event loop: every read and change runs on one of its two
+``gallery-http`` threads, with the gallery opened there (its schema was made once, at start), so a locked
+gallery, a slow disk or a PostgreSQL round trip never stalls the cameras that share the loop."""
 
 from __future__ import annotations
 
