@@ -9,7 +9,9 @@ For every stored face of the active model:
 - **other**: the nearest face of another person: a face within the threshold in force of someone else's, or
   closer to them than to its own, makes the two confusable;
 - **strangers** (given faces of people not enrolled, such as LFW's): how many strangers it alone would name
-  at the threshold in force, and so the share of strangers named once it is removed.
+  at the threshold in force, and so the share of strangers named once it is removed;
+- **small**: a face under the enrolment gates (``enroll.min_face_size`` or ``min_sharpness``), admitted with
+  ``enroll --accept-small``: it names strangers more often (its model card's ``small_faces`` table).
 
 The report also gives the closest pair of people and the stranger ceiling (the share of the strangers named
 by the gallery as it is). Identity distances are nearest-face distances (``match.top_k`` = 1, the default).
@@ -22,12 +24,25 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gallery.far_tables import genuine_curve
+from gallery.store import GalleryStore
+from tracker.config import EnrollConfig
 from tracker.distance import pairwise
 from tracker.verification import MAX_DISTANCE
 
 CHUNK = 256  # faces compared with the whole gallery at a time
 UNLIKE_SHARE = 0.99  # own-face distance beyond 99% of same-person pairs: it barely resembles its person
 UNLIKE, CONFUSABLE, NAMES_STRANGERS = "unlike its person", "confusable", "names strangers"
+SMALL = "small or soft reference (enroll --accept-small)"
+
+
+def under_gates(quality: dict[str, float], policy: EnrollConfig) -> bool:
+    """Whether a face is smaller or softer than the enrolment gates (admitted only with ``--accept-small``)."""
+    return quality["size"] < policy.min_face_size or quality["sharpness"] < policy.min_sharpness
+
+
+def small_faces(store: GalleryStore, policy: EnrollConfig) -> frozenset[int]:
+    """The ids of the stored faces under the enrolment gates."""
+    return frozenset(i for i, q in store.qualities().items() if under_gates(q, policy))
 
 
 @dataclass
@@ -91,7 +106,8 @@ def _nearest(identity_ids: np.ndarray, vectors: np.ndarray) -> tuple[np.ndarray,
 
 
 def audit(face_ids: np.ndarray, identity_ids: np.ndarray, vectors: np.ndarray, model_id: str, threshold: float,
-          strangers: np.ndarray | None = None) -> Audit:
+          strangers: np.ndarray | None = None, small: frozenset[int] = frozenset()) -> Audit:
+    """``small``: the ids of faces under the enrolment gates."""
     face_ids, identity_ids = np.asarray(face_ids), np.asarray(identity_ids)
     own, other_d, other_at = _nearest(identity_ids, vectors)
     genuine = genuine_curve(model_id)  # the share of same-person pairs within a distance
@@ -106,6 +122,8 @@ def audit(face_ids: np.ndarray, identity_ids: np.ndarray, vectors: np.ndarray, m
             face.flags.append(UNLIKE)
         if other <= threshold or (own_d is not None and other < own_d):
             face.flags.append(CONFUSABLE)
+        if face.face_id in small:
+            face.flags.append(SMALL)
         faces.append(face)
     pairs = [(a.identity_id, a.other_identity, a.other_distance) for a in faces if a.other_identity is not None]
     closest = min(pairs, key=lambda p: p[2]) if pairs else None

@@ -15,6 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from gallery.audit import under_gates
 from gallery.store import GalleryError, GalleryStore, NewFace
 from gallery.unknowns import NAMED, Unknowns
 from tracker.config import EnrollConfig
@@ -22,12 +23,14 @@ from tracker.distance import squared_distance
 from tracker.errors import ImageError
 from tracker.face.align import STORE_224, align, landmarks_on_crop
 from tracker.face.analyzer import Analysis, FaceAnalyzer
+from tracker.face.card import card_path, load_card
 from tracker.face.quality import rank
 from tracker.images import read_image
 
 ENROLLED, REFUSED, SKIPPED, DROPPED = "enrolled", "refused", "skipped", "dropped"
 DUPLICATE_SHARE = 0.05  # a face this close to one the person has (share of the model's threshold) is skipped
 VIDEO_SAMPLES = 60  # frames `enroll --video` looks at, evenly spaced (was enroll.video_samples)
+SMALLEST = 12  # px: the smallest face `enroll --accept-small` takes (the least enroll.min_face_size may be)
 
 
 @dataclass(frozen=True)
@@ -72,10 +75,14 @@ def most_varied(vectors: np.ndarray, keep: int, first: int = 0) -> list[int]:
 
 
 class Enroller:
-    def __init__(self, analyzer: FaceAnalyzer, store: GalleryStore, policy: EnrollConfig) -> None:
+    def __init__(self, analyzer: FaceAnalyzer, store: GalleryStore, policy: EnrollConfig,
+                 accept_small: bool = False) -> None:
+        """``accept_small``: faces under the size and sharpness gates (down to ``SMALLEST`` px) are enrolled, each
+        with a warning that says what it costs; the audit marks them."""
         self.analyzer = analyzer
         self.store = store
         self.policy = policy
+        self.accept_small = accept_small
 
     @property
     def model_id(self) -> str:
@@ -150,9 +157,14 @@ class Enroller:
         """
         outcomes = list(outcomes)
         good = []
+        warnings = {}
         for face in candidates:
             reason = self._quality_problem(face)
-            if reason:
+            if reason and self.accept_small and under_gates(face.quality, self.policy) and \
+                    face.quality["size"] >= SMALLEST and face.quality["frontal"] >= self.policy.min_frontal:
+                warnings[face.source] = f"admitted under the gates: {reason.split(':')[0]}{self._price(face)}"
+                good.append(face)
+            elif reason:
                 outcomes.append(Outcome(face.source, REFUSED, reason))
             else:
                 good.append(face)
@@ -166,7 +178,7 @@ class Enroller:
         keep, drop = self._cap(list(ids), vectors, fresh)
         for i, face in enumerate(fresh):
             if i in keep:
-                outcomes.append(Outcome(face.source, ENROLLED))
+                outcomes.append(Outcome(face.source, ENROLLED, warnings.get(face.source, "")))
             else:
                 cap = self.policy.max_faces_per_person
                 outcomes.append(Outcome(face.source, DROPPED, f"the cap of {cap} keeps the most varied faces"))
@@ -210,12 +222,26 @@ class Enroller:
     def _quality_problem(self, face: NewFace) -> str:
         q, p = face.quality, self.policy
         if q["size"] < p.min_face_size:
-            return f"face too small ({q['size']:.0f} px < {p.min_face_size} px)"
+            take = f"enroll.min_face_size = {max(int(q['size']), SMALLEST)}" if q["size"] >= SMALLEST else ""
+            way = f": {take} or `enroll --accept-small` would take it{self._price(face)}" if take else ""
+            return f"face too small ({int(q['size'])} px < {p.min_face_size} px){way}"
         if q["sharpness"] < p.min_sharpness:
-            return f"face too blurred (sharpness {q['sharpness']:.1f} < {p.min_sharpness})"
+            return (f"face too blurred (sharpness {q['sharpness']:.1f} < {p.min_sharpness}): enroll.min_sharpness = "
+                    f"{int(q['sharpness'] * 10) / 10} or `enroll --accept-small` would take it{self._price(face)}")
         if q["frontal"] < p.min_frontal:
             return f"face turned away (frontal {q['frontal']:.2f} < {p.min_frontal})"
         return ""
+
+    def _price(self, face: NewFace) -> str:
+        """What a reference this size costs, from the model card's ``small_faces`` table ("" when not measured)."""
+        name = self.model_id.split(":")[0]
+        small = load_card(name).small_faces if card_path(name).is_file() else None
+        size = face.quality["size"]
+        if small is None or size > small.rates[-1][0]:  # (no price measured for blur alone)
+            return ""
+        rate, full = small.rate(size), small.rates[0][1]
+        return (f"; at {int(size)} px a reference is within {name}'s verification threshold of {rate:.2%} of "
+                f"strangers' faces, against {full:.2%} for one as large as LFW's (its model card, measured on LFW)")
 
     def _cap(self, stored_ids: list[int], stored: np.ndarray, fresh: list[NewFace]) -> tuple[set[int], list[int]]:
         """Indices of ``fresh`` to keep and stored face ids to drop, so the person holds at most the cap."""

@@ -403,6 +403,10 @@ class GalleryStore:
         return [StoredFace(r[0], r[1], decode_png(r[2]), np.frombuffer(r[3], np.float32).reshape(5, 2),
                            json.loads(r[4]), r[5], r[6]) for r in rows]
 
+    def qualities(self) -> dict[int, dict[str, float]]:
+        """Every stored face's quality as measured when it was enrolled (size, sharpness, frontal), by face id."""
+        return {r[0]: json.loads(r[1]) for r in self._db.execute("SELECT id, quality FROM faces").fetchall()}
+
     def embeddings(self, model_id: str, identity_id: int | None = None,
                    length: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(face_ids, identity_ids, vectors)`` of every face embedded by ``model_id``, grouped by identity; those

@@ -60,7 +60,9 @@ def _report(outcomes) -> None:
     """Each refused, skipped or dropped source (of a person's enrollment), one line each."""
     colours = {"refused": "red", "skipped": "yellow", "dropped": "yellow"}
     for o in outcomes:
-        if o.status in colours:
+        if o.status == "enrolled" and o.reason:  # admitted under the gates (--accept-small)
+            err.print(f"[yellow]warning[/yellow] {escape(o.source)}: {escape(o.reason)}", highlight=False)
+        elif o.status in colours:
             colour = colours[o.status]
             err.print(f"[{colour}]{o.status}[/{colour}] {escape(o.source)}: {escape(o.reason)}", highlight=False)
 
@@ -113,6 +115,9 @@ def enroll(
     meta: Annotated[
         list[str] | None, typer.Option("--meta", help="KEY=VALUE stored with the person (repeatable)")
     ] = None,
+    accept_small: Annotated[bool, typer.Option("--accept-small", help=(
+        "Also take faces smaller or softer than the enroll gates (down to 12 px), each with a warning of what it "
+        "costs; the audit marks them"))] = False,
     gallery: GalleryOption = None,
     config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
@@ -125,7 +130,7 @@ def enroll(
         raise TrackerError("enroll: give NAME IMAGE..., or NAME --video FILE, or --dir DIR")
     metadata = _metadata(meta or [])
     with _open(settings, gallery) as store:
-        enroller = Enroller(analyzer(settings), store, settings.enroll)
+        enroller = Enroller(analyzer(settings), store, settings.enroll, accept_small)
         results = []
         if folder:
             people = _folders(folder)
@@ -377,7 +382,7 @@ def audit_command(
     gallery: GalleryOption = None, config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """Reference faces that barely resemble their person, make two people confusable, or name strangers."""
-    from gallery.audit import audit  # numpy only, but not for the other commands
+    from gallery.audit import audit, small_faces  # numpy only, but not for the other commands
 
     settings = load_config(config)
     with _open(settings, gallery) as store:
@@ -387,8 +392,9 @@ def audit_command(
         face_ids, identity_ids, vectors = store.embeddings(active)
         names = {i.id: i.name for i in store.identities()}
         threshold = stored_threshold(store, settings.match, active, None).value
+        small = small_faces(store, settings.enroll)
     stranger_vectors = _strangers(settings, strangers, set(names.values()), count) if strangers else None
-    report = audit(face_ids, identity_ids, vectors, active, threshold, stranger_vectors)
+    report = audit(face_ids, identity_ids, vectors, active, threshold, stranger_vectors, small)
     flagged = sorted(report.flagged(), key=lambda f: (-len(f.flags), f.other_distance))
     table = Table(title=f"{len(flagged)} of {len(report.faces)} faces flagged ({active}, threshold {threshold:.4f})")
     for column in ("person", "face", "flags", "own nearest (same-person share closer)", "nearest other person",

@@ -195,6 +195,40 @@ def eval_far_table(
         out.print(card_json(card), highlight=False, markup=False, end="")
 
 
+@eval_app.command("small-faces")
+def eval_small_faces(
+    root: Annotated[Path, typer.Option("--root", help="LFW folder (holds images_deepfunneled/)")],
+    write: Annotated[bool, typer.Option("--write", help="Write the table into the model's card (else print it)")]
+    = False,
+    config: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """What a small reference face costs: per face size, the share of strangers' faces within the model's
+    verification threshold of it (LFW), as its model card's small_faces table."""
+    from pipelines.eval.small_faces import small_face_rates, with_small_faces  # torch: this command only
+    from tracker.face.card import card_json, card_path  # (with the command)
+
+    settings = load_config(config)
+    if settings.models.head:
+        raise ConfigError("models.head: eval small-faces measures a shipped embedder's card; unset models.head")
+    path = card_path(settings.models.embedder)
+    if write and not os.access(path, os.W_OK):
+        raise ConfigError(f"--write: {path} is not writable here (run it from a source checkout, or without --write "
+                          "to print the card)")
+    face_path = analyzer(settings)
+    with progress() as bar:
+        rows, pairs = small_face_rates(face_path, root, bar)
+    how = f"detector.model {settings.detector.model}, models.flip {settings.models.flip}"
+    card = with_small_faces(face_path.embedder.model_id, rows, pairs, how)
+    for size, rate in rows:
+        err.print(f"{f'{size} px' if size else 'as in LFW'}: {rate:.4%} of strangers' faces within "
+                  f"{card.verify_threshold}", highlight=False)
+    if write:
+        path.write_text(card_json(card))
+        err.print(f"small_faces written to {path}")
+    else:
+        out.print(card_json(card), highlight=False, markup=False, end="")
+
+
 @eval_app.command("audit")
 def eval_audit(
     root: Annotated[Path, typer.Option("--root", help="LFW folder (holds images_deepfunneled/)")],

@@ -200,3 +200,33 @@ def test_a_file_that_is_not_a_video_is_an_error(analyzer, store, tmp_path):
     fake.write_text("no video here")
     with pytest.raises(ImageError, match="clip.mp4: not a video"):
         Enroller(analyzer, store, EnrollConfig()).from_video(fake)
+
+
+def test_a_small_soft_reference_is_refused_with_the_setting_that_takes_it_and_its_price_then_admitted_and_marked(
+        analyzer, store, tmp_path):
+    """A CCTV crop: the refusal says which setting would take it and what it costs; --accept-small takes it with
+    that warning, and the audit marks it."""
+    import cv2
+
+    from gallery.audit import SMALL, audit, small_faces
+
+    crop = tmp_path / "cctv.png"  # the photograph at a third of its size: a face of about 35 px
+    cv2.imwrite(str(crop), cv2.resize(cv2.imread(str(lfw_image("Colin_Powell", 4))), None, fx=0.36, fy=0.36,
+                                      interpolation=cv2.INTER_AREA))
+    status, reason = statuses(enroll(analyzer, store, "Colin Powell", [crop]))["cctv.png"]
+    size = int(reason.split("(")[1].split(" px")[0])
+    assert status == REFUSED and 20 <= size < 50, reason
+    assert f"enroll.min_face_size = {size} or `enroll --accept-small` would take it" in reason
+    assert "omz-reid-0095's verification threshold of" in reason
+    assert "strangers' faces, against 0.24% for one as large as LFW's" in reason
+    enroller = Enroller(analyzer, store, EnrollConfig(), accept_small=True)
+    outcome = enroller.enroll("Colin Powell", *enroller.from_images([crop])).outcomes[0]
+    assert outcome.status == ENROLLED
+    assert outcome.reason.startswith(f"admitted under the gates: face too small ({size} px")
+    assert "of strangers' faces" in outcome.reason
+    face_ids, identity_ids, vectors = store.embeddings(enroller.model_id)
+    small = small_faces(store, EnrollConfig())
+    assert set(small) == set(face_ids.tolist())  # the one face, under the gates
+    report = audit(face_ids, identity_ids, vectors, enroller.model_id, 1.0, small=small)
+    assert [f.flags for f in report.faces] == [[SMALL]]
+    assert small_faces(store, EnrollConfig(min_face_size=size, min_sharpness=0.0)) == frozenset()  # gates lowered

@@ -157,10 +157,10 @@ def test_an_audit_holds_up_no_other_request_and_is_made_once_per_state_of_the_ga
     release, made = threading.Event(), []
     real = audit_route.audit
 
-    def slow(*args):  # an audit of a large gallery (18 s at 20,000 faces)
+    def slow(*args, **kwargs):  # an audit of a large gallery (18 s at 20,000 faces)
         made.append(args[0].size)
         release.wait(60)
-        return real(*args)
+        return real(*args, **kwargs)
 
     monkeypatch.setattr(audit_route, "audit", slow)
 

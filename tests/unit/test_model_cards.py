@@ -73,3 +73,13 @@ def test_a_card_whose_loader_cannot_be_found_is_a_clear_error_naming_its_file(tm
             base_embedder(ModelsConfig(), None)
     finally:
         load_card.cache_clear()
+
+
+def test_a_small_reference_is_priced_between_the_measured_sizes_and_as_in_lfw_past_them():
+    small = load_card("omz-reid-0095").small_faces
+    assert small is not None and small.threshold == load_card("omz-reid-0095").verify_threshold
+    (_, full), (first, at_first), (second, at_second) = small.rates[:3]
+    assert small.rate(first) == at_first and small.rate(10) == at_first  # below the smallest: the smallest's
+    assert min(at_first, at_second) <= small.rate((first + second) / 2) <= max(at_first, at_second)
+    assert small.rate(small.rates[-1][0] + 1) == full  # past the largest measured: as LFW has them
+    assert load_card("dlib-resnet-v1").small_faces is None  # not measured: the refusal names no price

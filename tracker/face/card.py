@@ -3,11 +3,12 @@
 The cards are the table of embedders: ``models.embedder`` may name any of them (``card_names``), and
 ``load_embedder`` calls the function the card names (``loader``). A card names the model, the function that
 loads it, a few words on it for the settings' description, its crop template, its verification threshold (and
-where that number comes from), and
-the distance tables measured on all of LFW for one model id (its weights): the share of different-person pairs
-within each distance (``impostor``, which ``gallery/threshold.py`` turns into a gallery's threshold) and of
-same-person pairs (``genuine``, the evidence of ``gallery/evidence.py``). ``facetrack eval far-table --write``
-measures and writes the tables; a trained head carries the same tables in its own record (``facetrack train``).
+where that number comes from), and the distance tables measured on all of LFW for one model id (its weights):
+the share of different-person pairs within each distance (``impostor``, which ``gallery/threshold.py`` turns
+into a gallery's threshold) and of same-person pairs (``genuine``, the evidence of ``gallery/evidence.py``),
+and what a small reference costs (``small_faces``, quoted by the enrolment refusal; ``facetrack eval
+small-faces --write``). ``facetrack eval far-table --write`` measures and writes the tables; a trained head
+carries the same tables in its own record (``facetrack train``).
 Adding an embedder: its module and its card (and a new template into ``align.TEMPLATES``, if it needs one).
 Torch- and OpenCV-free: the config and the gallery commands read cards without a model.
 """
@@ -18,6 +19,8 @@ import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from tracker.errors import WeightsError
 
@@ -36,6 +39,22 @@ class Tables:
 
 
 @dataclass(frozen=True)
+class SmallFaces:
+    """What a small face costs: per face size (px; 0: as in LFW), the share of strangers' faces within
+    ``threshold`` (the model's verification threshold) of a reference that size (``facetrack eval small-faces``)."""
+
+    measured: str
+    threshold: float
+    rates: tuple[tuple[int, float], ...]  # (size, share), size 0 first, then ascending
+
+    def rate(self, size: float) -> float:
+        """The share at a face of ``size`` px, read between the measured sizes (past the largest: as in LFW)."""
+        sizes = [s for s, _ in self.rates[1:]]
+        shares = [r for _, r in self.rates[1:]]
+        return self.rates[0][1] if size > sizes[-1] else float(np.interp(size, sizes, shares))
+
+
+@dataclass(frozen=True)
 class ModelCard:
     name: str
     loader: str  # "module:function": the function (config, device) -> Embedder that loads it
@@ -44,6 +63,7 @@ class ModelCard:
     verify_threshold: float  # squared L2 on unit vectors: two faces within it are one person
     threshold_note: str  # where the threshold comes from
     tables: Tables | None = None  # None: not measured (the threshold alone then decides)
+    small_faces: SmallFaces | None = None  # None: not measured
 
 
 def card_names() -> list[str]:
@@ -62,9 +82,10 @@ def load_card(name: str) -> ModelCard:
     try:
         data = json.loads(path.read_text())
         tables = data["tables"]
+        small = data.get("small_faces")
         return ModelCard(data["name"], data["loader"], data["summary"], data["template"],
                          float(data["verify_threshold"]), data["threshold_note"],
-                         _tables(tables) if tables is not None else None)
+                         _tables(tables) if tables is not None else None, _small(small) if small else None)
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise WeightsError(f"{path}: no readable model card for {name} ({error}); reinstall facetrack") from None
 
@@ -75,6 +96,13 @@ def _tables(data: dict) -> Tables:
         if len(table) < 2 or any(b[0] <= a[0] or b[1] < a[1] for a, b in zip(table, table[1:])):
             raise ValueError(f"tables.{kind}: not two rows or more, ascending")
     return Tables(str(data["model_id"]), str(data["measured"]), impostor, genuine)
+
+
+def _small(data: dict) -> SmallFaces:
+    rates = tuple((int(s), float(r)) for s, r in data["rates"])
+    if len(rates) < 3 or rates[0][0] != 0 or any(b[0] <= a[0] for a, b in zip(rates[1:], rates[2:])):
+        raise ValueError("small_faces.rates: size 0 first, then two sizes or more, ascending")
+    return SmallFaces(str(data["measured"]), float(data["threshold"]), rates)
 
 
 def measured_tables(model_id: str) -> Tables | None:
@@ -97,6 +125,11 @@ def card_json(card: ModelCard) -> str:
             "verify_threshold": card.verify_threshold,
             "threshold_note": card.threshold_note}
     lines = ["{"] + [f"  {json.dumps(k)}: {json.dumps(v)}," for k, v in head.items()]
+    if card.small_faces is not None:
+        small = card.small_faces
+        rows = ", ".join(f"[{s}, {r!r}]" for s, r in small.rates)
+        lines += ['  "small_faces": {', f'    "measured": {json.dumps(small.measured)},',
+                  f'    "threshold": {small.threshold!r},', f'    "rates": [{rows}]', "  },"]
     if card.tables is None:
         return "\n".join(lines + ['  "tables": null', "}"]) + "\n"
     t = card.tables
