@@ -10,8 +10,9 @@ For every stored face of the active model:
   closer to them than to its own, makes the two confusable;
 - **strangers** (given faces of people not enrolled, such as LFW's): how many strangers it alone would name
   at the threshold in force, and so the share of strangers named once it is removed;
-- **small**: a face under the enrolment gates (``enroll.min_face_size`` or ``min_sharpness``), admitted with
-  ``enroll --accept-small``: it names strangers more often (its model card's ``small_faces`` table).
+- **small or soft**: a face under the enrolment gates (``enroll.min_face_size`` or ``min_sharpness``), admitted
+  with ``enroll --accept-small`` (what it costs: its model card's ``small_faces`` table). A mark, not a fault:
+  the share of strangers named "without the flagged faces" keeps it.
 
 The report also gives the closest pair of people and the stranger ceiling (the share of the strangers named
 by the gallery as it is). Identity distances are nearest-face distances (``match.top_k`` = 1, the default).
@@ -37,7 +38,8 @@ SMALL = "small or soft reference (enroll --accept-small)"
 
 def under_gates(quality: dict[str, float], policy: EnrollConfig) -> bool:
     """Whether a face is smaller or softer than the enrolment gates (admitted only with ``--accept-small``)."""
-    return quality["size"] < policy.min_face_size or quality["sharpness"] < policy.min_sharpness
+    return (quality.get("size", float("inf")) < policy.min_face_size
+            or quality.get("sharpness", float("inf")) < policy.min_sharpness)
 
 
 def small_faces(store: GalleryStore, policy: EnrollConfig) -> frozenset[int]:

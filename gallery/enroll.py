@@ -9,13 +9,13 @@ Every person is saved in one transaction.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from gallery.audit import under_gates
 from gallery.store import GalleryError, GalleryStore, NewFace
 from gallery.unknowns import NAMED, Unknowns
 from tracker.config import EnrollConfig
@@ -160,9 +160,9 @@ class Enroller:
         warnings = {}
         for face in candidates:
             reason = self._quality_problem(face)
-            if reason and self.accept_small and under_gates(face.quality, self.policy) and \
-                    face.quality["size"] >= SMALLEST and face.quality["frontal"] >= self.policy.min_frontal:
-                warnings[face.source] = f"admitted under the gates: {reason.split(':')[0]}{self._price(face)}"
+            if reason and self.accept_small and self._admissible(face.quality):
+                problems, _ = self._gates(face.quality)
+                warnings[face.source] = f"admitted under the gates: {'; '.join(problems)}{self._price(face)}"
                 good.append(face)
             elif reason:
                 outcomes.append(Outcome(face.source, REFUSED, reason))
@@ -220,28 +220,48 @@ class Enroller:
         return fresh
 
     def _quality_problem(self, face: NewFace) -> str:
-        q, p = face.quality, self.policy
-        if q["size"] < p.min_face_size:
-            take = f"enroll.min_face_size = {max(int(q['size']), SMALLEST)}" if q["size"] >= SMALLEST else ""
-            way = f": {take} or `enroll --accept-small` would take it{self._price(face)}" if take else ""
-            return f"face too small ({int(q['size'])} px < {p.min_face_size} px){way}"
-        if q["sharpness"] < p.min_sharpness:
-            return (f"face too blurred (sharpness {q['sharpness']:.1f} < {p.min_sharpness}): enroll.min_sharpness = "
-                    f"{int(q['sharpness'] * 10) / 10} or `enroll --accept-small` would take it{self._price(face)}")
-        if q["frontal"] < p.min_frontal:
-            return f"face turned away (frontal {q['frontal']:.2f} < {p.min_frontal})"
-        return ""
+        """Why the face fails the enrolment gates ("": it passes), with the settings that would take it, whether
+        ``enroll --accept-small`` would, and what a reference that small costs."""
+        problems, settings = self._gates(face.quality)
+        if not problems:
+            return ""
+        way = f"{' and '.join(settings)} would take it" if settings else "no setting takes a face this small"
+        if self._admissible(face.quality):
+            way += " (or `facetrack enroll --accept-small`)"
+        return f"{'; '.join(problems)}: {way}{self._price(face)}"
+
+    def _gates(self, q: dict[str, float]) -> tuple[list[str], list[str]]:
+        """The gates the face fails, and the settings that would let it through."""
+        p, problems, settings = self.policy, [], []
+        size, sharpness, frontal = q.get("size", 0.0), q.get("sharpness", 0.0), q.get("frontal", 0.0)
+        if size < p.min_face_size:
+            problems.append(f"face too small ({int(size)} px < {p.min_face_size} px)")
+            settings += [f"enroll.min_face_size = {int(size)}"] if size >= SMALLEST else []
+        if sharpness < p.min_sharpness:
+            problems.append(f"face too blurred (sharpness {sharpness:.1f} < {p.min_sharpness})")
+            settings.append(f"enroll.min_sharpness = {math.floor(sharpness * 10) / 10}")
+        if frontal < p.min_frontal:
+            problems.append(f"face turned away (frontal {frontal:.2f} < {p.min_frontal})")
+            settings.append(f"enroll.min_frontal = {math.floor(frontal * 100) / 100}")
+        return problems, settings
+
+    def _admissible(self, q: dict[str, float]) -> bool:
+        """Whether ``--accept-small`` takes the face: under the size or sharpness gate only, and not under 12 px."""
+        return q.get("size", 0.0) >= SMALLEST and q.get("frontal", 0.0) >= self.policy.min_frontal
 
     def _price(self, face: NewFace) -> str:
-        """What a reference this size costs, from the model card's ``small_faces`` table ("" when not measured)."""
-        name = self.model_id.split(":")[0]
+        """What a reference this small costs, from the model card's ``small_faces`` table ("" when not small, or
+        not measured for this model)."""
+        name, size = self.model_id.split(":")[0], face.quality.get("size", 0.0)
         small = load_card(name).small_faces if card_path(name).is_file() else None
-        size = face.quality["size"]
-        if small is None or size > small.rates[-1][0]:  # (no price measured for blur alone)
+        if small is None or size >= self.policy.min_face_size:
             return ""
-        rate, full = small.rate(size), small.rates[0][1]
-        return (f"; at {int(size)} px a reference is within {name}'s verification threshold of {rate:.2%} of "
-                f"strangers' faces, against {full:.2%} for one as large as LFW's (its model card, measured on LFW)")
+        smallest = small.rates[1][0]
+        if size < smallest:
+            return f"; what a reference under {smallest} px costs is not measured"
+        return (f"; a reference of {int(size)} px is within {name}'s verification threshold of "
+                f"{small.rate(size):.2%} of strangers' faces, against {small.rates[0][1]:.2%} for one as large as "
+                "LFW's (its model card, measured on LFW)")
 
     def _cap(self, stored_ids: list[int], stored: np.ndarray, fresh: list[NewFace]) -> tuple[set[int], list[int]]:
         """Indices of ``fresh`` to keep and stored face ids to drop, so the person holds at most the cap."""

@@ -116,8 +116,8 @@ def enroll(
         list[str] | None, typer.Option("--meta", help="KEY=VALUE stored with the person (repeatable)")
     ] = None,
     accept_small: Annotated[bool, typer.Option("--accept-small", help=(
-        "Also take faces smaller or softer than the enroll gates (down to 12 px), each with a warning of what it "
-        "costs; the audit marks them"))] = False,
+        "Also take faces smaller (down to 12 px) or blurrier (any sharpness) than the enroll gates, each with a "
+        "warning of what it costs; the audit marks them; a turned face is still refused"))] = False,
     gallery: GalleryOption = None,
     config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
@@ -382,7 +382,7 @@ def audit_command(
     gallery: GalleryOption = None, config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """Reference faces that barely resemble their person, make two people confusable, or name strangers."""
-    from gallery.audit import audit, small_faces  # numpy only, but not for the other commands
+    from gallery.audit import SMALL, audit, small_faces  # numpy only, but not for the other commands
 
     settings = load_config(config)
     with _open(settings, gallery) as store:
@@ -412,7 +412,7 @@ def audit_command(
         out.print(f"closest pair of people: {escape(names.get(a, '?'))} and {escape(names.get(b, '?'))} "
                   f"({d:.3f})", highlight=False)
     if report.strangers:
-        after = report.strangers_named_without({f.face_id for f in flagged})
+        after = report.strangers_named_without({f.face_id for f in flagged if set(f.flags) - {SMALL}})
         out.print(f"strangers named: {report.strangers_named} of {report.strangers} "
                   f"({report.strangers_named / report.strangers:.1%}); without the flagged faces {after} "
                   f"({after / report.strangers:.1%})", highlight=False)

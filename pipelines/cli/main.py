@@ -216,12 +216,12 @@ def eval_small_faces(
                           "to print the card)")
     face_path = analyzer(settings)
     with progress() as bar:
-        rows, pairs = small_face_rates(face_path, root, bar)
+        rows, found = small_face_rates(face_path, root, bar)
     how = f"detector.model {settings.detector.model}, models.flip {settings.models.flip}"
-    card = with_small_faces(face_path.embedder.model_id, rows, pairs, how)
-    for size, rate in rows:
-        err.print(f"{f'{size} px' if size else 'as in LFW'}: {rate:.4%} of strangers' faces within "
-                  f"{card.verify_threshold}", highlight=False)
+    card = with_small_faces(face_path.embedder.model_id, rows, found, how)
+    for (size, rate), n in zip(rows, found):
+        err.print(f"{f'{size} px' if size else 'as in LFW'} ({n} references found): {rate:.4%} of strangers' faces "
+                  f"within {card.verify_threshold}", highlight=False)
     if write:
         path.write_text(card_json(card))
         err.print(f"small_faces written to {path}")

@@ -1,18 +1,22 @@
 """``facetrack eval small-faces``: what a small reference costs, as its model card's ``small_faces`` table.
 
-A reference face enrolled small (a CCTV crop) is compared with every face the camera sees. Per face size, the
-share of strangers' faces (full-size LFW photographs of other people) that fall within the model's verification
-threshold of a reference shrunk to that size (``embedding.shrink``, detected and embedded through the same face
-path), beside the same share for the references as LFW has them (size 0). The enrolment refusal quotes it
-(``gallery/enroll.py``); distances are symmetric, so it is also what a small face seen live costs against a
-full-size reference."""
+A reference face enrolled small (a CCTV crop) is compared with every face the camera sees. Each reference
+photograph is scaled down (not back up) so that its face is about a target size, then detected, aligned and
+embedded as enrolment does; per target, the row's size is the median face size the detector measured (what the
+refusal compares), and its share the strangers' faces (full-size LFW photographs of other people) within the
+model's verification threshold of those references, beside the same share for the references as LFW has them
+(size 0). References the detector no longer finds at a size are left out of its row (the ``measured`` text
+counts them). The enrolment refusal quotes it (``gallery/enroll.py``)."""
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import replace
 from pathlib import Path
 
+import cv2
+import numpy as np
 from rich.progress import Progress
 
 from pipelines.eval.embedding import embed_paths
@@ -21,7 +25,8 @@ from tracker.face.analyzer import FaceAnalyzer
 from tracker.face.card import ModelCard, SmallFaces, load_card
 from tracker.lfw import image_dir
 
-SIZES = (24, 32, 40, 48, 64, 80)  # face sizes measured, px (0: as in LFW, about 110 px)
+TARGETS = (24, 32, 40, 48, 64, 80)  # face sizes aimed at, px (0: as in LFW)
+LFW_FACE = 110.0  # px: about the size of the face in an LFW photograph (250 px)
 
 
 def split_people(root: Path, references: int, strangers: int) -> tuple[list[Path], list[Path]]:
@@ -32,24 +37,33 @@ def split_people(root: Path, references: int, strangers: int) -> tuple[list[Path
     return first[:references], first[references:]
 
 
+def _scaled(image: np.ndarray, scale: float) -> np.ndarray:
+    return cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+
+
 def small_face_rates(analyzer: FaceAnalyzer, root: Path, bar: Progress, references: int = 1000,
-                     strangers: int = 2000) -> tuple[list[tuple[int, float]], int]:
-    """``(size, share of stranger pairs within the threshold)`` per size (0: full), and the pairs at full size."""
+                     strangers: int = 2000) -> tuple[list[tuple[int, float]], list[int]]:
+    """``(measured size, share of stranger pairs within the threshold)`` per target (size 0: as in LFW), and how
+    many references the detector found at each."""
     refs, others = split_people(root, references, strangers)
     probes = embed_paths(analyzer, others, bar, "strangers, as LFW has them").vectors
-    threshold, rows, pairs = analyzer.verify_threshold, [], 0
-    for size in (0, *SIZES):
-        label = f"references at {size} px" if size else "references as LFW has them"
-        vectors = embed_paths(analyzer, refs, bar, label, face=size or None).vectors
-        within = pairwise(vectors, probes) <= threshold
-        rows.append((size, float(within.mean())))
-        pairs = pairs or within.size
-    return rows, pairs
+    threshold, rows, found = analyzer.verify_threshold, [], []
+    for target in (0, *TARGETS):
+        label = f"references scaled to a {target} px face" if target else "references as LFW has them"
+        view = functools.partial(_scaled, scale=target / LFW_FACE) if target else None
+        central = embed_paths(analyzer, refs, bar, label, view=view)
+        if len(central.vectors) < 2:
+            continue
+        size = int(round(float(np.median(central.faces.sizes)))) if target else 0
+        rows.append((size, float((pairwise(central.vectors, probes) <= threshold).mean())))
+        found.append(len(central.vectors))
+    return rows, found
 
 
-def with_small_faces(model_id: str, rows: list[tuple[int, float]], pairs: int, how: str) -> ModelCard:
+def with_small_faces(model_id: str, rows: list[tuple[int, float]], found: list[int], how: str) -> ModelCard:
     """The shipped card of ``model_id``'s embedder with this ``small_faces`` table."""
     card = load_card(model_id.split(":")[0])
-    measured = (f"{model_id}, 1,000 LFW references x 2,000 strangers' photographs ({pairs:,} pairs at full size); "
+    counts = ", ".join(f"{n} at {s} px" if s else f"{n} as in LFW" for (s, _), n in zip(rows, found))
+    measured = (f"{model_id}, LFW references scaled down (found: {counts}) x 2,000 strangers' photographs; "
                 f"facetrack eval small-faces --write, {how}")
     return replace(card, small_faces=SmallFaces(measured, card.verify_threshold, tuple(rows)))
