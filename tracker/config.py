@@ -177,7 +177,8 @@ class CameraConfig(Strict):
     id: str = Field(pattern=CAMERA_ID, description="Letters, digits, `_ . -`; unique among the cameras")
     url: str = Field(min_length=1, max_length=2048, pattern=r"^[^\x00-\x1f\x7f]*$",
                      description="`rtsp://`, `rtsps://`, `http(s)://` (MJPEG), a video file path (`./name` if it "
-                                 'holds a colon) or a device number (`"0"`)')
+                                 "holds a colon), a folder of recordings (docs/operations.md) or a device number "
+                                 '(`"0"`)')
     fps: float = Field(5.0, gt=0.0, le=60.0,
         description="Frames analysed per second at most")
     detect_url: str = Field("", max_length=2048, pattern=r"^[^\x00-\x1f\x7f]*$", description=(

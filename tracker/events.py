@@ -44,6 +44,9 @@ class Event(BaseModel):
     video_time: float | None = Field(
         None, description="Video-file cameras: the frame's position in the file, seconds; null for live cameras"
     )
+    video_file: str | None = Field(None, description=(
+        "Folder cameras: the recording the frame is from (its name in the folder); video_time is the position in it "
+        "(since 2.1)"))
     box: list[float] | None = Field(None, description="x1 y1 x2 y2 in frame pixels")
     identity_id: int | None = Field(None, description="Gallery identity id, null when unknown")
     name: str = Field("unknown", description="Display name, or 'unknown'")

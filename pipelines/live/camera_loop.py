@@ -160,7 +160,7 @@ class CameraLoop:
         sub-stream camera's are its main stream's (once it has opened), kept decoding while faces are in view."""
         if self._main is None:
             faces = await self.executor.detect(image, glance=glance)
-            return faces, FrameInfo(frame.time, frame.video_time, image)
+            return faces, FrameInfo(frame.time, frame.video_time, image, source=frame.source)
         zoom = self._zoom(frame)
         faces = (await self.executor.detect(image, min(zoom), glance)).scaled(zoom)
         if len(faces) or self.tracks.open:

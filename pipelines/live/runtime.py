@@ -21,6 +21,7 @@ from pipelines.events.publisher import EventPublisher, PublisherStatus
 from pipelines.live.camera_loop import CameraLoop, FrameObserver
 from pipelines.live.executor import ModelExecutor
 from pipelines.live.mainstream import MainStream
+from pipelines.live.recordings import FolderReader, Played, is_folder
 from pipelines.live.retention import Retention
 from pipelines.live.sightings import SightingsStatus, SightingWriter
 from pipelines.live.sources import CameraReader, Frame, Mailbox, is_file
@@ -179,8 +180,7 @@ class Runtime:
             raise TrackerError(f"camera '{camera.id}' exists already")
         mailbox = Mailbox(asyncio.get_running_loop())
         pipeline = self.config.pipeline
-        reader = CameraReader(camera.id, camera.detect_url or camera.url, mailbox, camera.realtime,
-                              pipeline.stall_seconds, pipeline.max_backoff, camera.fps, camera.loop)
+        reader = self._reader(camera, mailbox)
         main = MainStream(camera.id, camera.url, pipeline.stall_seconds, pipeline.max_backoff, camera.realtime,
                           camera.loop) if camera.detect_url else None
         gate = ActivityGate(pipeline.idle_detect_seconds) if pipeline.idle_detect_seconds else None  # 0: no gate
@@ -195,11 +195,22 @@ class Runtime:
         logger.info("camera %s: added (%s, %.1f fps analysed)", camera.id, redact(camera.url), camera.fps)
         return self.cameras[camera.id]
 
+    def _reader(self, camera: CameraConfig, mailbox: Mailbox) -> CameraReader:
+        """The thread that decodes the camera: a folder's recordings one after another, or its stream or file."""
+        pipeline = self.config.pipeline
+        if is_folder(camera.url):
+            played = Played(self.publisher.url, f"{self.config.events.prefix}:recordings:{camera.id}")
+            return FolderReader(camera.id, camera.url, mailbox, played, camera.realtime, pipeline.stall_seconds,
+                                camera.fps)
+        return CameraReader(camera.id, camera.detect_url or camera.url, mailbox, camera.realtime,
+                            pipeline.stall_seconds, pipeline.max_backoff, camera.fps, camera.loop)
+
     def _tracks(self, camera: CameraConfig, first_track_id: int) -> CameraTracks:
         config, unknowns = self.config, self.config.unknowns
         rules = CameraRules(config.tracking, self.identifier.analyzer.verify_threshold, config.events.crop_max_bytes,
                             SIGHTING_FACES if self.sightings else 0, unknowns.keep_named,
-                            config.http.blur_unknown, is_file(camera.url), Zones(camera.zones))
+                            config.http.blur_unknown, is_file(camera.url) or is_folder(camera.url),
+                            Zones(camera.zones))
         return CameraTracks(camera_id=camera.id, rules=rules, first_track_id=first_track_id)
 
     async def remove_camera(self, camera_id: str) -> None:

@@ -56,6 +56,8 @@ class Frame:
     video_time: float  # the tracker's clock: seconds into a video file (frame number / fps); for a live source,
     # the monotonic clock at capture (differences only: it never steps when the wall clock is set)
     thumb: np.ndarray | None = None  # the activity gate's grey thumbnail (tracker.track.activity), made by the reader
+    source: tuple[str, float] | None = None  # a folder camera's: the recording's name, and where it starts on the
+    # tracker's clock (its frames' position in it is ``video_time`` less that)
 
     def rgb(self) -> np.ndarray:
         """The frame as RGB uint8 (h, w, 3): a conversion of a 1080p frame costs milliseconds, so never on the
@@ -141,6 +143,8 @@ class CameraReader(threading.Thread):
         self.loop = loop  # a video file starts again at its end (its clock runs on)
         self.max_pixels = max_pixels  # larger frames fail the camera (0: no limit)
         self._oversize: tuple[int, int] | None = None
+        self._source: tuple[str, float] | None = None  # a folder camera's recording, and its start on the clock
+        self._end = 0.0  # the position of the latest frame handed on, in its file
         self.reconnects = 0
         self._halt = threading.Event()
 
@@ -259,7 +263,9 @@ class CameraReader(threading.Thread):
             pass
 
     def _hand_on(self, frame: av.VideoFrame, number: int, at: float, file: bool) -> None:
-        due = Frame(self.camera, number, time.time(), frame, at, thumbnail(luma(frame)))
+        start = self._source[1] if self._source else 0.0
+        self._end = at
+        due = Frame(self.camera, number, time.time(), frame, start + at, thumbnail(luma(frame)), self._source)
         self.mailbox.put(due, wait=file and not self.realtime, stop=self._halt)
 
     def _too_large(self, width: int, height: int) -> bool:

@@ -59,9 +59,10 @@ def analysis_of(found: Faces, embed: list[int], looks: dict, sharpness: float = 
 
 def step(tracks: CameraTracks, t: float, found: Faces, verdicts: dict[int, Verdict],
          looks: dict | None = None, image: np.ndarray = IMAGE, sharpness: float = 100.0,
-         gallery: GalleryTerms = TERMS):
-    """One analysed frame at time ``t``; ``verdicts`` gives the gallery's answer per face index."""
-    frame = FrameInfo(1000.0 + t, t, image)
+         gallery: GalleryTerms = TERMS, source: tuple[str, float] | None = None):
+    """One analysed frame at time ``t``; ``verdicts`` gives the gallery's answer per face index; ``source``: a
+    folder camera's recording and its start on the clock."""
+    frame = FrameInfo(1000.0 + t, t, image, source=source)
     tracks.note(frame)
     plan = tracks.plan(frame, found)
     analysis = analysis_of(found, plan.embed, looks or {}, sharpness) if plan.embed else None

@@ -461,3 +461,17 @@ def test_a_name_that_came_after_the_track_was_called_a_stranger_is_not_a_time_to
     tracks.forget(None, 1000.5, TERMS)  # enrolled now: the gallery changed
     resolved = [e for e in step(tracks, 0.6, faces(50), {0: Verdict(7, 0.02, 0.2)})[2] if e.type == "identity.resolved"]
     assert [(e.name, e.named_after_seconds) for e in resolved] == [("Ann Lee", None)]
+
+
+def test_a_folder_cameras_events_say_which_recording_and_where_in_it():
+    tracks = cam(video=True)
+    a, b = ("a.avi", 0.0), ("b.avi", 70.0)  # b starts after a's 10 s and the gap between recordings
+    first = step(tracks, 0.0, faces(50), {0: Verdict(7, 0.02, 0.2)}, source=a)[2]
+    step(tracks, 9.0, faces(50), {}, source=a)
+    later = step(tracks, 70.5, faces(50), {0: Verdict(8, 0.02, 0.2)}, source=b)[2]
+    assert [(e.type, e.video_file, e.video_time) for e in first][:2] == [("track.started", "a.avi", 0.0),
+                                                                        ("identity.resolved", "a.avi", 0.0)]
+    ended = next(e for e in later if e.type == "track.ended")
+    assert (ended.name, ended.video_file, ended.video_time) == ("Ann Lee", "a.avi", 9.0)  # where she was last seen
+    started = next(e for e in later if e.type == "track.started")
+    assert (started.video_file, started.video_time) == ("b.avi", 0.5)  # half a second into the second recording

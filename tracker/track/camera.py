@@ -94,7 +94,7 @@ class CameraTracks:
     def note(self, frame: FrameInfo) -> None:
         """A detected frame: its clock, and whether it starts a new shot."""
         self._previous, self._clock, self._cut = self._clock, frame.clock, self._cuts.update(frame.image)
-        self.outbox.clock = frame.clock
+        self.outbox.clock, self.outbox.source = frame.clock, frame.source
 
     def plan(self, frame: FrameInfo, faces: Faces) -> FramePlan:
         """Which of the ``note``d frame's faces to embed (a query: nothing changes)."""
@@ -118,6 +118,7 @@ class CameraTracks:
         for track_id in step.track_ids:
             self.states[int(track_id)].last_time = frame.time
             self.states[int(track_id)].last_clock = frame.clock
+            self.states[int(track_id)].last_source = frame.source
         if analysis is not None:
             self._observe(frame, analysis, [int(step.track_ids[d]) for d in plan.embed], verdicts)
         for track in step.ended:

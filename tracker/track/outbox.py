@@ -26,6 +26,7 @@ class Outbox:
         self.terms = NO_GALLERY  # the gallery the events name people by: as the latest frame (or change) read it
         self.clock = -np.inf  # the tracker clock of the latest detected frame (a video file's position)
         self.frame_size = (1, 1)  # the latest frame's, that of the tracks' boxes
+        self.source: tuple[str, float] | None = None  # a folder camera's recording, and its start on the clock
         self._events: list[Event] = []
 
     def started(self, track_id: int, state: TrackState, box: np.ndarray) -> None:
@@ -87,13 +88,18 @@ class Outbox:
         zones = self.rules.zones
         if zones and fields.get("box") is not None:
             fields["zones"] = zones.of(fields["box"], *self.frame_size)
-        clock = state.last_clock if kind == "track.ended" and state is not None else self.clock
+        ended = kind == "track.ended" and state is not None
+        clock = state.last_clock if ended and state is not None else self.clock
+        source = state.last_source if ended and state is not None else self.source
+        if source is not None:  # a folder camera: the position in its recording
+            clock -= source[1]
         crop = None
         if state is not None:
             crop = state.crop if named or not self.rules.blur_unknown else state.blurred
         self._events.append(Event(
             type=kind, camera=self.camera_id, track_id=track_id, run=self.run, frame_time=frame_time,
             video_time=round(float(clock), 3) if self.rules.video and np.isfinite(clock) else None,
+            video_file=source[0] if source is not None else None,
             identity_id=identity if named else None, name=self.terms.name_of(identity), model_id=self.terms.model_id,
             crop_jpeg=crop, **fields,
         ))

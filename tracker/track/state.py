@@ -62,6 +62,7 @@ class TrackState:
     last_time: float = 0.0
     last_clock: float = 0.0  # the tracker clock of its latest face (a video file's position)
     first_clock: float = 0.0  # ...and of its first
+    last_source: tuple[str, float] | None = None  # a folder camera's recording of its latest face
     embedded_at: float = -1e9  # frame time (tracker clock) of its latest embedding
     agreed_at: float = -1e9  # ...of its latest embedded face that agreed with its name
     touching: bool = False  # its box overlapped another face's or track's on its latest detected frame
@@ -218,6 +219,7 @@ class FrameInfo:
     clock: float
     image: np.ndarray
     size: tuple[int, int] | None = None
+    source: tuple[str, float] | None = None  # a folder camera's recording and its start on the clock
 
     def box_size(self) -> tuple[int, int]:
         """The width and height of the frame the tracks' boxes are in."""
