@@ -95,6 +95,7 @@ class CameraLoop:
         self.latest: tuple[Frame, list[TrackedFace]] | None = None  # for the live view
         self._view = identifier.view  # the gallery as the open tracks were named against it
         self._main: tuple[int, int] | None = None  # the main stream's size the open tracks' boxes are in
+        self._recording: str | None = None  # a folder camera's recording the open tracks are in
 
     async def run(self) -> None:
         while True:
@@ -103,6 +104,9 @@ class CameraLoop:
                     frame = await self.mailbox.get()
             except TimeoutError:  # no frame (a camera reconnecting, stalled): gallery changes still apply
                 self._follow_gallery(time.time())
+                if self._recording is not None:  # a folder camera between recordings: the last one's tracks end
+                    self._recording = None
+                    self._publish(self.tracks.finish())
                 continue
             if frame is None:
                 break
@@ -128,6 +132,10 @@ class CameraLoop:
         main = self._main_size()
         if main != self._main:  # a sub-stream camera's boxes change pixels (its main stream opened): tracks end
             self._main = main
+            self._publish(self.tracks.finish())
+        recording = frame.source[0] if frame.source else None
+        if recording != self._recording:  # a folder camera's next recording: no track goes on into it
+            self._recording = recording
             self._publish(self.tracks.finish())
         if self.stats.analysed % self.detect_every and self.tracks.open:
             self._done(frame, self.tracks.follow(frame.video_time))

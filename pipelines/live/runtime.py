@@ -199,6 +199,8 @@ class Runtime:
         """The thread that decodes the camera: a folder's recordings one after another, or its stream or file."""
         pipeline = self.config.pipeline
         if is_folder(camera.url):
+            if camera.detect_url:
+                raise TrackerError(f"camera '{camera.id}': detect_url: a folder of recordings has no sub-stream")
             played = Played(self.publisher.url, f"{self.config.events.prefix}:recordings:{camera.id}")
             return FolderReader(camera.id, camera.url, mailbox, played, camera.realtime, pipeline.stall_seconds,
                                 camera.fps)

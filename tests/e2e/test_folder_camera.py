@@ -25,9 +25,10 @@ pytestmark = [needs_data, pytest.mark.timeout(900)]
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory, analyzer, config):
-    """A short recording: Colin Powell (enrolled), then a stranger; and a gallery of Colin Powell."""
+    """A short recording with Colin Powell (enrolled) in view from its start to its end, so that one recording
+    ends and the next begins with the same face; and a gallery of Colin Powell."""
     folder = tmp_path_factory.mktemp("recording")
-    plan = make_plan(LFW, order=("Colin_Powell", "Aaron_Eckhart"), duration=2.5, gap=1.0, lead=0.5, tail=1.0)
+    plan = make_plan(LFW, order=("Colin_Powell",), duration=3.0, lead=0.1, tail=0.1)
     return plan, write_demo(plan, folder), enroll_plan(plan, folder / "gallery.db", analyzer, config)
 
 
@@ -40,19 +41,22 @@ def until(condition, seconds: float, what: str, log: Path):
     pytest.fail(f"not within {seconds} s: {what}\n{log.read_text()[-3000:]}")
 
 
+def events(client: redis.Redis) -> list[dict]:
+    return [json.loads(fields[b"event"]) for _, fields in client.xrange(stream_key("facetrack"))]
+
+
 def named(client: redis.Redis) -> dict[str, list[dict]]:
     """The identity.resolved events in the Stream, by recording."""
     found: dict[str, list[dict]] = {}
-    for _, fields in client.xrange(stream_key("facetrack")):
-        event = json.loads(fields[b"event"])
+    for event in events(client):
         if event["type"] == "identity.resolved":
             found.setdefault(event["video_file"], []).append(event)
     return found
 
 
 def drop(video: Path, folder: Path, name: str) -> None:
-    """As a recorder finishes a file: written under a temporary name, then renamed."""
-    shutil.copy(video, folder / f"{name}.part")
+    """As a recorder finishes a file: written under a temporary name (a while ago), then renamed."""
+    shutil.copy2(video, folder / f"{name}.part")
     os.rename(folder / f"{name}.part", folder / name)
 
 
@@ -95,14 +99,19 @@ def test_recordings_dropped_into_a_folder_are_each_named_once_across_a_restart(c
                 if process.poll() is None:
                     process.kill()
                     process.wait(timeout=30)
-        after = named(client)
+        after, every = named(client), events(client)
         client.close()
 
     assert sorted(after) == ["a.avi", "b.avi", "c.avi", "d.avi"]
     assert {name: len(events) for name, events in after.items() if name != "d.avi"} == {
         name: len(events) for name, events in before.items()}  # the restart played none of them again
-    for events in after.values():
-        assert [e["name"] for e in events] == ["Colin_Powell"]  # the stranger named by no one, in every file
-        assert 0.0 <= events[0]["video_time"] <= plan.seconds  # where in the recording, not on the run's clock
+    for resolved in after.values():
+        assert [e["name"] for e in resolved] == ["Colin_Powell"]  # named once in each recording
+        assert 0.0 <= resolved[0]["video_time"] <= plan.seconds  # where in the recording, not on the run's clock
+    recording = {(e["run"], e["track_id"]): e["video_file"] for e in every if e["type"] == "track.started"}
+    ended = [e for e in every if e["type"] == "track.ended"]
+    assert len(ended) == 4 and all(e["video_file"] == recording[e["run"], e["track_id"]] for e in ended)  # no track
+    # spans two recordings
+    assert {e["video_file"] for e in ended} == {"a.avi", "b.avi", "c.avi", "d.avi"}  # each ended with its file
     said = [line for line in log.read_text().splitlines() if "broken.avi" in line]
     assert len(said) == 1 and "skipped" in said[0], said
