@@ -171,26 +171,45 @@ def eval_far_table(
         lfw_faces,
         measured_card,
     )
-    from tracker.face.card import card_json, card_path  # (with the command)
 
     settings = load_config(config)
-    if settings.models.head:
-        raise ConfigError("models.head: eval far-table measures a shipped embedder's tables; a trained head's are "
-                          "measured by facetrack train, into its record")
-    path = card_path(settings.models.embedder)
-    if write and not os.access(path, os.W_OK):
-        raise ConfigError(f"--write: {path} is not writable here (run it from a source checkout, or without --write "
-                          "to print the card)")
+    path = _card_to_measure(settings, "far-table", write)
     face_path = analyzer(settings)
     with progress() as bar:
         vectors, people = lfw_faces(face_path, root, bar)
         table, pairs = impostor_quantiles(vectors, people, bar=bar)
     genuine, same = genuine_quantiles(vectors, people)
-    how = f"detector.model {settings.detector.model}, models.flip {settings.models.flip}"
-    card = measured_card(face_path.embedder.model_id, table, pairs, genuine, same, len(vectors), how)
+    card = measured_card(face_path.embedder.model_id, table, pairs, genuine, same, len(vectors), _how(settings))
+    _put_card(card, path, write)
+
+
+def _card_to_measure(settings: Config, command: str, write: bool) -> Path:
+    """The card ``eval <command>`` measures: the shipped embedder's (a trained head's tables are measured by
+    ``facetrack train``, into its record); with ``write``, one it can write."""
+    from tracker.face.card import card_path  # (with the commands)
+
+    if settings.models.head:
+        raise ConfigError(f"models.head: eval {command} measures a shipped embedder's card; a trained head's tables "
+                          "are measured by facetrack train, into its record")
+    path = card_path(settings.models.embedder)
+    if write and not os.access(path, os.W_OK):
+        raise ConfigError(f"--write: {path} is not writable here (run it from a source checkout, or without --write "
+                          "to print the card)")
+    return path
+
+
+def _how(settings: Config) -> str:
+    """The settings a card's measurement depends on."""
+    return f"detector.model {settings.detector.model}, models.flip {settings.models.flip}"
+
+
+def _put_card(card, path: Path, write: bool) -> None:
+    """The measured card written over ``path``, or printed."""
+    from tracker.face.card import card_json  # (with the commands)
+
     if write:
         path.write_text(card_json(card))
-        err.print(f"tables written to {path}")
+        err.print(f"{path} written", highlight=False)
     else:
         out.print(card_json(card), highlight=False, markup=False, end="")
 
@@ -205,28 +224,17 @@ def eval_small_faces(
     """What a small reference face costs: per face size, the share of strangers' faces within the model's
     verification threshold of it (LFW), as its model card's small_faces table."""
     from pipelines.eval.small_faces import small_face_rates, with_small_faces  # torch: this command only
-    from tracker.face.card import card_json, card_path  # (with the command)
 
     settings = load_config(config)
-    if settings.models.head:
-        raise ConfigError("models.head: eval small-faces measures a shipped embedder's card; unset models.head")
-    path = card_path(settings.models.embedder)
-    if write and not os.access(path, os.W_OK):
-        raise ConfigError(f"--write: {path} is not writable here (run it from a source checkout, or without --write "
-                          "to print the card)")
+    path = _card_to_measure(settings, "small-faces", write)
     face_path = analyzer(settings)
     with progress() as bar:
         rows, found = small_face_rates(face_path, root, bar)
-    how = f"detector.model {settings.detector.model}, models.flip {settings.models.flip}"
-    card = with_small_faces(face_path.embedder.model_id, rows, found, how)
+    card = with_small_faces(face_path.embedder.model_id, rows, found, _how(settings))
     for (size, rate), n in zip(rows, found):
         err.print(f"{f'{size} px' if size else 'as in LFW'} ({n} references found): {rate:.4%} of strangers' faces "
                   f"within {card.verify_threshold}", highlight=False)
-    if write:
-        path.write_text(card_json(card))
-        err.print(f"small_faces written to {path}")
-    else:
-        out.print(card_json(card), highlight=False, markup=False, end="")
+    _put_card(card, path, write)
 
 
 @eval_app.command("audit")
