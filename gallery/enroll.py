@@ -23,7 +23,7 @@ from tracker.distance import squared_distance
 from tracker.errors import ImageError
 from tracker.face.align import STORE_224, align, landmarks_on_crop
 from tracker.face.analyzer import Analysis, FaceAnalyzer
-from tracker.face.card import card_path, load_card
+from tracker.face.card import shipped_card
 from tracker.face.quality import rank
 from tracker.images import read_image
 
@@ -253,7 +253,8 @@ class Enroller:
         """What a reference this small costs, from the model card's ``small_faces`` table ("" when not small, or
         not measured for this model)."""
         name, size = self.model_id.split(":")[0], face.quality.get("size", 0.0)
-        small = load_card(name).small_faces if card_path(name).is_file() else None
+        card = shipped_card(name)  # (None: a trained head's model)
+        small = card.small_faces if card is not None else None
         if small is None or size >= self.policy.min_face_size:
             return ""
         smallest = small.rates[1][0]

@@ -350,15 +350,17 @@ class Bridge:
             self._discovered[topic] = name
             self.broker.publish(topic, json.dumps(config), retain=True)
 
-    def _device(self) -> dict:
-        return {"identifiers": [f"facetrack_{self.topics}"], "name": "facetrack", "manufacturer": "facetrack"}
+    def _common(self) -> dict:
+        """What every discovery config holds: the bridge's availability and the one facetrack device."""
+        return {"availability_topic": f"{self.topics}/bridge/status", "device": {
+            "identifiers": [f"facetrack_{self.topics}"], "name": "facetrack", "manufacturer": "facetrack"}}
 
     def _discover_person(self, person: Person) -> None:
         topics = self._discovery_topics(person.identity_id)
         if not topics:
             return
         base = f"{self.topics}/person/{person.identity_id}"
-        common = {"availability_topic": f"{self.topics}/bridge/status", "device": self._device()}
+        common = self._common()
         tracker, image, seen_by, last_seen = topics
         self._discover(tracker, person.name, {
             "name": person.name, "unique_id": f"facetrack_{person.identity_id}", "state_topic": f"{base}/state",
@@ -379,7 +381,7 @@ class Bridge:
         if not self.config.discovery_prefix:
             return
         root, base = self.config.discovery_prefix, f"{self.topics}/camera/{camera}"
-        common = {"availability_topic": f"{self.topics}/bridge/status", "device": self._device()}
+        common = self._common()
         node = camera.replace(".", "_")  # a discovery object id is letters, digits, _ and - only (a camera id: also .)
         self._discover(f"{root}/sensor/facetrack_{node}/config", camera, {
             "name": f"{camera} people", "unique_id": f"facetrack_camera_{camera}", "state_topic": f"{base}/state",

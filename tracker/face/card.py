@@ -107,13 +107,13 @@ def _small(data: dict) -> SmallFaces:
 
 def measured_tables(model_id: str) -> Tables | None:
     """The tables measured for exactly ``model_id`` (name and weights), from its card; None: none shipped."""
-    card = _shipped(model_id.split(":")[0])
+    card = shipped_card(model_id.split(":")[0])
     tables = card.tables if card is not None else None
     return tables if tables is not None and tables.model_id == model_id else None
 
 
 @functools.cache
-def _shipped(name: str) -> ModelCard | None:
+def shipped_card(name: str) -> ModelCard | None:
     """The card of ``name`` when the package has one (None: a trained head's name, say), looked for once: the
     distance lookups of every curve point come here."""
     return load_card(name) if card_path(name).is_file() else None

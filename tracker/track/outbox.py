@@ -88,9 +88,9 @@ class Outbox:
         zones = self.rules.zones
         if zones and fields.get("box") is not None:
             fields["zones"] = zones.of(fields["box"], *self.frame_size)
-        ended = kind == "track.ended" and state is not None
-        clock = state.last_clock if ended and state is not None else self.clock
-        source = state.last_source if ended and state is not None else self.source
+        ended = state if kind == "track.ended" else None  # stamped where the track was last seen
+        clock = ended.last_clock if ended is not None else self.clock
+        source = ended.last_source if ended is not None else self.source
         if source is not None:  # a folder camera: the position in its recording
             clock -= source[1]
         crop = None
