@@ -8,16 +8,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gallery.evidence import Evidence, bound
 from gallery.matching import GalleryIndex
 from gallery.negatives import Negatives
 from gallery.store import GalleryStore
-from gallery.threshold import threshold_for_faces
 from gallery.view import GalleryView
 from tracker.config import MatchConfig
 from tracker.face.analyzer import FaceAnalyzer
 from tracker.track.identity import UNKNOWN
-from tracker.track.state import GalleryTerms
 
 logger = logging.getLogger(__name__)
 CHANGES_KEPT = 100  # changes a view remembers (``GalleryView.changed_since``)
@@ -85,30 +82,26 @@ class Identifier:
             self._swap(store, index)
 
     def _swap(self, store: GalleryStore, index: GalleryIndex) -> None:
-        """Prepare the view of ``index`` (names, rule, bound, evidence curves: here, off the camera loop), then
+        """Prepare the view of ``index`` (names, naming rule, evidence curves: here, off the camera loop), then
         publish it by one assignment."""
         names = {i.id: i.name for i in store.identities()}
-        owners, counts = np.unique(index.identity_ids, return_counts=True)
-        face_counts = dict(zip(owners.tolist(), counts.tolist()))
-        match = self.match_config
-        rule = threshold_for_faces(match, self.model_id, self.analyzer.verify_threshold, index.identity_ids)
-        evidence = Evidence(self.model_id, rule.value, bound(match.far, rule.identities))
-        evidence.prepare(face_counts.values())
-        terms = GalleryTerms(self.model_id, rule.value, match.margin, evidence.bound, names)
-        missing = len(store.faces_missing(self.model_id))
-        signatures, revision, changes = self._note_changes(getattr(self, "view", None), names, face_counts, index)
-        self.view = GalleryView(terms, index, face_counts, rule, evidence, match.top_k, revision, changes, missing)
+        signatures, revision, changes = self._note_changes(getattr(self, "view", None), names, index)
+        self.view = GalleryView.prepared(index, names, self.match_config, self.model_id, self.analyzer.verify_threshold,
+                                         revision, changes, len(store.faces_missing(self.model_id)))
         self._signatures = signatures  # only once published: a pass that failed before is seen as a change again
-        if warning := rule.warning():
+        if warning := self.view.rule.warning():
             logger.warning("%s", warning)
 
-    def _note_changes(self, old: GalleryView | None, names: dict[int, str], faces: dict[int, int],
+    def _note_changes(self, old: GalleryView | None, names: dict[int, str],
                       index: GalleryIndex) -> tuple[dict[int, tuple], int, tuple[tuple[int, frozenset[int]], ...]]:
         """Who is how now (name, faces, rejected faces), the new view's revision and its record of who changed,
         for the live tracks: the old view's, with this change added when anyone differs from the last published."""
         revision, changes = (old.revision, old.changes) if old is not None else (0, ())
+        owners, counts = np.unique(index.identity_ids, return_counts=True)
+        faces = dict(zip(owners.tolist(), counts.tolist()))
         negatives = dict(zip(*np.unique(index.negative_ids, return_counts=True)))
-        signatures = {i: (names.get(i), faces.get(i, 0), int(negatives.get(i, 0))) for i in set(names) | set(faces)}
+        signatures = {i: (names.get(i), int(faces.get(i, 0)), int(negatives.get(i, 0)))
+                      for i in set(names) | set(faces)}
         changed = {i for i in set(signatures) | set(self._signatures) if signatures.get(i) != self._signatures.get(i)}
         if not changed:
             return signatures, revision, changes

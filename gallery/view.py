@@ -14,9 +14,10 @@ from types import MappingProxyType
 
 import numpy as np
 
-from gallery.evidence import Evidence
+from gallery.evidence import Evidence, bound
 from gallery.matching import GalleryIndex, Matches
-from gallery.threshold import Threshold
+from gallery.threshold import Threshold, threshold_for_faces
+from tracker.config import MatchConfig
 from tracker.track.identity import UNKNOWN
 from tracker.track.state import GalleryTerms, Verdict
 
@@ -35,6 +36,20 @@ class GalleryView:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "face_counts", MappingProxyType(dict(self.face_counts)))
+
+    @classmethod
+    def prepared(cls, index: GalleryIndex, names: Mapping[int, str], match: MatchConfig, model_id: str,
+                 model_default: float | None, revision: int = 0, changes: tuple = (), missing: int = 0) -> GalleryView:
+        """The view of ``index`` with the naming rule ``match`` makes of it: the threshold in force for its faces
+        (``gallery/threshold.py``), the bound ``ln(identities / far)`` and the evidence curves of its face counts
+        (``gallery/evidence.py``), computed now (off the camera loop)."""
+        owners, counts = np.unique(index.identity_ids, return_counts=True)
+        face_counts = dict(zip(owners.tolist(), counts.tolist()))
+        rule = threshold_for_faces(match, model_id, model_default, index.identity_ids)
+        evidence = Evidence(model_id, rule.value, bound(match.far, rule.identities))
+        evidence.prepare(face_counts.values())
+        terms = GalleryTerms(model_id, rule.value, match.margin, evidence.bound, names)
+        return cls(terms, index, face_counts, rule, evidence, match.top_k, revision, changes, missing)
 
     @property
     def names(self) -> Mapping[int, str]:

@@ -33,7 +33,7 @@ from tracker.face.analyzer import Analysis
 from tracker.faces import Faces
 from tracker.track.activity import HEARTBEAT, TRACKING, ActivityGate
 from tracker.track.camera import CameraTracks
-from tracker.track.state import FrameInfo, TrackedFace
+from tracker.track.state import FrameInfo, GalleryTerms, TrackedFace, Verdict
 
 logger = logging.getLogger(__name__)
 IDLE_SECONDS = 1.0  # without frames, the gallery's changes are still applied this often
@@ -119,12 +119,16 @@ class CameraLoop:
 
     def _follow_gallery(self, now: float) -> GalleryView:
         """The gallery as it is now, read once (a frame keeps it to the end). Someone changed in it since the last
-        read: the tracks of people erased end (``_erase``), the tracks named someone changed are unnamed."""
+        read: the tracks of people erased end, the tracks named someone changed are unnamed (``follow_gallery``)."""
         view, before = self.identifier.view, self._view
         self._view = view
         if view.revision != before.revision:
-            self._erase(view)
-            self._publish(self.tracks.forget(view.changed_since(before.revision), now, view.terms))
+            ended, events = follow_gallery(self.tracks, view.changed_since(before.revision), now, view.terms,
+                                           self.publisher)
+            if ended:
+                self.latest = None  # the live view's last frame showed them: none until the next one
+                logger.info("camera %s: %d track(s) of erased people ended", self.camera.id, len(ended))
+            self._publish(events)
         return view
 
     async def process(self, frame: Frame) -> None:
@@ -151,10 +155,9 @@ class CameraLoop:
         detected = time.perf_counter()
         self.tracks.note(info)
         plan = self.tracks.plan(info, faces)
-        info, analysis = await self._embed(info, faces.select(plan.embed)) if plan.embed else (info, None)
+        info, analysis, verdicts = await self._embed(info, faces.select(plan.embed), view) if plan.embed \
+            else (info, None, [])
         embedded = time.perf_counter()
-        verdicts = [] if analysis is None else await asyncio.to_thread(  # the gallery search: CPU work, off the loop
-            view.verdicts, analysis.embeddings)
         tracked, events = self.tracks.update(info, faces, plan, analysis, verdicts, view.terms)
         self._publish(events)
         self.stats.faces += len(faces)
@@ -184,31 +187,27 @@ class CameraLoop:
         """The main stream's pixels per pixel of the frame (a sub-stream's)."""
         return self._main[0] / frame.size[0], self._main[1] / frame.size[1]
 
-    async def _embed(self, info: FrameInfo, chosen: Faces) -> tuple[FrameInfo, Analysis]:
-        """The chosen faces embedded: a sub-stream camera's from its main stream's frame of the same moment (which
-        then becomes the frame), or, that not coming in time, from the sub-stream's own frame."""
+    async def _embed(self, info: FrameInfo, chosen: Faces,
+                     view: GalleryView) -> tuple[FrameInfo, Analysis, list[Verdict]]:
+        """The chosen faces embedded and judged by the frame's ``view`` (both on the embedding lane): a sub-stream
+        camera's from its main stream's frame of the same moment (which then becomes the frame), or, that not
+        coming in time, from the sub-stream's own frame."""
         if info.size is None:
-            return info, await self.executor.embed(info.image, chosen)
+            return info, *await self.executor.embed(info.image, chosen, view.verdicts)
         image = await self.main.frame_at(info.clock, MAIN_WAIT)
         if image is not None:
             self.stats.from_main += 1
-            return FrameInfo(info.time, info.clock, image), await self.executor.embed(image, chosen)
+            return FrameInfo(info.time, info.clock, image), *await self.executor.embed(image, chosen, view.verdicts)
         self.stats.main_missed += 1
         shrink = info.image.shape[1] / info.size[0], info.image.shape[0] / info.size[1]
-        analysis = await self.executor.embed(info.image, chosen.scaled(shrink))
-        return info, replace(analysis, faces=chosen)
+        analysis, verdicts = await self.executor.embed(info.image, chosen.scaled(shrink), view.verdicts)
+        return info, replace(analysis, faces=chosen), verdicts
 
     def _due(self, frame: Frame) -> str | None:
         """Why the frame goes to detection (the activity gate's say), or None: it does not."""
         if self.gate is None or frame.thumb is None:
             return TRACKING
         return self.gate.update(frame.thumb, frame.video_time, self.tracks.open > 0)
-
-    def _erase(self, view: GalleryView) -> None:
-        ended = end_erased(self.tracks, set(view.names), self.publisher)
-        if ended:
-            self.latest = None  # the live view's last frame showed them: none until the next one
-            logger.info("camera %s: %d track(s) of erased people ended", self.camera.id, len(ended))
 
     def _publish(self, events) -> None:
         for event in events:
@@ -245,13 +244,12 @@ class CameraLoop:
                 self.stage_seconds.labels(self.camera.id, stage).observe(seconds)
 
 
-def end_erased(tracks: CameraTracks, names: set[int], publisher: EventPublisher) -> list[int]:
-    """The people the open ``tracks`` carried who are not in the gallery's ``names`` (erased): their tracks end in
-    silence (``CameraTracks.erase``) and are tombstoned, so that no event of theirs is written from then on and
-    those written are swept. Asked of every carried person on each change, not only of those it names: a change
-    read apart from the names is not missed. Returns the ended tracks' ids."""
-    carried = set().union(*(state.carried for state in tracks.states.values()))
-    ended = tracks.erase(carried - names)
+def follow_gallery(tracks: CameraTracks, changed: set[int] | None, now: float, terms: GalleryTerms,
+                   publisher: EventPublisher) -> tuple[list[int], list[Event]]:
+    """The gallery changed ``changed`` (None: anyone) and is now ``terms``: ``CameraTracks.forget``; the tracks
+    that ended (of people erased) are tombstoned, so that no event of theirs is written from then on and those
+    written are swept. Returns the ended tracks' ids and the events to publish."""
+    ended, events = tracks.forget(changed, now, terms)
     if ended:
         publisher.tombstone(tracks.camera_id, tracks.outbox.run, set(ended))
-    return ended
+    return ended, events

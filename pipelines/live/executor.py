@@ -1,7 +1,8 @@
 """The model executor: two threads own the models and serve every camera in shared batches.
 
 One thread, the detection lane, owns the detector (and runs the whole-analyzer calls of
-enrollment and recognition); the other, the embedding lane, runs the embedder. So one
+enrollment and recognition); the other, the embedding lane, runs the embedder and then the caller's match of
+the embeddings (the gallery search, so the frame comes back judged in one hop). So one
 camera's faces are embedded while another camera's frame is detected. Each lane's requests
 wait in a bounded queue; a lane takes what is waiting, up to ``batch_size`` requests, or
 waits at most ``MAX_WAIT_MS`` for more after the first; detection requests of one batch run
@@ -19,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -27,6 +28,7 @@ from tracker.face.analyzer import Analysis, FaceAnalyzer
 from tracker.faces import Faces
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 MAX_WAIT_MS = 5.0  # how long a batch waits for more requests after its first (was pipeline.max_wait_ms)
 
 
@@ -40,6 +42,7 @@ class _Request:
     function: Callable[[FaceAnalyzer], Any] | None = None
     zoom: float = 1.0  # detect: the camera's pixels per pixel of the image (a sub-stream's)
     glance: bool = False  # detect: a quick look (a quiet camera's heartbeat)
+    match: Callable[[np.ndarray], Any] | None = None  # embed: what the embeddings are then handed to
 
 
 class _Lane:
@@ -81,8 +84,10 @@ class ModelExecutor:
         a quick look (``Detector.detect_batch``)."""
         return await self._submit("detect", image, None, zoom=zoom, glance=glance)
 
-    async def embed(self, image: np.ndarray, faces: Faces) -> Analysis:
-        return await self._submit("embed", image, faces)
+    async def embed(self, image: np.ndarray, faces: Faces, match: Callable[[np.ndarray], T]) -> tuple[Analysis, T]:
+        """The ``faces`` of ``image`` embedded, and ``match`` (the gallery's verdicts, say) of their embeddings,
+        run on the embedding lane too; an error of ``match`` is the caller's, not the executor's."""
+        return await self._submit("embed", image, faces, match=match)
 
     async def call(self, function: Callable[[FaceAnalyzer], Any]) -> Any:
         """Run ``function(analyzer)`` on the detection lane (enrollment, recognition); its errors are its own."""
@@ -90,12 +95,12 @@ class ModelExecutor:
 
     async def _submit(self, kind: str, image: np.ndarray | None, faces: Faces | None,
                       function: Callable[[FaceAnalyzer], Any] | None = None, zoom: float = 1.0,
-                      glance: bool = False):
+                      glance: bool = False, match: Callable[[np.ndarray], Any] | None = None):
         if self.error is not None:
             raise RuntimeError("the model executor has failed") from self.error
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        request = _Request(kind, image, faces, future, loop, function, zoom, glance)
+        request = _Request(kind, image, faces, future, loop, function, zoom, glance, match)
         lane = self._embed if kind == "embed" else self._detect
         while True:
             try:
@@ -160,7 +165,12 @@ class ModelExecutor:
         if embeds:
             analyses = self.analyzer.embed_faces([r.image for r in embeds], [r.faces for r in embeds])
             for r, analysis in zip(embeds, analyses):
-                r.loop.call_soon_threadsafe(_resolve, r.future, analysis)
+                try:
+                    judged = r.match(analysis.embeddings) if r.match is not None else None
+                except Exception as error:  # the caller's (a gallery view's), not the models'
+                    r.loop.call_soon_threadsafe(_reject, r.future, error)
+                    continue
+                r.loop.call_soon_threadsafe(_resolve, r.future, (analysis, judged))
 
 
 def _resolve(future: asyncio.Future, value: object) -> None:

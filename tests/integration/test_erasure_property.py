@@ -1,20 +1,21 @@
 """Erasure's invariant, tried on histories hypothesis makes up: after an erasure returns (and the running worker
 and publisher have had their turn), nothing of the person is readable anywhere.
 
-One camera's rules (``CameraTracks``), the camera loop's erasure step (``end_erased``), the real publisher, a real
-Redis (its append-only file read as bytes) and a real gallery file. The steps, in any order: frames with any of
-two enrolled people and a stranger in view, each face recognised or not (a turned face is unknown at first, so
-a track's early events, with its face, name nobody), deliveries held or made, people leaving, the camera
+One camera's rules (``CameraTracks``), the camera loop's step on a gallery change (``follow_gallery``), the real
+publisher, a real Redis (its append-only file read as bytes) and a real gallery file. The steps, in any order: frames
+with any of two enrolled people and a stranger in view, each face recognised or not (a turned face is unknown at
+first, so a track's early events, with its face, name nobody), deliveries held or made, people leaving, the camera
 restarting (a new run, track ids from 1 again), an erasure, the camera's loop reading the gallery late, Redis stopped
-and started again (events held meanwhile), retention passes. The check: the Stream holds no event naming an
-erased person and no event of any track that ever named them, the append-only file no byte of those events,
-the open tracks, the live view and who is in view (places, GET /api/presence) nothing of them, the gallery no row."""
+and started again (events held meanwhile), retention passes. The check: the Stream holds no event naming an erased
+person and no event of any track that ever named them, the append-only file no byte of those events, the open tracks,
+the live view and who is in view (places, GET /api/presence) nothing of them, the gallery no row."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,7 @@ from gallery.store import GalleryStore, NewFace
 from pipelines.events.erase import sweep_erased
 from pipelines.events.publisher import EventPublisher, stream_key, track_key
 from pipelines.events.redis_server import EmbeddedRedis
-from pipelines.live.camera_loop import end_erased
+from pipelines.live.camera_loop import follow_gallery
 from tests.support.tracks import THRESHOLD, analysis_of, faces, look
 from tracker.config import TrackingConfig
 from tracker.track.camera import CameraTracks
@@ -136,7 +137,7 @@ class Site(RuleBasedStateMachine):
 
     @rule()
     def camera_restarts(self):
-        end_erased(self.tracks, self.known, self.publisher)  # the loop's last step (CameraLoop.run)
+        self._read_gallery(set())  # the loop's last step (CameraLoop.run)
         self._publish(self.tracks.finish())
         self.tracks = self._camera()
 
@@ -154,7 +155,12 @@ class Site(RuleBasedStateMachine):
     @rule()
     def worker_reads_the_gallery(self):
         self.known -= self.erased
-        end_erased(self.tracks, self.known, self.publisher)
+        self._read_gallery(set(self.erased))
+
+    def _read_gallery(self, changed: set[int]) -> None:
+        """The camera's loop reads the gallery: ``known`` are the people it names now."""
+        self.terms = replace(self.terms, names={i: n for i, n in self.names.items() if i in self.known})
+        self._publish(follow_gallery(self.tracks, changed, 1000.0 + self.t, self.terms, self.publisher)[1])
 
     @precondition(lambda self: self.up)
     @rule()

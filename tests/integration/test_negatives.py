@@ -224,7 +224,7 @@ def test_not_this_person_on_a_live_false_match_unnames_the_open_track_at_once(ga
         latest = identifier.view  # as the camera's loop does before each frame
         if latest.revision != view.revision:
             changed, view = latest.changed_since(view.revision), latest
-            seen.extend(tracks.forget(changed, t, view.terms))
+            seen.extend(tracks.forget(changed, t, view.terms)[1])
         info, faces = FrameInfo(t, t, image), analyzer.detector.detect(image)
         tracks.note(info)
         plan = tracks.plan(info, faces)

@@ -1,5 +1,7 @@
 """One camera's rules without models or I/O: which faces are embedded, and which events a frame makes."""
 
+from dataclasses import replace
+
 import numpy as np
 
 from tests.support.tracks import (
@@ -327,20 +329,22 @@ def test_a_face_refused_as_a_person_never_names_the_track_as_them():
 def test_an_identity_changed_in_the_gallery_unnames_its_open_tracks_at_once_and_no_one_elses():
     tracks = cam()
     step(tracks, 0.0, faces(50, 400), {0: Verdict(7, 0.02, 0.2), 1: Verdict(8, 0.02, 0.2)})
-    assert tracks.forget({9}, 1000.1, TERMS) == []
-    events = tracks.forget({7}, 1000.1, TERMS)  # Ann Lee erased, renamed, or a face rejected as not her
+    assert tracks.forget({9}, 1000.1, TERMS) == ([], [])
+    ended, events = tracks.forget({7}, 1000.1, TERMS)  # Ann Lee renamed, or a face rejected as not her
+    assert ended == []
     assert [(e.type, e.name) for e in events] == [("identity.changed", "unknown"), ("person.left", "Ann Lee")]
     _, tracked, _ = step(tracks, 0.2, faces(50, 400), {1: Verdict(8, 0.02, 0.2)})
     assert [f.name for f in tracked] == [None, "Bo Chen"]
-    assert tracks.forget(None, 1000.3, TERMS)[0].type == "identity.changed"  # None: anyone may have changed
+    assert tracks.forget(None, 1000.3, TERMS)[1][0].type == "identity.changed"  # None: anyone may have changed
 
 
 def test_erasing_a_person_ends_their_tracks_in_silence_and_their_face_goes_on_as_a_new_track():
     tracks = cam(sighting_faces=2, keep_named=True)
     step(tracks, 0.0, faces(50, 400), {0: Verdict(7, 0.02, 0.2), 1: Verdict(8, 0.02, 0.2)})
     ann = next(v.id for v in tracks.views() if v.name == "Ann Lee")
-    assert tracks.erase({9}) == []
-    assert tracks.erase({7}) == [ann]  # Ann Lee erased: no event at all of her track, now or later
+    assert tracks.forget({9}, 1000.1, TERMS) == ([], [])
+    without_ann = replace(TERMS, names={8: "Bo Chen"})
+    assert tracks.forget({7}, 1000.1, without_ann) == ([ann], [])  # erased: no event at all of her track, ever
     assert [v.name for v in tracks.views()] == ["Bo Chen"] and tracks.outbox.places.in_view.tracks.keys() == {8}
     _, tracked, events = step(tracks, 0.2, faces(50, 400), {1: Verdict(8, 0.02, 0.2)})
     assert tracked[0].track_id != ann

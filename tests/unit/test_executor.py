@@ -43,3 +43,31 @@ def test_a_model_failure_reaches_every_waiter_and_later_callers():
 
     outcomes = asyncio.run(cameras())
     assert all(isinstance(o, RuntimeError) and "out of memory" in str(o) for o in outcomes)
+
+
+class EmbeddingAnalyzer(Analyzer):
+    """Embeds each face as a row of ones (the executor only hands embeddings on)."""
+
+    def embed_faces(self, images, faces):
+        from types import SimpleNamespace
+        return [SimpleNamespace(embeddings=np.ones((len(f), 4), np.float32)) for f in faces]
+
+
+def test_embeddings_come_back_matched_and_a_failing_match_is_its_callers_alone():
+    def refuse(embeddings):
+        raise ValueError("this gallery view is broken")
+
+    async def cameras():
+        executor = ModelExecutor(EmbeddingAnalyzer(CountingDetector()), batch_size=4, max_wait_ms=50).start()
+        try:
+            two = np.zeros((2, 4), np.float32)
+            outcomes = await asyncio.gather(executor.embed(frame(), two, lambda e: e.sum(axis=1).tolist()),
+                                            executor.embed(frame(), two, refuse), return_exceptions=True)
+            return outcomes, await executor.embed(frame(), two[:1], len)  # still serving
+        finally:
+            executor.stop()
+
+    (good, bad), later = asyncio.run(cameras())
+    assert good[1] == [4.0, 4.0]
+    assert isinstance(bad, ValueError) and "broken" in str(bad)
+    assert later[1] == 1

@@ -148,12 +148,15 @@ class CameraTracks:
             self.outbox.erased(track_id, self.states.pop(track_id), identities)
         return ended
 
-    def forget(self, identities: set[int] | None, now: float, gallery: GalleryTerms) -> list[Event]:
-        """The gallery changed these people (None: anyone) and is now ``gallery``: renamed, a face rejected as not
-        them, faces added (the tracks of people erased are ended first: ``erase``). A track named one of them is
-        unnamed at once (``identity.changed`` to unknown) and embedded on its next frame, so a name stands only on
-        evidence against the gallery as it is now."""
+    def forget(self, identities: set[int] | None, now: float,
+               gallery: GalleryTerms) -> tuple[list[int], list[Event]]:
+        """The gallery changed these people (None: anyone) and is now ``gallery``. The tracks that carried someone
+        it no longer names (erased, changed or not: a change read apart from the names is not missed) end in
+        silence (``erase``). A track named one of the others is unnamed at once (``identity.changed`` to unknown)
+        and embedded on its next frame, so a name stands only on evidence against the gallery as it is now
+        (renamed, a face rejected as not them, faces added). Returns the ended tracks' ids and the events."""
         self.outbox.terms = gallery
+        ended = self.erase(set().union(*(s.carried for s in self.states.values())) - set(gallery.names))
         for track_id, state in self.states.items():
             who = state.identity.identity
             if who == UNKNOWN or (identities is not None and who not in identities):
@@ -161,7 +164,7 @@ class CameraTracks:
             state.identity.forget(who)
             state.agreed_at = state.embedded_at = -1e9  # embedded on its next frame, not after unknown_interval
             self.outbox.unnamed(track_id, state, who, now, self.tracker.tracks[track_id].box)
-        return self.outbox.take()
+        return ended, self.outbox.take()
 
     def explain(self, track_id: int) -> dict | None:
         """Why an open track is (not) named (None: no such track)."""
