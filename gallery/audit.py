@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from gallery.far_tables import genuine_curve
 from gallery.store import GalleryStore
 from tracker.config import EnrollConfig
 from tracker.distance import pairwise
+from tracker.face.card import Tables
 from tracker.verification import MAX_DISTANCE
 
 CHUNK = 256  # faces compared with the whole gallery at a time
@@ -107,12 +107,12 @@ def _nearest(identity_ids: np.ndarray, vectors: np.ndarray) -> tuple[np.ndarray,
     return own, other, at
 
 
-def audit(face_ids: np.ndarray, identity_ids: np.ndarray, vectors: np.ndarray, model_id: str, threshold: float,
-          strangers: np.ndarray | None = None, small: frozenset[int] = frozenset()) -> Audit:
-    """``small``: the ids of faces under the enrolment gates."""
+def audit(face_ids: np.ndarray, identity_ids: np.ndarray, vectors: np.ndarray, tables: Tables | None,
+          threshold: float, strangers: np.ndarray | None = None, small: frozenset[int] = frozenset()) -> Audit:
+    """``tables``: the model's distance tables (None: none); ``small``: the ids of faces under the enrolment gates."""
     face_ids, identity_ids = np.asarray(face_ids), np.asarray(identity_ids)
     own, other_d, other_at = _nearest(identity_ids, vectors)
-    genuine = genuine_curve(model_id)  # the share of same-person pairs within a distance
+    genuine = tables.genuine_curve() if tables is not None else None  # same-person pairs' share within a distance
     faces = []
     for i in range(len(face_ids)):
         own_d = None if not np.isfinite(own[i]) else float(own[i])

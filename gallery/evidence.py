@@ -4,18 +4,19 @@ For a face at distance ``d`` from the nearest of identity I's ``k`` enrolled fac
 
     LLR(d) = ln g(d) - ln f_k(d)
 
-- ``g``: the density of same-person distances (``far_tables.genuine_table``: the model card's, all same-person
+- ``g``: the density of same-person distances (the model's ``Tables.genuine``: all same-person
   pairs of LFW through our own pipeline), widened for footage that is not LFW: a share
   ``WIDE_SHARE`` is spread evenly up to the distance of the median impostor pair, so a genuine
   face far from every LFW-like distance (a turned head, a broadcast image) is unlikely, not
   impossible. (Real footage measured 0.8-1.0 for genuine faces with omz-reid-0095: LFW's tail.)
 - ``f_k``: the density of a stranger's nearest of I's ``k`` faces, ``k f(d) (1 - F(d))^(k-1)``,
-  with ``F`` the impostor table (``far_tables.impostor_table``) that the threshold in force
+  with ``F`` the impostor table (``Tables.impostor``) that the threshold in force
   follows too.
 
 A track is named I when its summed evidence for I reaches ``bound(far, identities)`` =
 ``ln(identities / far)``: a stranger reaches it for one given identity with probability at most
-``far / identities`` (Wald), so for any of them at most ``far``. Both tables are per model id, so
+``far / identities`` (Wald), so for any of them at most ``far``. Both tables are per model id (``Tables``,
+from the model's card or a trained head's record, carried by its embedder), so
 switching embedders keeps what a number of evidence means. A model without tables falls back on
 the threshold in force: a face within it counts as the bound, one beyond it as minus the bound.
 """
@@ -26,8 +27,8 @@ import math
 
 import numpy as np
 
-from gallery.far_tables import genuine_curve, impostor_table
 from gallery.threshold import pair_far
+from tracker.face.card import Tables
 from tracker.track.identity import threshold_evidence
 
 WIDE_SHARE = 0.02
@@ -42,18 +43,18 @@ def bound(far: float, identities: int) -> float:
 
 
 class Evidence:
-    """The log-likelihood ratio of a model's distances; ``threshold``, ``bound``: the threshold in force and the
-    bound, for a model without tables."""
+    """The log-likelihood ratio of a model's distances, by its ``tables`` (None: none); ``threshold``, ``bound``:
+    the threshold in force and the bound, for a model without tables."""
 
-    def __init__(self, model_id: str, threshold: float, bound: float) -> None:
-        self.model_id = model_id
+    def __init__(self, tables: Tables | None, threshold: float, bound: float) -> None:
+        self.tables = tables
         self.threshold, self.bound = threshold, bound
-        genuine, impostor = genuine_curve(model_id), impostor_table(model_id)
-        self.known = genuine is not None and impostor is not None
-        if genuine is not None and impostor is not None:
-            self._distances, self._shares = genuine
-            self._far_end = impostor[-1][1]  # past the table's last distance, strangers are as likely as there
-            self._wide = WIDE_SHARE / next(d for r, d in impostor if r >= 0.5)
+        self.known = tables is not None
+        if tables is not None:
+            self._model_id = tables.model_id  # the curves' key: the tables of a model id never change
+            self._distances, self._shares = tables.genuine_curve()
+            self._far_end = tables.impostor[-1][1]  # past the table's last distance, strangers are as likely as there
+            self._wide = WIDE_SHARE / next(d for r, d in tables.impostor if r >= 0.5)
 
     def genuine_density(self, d: float) -> float:
         """g(d), widened."""
@@ -66,9 +67,9 @@ class Evidence:
 
     def _far(self, d: float) -> float:
         """The share of strangers' pairs within ``d`` (a model with tables only)."""
-        share = pair_far(self.model_id, d)
+        share = pair_far(self.tables, d)
         if share is None:
-            raise ValueError(f"model {self.model_id} has no impostor table")
+            raise ValueError("the model has no impostor table")
         return share
 
     def stranger_density(self, d: float, faces: int) -> float:
@@ -101,7 +102,8 @@ class Evidence:
                 self._curve(faces)
 
     def _curve(self, faces: int) -> np.ndarray:
-        curve = _CURVES.get((self.model_id, faces))
+        key = self._model_id, faces
+        curve = _CURVES.get(key)
         if curve is None:
-            curve = _CURVES[self.model_id, faces] = np.minimum.accumulate([self.raw_llr(d, faces) for d in GRID])
+            curve = _CURVES[key] = np.minimum.accumulate([self.raw_llr(d, faces) for d in GRID])
         return curve

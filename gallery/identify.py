@@ -86,8 +86,9 @@ class Identifier:
         publish it by one assignment."""
         names = {i.id: i.name for i in store.identities()}
         signatures, revision, changes = self._note_changes(getattr(self, "view", None), names, index)
-        self.view = GalleryView.prepared(index, names, self.match_config, self.model_id, self.analyzer.verify_threshold,
-                                         revision, changes, len(store.faces_missing(self.model_id)))
+        self.view = GalleryView.prepared(index, names, self.match_config, self.model_id, self.analyzer.embedder.tables,
+                                         self.analyzer.verify_threshold, revision, changes,
+                                         len(store.faces_missing(self.model_id)))
         self._signatures = signatures  # only once published: a pass that failed before is seen as a change again
         if warning := self.view.rule.warning():
             logger.warning("%s", warning)

@@ -18,6 +18,7 @@ from gallery.evidence import Evidence, bound
 from gallery.matching import GalleryIndex, Matches
 from gallery.threshold import Threshold, threshold_for_faces
 from tracker.config import MatchConfig
+from tracker.face.card import Tables
 from tracker.track.identity import UNKNOWN
 from tracker.track.state import GalleryTerms, Verdict
 
@@ -39,14 +40,16 @@ class GalleryView:
 
     @classmethod
     def prepared(cls, index: GalleryIndex, names: Mapping[int, str], match: MatchConfig, model_id: str,
-                 model_default: float | None, revision: int = 0, changes: tuple = (), missing: int = 0) -> GalleryView:
-        """The view of ``index`` with the naming rule ``match`` makes of it: the threshold in force for its faces
-        (``gallery/threshold.py``), the bound ``ln(identities / far)`` and the evidence curves of its face counts
-        (``gallery/evidence.py``), computed now (off the camera loop)."""
+                 tables: Tables | None, model_default: float | None, revision: int = 0, changes: tuple = (),
+                 missing: int = 0) -> GalleryView:
+        """The view of ``index`` (faces of ``model_id``, whose distance tables are ``tables``) with the naming rule
+        ``match`` makes of it: the threshold in force for its faces (``gallery/threshold.py``), the bound
+        ``ln(identities / far)`` and the evidence curves of its face counts (``gallery/evidence.py``), computed now
+        (off the camera loop)."""
         owners, counts = np.unique(index.identity_ids, return_counts=True)
         face_counts = dict(zip(owners.tolist(), counts.tolist()))
-        rule = threshold_for_faces(match, model_id, model_default, index.identity_ids)
-        evidence = Evidence(model_id, rule.value, bound(match.far, rule.identities))
+        rule = threshold_for_faces(match, tables, model_default, index.identity_ids)
+        evidence = Evidence(tables, rule.value, bound(match.far, rule.identities))
         evidence.prepare(face_counts.values())
         terms = GalleryTerms(model_id, rule.value, match.margin, evidence.bound, names)
         return cls(terms, index, face_counts, rule, evidence, match.top_k, revision, changes, missing)

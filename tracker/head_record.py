@@ -1,7 +1,6 @@
 """Trained heads without torch: where ``models.head`` points, its record (``facetrack train`` writes it beside
-the weights), the model name it gives, and the measured distance tables of the heads known in this process,
-beside the shipped models' in ``gallery.far_tables``. Commands that load no model (``gallery stats``) read
-a head's name and calibration from here."""
+the weights: the head's card, with its measured distance tables), the model name it gives, and the active model's
+tables (``tables_of``). Commands that load no model (``gallery stats``) read a head's name and tables from here."""
 
 from __future__ import annotations
 
@@ -10,8 +9,7 @@ from pathlib import Path
 
 from tracker.config import ModelsConfig
 from tracker.errors import WeightsError
-
-HEAD_TABLES: dict[str, dict] = {}  # model id -> {"impostor": [(rate, d)], "genuine": [(share, d)]}
+from tracker.face.card import Tables, measured_tables, parse_tables
 
 
 def head_path(config: ModelsConfig) -> Path:
@@ -44,7 +42,19 @@ def model_name(config: ModelsConfig) -> str:
     return f"{config.embedder}+{head_record(config)['id']}" if config.head else config.embedder
 
 
-def register(model_id: str, record: dict) -> None:
-    """Make a head's measured tables those of ``model_id``."""
+def head_tables(record: dict, model_id: str) -> Tables:
+    """The distance tables of a head's ``record``, as those of ``model_id`` (the head's, with its weights' hash); a
+    ``WeightsError`` when they are unreadable."""
     calibration = record["calibration"]
-    HEAD_TABLES[model_id] = {kind: tuple(tuple(row) for row in calibration[kind]) for kind in ("impostor", "genuine")}
+    try:
+        return parse_tables({"model_id": model_id, "measured": calibration.get("on", "facetrack train"),
+                             "impostor": calibration["impostor"], "genuine": calibration["genuine"]})
+    except (ValueError, KeyError, TypeError) as error:
+        raise WeightsError(f"models.head: the record of {model_id} has no readable distance tables ({error}); "
+                           "train the head again") from None
+
+
+def tables_of(config: ModelsConfig, model_id: str) -> Tables | None:
+    """The distance tables of ``model_id``, the model ``config`` makes active, without loading it: a trained head's
+    record's, or the card's (None: none measured for these weights)."""
+    return head_tables(head_record(config), model_id) if config.head else measured_tables(model_id)

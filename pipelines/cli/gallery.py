@@ -34,7 +34,8 @@ from pipelines.cli.console import (
 from pipelines.events.erase import sweep_configured
 from tracker.config import Config, load_config, parse_config
 from tracker.errors import TrackerError
-from tracker.head_record import head_record, model_name, register
+from tracker.face.card import Tables
+from tracker.head_record import model_name, tables_of
 from tracker.images import read_image, write_image
 from tracker.redact import redact
 
@@ -46,14 +47,12 @@ def _open(settings: Config, gallery: str | None) -> GalleryStore:
     return GalleryStore(gallery_location(settings, gallery))
 
 
-def _active_model(settings: Config, counts: dict[str, int]) -> tuple[str, str | None]:
-    """(the active model's name, its id among the gallery's models, or None), without loading a model; a
-    trained head's calibration is registered for that id, so its threshold reads the head's own tables."""
+def _active_model(settings: Config, counts: dict[str, int]) -> tuple[str, str | None, Tables | None]:
+    """(the active model's name, its id among the gallery's models, or None, and its distance tables: a trained
+    head's own), without loading a model."""
     name = model_name(settings.models)
     active = next((m for m in sorted(counts) if m.startswith(f"{name}:")), None)
-    if active and settings.models.head:
-        register(active, head_record(settings.models))
-    return name, active
+    return name, active, tables_of(settings.models, active) if active else None
 
 
 def _report(outcomes) -> None:
@@ -358,9 +357,9 @@ def stats(gallery: GalleryOption = None, config: ConfigOption = DEFAULT_CONFIG) 
         for model_id, count in sorted(counts.items()):
             table.add_row(f"embeddings by {model_id}", str(count))
         table.add_row("file size", f"{store.path.stat().st_size / 1e6:.2f} MB")
-        name, active = _active_model(settings, counts)
+        name, active, tables = _active_model(settings, counts)
         if active:
-            rule = stored_threshold(store, settings.match, active, None)
+            rule = stored_threshold(store, settings.match, active, tables, None)
             table.add_row(f"match threshold in force ({name})", f"{rule.value:.4f}")
             table.add_row("its source", rule.source + (f" (match.far {settings.match.far:g})" if rule.source == AUTO
                                                        else ""))
@@ -386,15 +385,15 @@ def audit_command(
 
     settings = load_config(config)
     with _open(settings, gallery) as store:
-        name, active = _active_model(settings, store.model_counts())
+        name, active, tables = _active_model(settings, store.model_counts())
         if active is None:
             raise TrackerError(f"{store.path}: no faces embedded by {name}; run `facetrack gallery reembed`")
         face_ids, identity_ids, vectors = store.embeddings(active)
         names = {i.id: i.name for i in store.identities()}
-        threshold = stored_threshold(store, settings.match, active, None).value
+        threshold = stored_threshold(store, settings.match, active, tables, None).value
         small = small_faces(store, settings.enroll)
     stranger_vectors = _strangers(settings, strangers, set(names.values()), count) if strangers else None
-    report = audit(face_ids, identity_ids, vectors, active, threshold, stranger_vectors, small)
+    report = audit(face_ids, identity_ids, vectors, tables, threshold, stranger_vectors, small)
     flagged = sorted(report.flagged(), key=lambda f: (-len(f.flags), f.other_distance))
     table = Table(title=f"{len(flagged)} of {len(report.faces)} faces flagged ({active}, threshold {threshold:.4f})")
     for column in ("person", "face", "flags", "own nearest (same-person share closer)", "nearest other person",

@@ -49,7 +49,7 @@ def explained(path: Path | None):
         return
     handler = logging.FileHandler(path, mode="w")
     handler.setFormatter(logging.Formatter("%(message)s"))
-    log = logging.getLogger("tracker.track.camera")
+    log = logging.getLogger("tracker.track.outbox")
     level = log.level
     log.addHandler(handler)
     log.setLevel(logging.DEBUG)

@@ -61,10 +61,11 @@ def measure_audit(analyzer: FaceAnalyzer, root: Path, match: MatchConfig, progre
         kinds.append(np.full(int(bad.found.sum()), kind))
     vectors, owners, kinds = np.concatenate(vectors), np.concatenate(owners), np.concatenate(kinds)
     face_ids = np.arange(len(vectors))
-    threshold = threshold_for_faces(match, analyzer.embedder.model_id, analyzer.verify_threshold, owners).value
+    tables = analyzer.embedder.tables
+    threshold = threshold_for_faces(match, tables, analyzer.verify_threshold, owners).value
     strange = embed_paths(analyzer, [photos[n][0] for n in others[:strangers]], progress, "strangers").vectors
     half = len(strange) // 2
-    report = audit(face_ids, owners, vectors, analyzer.embedder.model_id, threshold, strange[:half])
+    report = audit(face_ids, owners, vectors, tables, threshold, strange[:half])
     flagged = {f.face_id for f in report.flagged()}
     held_out = within_threshold(strange[half:], vectors, threshold)
 

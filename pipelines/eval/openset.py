@@ -172,7 +172,7 @@ def evaluate_sizes(analyzer: FaceAnalyzer, config: Config, root: Path, gallery: 
 
 def _size_row(analyzer: FaceAnalyzer, match, identity_ids: np.ndarray, vectors: np.ndarray,
               known_vectors: np.ndarray, truth: np.ndarray, strangers: np.ndarray, face: int | None) -> SizeRow:
-    rule = threshold_for_faces(match, analyzer.embedder.model_id, analyzer.verify_threshold, identity_ids)
+    rule = threshold_for_faces(match, analyzer.embedder.tables, analyzer.verify_threshold, identity_ids)
     index = GalleryIndex(identity_ids, vectors)
     enrolled = np.isin(truth, identity_ids)
     k = index.search(known_vectors[enrolled], rule.value, match.margin, match.top_k)

@@ -10,7 +10,7 @@ Pub/sub messages, once delivered, cannot be recalled.
 
 The order, so that nothing of the person outlives the erasure: the gallery first (its rows go and a
 tombstone, the bare identity id, stays: ``GalleryStore.erase``); every running worker ends the open
-tracks that carried the person on its next frame, in silence (``CameraTracks.erase``: nothing of them
+tracks that carried the person on its next frame, in silence (``CameraTracks.forget``: nothing of them
 follows), and tombstones each of them in Redis (``<prefix>:erased-tracks``: camera, run and track id, which
 every event of a track carries), so an event of such a track, named or not, is never written and every one already
 written is erased whole, even when the event that named the person never reached the Stream; the identity id

@@ -214,7 +214,7 @@ class CameraLoop:
             self.publisher.publish(event)
             if self.on_event is not None:
                 self.on_event(event)
-        for sighting in self.tracks.take_sightings():
+        for sighting in self.tracks.outbox.take_sightings():
             if self.sightings is not None:
                 self.sightings.put(sighting)
 

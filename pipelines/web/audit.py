@@ -14,6 +14,7 @@ from gallery.audit import audit, small_faces
 from gallery.store import GalleryStore
 from pipelines.web.keys import SERVICES
 from tracker.config import EnrollConfig
+from tracker.face.card import Tables
 
 routes = web.RouteTableDef()
 _thread = ThreadPoolExecutor(1, thread_name_prefix="gallery-audit")
@@ -25,28 +26,29 @@ async def audit_gallery(request: web.Request) -> web.Response:
     """The gallery audit: reference faces unlike their person or confusable with another."""
     services = request.app[SERVICES]
     identifier = services.identifier
-    model_id, threshold = identifier.model_id, identifier.view.threshold
-    report = await asyncio.get_running_loop().run_in_executor(_thread, _audit, services.gallery, model_id, threshold,
+    model_id, view = identifier.model_id, identifier.view
+    report = await asyncio.get_running_loop().run_in_executor(_thread, _audit, services.gallery, model_id,
+                                                              view.evidence.tables, view.threshold,
                                                               services.config.enroll)
     return web.json_response(report)
 
 
-def _audit(location, model_id: str, threshold: float, policy: EnrollConfig) -> dict:
+def _audit(location, model_id: str, tables: Tables | None, threshold: float, policy: EnrollConfig) -> dict:
     """The audit of the gallery as it is now: the kept one when nothing changed since it was made."""
     with GalleryStore(location, create=False) as store:
         latest = tuple(store.query("SELECT id, at FROM changes ORDER BY id DESC LIMIT 1"))  # (ids restart: at too)
         state = (str(location), model_id, threshold, latest, policy)
         if _kept and _kept[0][0] == state:
             return _kept[0][1]
-        report = _report(store, model_id, threshold, policy)
+        report = _report(store, model_id, tables, threshold, policy)
     _kept[:] = [(state, report)]
     return report
 
 
-def _report(store: GalleryStore, model_id: str, threshold: float, policy: EnrollConfig) -> dict:
+def _report(store: GalleryStore, model_id: str, tables: Tables | None, threshold: float, policy: EnrollConfig) -> dict:
     face_ids, identity_ids, vectors = store.embeddings(model_id)
     names = {i.id: i.name for i in store.identities()}
-    report = audit(face_ids, identity_ids, vectors, model_id, threshold, small=small_faces(store, policy))
+    report = audit(face_ids, identity_ids, vectors, tables, threshold, small=small_faces(store, policy))
     pair = report.closest_pair
     return {"model_id": model_id, "threshold": threshold, "faces": len(report.faces),
             "closest_pair": None if pair is None else {"a": names.get(pair[0]), "b": names.get(pair[1]),

@@ -44,6 +44,8 @@ def test_a_trained_head_is_recorded_calibrated_and_used_by_the_gallery_once_conf
     stats = run("gallery", "stats", "--gallery", gallery, config=with_head)
     assert f"omz-reid-0095+{record['id']}" in stats.stdout, stats.stdout + stats.stderr
     assert run("gallery", "reembed", "--gallery", gallery, config=with_head).returncode == 0
+    stats = run("gallery", "stats", "--gallery", gallery, config=with_head).stdout
+    assert "auto (match.far 0.001)" in stats and "unknown" not in stats, stats  # from the head's own tables
     probe = LFW / "images_deepfunneled" / people[0].name / sorted(p.name for p in people[0].glob("*.jpg"))[-1]
     named = run("identify", probe, "--json", "--gallery", gallery, config=with_head)
     assert named.returncode == 0, named.stderr[-2000:]

@@ -227,6 +227,6 @@ def test_a_small_soft_reference_is_refused_with_the_setting_that_takes_it_and_it
     face_ids, identity_ids, vectors = store.embeddings(enroller.model_id)
     small = small_faces(store, EnrollConfig())
     assert set(small) == set(face_ids.tolist())  # the one face, under the gates
-    report = audit(face_ids, identity_ids, vectors, enroller.model_id, 1.0, small=small)
+    report = audit(face_ids, identity_ids, vectors, analyzer.embedder.tables, 1.0, small=small)
     assert [f.flags for f in report.faces] == [[SMALL]]
     assert small_faces(store, EnrollConfig(min_face_size=size, min_sharpness=0.0)) == frozenset()  # gates lowered

@@ -21,7 +21,7 @@ class CountingDetector:
 
 
 class Embedder:
-    model_id, dim, verify_threshold = "stand-in:0", 128, 0.2
+    model_id, dim, verify_threshold, tables = "stand-in:0", 128, 0.2, None
 
 
 class StandInAnalyzer:

@@ -139,7 +139,7 @@ def test_a_shot_cut_verifies_every_track_and_a_new_person_in_the_same_place_gets
     tracks = cam()
     step(tracks, 0.0, faces(50), {0: Verdict(7, 0.02, 0.2)})
     plan, tracked, events = step(tracks, 0.2, faces(50), {}, looks={0: 5}, image=OTHER_SHOT)
-    assert plan.cut and plan.embed == [0] and tracks.cuts == 1
+    assert plan.cut and plan.embed == [0]
     assert kinds(events)[:2] == ["track.ended", "person.left"] and [f.name for f in tracked] == [None]
     assert not step(tracks, 0.4, faces(50), {}, looks={0: 5}, image=OTHER_SHOT)[0].cut  # the same shot goes on
 
@@ -275,15 +275,15 @@ def test_a_track_that_ends_unknown_leaves_a_sighting_of_its_best_faces_and_a_nam
     tracks = cam(max_age=0.5, unknown_interval=0.0, crop_max_bytes=0, sighting_faces=2)
     for t, size in ((0.0, 60), (0.2, 120), (0.4, 90), (0.6, 80)):  # a stranger walks by at x=50; Ann at x=400
         step(tracks, t, faces(50, 400, size=size), {1: Verdict(7, 0.05, 0.2)}, looks={0: 3, 1: 7})
-    assert tracks.take_sightings() == []  # nobody has left yet
+    assert tracks.outbox.take_sightings() == []  # nobody has left yet
     step(tracks, 2.0, faces(), {})  # both tracks end
-    sightings = tracks.take_sightings()
+    sightings = tracks.outbox.take_sightings()
     assert len(sightings) == 1  # the stranger's; Ann Lee was named
     s = sightings[0]
     assert (s.camera, s.model_id, s.identity_id, s.first_time, s.last_time) == ("door", "test:0", None, 1000.0, 1000.6)
     assert [f.quality["size"] for f in s.faces] == [120, 90]  # the two best (largest) of its four faces
     assert s.faces[0].crop.shape == (224, 224, 3) and np.allclose(s.mean(), look(3))
-    assert tracks.take_sightings() == []
+    assert tracks.outbox.take_sightings() == []
 
 
 def test_with_keep_named_a_named_track_leaves_a_sighting_too_and_without_faces_to_keep_none_do():
@@ -291,7 +291,7 @@ def test_with_keep_named_a_named_track_leaves_a_sighting_too_and_without_faces_t
         tracks = cam(max_age=0.5, crop_max_bytes=0, **kept)
         step(tracks, 0.0, faces(400), {0: Verdict(7, 0.05, 0.2)}, looks={0: 7})
         step(tracks, 2.0, faces(), {})
-        return tracks.take_sightings()
+        return tracks.outbox.take_sightings()
 
     assert [s.identity_id for s in walk(sighting_faces=3, keep_named=True)] == [7]
     assert walk(sighting_faces=0, keep_named=True) == []
@@ -353,7 +353,7 @@ def test_erasing_a_person_ends_their_tracks_in_silence_and_their_face_goes_on_as
     assert events[0].name == "unknown" and events[0].identity_id is None
     ended = tracks.finish()
     assert ann not in {e.track_id for e in ended}
-    assert {s.track_id for s in tracks.take_sightings()} == {tracked[0].track_id, tracked[1].track_id}
+    assert {s.track_id for s in tracks.outbox.take_sightings()} == {tracked[0].track_id, tracked[1].track_id}
 
 
 def test_a_track_that_was_named_someone_before_ends_when_they_are_erased():
@@ -363,9 +363,10 @@ def test_a_track_that_was_named_someone_before_ends_when_they_are_erased():
     for t in (0.2, 0.4, 0.6):  # and named Bo Chen
         step(tracks, t, faces(50), {0: Verdict(8, 0.02, 0.2)})
     first = tracks.views()[0]
-    assert first.name == "Bo Chen" and tracks.erase({7}) == [first.id]
-    _, _, events = step(tracks, 0.8, faces(), {})  # Bo Chen, still named, leaves: of no track (it is tombstoned)
-    assert [(e.type, e.name, e.track_id) for e in events] == [("person.left", "Bo Chen", None)]
+    ended, events = tracks.forget(set(), 1000.7, replace(TERMS, names={8: "Bo Chen"}))  # Ann Lee erased
+    assert first.name == "Bo Chen" and ended == [first.id]
+    assert [(e.type, e.name, e.track_id) for e in events] == [("person.left", "Bo Chen", None)]  # of no track
+    assert step(tracks, 0.8, faces(), {})[2] == []  # the track is gone: nothing of it
     assert not tracks.outbox.places.in_view.tracks
 
 
@@ -479,3 +480,17 @@ def test_a_folder_cameras_events_say_which_recording_and_where_in_it():
     assert (ended.name, ended.video_file, ended.video_time) == ("Ann Lee", "a.avi", 9.0)  # where she was last seen
     started = next(e for e in later if e.type == "track.started")
     assert (started.video_file, started.video_time) == ("b.avi", 0.5)  # half a second into the second recording
+
+
+def test_each_naming_decision_and_each_ended_track_is_logged_with_why_at_debug(caplog):
+    """What `facetrack eval video --why FILE` writes: one JSON line per decision and per ended track."""
+    import json
+    import logging
+
+    tracks = cam()
+    with caplog.at_level(logging.DEBUG, logger="tracker.track.outbox"):
+        step(tracks, 0.0, faces(50), {0: Verdict(7, 0.02, 0.2)})
+        step(tracks, 5.0, faces(), {})
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "tracker.track.outbox"]
+    assert [(x["event"], x["name"]) for x in lines] == [("identity.resolved", "Ann Lee"), ("track.ended", "Ann Lee")]
+    assert lines[0]["why"].startswith("named at") and lines[0]["camera"] == "door"

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from gallery.evidence import Evidence, bound
-from gallery.far_tables import genuine_table, impostor_table
 from gallery.threshold import auto_threshold, pair_distance
+from tracker.face.card import measured_tables
 from tracker.track.identity import UNKNOWN, TrackIdentity
 from tracker.track.state import GalleryTerms, Verdict
 
@@ -19,7 +19,8 @@ FAR, PEOPLE, FACES = 1e-3, 6, 8
 
 @functools.cache
 def evidence(model: str) -> Evidence:
-    return Evidence(model, auto_threshold(model, FAR, PEOPLE * FACES), bound(FAR, PEOPLE))
+    tables = measured_tables(model)
+    return Evidence(tables, auto_threshold(tables, FAR, PEOPLE * FACES), bound(FAR, PEOPLE))
 
 
 def track_of(model: str, frames: list[tuple[int, float, int, float]], frontal: float = 1.0) -> TrackIdentity:
@@ -35,7 +36,7 @@ def track_of(model: str, frames: list[tuple[int, float, int, float]], frontal: f
 def stranger_distances(model: str, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     """Distances of a stranger's faces to the nearest of each identity's ``FACES`` faces, drawn from the model's
     impostor table (inverse of its distribution, log-linear between its rows)."""
-    table = impostor_table(model)
+    table = measured_tables(model).impostor
     rates = 1.0 - (1.0 - rng.uniform(0.0, 1.0, shape)) ** (1.0 / FACES)  # the nearest of FACES pairs
     log_rates, distances = np.log([r for r, _ in table]), np.array([d for _, d in table])
     return np.interp(np.log(np.maximum(rates, 1e-12)), log_rates, distances, right=4.0)
@@ -73,14 +74,14 @@ def test_a_stranger_near_but_beyond_everyone_is_never_named():
 @pytest.mark.parametrize("model", [OMZ, DLIB])
 def test_evidence_falls_with_distance_and_changes_sign_between_genuine_and_impostor_distances(model):
     e = evidence(model)
-    genuine = dict(genuine_table(model))
-    values = [e.llr(d, FACES) for d in np.linspace(genuine[0.1], pair_distance(model, 0.1), 30)]
+    genuine = dict(measured_tables(model).genuine)
+    values = [e.llr(d, FACES) for d in np.linspace(genuine[0.1], pair_distance(measured_tables(model), 0.1), 30)]
     assert all(a >= b - 1e-9 for a, b in zip(values, values[1:]))  # a closer face is never weaker evidence
-    assert e.llr(genuine[0.5], FACES) > 0 > e.llr(pair_distance(model, 1e-2), FACES)
+    assert e.llr(genuine[0.5], FACES) > 0 > e.llr(pair_distance(measured_tables(model), 1e-2), FACES)
 
 
 def test_a_model_without_tables_falls_back_on_the_threshold_in_force():
-    e = Evidence("facenet-vggface2:0000", 0.9, 7.0)
+    e = Evidence(None, 0.9, 7.0)
     assert e.llr(0.8, FACES) == 7.0 and e.llr(1.0, FACES) == -7.0
 
 

@@ -2,12 +2,11 @@
 
 import pytest
 
-from gallery.far_tables import impostor_table
 from gallery.threshold import AUTO, CALIBRATED, MODEL_DEFAULT, SET, auto_threshold, gallery_far, threshold_in_force
 from tracker.config import MatchConfig
 from tracker.face.card import load_card
 
-DLIB = load_card("dlib-resnet-v1").tables.model_id
+DLIB = load_card("dlib-resnet-v1").tables
 
 
 @pytest.mark.parametrize("faces", [1, 30, 90, 300, 1000, 10_000])
@@ -26,19 +25,19 @@ def test_a_lower_far_gets_a_stricter_threshold():
 
 
 def test_the_table_is_a_distribution():
-    rates = [r for r, _ in impostor_table(DLIB)]
-    distances = [d for _, d in impostor_table(DLIB)]
+    rates = [r for r, _ in DLIB.impostor]
+    distances = [d for _, d in DLIB.impostor]
     assert rates == sorted(rates) and distances == sorted(distances) and 0 < distances[0] < distances[-1] < 4
 
 
-@pytest.mark.parametrize(("match", "model_id", "source"), [
+@pytest.mark.parametrize(("match", "tables", "source"), [
     (MatchConfig(), DLIB, AUTO),
     (MatchConfig(threshold=0.1), DLIB, SET),
     (MatchConfig(threshold=0.1, calibrated_far=1e-3), DLIB, CALIBRATED),
-    (MatchConfig(), "some-model:0123456789ab", MODEL_DEFAULT),
+    (MatchConfig(), None, MODEL_DEFAULT),  # a model without tables
 ])
-def test_where_the_threshold_comes_from(match, model_id, source):
-    rule = threshold_in_force(match, model_id, 0.177, 30, 90)
+def test_where_the_threshold_comes_from(match, tables, source):
+    rule = threshold_in_force(match, tables, 0.177, 30, 90)
     assert rule.source == source
     assert rule.value == {AUTO: auto_threshold(DLIB, 1e-3, 90), SET: 0.1, CALIBRATED: 0.1, MODEL_DEFAULT: 0.177}[source]
     assert (rule.expected_far is None) == (source == MODEL_DEFAULT)

@@ -5,10 +5,11 @@ The cards are the table of embedders: ``models.embedder`` may name any of them (
 loads it, a few words on it for the settings' description, its crop template, its verification threshold (and
 where that number comes from), and the distance tables measured on all of LFW for one model id (its weights):
 the share of different-person pairs within each distance (``impostor``, which ``gallery/threshold.py`` turns
-into a gallery's threshold) and of same-person pairs (``genuine``, the evidence of ``gallery/evidence.py``),
+into a gallery's threshold) and of same-person pairs (``genuine``, the evidence of ``gallery/evidence.py``): the
+``Tables`` an embedder carries (``Embedder.tables``) and hands to the gallery,
 and what a small reference costs (``small_faces``, quoted by the enrolment refusal; ``facetrack eval
-small-faces --write``). ``facetrack eval far-table --write`` measures and writes the tables; a trained head
-carries the same tables in its own record (``facetrack train``).
+small-faces --write``). ``facetrack eval far-table --write`` measures and writes the tables; a trained head's
+record, which ``facetrack train`` writes beside its weights, holds the same tables (``head_record.head_tables``).
 Adding an embedder: its module and its card (and a new template into ``align.TEMPLATES``, if it needs one).
 Torch- and OpenCV-free: the config and the gallery commands read cards without a model.
 """
@@ -36,6 +37,13 @@ class Tables:
     measured: str  # what they were measured on, and the command
     impostor: Table
     genuine: Table
+
+    def genuine_curve(self) -> tuple[np.ndarray, np.ndarray]:
+        """The same-person table as a cumulative curve, (distances, shares): from (0, 0) through each row to a
+        share of 1 one step past the last distance."""
+        distances = [d for _, d in self.genuine]
+        return (np.array([0.0] + distances + [distances[-1] + (distances[-1] - distances[-2])]),
+                np.array([0.0] + [s for s, _ in self.genuine] + [1.0]))
 
 
 @dataclass(frozen=True)
@@ -85,12 +93,13 @@ def load_card(name: str) -> ModelCard:
         small = data.get("small_faces")
         return ModelCard(data["name"], data["loader"], data["summary"], data["template"],
                          float(data["verify_threshold"]), data["threshold_note"],
-                         _tables(tables) if tables is not None else None, _small(small) if small else None)
+                         parse_tables(tables) if tables is not None else None, _small(small) if small else None)
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise WeightsError(f"{path}: no readable model card for {name} ({error}); reinstall facetrack") from None
 
 
-def _tables(data: dict) -> Tables:
+def parse_tables(data: dict) -> Tables:
+    """Tables from their JSON (a card's ``tables``, a trained head's record); a ``ValueError`` saying what is wrong."""
     impostor, genuine = (tuple((float(r), float(d)) for r, d in data[kind]) for kind in ("impostor", "genuine"))
     for kind, table in (("impostor", impostor), ("genuine", genuine)):
         if len(table) < 2 or any(b[0] <= a[0] or b[1] < a[1] for a, b in zip(table, table[1:])):

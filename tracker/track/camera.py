@@ -25,8 +25,6 @@ Per analysed frame:
 
 from __future__ import annotations
 
-import json
-import logging
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -38,7 +36,7 @@ from tracker.track.cuts import CutDetector
 from tracker.track.identity import UNKNOWN, TrackIdentity
 from tracker.track.outbox import Outbox
 from tracker.track.schedule import EmbeddingSchedule, remember_touching
-from tracker.track.sighting import BestFaces, Sighting
+from tracker.track.sighting import BestFaces
 from tracker.track.splitting import Splitter
 from tracker.track.state import (
     CameraRules,
@@ -55,7 +53,6 @@ from tracker.track.tracking import FaceTracker, Track
 if TYPE_CHECKING:  # annotations only: the tracker's rules need no torch
     from tracker.face.analyzer import Analysis
 
-logger = logging.getLogger(__name__)  # DEBUG: each naming decision and each ended track, with why (JSON)
 DECISIONS: dict[str, EventType] = {"resolved": "identity.resolved", "changed": "identity.changed",
                                    "unknown": "track.unknown"}
 
@@ -73,7 +70,6 @@ class CameraTracks:
         self.states: dict[int, TrackState] = {}
         self.started = 0  # tracks started since the camera started
         self.splits = 0  # tracks ended because a face did not agree with them
-        self._sightings: list[Sighting] = []
         self._cuts = CutDetector(tracking.cut_hard)
         self._previous = -np.inf  # the clock of the detected frame before the latest
         self._clock = -np.inf  # the latest detected frame's
@@ -82,10 +78,6 @@ class CameraTracks:
     @property
     def gallery(self) -> GalleryTerms:
         return self.outbox.terms
-
-    @property
-    def cuts(self) -> int:
-        return self._cuts.cuts
 
     @property
     def open(self) -> int:
@@ -116,9 +108,7 @@ class CameraTracks:
         for track in step.started:
             self._start(track, frame.time, frame.clock)
         for track_id in step.track_ids:
-            self.states[int(track_id)].last_time = frame.time
-            self.states[int(track_id)].last_clock = frame.clock
-            self.states[int(track_id)].last_source = frame.source
+            self.states[int(track_id)].present(frame)
         if analysis is not None:
             self._observe(frame, analysis, [int(step.track_ids[d]) for d in plan.embed], verdicts)
         for track in step.ended:
@@ -138,25 +128,20 @@ class CameraTracks:
             self._ended(track)
         return self.outbox.take()
 
-    def erase(self, identities: set[int]) -> list[int]:
-        """The gallery erased these people: each open track that carries one of them (named them, now or before)
-        ends at once, in silence (no event, crop, best faces or sighting of it; its face is a new track on its next
-        frame); when it names someone else now, they leave (``person.left`` of no track). Returns the ended ids."""
-        ended = [track_id for track_id, state in self.states.items() if state.carried & identities]
-        for track_id in ended:
-            self.tracker.end(track_id)
-            self.outbox.erased(track_id, self.states.pop(track_id), identities)
-        return ended
-
     def forget(self, identities: set[int] | None, now: float,
                gallery: GalleryTerms) -> tuple[list[int], list[Event]]:
-        """The gallery changed these people (None: anyone) and is now ``gallery``. The tracks that carried someone
-        it no longer names (erased, changed or not: a change read apart from the names is not missed) end in
-        silence (``erase``). A track named one of the others is unnamed at once (``identity.changed`` to unknown)
-        and embedded on its next frame, so a name stands only on evidence against the gallery as it is now
-        (renamed, a face rejected as not them, faces added). Returns the ended tracks' ids and the events."""
+        """The gallery changed these people (None: anyone) and is now ``gallery``. Each open track that carried
+        someone it no longer names (erased, changed or not: a change read apart from the names is not missed)
+        ends at once, in silence (no event, crop, best faces or sighting of it; its face is a new track on its next
+        frame; when it names someone else now, they leave: ``person.left`` of no track). A track named one of the
+        others is unnamed (``identity.changed`` to unknown) and embedded on its next frame, so a name stands only on
+        evidence against the gallery as it is now. Returns the ended tracks' ids and the events."""
         self.outbox.terms = gallery
-        ended = self.erase(set().union(*(s.carried for s in self.states.values())) - set(gallery.names))
+        erased = set().union(*(s.carried for s in self.states.values())) - set(gallery.names)
+        ended = [track_id for track_id, state in self.states.items() if state.carried & erased]
+        for track_id in ended:
+            self.tracker.end(track_id)
+            self.outbox.erased(track_id, self.states.pop(track_id), erased)
         for track_id, state in self.states.items():
             who = state.identity.identity
             if who == UNKNOWN or (identities is not None and who not in identities):
@@ -175,11 +160,6 @@ class CameraTracks:
         """The open tracks, as last seen."""
         return [TrackView.of(t.id, t.box, self.states[t.id], self.gallery) for t in self.tracker.tracks.values()
                 if t.id in self.states]
-
-    def take_sightings(self) -> list[Sighting]:
-        """The sightings of the tracks that ended since the last call."""
-        sightings, self._sightings = self._sightings, []
-        return sightings
 
     def _tracked(self, box: np.ndarray, track_id: int) -> TrackedFace:
         """A face with its name where the name has evidence: the track's face agreed with it on this detected
@@ -216,21 +196,10 @@ class CameraTracks:
             previous, first = state.identity.identity, not (state.carried or state.stranger)
             decision = state.see(frame, analysis, i, float(weights[i]), seen, self.gallery, self.rules, self._cut)
             if decision:
-                kind = DECISIONS[decision]
-                self._log_why(kind, track_id)
-                self.outbox.decided(kind, track_id, state, previous, frame.time, analysis.faces.boxes[i],
-                                    seen.distance, seen.margin, first)
-
-    def _log_why(self, what: str, track_id: int) -> None:
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("%s", json.dumps({"camera": self.camera_id, "event": what, **(self.explain(track_id) or {})}))
+                self.outbox.decided(DECISIONS[decision], track_id, state, previous, frame.time,
+                                    analysis.faces.boxes[i], seen.distance, seen.margin, first)
 
     def _ended(self, track: Track) -> None:
         """A track ends: its event carries the time it was last seen and how long it was in view."""
-        if track.id not in self.states:
-            return
-        self._log_why("track.ended", track.id)
-        state = self.states.pop(track.id)
-        self.outbox.ended(track.id, state, track.box)
-        if sighting := state.sighting(self.camera_id, track.id, self.gallery.model_id, self.rules.keep_named):
-            self._sightings.append(sighting)
+        if track.id in self.states:
+            self.outbox.ended(track.id, self.states.pop(track.id), track.box)

@@ -1,10 +1,12 @@
-"""The events one camera makes, in the order it made them, each stamped with the camera, its run, the frame and the
-gallery's name for its person; and who is in view and in which zone (``CameraPlaces``), whose moves become
-``person.entered`` / ``person.left``. ``CameraTracks`` tells it what happened to a track; its caller takes the
-events and publishes them."""
+"""What one camera's tracks leave: the events, in the order it made them, each stamped with the camera, its run, the
+frame and the gallery's name for its person; who is in view and in which zone (``CameraPlaces``), whose moves become
+``person.entered`` / ``person.left``; and the sightings of ended tracks (their best faces, for the unknowns'
+clusters). ``CameraTracks`` tells it what happened to a track; its caller takes the events and the sightings."""
 
 from __future__ import annotations
 
+import json
+import logging
 import uuid
 
 import numpy as np
@@ -12,8 +14,10 @@ import numpy as np
 from tracker.events import Event, EventType
 from tracker.track.identity import UNKNOWN
 from tracker.track.places import CameraPlaces, Move
+from tracker.track.sighting import Sighting
 from tracker.track.state import CameraRules, GalleryTerms, TrackState
 
+logger = logging.getLogger(__name__)  # DEBUG: each naming decision and each ended track, with why (JSON)
 NO_GALLERY = GalleryTerms("none", threshold=0.0, margin=0.0)  # before the first frame: no track, no event yet
 
 
@@ -28,6 +32,7 @@ class Outbox:
         self.frame_size = (1, 1)  # the latest frame's, that of the tracks' boxes
         self.source: tuple[str, float] | None = None  # a folder camera's recording, and its start on the clock
         self._events: list[Event] = []
+        self._sightings: list[Sighting] = []
 
     def started(self, track_id: int, state: TrackState, box: np.ndarray) -> None:
         self.add("track.started", track_id, state.first_time, state, box=box.tolist())
@@ -37,6 +42,7 @@ class Outbox:
         """The track, named ``previous`` (or ``UNKNOWN``), is now named as ``state`` says; ``first``: its first
         name ever (its event says how long after the track's first face, on the tracker's clock: a video file's
         position, not how fast it was played)."""
+        self._log_why(kind, track_id, state)
         after = round(self.clock - state.first_clock, 3) if first and kind == "identity.resolved" else None
         self.add(kind, track_id, now, state, box=[round(float(v), 1) for v in box], distance=distance, margin=margin,
                  named_after_seconds=after)
@@ -49,12 +55,16 @@ class Outbox:
         self.moved(self.places.leave(who, track_id, now), track_id, now, state)
 
     def ended(self, track_id: int, state: TrackState, box: np.ndarray) -> None:
-        """The track ended: its event carries the time it was last seen and how long it was in view."""
+        """The track ended: its event carries the time it was last seen and how long it was in view; its best faces
+        make a sighting."""
+        self._log_why("track.ended", track_id, state)
         identity, now = state.identity.identity, state.last_time
         best = state.identity.best_distance if identity != UNKNOWN else None
         self.add("track.ended", track_id, now, state, box=box.tolist(), dwell_seconds=round(now - state.first_time, 3),
                  best_distance=best)
         self.moved(self.places.leave(identity, track_id, now), track_id, now)
+        if sighting := state.sighting(self.camera_id, track_id, self.terms.model_id, self.rules.keep_named):
+            self._sightings.append(sighting)
 
     def erased(self, track_id: int, state: TrackState, identities: set[int]) -> None:
         """The track carried one of the erased ``identities`` and ended in silence; when it names someone else now,
@@ -104,7 +114,17 @@ class Outbox:
             crop_jpeg=crop, **fields,
         ))
 
+    def _log_why(self, kind: EventType, track_id: int, state: TrackState) -> None:
+        if logger.isEnabledFor(logging.DEBUG):
+            why = state.explain(track_id, self.terms)
+            logger.debug("%s", json.dumps({"camera": self.camera_id, "event": kind, **why}))
+
     def take(self) -> list[Event]:
         """The events added since the last call."""
         events, self._events = self._events, []
         return events
+
+    def take_sightings(self) -> list[Sighting]:
+        """The sightings of the tracks that ended since the last call."""
+        sightings, self._sightings = self._sightings, []
+        return sightings

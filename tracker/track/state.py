@@ -73,6 +73,10 @@ class TrackState:
     clear: TrackIdentity | None = None  # the sequential test over its clear faces alone (None: none yet)
     stranger: bool = False  # it was said to be nobody enrolled (``track.unknown``)
 
+    def present(self, frame: FrameInfo) -> None:
+        """Its face is on the detected ``frame``."""
+        self.last_time, self.last_clock, self.last_source = frame.time, frame.clock, frame.source
+
     def see(self, frame: FrameInfo, analysis: Analysis, face: int, weight: float, verdict: Verdict,
             gallery: GalleryTerms, rules: CameraRules, cut: bool) -> str | None:
         """One embedded face of the track (``face`` of ``analysis``, of quality ``weight``): the best crop and faces

@@ -16,6 +16,7 @@ from torch import nn
 
 from tracker.config import ModelsConfig
 from tracker.face.align import Template
+from tracker.face.card import Tables, measured_tables
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +41,12 @@ class Embedder:
         self.net = net.to(device).eval()
         if optimize and device.type == "cpu" and torch.backends.mkldnn.is_available():
             self.net = frozen(self.net, template.size, name)
+
+    @property
+    def tables(self) -> Tables | None:
+        """Its distance tables, which the gallery's threshold and evidence read: its card's, measured for exactly
+        these weights (None: none)."""
+        return measured_tables(self.model_id)
 
     def embed(self, crops: np.ndarray) -> np.ndarray:
         """Unit embeddings ``(n, dim)`` float32 of aligned uint8 crops ``(n, size, size, 3)``.

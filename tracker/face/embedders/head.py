@@ -2,7 +2,7 @@
 others, with a model id of its own (``<base name>+<head id>:<weights hash>``, so a gallery is re-embedded for
 it and its embeddings are never mixed with the base's) and its own calibration, measured at training on the
 people it was not trained on (the test fold's): the verification threshold, the impostor and the same-person
-distance tables that ``gallery.far_tables`` holds for the shipped models."""
+distance tables that a shipped model's card holds (``tables``)."""
 
 from __future__ import annotations
 
@@ -11,18 +11,24 @@ from torch import nn
 
 from tracker.config import ModelsConfig
 from tracker.errors import WeightsError
+from tracker.face.card import Tables
 from tracker.face.embedders.base import Embedder, file_hash
-from tracker.head_record import head_path, head_record, register
+from tracker.head_record import head_path, head_record, head_tables
 from tracker.train.head import ResidualHead, load_head
 
 
 class HeadEmbedder(Embedder):
-    def __init__(self, base: Embedder, head: ResidualHead, head_id: str, weights_hash: str, calibration: dict,
+    def __init__(self, base: Embedder, head: ResidualHead, record: dict, weights_hash: str,
                  config: ModelsConfig) -> None:
-        super().__init__(f"{base.name}+{head_id}", nn.Identity(), head.dim_out, base.template,
-                         float(calibration["verify_threshold"]), weights_hash, base.device, config, flips=False,
-                         optimize=False)
+        super().__init__(f"{base.name}+{record['id']}", nn.Identity(), head.dim_out, base.template,
+                         float(record["calibration"]["verify_threshold"]), weights_hash, base.device, config,
+                         flips=False, optimize=False)
         self.base, self.head = base, head
+        self._tables = head_tables(record, self.model_id)
+
+    @property
+    def tables(self) -> Tables:
+        return self._tables
 
     def embed(self, crops: np.ndarray) -> np.ndarray:
         return self.head.embed(self.base.embed(crops))
@@ -37,6 +43,4 @@ def with_head(base: Embedder, config: ModelsConfig) -> Embedder:
     head = load_head(path)
     if head.dim_in != base.dim:
         raise WeightsError(f"models.head: {path} takes {head.dim_in}-d embeddings, {base.name} gives {base.dim}")
-    embedder = HeadEmbedder(base, head, record["id"], file_hash(path), record["calibration"], config)
-    register(embedder.model_id, record)
-    return embedder
+    return HeadEmbedder(base, head, record, file_hash(path), config)
