@@ -8,6 +8,7 @@ bound and evidence) for as long as it keeps the view: never a new index with old
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -44,14 +45,15 @@ class GalleryView:
                  missing: int = 0) -> GalleryView:
         """The view of ``index`` (faces of ``model_id``, whose distance tables are ``tables``) with the naming rule
         ``match`` makes of it: the threshold in force for its faces (``gallery/threshold.py``), the bound
-        ``ln(identities / far)`` and the evidence curves of its face counts (``gallery/evidence.py``), computed now
-        (off the camera loop)."""
+        ``ln(identities / far)`` (and a review's, ``ln(identities / review_far)``) and the evidence curves of its face
+        counts (``gallery/evidence.py``), computed now (off the camera loop)."""
         owners, counts = np.unique(index.identity_ids, return_counts=True)
         face_counts = dict(zip(owners.tolist(), counts.tolist()))
         rule = threshold_for_faces(match, tables, model_default, index.identity_ids)
         evidence = Evidence(tables, rule.value, bound(match.far, rule.identities))
         evidence.prepare(face_counts.values())
-        terms = GalleryTerms(model_id, rule.value, match.margin, evidence.bound, names)
+        review = bound(match.review_far, rule.identities) if match.review_far else math.inf
+        terms = GalleryTerms(model_id, rule.value, match.margin, bound=evidence.bound, review_bound=review, names=names)
         return cls(terms, index, face_counts, rule, evidence, match.top_k, revision, changes, missing)
 
     @property

@@ -168,6 +168,16 @@ class MatchConfig(Strict):
         description="A face is named only this far (squared distance) ahead of the runner-up identity too")
     top_k: int = Field(1, ge=1, le=100,
         description="An identity's distance is the mean of its k nearest faces'")
+    review_far: float = Field(0.05, ge=0.0, le=0.5, description=(
+        "An unnamed track whose evidence for one person passes `ln(people / match.review_far)` (not the name's) ends "
+        "with `identity.review`, for someone to answer; above `match.far`; 0 = no reviews"))
+
+    @model_validator(mode="after")
+    def _review_above_naming(self) -> MatchConfig:
+        if self.review_far and self.review_far <= self.far:
+            raise ValueError(f"review_far ({self.review_far:g}) must be above match.far ({self.far:g}), or 0 for no "
+                             "reviews: a review asks about tracks the naming rule left unnamed")
+        return self
 
 
 CAMERA_SCHEMES = ("rtsp", "rtsps", "http", "https")

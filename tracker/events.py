@@ -13,11 +13,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "2.1"  # 2.0: schema_version a "MAJOR.MINOR" string; run added. 2.1: named_after_seconds,
-# track.unknown
+SCHEMA_VERSION = "2.2"  # 2.0: schema_version a "MAJOR.MINOR" string; run added. 2.1: named_after_seconds,
+# track.unknown. 2.2: identity.review, evidence, to_bound
 EventType = Literal[
     "track.started", "identity.resolved", "identity.changed", "track.ended", "person.entered", "person.left",
-    "person.unknown_recurring", "track.unknown",
+    "person.unknown_recurring", "track.unknown", "identity.review",
 ]
 
 
@@ -61,6 +61,11 @@ class Event(BaseModel):
     named_after_seconds: float | None = Field(None, description=(
         "identity.resolved, the track's first name (not after its track.unknown): seconds from its first face, on "
         "the tracker's clock (since 2.1)"))
+    evidence: float | None = Field(None, description=(
+        "identity.review: the track's evidence for its candidate (identity_id, name), a log-likelihood ratio summed "
+        "over its faces; the candidate is a question, not a name (since 2.2)"))
+    to_bound: float | None = Field(None, description=(
+        "identity.review: the evidence the track still lacked for the name (since 2.2)"))
     zones: list[str] | None = Field(None, description="Cameras with zones: the zones the face's box centre is in")
     zone: str | None = Field(None, description=("person.entered / person.left of one zone: the zone; null for the "
                                                 "camera as a whole"))

@@ -150,6 +150,11 @@ def eval_real(
                       f"{median:.2f}", str(sum(s.wrong_names.values())), str(s.faces))
     out.print(table)
     for method, s in scores.items():
+        if s.reviews is not None:
+            missed = sum(c.first_name_seconds is None and c.enrolled for c in s.closeups)
+            out.print(f"{method}: {len(s.reviews)} tracks ended asking who they are (identity.review), "
+                      f"{sum(r.wrong for r in s.reviews)} of them about someone not in the shot; "
+                      f"{sum(r.missed_closeup for r in s.reviews)} about a missed close-up (of {missed} missed)")
         if (named := s.time_to_name()) is not None:
             out.print(f"{method}: {named['tracks']} tracks named, {named['median_s']:.2f} s from a track's first face "
                       f"to its name (median; 90th percentile {named['p90_s']:.2f} s; facetrack_time_to_name_seconds)")

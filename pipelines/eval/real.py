@@ -9,7 +9,10 @@ last, ``faces_visible``: who can be seen in it, ``closeup``: who is large for th
   the shot; its **time to first name** is from the shot's first frame, its **coverage** the share
   of the shot's analysed frames that showed it;
 - a **wrong name** is a face on an analysed frame carrying a name outside the shot's ``faces_visible``
-  (a swap between two people who are both in view cannot be seen with per-shot truth).
+  (a swap between two people who are both in view cannot be seen with per-shot truth);
+- a **review** (``identity.review``, live only) is **wrong** when its candidate is in none of the shots its track's
+  faces were in (``faces_visible``), and it **asks about a missed close-up** when its candidate is a close-up of one
+  of those shots that was never named.
 
 Variants (the folder's README): ``all`` (everyone enrolled from ``enroll/``), ``open`` (Phoebe left
 out: her close-ups must stay unknown), ``lfw`` (Chandler, Joey and Rachel enrolled from their actors'
@@ -59,6 +62,15 @@ class CloseUp:
     coverage: float  # share of the shot's analysed frames showing the name
 
 
+@dataclass(frozen=True)
+class Review:
+    track: int
+    candidate: str
+    shots: tuple[str, ...]  # the shots the track's faces were in
+    wrong: bool  # the candidate is in none of them
+    missed_closeup: bool  # the candidate is a close-up of one of them that was never named
+
+
 @dataclass
 class RealScore:
     frames: int  # analysed frames scored
@@ -66,6 +78,7 @@ class RealScore:
     closeups: list[CloseUp]
     wrong_names: dict[str, int] = field(default_factory=dict)  # shot -> face-frames with a name not in view
     track_names: list[float] | None = None  # live: each named track's seconds from its first face to its name
+    reviews: list[Review] | None = None  # live: the tracks that ended asking who they are
 
     @property
     def named(self) -> int:
@@ -97,7 +110,22 @@ class RealScore:
                 "closeups_enrolled": self.enrolled_closeups, "median_first_name_s": self.median_first_name(),
                 "time_to_name": self.time_to_name(),
                 "wrong_name_face_frames": sum(self.wrong_names.values()), "wrong_names": self.wrong_names,
-                "closeups": [c.__dict__ for c in self.closeups]}
+                "closeups": [c.__dict__ for c in self.closeups],
+                **({"reviews": [r.__dict__ for r in self.reviews]} if self.reviews is not None else {})}
+
+
+def score_reviews(shots: list[Shot], seen: dict[int, list[SeenFace]], asked: dict[int, str],
+                  closeups: list[CloseUp]) -> list[Review]:
+    """Each review (``asked``: track -> candidate) against the shots its track's faces were in."""
+    missed = {(c.shot, c.person) for c in closeups if c.enrolled and c.first_name_seconds is None}
+    reviews = []
+    for track, candidate in sorted(asked.items()):
+        frames = [n for n, faces in seen.items() if any(f.track == track for f in faces)]
+        inside = [s for s in shots if any(s.start <= n < s.end for n in frames)]
+        reviews.append(Review(track, candidate, tuple(s.name for s in inside),
+                              not any(candidate in s.visible for s in inside),
+                              any((s.name, candidate) in missed for s in inside)))
+    return reviews
 
 
 def read_shots(path: Path) -> list[Shot]:
@@ -194,13 +222,18 @@ def evaluate_real(config: Config, analyzer: FaceAnalyzer, folder: Path, variant:
         with GalleryStore(gallery) as store:
             enrolled = enroll_variant(analyzer, store, config, folder, variant, lfw)
         named: list[float] = []
+        asked: dict[int, str] = {}
 
-        def note_name(event: Event) -> None:
+        def note(event: Event) -> None:
             if event.named_after_seconds is not None:
                 named.append(event.named_after_seconds)
+            if event.type == "identity.review" and event.track_id is not None:
+                asked[event.track_id] = event.name
 
-        seen = play(config, videos[0], gallery, fps, analyzer, listeners=(note_name,))
-        scores = {"live": replace(score_shots(shots, seen, enrolled), track_names=named)}
+        seen = play(config, videos[0], gallery, fps, analyzer, listeners=(note,))
+        live = score_shots(shots, seen, enrolled)
+        scores = {"live": replace(live, track_names=named,
+                                  reviews=score_reviews(shots, seen, asked, live.closeups))}
         if baseline:
             alone = single_frame(analyzer, config, videos[0], gallery, set(seen))
             scores["single frame"] = score_shots(shots, alone, enrolled)

@@ -54,7 +54,7 @@ from tracker.whereabouts import Person, Whereabouts
 
 logger = logging.getLogger(__name__)
 EVENT_TYPES = ["identity.resolved", "identity.changed", "person.entered", "person.left", "track.unknown",
-               "person.unknown_recurring"]  # those a camera's Home Assistant event entity fires
+               "person.unknown_recurring", "identity.review"]  # those a camera's Home Assistant event entity fires
 FIRE_SECONDS = 60.0
 ACK_SECONDS = 10.0
 RETRY_SECONDS = 0.5  # Redis away at the start: asked again this often
@@ -221,7 +221,8 @@ class Bridge:
             self.broker.publish(f"{self.topics}/events", event.model_dump_json(exclude={"crop_jpeg"}), qos=2)
             self._fire(event)
             people, cameras = self.whereabouts.apply(event, time.time(), self.away_seconds)
-            if event.identity_id is not None and event.crop_jpeg and event.identity_id in self.whereabouts.people:
+            if event.identity_id is not None and event.crop_jpeg and event.identity_id in self.whereabouts.people \
+                    and event.type != "identity.review":  # a review's face is a question, not the person's
                 self.crops[event.identity_id] = base64.b64decode(event.crop_jpeg)
                 self.broker.publish(f"{self.topics}/person/{event.identity_id}/image", self.crops[event.identity_id],
                                     retain=True)

@@ -66,6 +66,8 @@ def test_a_sitcom_scene_with_hard_cuts_is_named_shot_by_shot_and_no_name_crosses
     wrong = [(e.type, e.name, shot_at(round(e.video_time * rate)).name) for e in decided
              if e.name not in shot_at(round(e.video_time * rate)).visible]
     assert not wrong, f"names given in shots without that person: {wrong}"
+    asked = [(e.name, shot_at(round(e.video_time * rate))) for e in events if e.type == "identity.review"]
+    assert all(name in shot.visible for name, shot in asked), f"reviews of people not in the shot: {asked}"
 
     spans = named_spans(events, rate)
     closeups = [(s, person) for s in shots for person in sorted(s.closeup)]

@@ -494,3 +494,44 @@ def test_each_naming_decision_and_each_ended_track_is_logged_with_why_at_debug(c
     lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "tracker.track.outbox"]
     assert [(x["event"], x["name"]) for x in lines] == [("identity.resolved", "Ann Lee"), ("track.ended", "Ann Lee")]
     assert lines[0]["why"].startswith("named at") and lines[0]["camera"] == "door"
+
+
+REVIEWING = replace(TERMS, review_bound=3.0)  # TERMS' bound is ln(1000) = 6.9
+
+
+def test_a_track_that_ends_almost_named_asks_who_it_is_and_names_no_one():
+    tracks = cam(max_age=0.5)
+    events = step(tracks, 0.0, faces(50), {0: Verdict(7, 0.2, 0.2, evidence=4.0)}, gallery=REVIEWING)[2]
+    assert kinds(events) == ["track.started"]  # 4.0: past the review bound, short of the name's
+    ended = step(tracks, 2.0, faces(), {}, gallery=REVIEWING)[2]
+    assert kinds(ended) == ["identity.review", "track.ended"]
+    review = ended[0]
+    assert (review.identity_id, review.name, review.evidence, review.to_bound) == (7, "Ann Lee", 4.0, 2.908)
+    assert review.crop_jpeg and review.box and review.frame_time == 1000.0  # where the track was last seen
+    assert ended[1].name == "unknown" and ended[1].identity_id is None  # a question, not a name
+    assert not tracks.outbox.places.in_view.tracks  # nobody entered
+
+
+def test_no_review_below_the_band_for_a_named_track_for_a_stranger_or_without_a_band():
+    def ends(verdicts: list[Verdict], gallery=REVIEWING, forget: bool = False) -> list[str]:
+        tracks = cam(max_age=0.5)
+        for t, verdict in enumerate(verdicts):
+            step(tracks, t * 0.2, faces(50), {0: verdict}, gallery=gallery)
+        if forget:  # the person's faces changed: the named track is unnamed, but it was someone
+            tracks.forget({7}, 1000.5, gallery)
+        return kinds(step(tracks, 5.0, faces(), {}, gallery=gallery)[2])
+
+    assert ends([Verdict(7, 0.2, 0.2, evidence=2.0)]) == ["track.ended"]  # below the band
+    assert ends([Verdict(7, 0.02, 0.2)]) == ["track.ended", "person.left"]  # named
+    assert ends([Verdict(7, 0.02, 0.2)], forget=True) == ["track.ended"]  # named once, then unnamed
+    assert ends([Verdict(7, 0.2, 0.2, evidence=4.0)], gallery=TERMS) == ["track.ended"]  # match.review_far = 0
+    assert ends([Verdict(7, 0.9, 0.1)]) == ["track.ended"]  # a stranger: track.unknown, never a review
+
+
+def test_with_blur_unknown_a_reviews_face_is_blurred_as_an_unknown_tracks():
+    noise = np.random.default_rng(0).integers(0, 255, (480, 640, 3), np.uint8)  # texture a blur must remove
+    tracks = cam(max_age=0.5, crop_max_bytes=200_000, blur_unknown=True)
+    step(tracks, 0.0, faces(50), {0: Verdict(7, 0.2, 0.2, evidence=4.0)}, image=noise, gallery=REVIEWING)
+    state = next(iter(tracks.states.values()))
+    review = step(tracks, 2.0, faces(), {}, gallery=REVIEWING)[2][0]
+    assert review.type == "identity.review" and review.crop_jpeg == state.blurred != state.crop

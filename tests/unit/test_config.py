@@ -105,6 +105,7 @@ def test_every_retired_setting_names_a_constant_that_exists():
         ("[verify]\nthreshold = -1\n", "verify.threshold"),
         ("[redis]\nurl = 'http://x'\n", "redis.url: Value error, 'http://x' is not a redis://"),
         ("[camera]\n", "camera: unknown key"),
+        ("[match]\nfar = 0.05\nreview_far = 0.01\n", "review_far (0.01) must be above match.far (0.05), or 0"),
     ],
 )
 def test_bad_values_name_the_file_and_key(tmp_path, text, fragment):

@@ -59,6 +59,10 @@ class Outbox:
         make a sighting."""
         self._log_why("track.ended", track_id, state)
         identity, now = state.identity.identity, state.last_time
+        if (asked := state.asked()) is not None:  # almost named: someone may say who it is
+            who, evidence = asked
+            self.add("identity.review", track_id, now, state, identity=who, box=box.tolist(),
+                     evidence=round(evidence, 3), to_bound=round(state.identity.bound - evidence, 3))
         best = state.identity.best_distance if identity != UNKNOWN else None
         self.add("track.ended", track_id, now, state, box=box.tolist(), dwell_seconds=round(now - state.first_time, 3),
                  best_distance=best)
@@ -98,14 +102,15 @@ class Outbox:
         zones = self.rules.zones
         if zones and fields.get("box") is not None:
             fields["zones"] = zones.of(fields["box"], *self.frame_size)
-        ended = state if kind == "track.ended" else None  # stamped where the track was last seen
+        ended = state if kind in ("track.ended", "identity.review") else None  # stamped where last seen
         clock = ended.last_clock if ended is not None else self.clock
         source = ended.last_source if ended is not None else self.source
         if source is not None:  # a folder camera: the position in its recording
             clock -= source[1]
         crop = None
-        if state is not None:
-            crop = state.crop if named or not self.rules.blur_unknown else state.blurred
+        if state is not None:  # a review's face is not yet its candidate's
+            clear = named and kind != "identity.review"
+            crop = state.crop if clear or not self.rules.blur_unknown else state.blurred
         self._events.append(Event(
             type=kind, camera=self.camera_id, track_id=track_id, run=self.run, frame_time=frame_time,
             video_time=round(float(clock), 3) if self.rules.video and np.isfinite(clock) else None,

@@ -72,6 +72,7 @@ class TrackState:
     carried: set[int] = field(default_factory=set)  # every identity it was named, now or before (erasure ends it)
     clear: TrackIdentity | None = None  # the sequential test over its clear faces alone (None: none yet)
     stranger: bool = False  # it was said to be nobody enrolled (``track.unknown``)
+    review: tuple[int, float] | None = None  # unnamed, its most evidence in the review band: (identity, evidence)
 
     def present(self, frame: FrameInfo) -> None:
         """Its face is on the detected ``frame``."""
@@ -102,6 +103,10 @@ class TrackState:
             self.clear.observe(seen, gallery.bound)
         if self.identity.agrees(seen):
             self.agreed_at = frame.clock
+        if self.identity.identity == UNKNOWN:
+            leader, evidence, lead = self.identity.leader()
+            if min(evidence, lead) >= gallery.review_bound and (self.review is None or evidence > self.review[1]):
+                self.review = leader, evidence
         if decision:
             if self.carried - {self.identity.identity}:  # the best face so far was shown as someone else's
                 self.blurred = None
@@ -111,6 +116,11 @@ class TrackState:
             self.stranger = True
             return "unknown"
         return decision
+
+    def asked(self) -> tuple[int, float] | None:
+        """What an ended track asks someone to decide: (identity, evidence) when it was never named, nor called a
+        stranger, and its evidence for one identity passed the review bound (``identity.review``); else None."""
+        return None if self.identity.identity != UNKNOWN or self.carried or self.stranger else self.review
 
     def sighting(self, camera_id: str, track_id: int, model_id: str, keep_named: bool) -> Sighting | None:
         """What the ended track leaves for review: its best faces, if it ended unknown (or ``keep_named``)."""
@@ -171,6 +181,7 @@ class GalleryTerms:
     threshold: float  # the threshold in force for the gallery as it is
     margin: float
     bound: float = math.log(1000.0)  # the evidence a track needs for a name (ln(identities / match.far))
+    review_bound: float = math.inf  # ...for a review, ``identity.review`` (ln(identities / match.review_far))
     names: Mapping[int, str] = field(default_factory=dict)  # identity id -> name
 
     def __post_init__(self) -> None:

@@ -111,13 +111,13 @@ function showEvent(event) {
   const crop = event.crop_jpeg ? element("img", { src: "data:image/jpeg;base64," + event.crop_jpeg, alt: "" }) : "";
   const time = new Date(event.frame_time * 1000).toLocaleTimeString();
   const item = element("li", { className: "event" }, crop,
-    element("span", {}, `${time} ${event.type} · ${event.camera}${event.track_id === null ? "" : " #" + event.track_id} · ${event.name}`));
+    element("span", {}, `${time} ${event.type} · ${event.camera}${event.track_id === null ? "" : " #" + event.track_id} · ${event.type === "identity.review" ? "is this " + event.name + "?" : event.name}`));
   if (["track.started", "identity.resolved", "track.unknown"].includes(event.type)) {
     const button = element("button", { type: "button", textContent: "enroll…" });
     button.addEventListener("click", () => enrollTrack(event.camera, event.track_id));
     item.append(button);
   }
-  if (event.identity_id !== null && event.identity_id !== undefined && event.crop_jpeg) {
+  if (event.identity_id !== null && event.identity_id !== undefined && event.crop_jpeg && event.type !== "identity.review") {
     const button = element("button", { type: "button", className: "reject", textContent: `not ${event.name}` });
     button.addEventListener("click", () => rejectFace(event.name, event.crop_jpeg));
     item.append(button);
