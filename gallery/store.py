@@ -114,6 +114,18 @@ CREATE TABLE IF NOT EXISTS erasures (
     tracks TEXT NOT NULL DEFAULT '[]',
     clusters TEXT NOT NULL DEFAULT '[]'
 );
+CREATE TABLE IF NOT EXISTS reviews (
+    id INTEGER PRIMARY KEY,
+    sighting_id INTEGER NOT NULL REFERENCES sightings(id) ON DELETE CASCADE,
+    identity_id INTEGER NOT NULL REFERENCES identities(id) ON DELETE CASCADE,
+    evidence REAL NOT NULL,
+    to_bound REAL NOT NULL,
+    created_at REAL NOT NULL,
+    answer TEXT,
+    answer_identity INTEGER REFERENCES identities(id) ON DELETE CASCADE,
+    added TEXT NOT NULL DEFAULT '[]',
+    answered_at REAL
+);
 CREATE INDEX IF NOT EXISTS sightings_cluster ON sightings(cluster_id);
 CREATE INDEX IF NOT EXISTS sighting_faces_sighting ON sighting_faces(sighting_id);
 """

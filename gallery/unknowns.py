@@ -118,6 +118,11 @@ class Unknowns:
             [(sighting_id, encode_png(f.crop), f.landmarks.astype(np.float32).tobytes(), json.dumps(f.quality),
               f.embedding.astype(np.float32).tobytes(), f.captured_at) for f in sighting.faces],
         )
+        if sighting.review is not None:  # waits for an answer (gallery/reviews.py), unless its candidate is gone
+            candidate, evidence, to_bound = sighting.review
+            if db.execute("SELECT 1 FROM identities WHERE id = ?", (candidate,)).fetchone():
+                db.execute("INSERT INTO reviews (sighting_id, identity_id, evidence, to_bound, created_at) "
+                           "VALUES (?, ?, ?, ?, ?)", (sighting_id, candidate, evidence, to_bound, sighting.last_time))
         return sighting_id
 
     def visits(self, cluster_id: int, gap: float) -> int:

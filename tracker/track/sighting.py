@@ -35,6 +35,7 @@ class Sighting:
     model_id: str
     faces: list[SightingFace]
     identity_id: int | None = None  # the track's name, for a named track kept with unknowns.keep_named
+    review: tuple[int, float, float] | None = None  # it ended asking (identity.review): candidate, evidence, to_bound
 
     def mean(self) -> np.ndarray:
         """The mean of its faces' unit embeddings (not normalised): ``2 - 2 a.b`` of two such means is the mean

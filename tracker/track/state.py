@@ -127,8 +127,10 @@ class TrackState:
         identity = self.identity.identity
         if not self.best.faces or (identity != UNKNOWN and not keep_named):
             return None
+        asked = self.asked()
+        review = (asked[0], asked[1], self.identity.bound - asked[1]) if asked is not None else None
         return Sighting(camera_id, track_id, self.first_time, self.last_time, model_id, self.best.faces,
-                        None if identity == UNKNOWN else identity)
+                        None if identity == UNKNOWN else identity, review)
 
     def take_crop(self, frame: FrameInfo, box: np.ndarray, weight: float, rules: CameraRules) -> None:
         """The face in ``box`` (in the boxes' frame) becomes the track's best: its crop, and the crop blurred when

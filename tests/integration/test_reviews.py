@@ -1,0 +1,102 @@
+"""Reviews on real LFW faces: a track that ended almost named waits with its sighting; "yes" makes its faces the
+candidate's references (never one that would make someone confusable), "no" records them as not the candidate,
+"someone else" names them, undo takes each back, and erasing the candidate erases the review."""
+
+import numpy as np
+import pytest
+
+from gallery.enroll import Enroller
+from gallery.identify import Identifier
+from gallery.negatives import Negatives
+from gallery.reviews import NO, OTHER, YES, Reviews
+from gallery.store import GalleryError, GalleryStore
+from gallery.unknowns import Unknowns
+from tests.support.data import lfw_image, needs_data
+from tracker.config import EnrollConfig, MatchConfig
+from tracker.face.align import STORE_224, align, landmarks_on_crop
+from tracker.images import read_image
+from tracker.track.sighting import Sighting, SightingFace
+
+pytestmark = needs_data
+
+ANN, BO = "Colin_Powell", "George_W_Bush"  # people with many photographs
+
+
+def face_of(analyzer, person: str, n: int) -> SightingFace:
+    image = read_image(lfw_image(person, n))
+    a = analyzer.analyze([image])[0]
+    i = int(np.argmax(a.quality.size))
+    quality = {"size": float(a.quality.size[i]), "sharpness": float(a.quality.sharpness[i]),
+               "frontal": float(a.quality.frontal[i])}
+    marks = a.faces.landmarks[i]
+    return SightingFace(align(image, marks, STORE_224), landmarks_on_crop(marks, STORE_224), quality, a.embeddings[i],
+                        1000.0 + n, 1.0)
+
+
+@pytest.fixture()
+def gallery(analyzer, tmp_path):
+    """Ann and Bo enrolled from two photographs each; the Enroller and the threshold in force."""
+    store = GalleryStore(tmp_path / "g.db")
+    enroller = Enroller(analyzer, store, EnrollConfig())
+    for person, name in ((ANN, "Ann"), (BO, "Bo")):
+        faces, _ = enroller.from_images([lfw_image(person, 1), lfw_image(person, 2)])
+        enroller.enroll(name, faces, [])
+    threshold = Identifier(analyzer, store, MatchConfig()).view.threshold
+    yield store, enroller, threshold
+    store.close()
+
+
+def ask(analyzer, store: GalleryStore, person: str, candidate: str, photos=(5, 6), track: int = 7) -> int:
+    """A track of ``person``'s faces that ended asking whether it is ``candidate``: its review's id."""
+    faces = [face_of(analyzer, person, n) for n in photos]
+    unknowns = Unknowns(store, analyzer.embedder.model_id, 0.8 * analyzer.verify_threshold)
+    unknowns.add(Sighting("door", track, 1000.0, 1004.0, analyzer.embedder.model_id, faces,
+                          review=(store.identity(candidate).id, 5.2, 3.5)))
+    return Reviews(store).items()[0].id
+
+
+def test_yes_adds_the_faces_as_the_candidates_references_and_undo_takes_them_back(analyzer, gallery):
+    store, enroller, threshold = gallery
+    review_id = ask(analyzer, store, ANN, "Ann")
+    waiting = Reviews(store).get(review_id)
+    assert (waiting.name, waiting.camera, waiting.track_id, waiting.evidence, waiting.faces) == ("Ann", "door", 7,
+                                                                                                  5.2, 2)
+    tables = analyzer.embedder.tables
+    answered = Reviews(store).answer(review_id, YES, enroller, tables, threshold)
+    assert answered.review.answer == YES and answered.review.answered_as == "Ann"
+    assert store.identity("Ann").faces == 4 and Reviews(store).items() == []
+    with pytest.raises(GalleryError, match="was answered"):
+        Reviews(store).answer(review_id, NO, enroller, tables, threshold)
+    Reviews(store).undo(review_id, enroller.model_id)
+    assert store.identity("Ann").faces == 2 and [r.id for r in Reviews(store).items()] == [review_id]
+
+
+def test_no_records_the_faces_as_not_the_candidate_and_someone_else_names_them(analyzer, gallery):
+    store, enroller, threshold = gallery
+    tables = analyzer.embedder.tables
+    review_id = ask(analyzer, store, BO, "Ann")  # Bo's faces, asked about Ann
+    Reviews(store).answer(review_id, NO, enroller, tables, threshold)
+    ann = store.identity("Ann").id
+    assert len(Negatives(store).of(ann)) == 2 and store.identity("Ann").faces == 2
+    Reviews(store).undo(review_id, enroller.model_id)
+    assert Negatives(store).of(ann) == []
+    answered = Reviews(store).answer(review_id, OTHER, enroller, tables, threshold, name="Bo")
+    assert answered.review.answered_as == "Bo" and store.identity("Bo").faces == 4
+
+
+def test_yes_never_adds_a_face_that_would_make_two_people_confusable(analyzer, gallery):
+    store, enroller, threshold = gallery
+    review_id = ask(analyzer, store, BO, "Ann")  # someone answers yes by mistake: they are Bo's faces
+    with pytest.raises(GalleryError, match="no face of review .* could be added to Ann .*it would make Ann confusable"):
+        Reviews(store).answer(review_id, YES, enroller, analyzer.embedder.tables, threshold)
+    assert store.identity("Ann").faces == 2 and Reviews(store).get(review_id).answer is None
+
+
+def test_erasing_the_candidate_erases_the_review_and_a_yes_makes_the_sighting_theirs(analyzer, gallery):
+    store, enroller, threshold = gallery
+    first = ask(analyzer, store, ANN, "Ann")
+    Reviews(store).answer(first, YES, enroller, analyzer.embedder.tables, threshold)
+    ask(analyzer, store, ANN, "Ann", photos=(7,), track=8)
+    store.erase("Ann")
+    assert Reviews(store).items(answered=True) == []
+    assert store.query("SELECT COUNT(*) FROM sightings WHERE track_id = 7")[0][0] == 0  # the answered one: theirs
