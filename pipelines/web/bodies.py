@@ -5,7 +5,7 @@ Each refusal is one line that names the field."""
 
 from __future__ import annotations
 
-from typing import Annotated, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 from aiohttp import web
 from pydantic import (
@@ -16,6 +16,7 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
     WithJsonSchema,
+    model_validator,
 )
 
 from gallery import validate
@@ -46,6 +47,17 @@ class NameCluster(_Body):
 
 class Merge(_Body):
     other: int
+
+
+class Answer(_Body):
+    answer: Literal["yes", "no", "other"]
+    name: PersonName | None = None  # who they are, for "other"
+
+    @model_validator(mode="after")
+    def _named_when_other(self) -> Answer:
+        if (self.answer == "other") != (self.name is not None):
+            raise ValueError("name: give it with answer 'other' (someone else) and only then")
+        return self
 
 
 class RejectSighting(_Body):

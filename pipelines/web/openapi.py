@@ -234,6 +234,31 @@ UNKNOWNS_PATHS = {
 }
 
 
+REVIEW = {"name": "review", "in": "path", "required": True, "schema": ID}
+NO_REVIEW = {"400": _error("Bad review number"), "404": _error("No such review")}
+REVIEWS_PATHS = {
+    "/api/reviews": {"get": {
+        "summary": "Tracks that ended almost named (identity.review), waiting for an answer, newest first",
+        "parameters": [{"name": "all", "in": "query", "schema": {"type": "string", "enum": ["true", "false"]},
+                        "description": "true: answered reviews too"}],
+        "responses": {"200": _json("Reviews", {"type": "array"}), "400": _error("all is neither true nor false")}}},
+    "/api/reviews/{review}/face.jpg": {"get": {
+        "summary": "The best face a review asks about", "parameters": [REVIEW],
+        "responses": {"200": {"description": "JPEG", "content": {"image/jpeg": {}}}, **NO_REVIEW}}},
+    "/api/reviews/{review}": {"post": {
+        "summary": "Answer a review: yes (its faces become the candidate's references, if they pass the enrolment "
+                   "and audit checks), no (recorded as not the candidate), or someone else (name)",
+        "security": AUTH, "parameters": [REVIEW], "requestBody": _body(bodies.Answer),
+        "responses": {"200": _json("The review answered, with a per-face outcome"), **NO_REVIEW,
+                      "409": _error("Already answered: undo it first"),
+                      "422": _error("No face could be added"), **UNAUTHORISED}}},
+    "/api/reviews/{review}/undo": {"post": {
+        "summary": "Take an answer back: what it added goes, and the review waits again", "security": AUTH,
+        "parameters": [REVIEW], "responses": {"200": _json("The review, waiting again"), **NO_REVIEW,
+                                              "409": _error("No answer to undo"), **UNAUTHORISED}}},
+}
+
+
 EVENTS_PATHS = {
     "/api/events": {"get": {
         "summary": "Recent events, newest first, from the Redis stream",
@@ -282,12 +307,14 @@ def document() -> dict:
     _every_operation(CAMERAS_PATHS, False)
     _every_operation(IDENTITIES_PATHS, True)
     _every_operation(UNKNOWNS_PATHS, True)
+    _every_operation(REVIEWS_PATHS, True)
     _every_operation(EVENTS_PATHS, False)
     return {
         "openapi": "3.0.3",
         "info": {"title": "facetrack", "version": "1",
                  "description": "Streaming video identity tracker: cameras, gallery, recognition and events."},
-        "paths": {**OPS_PATHS, **CAMERAS_PATHS, **IDENTITIES_PATHS, **UNKNOWNS_PATHS, **EVENTS_PATHS},
+        "paths": {**OPS_PATHS, **CAMERAS_PATHS, **IDENTITIES_PATHS, **UNKNOWNS_PATHS, **REVIEWS_PATHS,
+                  **EVENTS_PATHS},
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {

@@ -26,7 +26,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from gallery.store import GalleryUnavailable
 from pipelines.live.runtime import Runtime
 from pipelines.services import Services
-from pipelines.web import audit, cameras, events, identities, negatives, openapi, ops, unknowns
+from pipelines.web import audit, cameras, events, identities, negatives, openapi, ops, reviews, unknowns
 from pipelines.web.access import guard, json_error, no_store
 from pipelines.web.keys import RUNTIME, SERVICES, STREAMS, TOKEN
 from pipelines.web.pace import paced
@@ -76,7 +76,7 @@ def build_app(services: Services, token: str, runtime: Runtime | None = None) ->
     app.on_response_prepare.append(no_store)
     if runtime is not None:
         app[RUNTIME] = runtime
-    for module in (ops, cameras, identities, audit, negatives, unknowns, events, openapi):
+    for module in (ops, cameras, identities, audit, negatives, unknowns, reviews, events, openapi):
         app.router.add_routes(module.routes)
     app.router.add_get("/", dashboard)
     app.router.add_static("/static", STATIC)

@@ -2,6 +2,8 @@
 candidate's references (never one that would make someone confusable), "no" records them as not the candidate,
 "someone else" names them, undo takes each back, and erasing the candidate erases the review."""
 
+import asyncio
+
 import numpy as np
 import pytest
 
@@ -11,7 +13,9 @@ from gallery.negatives import Negatives
 from gallery.reviews import NO, OTHER, YES, Reviews
 from gallery.store import GalleryError, GalleryStore
 from gallery.unknowns import Unknowns
+from pipelines.web.keys import SERVICES
 from tests.support.data import lfw_image, needs_data
+from tests.support.http import AUTH, live_app
 from tracker.config import EnrollConfig, MatchConfig
 from tracker.face.align import STORE_224, align, landmarks_on_crop
 from tracker.images import read_image
@@ -100,3 +104,41 @@ def test_erasing_the_candidate_erases_the_review_and_a_yes_makes_the_sighting_th
     store.erase("Ann")
     assert Reviews(store).items(answered=True) == []
     assert store.query("SELECT COUNT(*) FROM sightings WHERE track_id = 7")[0][0] == 0  # the answered one: theirs
+
+
+def test_the_review_endpoints_list_show_answer_and_undo(analyzer, config, tmp_path):
+    gallery = tmp_path / "g.db"
+    with GalleryStore(gallery) as store:
+        enroller = Enroller(analyzer, store, EnrollConfig())
+        for person, name in ((ANN, "Ann"), (BO, "Bo")):
+            enroller.enroll(name, enroller.from_images([lfw_image(person, 1), lfw_image(person, 2)])[0], [])
+        review_id = ask(analyzer, store, ANN, "Ann")
+
+    async def scenario():
+        r = {}
+        async with live_app(analyzer, config, gallery, None, pipeline=False) as (client, _):
+            listed = await (await client.get("/api/reviews")).json()
+            r["listed"] = [(x["id"], x["name"], x["camera"], x["track_id"], x["answer"]) for x in listed]
+            face = await client.get(listed[0]["face_url"])
+            r["face"] = (face.status, face.content_type)
+            path = f"/api/reviews/{review_id}"
+            r["no token"] = (await client.post(path, json={"answer": "yes"})).status
+            r["other unnamed"] = (await client.post(path, json={"answer": "other"}, headers=AUTH)).status
+            r["missing"] = (await client.post("/api/reviews/999", json={"answer": "no"}, headers=AUTH)).status
+            answered = await client.post(path, json={"answer": "yes"}, headers=AUTH)
+            body = await answered.json()
+            r["yes"] = (answered.status, body["answer"], body["answered_as"], [o["status"] for o in body["outcomes"]])
+            r["after"] = await (await client.get("/api/reviews")).json()
+            r["faces in the view"] = client.server.app[SERVICES].identifier.view.face_counts[body["identity_id"]]
+            r["again"] = (await client.post(path, json={"answer": "no"}, headers=AUTH)).status
+            undone = await client.post(f"{path}/undo", headers=AUTH)
+            r["undo"] = (undone.status, (await undone.json())["answer"])
+            r["faces after undo"] = client.server.app[SERVICES].identifier.view.face_counts[body["identity_id"]]
+        return r
+
+    r = asyncio.run(scenario())
+    assert r["listed"] == [(review_id, "Ann", "door", 7, None)] and r["face"] == (200, "image/jpeg")
+    assert (r["no token"], r["other unnamed"], r["missing"]) == (401, 400, 404)
+    assert r["yes"] == (200, "yes", "Ann", ["enrolled", "enrolled"]) and r["after"] == []
+    assert r["faces in the view"] == 4 and r["again"] == 409  # the live pipeline names with them at once
+    assert r["undo"] == (200, None) and r["faces after undo"] == 2
