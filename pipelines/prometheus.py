@@ -37,7 +37,8 @@ CAMERA_FIGURES = (
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.stage_seconds = Histogram("facetrack_stage_seconds", "Seconds per pipeline stage of one frame",
+        self.stage_seconds = Histogram("facetrack_stage_seconds", "Seconds per pipeline stage of one frame (detect; "
+                                       "embed, with the gallery search; frame)",
                                        ["camera", "stage"], buckets=STAGE_BUCKETS, registry=self.registry)
         self.batch_size = Histogram("facetrack_batch_requests", "Requests per model batch", ["kind"],
                                     buckets=BATCH_BUCKETS, registry=self.registry)

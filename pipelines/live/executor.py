@@ -1,8 +1,9 @@
 """The model executor: two threads own the models and serve every camera in shared batches.
 
 One thread, the detection lane, owns the detector (and runs the whole-analyzer calls of
-enrollment and recognition); the other, the embedding lane, runs the embedder and then the caller's match of
-the embeddings (the gallery search, so the frame comes back judged in one hop). So one
+enrollment and recognition); the other, the embedding lane, runs the embedder and then the callers' match of
+the embeddings (the gallery search, so the frame comes back judged in one hop): one call for the requests of a
+batch that share it (the cameras reading one gallery view), one pass over the gallery for all of them. So one
 camera's faces are embedded while another camera's frame is detected. Each lane's requests
 wait in a bounded queue; a lane takes what is waiting, up to ``batch_size`` requests, or
 waits at most ``MAX_WAIT_MS`` for more after the first; detection requests of one batch run
@@ -18,7 +19,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -84,9 +85,11 @@ class ModelExecutor:
         a quick look (``Detector.detect_batch``)."""
         return await self._submit("detect", image, None, zoom=zoom, glance=glance)
 
-    async def embed(self, image: np.ndarray, faces: Faces, match: Callable[[np.ndarray], T]) -> tuple[Analysis, T]:
-        """The ``faces`` of ``image`` embedded, and ``match`` (the gallery's verdicts, say) of their embeddings,
-        run on the embedding lane too; an error of ``match`` is the caller's, not the executor's."""
+    async def embed(self, image: np.ndarray, faces: Faces,
+                    match: Callable[[np.ndarray], Sequence[T]]) -> tuple[Analysis, list[T]]:
+        """The ``faces`` of ``image`` embedded, and ``match`` (the gallery's verdicts, say: one item per row of
+        embeddings) of their embeddings, run on the embedding lane too, in one call with the batch's other requests
+        of an equal ``match``; an error of ``match`` is its callers', not the executor's."""
         return await self._submit("embed", image, faces, match=match)
 
     async def call(self, function: Callable[[FaceAnalyzer], Any]) -> Any:
@@ -164,13 +167,28 @@ class ModelExecutor:
                 r.loop.call_soon_threadsafe(_resolve, r.future, faces)
         if embeds:
             analyses = self.analyzer.embed_faces([r.image for r in embeds], [r.faces for r in embeds])
-            for r, analysis in zip(embeds, analyses):
-                try:
-                    judged = r.match(analysis.embeddings) if r.match is not None else None
-                except Exception as error:  # the caller's (a gallery view's), not the models'
-                    r.loop.call_soon_threadsafe(_reject, r.future, error)
-                    continue
-                r.loop.call_soon_threadsafe(_resolve, r.future, (analysis, judged))
+            groups: dict[Callable, list[int]] = {}  # requests with one match (cameras reading one gallery view)
+            for i, r in enumerate(embeds):
+                groups.setdefault(r.match, []).append(i)
+            for match, members in groups.items():
+                _judge(match, [embeds[i] for i in members], [analyses[i] for i in members])
+
+
+def _judge(match: Callable[[np.ndarray], Any], requests: list[_Request], analyses: list[Analysis]) -> None:
+    """Each request's analysis with ``match`` of its embeddings, made by one call over all of theirs (one pass over
+    the gallery, however many cameras asked); an error of ``match`` is theirs, not the executor's."""
+    sizes = [len(a.embeddings) for a in analyses]
+    try:
+        judged = list(match(np.concatenate([a.embeddings for a in analyses]))) if match is not None else None
+    except Exception as error:
+        for r in requests:
+            r.loop.call_soon_threadsafe(_reject, r.future, error)
+        return
+    start = 0
+    for r, analysis, size in zip(requests, analyses, sizes):
+        part = judged[start:start + size] if judged is not None else None
+        start += size
+        r.loop.call_soon_threadsafe(_resolve, r.future, (analysis, part))
 
 
 def _resolve(future: asyncio.Future, value: object) -> None:

@@ -1,4 +1,4 @@
-"""A trained head's calibration, measured on the people it was never trained on (its test fold's): the
+"""A trained head's tables, measured on the people it was never trained on (its test fold's): the
 verification threshold (the most accurate on that fold's pairs), the impostor distance table for the false-
 accept rates a gallery's threshold is read from, and the same-person table the sequential test weighs
 evidence with, as ``facetrack eval far-table`` measures them for the shipped models on all of LFW. A fold's

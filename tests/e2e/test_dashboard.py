@@ -24,6 +24,8 @@ from pipelines.events.redis_server import EmbeddedRedis, free_port
 from tests.support.cli import FACETRACK
 from tests.support.data import STILLS, VIDEO, lfw_image, needs_data
 from tests.support.rtsp import RtspServer, needs_rtsp
+from tests.support.sightings import ask
+from tracker.config import EnrollConfig
 from tracker.events import Event
 from tracker.face.align import STORE_224, align, landmarks_on_crop
 from tracker.images import face_region, jpeg_base64, read_image
@@ -245,3 +247,38 @@ def test_not_this_person_on_a_wrong_match_in_the_event_list(tmp_path, cache_dir,
             client.close()
     with GalleryStore(gallery) as store:
         assert [n.source for n in Negatives(store).of(person)] == ["event crop.jpg"]
+
+
+def test_a_review_is_answered_by_key_and_undone(tmp_path, cache_dir, analyzer):
+    """A track that ended almost named waits in "Is this…?" with its face beside the candidate's: y adds its faces
+    to the candidate, u takes them back, n records them as not the candidate."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    gallery = tmp_path / "g.db"
+    with GalleryStore(gallery) as store:
+        enroller = Enroller(analyzer, store, EnrollConfig())
+        enroller.enroll("Ann", enroller.from_images([lfw_image("Colin_Powell", 1), lfw_image("Colin_Powell", 2)])[0],
+                        [])
+        review = ask(analyzer, store, "Colin_Powell", "Ann")
+    with served_dashboard(tmp_path, cache_dir, gallery) as driver:
+        item = wait_until(lambda: driver.find_element(By.CSS_SELECTOR, f'#reviews li[data-review="{review}"]'), 30,
+                          "the review in the Is this…? list")
+        assert "Is this Ann?" in item.text and "door #7" in item.text
+        wait_until(lambda: driver.execute_script(
+            "return [...document.querySelectorAll('#reviews img')].filter(i => i.complete && i.naturalWidth).length"
+        ) == 2, 30, "the track's face and Ann's")
+        body = driver.find_element(By.TAG_NAME, "body")
+        body.send_keys("y")
+        wait_until(lambda: "4 faces" in driver.find_element(By.CSS_SELECTOR, '#people li[data-name="Ann"]').text, 30,
+                   "Ann with the review's two faces")
+        assert not driver.find_elements(By.CSS_SELECTOR, "#reviews li")
+        body.send_keys("u")
+        wait_until(lambda: driver.find_elements(By.CSS_SELECTOR, f'#reviews li[data-review="{review}"]'), 30,
+                   "the review back after undo")
+        assert "2 faces" in driver.find_element(By.CSS_SELECTOR, '#people li[data-name="Ann"]').text
+        body.send_keys("n", Keys.NULL)
+        wait_until(lambda: "2 rejected" in driver.find_element(By.CSS_SELECTOR, '#people li[data-name="Ann"]').text,
+                   30, "the faces rejected as not Ann")
+    with GalleryStore(gallery) as store:
+        assert store.identity("Ann").faces == 2 and len(Negatives(store).of(store.identity("Ann").id)) == 2

@@ -4,7 +4,6 @@ candidate's references (never one that would make someone confusable), "no" reco
 
 import asyncio
 
-import numpy as np
 import pytest
 
 from gallery.enroll import Enroller
@@ -12,29 +11,15 @@ from gallery.identify import Identifier
 from gallery.negatives import Negatives
 from gallery.reviews import NO, OTHER, YES, Reviews
 from gallery.store import GalleryError, GalleryStore
-from gallery.unknowns import Unknowns
 from pipelines.web.keys import SERVICES
 from tests.support.data import lfw_image, needs_data
 from tests.support.http import AUTH, live_app
+from tests.support.sightings import ask
 from tracker.config import EnrollConfig, MatchConfig
-from tracker.face.align import STORE_224, align, landmarks_on_crop
-from tracker.images import read_image
-from tracker.track.sighting import Sighting, SightingFace
 
 pytestmark = needs_data
 
 ANN, BO = "Colin_Powell", "George_W_Bush"  # people with many photographs
-
-
-def face_of(analyzer, person: str, n: int) -> SightingFace:
-    image = read_image(lfw_image(person, n))
-    a = analyzer.analyze([image])[0]
-    i = int(np.argmax(a.quality.size))
-    quality = {"size": float(a.quality.size[i]), "sharpness": float(a.quality.sharpness[i]),
-               "frontal": float(a.quality.frontal[i])}
-    marks = a.faces.landmarks[i]
-    return SightingFace(align(image, marks, STORE_224), landmarks_on_crop(marks, STORE_224), quality, a.embeddings[i],
-                        1000.0 + n, 1.0)
 
 
 @pytest.fixture()
@@ -48,15 +33,6 @@ def gallery(analyzer, tmp_path):
     threshold = Identifier(analyzer, store, MatchConfig()).view.threshold
     yield store, enroller, threshold
     store.close()
-
-
-def ask(analyzer, store: GalleryStore, person: str, candidate: str, photos=(5, 6), track: int = 7) -> int:
-    """A track of ``person``'s faces that ended asking whether it is ``candidate``: its review's id."""
-    faces = [face_of(analyzer, person, n) for n in photos]
-    unknowns = Unknowns(store, analyzer.embedder.model_id, 0.8 * analyzer.verify_threshold)
-    unknowns.add(Sighting("door", track, 1000.0, 1004.0, analyzer.embedder.model_id, faces,
-                          review=(store.identity(candidate).id, 5.2, 3.5)))
-    return Reviews(store).items()[0].id
 
 
 def test_yes_adds_the_faces_as_the_candidates_references_and_undo_takes_them_back(analyzer, gallery):

@@ -53,21 +53,28 @@ class EmbeddingAnalyzer(Analyzer):
         return [SimpleNamespace(embeddings=np.ones((len(f), 4), np.float32)) for f in faces]
 
 
-def test_embeddings_come_back_matched_and_a_failing_match_is_its_callers_alone():
+def test_embeddings_come_back_matched_in_one_call_per_match_and_a_failing_match_is_its_callers_alone():
+    calls = []
+
+    def sums(embeddings):  # one item per row, as GalleryView.verdicts gives
+        calls.append(len(embeddings))
+        return embeddings.sum(axis=1).tolist()
+
     def refuse(embeddings):
         raise ValueError("this gallery view is broken")
 
     async def cameras():
-        executor = ModelExecutor(EmbeddingAnalyzer(CountingDetector()), batch_size=4, max_wait_ms=50).start()
+        executor = ModelExecutor(EmbeddingAnalyzer(CountingDetector()), batch_size=4, max_wait_ms=200).start()
         try:
-            two = np.zeros((2, 4), np.float32)
-            outcomes = await asyncio.gather(executor.embed(frame(), two, lambda e: e.sum(axis=1).tolist()),
+            two, one = np.zeros((2, 4), np.float32), np.zeros((1, 4), np.float32)
+            outcomes = await asyncio.gather(executor.embed(frame(), two, sums), executor.embed(frame(), one, sums),
                                             executor.embed(frame(), two, refuse), return_exceptions=True)
-            return outcomes, await executor.embed(frame(), two[:1], len)  # still serving
+            return outcomes, await executor.embed(frame(), one, sums)  # still serving
         finally:
             executor.stop()
 
-    (good, bad), later = asyncio.run(cameras())
-    assert good[1] == [4.0, 4.0]
+    (first, second, bad), later = asyncio.run(cameras())
+    assert (first[1], second[1]) == ([4.0, 4.0], [4.0])  # each its own rows
+    assert calls[0] == 3  # the two cameras of one match: one call over their three faces
     assert isinstance(bad, ValueError) and "broken" in str(bad)
-    assert later[1] == 1
+    assert later[1] == [4.0]

@@ -2,6 +2,7 @@
 ``load_embedder`` (the loader), the embedders (template, threshold) and the gallery (tables)."""
 
 import importlib
+import re
 
 import pytest
 
@@ -83,3 +84,17 @@ def test_a_small_reference_is_priced_between_the_measured_sizes_and_as_in_lfw_pa
     assert min(at_first, at_second) <= small.rate((first + second) / 2) <= max(at_first, at_second)
     assert small.rate(small.rates[-1][0] + 1) == full  # past the largest measured: as LFW has them
     assert load_card("dlib-resnet-v1").small_faces is None  # not measured: the refusal names no price
+
+
+@pytest.mark.parametrize(("impostor", "fault"), [
+    ([[0.0, 0.5], [0.5, 1.0]], "a share outside (0, 1]"),  # a rate of 0: no logarithm
+    ([[float("nan"), 0.5], [0.5, 1.0]], "a share outside (0, 1]"),
+    ([[1e-3, 0.5], [0.1, 1.0]], "no row for half the pairs"),  # no median impostor distance
+    ([[1e-3, 0.5]], "not two rows or more"),
+])
+def test_a_damaged_head_record_is_refused_naming_what_is_wrong(impostor, fault):
+    from tracker.head_record import head_tables
+
+    record = {"calibration": {"impostor": impostor, "genuine": [[0.1, 0.2], [0.9, 0.8]], "verify_threshold": 1.0}}
+    with pytest.raises(WeightsError, match=re.escape(fault)):
+        head_tables(record, "omz-reid-0095+head-0123456789ab:abc")

@@ -104,6 +104,10 @@ def parse_tables(data: dict) -> Tables:
     for kind, table in (("impostor", impostor), ("genuine", genuine)):
         if len(table) < 2 or any(b[0] <= a[0] or b[1] < a[1] for a, b in zip(table, table[1:])):
             raise ValueError(f"tables.{kind}: not two rows or more, ascending")
+        if not all(0.0 < r <= 1.0 and 0.0 <= d < 4.0 for r, d in table):  # NaN fails both
+            raise ValueError(f"tables.{kind}: a share outside (0, 1] or a distance outside [0, 4)")
+    if impostor[-1][0] < 0.5:
+        raise ValueError("tables.impostor: no row for half the pairs or more (the median impostor distance)")
     return Tables(str(data["model_id"]), str(data["measured"]), impostor, genuine)
 
 

@@ -123,6 +123,7 @@ function showEvent(event) {
     item.append(button);
   }
   $("events").prepend(item);
+  if (event.type === "identity.review") setTimeout(refreshReviews, 2000);  // its sighting is written just after
   while ($("events").children.length > 200) $("events").lastChild.remove();
 }
 
@@ -200,6 +201,72 @@ async function refreshUnknowns() {
   }
 }
 
+let lastAnswered = null;  // the review the last answer was given to: u (or the undo button) takes it back
+
+async function refreshReviews() {
+  // Tracks that ended almost named: the track's face beside the candidate's, answered by button or key.
+  let reviews = [];
+  try { reviews = await api("/api/reviews"); } catch (error) { $("reviews").textContent = error.message; return; }
+  const list = $("reviews");
+  list.replaceChildren();
+  for (const review of reviews) {
+    const candidate = element("img", { alt: review.name });
+    api(`/api/identities/${encodeURIComponent(review.name)}`).then((person) => {
+      if (person.face_list.length) {
+        candidate.src = withToken(`/api/identities/${encodeURIComponent(review.name)}/faces/${person.face_list[0].id}/crop.jpg`);
+      }
+    }).catch(() => {});
+    const act = (label, answer) => {
+      const button = element("button", { type: "button", textContent: label });
+      button.addEventListener("click", () => answerReview(review, answer));
+      return button;
+    };
+    const item = element("li", { className: "review" },
+      element("img", { src: withToken(review.face_url), alt: "the track's face" }), candidate,
+      element("span", { textContent: `Is this ${review.name}? ${review.camera} #${review.track_id}, ` +
+        `${review.faces} faces, ${review.to_bound.toFixed(1)} short of the name` }),
+      act("yes", "yes"), act("no", "no"), act("someone else…", "other"));
+    item.dataset.review = review.id;
+    list.append(item);
+  }
+}
+
+async function answerReview(review, answer) {
+  const body = { answer };
+  if (answer === "other") {
+    body.name = prompt(`Who is it (not ${review.name})?`);
+    if (!body.name) return;
+  }
+  try {
+    const answered = await api(`/api/reviews/${review.id}`, {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+    lastAnswered = review.id;
+    const left = (answered.outcomes || []).filter((o) => !["enrolled", "rejected"].includes(o.status));
+    say(`#${review.id}: ${answer === "no" ? "not " + review.name : answered.answered_as} (u: undo)` +
+      (left.length ? "; " + left.map((o) => o.reason).join("; ") : ""));
+  } catch (error) { say(error.message); }
+  refreshReviews(); refreshPeople();
+}
+
+async function undoReview() {
+  if (lastAnswered === null) return;
+  try { await api(`/api/reviews/${lastAnswered}/undo`, { method: "POST" }); say(`#${lastAnswered}: answer taken back`); }
+  catch (error) { say(error.message); }
+  lastAnswered = null;
+  refreshReviews(); refreshPeople();
+}
+
+document.addEventListener("keydown", (key) => {
+  if (["INPUT", "TEXTAREA"].includes(document.activeElement.tagName) || key.ctrlKey || key.metaKey || key.altKey) return;
+  const first = $("reviews").querySelector("[data-review]");
+  const answers = { y: "yes", n: "no", s: "other" };
+  if (key.key === "u") undoReview();
+  else if (answers[key.key] && first) {
+    answerReview({ id: Number(first.dataset.review), name: first.querySelector("img:nth-of-type(2)").alt },
+      answers[key.key]);
+  }
+});
+
 function report(body) {
   const refused = (body.outcomes || []).filter((o) => o.status !== "enrolled").map((o) => `${o.source}: ${o.reason}`);
   say(`${body.name}: ${body.enrolled} enrolled` + (refused.length ? "; " + refused.join("; ") : ""));
@@ -237,9 +304,11 @@ $("enroll").addEventListener("submit", async (submit) => {
   refreshPeople();
 });
 
-refreshReady(); refreshCameras(); refreshWorkers(); refreshPresence(); refreshPeople(); refreshUnknowns(); followEvents();
+refreshReady(); refreshCameras(); refreshWorkers(); refreshPresence(); refreshPeople(); refreshUnknowns(); refreshReviews();
+followEvents();
 setInterval(refreshPresence, 3000);
 setInterval(refreshReady, 5000);
 setInterval(refreshCameras, 3000);
 setInterval(refreshWorkers, 3000);
 setInterval(() => { if (!document.activeElement.classList.contains("cluster-name")) refreshUnknowns(); }, 15000);
+setInterval(refreshReviews, 15000);

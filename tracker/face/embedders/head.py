@@ -1,6 +1,6 @@
 """A trained head (``facetrack train``) after its base embedder, as ``models.head`` names it: a model like the
 others, with a model id of its own (``<base name>+<head id>:<weights hash>``, so a gallery is re-embedded for
-it and its embeddings are never mixed with the base's) and its own calibration, measured at training on the
+it and its embeddings are never mixed with the base's) and its own tables, measured at training on the
 people it was not trained on (the test fold's): the verification threshold, the impostor and the same-person
 distance tables that a shipped model's card holds (``tables``)."""
 
