@@ -6,8 +6,9 @@ candidate, the track's evidence for them and what it lacked for the name. Nothin
 - **yes**: the sighting's faces become references of the candidate, each through the enrolment rules (the
   gates, near-duplicates) and the audit's two checks against the gallery as it is (a face that would leave the
   person unlike themselves, or within the threshold of someone else, is left out, and says so); the review never
-  pushes out a reference already enrolled (faces over ``enroll.max_faces_per_person`` are left out). The
-  sighting is then the person's: erasing them erases it.
+  pushes out a reference already enrolled (faces over ``enroll.max_faces_per_person`` are left out). The answer
+  stands when no face passes (a small or turned face: nothing is learnt, each face says why). The sighting is
+  then the person's: erasing them erases it.
 - **no**: the faces are recorded as "not this person" (``gallery/negatives.py``).
 - **someone else** (a name): as yes, for that person (new, or added to).
 - **undo**: what the answer added is taken back, and the review waits again.
@@ -25,7 +26,7 @@ import numpy as np
 
 from gallery.audit import CONFUSABLE, UNLIKE, audit
 from gallery.database import storable_id
-from gallery.enroll import ENROLLED, Enroller, Outcome
+from gallery.enroll import Enroller, Outcome
 from gallery.negatives import Negatives
 from gallery.store import GalleryError, GalleryStore, NewFace
 from gallery.unknowns import ClusterFace, sighting_faces
@@ -100,9 +101,9 @@ class Reviews:
         kept, outcomes = self._room(who, kept, outcomes, enroller.policy.max_faces_per_person)
         result = enroller.enroll(who, kept, outcomes)
         person = self.store.find(who)
-        if person is None or not result.count(ENROLLED):
+        if person is None:  # someone new, and none of the faces could make them
             reasons = "; ".join(sorted({o.reason for o in result.outcomes if o.reason}))
-            raise GalleryError(f"{self.store.path}: no face of review {review_id} could be added to {who} "
+            raise GalleryError(f"{self.store.path}: no face of review {review_id} could make a new person {who} "
                                f"({reasons})")
         added = [r[0] for r in self.store.query("SELECT id FROM faces WHERE identity_id = ? AND source LIKE ?",
                                                 (person.id, f"sighting {review.sighting_id} face %"))]
