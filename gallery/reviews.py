@@ -111,7 +111,7 @@ class Reviews:
             db.execute("UPDATE sightings SET identity_id = ? WHERE id = ?", (person.id, review.sighting_id))
         return Answered(self._mark(review, answer, person.id, added), result.outcomes)
 
-    def undo(self, review_id: int, model_id: str) -> Review:
+    def undo(self, review_id: int) -> Review:
         """Take an answer back: the faces it enrolled or rejected go, and the review waits again."""
         review = self.get(review_id)
         if review.answer is None:
@@ -123,6 +123,7 @@ class Reviews:
             for negative_id in added:
                 negatives.remove(review.name, negative_id)
         elif review.answered_as is not None:
+            model_id = self.store.query("SELECT model_id FROM sightings WHERE id = ?", (review.sighting_id,))[0][0]
             self.store.save_person(review.answered_as, [], model_id, drop=added)
         with self.store.transaction() as db:
             db.execute("UPDATE sightings SET identity_id = NULL WHERE id = ?", (review.sighting_id,))

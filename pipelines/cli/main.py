@@ -21,6 +21,7 @@ from pipelines.annotate import draw_faces
 from pipelines.cli.console import DEFAULT_CONFIG, ConfigOption, analyzer, err, out, progress, write_json
 from pipelines.cli.gallery import enroll, gallery_app, identify
 from pipelines.cli.live import register as register_live
+from pipelines.cli.reviews import reviews_app
 from pipelines.cli.train import eval_heads, train
 from pipelines.cli.unknowns import unknowns_app
 from pipelines.cli.video import eval_real, eval_scenarios, eval_video
@@ -40,6 +41,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(eval_app, name="eval")
 app.add_typer(gallery_app, name="gallery")
 app.add_typer(unknowns_app, name="unknowns")
+app.add_typer(reviews_app, name="reviews")
 app.add_typer(workers_app, name="workers")
 app.add_typer(workers_app, name="cluster", hidden=True, deprecated=True)  # its name until 2026-12, for one release
 app.command()(enroll)

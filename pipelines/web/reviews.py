@@ -83,13 +83,11 @@ async def answer_review(request: web.Request) -> web.Response:
 @routes.post("/api/reviews/{review}/undo")
 async def undo_review(request: web.Request) -> web.Response:
     """Take the answer back: what it added goes, and the review waits again."""
-    model_id = request.app[SERVICES].identifier.model_id
-
     def change(store: GalleryStore) -> Review:
         review = _review(request, store)
         if review.answer is None:
             raise web.HTTPConflict(text=f"review {review.id} has no answer to undo")
-        return Reviews(store).undo(review.id, model_id)
+        return Reviews(store).undo(review.id)
 
     undone = await in_gallery(request, change)
     await apply_change(request)

@@ -12,6 +12,7 @@ from gallery.negatives import Negatives
 from gallery.reviews import NO, OTHER, YES, Reviews
 from gallery.store import GalleryError, GalleryStore
 from pipelines.web.keys import SERVICES
+from tests.support.cli import run
 from tests.support.data import lfw_image, needs_data
 from tests.support.http import AUTH, live_app
 from tests.support.sightings import ask
@@ -47,7 +48,7 @@ def test_yes_adds_the_faces_as_the_candidates_references_and_undo_takes_them_bac
     assert store.identity("Ann").faces == 4 and Reviews(store).items() == []
     with pytest.raises(GalleryError, match="was answered"):
         Reviews(store).answer(review_id, NO, enroller, tables, threshold)
-    Reviews(store).undo(review_id, enroller.model_id)
+    Reviews(store).undo(review_id)
     assert store.identity("Ann").faces == 2 and [r.id for r in Reviews(store).items()] == [review_id]
 
 
@@ -58,7 +59,7 @@ def test_no_records_the_faces_as_not_the_candidate_and_someone_else_names_them(a
     Reviews(store).answer(review_id, NO, enroller, tables, threshold)
     ann = store.identity("Ann").id
     assert len(Negatives(store).of(ann)) == 2 and store.identity("Ann").faces == 2
-    Reviews(store).undo(review_id, enroller.model_id)
+    Reviews(store).undo(review_id)
     assert Negatives(store).of(ann) == []
     answered = Reviews(store).answer(review_id, OTHER, enroller, tables, threshold, name="Bo")
     assert answered.review.answered_as == "Bo" and store.identity("Bo").faces == 4
@@ -70,7 +71,7 @@ def test_yes_never_adds_a_face_that_would_make_two_people_confusable(analyzer, g
     answered = Reviews(store).answer(review_id, YES, enroller, analyzer.embedder.tables, threshold)
     assert [o.reason for o in answered.outcomes] == ["it would make Ann confusable"] * 2
     assert store.identity("Ann").faces == 2 and answered.review.answer == YES  # answered; nothing learnt
-    Reviews(store).undo(review_id, enroller.model_id)
+    Reviews(store).undo(review_id)
     with pytest.raises(GalleryError, match="no face of review .* could make a new person Cy"):
         Reviews(store).answer(review_id, OTHER, enroller, analyzer.embedder.tables, threshold, name="Cy")
     assert store.find("Cy") is None and Reviews(store).get(review_id).answer is None
@@ -122,3 +123,25 @@ def test_the_review_endpoints_list_show_answer_and_undo(analyzer, config, tmp_pa
     assert r["yes"] == (200, "yes", "Ann", ["enrolled", "enrolled"]) and r["after"] == []
     assert r["faces in the view"] == 4 and r["again"] == 409  # the live pipeline names with them at once
     assert r["undo"] == (200, None) and r["faces after undo"] == 2
+
+
+def test_facetrack_reviews_lists_answers_and_undoes(analyzer, tmp_path, cache_dir):
+    gallery = tmp_path / "g.db"
+    with GalleryStore(gallery) as store:
+        enroller = Enroller(analyzer, store, EnrollConfig())
+        enroller.enroll("Ann", enroller.from_images([lfw_image(ANN, 1), lfw_image(ANN, 2)])[0], [])
+        review_id = ask(analyzer, store, ANN, "Ann")
+    settings = tmp_path / "config.toml"
+    settings.write_text(f'[models]\ncache_dir = "{cache_dir}"\ndevice = "cpu"\n')
+    listed = run("reviews", "list", "--out", tmp_path / "faces", "--gallery", gallery, config=settings)
+    assert listed.returncode == 0 and "Ann" in listed.stdout
+    assert (tmp_path / "faces" / f"review{review_id}.jpg").is_file()
+    unclear = run("reviews", "answer", review_id, "maybe", "--gallery", gallery, config=settings)
+    assert unclear.returncode == 2 and "say yes, no, or --someone NAME" in unclear.stderr
+    said = run("reviews", "answer", review_id, "yes", "--gallery", gallery, config=settings)
+    assert said.returncode == 0 and f"review {review_id}: Ann: 2 face(s) added as references" in said.stdout
+    missing = run("reviews", "undo", 999, "--gallery", gallery, config=settings)
+    assert missing.returncode == 2 and "no review 999" in missing.stderr
+    assert run("reviews", "undo", review_id, "--gallery", gallery, config=settings).returncode == 0
+    with GalleryStore(gallery) as store:
+        assert store.identity("Ann").faces == 2 and Reviews(store).get(review_id).answer is None
