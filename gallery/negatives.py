@@ -96,6 +96,13 @@ class Negatives:
                            [(i, model_id, v.astype(np.float32).tobytes()) for i, v in items])
             log_change(db, None)
 
+    def take_back(self, identity_id: int, negative_ids: list[int]) -> None:
+        """Take back these rejections of one person, those still there, in one transaction."""
+        with self.store.transaction() as db:
+            db.executemany("DELETE FROM negatives WHERE id = ? AND identity_id = ?",
+                           [(int(i), identity_id) for i in negative_ids])
+            log_change(db, [identity_id])
+
     def remove(self, name: str, negative_id: int) -> None:
         """Take back a rejection (a face rejected by mistake)."""
         identity = self.store.identity(name)

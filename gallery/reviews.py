@@ -11,7 +11,10 @@ candidate, the track's evidence for them and what it lacked for the name. Nothin
   then the person's: erasing them erases it.
 - **no**: the faces are recorded as "not this person" (``gallery/negatives.py``).
 - **someone else** (a name): as yes, for that person (new, or added to).
-- **undo**: what the answer added is taken back, and the review waits again.
+- **undo**: what the answer added is taken back (what is still there), and the review waits again; a person the
+  answer made is left, faceless, for ``gallery erase``.
+
+An answer or an undo claims the review first, in one statement, so two at once cannot both apply.
 
 A review lasts as long as its sighting (``retention.sightings_days``); erasing its candidate erases it.
 """
@@ -33,6 +36,7 @@ from gallery.unknowns import ClusterFace, sighting_faces
 from tracker.face.card import Tables
 
 YES, NO, OTHER = "yes", "no", "other"
+UNDOING = "undoing"  # claimed by an undo in progress
 
 
 @dataclass(frozen=True)
@@ -48,7 +52,7 @@ class Review:
     created_at: float
     faces: int  # the sighting's faces
     answer: str | None  # None: waiting; YES, NO or OTHER
-    answered_as: str | None  # the name an answer of yes or someone else gave the faces
+    answered_as: str | None  # whose the faces are now by the answer (yes, someone else), or not (no)
     answered_at: float | None
 
 
@@ -81,55 +85,97 @@ class Reviews:
     def answer(self, review_id: int, answer: str, enroller: Enroller, tables: Tables | None, threshold: float,
                name: str | None = None) -> Answered:
         """Answer a waiting review: ``YES`` (the candidate), ``NO`` (not the candidate) or ``OTHER`` (``name``).
-        ``tables`` and ``threshold``: the active model's, for the audit's checks."""
+        ``tables`` and ``threshold``: the active model's, for the audit's checks. The review is claimed first, in
+        one statement: of two answers at once, one is refused ("was answered")."""
         review = self.get(review_id)
-        if review.answer is not None:
-            raise GalleryError(f"{self.store.path}: review {review_id} was answered ({review.answer}); undo it first")
+        who = {YES: review.name, NO: review.name, OTHER: name}.get(answer)
+        if not who:
+            raise GalleryError(f"{self.store.path}: an answer is yes, no, or someone else with their name")
         model_id, faces = sighting_faces(self.store, review.sighting_id)
         if model_id != enroller.model_id:
             raise GalleryError(f"{self.store.path}: review {review_id}'s faces are by {model_id}, the active model "
                                f"is {enroller.model_id}")
-        new = [face.as_new_face() for face in faces]
-        if answer == NO:
-            added = Negatives(self.store).add(review.name, new, model_id)
-            outcomes = [Outcome(face.source, "rejected", f"not {review.name}") for face in new]
-            return Answered(self._mark(review, NO, review.identity_id, added), outcomes)
-        who = review.name if answer == YES else name
-        if answer not in (YES, OTHER) or not who:
-            raise GalleryError(f"{self.store.path}: an answer is yes, no, or someone else with their name")
+        self._claim(review_id, answer, None)
+        try:
+            new = [face.as_new_face() for face in faces]
+            if answer == NO:
+                added = Negatives(self.store).add(who, new, model_id)
+                outcomes = [Outcome(face.source, "rejected", f"not {who}") for face in new]
+                return Answered(self._mark(review, review.identity_id, added, False), outcomes)
+            return self._add_faces(review, who, new, model_id, enroller, tables, threshold)
+        except BaseException:
+            self._release(review_id, answer, None)
+            raise
+
+    def _add_faces(self, review: Review, who: str, new: list[NewFace], model_id: str, enroller: Enroller,
+                   tables: Tables | None, threshold: float) -> Answered:
+        created = self.store.find(who) is None
         kept, outcomes = self._harmless(who, new, model_id, tables, threshold)
         kept, outcomes = self._room(who, kept, outcomes, enroller.policy.max_faces_per_person)
+        source = f"sighting {review.sighting_id} face %"
+        before = set(self._faces_from(who, source))
         result = enroller.enroll(who, kept, outcomes)
         person = self.store.find(who)
         if person is None:  # someone new, and none of the faces could make them
             reasons = "; ".join(sorted({o.reason for o in result.outcomes if o.reason}))
-            raise GalleryError(f"{self.store.path}: no face of review {review_id} could make a new person {who} "
+            raise GalleryError(f"{self.store.path}: no face of review {review.id} could make a new person {who} "
                                f"({reasons})")
-        added = [r[0] for r in self.store.query("SELECT id FROM faces WHERE identity_id = ? AND source LIKE ?",
-                                                (person.id, f"sighting {review.sighting_id} face %"))]
+        added = sorted(set(self._faces_from(who, source)) - before)  # not those enrolled another way before
         with self.store.transaction() as db:  # the sighting is theirs now: their erasure takes it
             db.execute("UPDATE sightings SET identity_id = ? WHERE id = ?", (person.id, review.sighting_id))
-        return Answered(self._mark(review, answer, person.id, added), result.outcomes)
+        return Answered(self._mark(review, person.id, added, created), result.outcomes)
 
-    def undo(self, review_id: int) -> Review:
-        """Take an answer back: the faces it enrolled or rejected go, and the review waits again."""
+    def undo(self, review_id: int) -> tuple[Review, str]:
+        """Take an answer back: the faces it enrolled or rejected (those still there) go, and the review waits
+        again. Returns it and what is left to say ("" or: the person the answer made has no face left)."""
         review = self.get(review_id)
         if review.answer is None:
             raise GalleryError(f"{self.store.path}: review {review_id} has no answer to undo")
-        row = self.store.query("SELECT answer_identity, added FROM reviews WHERE id = ?", (review_id,))[0]
-        added = json.loads(row[1])
-        if review.answer == NO:
-            negatives = Negatives(self.store)
-            for negative_id in added:
-                negatives.remove(review.name, negative_id)
-        elif review.answered_as is not None:
-            model_id = self.store.query("SELECT model_id FROM sightings WHERE id = ?", (review.sighting_id,))[0][0]
-            self.store.save_person(review.answered_as, [], model_id, drop=added)
+        added, created = self._added(review_id)
+        self._claim(review_id, UNDOING, review.answer)
+        try:
+            left = ""
+            if review.answer == NO:
+                Negatives(self.store).take_back(review.identity_id, added)
+            elif review.answered_as is not None:
+                model_id = self.store.query("SELECT model_id FROM sightings WHERE id = ?", (review.sighting_id,))[0][0]
+                self.store.save_person(review.answered_as, [], model_id, drop=added)
+                if created and self.store.identity(review.answered_as).faces == 0:
+                    left = (f"{review.answered_as}, whom the answer made, has no face left: `facetrack gallery erase "
+                            f"{review.answered_as}` removes them")
+            with self.store.transaction() as db:
+                db.execute("UPDATE sightings SET identity_id = NULL WHERE id = ?", (review.sighting_id,))
+                db.execute("UPDATE reviews SET answer = NULL, answer_identity = NULL, added = '[]', created = 0, "
+                           "answered_at = NULL WHERE id = ?", (review_id,))
+        except BaseException:
+            self._release(review_id, UNDOING, review.answer)
+            raise
+        return self.get(review_id), left
+
+    def _claim(self, review_id: int, answer: str, was: str | None) -> None:
+        """Mark the review ``answer`` if it is still ``was`` (None: waiting), in one statement."""
         with self.store.transaction() as db:
-            db.execute("UPDATE sightings SET identity_id = NULL WHERE id = ?", (review.sighting_id,))
-            db.execute("UPDATE reviews SET answer = NULL, answer_identity = NULL, added = '[]', answered_at = NULL "
-                       "WHERE id = ?", (review_id,))
-        return self.get(review_id)
+            claimed = db.execute("UPDATE reviews SET answer = ?, answered_at = ? WHERE id = ? AND "
+                                 + ("answer IS NULL" if was is None else "answer = ?"),
+                                 (answer, time.time(), review_id) + (() if was is None else (was,))).rowcount
+        if claimed != 1:
+            state = self.get(review_id).answer
+            raise GalleryError(f"{self.store.path}: review {review_id} was answered ({state}) meanwhile"
+                               if was is None else f"{self.store.path}: review {review_id} is {state} meanwhile")
+
+    def _release(self, review_id: int, answer: str, was: str | None) -> None:
+        """Undo a claim whose work failed: the review is ``was`` again."""
+        with self.store.transaction() as db:
+            db.execute("UPDATE reviews SET answer = ?, answered_at = NULL WHERE id = ? AND answer = ?",
+                       (was, review_id, answer))
+
+    def _added(self, review_id: int) -> tuple[list[int], bool]:
+        added, created = self.store.query("SELECT added, created FROM reviews WHERE id = ?", (review_id,))[0]
+        return json.loads(added), bool(created)
+
+    def _faces_from(self, name: str, source: str) -> list[int]:
+        return [r[0] for r in self.store.query("SELECT f.id FROM faces f JOIN identities i ON i.id = f.identity_id "
+                                               "WHERE i.name = ? AND f.source LIKE ?", (name, source))]
 
     def _harmless(self, name: str, faces: list[NewFace], model_id: str, tables: Tables | None,
                   threshold: float) -> tuple[list[NewFace], list[Outcome]]:
@@ -160,10 +206,11 @@ class Reviews:
         left = [Outcome(f.source, "dropped", f"{name} holds the cap of {cap} faces") for f in faces[room:]]
         return faces[:room], outcomes + left
 
-    def _mark(self, review: Review, answer: str, identity_id: int, added: list[int]) -> Review:
+    def _mark(self, review: Review, identity_id: int, added: list[int], created: bool) -> Review:
+        """The claimed answer's outcome: whose faces they are now, the ids it added, whether it made the person."""
         with self.store.transaction() as db:
-            db.execute("UPDATE reviews SET answer = ?, answer_identity = ?, added = ?, answered_at = ? WHERE id = ?",
-                       (answer, identity_id, json.dumps(added), time.time(), review.id))
+            db.execute("UPDATE reviews SET answer_identity = ?, added = ?, created = ? WHERE id = ?",
+                       (identity_id, json.dumps(added), int(created), review.id))
         return self.get(review.id)
 
     def _read(self, where: str, params: tuple) -> list[Review]:

@@ -124,6 +124,7 @@ CREATE TABLE IF NOT EXISTS reviews (
     answer TEXT,
     answer_identity INTEGER REFERENCES identities(id) ON DELETE CASCADE,
     added TEXT NOT NULL DEFAULT '[]',
+    created INTEGER NOT NULL DEFAULT 0,
     answered_at REAL
 );
 CREATE INDEX IF NOT EXISTS sightings_cluster ON sightings(cluster_id);
@@ -317,7 +318,8 @@ class GalleryStore:
 
     def erase(self, name: str) -> dict[str, int]:
         """Erase a person for good: their faces, crops and embeddings, the faces rejected as not them, their
-        sightings, and the clusters of unknown faces named as them (whose faces are theirs too). Their id stays
+        sightings, the clusters of unknown faces named as them (whose faces are theirs too), and the sightings of
+        the reviews still asking whether they were them. Their id stays
         behind as a tombstone (no name, no face) until the event Stream is swept of them (``pending_erasures``,
         ``swept``), and is never given to anyone else. Returns what went, by kind, and the id, and, when the file
         could not be compacted after (a full disk), why (``not_compacted``): the erasure stands (the rows are
@@ -325,17 +327,18 @@ class GalleryStore:
         identity = self.identity(name)
         negatives = self._db.execute("SELECT COUNT(*) FROM negatives WHERE identity_id = ?",
                                      (identity.id,)).fetchone()[0]
-        sightings = self._db.execute(
-            "SELECT COUNT(*) FROM sightings WHERE identity_id = ? OR cluster_id IN "
-            "(SELECT id FROM clusters WHERE identity_id = ?)", (identity.id, identity.id)).fetchone()[0]
+        theirs = ("identity_id = ? OR cluster_id IN (SELECT id FROM clusters WHERE identity_id = ?) OR id IN "
+                  "(SELECT sighting_id FROM reviews WHERE identity_id = ? AND answer IS NULL)")  # asked about: likely
+        sightings = self._db.execute(f"SELECT COUNT(*) FROM sightings WHERE {theirs}", (identity.id,) * 3).fetchone()[0]
         clusters = self._db.execute("SELECT COUNT(*) FROM clusters WHERE identity_id = ?", (identity.id,)).fetchone()[0]
         with self.transaction() as db:
             # their tracks from before they were named (sightings of clusters named as them), and those clusters:
             # the Stream's events of these tracks, and its person.unknown_recurring about them, go too
-            tracks = db.execute("SELECT camera, track_id, first_time, last_time FROM sightings WHERE identity_id = ? "
-                                "OR cluster_id IN (SELECT id FROM clusters WHERE identity_id = ?)",
-                                (identity.id, identity.id)).fetchall()
+            tracks = db.execute(f"SELECT camera, track_id, first_time, last_time FROM sightings WHERE {theirs}",
+                                (identity.id,) * 3).fetchall()
             named = [r[0] for r in db.execute("SELECT id FROM clusters WHERE identity_id = ?", (identity.id,))]
+            db.execute("DELETE FROM sightings WHERE id IN (SELECT sighting_id FROM reviews WHERE identity_id = ? AND "
+                       "answer IS NULL)", (identity.id,))  # the tracks that ended asking whether they were them
             db.execute("DELETE FROM clusters WHERE identity_id = ?", (identity.id,))  # their sightings go with them
             db.execute("DELETE FROM identities WHERE id = ?", (identity.id,))  # faces, negatives, sightings too
             db.execute("INSERT INTO erasures (identity_id, erased_at, tracks, clusters) VALUES (?, ?, ?, ?)",

@@ -80,5 +80,7 @@ def undo(review: int, gallery: GalleryOption = None, config: ConfigOption = DEFA
     """Take an answer back: the faces it added or rejected go, and the review waits again."""
     settings = load_config(config)
     with GalleryStore(gallery_location(settings, gallery)) as store:
-        Reviews(store).undo(review)
+        _, left = Reviews(store).undo(review)
     out.print(f"review {review}: waiting again", highlight=False)
+    if left:
+        err.print(f"[yellow]note[/yellow] {escape(left)}", highlight=False)

@@ -250,12 +250,14 @@ REVIEWS_PATHS = {
                    "and audit checks), no (recorded as not the candidate), or someone else (name)",
         "security": AUTH, "parameters": [REVIEW], "requestBody": _body(bodies.Answer),
         "responses": {"200": _json("The review answered, with a per-face outcome"), **NO_REVIEW,
-                      "409": _error("Already answered: undo it first"),
+                      "409": _error("Already answered (or by someone else at the same moment): undo it first"),
                       "422": _error("No face could be added"), **UNAUTHORISED}}},
     "/api/reviews/{review}/undo": {"post": {
         "summary": "Take an answer back: what it added goes, and the review waits again", "security": AUTH,
-        "parameters": [REVIEW], "responses": {"200": _json("The review, waiting again"), **NO_REVIEW,
-                                              "409": _error("No answer to undo"), **UNAUTHORISED}}},
+        "parameters": [REVIEW], "responses": {"200": _json("The review, waiting again, and a note (a person the "
+                                                           "answer made, left without a face), or null"),
+                                              **NO_REVIEW, "409": _error("No answer to undo (or undone meanwhile)"),
+                                              **UNAUTHORISED}}},
 }
 
 

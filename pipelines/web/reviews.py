@@ -72,7 +72,8 @@ async def answer_review(request: web.Request) -> web.Response:
             return Reviews(store).answer(review.id, body.answer, enroller, view.evidence.tables, view.threshold,
                                          body.name)
         except GalleryError as error:
-            raise web.HTTPUnprocessableEntity(text=str(error).split(": ", 1)[-1]) from None
+            message = str(error).split(": ", 1)[-1]
+            raise (web.HTTPConflict if "meanwhile" in message else web.HTTPUnprocessableEntity)(text=message) from None
 
     answered = await in_gallery(request, change)
     await apply_change(request)
@@ -83,12 +84,15 @@ async def answer_review(request: web.Request) -> web.Response:
 @routes.post("/api/reviews/{review}/undo")
 async def undo_review(request: web.Request) -> web.Response:
     """Take the answer back: what it added goes, and the review waits again."""
-    def change(store: GalleryStore) -> Review:
+    def change(store: GalleryStore) -> tuple[Review, str]:
         review = _review(request, store)
         if review.answer is None:
             raise web.HTTPConflict(text=f"review {review.id} has no answer to undo")
-        return Reviews(store).undo(review.id)
+        try:
+            return Reviews(store).undo(review.id)
+        except GalleryError as error:  # undone meanwhile
+            raise web.HTTPConflict(text=str(error).split(": ", 1)[-1]) from None
 
-    undone = await in_gallery(request, change)
+    undone, left = await in_gallery(request, change)
     await apply_change(request)
-    return web.json_response(_json(undone))
+    return web.json_response({**_json(undone), "note": left or None})

@@ -535,3 +535,21 @@ def test_with_blur_unknown_a_reviews_face_is_blurred_as_an_unknown_tracks():
     state = next(iter(tracks.states.values()))
     review = step(tracks, 2.0, faces(), {}, gallery=REVIEWING)[2][0]
     assert review.type == "identity.review" and review.crop_jpeg == state.blurred != state.crop
+
+
+def test_a_review_asks_as_of_the_tracks_last_face_and_never_about_someone_changed_or_erased():
+    def ends(*verdicts: Verdict, change: set[int] | None = None, gallery=REVIEWING) -> list:
+        tracks = cam(max_age=0.5)
+        for t, verdict in enumerate(verdicts):
+            step(tracks, t * 0.2, faces(50), {0: verdict}, gallery=REVIEWING)
+        if change is not None:
+            tracks.forget(change, 1000.5, gallery)
+        return step(tracks, 5.0, faces(), {}, gallery=gallery)[2]
+
+    unlike = Verdict(7, 0.9, 0.2, evidence=-6.0)  # a later face far from Ann Lee
+    assert kinds(ends(Verdict(7, 0.2, 0.2, evidence=4.0), unlike)) == ["track.ended"]  # out of the band again
+    assert kinds(ends(Verdict(7, 0.2, 0.2, evidence=4.0), change={7})) == ["track.ended"]  # her faces changed
+    erased = replace(REVIEWING, names={8: "Bo Chen"})
+    assert kinds(ends(Verdict(7, 0.2, 0.2, evidence=4.0), change={7}, gallery=erased)) == ["track.ended"]
+    asked = ends(Verdict(7, 0.2, 0.2, evidence=4.0), change={8})  # someone else changed: still asks
+    assert kinds(asked) == ["identity.review", "track.ended"] and asked[0].identity_id == 7

@@ -143,6 +143,8 @@ class CameraTracks:
             self.tracker.end(track_id)
             self.outbox.erased(track_id, self.states.pop(track_id), erased)
         for track_id, state in self.states.items():
+            if state.review and (identities is None or state.review[0] in identities):
+                state.review = None  # asked about someone changed (or erased): the next faces ask again, or not
             who = state.identity.identity
             if who == UNKNOWN or (identities is not None and who not in identities):
                 continue

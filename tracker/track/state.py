@@ -72,7 +72,7 @@ class TrackState:
     carried: set[int] = field(default_factory=set)  # every identity it was named, now or before (erasure ends it)
     clear: TrackIdentity | None = None  # the sequential test over its clear faces alone (None: none yet)
     stranger: bool = False  # it was said to be nobody enrolled (``track.unknown``)
-    review: tuple[int, float] | None = None  # unnamed, its most evidence in the review band: (identity, evidence)
+    review: tuple[int, float] | None = None  # unnamed and in the review band: (identity, evidence) as of its last face
 
     def present(self, frame: FrameInfo) -> None:
         """Its face is on the detected ``frame``."""
@@ -103,10 +103,10 @@ class TrackState:
             self.clear.observe(seen, gallery.bound)
         if self.identity.agrees(seen):
             self.agreed_at = frame.clock
-        if self.identity.identity == UNKNOWN:
+        if self.identity.identity == UNKNOWN:  # in the review band now, or not (later faces may take it out)
             leader, evidence, lead = self.identity.leader()
-            if min(evidence, lead) >= gallery.review_bound and (self.review is None or evidence > self.review[1]):
-                self.review = leader, evidence
+            asks = min(evidence, lead) >= gallery.review_bound and leader in gallery.names  # (not someone erased)
+            self.review = (leader, evidence) if asks else None
         if decision:
             if self.carried - {self.identity.identity}:  # the best face so far was shown as someone else's
                 self.blurred = None

@@ -202,6 +202,7 @@ async function refreshUnknowns() {
 }
 
 let lastAnswered = null;  // the review the last answer was given to: u (or the undo button) takes it back
+let answering = false;  // one answer or undo at a time: a key held down or pressed twice answers once
 
 async function refreshReviews() {
   // Tracks that ended almost named: the track's face beside the candidate's, answered by button or key.
@@ -232,11 +233,13 @@ async function refreshReviews() {
 }
 
 async function answerReview(review, answer) {
+  if (answering) return;
   const body = { answer };
   if (answer === "other") {
     body.name = prompt(`Who is it (not ${review.name})?`);
     if (!body.name) return;
   }
+  answering = true;
   try {
     const answered = await api(`/api/reviews/${review.id}`, {
       method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
@@ -245,19 +248,27 @@ async function answerReview(review, answer) {
     say(`#${review.id}: ${answer === "no" ? "not " + review.name : answered.answered_as} (u: undo)` +
       (left.length ? "; " + left.map((o) => o.reason).join("; ") : ""));
   } catch (error) { say(error.message); }
-  refreshReviews(); refreshPeople();
+  await refreshReviews();
+  answering = false;
+  refreshPeople();
 }
 
 async function undoReview() {
-  if (lastAnswered === null) return;
-  try { await api(`/api/reviews/${lastAnswered}/undo`, { method: "POST" }); say(`#${lastAnswered}: answer taken back`); }
-  catch (error) { say(error.message); }
+  if (lastAnswered === null || answering) return;
+  answering = true;
+  try {
+    const undone = await api(`/api/reviews/${lastAnswered}/undo`, { method: "POST" });
+    say(`#${lastAnswered}: answer taken back` + (undone.note ? `; ${undone.note}` : ""));
+  } catch (error) { say(error.message); }
   lastAnswered = null;
-  refreshReviews(); refreshPeople();
+  await refreshReviews();
+  answering = false;
+  refreshPeople();
 }
 
 document.addEventListener("keydown", (key) => {
-  if (["INPUT", "TEXTAREA"].includes(document.activeElement.tagName) || key.ctrlKey || key.metaKey || key.altKey) return;
+  if (["INPUT", "TEXTAREA"].includes(document.activeElement.tagName) || key.ctrlKey || key.metaKey || key.altKey ||
+      key.repeat) return;
   const first = $("reviews").querySelector("[data-review]");
   const answers = { y: "yes", n: "no", s: "other" };
   if (key.key === "u") undoReview();
