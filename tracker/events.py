@@ -65,7 +65,8 @@ class Event(BaseModel):
         "identity.review: the track's evidence for its candidate (identity_id, name), a log-likelihood ratio summed "
         "over its faces; the candidate is a question, not a name (since 2.2)"))
     to_bound: float | None = Field(None, description=(
-        "identity.review: the evidence the track still lacked for the name (since 2.2)"))
+        "identity.review: what the track's evidence, or its lead over the runner-up, still lacked for the name "
+        "(since 2.2)"))
     zones: list[str] | None = Field(None, description="Cameras with zones: the zones the face's box centre is in")
     zone: str | None = Field(None, description=("person.entered / person.left of one zone: the zone; null for the "
                                                 "camera as a whole"))

@@ -251,7 +251,7 @@ REVIEWS_PATHS = {
         "security": AUTH, "parameters": [REVIEW], "requestBody": _body(bodies.Answer),
         "responses": {"200": _json("The review answered, with a per-face outcome"), **NO_REVIEW,
                       "409": _error("Already answered (or by someone else at the same moment): undo it first"),
-                      "422": _error("No face could be added"), **UNAUTHORISED}}},
+                      "422": _error("Someone new whom none of its faces can make"), **UNAUTHORISED}}},
     "/api/reviews/{review}/undo": {"post": {
         "summary": "Take an answer back: what it added goes, and the review waits again", "security": AUTH,
         "parameters": [REVIEW], "responses": {"200": _json("The review, waiting again, and a note (a person the "

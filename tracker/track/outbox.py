@@ -60,9 +60,9 @@ class Outbox:
         self._log_why("track.ended", track_id, state)
         identity, now = state.identity.identity, state.last_time
         if (asked := state.asked()) is not None:  # almost named: someone may say who it is
-            who, evidence = asked
+            who, evidence, lacked = asked
             self.add("identity.review", track_id, now, state, identity=who, box=box.tolist(),
-                     evidence=round(evidence, 3), to_bound=round(state.identity.bound - evidence, 3))
+                     evidence=round(evidence, 3), to_bound=round(lacked, 3))
         best = state.identity.best_distance if identity != UNKNOWN else None
         self.add("track.ended", track_id, now, state, box=box.tolist(), dwell_seconds=round(now - state.first_time, 3),
                  best_distance=best)

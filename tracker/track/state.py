@@ -72,7 +72,8 @@ class TrackState:
     carried: set[int] = field(default_factory=set)  # every identity it was named, now or before (erasure ends it)
     clear: TrackIdentity | None = None  # the sequential test over its clear faces alone (None: none yet)
     stranger: bool = False  # it was said to be nobody enrolled (``track.unknown``)
-    review: tuple[int, float] | None = None  # unnamed and in the review band: (identity, evidence) as of its last face
+    review: tuple[int, float, float] | None = None  # unnamed, in the review band as of its last face: (identity,
+    # evidence, what its evidence or its lead still lacked for the name)
 
     def present(self, frame: FrameInfo) -> None:
         """Its face is on the detected ``frame``."""
@@ -106,7 +107,7 @@ class TrackState:
         if self.identity.identity == UNKNOWN:  # in the review band now, or not (later faces may take it out)
             leader, evidence, lead = self.identity.leader()
             asks = min(evidence, lead) >= gallery.review_bound and leader in gallery.names  # (not someone erased)
-            self.review = (leader, evidence) if asks else None
+            self.review = (leader, evidence, self.identity.bound - min(evidence, lead)) if asks else None
         if decision:
             if self.carried - {self.identity.identity}:  # the best face so far was shown as someone else's
                 self.blurred = None
@@ -117,9 +118,10 @@ class TrackState:
             return "unknown"
         return decision
 
-    def asked(self) -> tuple[int, float] | None:
-        """What an ended track asks someone to decide: (identity, evidence) when it was never named, nor called a
-        stranger, and its evidence for one identity passed the review bound (``identity.review``); else None."""
+    def asked(self) -> tuple[int, float, float] | None:
+        """What an ended track asks someone to decide: (identity, evidence, what it lacked for the name) when it was
+        never named, nor called a stranger, and its evidence for one identity (and its lead) stands past the review
+        bound (``identity.review``); else None."""
         return None if self.identity.identity != UNKNOWN or self.carried or self.stranger else self.review
 
     def sighting(self, camera_id: str, track_id: int, model_id: str, keep_named: bool) -> Sighting | None:
@@ -127,10 +129,8 @@ class TrackState:
         identity = self.identity.identity
         if not self.best.faces or (identity != UNKNOWN and not keep_named):
             return None
-        asked = self.asked()
-        review = (asked[0], asked[1], self.identity.bound - asked[1]) if asked is not None else None
         return Sighting(camera_id, track_id, self.first_time, self.last_time, model_id, self.best.faces,
-                        None if identity == UNKNOWN else identity, review)
+                        None if identity == UNKNOWN else identity, self.asked())
 
     def take_crop(self, frame: FrameInfo, box: np.ndarray, weight: float, rules: CameraRules) -> None:
         """The face in ``box`` (in the boxes' frame) becomes the track's best: its crop, and the crop blurred when
