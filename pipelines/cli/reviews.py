@@ -55,7 +55,7 @@ def answer(
     """Answer a review: yes adds its faces to the candidate (those that pass the enrolment and audit checks), no
     records them as not the candidate, --someone NAME adds them to NAME."""
     from gallery.enroll import ENROLLED, Enroller  # torch: only the commands that need models pay for the import
-    from gallery.identify import Identifier
+    from gallery.identify import Identifier  # torch, as above
 
     if (said is None) == (someone is None) or said not in (None, YES, NO):
         raise typer.BadParameter("say yes, no, or --someone NAME (one of them)")
