@@ -108,6 +108,4 @@ class Negatives:
         identity = self.store.identity(name)
         if self.get(negative_id).identity_id != identity.id:
             raise GalleryError(f"{self.store.path}: rejected face {negative_id} is not one of '{name}'s")
-        with self.store.transaction() as db:
-            db.execute("DELETE FROM negatives WHERE id = ?", (negative_id,))
-            log_change(db, [identity.id])
+        self.take_back(identity.id, [negative_id])

@@ -39,6 +39,10 @@ YES, NO, OTHER = "yes", "no", "other"
 UNDOING = "undoing"  # claimed by an undo in progress
 
 
+class ReviewTaken(GalleryError):
+    """The review is not in the state the request needs: answered already (undo it first), or nothing to undo."""
+
+
 @dataclass(frozen=True)
 class Review:
     id: int
@@ -130,7 +134,7 @@ class Reviews:
         again. Returns it and what is left to say ("" or: the person the answer made has no face left)."""
         review = self.get(review_id)
         if review.answer is None:
-            raise GalleryError(f"{self.store.path}: review {review_id} has no answer to undo")
+            raise ReviewTaken(f"{self.store.path}: review {review_id} has no answer to undo")
         added, created = self._added(review_id)
         self._claim(review_id, UNDOING, review.answer)
         try:
@@ -158,10 +162,11 @@ class Reviews:
             claimed = db.execute("UPDATE reviews SET answer = ?, answered_at = ? WHERE id = ? AND "
                                  + ("answer IS NULL" if was is None else "answer = ?"),
                                  (answer, time.time(), review_id) + (() if was is None else (was,))).rowcount
-        if claimed != 1:
+        if claimed != 1:  # answered (or undone) already, or by another request at this moment
             state = self.get(review_id).answer
-            raise GalleryError(f"{self.store.path}: review {review_id} was answered ({state}) meanwhile"
-                               if was is None else f"{self.store.path}: review {review_id} is {state} meanwhile")
+            raise ReviewTaken(f"{self.store.path}: review {review_id} was answered ({state}); undo it first"
+                              if was is None else f"{self.store.path}: review {review_id} has no answer to undo"
+                              if state is None else f"{self.store.path}: review {review_id} is {state}")
 
     def _release(self, review_id: int, answer: str, was: str | None) -> None:
         """Undo a claim whose work failed: the review is ``was`` again."""

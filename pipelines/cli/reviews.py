@@ -55,16 +55,17 @@ def answer(
     """Answer a review: yes adds its faces to the candidate (those that pass the enrolment and audit checks), no
     records them as not the candidate, --someone NAME adds them to NAME."""
     from gallery.enroll import ENROLLED, Enroller  # torch: only the commands that need models pay for the import
-    from gallery.identify import Identifier  # torch, as above
+    from gallery.threshold import stored_threshold  # with the models, as above
 
     if (said is None) == (someone is None) or said not in (None, YES, NO):
         raise typer.BadParameter("say yes, no, or --someone NAME (one of them)")
     settings = load_config(config)
     with GalleryStore(gallery_location(settings, gallery)) as store:
         face_path = analyzer(settings)
-        view = Identifier(face_path, store, settings.match).view
+        model = face_path.embedder  # the threshold in force for the stored faces, as the live pipeline's
+        threshold = stored_threshold(store, settings.match, model.model_id, model.tables, model.verify_threshold)
         done = Reviews(store).answer(review, said or OTHER, Enroller(face_path, store, settings.enroll),
-                                     view.evidence.tables, view.threshold, someone)
+                                     model.tables, threshold.value, someone)
     for o in done.outcomes:
         if o.status not in (ENROLLED, "rejected"):
             err.print(f"[yellow]{o.status}[/yellow] {escape(o.source)}: {escape(o.reason)}", highlight=False)

@@ -10,7 +10,7 @@ import dataclasses
 from aiohttp import web
 
 from gallery.enroll import Enroller
-from gallery.reviews import Review, Reviews
+from gallery.reviews import Review, Reviews, ReviewTaken
 from gallery.store import GalleryError, GalleryStore
 from pipelines.web import bodies
 from pipelines.web.gallery_io import apply_change, in_gallery
@@ -65,15 +65,14 @@ async def answer_review(request: web.Request) -> web.Response:
 
     def change(store: GalleryStore):
         review = _review(request, store)
-        if review.answer is not None:
-            raise web.HTTPConflict(text=f"review {review.id} was answered ({review.answer}); undo it first")
         enroller = Enroller(services.identifier.analyzer, store, services.config.enroll)
         try:
             return Reviews(store).answer(review.id, body.answer, enroller, view.evidence.tables, view.threshold,
                                          body.name)
+        except ReviewTaken as error:
+            raise web.HTTPConflict(text=str(error).split(": ", 1)[-1]) from None
         except GalleryError as error:
-            message = str(error).split(": ", 1)[-1]
-            raise (web.HTTPConflict if "meanwhile" in message else web.HTTPUnprocessableEntity)(text=message) from None
+            raise web.HTTPUnprocessableEntity(text=str(error).split(": ", 1)[-1]) from None
 
     answered = await in_gallery(request, change)
     await apply_change(request)
@@ -86,11 +85,9 @@ async def undo_review(request: web.Request) -> web.Response:
     """Take the answer back: what it added goes, and the review waits again."""
     def change(store: GalleryStore) -> tuple[Review, str]:
         review = _review(request, store)
-        if review.answer is None:
-            raise web.HTTPConflict(text=f"review {review.id} has no answer to undo")
         try:
             return Reviews(store).undo(review.id)
-        except GalleryError as error:  # undone meanwhile
+        except ReviewTaken as error:
             raise web.HTTPConflict(text=str(error).split(": ", 1)[-1]) from None
 
     undone, left = await in_gallery(request, change)
