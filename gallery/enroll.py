@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -22,10 +23,12 @@ from tracker.config import EnrollConfig
 from tracker.distance import squared_distance
 from tracker.errors import ImageError
 from tracker.face.align import STORE_224, align, landmarks_on_crop
-from tracker.face.analyzer import Analysis, FaceAnalyzer
 from tracker.face.card import shipped_card
 from tracker.face.quality import rank
 from tracker.images import read_image
+
+if TYPE_CHECKING:  # torch: answering a review (the MQTT bridge) enrolls stored embeddings, with no model loaded
+    from tracker.face.analyzer import Analysis, FaceAnalyzer
 
 ENROLLED, REFUSED, SKIPPED, DROPPED = "enrolled", "refused", "skipped", "dropped"
 DUPLICATE_SHARE = 0.05  # a face this close to one the person has (share of the model's threshold) is skipped
@@ -38,6 +41,16 @@ class Outcome:
     source: str
     status: str  # enrolled | refused | skipped | dropped
     reason: str = ""
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """What the enrolment rules read of the model whose embeddings they keep: its id, the embeddings' length, and
+    its verification threshold (near-duplicates are a share of it)."""
+
+    model_id: str
+    dim: int
+    verify_threshold: float
 
 
 @dataclass(frozen=True)
@@ -75,18 +88,29 @@ def most_varied(vectors: np.ndarray, keep: int, first: int = 0) -> list[int]:
 
 
 class Enroller:
-    def __init__(self, analyzer: FaceAnalyzer, store: GalleryStore, policy: EnrollConfig,
+    def __init__(self, analyzer: FaceAnalyzer | ModelFacts, store: GalleryStore, policy: EnrollConfig,
                  accept_small: bool = False) -> None:
-        """``accept_small``: faces under the size and sharpness gates (down to ``SMALLEST`` px) are enrolled, each
+        """``analyzer``: the face path that finds and embeds the faces of images and videos, or only the facts of
+        the model for faces embedded already (a review's, a cluster's: ``enroll``, ``enroll_cluster``).
+        ``accept_small``: faces under the size and sharpness gates (down to ``SMALLEST`` px) are enrolled, each
         with a warning that says what it costs; the audit marks them."""
-        self.analyzer = analyzer
+        self._analyzer = None if isinstance(analyzer, ModelFacts) else analyzer
+        self.model = analyzer if isinstance(analyzer, ModelFacts) else \
+            ModelFacts(analyzer.embedder.model_id, analyzer.embedder.dim, analyzer.embedder.verify_threshold)
         self.store = store
         self.policy = policy
         self.accept_small = accept_small
 
     @property
     def model_id(self) -> str:
-        return self.analyzer.embedder.model_id
+        return self.model.model_id
+
+    @property
+    def analyzer(self) -> FaceAnalyzer:
+        """The face path, for faces not embedded yet."""
+        if self._analyzer is None:
+            raise TypeError("this Enroller was given the model's facts only: it enrolls faces embedded already")
+        return self._analyzer
 
     def from_images(self, paths: list[Path]) -> tuple[list[NewFace], list[Outcome]]:
         """One candidate face per image; images that cannot be read or hold 0 or 2+ faces are refused."""
@@ -169,7 +193,7 @@ class Enroller:
             else:
                 good.append(face)
         existing = self.store.find(name)
-        dim = self.analyzer.embedder.dim
+        dim = self.model.dim
         ids, vectors = np.zeros(0, np.int64), np.zeros((0, dim), np.float32)
         if existing:
             ids, _, found = self.store.embeddings(self.model_id, existing.id)
@@ -211,7 +235,7 @@ class Enroller:
             if have:
                 distances = squared_distance(np.stack(have), face.embedding)
                 closest = int(np.argmin(distances))
-                if distances[closest] < DUPLICATE_SHARE * self.analyzer.verify_threshold:
+                if distances[closest] < DUPLICATE_SHARE * self.model.verify_threshold:
                     outcomes.append(Outcome(face.source, SKIPPED, f"near-duplicate of {sources[closest]}"))
                     continue
             have.append(face.embedding)

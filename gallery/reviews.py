@@ -29,11 +29,14 @@ import numpy as np
 
 from gallery.audit import CONFUSABLE, UNLIKE, audit
 from gallery.database import storable_id
-from gallery.enroll import Enroller, Outcome
+from gallery.enroll import Enroller, ModelFacts, Outcome
 from gallery.negatives import Negatives
 from gallery.store import GalleryError, GalleryStore, NewFace
+from gallery.threshold import stored_threshold
 from gallery.unknowns import ClusterFace, sighting_faces
+from tracker.config import Config
 from tracker.face.card import Tables
+from tracker.head_record import model_name, tables_of, verify_threshold_of
 
 YES, NO, OTHER = "yes", "no", "other"
 UNDOING = "undoing"  # claimed by an undo in progress
@@ -86,19 +89,20 @@ class Reviews:
         """The faces the review asks about (its sighting's), best first."""
         return sighting_faces(self.store, self.get(review_id).sighting_id)[1]
 
-    def answer(self, review_id: int, answer: str, enroller: Enroller, tables: Tables | None, threshold: float,
-               name: str | None = None) -> Answered:
-        """Answer a waiting review: ``YES`` (the candidate), ``NO`` (not the candidate) or ``OTHER`` (``name``).
-        ``tables`` and ``threshold``: the active model's, for the audit's checks. The review is claimed first, in
-        one statement: of two answers at once, one is refused ("was answered")."""
+    def answer(self, review_id: int, answer: str, config: Config, name: str | None = None) -> Answered:
+        """Answer a waiting review: ``YES`` (the candidate), ``NO`` (not the candidate) or ``OTHER`` (``name``), by
+        the rules of the model ``config`` makes active: its facts, tables and threshold in force come from its card
+        or head record and the gallery (no model is loaded: the faces carry their embeddings). The review is
+        claimed first, in one statement: of two answers at once, one is refused ("was answered")."""
         review = self.get(review_id)
         who = {YES: review.name, NO: review.name, OTHER: name}.get(answer)
         if not who:
             raise GalleryError(f"{self.store.path}: an answer is yes, no, or someone else with their name")
         model_id, faces = sighting_faces(self.store, review.sighting_id)
-        if model_id != enroller.model_id:
+        active = model_name(config.models)
+        if not model_id.startswith(f"{active}:"):
             raise GalleryError(f"{self.store.path}: review {review_id}'s faces are by {model_id}, the active model "
-                               f"is {enroller.model_id}")
+                               f"is {active}")
         self._claim(review_id, answer, None)
         try:
             new = [face.as_new_face() for face in faces]
@@ -106,15 +110,18 @@ class Reviews:
                 added = Negatives(self.store).add(who, new, model_id)
                 outcomes = [Outcome(face.source, "rejected", f"not {who}") for face in new]
                 return Answered(self._mark(review, review.identity_id, added, False), outcomes)
-            return self._add_faces(review, who, new, model_id, enroller, tables, threshold)
+            model = ModelFacts(model_id, len(new[0].embedding), verify_threshold_of(config.models))
+            tables = tables_of(config.models, model_id)
+            threshold = stored_threshold(self.store, config.match, model_id, tables, model.verify_threshold).value
+            return self._add_faces(review, who, new, Enroller(model, self.store, config.enroll), tables, threshold)
         except BaseException:
             self._release(review_id, answer, None)
             raise
 
-    def _add_faces(self, review: Review, who: str, new: list[NewFace], model_id: str, enroller: Enroller,
-                   tables: Tables | None, threshold: float) -> Answered:
+    def _add_faces(self, review: Review, who: str, new: list[NewFace], enroller: Enroller, tables: Tables | None,
+                   threshold: float) -> Answered:
         created = self.store.find(who) is None
-        kept, outcomes = self._harmless(who, new, model_id, tables, threshold)
+        kept, outcomes = self._harmless(who, new, enroller.model_id, tables, threshold)
         kept, outcomes = self._room(who, kept, outcomes, enroller.policy.max_faces_per_person)
         source = f"sighting {review.sighting_id} face %"
         before = set(self._faces_from(who, source))

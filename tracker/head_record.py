@@ -1,6 +1,7 @@
 """Trained heads without torch: where ``models.head`` points, its record (``facetrack train`` writes it beside
 the weights: the head's card, with its measured distance tables), the model name it gives, and the active model's
-tables (``tables_of``). Commands that load no model (``gallery stats``) read a head's name and tables from here."""
+tables (``tables_of``) and verification threshold (``verify_threshold_of``). Commands that load no model
+(``gallery stats``, answering a review) read them from here."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 from tracker.config import ModelsConfig
 from tracker.errors import WeightsError
-from tracker.face.card import Tables, measured_tables, parse_tables
+from tracker.face.card import Tables, load_card, measured_tables, parse_tables
 
 
 def head_path(config: ModelsConfig) -> Path:
@@ -58,3 +59,10 @@ def tables_of(config: ModelsConfig, model_id: str) -> Tables | None:
     """The distance tables of ``model_id``, the model ``config`` makes active, without loading it: a trained head's
     record's, or the card's (None: none measured for these weights)."""
     return head_tables(head_record(config), model_id) if config.head else measured_tables(model_id)
+
+
+def verify_threshold_of(config: ModelsConfig) -> float:
+    """The verification threshold of the model ``config`` makes active, without loading it: a trained head's
+    record's, or the embedder's card's."""
+    return float(head_record(config)["calibration"]["verify_threshold"]) if config.head else \
+        load_card(config.embedder).verify_threshold

@@ -11,9 +11,10 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from gallery.enroll import ENROLLED
 from gallery.reviews import NO, OTHER, YES, Reviews
 from gallery.store import GalleryStore
-from pipelines.cli.console import DEFAULT_CONFIG, ConfigOption, GalleryOption, analyzer, err, gallery_location, out
+from pipelines.cli.console import DEFAULT_CONFIG, ConfigOption, GalleryOption, err, gallery_location, out
 from tracker.config import load_config
 from tracker.images import write_image
 
@@ -54,18 +55,11 @@ def answer(
 ) -> None:
     """Answer a review: yes adds its faces to the candidate (those that pass the enrolment and audit checks), no
     records them as not the candidate, --someone NAME adds them to NAME."""
-    from gallery.enroll import ENROLLED, Enroller  # torch: only the commands that need models pay for the import
-    from gallery.threshold import stored_threshold  # with the models, as above
-
     if (said is None) == (someone is None) or said not in (None, YES, NO):
         raise typer.BadParameter("say yes, no, or --someone NAME (one of them)")
     settings = load_config(config)
     with GalleryStore(gallery_location(settings, gallery)) as store:
-        face_path = analyzer(settings)
-        model = face_path.embedder  # the threshold in force for the stored faces, as the live pipeline's
-        threshold = stored_threshold(store, settings.match, model.model_id, model.tables, model.verify_threshold)
-        done = Reviews(store).answer(review, said or OTHER, Enroller(face_path, store, settings.enroll),
-                                     model.tables, threshold.value, someone)
+        done = Reviews(store).answer(review, said or OTHER, settings, someone)
     for o in done.outcomes:
         if o.status not in (ENROLLED, "rejected"):
             err.print(f"[yellow]{o.status}[/yellow] {escape(o.source)}: {escape(o.reason)}", highlight=False)

@@ -9,7 +9,6 @@ import dataclasses
 
 from aiohttp import web
 
-from gallery.enroll import Enroller
 from gallery.reviews import Review, Reviews, ReviewTaken
 from gallery.store import GalleryError, GalleryStore
 from pipelines.web import bodies
@@ -60,15 +59,12 @@ async def review_face(request: web.Request) -> web.Response:
 async def answer_review(request: web.Request) -> web.Response:
     """JSON ``{"answer": "yes" | "no" | "other", "name": NAME}`` (``name``: for ``other`` only)."""
     body = bodies.parse(bodies.Answer, await request.read())
-    services = request.app[SERVICES]
-    view = services.identifier.view
+    config = request.app[SERVICES].config
 
     def change(store: GalleryStore):
         review = _review(request, store)
-        enroller = Enroller(services.identifier.analyzer, store, services.config.enroll)
         try:
-            return Reviews(store).answer(review.id, body.answer, enroller, view.evidence.tables, view.threshold,
-                                         body.name)
+            return Reviews(store).answer(review.id, body.answer, config, body.name)
         except ReviewTaken as error:
             raise web.HTTPConflict(text=str(error).split(": ", 1)[-1]) from None
         except GalleryError as error:

@@ -37,51 +37,49 @@ def gallery(analyzer, tmp_path):
     store.close()
 
 
-def test_yes_adds_the_faces_as_the_candidates_references_and_undo_takes_them_back(analyzer, gallery):
+def test_yes_adds_the_faces_as_the_candidates_references_and_undo_takes_them_back(analyzer, config, gallery):
     store, enroller, threshold = gallery
     review_id = ask(analyzer, store, ANN, "Ann")
     waiting = Reviews(store).get(review_id)
     assert (waiting.name, waiting.camera, waiting.track_id, waiting.evidence, waiting.faces) == ("Ann", "door", 7,
                                                                                                   5.2, 2)
-    tables = analyzer.embedder.tables
-    answered = Reviews(store).answer(review_id, YES, enroller, tables, threshold)
+    answered = Reviews(store).answer(review_id, YES, config)
     assert answered.review.answer == YES and answered.review.answered_as == "Ann"
     assert store.identity("Ann").faces == 4 and Reviews(store).items() == []
     with pytest.raises(GalleryError, match="was answered"):
-        Reviews(store).answer(review_id, NO, enroller, tables, threshold)
+        Reviews(store).answer(review_id, NO, config)
     Reviews(store).undo(review_id)
     assert store.identity("Ann").faces == 2 and [r.id for r in Reviews(store).items()] == [review_id]
 
 
-def test_no_records_the_faces_as_not_the_candidate_and_someone_else_names_them(analyzer, gallery):
+def test_no_records_the_faces_as_not_the_candidate_and_someone_else_names_them(analyzer, config, gallery):
     store, enroller, threshold = gallery
-    tables = analyzer.embedder.tables
     review_id = ask(analyzer, store, BO, "Ann")  # Bo's faces, asked about Ann
-    Reviews(store).answer(review_id, NO, enroller, tables, threshold)
+    Reviews(store).answer(review_id, NO, config)
     ann = store.identity("Ann").id
     assert len(Negatives(store).of(ann)) == 2 and store.identity("Ann").faces == 2
     Reviews(store).undo(review_id)
     assert Negatives(store).of(ann) == []
-    answered = Reviews(store).answer(review_id, OTHER, enroller, tables, threshold, name="Bo")
+    answered = Reviews(store).answer(review_id, OTHER, config, name="Bo")
     assert answered.review.answered_as == "Bo" and store.identity("Bo").faces == 4
 
 
-def test_yes_never_adds_a_face_that_would_make_two_people_confusable(analyzer, gallery):
+def test_yes_never_adds_a_face_that_would_make_two_people_confusable(analyzer, config, gallery):
     store, enroller, threshold = gallery
     review_id = ask(analyzer, store, BO, "Ann")  # someone answers yes by mistake: they are Bo's faces
-    answered = Reviews(store).answer(review_id, YES, enroller, analyzer.embedder.tables, threshold)
+    answered = Reviews(store).answer(review_id, YES, config)
     assert [o.reason for o in answered.outcomes] == ["it would make Ann confusable"] * 2
     assert store.identity("Ann").faces == 2 and answered.review.answer == YES  # answered; nothing learnt
     Reviews(store).undo(review_id)
     with pytest.raises(GalleryError, match="no face of review .* could make a new person Cy"):
-        Reviews(store).answer(review_id, OTHER, enroller, analyzer.embedder.tables, threshold, name="Cy")
+        Reviews(store).answer(review_id, OTHER, config, name="Cy")
     assert store.find("Cy") is None and Reviews(store).get(review_id).answer is None
 
 
-def test_erasing_the_candidate_erases_the_review_and_a_yes_makes_the_sighting_theirs(analyzer, gallery):
+def test_erasing_the_candidate_erases_the_review_and_a_yes_makes_the_sighting_theirs(analyzer, config, gallery):
     store, enroller, threshold = gallery
     first = ask(analyzer, store, ANN, "Ann")
-    Reviews(store).answer(first, YES, enroller, analyzer.embedder.tables, threshold)
+    Reviews(store).answer(first, YES, config)
     ask(analyzer, store, ANN, "Ann", photos=(7,), track=8)
     store.erase("Ann")
     assert Reviews(store).items(answered=True) == []
@@ -152,29 +150,28 @@ def test_facetrack_reviews_lists_answers_and_undoes(analyzer, tmp_path, cache_di
         assert store.identity("Ann").faces == 2 and Reviews(store).get(review_id).answer is None
 
 
-def test_undo_takes_back_only_what_its_answer_added_and_what_is_still_there(analyzer, gallery):
+def test_undo_takes_back_only_what_its_answer_added_and_what_is_still_there(analyzer, config, gallery):
     store, enroller, threshold = gallery
-    tables = analyzer.embedder.tables
     review_id = ask(analyzer, store, ANN, "Ann")
     sighting = Reviews(store).get(review_id).sighting_id
     cluster = store.query("SELECT cluster_id FROM sightings WHERE id = ?", (sighting,))[0][0]
     enroller.enroll_cluster(Unknowns(store, enroller.model_id), cluster, "Ann")  # named another way first
     assert store.identity("Ann").faces == 4
-    answered = Reviews(store).answer(review_id, YES, enroller, tables, threshold)  # the same faces: skipped
+    answered = Reviews(store).answer(review_id, YES, config)  # the same faces: skipped
     assert [o.status for o in answered.outcomes] == ["skipped", "skipped"]
     Reviews(store).undo(review_id)
     assert store.identity("Ann").faces == 4  # the cluster's naming stands
 
     no = ask(analyzer, store, BO, "Ann", track=8)
     rejected = Negatives(store).of(store.identity("Ann").id)
-    Reviews(store).answer(no, NO, enroller, tables, threshold)
+    Reviews(store).answer(no, NO, config)
     first = next(n for n in Negatives(store).of(store.identity("Ann").id) if n not in rejected)
     Negatives(store).remove("Ann", first.id)  # one taken back by hand meanwhile
     Reviews(store).undo(no)
     assert Negatives(store).of(store.identity("Ann").id) == rejected and Reviews(store).get(no).answer is None
 
     someone = ask(analyzer, store, "Tony_Blair", "Ann", track=9)
-    Reviews(store).answer(someone, OTHER, enroller, tables, threshold, name="Tony")
+    Reviews(store).answer(someone, OTHER, config, name="Tony")
     _, left = Reviews(store).undo(someone)
     assert store.identity("Tony").faces == 0 and "Tony, whom the answer made, has no face left" in left
 

@@ -5,13 +5,13 @@ from types import SimpleNamespace
 
 import pytest
 
-from gallery.enroll import Enroller
+from gallery.enroll import Enroller, ModelFacts
 from tracker.config import EnrollConfig
 
 
 def refusal(size: float, sharpness: float = 50.0, frontal: float = 0.9, accept_small: bool = False) -> str:
-    analyzer = SimpleNamespace(embedder=SimpleNamespace(model_id="omz-reid-0095:241229ca3d20"))  # the card's model
-    enroller = Enroller(analyzer, None, EnrollConfig(), accept_small)
+    model = ModelFacts("omz-reid-0095:241229ca3d20", 256, 0.8)  # the card's model
+    enroller = Enroller(model, None, EnrollConfig(), accept_small)
     return enroller._quality_problem(SimpleNamespace(source="x.jpg", quality={
         "size": size, "sharpness": sharpness, "frontal": frontal}))
 
