@@ -110,15 +110,19 @@ def events(
 
 
 def mqtt(config: ConfigOption = DEFAULT_CONFIG) -> None:
-    """Publish the identity events, presence and camera state to the MQTT broker at mqtt.url, with Home
-    Assistant discovery (until Ctrl-C; a restart goes on from the last event published)."""
+    """Publish the identity events, presence, camera state and the reviews waiting for an answer to the MQTT
+    broker at mqtt.url, with Home Assistant discovery, and take the answers (until Ctrl-C; a restart goes on from
+    the last event published)."""
     from pipelines.mqtt.bridge import Bridge  # paho: for this command only
+    from pipelines.mqtt.reviews import ReviewDesk  # (the same)
     from pipelines.signals import stop_on_signal  # (the same)
 
     settings = load_config(config)
     if not settings.mqtt.url:
         raise TrackerError("mqtt.url is empty: set it to the broker, e.g. mqtt://127.0.0.1:1883")
-    bridge = Bridge(settings.mqtt, _events_url(settings), settings.events.prefix, settings.presence.away_seconds)
+    desk = ReviewDesk(settings, gallery_location(settings, None)) if settings.mqtt.reviews else None
+    bridge = Bridge(settings.mqtt, _events_url(settings), settings.events.prefix, settings.presence.away_seconds,
+                    desk)
 
     async def serve_bridge() -> None:
         await bridge.run(stop_on_signal())

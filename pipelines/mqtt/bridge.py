@@ -18,9 +18,12 @@ event. What it publishes (``mqtt.topic_prefix``, ``facetrack`` by default):
 - ``<prefix>/camera/<camera>/event``: the camera's identity events (``EVENT_TYPES``) for a Home Assistant
   ``event`` entity: ``{"event_type": ..., "name": ..., ...}``, not retained;
 - ``<prefix>/bridge/status``: ``online``, and ``offline`` as its last will;
+- ``<prefix>/review/<id>/...`` and ``<prefix>/reviews``: the reviews waiting for an answer, answered on
+  ``<prefix>/review/<id>/answer`` (``pipelines/mqtt/reviews.py``);
 - Home Assistant discovery (``mqtt.discovery_prefix``): per person a ``device_tracker``, an ``image`` and the
   ``sensor``s ``seen by`` and ``last seen``; per camera a ``sensor`` (people in view), a ``binary_sensor``
-  (unknown person) and an ``event`` entity; all retained, so they appear as entities with no YAML.
+  (unknown person) and an ``event`` entity; per waiting review a device with its face, yes, no and someone else;
+  all retained, so they appear as entities with no YAML.
 
 Every retained topic is published again each time the bridge (re)connects, so a broker restarted without
 its store has the state back at once. An erased person (``<prefix>:erased``) has every retained topic of
@@ -35,6 +38,7 @@ import logging
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -44,9 +48,11 @@ from redis.exceptions import AuthenticationError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from gallery.reviews import Review
 from pipelines.events.erase import bridge_state_key
 from pipelines.events.publisher import erased_key
 from pipelines.events.subscriber import read_events
+from pipelines.mqtt.reviews import REVIEW_SECONDS, ReviewDesk, review_messages, review_topics, waiting_summary
 from tracker.config import MqttConfig
 from tracker.errors import ConfigError
 from tracker.redact import redact
@@ -96,7 +102,10 @@ class Broker:
         self.client.on_disconnect = lambda *_: logger.warning("mqtt: the broker at %s went away; reconnecting",
                                                               redact(config.url))
         self.client.on_publish = self._on_publish
+        self.client.on_message = lambda client, userdata, message: self._handlers[message.topic.split("/")[-1]](message)
         self._on_connect = on_connect
+        self._handlers: dict[str, Callable[[mqtt.MQTTMessage], None]] = {}  # by the last level of their topic
+        self._subscriptions: list[str] = []
         self.host, self.port = where.hostname, where.port or (8883 if where.scheme == "mqtts" else 1883)
         self._waiting: list[int] = []  # message ids published, not yet known acknowledged
         self._acked: set[int] = set()
@@ -107,12 +116,20 @@ class Broker:
         if reason.is_failure:
             logger.warning("mqtt: the broker at %s refused the connection: %s", redact(self.config.url), reason)
         else:
+            for topic in self._subscriptions:
+                client.subscribe(topic, qos=1)
             self._on_connect()
 
     def _on_publish(self, client, userdata, mid, reason, properties) -> None:
         with self._condition:
             self._acked.add(mid)
             self._condition.notify_all()
+
+    def subscribe(self, topic: str, handler: Callable[[mqtt.MQTTMessage], None]) -> None:
+        """Before ``start``: ``handler(message)`` on paho's thread for each message on ``topic`` (a filter whose last
+        level names the handler), subscribed again at each connect."""
+        self._subscriptions.append(topic)
+        self._handlers[topic.split("/")[-1]] = handler
 
     def start(self) -> None:
         self.client.connect_async(self.host, self.port, keepalive=30)
@@ -151,8 +168,15 @@ class Broker:
 
 
 class Bridge:
-    def __init__(self, config: MqttConfig, redis_url: str, prefix: str, away_seconds: float) -> None:
+    def __init__(self, config: MqttConfig, redis_url: str, prefix: str, away_seconds: float,
+                 desk: ReviewDesk | None = None) -> None:
+        """``desk``: the gallery's reviews, published and answered here (None: not here)."""
         self.config, self.redis_url, self.prefix, self.away_seconds = config, redis_url, prefix, away_seconds
+        self.desk = desk
+        self.reviews: dict[int, Review] = {}  # the waiting reviews on the broker now
+        self._faces: dict[int, bytes | None] = {}  # ...and their faces
+        self._recount = True  # the count of waiting reviews is due (this connection has not had it)
+        self._answers: asyncio.Queue[tuple[int, bytes]] | None = None  # from the command topic, in arrival order
         self.topics = config.topic_prefix
         self.whereabouts = Whereabouts()
         self._connected = threading.Event()  # set by paho's thread at each (re)connect
@@ -172,13 +196,22 @@ class Bridge:
             if not await self._restore(client, stop):
                 return
             logger.info("mqtt: publishing to %s from stream id %s", redact(self.config.url), self.last_id)
+            if self.desk is not None:
+                self._answers = asyncio.Queue()
+                loop = asyncio.get_running_loop()
+                self.broker.subscribe(f"{self.topics}/review/+/answer",
+                                      lambda message: loop.call_soon_threadsafe(self._answered, message))
             self.broker.start()
             work = [asyncio.create_task(self._clock(client)), asyncio.create_task(self._follow(client))]
+            if self._answers is not None:
+                work.append(asyncio.create_task(self._follow_reviews()))
             stopped = asyncio.create_task(stop.wait())
             done, _ = await asyncio.wait([*work, stopped], return_when=asyncio.FIRST_COMPLETED)
             self._stopping = True  # the feed finishes the event in hand (acknowledged, then saved) and stops
             if not self._in_hand:
                 work[1].cancel()  # waiting on Redis for the next event: nothing to finish
+            for task in work[2:]:
+                task.cancel()  # the reviews: an answer being applied finishes on its thread; nothing else is owed
             finished, _ = await asyncio.wait(work, timeout=STOP_SECONDS)
             done |= finished
             self.broker.release()  # a task still waiting on the broker's acknowledgements ends now
@@ -251,7 +284,7 @@ class Bridge:
                 await self._save(client)
 
     async def _erased(self, client: aioredis.Redis) -> set[int]:
-        known = list(self.whereabouts.people)
+        known = list(set(self.whereabouts.people) | {r.identity_id for r in self.reviews.values()})
         if not known:
             return set()
         try:
@@ -267,6 +300,8 @@ class Bridge:
                 self.broker.publish(topic, b"", retain=True)  # an empty retained message deletes it
                 self._discovered.pop(topic, None)
             logger.info("mqtt: erased identity %s cleared from the broker", identity)
+        if gone and self.desk is not None:  # a review about them too (its sighting went with them)
+            self._publish_reviews({i: r for i, r in self.reviews.items() if r.identity_id not in gone})
         return gone
 
     async def _save(self, client: aioredis.Redis) -> None:
@@ -297,6 +332,9 @@ class Bridge:
         self._publish_state(set(self.whereabouts.people), set(self.whereabouts.cameras) | set(self.whereabouts.unknown))
         for identity, crop in list(self.crops.items()):
             self.broker.publish(f"{self.topics}/person/{identity}/image", crop, retain=True)
+        if self.desk is not None:
+            published, self.reviews, self._recount = self.reviews, {}, True
+            self._publish_reviews(published)
 
     def _publish_state(self, people: set[int], cameras: set[str]) -> None:
         for identity in people:
@@ -319,6 +357,63 @@ class Bridge:
             self.broker.publish(f"{self.topics}/camera/{camera}/state", json.dumps({"people": names}), retain=True)
             self.broker.publish(f"{self.topics}/camera/{camera}/unknown",
                                 "ON" if self.whereabouts.unknown.get(camera) else "OFF", retain=True)
+
+    def _answered(self, message: mqtt.MQTTMessage) -> None:
+        """An answer on ``<prefix>/review/<id>/answer`` (a retained one, left on the broker, is not an answer)."""
+        number = message.topic.split("/")[-2]
+        if not message.retain and number.isdigit() and self._answers is not None:
+            self._answers.put_nowait((int(number), message.payload))
+
+    async def _follow_reviews(self) -> None:
+        """The answers as they come (each applied on a thread, its outcome published), and every ``REVIEW_SECONDS``
+        the waiting reviews published and those no longer waiting cleared. The gallery unreadable (locked, not made
+        yet): said once, asked again; the bridge goes on."""
+        said = ""
+        while not self._stopping:
+            assert self._answers is not None and self.desk is not None
+            try:
+                review_id, payload = await asyncio.wait_for(self._answers.get(), REVIEW_SECONDS)
+                result = await asyncio.to_thread(self.desk.answer, review_id, payload)
+                self.broker.publish(f"{self.topics}/review/{review_id}/result", json.dumps(result))
+                logger.info("mqtt: review %s answered over MQTT: %s", review_id, result.get("answer") or
+                            result["error"])
+            except TimeoutError:
+                pass
+            try:
+                waiting = await asyncio.to_thread(self.desk.waiting) if self.desk.ready() else []
+                for review in waiting:
+                    if review.id not in self._faces:
+                        self._faces[review.id] = await asyncio.to_thread(self.desk.face, review.id)
+            except Exception as error:  # noqa: BLE001 (a gallery fault must not stop the events: said, retried)
+                if str(error) != said:
+                    said = str(error)
+                    logger.warning("mqtt: the gallery's reviews are unreadable for now: %s", redact(said))
+                continue
+            said = ""
+            self._publish_reviews({r.id: r for r in waiting})
+
+    def _publish_reviews(self, waiting: dict[int, Review]) -> None:
+        """The waiting reviews on the broker: new ones published, gone ones cleared, the count when it changed."""
+        if waiting.keys() == self.reviews.keys() and not self._recount:
+            return
+        self._recount = False
+        common = self._common()
+        discovery = self.config.discovery_prefix
+        for review_id in self.reviews.keys() - waiting.keys():
+            self._faces.pop(review_id, None)
+            for topic in review_topics(self.topics, discovery, review_id):
+                self.broker.publish(topic, b"", retain=True)
+        for review_id in waiting.keys() - self.reviews.keys():
+            for topic, payload in review_messages(self.topics, discovery, common, waiting[review_id],
+                                                  self._faces.get(review_id)):
+                self.broker.publish(topic, payload, retain=True)
+        self.reviews = dict(waiting)
+        if discovery:
+            self._discover(f"{discovery}/sensor/facetrack_reviews/config", "reviews", {
+                "name": "reviews waiting", "unique_id": f"facetrack_{self.topics}_reviews",
+                "state_topic": f"{self.topics}/reviews", "value_template": "{{ value_json.waiting }}",
+                "json_attributes_topic": f"{self.topics}/reviews", "icon": "mdi:account-question", **common})
+        self.broker.publish(f"{self.topics}/reviews", waiting_summary(self.reviews), retain=True)
 
     def _fire(self, event) -> None:
         """The event for the camera's Home Assistant ``event`` entity, when it is one of its types and was made in

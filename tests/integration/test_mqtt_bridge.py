@@ -13,16 +13,22 @@ import numpy as np
 import pytest
 import redis
 
+from gallery.enroll import Enroller
+from gallery.store import GalleryStore
 from pipelines.events.erase import bridge_state_key
 from pipelines.events.publisher import erased_key, stream_key
 from pipelines.events.redis_server import EmbeddedRedis, embedded_url
 from pipelines.mqtt.bridge import Bridge
+from pipelines.mqtt.reviews import ReviewDesk
+from tests.support.data import lfw_image, needs_data
 from tests.support.ha_schema import TIMESTAMP, problems
 from tests.support.mqtt import PASSWORD, USER, Mosquitto, Recorder, needs_mosquitto, until
-from tracker.config import MqttConfig
+from tests.support.sightings import ask
+from tracker.config import EnrollConfig, MqttConfig
 from tracker.events import Event
 
 pytestmark = [needs_mosquitto, pytest.mark.timeout(300)]
+ANN, BO = "Colin_Powell", "George_W_Bush"  # LFW people with many photographs
 CROP = base64.b64encode(cv2.imencode(".jpg", np.full((40, 40, 3), 128, np.uint8))[1].tobytes()).decode()
 
 
@@ -39,10 +45,10 @@ def add(client: redis.Redis, *events: Event) -> None:
 class Running:
     """The bridge in a thread of its own (its own event loop), stopped like Ctrl-C stops it."""
 
-    def __init__(self, config: MqttConfig, redis_url: str) -> None:
+    def __init__(self, config: MqttConfig, redis_url: str, desk: ReviewDesk | None = None) -> None:
         import threading
 
-        self.bridge = Bridge(config, redis_url, "facetrack", away_seconds=1.0)
+        self.bridge = Bridge(config, redis_url, "facetrack", away_seconds=1.0, desk=desk)
         self.loop = asyncio.new_event_loop()
         self.stop = None
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -211,3 +217,68 @@ def test_home_assistant_entities_seen_by_last_seen_an_unknown_person_and_identit
         for recorder in (watcher, after):
             recorder.close()
         client.close()
+
+
+@needs_data
+def test_a_waiting_review_is_a_home_assistant_device_answered_over_mqtt(analyzer, config, tmp_path):
+    """Each review waiting for an answer appears in Home Assistant as a device (the track's face, yes, no, someone
+    else) that Home Assistant's schemas take; an answer pressed there is applied by the gallery's rules and its
+    outcome published; a review answered, or erased with its candidate, leaves the broker."""
+    gallery = tmp_path / "g.db"
+    with GalleryStore(gallery) as store:
+        enroller = Enroller(analyzer, store, EnrollConfig())
+        for person, name in ((ANN, "Ann"), (BO, "Bo")):
+            enroller.enroll(name, enroller.from_images([lfw_image(person, 1), lfw_image(person, 2)])[0], [])
+        yes, other = ask(analyzer, store, ANN, "Ann"), ask(analyzer, store, BO, "Ann", track=8)  # Bo's, as Ann
+        erased = ask(analyzer, store, ANN, "Ann", photos=(7,), track=9)
+        ann = store.identity("Ann").id
+    with EmbeddedRedis(tmp_path / "redis") as server, Mosquitto(tmp_path / "mqtt") as broker:
+        client = redis.Redis.from_url(server.url)
+        bridge = Running(MqttConfig(url=broker.url, username=USER, password=PASSWORD), server.url,
+                         ReviewDesk(config, gallery))
+        watcher = Recorder(broker)
+        shown = until(lambda: json.loads(watcher.latest().get("facetrack/reviews", b"{}")).get("waiting") == 3
+                      and watcher.latest(), what="three reviews waiting")
+        configs = {t: json.loads(p) for t, p in shown.items() if t.startswith("homeassistant/") and p}
+        assert [p for t, c in configs.items() for p in problems(t, c)] == []
+        node = f"homeassistant/{{}}/facetrack_review_{yes}{{}}/config"
+        press = configs[node.format("button", "_yes")]
+        assert press["name"] == "Yes, Ann" and press["device"]["name"] == f"Is this Ann? (review {yes})"
+        assert configs[node.format("image", "")]["image_topic"] == f"facetrack/review/{yes}/image"
+        assert shown[f"facetrack/review/{yes}/image"][:2] == b"\xff\xd8"  # the track's face, a JPEG
+        state = json.loads(shown[f"facetrack/review/{yes}/state"])
+        assert (state["candidate"], state["camera"], state["track_id"], state["evidence"]) == ("Ann", "door", 7, 5.2)
+
+        watcher.client.publish(press["command_topic"], press["payload_press"], qos=1)  # "yes" pressed
+        result = until(lambda: _result(watcher, yes), what="the answer's outcome")
+        assert result["answer"] == "yes" and [o["status"] for o in result["outcomes"]] == ["enrolled"] * 2
+        until(lambda: watcher.latest().get(f"facetrack/review/{yes}/state") == b"", what="the review cleared")
+
+        someone = configs[f"homeassistant/text/facetrack_review_{other}_someone/config"]
+        watcher.client.publish(someone["command_topic"], b'{"answer": "perhaps"}', qos=1)
+        refused = until(lambda: _result(watcher, other), what="a bad answer refused")
+        assert "answer" in refused["error"] and json.loads(watcher.latest()[f"facetrack/review/{other}/state"])
+        typed = someone["command_template"].replace("{{ value | tojson }}", json.dumps("Bo"))  # as Home Assistant
+        watcher.client.publish(someone["command_topic"], typed, qos=1)  # renders it: "someone else: Bo"
+        until(lambda: "answered_as" in (_result(watcher, other) or {}), what="someone else named")
+        assert _result(watcher, other)["answered_as"] == "Bo"
+
+        with GalleryStore(gallery) as store:
+            assert (store.identity("Ann").faces, store.identity("Bo").faces) == (4, 4)
+            store.erase("Ann")
+        client.sadd(erased_key("facetrack"), str(ann))
+        until(lambda: watcher.latest().get(f"facetrack/review/{erased}/state") == b"", what="the erased one gone")
+        bridge.close()
+        after = Recorder(broker)
+        after.caught_up()
+        assert not [t for t in after.latest() if "/review/" in t or "facetrack_review_" in t]  # each review gone
+        assert json.loads(after.latest()["facetrack/reviews"]) == {"waiting": 0, "reviews": []}
+        for recorder in (watcher, after):
+            recorder.close()
+        client.close()
+
+
+def _result(watcher: Recorder, review_id: int) -> dict | None:
+    """The latest outcome published for an answer to the review."""
+    found = [json.loads(p) for t, p, _ in watcher.seen() if t == f"facetrack/review/{review_id}/result"]
+    return found[-1] if found else None

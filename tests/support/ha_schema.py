@@ -15,6 +15,9 @@ COMPONENTS = {  # component: (required keys, further allowed keys)
     "device_tracker": ({"state_topic"}, {"payload_home", "payload_not_home", "payload_reset", "source_type",
                                          "value_template"}),
     "image": ({"image_topic"}, {"content_type", "image_encoding"}),
+    "button": ({"command_topic"}, {"command_template", "payload_press", "device_class", "retain"}),
+    "text": ({"command_topic"}, {"command_template", "state_topic", "value_template", "min", "max", "mode",
+                                 "pattern", "retain"}),
 }
 DEVICE = {"identifiers", "connections", "name", "manufacturer", "model", "sw_version", "hw_version",
           "suggested_area", "via_device", "configuration_url"}
