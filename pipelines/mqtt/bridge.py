@@ -373,12 +373,16 @@ class Bridge:
             assert self._answers is not None and self.desk is not None
             try:
                 review_id, payload = await asyncio.wait_for(self._answers.get(), REVIEW_SECONDS)
-                result = await asyncio.to_thread(self.desk.answer, review_id, payload)
+            except TimeoutError:
+                pass
+            else:
+                try:
+                    result = await asyncio.to_thread(self.desk.answer, review_id, payload)
+                except Exception as error:  # noqa: BLE001 (the gallery locked or away: this answer fails, said)
+                    result = {"id": review_id, "error": f"not applied: {redact(str(error))}"}
                 self.broker.publish(f"{self.topics}/review/{review_id}/result", json.dumps(result))
                 logger.info("mqtt: review %s answered over MQTT: %s", review_id, result.get("answer") or
                             result["error"])
-            except TimeoutError:
-                pass
             try:
                 waiting = await asyncio.to_thread(self.desk.waiting) if self.desk.ready() else []
                 for review in waiting:

@@ -1,7 +1,8 @@
 """Home Assistant's way in, end to end: ``facetrack run`` on real footage (a sitcom scene, six enrolled people,
 34 hard cuts) -> Redis -> ``facetrack mqtt`` -> a real Mosquitto broker with a password -> subscribers. They
 see the discovery config, each person ``home`` then ``not_home``, and every event exactly once, though the
-bridge and the broker are both restarted mid-run."""
+bridge and the broker are both restarted mid-run; the clip's reviews appear, and one is answered from Home
+Assistant's button."""
 
 import json
 import os
@@ -14,6 +15,7 @@ import cv2
 import pytest
 import redis
 
+from gallery.reviews import Reviews
 from gallery.store import GalleryStore
 from pipelines.eval.real import enroll_variant
 from pipelines.events.erase import bridge_state_key
@@ -100,6 +102,20 @@ def test_run_to_mosquitto_with_discovery_presence_and_no_event_lost_or_doubled_t
                 assert b"home" in seen and seen[-1] == b"not_home", (name, seen)
             assert json.loads(latest["homeassistant/sensor/facetrack_tv/config"])["state_topic"] == \
                 "facetrack/camera/tv/state"
+            with GalleryStore(gallery) as store:
+                waiting = {r.id: r for r in Reviews(store).items()}
+            assert waiting  # the clip's almost-named close-ups (docs/benchmarks.md, "Reviews")
+            shown = until(lambda: (lambda seen: seen if json.loads(seen.get("facetrack/reviews", b"{}")).get(
+                "waiting") == len(waiting) else None)(retained.latest()), 30, "the reviews on the broker")
+            asked = min(waiting)  # answered in Home Assistant: its "yes" button pressed (the truth, on this clip)
+            press = json.loads(shown[f"homeassistant/button/facetrack_review_{asked}_yes/config"])
+            retained.client.publish(press["command_topic"], press["payload_press"], qos=1)
+            until(lambda: retained.latest().get(f"facetrack/review/{asked}/state") == b"" and
+                  f"facetrack/review/{asked}/result" in retained.latest(), 30, "the answered review cleared")
+            result = json.loads(retained.latest()[f"facetrack/review/{asked}/result"])
+            assert (result["answer"], result["answered_as"]) == ("yes", waiting[asked].name)
+            with GalleryStore(gallery) as store:
+                assert Reviews(store).get(asked).answer == "yes"
             second.send_signal(signal.SIGTERM)
             assert second.wait(timeout=30) == 0
             client.close()
