@@ -528,6 +528,32 @@ def test_no_review_below_the_band_for_a_named_track_for_a_stranger_or_without_a_
     assert ends([Verdict(7, 0.9, 0.1)]) == ["track.ended"]  # a stranger: track.unknown, never a review
 
 
+def test_the_review_band_never_changes_a_name_or_a_presence_whatever_the_faces():
+    """The naming rule does not read the band: random tracks (people and strangers coming and going, faces near and
+    far, evidence either way) give the same events with the band as without it, but for the questions it adds."""
+    rng, asked = np.random.default_rng(37), 0
+    for _ in range(40):
+        script, t = [], 0.0
+        for _ in range(int(rng.integers(5, 30))):
+            t += float(rng.uniform(0.1, 0.8))  # now and then past max_age: the track ends
+            lefts = [50.0, 300.0][: int(rng.integers(0, 3))]
+            script.append((t, lefts, {i: Verdict(
+                int(rng.choice([7, 8, UNKNOWN])), float(rng.uniform(0.0, 0.6)), float(rng.uniform(0.0, 0.3)),
+                evidence=float(rng.uniform(-8.0, 10.0))) for i in range(len(lefts))}))
+        script.append((t + 5.0, [], {}))
+        banded = _played(script, REVIEWING)
+        assert [e for e in banded if e[0] != "identity.review"] == _played(script, TERMS)
+        asked += sum(e[0] == "identity.review" for e in banded)
+    assert asked >= 10  # the band asked (about 35 times in these 40 plays)
+
+
+def _played(script: list, gallery) -> list[tuple]:
+    tracks, events = cam(max_age=0.5), []
+    for t, lefts, verdicts in script:
+        events += step(tracks, t, faces(*lefts), verdicts, gallery=gallery)[2]
+    return [(e.type, e.track_id, e.identity_id, e.name) for e in events]
+
+
 def test_with_blur_unknown_a_reviews_face_is_blurred_as_an_unknown_tracks():
     noise = np.random.default_rng(0).integers(0, 255, (480, 640, 3), np.uint8)  # texture a blur must remove
     tracks = cam(max_age=0.5, crop_max_bytes=200_000, blur_unknown=True)
