@@ -10,4 +10,4 @@ echo "ruff (the linter):"
 .venv/bin/ruff check .
 echo "mypy (the type checker):"
 .venv/bin/mypy
-exec .venv/bin/python -m pytest "$@"
+exec .venv/bin/python -m pytest --durations=25 "$@"
