@@ -102,9 +102,7 @@ class Broker:
         self.client.on_disconnect = lambda *_: logger.warning("mqtt: the broker at %s went away; reconnecting",
                                                               redact(config.url))
         self.client.on_publish = self._on_publish
-        self.client.on_message = lambda client, userdata, message: self._handlers[message.topic.split("/")[-1]](message)
         self._on_connect = on_connect
-        self._handlers: dict[str, Callable[[mqtt.MQTTMessage], None]] = {}  # by the last level of their topic
         self._subscriptions: list[str] = []
         self.host, self.port = where.hostname, where.port or (8883 if where.scheme == "mqtts" else 1883)
         self._waiting: list[int] = []  # message ids published, not yet known acknowledged
@@ -126,10 +124,10 @@ class Broker:
             self._condition.notify_all()
 
     def subscribe(self, topic: str, handler: Callable[[mqtt.MQTTMessage], None]) -> None:
-        """Before ``start``: ``handler(message)`` on paho's thread for each message on ``topic`` (a filter whose last
-        level names the handler), subscribed again at each connect."""
+        """Before ``start``: ``handler(message)`` on paho's thread for each message on ``topic`` (a filter),
+        subscribed again at each connect."""
         self._subscriptions.append(topic)
-        self._handlers[topic.split("/")[-1]] = handler
+        self.client.message_callback_add(topic, lambda client, userdata, message: handler(message))
 
     def start(self) -> None:
         self.client.connect_async(self.host, self.port, keepalive=30)
@@ -176,6 +174,8 @@ class Bridge:
         self.reviews: dict[int, Review] = {}  # the waiting reviews on the broker now
         self._faces: dict[int, bytes | None] = {}  # ...and their faces
         self._recount = True  # the count of waiting reviews is due (this connection has not had it)
+        self._held: set[int] = set()  # reviews whose state the broker holds (from an earlier run too): cleared
+        # once they no longer wait
         self._answers: asyncio.Queue[tuple[int, bytes]] | None = None  # from the command topic, in arrival order
         self.topics = config.topic_prefix
         self.whereabouts = Whereabouts()
@@ -201,6 +201,8 @@ class Bridge:
                 loop = asyncio.get_running_loop()
                 self.broker.subscribe(f"{self.topics}/review/+/answer",
                                       lambda message: loop.call_soon_threadsafe(self._answered, message))
+                self.broker.subscribe(f"{self.topics}/review/+/state",
+                                      lambda message: loop.call_soon_threadsafe(self._held_on_broker, message))
             self.broker.start()
             work = [asyncio.create_task(self._clock(client)), asyncio.create_task(self._follow(client))]
             if self._answers is not None:
@@ -301,7 +303,7 @@ class Bridge:
                 self._discovered.pop(topic, None)
             logger.info("mqtt: erased identity %s cleared from the broker", identity)
         if gone and self.desk is not None:  # a review about them too (its sighting went with them)
-            self._publish_reviews({i: r for i, r in self.reviews.items() if r.identity_id not in gone})
+            self._publish_reviews({i: r for i, r in self.reviews.items() if r.identity_id not in gone}, whole=False)
         return gone
 
     async def _save(self, client: aioredis.Redis) -> None:
@@ -364,6 +366,13 @@ class Bridge:
         if not message.retain and number.isdigit() and self._answers is not None:
             self._answers.put_nowait((int(number), message.payload))
 
+    def _held_on_broker(self, message: mqtt.MQTTMessage) -> None:
+        """A review's retained state on the broker (this run's, or left by an earlier one): one to clear when it no
+        longer waits; an empty one, cleared."""
+        number = message.topic.split("/")[-2]
+        if number.isdigit():
+            (self._held.add if message.payload else self._held.discard)(int(number))
+
     async def _follow_reviews(self) -> None:
         """The answers as they come (each applied on a thread, its outcome published), and every ``REVIEW_SECONDS``
         the waiting reviews published and those no longer waiting cleared. The gallery unreadable (locked, not made
@@ -396,15 +405,19 @@ class Bridge:
             said = ""
             self._publish_reviews({r.id: r for r in waiting})
 
-    def _publish_reviews(self, waiting: dict[int, Review]) -> None:
-        """The waiting reviews on the broker: new ones published, gone ones cleared, the count when it changed."""
-        if waiting.keys() == self.reviews.keys() and not self._recount:
+    def _publish_reviews(self, waiting: dict[int, Review], whole: bool = True) -> None:
+        """The waiting reviews on the broker: new ones published, gone ones cleared, the count when it changed.
+        ``whole``: ``waiting`` is every review the gallery has waiting (then those an earlier run left on the broker
+        that no longer wait are cleared too)."""
+        stale = self._held - waiting.keys() - self.reviews.keys() if whole else set()  # left by an earlier run
+        if waiting.keys() == self.reviews.keys() and not self._recount and not stale:
             return
         self._recount = False
         common = self._common()
         discovery = self.config.discovery_prefix
-        for review_id in self.reviews.keys() - waiting.keys():
+        for review_id in (self.reviews.keys() - waiting.keys()) | stale:
             self._faces.pop(review_id, None)
+            self._held.discard(review_id)
             for topic in review_topics(self.topics, discovery, review_id):
                 self.broker.publish(topic, b"", retain=True)
         for review_id in waiting.keys() - self.reviews.keys():

@@ -14,6 +14,7 @@ import pytest
 import redis
 
 from gallery.enroll import Enroller
+from gallery.reviews import YES, Reviews
 from gallery.store import GalleryStore
 from pipelines.events.erase import bridge_state_key
 from pipelines.events.publisher import erased_key, stream_key
@@ -223,7 +224,8 @@ def test_home_assistant_entities_seen_by_last_seen_an_unknown_person_and_identit
 def test_a_waiting_review_is_a_home_assistant_device_answered_over_mqtt(analyzer, config, tmp_path):
     """Each review waiting for an answer appears in Home Assistant as a device (the track's face, yes, no, someone
     else) that Home Assistant's schemas take; an answer pressed there is applied by the gallery's rules and its
-    outcome published; a review answered, or erased with its candidate, leaves the broker."""
+    outcome published; a review answered (here, or elsewhere while the bridge was down), or erased with its
+    candidate, leaves the broker."""
     gallery = tmp_path / "g.db"
     with GalleryStore(gallery) as store:
         enroller = Enroller(analyzer, store, EnrollConfig())
@@ -231,14 +233,15 @@ def test_a_waiting_review_is_a_home_assistant_device_answered_over_mqtt(analyzer
             enroller.enroll(name, enroller.from_images([lfw_image(person, 1), lfw_image(person, 2)])[0], [])
         yes, other = ask(analyzer, store, ANN, "Ann"), ask(analyzer, store, BO, "Ann", track=8)  # Bo's, as Ann
         erased = ask(analyzer, store, ANN, "Ann", photos=(7,), track=9)
+        elsewhere = ask(analyzer, store, ANN, "Ann", photos=(8,), track=10)
         ann = store.identity("Ann").id
     with EmbeddedRedis(tmp_path / "redis") as server, Mosquitto(tmp_path / "mqtt") as broker:
         client = redis.Redis.from_url(server.url)
         bridge = Running(MqttConfig(url=broker.url, username=USER, password=PASSWORD), server.url,
                          ReviewDesk(config, gallery))
         watcher = Recorder(broker)
-        shown = until(lambda: json.loads(watcher.latest().get("facetrack/reviews", b"{}")).get("waiting") == 3
-                      and watcher.latest(), what="three reviews waiting")
+        shown = until(lambda: json.loads(watcher.latest().get("facetrack/reviews", b"{}")).get("waiting") == 4
+                      and watcher.latest(), what="four reviews waiting")
         configs = {t: json.loads(p) for t, p in shown.items() if t.startswith("homeassistant/") and p}
         assert [p for t, c in configs.items() for p in problems(t, c)] == []
         node = f"homeassistant/{{}}/facetrack_review_{yes}{{}}/config"
@@ -265,6 +268,14 @@ def test_a_waiting_review_is_a_home_assistant_device_answered_over_mqtt(analyzer
 
         with GalleryStore(gallery) as store:
             assert (store.identity("Ann").faces, store.identity("Bo").faces) == (4, 4)
+        bridge.close()  # one answered on the dashboard while the bridge is down: the next run clears it
+        with GalleryStore(gallery) as store:
+            Reviews(store).answer(elsewhere, YES, config)
+        bridge = Running(MqttConfig(url=broker.url, username=USER, password=PASSWORD), server.url,
+                         ReviewDesk(config, gallery))
+        until(lambda: watcher.latest().get(f"facetrack/review/{elsewhere}/state") == b"", what="a stale one gone")
+
+        with GalleryStore(gallery) as store:
             store.erase("Ann")
         client.sadd(erased_key("facetrack"), str(ann))
         until(lambda: watcher.latest().get(f"facetrack/review/{erased}/state") == b"", what="the erased one gone")
