@@ -89,20 +89,20 @@ class Reviews:
         """The faces the review asks about (its sighting's), best first."""
         return sighting_faces(self.store, self.get(review_id).sighting_id)[1]
 
-    def answer(self, review_id: int, answer: str, config: Config, name: str | None = None) -> Answered:
+    def answer(self, review_id: int, answer: str, config: Config, name: str | None = None,
+               running: str | None = None) -> Answered:
         """Answer a waiting review: ``YES`` (the candidate), ``NO`` (not the candidate) or ``OTHER`` (``name``), by
         the rules of the model ``config`` makes active: its facts, tables and threshold in force come from its card
-        or head record and the gallery (no model is loaded: the faces carry their embeddings). The review is
-        claimed first, in one statement: of two answers at once, one is refused ("was answered")."""
+        or head record and the gallery (no model is loaded: the faces carry their embeddings). ``running``: the
+        model id ``facetrack run`` runs, when the caller knows it (its HTTP handlers); without it, the review's
+        faces must be by the one version of the active model the gallery holds faces of. The review is claimed
+        first, in one statement: of two answers at once, one is refused ("was answered")."""
         review = self.get(review_id)
         who = {YES: review.name, NO: review.name, OTHER: name}.get(answer)
         if not who:
             raise GalleryError(f"{self.store.path}: an answer is yes, no, or someone else with their name")
         model_id, faces = sighting_faces(self.store, review.sighting_id)
-        active = model_name(config.models)
-        if not model_id.startswith(f"{active}:"):
-            raise GalleryError(f"{self.store.path}: review {review_id}'s faces are by {model_id}, the active model "
-                               f"is {active}")
+        self._same_model(review_id, model_id, model_name(config.models), running)
         self._claim(review_id, answer, None)
         try:
             new = [face.as_new_face() for face in faces]
@@ -117,6 +117,18 @@ class Reviews:
         except BaseException:
             self._release(review_id, answer, None)
             raise
+
+    def _same_model(self, review_id: int, model_id: str, active: str, running: str | None) -> None:
+        """Refuse a review whose faces are not by the model the gallery names with now (answered, they would be
+        references no live frame is compared with, audited against the wrong faces)."""
+        versions = sorted(m for m in self.store.model_counts() if m.startswith(f"{active}:"))
+        if (running or model_id) != model_id or model_id not in versions:
+            raise GalleryError(f"{self.store.path}: review {review_id}'s faces are by {model_id}, the active model "
+                               f"is {running or active}; the gallery's faces are by {', '.join(versions) or 'none'}")
+        if running is None and len(versions) > 1:
+            raise GalleryError(f"{self.store.path}: the gallery holds faces of {len(versions)} versions of {active} "
+                               f"({', '.join(versions)}): answer review {review_id} on the dashboard, which knows the "
+                               "one `facetrack run` runs")
 
     def _add_faces(self, review: Review, who: str, new: list[NewFace], enroller: Enroller, tables: Tables | None,
                    threshold: float) -> Answered:

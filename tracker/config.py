@@ -356,9 +356,9 @@ class MqttConfig(Strict):
         description="Home Assistant MQTT discovery topics' prefix; empty = no discovery")
     client_id: str = Field("facetrack-bridge", pattern=r"^[A-Za-z0-9_.-]{1,64}$",
         description="MQTT client id")
-    reviews: bool = Field(True, description=("Publish the reviews waiting for an answer (a Home Assistant device each) "
-                                             "and take answers on `<prefix>/review/<id>/answer`: the broker's ACL "
-                                             "decides who may answer"))
+    reviews: bool = Field(False, description=("Publish the reviews waiting for an answer, faces too (a Home Assistant "
+                                              "device each), and take answers on `<prefix>/review/<id>/answer`: the "
+                                              "broker's ACL decides who may answer"))
 
     @field_validator("url")
     @classmethod

@@ -172,7 +172,8 @@ class Bridge:
         self.config, self.redis_url, self.prefix, self.away_seconds = config, redis_url, prefix, away_seconds
         self.desk = desk
         self.reviews: dict[int, Review] = {}  # the waiting reviews on the broker now
-        self._faces: dict[int, bytes | None] = {}  # ...and their faces
+        self._faces: dict[Review, bytes | None] = {}  # ...and their faces
+        self._erasures = 0  # erasures seen: a read of the gallery's reviews from before one is not published
         self._recount = True  # the count of waiting reviews is due (this connection has not had it)
         self._held: set[int] = set()  # reviews whose state the broker holds (from an earlier run too): cleared
         # once they no longer wait
@@ -196,13 +197,13 @@ class Bridge:
             if not await self._restore(client, stop):
                 return
             logger.info("mqtt: publishing to %s from stream id %s", redact(self.config.url), self.last_id)
+            loop = asyncio.get_running_loop()
+            self.broker.subscribe(f"{self.topics}/review/+/state",  # reviews off: cleared (``_clock``)
+                                  lambda message: loop.call_soon_threadsafe(self._held_on_broker, message))
             if self.desk is not None:
                 self._answers = asyncio.Queue()
-                loop = asyncio.get_running_loop()
                 self.broker.subscribe(f"{self.topics}/review/+/answer",
                                       lambda message: loop.call_soon_threadsafe(self._answered, message))
-                self.broker.subscribe(f"{self.topics}/review/+/state",
-                                      lambda message: loop.call_soon_threadsafe(self._held_on_broker, message))
             self.broker.start()
             work = [asyncio.create_task(self._clock(client)), asyncio.create_task(self._follow(client))]
             if self._answers is not None:
@@ -276,6 +277,9 @@ class Bridge:
             if self._connected.is_set():
                 self._connected.clear()
                 self._republish()
+            if self.desk is None:  # reviews off: any a run with them left on the broker cleared
+                for review_id in list(self._held):
+                    self._clear_review(review_id)
             changed = self.whereabouts.due(time.time())
             erased = await self._erased(client)
             if changed or erased:
@@ -302,6 +306,7 @@ class Bridge:
                 self.broker.publish(topic, b"", retain=True)  # an empty retained message deletes it
                 self._discovered.pop(topic, None)
             logger.info("mqtt: erased identity %s cleared from the broker", identity)
+        self._erasures += bool(gone)
         if gone and self.desk is not None:  # a review about them too (its sighting went with them)
             self._publish_reviews({i: r for i, r in self.reviews.items() if r.identity_id not in gone}, whole=False)
         return gone
@@ -336,7 +341,12 @@ class Bridge:
             self.broker.publish(f"{self.topics}/person/{identity}/image", crop, retain=True)
         if self.desk is not None:
             published, self.reviews, self._recount = self.reviews, {}, True
-            self._publish_reviews(published)
+            self._publish_reviews(published, whole=False)  # (what the gallery has waiting: its next read says)
+        else:  # reviews off: the count a run with them left goes too (and each review, from ``_clock``)
+            discovery = self.config.discovery_prefix
+            for topic in [f"{self.topics}/reviews"] + ([f"{discovery}/sensor/facetrack_reviews/config"] if discovery
+                                                        else []):
+                self.broker.publish(topic, b"", retain=True)
 
     def _publish_state(self, people: set[int], cameras: set[str]) -> None:
         for identity in people:
@@ -361,16 +371,17 @@ class Bridge:
                                 "ON" if self.whereabouts.unknown.get(camera) else "OFF", retain=True)
 
     def _answered(self, message: mqtt.MQTTMessage) -> None:
-        """An answer on ``<prefix>/review/<id>/answer`` (a retained one, left on the broker, is not an answer)."""
+        """An answer on ``<prefix>/review/<id>/answer``; a retained one, sent again at each (re)subscription, is
+        not taken again."""
         number = message.topic.split("/")[-2]
-        if not message.retain and number.isdigit() and self._answers is not None:
+        if not message.retain and number.isascii() and number.isdecimal() and self._answers is not None:
             self._answers.put_nowait((int(number), message.payload))
 
     def _held_on_broker(self, message: mqtt.MQTTMessage) -> None:
         """A review's retained state on the broker (this run's, or left by an earlier one): one to clear when it no
         longer waits; an empty one, cleared."""
         number = message.topic.split("/")[-2]
-        if number.isdigit():
+        if number.isascii() and number.isdecimal():
             (self._held.add if message.payload else self._held.discard)(int(number))
 
     async def _follow_reviews(self) -> None:
@@ -392,37 +403,39 @@ class Bridge:
                 self.broker.publish(f"{self.topics}/review/{review_id}/result", json.dumps(result))
                 logger.info("mqtt: review %s answered over MQTT: %s", review_id, result.get("answer") or
                             result["error"])
+            erasures = self._erasures
             try:
                 waiting = await asyncio.to_thread(self.desk.waiting) if self.desk.ready() else []
                 for review in waiting:
-                    if review.id not in self._faces:
-                        self._faces[review.id] = await asyncio.to_thread(self.desk.face, review.id)
+                    if review not in self._faces:
+                        self._faces[review] = await asyncio.to_thread(self.desk.face, review.id)
             except Exception as error:  # noqa: BLE001 (a gallery fault must not stop the events: said, retried)
                 if str(error) != said:
                     said = str(error)
                     logger.warning("mqtt: the gallery's reviews are unreadable for now: %s", redact(said))
                 continue
             said = ""
-            self._publish_reviews({r.id: r for r in waiting})
+            if erasures == self._erasures:  # (read before an erasure cleared its reviews: asked again)
+                self._publish_reviews({r.id: r for r in waiting})
 
     def _publish_reviews(self, waiting: dict[int, Review], whole: bool = True) -> None:
-        """The waiting reviews on the broker: new ones published, gone ones cleared, the count when it changed.
-        ``whole``: ``waiting`` is every review the gallery has waiting (then those an earlier run left on the broker
-        that no longer wait are cleared too)."""
+        """The waiting reviews on the broker: new ones published, gone (or changed: a renamed candidate) ones
+        cleared, the count when it changed. ``whole``: ``waiting`` is every review the gallery has waiting (then
+        those an earlier run left on the broker that no longer wait are cleared too)."""
         stale = self._held - waiting.keys() - self.reviews.keys() if whole else set()  # left by an earlier run
-        if waiting.keys() == self.reviews.keys() and not self._recount and not stale:
+        gone = {i for i, r in self.reviews.items() if waiting.get(i) != r} | stale
+        if not gone and waiting.keys() == self.reviews.keys() and not self._recount:
             return
         self._recount = False
         common = self._common()
         discovery = self.config.discovery_prefix
-        for review_id in (self.reviews.keys() - waiting.keys()) | stale:
-            self._faces.pop(review_id, None)
-            self._held.discard(review_id)
-            for topic in review_topics(self.topics, discovery, review_id):
-                self.broker.publish(topic, b"", retain=True)
-        for review_id in waiting.keys() - self.reviews.keys():
+        for review_id in gone:
+            if review_id in self.reviews:
+                self._faces.pop(self.reviews[review_id], None)
+            self._clear_review(review_id)
+        for review_id in waiting.keys() - (self.reviews.keys() - gone):
             for topic, payload in review_messages(self.topics, discovery, common, waiting[review_id],
-                                                  self._faces.get(review_id)):
+                                                  self._faces.get(waiting[review_id])):
                 self.broker.publish(topic, payload, retain=True)
         self.reviews = dict(waiting)
         if discovery:
@@ -431,6 +444,13 @@ class Bridge:
                 "state_topic": f"{self.topics}/reviews", "value_template": "{{ value_json.waiting }}",
                 "json_attributes_topic": f"{self.topics}/reviews", "icon": "mdi:account-question", **common})
         self.broker.publish(f"{self.topics}/reviews", waiting_summary(self.reviews), retain=True)
+
+    def _clear_review(self, review_id: int) -> None:
+        """Every retained topic of a review: its state, face and discovery configs (its device leaves Home
+        Assistant)."""
+        self._held.discard(review_id)
+        for topic in review_topics(self.topics, self.config.discovery_prefix, review_id):
+            self.broker.publish(topic, b"", retain=True)
 
     def _fire(self, event) -> None:
         """The event for the camera's Home Assistant ``event`` entity, when it is one of its types and was made in

@@ -12,8 +12,9 @@ Per waiting review (``mqtt.topic_prefix``, ``facetrack`` by default), all retain
 ``<prefix>/reviews`` (retained) counts the waiting reviews (a ``sensor``); each answer's outcome, or why it was
 refused, goes to ``<prefix>/review/<id>/result`` (not retained). A review answered anywhere (here, the dashboard,
 the CLI), expired with its sighting, or erased with its candidate has its topics cleared and its entities removed.
-Anyone the broker lets publish on the command topic can answer: the broker's ACL decides (``mqtt.reviews = false``
-turns reviews off here)."""
+Off unless ``mqtt.reviews`` is set: anyone the broker lets publish on the command topic can answer (the broker's
+ACL decides), and the faces go to every client that may read the topics. With it off, the review topics an earlier
+run left are cleared."""
 
 from __future__ import annotations
 
@@ -62,6 +63,8 @@ class ReviewDesk:
             body = bodies.parse(bodies.Answer, payload)
         except web.HTTPBadRequest as error:
             return {"id": review_id, "error": error.text}
+        if not self.ready():  # (opening it would make an empty file)
+            return {"id": review_id, "error": f"no gallery at {self.location} yet"}
         try:
             with GalleryStore(self.location, create=False) as store:
                 done = Reviews(store).answer(review_id, body.answer, self.config, body.name)

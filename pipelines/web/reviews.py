@@ -59,12 +59,13 @@ async def review_face(request: web.Request) -> web.Response:
 async def answer_review(request: web.Request) -> web.Response:
     """JSON ``{"answer": "yes" | "no" | "other", "name": NAME}`` (``name``: for ``other`` only)."""
     body = bodies.parse(bodies.Answer, await request.read())
-    config = request.app[SERVICES].config
+    services = request.app[SERVICES]
+    running = services.identifier.analyzer.embedder.model_id
 
     def change(store: GalleryStore):
         review = _review(request, store)
         try:
-            return Reviews(store).answer(review.id, body.answer, config, body.name)
+            return Reviews(store).answer(review.id, body.answer, services.config, body.name, running)
         except ReviewTaken as error:
             raise web.HTTPConflict(text=str(error).split(": ", 1)[-1]) from None
         except GalleryError as error:

@@ -42,7 +42,7 @@ def test_run_to_mosquitto_with_discovery_presence_and_no_event_lost_or_doubled_t
         settings.write_text(
             f'[models]\ncache_dir = "{cache_dir}"\ndevice = "cpu"\n\n[gallery]\npath = "{gallery}"\n\n'
             f'[redis]\nurl = "{server.url}"\n\n[http]\nport = 0\n\n'
-            f'[mqtt]\nurl = "{broker.url}"\nusername = "{USER}"\n\n[presence]\naway_seconds = 1.0\n\n'
+            f'[mqtt]\nurl = "{broker.url}"\nusername = "{USER}"\nreviews = true\n\n[presence]\naway_seconds = 1.0\n\n'
             f'[[cameras]]\nid = "tv"\nurl = "{VIDEO}"\nfps = 5.0\nrealtime = false\n'
             'zones = {left = [[0, 0], [0.5, 0], [0.5, 1], [0, 1]]}\n')
         env = {**os.environ, "FACETRACK__MQTT__PASSWORD": PASSWORD}  # the secret stays out of the file

@@ -234,14 +234,15 @@ def test_a_waiting_review_is_a_home_assistant_device_answered_over_mqtt(analyzer
         yes, other = ask(analyzer, store, ANN, "Ann"), ask(analyzer, store, BO, "Ann", track=8)  # Bo's, as Ann
         erased = ask(analyzer, store, ANN, "Ann", photos=(7,), track=9)
         elsewhere = ask(analyzer, store, ANN, "Ann", photos=(8,), track=10)
+        left = ask(analyzer, store, BO, "Bo", photos=(7,), track=11)
         ann = store.identity("Ann").id
     with EmbeddedRedis(tmp_path / "redis") as server, Mosquitto(tmp_path / "mqtt") as broker:
         client = redis.Redis.from_url(server.url)
         bridge = Running(MqttConfig(url=broker.url, username=USER, password=PASSWORD), server.url,
                          ReviewDesk(config, gallery))
         watcher = Recorder(broker)
-        shown = until(lambda: json.loads(watcher.latest().get("facetrack/reviews", b"{}")).get("waiting") == 4
-                      and watcher.latest(), what="four reviews waiting")
+        shown = until(lambda: json.loads(watcher.latest().get("facetrack/reviews", b"{}")).get("waiting") == 5
+                      and watcher.latest(), what="five reviews waiting")
         configs = {t: json.loads(p) for t, p in shown.items() if t.startswith("homeassistant/") and p}
         assert [p for t, c in configs.items() for p in problems(t, c)] == []
         node = f"homeassistant/{{}}/facetrack_review_{yes}{{}}/config"
@@ -279,11 +280,14 @@ def test_a_waiting_review_is_a_home_assistant_device_answered_over_mqtt(analyzer
             store.erase("Ann")
         client.sadd(erased_key("facetrack"), str(ann))
         until(lambda: watcher.latest().get(f"facetrack/review/{erased}/state") == b"", what="the erased one gone")
+        assert json.loads(watcher.latest()[f"facetrack/review/{left}/state"])["candidate"] == "Bo"
+        bridge.close()
+        bridge = Running(MqttConfig(url=broker.url, username=USER, password=PASSWORD), server.url)  # reviews off
+        until(lambda: watcher.latest().get(f"facetrack/review/{left}/state") == b"", what="reviews off: cleared")
         bridge.close()
         after = Recorder(broker)
         after.caught_up()
-        assert not [t for t in after.latest() if "/review/" in t or "facetrack_review_" in t]  # each review gone
-        assert json.loads(after.latest()["facetrack/reviews"]) == {"waiting": 0, "reviews": []}
+        assert not [t for t in after.latest() if "review" in t]  # each review, and their count, gone
         for recorder in (watcher, after):
             recorder.close()
         client.close()

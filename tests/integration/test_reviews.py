@@ -176,6 +176,22 @@ def test_undo_takes_back_only_what_its_answer_added_and_what_is_still_there(anal
     assert store.identity("Tony").faces == 0 and "Tony, whom the answer made, has no face left" in left
 
 
+def test_a_review_by_another_version_of_the_model_is_refused_unless_it_is_the_one_running(analyzer, config,
+                                                                                        gallery):
+    """Answered, faces by weights the gallery does not name with would be references no frame is compared with."""
+    store, _, _ = gallery
+    review_id = ask(analyzer, store, ANN, "Ann")
+    running = analyzer.embedder.model_id
+    other = f"{running.split(':')[0]}:0ther"  # the same model's name, other weights (a reembedded gallery keeps both)
+    ids, _, vectors = store.embeddings(running)
+    store.add_embeddings(other, [(int(ids[0]), vectors.reshape(len(ids), -1)[0])])
+    with pytest.raises(GalleryError, match="2 versions of .* answer review .* on the dashboard"):
+        Reviews(store).answer(review_id, YES, config)  # the CLI, the MQTT bridge: which one runs is not known
+    with pytest.raises(GalleryError, match=f"faces are by {running}, the active model is {other}"):
+        Reviews(store).answer(review_id, YES, config, running=other)
+    assert Reviews(store).answer(review_id, YES, config, running=running).review.answer == YES  # the dashboard
+
+
 def test_erasing_the_candidate_of_a_waiting_review_erases_its_sighting(analyzer, gallery):
     store, _, _ = gallery
     ask(analyzer, store, ANN, "Ann")

@@ -529,8 +529,9 @@ def test_no_review_below_the_band_for_a_named_track_for_a_stranger_or_without_a_
 
 
 def test_the_review_band_never_changes_a_name_or_a_presence_whatever_the_faces():
-    """The naming rule does not read the band: random tracks (people and strangers coming and going, faces near and
-    far, evidence either way) give the same events with the band as without it, but for the questions it adds."""
+    """The naming rule does not read the band: random tracks (people and strangers coming and going, distances near
+    and far, evidence either way) give the same events with the band as without it, but for the questions it
+    adds."""
     rng, asked = np.random.default_rng(37), 0
     for _ in range(40):
         script, t = [], 0.0
