@@ -102,6 +102,8 @@ class Reviews:
         if not who:
             raise GalleryError(f"{self.store.path}: an answer is yes, no, or someone else with their name")
         model_id, faces = sighting_faces(self.store, review.sighting_id)
+        if not faces:
+            raise GalleryError(f"{self.store.path}: review {review_id} has no face left to answer about")
         self._same_model(review_id, model_id, model_name(config.models), running)
         self._claim(review_id, answer, None)
         try:

@@ -18,16 +18,17 @@ event. What it publishes (``mqtt.topic_prefix``, ``facetrack`` by default):
 - ``<prefix>/camera/<camera>/event``: the camera's identity events (``EVENT_TYPES``) for a Home Assistant
   ``event`` entity: ``{"event_type": ..., "name": ..., ...}``, not retained;
 - ``<prefix>/bridge/status``: ``online``, and ``offline`` as its last will;
-- ``<prefix>/review/<id>/...`` and ``<prefix>/reviews``: the reviews waiting for an answer, answered on
-  ``<prefix>/review/<id>/answer`` (``pipelines/mqtt/reviews.py``);
+- with ``mqtt.reviews``, ``<prefix>/review/<id>/...`` and ``<prefix>/reviews``: the reviews waiting for an answer,
+  answered on ``<prefix>/review/<id>/answer`` (``pipelines/mqtt/reviews.py``); without, any an earlier run left
+  are cleared;
 - Home Assistant discovery (``mqtt.discovery_prefix``): per person a ``device_tracker``, an ``image`` and the
   ``sensor``s ``seen by`` and ``last seen``; per camera a ``sensor`` (people in view), a ``binary_sensor``
-  (unknown person) and an ``event`` entity; per waiting review a device with its face, yes, no and someone else;
-  all retained, so they appear as entities with no YAML.
+  (unknown person) and an ``event`` entity; with reviews, per waiting review a device with its face, yes, no and
+  someone else, and their count; all retained, so they appear as entities with no YAML.
 
 Every retained topic is published again each time the bridge (re)connects, so a broker restarted without
 its store has the state back at once. An erased person (``<prefix>:erased``) has every retained topic of
-theirs cleared and their discovery entries removed."""
+theirs, and of the reviews that asked about them, cleared and their discovery entries removed."""
 
 from __future__ import annotations
 
