@@ -23,7 +23,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from tracker.track.tracking import iou
 
@@ -142,6 +141,8 @@ class _Tally:
                           self.absent * s, coverage, first)
 
     def _idf1(self) -> float:
+        from scipy.optimize import linear_sum_assignment  # a third of every `facetrack` command's start: here only
+
         if not self.truth_count and not self.seen_count:
             return 1.0
         people = sorted({p for p, _ in self.pairs})
