@@ -41,7 +41,8 @@ class Whereabouts:
             return changed_people, changed_cameras
         person = self.people.setdefault(event.identity_id, Person(event.identity_id, event.name))
         person.name = event.name
-        person.last_seen, person.last_camera = now, event.camera
+        if event.wall_time >= person.last_seen:  # when facetrack run saw it, not when this was told (a catch-up)
+            person.last_seen, person.last_camera = event.wall_time, event.camera
         if event.zone is not None:  # one zone of the camera: the camera's own entered / left say the rest
             where = f"{event.camera}/{event.zone}"
             person.zones = [z for z in person.zones if z != where] + ([where] if event.type == "person.entered" else [])

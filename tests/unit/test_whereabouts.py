@@ -87,3 +87,14 @@ def test_a_camera_holds_its_stranger_tracks_until_they_end_are_named_or_the_came
     assert again.apply(stranger("track.started", "b2", 1), 3.0, 5.0) == (set(), {"door"})
     assert again.unknown == {"door": []}
     assert Whereabouts.from_json({"people": [], "cameras": {}}).unknown == {}  # a state saved before it existed
+
+
+def test_last_seen_is_when_the_event_was_made_not_when_a_catching_up_bridge_reads_it():
+    presence = Whereabouts()
+    seen = Event(type="person.entered", camera="door", frame_time=0.0, identity_id=1, name="p1", model_id="m",
+                 wall_time=1000.0)
+    later = Event(type="person.left", camera="yard", frame_time=0.0, identity_id=1, name="p1", model_id="m",
+                  wall_time=1500.0)
+    presence.apply(later, now=5000.0, away_seconds=5.0)  # out of order, read an hour after
+    presence.apply(seen, now=5001.0, away_seconds=5.0)
+    assert (presence.people[1].last_seen, presence.people[1].last_camera) == (1500.0, "yard")
