@@ -2,11 +2,14 @@
 Stream id it has reached, so a restarted bridge goes on where it stopped). Pure: no I/O, times given.
 
 A named person is ``home`` from their first ``person.entered`` on any camera; ``not_home`` once no camera
-has them in view and ``away_seconds`` have passed since the last one lost them. Each camera keeps who is in
-its view now, and its open tracks said to be nobody enrolled (``track.unknown``) until they end or are named."""
+has them in view and ``away_seconds`` have passed since the last one lost them. Times are the events' own
+(``wall_time``: when ``facetrack run`` saw it, so a catch-up keeps them), never later than ``now``. Each camera
+keeps who is in its view now, and its open tracks said to be nobody enrolled (``track.unknown``) until they end
+or are named."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 
 from tracker.events import Event
@@ -41,8 +44,10 @@ class Whereabouts:
             return changed_people, changed_cameras
         person = self.people.setdefault(event.identity_id, Person(event.identity_id, event.name))
         person.name = event.name
-        if event.wall_time >= person.last_seen:  # when facetrack run saw it, not when this was told (a catch-up)
-            person.last_seen, person.last_camera = event.wall_time, event.camera
+        # when facetrack run saw it, not when this was told (a catch-up); never later than now (a clock ahead)
+        seen = min(event.wall_time, now) if math.isfinite(event.wall_time) else now
+        if seen >= person.last_seen:
+            person.last_seen, person.last_camera = seen, event.camera
         if event.zone is not None:  # one zone of the camera: the camera's own entered / left say the rest
             where = f"{event.camera}/{event.zone}"
             person.zones = [z for z in person.zones if z != where] + ([where] if event.type == "person.entered" else [])
@@ -55,7 +60,7 @@ class Whereabouts:
                 in_view.remove(event.identity_id)
                 changed_cameras.add(event.camera)
             if not person.cameras:
-                person.away_at = now + away_seconds
+                person.away_at = seen + away_seconds
         else:
             if event.camera not in person.cameras:
                 person.cameras.append(event.camera)
@@ -64,7 +69,7 @@ class Whereabouts:
                 changed_cameras.add(event.camera)
             person.away_at = None
             if person.state != HOME:
-                person.state, person.since = HOME, now
+                person.state, person.since = HOME, seen
         changed_people.add(event.identity_id)
         return changed_people, changed_cameras
 
@@ -94,7 +99,7 @@ class Whereabouts:
         gone = set()
         for person in self.people.values():
             if person.away_at is not None and person.away_at <= now and person.state == HOME:
-                person.state, person.since, person.away_at = AWAY, now, None
+                person.state, person.since, person.away_at = AWAY, person.away_at, None
                 gone.add(person.identity_id)
         return gone
 

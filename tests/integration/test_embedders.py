@@ -136,3 +136,11 @@ def test_on_the_cpu_the_network_runs_frozen_or_as_it_is_with_a_warning(analyzer,
     net = Untraceable().eval()
     assert frozen(net, 8, "dict-net") is net
     assert "dict-net: runs unoptimised on the CPU (cannot freeze it:" in caplog.text
+
+    class Unsteady(torch.nn.Module):
+        def forward(self, crops):
+            return crops.float().mean(dim=(1, 2, 3)) * (2.0 if crops.float().mean() > 127.5 else 1.0)  # a branch
+
+    net = Unsteady().eval()
+    assert frozen(net, 8, "branching-net") is net  # traced one way, wrong on the other: caught, not frozen
+    assert "branching-net: runs unoptimised on the CPU (cannot freeze it: its frozen outputs differ" in caplog.text

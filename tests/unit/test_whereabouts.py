@@ -98,3 +98,22 @@ def test_last_seen_is_when_the_event_was_made_not_when_a_catching_up_bridge_read
     presence.apply(later, now=5000.0, away_seconds=5.0)  # out of order, read an hour after
     presence.apply(seen, now=5001.0, away_seconds=5.0)
     assert (presence.people[1].last_seen, presence.people[1].last_camera) == (1500.0, "yard")
+
+
+def test_a_camera_clock_ahead_or_broken_never_stamps_the_future_and_a_late_leaving_is_away_at_once():
+    presence = Whereabouts()
+    ahead = Event(type="person.entered", camera="garage", frame_time=0.0, identity_id=1, name="p1", model_id="m",
+                  wall_time=1600.0)  # its host's clock 10 minutes fast
+    presence.apply(ahead, now=1000.0, away_seconds=5.0)
+    door = Event(type="person.entered", camera="door", frame_time=0.0, identity_id=1, name="p1", model_id="m",
+                 wall_time=1090.0)
+    presence.apply(door, now=1090.0, away_seconds=5.0)
+    assert (presence.people[1].last_seen, presence.people[1].last_camera) == (1090.0, "door")
+    broken = Event(type="person.left", camera="door", frame_time=0.0, identity_id=1, name="p1", model_id="m",
+                   wall_time=float("inf"))
+    presence.apply(broken, now=1100.0, away_seconds=5.0)
+    assert presence.people[1].last_seen == 1100.0
+    late = Event(type="person.left", camera="garage", frame_time=0.0, identity_id=1, name="p1", model_id="m",
+                 wall_time=1200.0)
+    presence.apply(late, now=5000.0, away_seconds=5.0)  # read long after: away since 1205, not since 5005
+    assert presence.due(now=5000.0) == {1} and presence.people[1].since == 1205.0
