@@ -86,6 +86,11 @@ def face_region(image: np.ndarray, box: np.ndarray, margin: float = 0.4) -> np.n
     return image[top:bottom, left:right]
 
 
+def jpeg_of(rgb: np.ndarray) -> bytes:
+    """A stored face crop as JPEG (CPU work: callers on an event loop run it on a thread)."""
+    return cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))[1].tobytes()
+
+
 def jpeg_base64(rgb: np.ndarray, max_bytes: int) -> str | None:
     """``rgb`` as base64 JPEG of at most ``max_bytes`` (lower qualities tried in turn); None when it won't fit."""
     for quality in (90, 75, 50):

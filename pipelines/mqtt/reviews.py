@@ -23,13 +23,13 @@ import json
 import time
 from pathlib import Path
 
-import cv2
 from aiohttp import web
 
 from gallery.reviews import Review, Reviews
 from gallery.store import GalleryError, GalleryStore
 from pipelines.web import bodies
 from tracker.config import Config
+from tracker.images import jpeg_of
 
 REVIEW_SECONDS = 2.0  # how often the gallery is asked which reviews wait
 
@@ -55,7 +55,7 @@ class ReviewDesk:
             return None
         with GalleryStore(self.location, create=False) as store:
             faces = Reviews(store).faces(review_id)
-        return cv2.imencode(".jpg", cv2.cvtColor(faces[0].crop, cv2.COLOR_RGB2BGR))[1].tobytes() if faces else None
+        return jpeg_of(faces[0].crop) if faces else None
 
     def answer(self, review_id: int, payload: bytes) -> dict:
         """Apply an answer from the command topic: its outcome, or ``{"error": why}`` (the review waits on)."""

@@ -13,7 +13,6 @@ import base64
 import dataclasses
 import logging
 
-import cv2
 import redis
 from aiohttp import BodyPartReader, web
 
@@ -25,7 +24,7 @@ from pipelines.web import bodies
 from pipelines.web.gallery_io import apply_change, identity_or_404, in_gallery
 from pipelines.web.keys import RUNTIME, SERVICES
 from tracker.errors import ImageError, TrackerError
-from tracker.images import decode_image
+from tracker.images import decode_image, jpeg_of
 
 logger = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -63,11 +62,6 @@ async def face_crop(request: web.Request) -> web.Response:
         return jpeg_of(face.crop)
 
     return web.Response(body=await in_gallery(request, read), content_type="image/jpeg")
-
-
-def jpeg_of(rgb) -> bytes:
-    """A stored face crop as JPEG (CPU work: called on the default executor's threads)."""
-    return cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))[1].tobytes()
 
 
 async def uploads(request: web.Request, fields_allowed: tuple[str, ...] = ()) -> tuple[dict[str, str],

@@ -13,8 +13,8 @@ from gallery.store import GalleryError, GalleryStore
 from gallery.unknowns import IGNORED, NAMED, OPEN, Unknowns
 from pipelines.web import bodies
 from pipelines.web.gallery_io import apply_change, in_gallery
-from pipelines.web.identities import jpeg_of
 from pipelines.web.keys import SERVICES
+from tracker.images import jpeg_of
 
 routes = web.RouteTableDef()
 
